@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian tools ferry's demo and tests use (real skopeo, umoci, openssl,
+# grub-editenv, fw_printenv, mkfs.ext4, tmux, zstd, rauc), only those missing.
+set -euo pipefail
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have skopeo || need+=(skopeo)
+have umoci || need+=(umoci)
+have openssl || need+=(openssl)
+have grub-editenv || need+=(grub-common)
+have fw_printenv || need+=(libubootenv-tool)
+have mkfs.ext4 || need+=(e2fsprogs)
+have tmux || need+=(tmux)
+have zstd || need+=(zstd)
+have setfattr || need+=(attr)
+have setcap || need+=(libcap2-bin)
+have losetup || need+=(mount)
+have tar || need+=(tar)
+[ "${FERRY_SKIP_RAUC:-}" = 1 ] || have rauc || need+=(rauc)
+if [ ${#need[@]} -eq 0 ]; then echo "setup-debian: all tools present"; exit 0; fi
+SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+echo "setup-debian: installing ${need[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

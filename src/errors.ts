@@ -1,0 +1,137 @@
+/**
+ * ferry's one error type. Every failure a user can meet carries a stable `code`
+ * (listed in the README), a one-line lower-case message that says what is wrong
+ * and what to do, and an optional `cause`. UIs switch on `code`, never on text.
+ */
+
+/** Exit codes, as fixed in DESIGN.md section 5. */
+export const ExitCode = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 2,
+  SECURITY: 3,
+  NOT_APPLICABLE: 4,
+  MEDIA_IO: 5,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Every error code ferry can raise, with the exit code it maps to. Add new codes here only. */
+export const ERROR_CODES = {
+  // usage and configuration
+  USAGE: ExitCode.USAGE,
+  BAD_INPUT_NAME: ExitCode.USAGE,
+  CONFIG_INVALID: ExitCode.USAGE,
+  UNKNOWN_SLOT_TYPE: ExitCode.USAGE,
+  UNKNOWN_BOOTLOADER_TYPE: ExitCode.USAGE,
+  PASSPHRASE_REQUIRED: ExitCode.USAGE,
+
+  // image and media format
+  UNSUPPORTED_MEDIA_TYPE: ExitCode.MEDIA_IO,
+  INVALID_JSON: ExitCode.MEDIA_IO,
+  INVALID_LAYOUT: ExitCode.MEDIA_IO,
+  INVALID_MANIFEST: ExitCode.MEDIA_IO,
+  FILE_TOO_LARGE: ExitCode.MEDIA_IO,
+  IMAGE_NOT_FOUND: ExitCode.MEDIA_IO,
+  AMBIGUOUS_IMAGE: ExitCode.USAGE,
+  PLATFORM_NOT_FOUND: ExitCode.MEDIA_IO,
+  BLOB_MISSING: ExitCode.MEDIA_IO,
+  DIGEST_MISMATCH: ExitCode.SECURITY,
+  SIZE_MISMATCH: ExitCode.SECURITY,
+  CORRUPT_ARCHIVE: ExitCode.MEDIA_IO,
+  CORRUPT_COMPRESSION: ExitCode.MEDIA_IO,
+  MEDIA_INCOMPLETE: ExitCode.MEDIA_IO,
+  MEDIA_DAMAGED: ExitCode.MEDIA_IO,
+  MEDIA_NOT_FOUND: ExitCode.MEDIA_IO,
+  NO_SPACE: ExitCode.MEDIA_IO,
+  FILE_TOO_LARGE_FOR_FILESYSTEM: ExitCode.MEDIA_IO,
+  UNSAFE_PATH: ExitCode.SECURITY,
+  IO_ERROR: ExitCode.MEDIA_IO,
+  READ_ONLY_MEDIA: ExitCode.MEDIA_IO,
+
+  // trust and signatures
+  SIGNATURE_MISSING: ExitCode.SECURITY,
+  SIGNATURE_INVALID: ExitCode.SECURITY,
+  MALFORMED_SIGNATURE: ExitCode.SECURITY,
+  UNTRUSTED_SIGNER: ExitCode.SECURITY,
+  SIGNER_NOT_CODE_SIGNING: ExitCode.SECURITY,
+  CERT_EXPIRED: ExitCode.SECURITY,
+  CERT_NOT_YET_VALID: ExitCode.SECURITY,
+  CERT_REVOKED: ExitCode.SECURITY,
+  CRL_INVALID: ExitCode.SECURITY,
+  NOT_ENOUGH_SIGNERS: ExitCode.SECURITY,
+  MANIFEST_EXPIRED: ExitCode.SECURITY,
+  MANIFEST_INVALID: ExitCode.SECURITY,
+  UNKNOWN_SCHEMA: ExitCode.SECURITY,
+  DUPLICATE_JSON_KEY: ExitCode.SECURITY,
+  KEY_INVALID: ExitCode.USAGE,
+  TRUST_INVALID: ExitCode.USAGE,
+
+  // applicability
+  INCOMPATIBLE_DEVICE: ExitCode.NOT_APPLICABLE,
+  DOWNGRADE_REFUSED: ExitCode.NOT_APPLICABLE,
+  ALREADY_INSTALLED: ExitCode.NOT_APPLICABLE,
+  NO_APPLICABLE_UPDATE: ExitCode.NOT_APPLICABLE,
+  REQUIREMENT_NOT_MET: ExitCode.NOT_APPLICABLE,
+  NOT_YET_ROLLED_OUT: ExitCode.NOT_APPLICABLE,
+
+  // device engine
+  SLOT_BUSY: ExitCode.FAILURE,
+  SLOT_WRITE_FAILED: ExitCode.MEDIA_IO,
+  BOOTLOADER_ERROR: ExitCode.FAILURE,
+  STATE_INVALID: ExitCode.FAILURE,
+  HEALTH_CHECK_FAILED: ExitCode.FAILURE,
+  BOOTC_FAILED: ExitCode.FAILURE,
+  CANCELLED: ExitCode.FAILURE,
+  LOCKED: ExitCode.FAILURE,
+  COMMAND_FAILED: ExitCode.FAILURE,
+  INTERNAL: ExitCode.FAILURE,
+} as const satisfies Record<string, ExitCode>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The base error: a stable code, a one-line message, and the cause it wraps. */
+export class FerryError extends Error {
+  readonly code: ErrorCode;
+  /** Extra machine-readable facts (blob digest, slot name, ...) for --json output and receipts. */
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'FerryError';
+    this.code = code;
+    this.details = options.details ?? {};
+  }
+
+  /** The exit code this error maps to (DESIGN.md section 5). */
+  get exitCode(): ExitCode {
+    return ERROR_CODES[this.code];
+  }
+
+  /** The same error with context prepended ("slot B: grub: ..."), keeping code and cause. */
+  withContext(context: string): FerryError {
+    const e = new FerryError(this.code, `${context}: ${this.message}`, { cause: this.cause, details: this.details });
+    e.stack = this.stack;
+    return e;
+  }
+}
+
+/** True when `e` is a FerryError, optionally with the given code. */
+export function isFerryError(e: unknown, code?: ErrorCode): e is FerryError {
+  return e instanceof FerryError && (code === undefined || e.code === code);
+}
+
+/** Wrap any thrown value as a FerryError (system errors become IO_ERROR or NO_SPACE). */
+export function toFerryError(e: unknown, context?: string): FerryError {
+  let out: FerryError;
+  if (e instanceof FerryError) out = e;
+  else {
+    const errno = (e as NodeJS.ErrnoException | undefined)?.code;
+    const msg = e instanceof Error ? e.message : String(e);
+    if (errno === 'ENOSPC') out = new FerryError('NO_SPACE', `no space left on device: ${msg}`, { cause: e });
+    else if (errno === 'EROFS') out = new FerryError('READ_ONLY_MEDIA', `read-only file system: ${msg}`, { cause: e });
+    else if (errno === 'EFBIG') out = new FerryError('FILE_TOO_LARGE_FOR_FILESYSTEM', `file too large for this file system: ${msg}`, { cause: e });
+    else if (errno !== undefined) out = new FerryError('IO_ERROR', msg, { cause: e });
+    else out = new FerryError('INTERNAL', msg, { cause: e });
+  }
+  return context === undefined ? out : out.withContext(context);
+}

@@ -1,0 +1,71 @@
+/**
+ * Strict JSON for untrusted documents: size cap first, then UTF-8 decoding that
+ * refuses invalid sequences, then a parse that refuses duplicate object keys
+ * (two parsers must never disagree on what a signed document says).
+ */
+import { FerryError } from '../errors.js';
+
+/** Parse `bytes` as JSON after checking the cap; duplicate keys and bad UTF-8 are refused. */
+export function parseStrictJson(bytes: Uint8Array, maxBytes: number, what: string): unknown {
+  if (bytes.length > maxBytes) {
+    throw new FerryError('FILE_TOO_LARGE', `${what} is ${bytes.length} bytes, over the ${maxBytes}-byte cap`, {
+      details: { size: bytes.length, cap: maxBytes },
+    });
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch (e) {
+    throw new FerryError('INVALID_JSON', `${what} is not valid UTF-8`, { cause: e });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new FerryError('INVALID_JSON', `${what} is not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+  const dup = findDuplicateKey(text);
+  if (dup !== undefined) {
+    throw new FerryError('DUPLICATE_JSON_KEY', `${what} repeats the key "${dup}": refusing an ambiguous document`, { details: { key: dup } });
+  }
+  return value;
+}
+
+/**
+ * Scan already-valid JSON text for an object with a repeated key. JSON.parse keeps
+ * the last value silently; other parsers keep the first, so a repeat is refused.
+ */
+export function findDuplicateKey(text: string): string | undefined {
+  const stack: Array<Set<string> | null> = [];
+  let i = 0;
+  let expectKey = false;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      const raw = text.slice(i, j + 1);
+      const top = stack[stack.length - 1];
+      if (expectKey && top) {
+        const key = JSON.parse(raw) as string;
+        if (top.has(key)) return key;
+        top.add(key);
+        expectKey = false;
+      }
+      i = j + 1;
+      continue;
+    }
+    if (c === '{') {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === '[') {
+      stack.push(null);
+    } else if (c === '}' || c === ']') {
+      stack.pop();
+    } else if (c === ',') {
+      expectKey = stack[stack.length - 1] != null;
+    }
+    i++;
+  }
+  return undefined;
+}
