@@ -1,0 +1,69 @@
+/**
+ * The device engine's small interfaces (STYLE.md rule 3): a Slot receives a root
+ * filesystem, a Bootloader decides what boots. Backends live one per file under
+ * slots/ and bootloaders/, registered in a Record<type, factory>.
+ */
+import type { ProgressFn } from '../progress.js';
+import type { OciLayout, ResolvedImage } from '../oci/layout.js';
+
+export type SlotName = 'A' | 'B';
+export const SLOT_NAMES: readonly SlotName[] = ['A', 'B'];
+
+/** The other slot. */
+export function otherSlot(s: SlotName): SlotName {
+  return s === 'A' ? 'B' : 'A';
+}
+
+/** good: booted and committed; bad: do not boot; pending: installed, being tried; empty: never written. */
+export type SlotStatus = 'good' | 'bad' | 'pending' | 'empty';
+
+/** What a slot writes: a verified image in a layout (read once, hashed while streaming). */
+export interface SlotWriteRequest {
+  layout: OciLayout;
+  image: ResolvedImage;
+  /** The update id, e.g. kiosk-1.1.0, used by bootc as the ref. */
+  ref: string;
+  progress: ProgressFn;
+  signal?: AbortSignal;
+}
+
+/** The result of writing a slot. */
+export interface SlotWriteResult {
+  bytesRead: number;
+  bytesWritten: number;
+  /** e.g. the staged digest for bootc. */
+  details?: Record<string, unknown>;
+}
+
+/** A slot backend: dir, block or bootc. */
+export interface Slot {
+  readonly name: SlotName;
+  readonly type: string;
+  /** Human description ("dir /var/lib/slots/b", "block /dev/loop3"). */
+  describe(): string;
+  /** Free bytes available for a payload of `payloadBytes`, or undefined when unknown. */
+  availableBytes(): Promise<number | undefined>;
+  /** Erase/format and write the image; throws FerryError; leaves nothing mounted. */
+  write(req: SlotWriteRequest): Promise<SlotWriteResult>;
+}
+
+/** The bootloader's view of both slots. */
+export interface BootState {
+  /** Boot order, first tried first. */
+  order: SlotName[];
+  /** Per slot: marked good by the bootloader, and attempts left. */
+  slots: Record<SlotName, { good: boolean; attemptsLeft: number }>;
+}
+
+/** A bootloader backend: grub, uboot, file, custom. */
+export interface Bootloader {
+  readonly type: string;
+  describe(): string;
+  getState(): Promise<BootState>;
+  /** Make `slot` the one to try next with `attempts` tries, the other slot as fallback. */
+  setPrimary(slot: SlotName, attempts: number): Promise<void>;
+  /** Commit `slot`: good, attempts reset, first in order. */
+  markGood(slot: SlotName): Promise<void>;
+  /** Never boot `slot` again until rewritten: not good, 0 attempts, last in order. */
+  markBad(slot: SlotName): Promise<void>;
+}

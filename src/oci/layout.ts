@@ -1,0 +1,177 @@
+/**
+ * Reading an OCI image layout (image-spec image-layout.md): oci-layout, index.json
+ * and blobs/sha256/<hex>. Every JSON read is capped; every blob read is verified
+ * against its descriptor while it streams. Writing lives in blob-store.ts.
+ */
+import { createReadStream } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FerryError } from '../errors.js';
+import { readFileCapped } from '../util/fsx.js';
+import { parseStrictJson } from '../util/json.js';
+import { DigestVerifier, sha256Digest } from './digest.js';
+import {
+  Annotation,
+  Caps,
+  type Descriptor,
+  digestHex,
+  formatPlatform,
+  type ImageConfig,
+  type ImageIndex,
+  type ImageManifest,
+  isSha256Digest,
+  MediaType,
+  parseImageConfig,
+  parseImageIndex,
+  parseImageManifest,
+  type Platform,
+} from './types.js';
+
+/** An image resolved from a layout: its manifest descriptor, manifest and config. */
+export interface ResolvedImage {
+  ref: string | undefined;
+  manifestDescriptor: Descriptor;
+  manifest: ImageManifest;
+  configDescriptor: Descriptor;
+  config: ImageConfig;
+}
+
+/** Read access to an OCI image layout directory. */
+export class OciLayout {
+  private constructor(readonly root: string) {}
+
+  /** Open a layout, checking its oci-layout marker file. */
+  static async open(root: string): Promise<OciLayout> {
+    let marker: unknown;
+    try {
+      marker = parseStrictJson(await readFileCapped(path.join(root, 'oci-layout'), Caps.ociLayoutFile, 'oci-layout'), Caps.ociLayoutFile, 'oci-layout');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new FerryError('INVALID_LAYOUT', `${root} is not an OCI image layout (no oci-layout file)`, { cause: e });
+      }
+      throw e;
+    }
+    const version = (marker as { imageLayoutVersion?: unknown } | null)?.imageLayoutVersion;
+    if (version !== '1.0.0') throw new FerryError('INVALID_LAYOUT', `${root}/oci-layout: imageLayoutVersion is ${JSON.stringify(version)}, expected "1.0.0"`);
+    return new OciLayout(root);
+  }
+
+  /** Path of a blob in this layout (the digest is validated first, so no path tricks). */
+  blobPath(digest: string): string {
+    if (!isSha256Digest(digest)) throw new FerryError('INVALID_MANIFEST', `"${digest}" is not a sha256 digest`);
+    return path.join(this.root, 'blobs', 'sha256', digestHex(digest));
+  }
+
+  /** The parsed index.json. */
+  async readIndex(): Promise<ImageIndex> {
+    const file = path.join(this.root, 'index.json');
+    return parseImageIndex(parseStrictJson(await readFileCapped(file, Caps.indexJson, 'index.json'), Caps.indexJson, 'index.json'), 'index.json');
+  }
+
+  /** True when the blob file exists (its content is not checked). */
+  async hasBlob(digest: string): Promise<boolean> {
+    try {
+      return (await fsp.stat(this.blobPath(digest))).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A stream of the blob's bytes that fails with DIGEST_MISMATCH / SIZE_MISMATCH
+   * unless they match the descriptor, and with BLOB_MISSING when absent.
+   */
+  openBlob(desc: Descriptor, what = `blob ${desc.digest}`): Readable {
+    const verifier = new DigestVerifier(desc.digest, desc.size, what);
+    const src = createReadStream(this.blobPath(desc.digest), { highWaterMark: 1024 * 1024 });
+    src.on('error', (e: NodeJS.ErrnoException) => {
+      verifier.destroy(
+        e.code === 'ENOENT'
+          ? new FerryError('BLOB_MISSING', `${what} is missing from the layout: the media is incomplete; re-copy it at headquarters`, { cause: e, details: { digest: desc.digest } })
+          : new FerryError('IO_ERROR', `${what}: ${e.message}`, { cause: e }),
+      );
+    });
+    return src.pipe(verifier);
+  }
+
+  /** Read and verify the whole blob, discarding the bytes (for `verify`). Returns bytes read. */
+  async verifyBlob(desc: Descriptor, what?: string): Promise<number> {
+    const s = this.openBlob(desc, what);
+    let n = 0;
+    await pipeline(s, async (src: AsyncIterable<Buffer>) => {
+      for await (const chunk of src) n += chunk.length;
+    });
+    return n;
+  }
+
+  /** Read a small JSON blob, verified against its descriptor, with a size cap. */
+  async readJsonBlob(desc: Descriptor, cap: number, what = `blob ${desc.digest}`): Promise<unknown> {
+    if (desc.size > cap) throw new FerryError('FILE_TOO_LARGE', `${what} is ${desc.size} bytes, over the ${cap}-byte cap`);
+    let bytes: Buffer;
+    try {
+      bytes = await readFileCapped(this.blobPath(desc.digest), cap, what);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new FerryError('BLOB_MISSING', `${what} is missing from the layout: the media is incomplete; re-copy it at headquarters`, { cause: e, details: { digest: desc.digest } });
+      }
+      throw e;
+    }
+    if (bytes.length !== desc.size) throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, got ${bytes.length}`);
+    const actual = sha256Digest(bytes);
+    if (actual !== desc.digest) throw new FerryError('DIGEST_MISMATCH', `${what}: content does not match its digest (expected ${desc.digest}, got ${actual})`);
+    return parseStrictJson(bytes, cap, what);
+  }
+
+  /**
+   * Find the manifest descriptor named `ref` (annotation org.opencontainers.image.ref.name),
+   * or the only image when `ref` is undefined.
+   */
+  async findRef(ref: string | undefined): Promise<Descriptor> {
+    const index = await this.readIndex();
+    if (ref === undefined) {
+      if (index.manifests.length === 1) return index.manifests[0]!;
+      const names = index.manifests.map((d) => d.annotations?.[Annotation.refName]).filter(Boolean);
+      throw new FerryError(index.manifests.length === 0 ? 'IMAGE_NOT_FOUND' : 'AMBIGUOUS_IMAGE', index.manifests.length === 0 ? `${this.root} holds no image` : `${this.root} holds ${index.manifests.length} images; name one of: ${names.join(', ')}`);
+    }
+    const found = index.manifests.filter((d) => d.annotations?.[Annotation.refName] === ref);
+    if (found.length === 0) {
+      const names = index.manifests.map((d) => d.annotations?.[Annotation.refName]).filter(Boolean);
+      throw new FerryError('IMAGE_NOT_FOUND', `no image named "${ref}" in ${this.root} (it has: ${names.join(', ') || 'none'})`);
+    }
+    return found[found.length - 1]!;
+  }
+
+  /**
+   * Resolve a descriptor (manifest or index) to one image manifest and its config,
+   * choosing `platform` from a multi-platform index.
+   */
+  async resolveImage(desc: Descriptor, platform: Platform = { os: 'linux', architecture: 'amd64' }, ref?: string): Promise<ResolvedImage> {
+    let manifestDescriptor = desc;
+    if (desc.mediaType === MediaType.imageIndex || desc.mediaType === MediaType.dockerManifestList) {
+      const index = parseImageIndex(await this.readJsonBlob(desc, Caps.indexJson, 'image index'), 'image index');
+      manifestDescriptor = pickPlatform(index, platform);
+    } else if (desc.mediaType !== MediaType.imageManifest && desc.mediaType !== MediaType.dockerManifest) {
+      throw new FerryError('UNSUPPORTED_MEDIA_TYPE', `unsupported manifest media type "${desc.mediaType}"`);
+    }
+    const manifest = parseImageManifest(await this.readJsonBlob(manifestDescriptor, Caps.manifestJson, 'image manifest'));
+    const config = parseImageConfig(await this.readJsonBlob(manifest.config, Caps.configJson, 'image config'));
+    if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+      throw new FerryError('INVALID_MANIFEST', `image config lists ${config.rootfs.diff_ids.length} diff_ids but the manifest has ${manifest.layers.length} layers`);
+    }
+    return { ref, manifestDescriptor, manifest, configDescriptor: manifest.config, config };
+  }
+}
+
+/** Pick the manifest for `platform` from an index, or explain which platforms exist. */
+export function pickPlatform(index: ImageIndex, platform: Platform): Descriptor {
+  const match = index.manifests.filter(
+    (d) => d.platform?.os === platform.os && d.platform.architecture === platform.architecture && (platform.variant === undefined || d.platform.variant === platform.variant),
+  );
+  if (match.length === 0) {
+    const have = index.manifests.map((d) => (d.platform ? formatPlatform(d.platform) : 'unknown')).join(', ');
+    throw new FerryError('PLATFORM_NOT_FOUND', `no image for platform ${formatPlatform(platform)} (available: ${have}); pass --platform`);
+  }
+  return match[0]!;
+}
