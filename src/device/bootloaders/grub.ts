@@ -1,0 +1,94 @@
+/**
+ * GRUB through its environment block, with RAUC's variables so existing boot
+ * scripts keep working: ORDER="A B", A_OK/B_OK (1 = may boot) and A_TRY/B_TRY.
+ * RAUC's grub script allows one try (TRY 0 → boot and set 1). ferry generalises
+ * this with FERRY_MAX_TRY (default 1 = RAUC's behaviour): the script boots a slot
+ * while OK=1 and TRY < FERRY_MAX_TRY and counts TRY up (samples/grub/grub.cfg);
+ * mark-good resets TRY to 0, like rauc-mark-good on every boot.
+ */
+import * as fsp from 'node:fs/promises';
+import { FerryError } from '../../errors.js';
+import { readFileCapped, writeFileAtomic } from '../../util/fsx.js';
+import type { BootState, Bootloader, SlotName } from '../types.js';
+import { otherSlot } from '../types.js';
+import { type BootloaderFactory, intVar, orderWithFirst, parseOrder, requireParam } from './common.js';
+import { decodeGrubenv, encodeGrubenv, GRUBENV_MAX } from './grubenv.js';
+
+/** The boot state that a set of grubenv variables describes. */
+export function grubVarsToState(vars: ReadonlyMap<string, string>): BootState {
+  const max = intVar(vars.get('FERRY_MAX_TRY'), 1);
+  const slot = (s: SlotName) => {
+    const good = vars.get(`${s}_OK`) === '1';
+    const tries = intVar(vars.get(`${s}_TRY`), 0);
+    return { good, attemptsLeft: good ? Math.max(0, max - tries) : 0 };
+  };
+  return { order: parseOrder(vars.get('ORDER')), slots: { A: slot('A'), B: slot('B') } };
+}
+
+class GrubBootloader implements Bootloader {
+  readonly type = 'grub';
+  constructor(private readonly envFile: string) {}
+
+  describe(): string {
+    return `grub ${this.envFile}`;
+  }
+
+  private async read(): Promise<{ vars: Map<string, string>; size: number }> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFileCapped(this.envFile, GRUBENV_MAX, 'grubenv');
+    } catch (e) {
+      const hint = (e as NodeJS.ErrnoException).code === 'ENOENT' ? `; create it with \`grub-editenv ${this.envFile} create\`` : '';
+      throw new FerryError('BOOTLOADER_ERROR', `grub: cannot read ${this.envFile}: ${(e as Error).message}${hint}`, { cause: e });
+    }
+    try {
+      return { vars: decodeGrubenv(bytes), size: bytes.length };
+    } catch (e) {
+      throw (e as FerryError).withContext(`grub: ${this.envFile}`);
+    }
+  }
+
+  private async update(change: (vars: Map<string, string>) => void): Promise<void> {
+    const { vars, size } = await this.read();
+    change(vars);
+    try {
+      const st = await fsp.stat(this.envFile);
+      await writeFileAtomic(this.envFile, encodeGrubenv(vars, size), st.mode & 0o777);
+    } catch (e) {
+      if (e instanceof FerryError) throw e.withContext(`grub: ${this.envFile}`);
+      throw new FerryError('BOOTLOADER_ERROR', `grub: cannot write ${this.envFile}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async getState(): Promise<BootState> {
+    return grubVarsToState((await this.read()).vars);
+  }
+
+  setPrimary(slot: SlotName, attempts: number): Promise<void> {
+    return this.update((v) => {
+      v.set('ORDER', orderWithFirst(slot));
+      v.set(`${slot}_OK`, '1');
+      v.set(`${slot}_TRY`, '0');
+      v.set('FERRY_MAX_TRY', String(attempts));
+    });
+  }
+
+  markGood(slot: SlotName): Promise<void> {
+    return this.update((v) => {
+      v.set('ORDER', orderWithFirst(slot));
+      v.set(`${slot}_OK`, '1');
+      v.set(`${slot}_TRY`, '0');
+    });
+  }
+
+  markBad(slot: SlotName): Promise<void> {
+    return this.update((v) => {
+      v.set('ORDER', orderWithFirst(otherSlot(slot)));
+      v.set(`${slot}_OK`, '0');
+      v.set(`${slot}_TRY`, '0');
+    });
+  }
+}
+
+/** Factory for `{"type": "grub", "envFile": "/boot/grub/grubenv"}`. */
+export const createGrubBootloader: BootloaderFactory = (cfg) => new GrubBootloader(requireParam(cfg, 'envFile'));

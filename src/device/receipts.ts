@@ -1,0 +1,102 @@
+/**
+ * Receipts: what a device did, written to the stick for headquarters
+ * (`FERRY/receipts/<device-id>/<utc-stamp>-<action>.json`). When no writable stick
+ * is present they wait in the device state and are flushed on the next one.
+ * Receipts are reports, never trusted input: ferry does not read them back.
+ */
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../util/fsx.js';
+import type { DeviceState } from './state.js';
+import type { SlotName, SlotStatus } from './types.js';
+
+export const RECEIPT_SCHEMA = 'ferry.receipt/v1';
+
+/** One receipt. */
+export interface Receipt {
+  schema: typeof RECEIPT_SCHEMA;
+  action: 'apply' | 'boot-check' | 'mark-good' | 'mark-bad' | 'rollback';
+  /** UTC stamp used in the file name, e.g. 20261122T001500.123Z. */
+  stamp: string;
+  deviceId: string;
+  compatible: string;
+  result: 'success' | 'failure' | 'cancelled' | 'rolled-back' | 'nothing-to-do';
+  bootedSlot: SlotName;
+  /** Slot statuses before and after. */
+  before: Record<SlotName, { status: SlotStatus; version?: string }>;
+  after: Record<SlotName, { status: SlotStatus; version?: string }>;
+  targetSlot?: SlotName;
+  updateId?: string;
+  version?: string;
+  counter?: number;
+  imageDigest?: string;
+  error?: { code: string; message: string };
+  skipped?: Array<{ id: string; code: string; message: string }>;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  bytesWritten?: number;
+}
+
+/** A compact UTC stamp for file names (no colons, sortable). */
+export function utcStamp(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, '');
+}
+
+/** The slot summary recorded in a receipt. */
+export function slotSummary(state: DeviceState): Receipt['before'] {
+  const one = (s: SlotName) => ({ status: state.slots[s].status, ...(state.slots[s].version ? { version: state.slots[s].version } : {}) });
+  return { A: one('A'), B: one('B') };
+}
+
+/** The receipts folder of a device on a stick. */
+export function receiptsDir(mediaRoot: string, deviceId: string): string {
+  return path.join(mediaRoot, 'FERRY', 'receipts', deviceId);
+}
+
+async function freeName(dir: string, base: string): Promise<string> {
+  for (let i = 1; ; i++) {
+    const file = path.join(dir, i === 1 ? `${base}.json` : `${base}-${i}.json`);
+    try {
+      await fsp.lstat(file);
+    } catch {
+      return file;
+    }
+  }
+}
+
+/** Write one receipt atomically onto the stick; returns its path. */
+export async function writeReceipt(mediaRoot: string, r: Receipt): Promise<string> {
+  const dir = receiptsDir(mediaRoot, r.deviceId);
+  await fsp.mkdir(dir, { recursive: true });
+  const file = await freeName(dir, `${r.stamp}-${r.action}`);
+  await writeFileAtomic(file, JSON.stringify(r, null, 2) + '\n');
+  return file;
+}
+
+/** What happened to the receipts during a flush. */
+export interface ReceiptDelivery {
+  written: string[];
+  kept: number;
+  error?: string;
+}
+
+/**
+ * Queue `receipt` (if any) and write every waiting receipt to the stick, oldest
+ * first; whatever cannot be written (no stick, read-only stick) stays queued in
+ * `state.pendingReceipts`. The caller persists the state.
+ */
+export async function deliverReceipts(mediaRoot: string | undefined, state: DeviceState, receipt?: Receipt): Promise<ReceiptDelivery> {
+  if (receipt) state.pendingReceipts.push(receipt);
+  const written: string[] = [];
+  if (mediaRoot === undefined) return { written, kept: state.pendingReceipts.length };
+  while (state.pendingReceipts.length > 0) {
+    try {
+      written.push(await writeReceipt(mediaRoot, state.pendingReceipts[0]!));
+    } catch (e) {
+      return { written, kept: state.pendingReceipts.length, error: (e as Error).message };
+    }
+    state.pendingReceipts.shift();
+  }
+  return { written, kept: 0 };
+}

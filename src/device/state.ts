@@ -1,0 +1,157 @@
+/**
+ * The device state, `<stateDir>/state.json` (DESIGN.md section 4): per-slot records,
+ * the anti-rollback counter floor per target, the trusted time, the cached CRL,
+ * receipts not yet written to a stick, and the last result. Always replaced
+ * atomically (temp, fsync, rename, fsync dir); validated on every load.
+ */
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { FerryError } from '../errors.js';
+import { readFileCapped, writeFileAtomic } from '../util/fsx.js';
+import { parseStrictJson } from '../util/json.js';
+import type { Receipt } from './receipts.js';
+import { SLOT_NAMES, type SlotName, type SlotStatus } from './types.js';
+
+export const STATE_SCHEMA = 'ferry.device-state/v1';
+const STATE_CAP = 8 * 1024 * 1024;
+/** Receipts kept while no writable stick comes by; the oldest are dropped beyond this. */
+export const MAX_PENDING_RECEIPTS = 200;
+
+/** Why a slot was marked bad or an action failed. */
+export interface RecordedError {
+  code: string;
+  message: string;
+  at: string;
+}
+
+/** What ferry knows about one slot. */
+export interface SlotRecord {
+  status: SlotStatus;
+  updateId?: string;
+  target?: string;
+  version?: string;
+  counter?: number;
+  /** The image manifest digest written into the slot. */
+  imageDigest?: string;
+  installedAt?: string;
+  committedAt?: string;
+  lastError?: RecordedError;
+}
+
+/** The outcome of the last apply / boot-check / mark / rollback. */
+export interface LastResult {
+  action: string;
+  result: 'success' | 'failure' | 'cancelled' | 'rolled-back' | 'nothing-to-do';
+  at: string;
+  updateId?: string;
+  code?: string;
+  message?: string;
+}
+
+/** The whole persisted device state. */
+export interface DeviceState {
+  schema: typeof STATE_SCHEMA;
+  slots: Record<SlotName, SlotRecord>;
+  /** Lowest counter still installable, per target name; only ever rises. */
+  counterFloor: Record<string, number>;
+  /** Newest trusted time seen (RFC 3339); only ever rises. */
+  trustedTime?: string;
+  /** The newest accepted root-signed CRL (PEM text). */
+  crlPem?: string;
+  pendingReceipts: Receipt[];
+  lastResult?: LastResult;
+}
+
+/** A fresh state: both slots empty, no floor. */
+export function emptyState(): DeviceState {
+  return { schema: STATE_SCHEMA, slots: { A: { status: 'empty' }, B: { status: 'empty' } }, counterFloor: {}, pendingReceipts: [] };
+}
+
+const STATUSES: readonly SlotStatus[] = ['good', 'bad', 'pending', 'empty'];
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isTime = (v: unknown): boolean => typeof v === 'string' && !Number.isNaN(Date.parse(v));
+
+function checkSlotRecord(name: SlotName, r: unknown, bad: string[]): void {
+  if (!isObj(r)) return void bad.push(`slots.${name} must be an object`);
+  if (!STATUSES.includes(r.status as SlotStatus)) bad.push(`slots.${name}.status must be one of ${STATUSES.join(', ')}`);
+  for (const k of ['updateId', 'target', 'version', 'imageDigest'] as const) {
+    if (r[k] !== undefined && typeof r[k] !== 'string') bad.push(`slots.${name}.${k} must be a string`);
+  }
+  if (r.counter !== undefined && !Number.isSafeInteger(r.counter)) bad.push(`slots.${name}.counter must be an integer`);
+  for (const k of ['installedAt', 'committedAt'] as const) if (r[k] !== undefined && !isTime(r[k])) bad.push(`slots.${name}.${k} must be a time`);
+  if (r.lastError !== undefined && !(isObj(r.lastError) && typeof r.lastError.code === 'string' && typeof r.lastError.message === 'string')) {
+    bad.push(`slots.${name}.lastError must be {code, message, at}`);
+  }
+}
+
+/** Validate a parsed state document, listing every bad field (STATE_INVALID). */
+export function parseDeviceState(v: unknown, where = 'state.json'): DeviceState {
+  const bad: string[] = [];
+  if (!isObj(v)) bad.push('must be a JSON object');
+  else {
+    if (v.schema !== STATE_SCHEMA) bad.push(`schema must be "${STATE_SCHEMA}"`);
+    if (!isObj(v.slots)) bad.push('slots must be an object');
+    else for (const n of SLOT_NAMES) checkSlotRecord(n, v.slots[n], bad);
+    if (!isObj(v.counterFloor) || !Object.values(v.counterFloor).every((c) => Number.isSafeInteger(c))) bad.push('counterFloor must map targets to integers');
+    if (v.trustedTime !== undefined && !isTime(v.trustedTime)) bad.push('trustedTime must be a time');
+    if (v.crlPem !== undefined && typeof v.crlPem !== 'string') bad.push('crlPem must be a string');
+    if (!Array.isArray(v.pendingReceipts) || !v.pendingReceipts.every((r) => isObj(r) && typeof r.action === 'string' && typeof r.stamp === 'string')) {
+      bad.push('pendingReceipts must be a list of receipts');
+    }
+    if (v.lastResult !== undefined && !(isObj(v.lastResult) && typeof v.lastResult.action === 'string')) bad.push('lastResult must be an object');
+  }
+  if (bad.length > 0) {
+    throw new FerryError('STATE_INVALID', `${where} is invalid (${bad.join('; ')}): restore it from backup or move it away to start from a fresh state (slots then show as empty)`, {
+      details: { problems: bad },
+    });
+  }
+  return v as unknown as DeviceState;
+}
+
+/** The path of state.json in a state directory. */
+export function statePath(stateDir: string): string {
+  return path.join(stateDir, 'state.json');
+}
+
+/** Load the state (a fresh one when the file does not exist yet). */
+export async function loadState(stateDir: string): Promise<DeviceState> {
+  const file = statePath(stateDir);
+  let bytes: Buffer;
+  try {
+    bytes = await readFileCapped(file, STATE_CAP, 'device state');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
+    throw new FerryError('STATE_INVALID', `cannot read ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseStrictJson(bytes, STATE_CAP, file);
+  } catch (e) {
+    throw new FerryError('STATE_INVALID', `${file} is not valid JSON (${(e as Error).message}): restore it or move it away to start fresh`, { cause: e });
+  }
+  return parseDeviceState(parsed, file);
+}
+
+/** Persist the state atomically; creates the state directory when missing. */
+export async function saveState(stateDir: string, state: DeviceState): Promise<void> {
+  await fsp.mkdir(stateDir, { recursive: true, mode: 0o700 });
+  if (state.pendingReceipts.length > MAX_PENDING_RECEIPTS) state.pendingReceipts.splice(0, state.pendingReceipts.length - MAX_PENDING_RECEIPTS);
+  await writeFileAtomic(statePath(stateDir), JSON.stringify(state, null, 2) + '\n', 0o600);
+}
+
+/** Raise the counter floor of `target` to `counter`; never lowers it. */
+export function raiseFloor(state: DeviceState, target: string, counter: number): void {
+  const cur = state.counterFloor[target];
+  if (cur === undefined || counter > cur) state.counterFloor[target] = counter;
+}
+
+/** Raise the trusted time to `t`; never lowers it. */
+export function raiseTrustedTime(state: DeviceState, t: Date): void {
+  if (state.trustedTime === undefined || t.getTime() > Date.parse(state.trustedTime)) state.trustedTime = t.toISOString();
+}
+
+/** The time used for validity checks: max(device clock, trusted time) (DESIGN.md section 3). */
+export function effectiveNow(state: DeviceState, clock: Date): Date {
+  const t = state.trustedTime === undefined ? 0 : Date.parse(state.trustedTime);
+  return new Date(Math.max(clock.getTime(), t));
+}
