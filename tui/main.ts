@@ -1,3 +1,101 @@
 #!/usr/bin/env node
-/** ferry-tui: placeholder entry until the terminal UI issue lands. */
-process.stdout.write("ferry-tui: not built yet\n");
+/**
+ * ferry-tui: the technician's terminal UI. Plug in the stick, see what will happen,
+ * update safely. Keyboard only; 80x24 and monochrome are the design target.
+ * This file wires the engine adapter, the controller and the blessed view together and
+ * owns the process: exit codes, signals, and never showing a stack trace.
+ */
+import { Command, CommanderError } from 'commander';
+import { ExitCode, toFerryError } from '../src/errors.js';
+import { App } from './app.js';
+import { createEngine } from './engine.js';
+import { findMediaRoots, mediaRootFor } from './media-scan.js';
+import { TerminalView } from './render.js';
+import { createRepaintScheduler } from './scheduler.js';
+import { ASCII_GLYPHS, UNICODE_GLYPHS } from './state.js';
+import { LANGUAGES, stringsFor } from './strings.js';
+import { frameFor } from './views/index.js';
+
+interface TuiOptions {
+  config?: string;
+  media?: string;
+  lang: string;
+  ascii?: boolean;
+  rebootCommand: string;
+}
+
+function parseArgs(argv: string[]): TuiOptions {
+  const program = new Command('ferry-tui')
+    .description('the technician\'s terminal UI: verify a ferry stick and apply an A/B update safely')
+    .option('--config <file>', 'device configuration', process.env.FERRY_CONFIG)
+    .option('--media <dir>', 'the stick (the folder holding FERRY/); default: scan /run/media, /media, /mnt')
+    .option('--lang <code>', `language (${Object.keys(LANGUAGES).join(', ')})`, 'en')
+    .option('--ascii', 'ASCII marks only (for terminals without UTF-8)')
+    .option('--reboot-command <cmd>', 'command run by "reboot now"', 'systemctl reboot')
+    .exitOverride()
+    .showHelpAfterError();
+  program.parse(argv);
+  return program.opts<TuiOptions>();
+}
+
+function utf8Terminal(): boolean {
+  const loc = process.env.LC_ALL || process.env.LC_CTYPE || process.env.LANG || '';
+  return /utf-?8/i.test(loc) && process.env.TERM !== 'vt100' && process.env.TERM !== 'vt220';
+}
+
+function fail(e: unknown): never {
+  const err = toFerryError(e);
+  process.stderr.write(`ferry-tui: error[${err.code}]: ${err.message}\n`);
+  process.exit(err.exitCode);
+}
+
+async function main(): Promise<void> {
+  let opts: TuiOptions;
+  try {
+    opts = parseArgs(process.argv);
+  } catch (e) {
+    process.exit(e instanceof CommanderError && e.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE);
+  }
+  if (!process.stdout.isTTY || !process.stdin.isTTY) fail(new Error('ferry-tui needs a terminal (stdin and stdout must be a tty); use `ferry device` in scripts'));
+  const strings = stringsFor(opts.lang);
+  const engine = createEngine({ configFile: opts.config, rebootCommand: opts.rebootCommand });
+  const fixedMedia = opts.media === undefined ? undefined : await mediaRootFor(opts.media);
+  const view = new TerminalView();
+  let exiting = false;
+  const app: App = new App({
+    engine,
+    glyphs: opts.ascii || !utf8Terminal() ? ASCII_GLYPHS : UNICODE_GLYPHS,
+    findMedia: async () => (fixedMedia !== undefined ? [fixedMedia] : findMediaRoots()),
+    changed: (urgent) => repaint(urgent),
+    quit: () => void shutdown(ExitCode.OK),
+  });
+  const paint = () => {
+    if (exiting) return;
+    const info = app.state.device.info;
+    view.paint(frameFor(app.state, strings, view.bodySize()), info ? `${info.deviceId}  slot ${info.bootedSlot} ` : '');
+  };
+  const repaint = createRepaintScheduler(paint);
+  async function shutdown(code: number): Promise<void> {
+    if (exiting) return;
+    // Never leave mid-apply without asking the engine to stop: it restores the device first.
+    app.cancelApply();
+    if (app.applying) await app.applying.catch(() => undefined);
+    exiting = true;
+    view.destroy();
+    process.exit(code);
+  }
+  const crash = (e: unknown) => {
+    exiting = true;
+    view.destroy();
+    fail(e);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+  for (const sig of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(sig, () => void shutdown(128 + (sig === 'SIGHUP' ? 1 : sig === 'SIGINT' ? 2 : 15)));
+  view.onKey((k) => app.key(k));
+  view.onResize(() => repaint(true));
+  repaint(true);
+  await app.start();
+}
+
+await main();

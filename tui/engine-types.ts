@@ -1,0 +1,133 @@
+/**
+ * The narrow view of the device engine that the terminal UI needs. The UI is a client
+ * of src/ only: `tui/engine.ts` maps these calls onto the same library functions that
+ * `ferry device …` uses. Types here are plain data, so the view-models stay pure.
+ */
+import type { ErrorCode } from '../src/errors.js';
+import type { ProgressFn } from '../src/progress.js';
+import type { SlotName, SlotStatus } from '../src/device/types.js';
+
+/** One A/B slot as the technician sees it. */
+export interface SlotInfo {
+  name: SlotName;
+  status: SlotStatus;
+  booted: boolean;
+  version?: string;
+  counter?: number;
+  digest?: string;
+  installedAt?: string;
+  /** Bootloader view: committed, and boot attempts left. */
+  bootGood?: boolean;
+  attemptsLeft?: number;
+  /** e.g. "dir /var/lib/slots/b". */
+  describe?: string;
+}
+
+/** The last install/rollback/boot-check outcome recorded by the device. */
+export interface LastResult {
+  action: string;
+  ok: boolean;
+  at?: string;
+  version?: string;
+  code?: string;
+  message?: string;
+}
+
+/** Everything screen 1 shows. */
+export interface DeviceInfo {
+  deviceId: string;
+  compatible: string;
+  bootedSlot: SlotName;
+  slots: SlotInfo[];
+  bootOrder: SlotName[];
+  bootloader: string;
+  /** Device clock, ISO. */
+  clock: string;
+  /** Newest trusted time the device has seen, ISO. */
+  trustedTime?: string;
+  /** Anti-rollback floor for this device's target(s). */
+  counterFloor?: number;
+  lastResult?: LastResult;
+  pendingReceipts: number;
+}
+
+/** Why an update on the stick cannot be installed. */
+export interface NotApplicable {
+  code: ErrorCode;
+  message: string;
+}
+
+/** One update found on the stick, with its verdict. */
+export interface UpdateEntry {
+  id: string;
+  target: string;
+  version: string;
+  counter?: number;
+  /** payloadBytes from the manifest. */
+  sizeBytes?: number;
+  /** Signer subject common name(s), when the signature verified far enough to say. */
+  signer?: string;
+  created?: string;
+  expires?: string;
+  notes?: string;
+  /** undefined when installable. */
+  problem?: NotApplicable;
+}
+
+/** The listing of one stick. */
+export interface MediaListing {
+  root: string;
+  updates: UpdateEntry[];
+  /** The stick holds no usable FERRY folder (or it is unreadable). */
+  problem?: NotApplicable;
+}
+
+/** Result of checking an update's signature and chain (screen 3, first half). */
+export interface SignatureInfo {
+  signers: string[];
+  /** e.g. ["ferry signer 2026", "ferry root"] */
+  chain: string[];
+  /** Evaluation time used (max of clock and trusted time). */
+  checkedAt?: string;
+}
+
+/** The install plan, as screen 4 shows it. */
+export interface PlanInfo {
+  id: string;
+  fromVersion?: string;
+  toVersion: string;
+  targetSlot: SlotName;
+  slotDescribe?: string;
+  bytesToWrite: number;
+  notes?: string;
+  signers: string[];
+}
+
+/** Result of a finished apply (screen 6). */
+export interface ApplyOutcome {
+  slot: SlotName;
+  version: string;
+  /** Receipt written to the stick (path), or why not. */
+  receiptPath?: string;
+  receiptProblem?: string;
+}
+
+/** Result of mark-good / rollback (screen 7). */
+export interface MaintenanceOutcome {
+  message: string;
+}
+
+/** The calls the UI makes; every one throws FerryError on failure. */
+export interface TuiEngine {
+  status(): Promise<DeviceInfo>;
+  listUpdates(mediaRoot: string): Promise<MediaListing>;
+  verifySignature(mediaRoot: string, id: string): Promise<SignatureInfo>;
+  /** Read and hash every blob of the update; progress per blob. */
+  verifyBlobs(mediaRoot: string, id: string, progress: ProgressFn, signal: AbortSignal): Promise<void>;
+  plan(mediaRoot: string, id: string): Promise<PlanInfo>;
+  /** Apply; must honour `signal` until the bootloader switch and leave the device as before. */
+  apply(mediaRoot: string, id: string, progress: ProgressFn, signal: AbortSignal): Promise<ApplyOutcome>;
+  markGood(): Promise<MaintenanceOutcome>;
+  rollback(): Promise<MaintenanceOutcome>;
+  reboot(): Promise<void>;
+}

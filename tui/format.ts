@@ -1,0 +1,89 @@
+/**
+ * Pure text helpers for the terminal UI: sizes, durations, dates, and fitting text
+ * into a fixed number of columns (80x24 serial consoles are the design target).
+ */
+
+/** Bytes as a short human figure: "512 B", "3.4 MiB", "1.20 GiB". */
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n) || n < 0) return '?';
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)} ${units[i]}`;
+}
+
+/** Seconds as "1h02m", "3m05s", "42s"; undefined or non-finite as "--". */
+export function formatDuration(sec: number | undefined): string {
+  if (sec === undefined || !Number.isFinite(sec) || sec < 0) return '--';
+  const s = Math.round(sec);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** An RFC 3339 instant as "2026-11-22 01:02Z" (minutes, UTC), or the input when unparseable. */
+export function formatInstant(iso: string | undefined): string {
+  if (iso === undefined) return '-';
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return iso;
+  return new Date(t).toISOString().slice(0, 16).replace('T', ' ') + 'Z';
+}
+
+/** The date part only: "2026-11-22". */
+export function formatDate(iso: string | undefined): string {
+  return formatInstant(iso).slice(0, 10);
+}
+
+/** Cut `s` to at most `width` columns, ending in "…" when cut. Control characters become "?". */
+export function fit(s: string, width: number): string {
+  const clean = sanitize(s);
+  if (width <= 0) return '';
+  const chars = Array.from(clean);
+  if (chars.length <= width) return clean;
+  return chars.slice(0, Math.max(0, width - 1)).join('') + '…';
+}
+
+/** `fit` then pad with spaces to exactly `width` columns. */
+export function cell(s: string, width: number): string {
+  const f = fit(s, width);
+  return f + ' '.repeat(Math.max(0, width - Array.from(f).length));
+}
+
+/** Replace control characters (text from the stick is untrusted) with "?". */
+export function sanitize(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/g, '?');
+}
+
+/** Word-wrap `text` (paragraphs split on newlines) to `width` columns, at most `maxLines` lines. */
+export function wrap(text: string, width: number, maxLines = Infinity): string[] {
+  const out: string[] = [];
+  for (const para of text.split(/\r?\n/)) {
+    let line = '';
+    for (const word of sanitize(para).split(/\s+/).filter(Boolean)) {
+      if (line === '') line = word;
+      else if (Array.from(line).length + 1 + Array.from(word).length <= width) line += ' ' + word;
+      else {
+        out.push(fit(line, width));
+        line = word;
+      }
+    }
+    out.push(fit(line, width));
+  }
+  while (out.length > 0 && out[out.length - 1] === '') out.pop();
+  if (out.length > maxLines) return [...out.slice(0, maxLines - 1), fit(out[maxLines - 1]! + ' …', width)];
+  return out;
+}
+
+/** A text progress bar of `width` columns: "[#####.....]". */
+export function bar(fraction: number, width: number, glyphs: { full: string; empty: string } = { full: '#', empty: '.' }): string {
+  const inner = Math.max(1, width - 2);
+  const f = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+  const n = Math.floor(f * inner);
+  return '[' + glyphs.full.repeat(n) + glyphs.empty.repeat(inner - n) + ']';
+}

@@ -1,0 +1,121 @@
+/**
+ * The UI's whole state as plain data. The controller (app.ts) changes it in response
+ * to keys and engine events; the view-models (views/) turn it into Frames.
+ */
+import type { ApplyOutcome, DeviceInfo, MediaListing, PlanInfo, SignatureInfo, UpdateEntry } from './engine-types.js';
+import type { Meter } from './meter.js';
+
+/** The screens, in the order a technician meets them. */
+export type ScreenId = 'device' | 'media' | 'verify' | 'confirm' | 'apply' | 'done' | 'maint' | 'log';
+
+/** An error as the UI keeps it: the stable code and the library's one-line message. */
+export interface UiError {
+  code: string;
+  message: string;
+}
+
+/** Marks that read on a monochrome serial console; ASCII when the terminal is not UTF-8. */
+export interface Glyphs {
+  ok: string;
+  no: string;
+  run: string;
+  arrow: string;
+  full: string;
+  empty: string;
+}
+
+/** UTF-8 glyphs. */
+export const UNICODE_GLYPHS: Glyphs = { ok: '✓', no: '✗', run: '>', arrow: '→', full: '#', empty: '.' };
+/** Plain ASCII glyphs (TERM=vt100, LANG=C). */
+export const ASCII_GLYPHS: Glyphs = { ok: '+', no: 'x', run: '>', arrow: '->', full: '#', empty: '.' };
+
+/** One line of the log view. */
+export interface LogEntry {
+  at: string;
+  text: string;
+}
+
+/** Screen 3. */
+export interface VerifyState {
+  entry: UpdateEntry;
+  phase: 'signature' | 'blobs' | 'ok' | 'failed' | 'stopped';
+  signature?: SignatureInfo;
+  meter?: Meter;
+  detail?: string;
+  error?: UiError;
+}
+
+/** One stage of an apply. */
+export interface StageState {
+  step: string;
+  state: 'waiting' | 'running' | 'done' | 'failed';
+}
+
+/** Screen 5. */
+export interface ApplyState {
+  plan: PlanInfo;
+  stages: StageState[];
+  meter?: Meter;
+  detail?: string;
+  /** The bootloader switch has started: cancelling is no longer possible. */
+  switched: boolean;
+  cancelAsked: boolean;
+  cancelling: boolean;
+  cancelled: boolean;
+  error?: UiError;
+}
+
+/** Screen 7: roll back or mark good. */
+export interface MaintState {
+  action: 'rollback' | 'markGood';
+  /** 0 = Back, 1 = the action button. */
+  focus: 0 | 1;
+  busy: boolean;
+  result?: string;
+  error?: UiError;
+}
+
+/** Everything on screen, as data. */
+export interface AppState {
+  screen: ScreenId;
+  /** Where "q" from the log view returns to. */
+  logReturn: ScreenId;
+  glyphs: Glyphs;
+  device: { info?: DeviceInfo; error?: UiError; loading: boolean };
+  media: { roots: string[]; rootIndex: number; listing?: MediaListing; error?: UiError; loading: boolean; selected: number };
+  verify?: VerifyState;
+  confirm?: { plan: PlanInfo; focus: 0 | 1 };
+  apply?: ApplyState;
+  done?: { outcome: ApplyOutcome; rebooting: boolean; error?: UiError };
+  maint?: MaintState;
+  log: LogEntry[];
+  logScroll: number;
+  quitAsked: boolean;
+}
+
+/** The state at start-up. */
+export function initialState(glyphs: Glyphs): AppState {
+  return {
+    screen: 'device',
+    logReturn: 'device',
+    glyphs,
+    device: { loading: true },
+    media: { roots: [], rootIndex: 0, loading: false, selected: 0 },
+    log: [],
+    logScroll: 0,
+    quitAsked: false,
+  };
+}
+
+/** Canonical apply stages, shown before the engine reports them. */
+export const APPLY_STAGES = ['check', 'write', 'sync', 'bootloader'] as const;
+
+/** Map an engine progress step to a canonical stage (unknown steps keep their own name). */
+export function stageOf(step: string): string {
+  const s = step.toLowerCase();
+  if (/boot|switch|primary/.test(s)) return 'bootloader';
+  if (/sync|fsync|flush/.test(s)) return 'sync';
+  if (/write|extract|layer|blob|copy|verify|mkfs|unpack/.test(s)) return 'write';
+  if (/plan|check|prepare|mark|space|lock|signature|trust/.test(s)) return 'check';
+  return s;
+}

@@ -1,0 +1,36 @@
+/** Pieces shared by several screens: error panels, key/value rows, buttons. */
+import { fit, wrap } from '../format.js';
+import { type Line, line, parts } from '../frame.js';
+import type { Glyphs, UiError } from '../state.js';
+import { explainError, type Strings } from '../strings.js';
+
+/** An error as three parts: code, what it means here, the next step; then the library's message. */
+export function errorLines(err: UiError, s: Strings, g: Glyphs, width: number, maxDetail = 3): Line[] {
+  const help = explainError(s, err.code);
+  return [
+    line(fit(`${g.no} ${help.what} [${err.code}]`, width), 'bold'),
+    line(fit(`  Next: ${help.next}`, width), 'bold'),
+    ...wrap(`detail: ${err.message}`, width - 2, maxDetail).map((t) => line('  ' + t, 'dim')),
+  ];
+}
+
+/** A one-line status for the bottom bar from an error. */
+export function errorStatus(err: UiError, s: Strings, g: Glyphs, width: number): Line {
+  const help = explainError(s, err.code);
+  return line(fit(`${g.no} [${err.code}] ${help.next}`, width), 'bold');
+}
+
+/** "Label      value", the label padded to `labelWidth`. */
+export function kv(label: string, value: string, width: number, labelWidth = 12): Line {
+  return line(fit(label.padEnd(labelWidth) + value, width));
+}
+
+/** Two buttons side by side; the focused one is drawn inverse with arrows (monochrome-safe). */
+export function buttons(labels: [string, string], focus: 0 | 1, width: number): Line {
+  const draw = (label: string, on: boolean) => ({ text: on ? `>[ ${label} ]<` : ` [ ${label} ] `, style: on ? ('inverse' as const) : ('normal' as const) });
+  const left = draw(labels[0], focus === 0);
+  const right = draw(labels[1], focus === 1);
+  const used = left.text.length + right.text.length + 4;
+  const pad = ' '.repeat(Math.max(0, Math.floor((width - used) / 2)));
+  return parts({ text: pad }, left, { text: '    ' }, right);
+}

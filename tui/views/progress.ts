@@ -1,0 +1,76 @@
+/** Screens 3 and 5, Verify and Apply: signature verdict, then bytes, MB/s and ETA per stage. */
+import { bar, cell, fit, formatBytes, formatDuration } from '../format.js';
+import { blank, type Frame, type Line, line, type Size } from '../frame.js';
+import { eta, formatRate, type Meter, percent } from '../meter.js';
+import type { AppState, ApplyState, Glyphs, VerifyState } from '../state.js';
+import type { Strings } from '../strings.js';
+import { errorLines, errorStatus, kv } from './common.js';
+
+/** Gauge + figures for a meter: two lines. */
+export function meterLines(m: Meter, g: Glyphs, width: number, indent = 12): Line[] {
+  const pct = percent(m);
+  const pad = ' '.repeat(indent);
+  const gauge = bar(pct / 100, Math.max(10, width - indent - 6), g);
+  const figures = `${formatBytes(m.bytesDone)} of ${formatBytes(m.bytesTotal)}   ${formatRate(m)}   ETA ${m.finished ? '0s' : formatDuration(eta(m))}`;
+  return [line(fit(`${pad}${gauge} ${String(pct).padStart(3)}%`, width), 'bold'), line(fit(pad + figures, width))];
+}
+
+function signatureLine(v: VerifyState, g: Glyphs, w: number): Line {
+  if (v.signature) {
+    const chain = v.signature.chain.length > 0 ? `; chain ${v.signature.chain.join(` ${g.arrow} `)}` : '';
+    return kv('Signature', `${g.ok} valid, signed by ${v.signature.signers.join(', ') || '?'}${chain}`, w);
+  }
+  if (v.phase === 'signature') return kv('Signature', 'checking…', w);
+  return kv('Signature', `${g.no} not verified`, w);
+}
+
+/** Screen 3. */
+export function verifyFrame(st: AppState, s: Strings, size: Size): Frame {
+  const v = st.verify!;
+  const g = st.glyphs;
+  const w = size.width;
+  const u = v.entry;
+  const lines: Line[] = [kv('Update', `${u.id}  (version ${u.version}${u.sizeBytes !== undefined ? ', ' + formatBytes(u.sizeBytes) : ''})`, w), blank, signatureLine(v, g, w), blank];
+  if (v.meter) {
+    lines.push(kv('Blobs', v.phase === 'ok' ? `${g.ok} every byte read and matched its digest` : 'reading every blob and checking its digest', w), ...meterLines(v.meter, g, w));
+    if (v.detail && v.phase === 'blobs') lines.push(line(fit(' '.repeat(12) + v.detail, w), 'dim'));
+  }
+  if (v.error) lines.push(blank, ...errorLines(v.error, s, g, w));
+  if (v.phase === 'ok') lines.push(blank, line(fit(`${g.ok} verified. Press Enter to review the install.`, w), 'bold'));
+  if (v.phase === 'stopped') lines.push(blank, line('stopped: nothing was changed on the device.'));
+  const busy = v.phase === 'signature' || v.phase === 'blobs';
+  return { title: `${s.ui.screenVerify}: ${u.id}`, lines, keys: busy ? s.ui.keysVerifyBusy : v.error ? s.ui.keysError : s.ui.keysVerify, ...(v.error ? { status: errorStatus(v.error, s, g, w) } : {}) };
+}
+
+function stageLine(a: ApplyState, i: number, g: Glyphs, w: number): Line {
+  const st = a.stages[i]!;
+  const mark = st.state === 'done' ? g.ok : st.state === 'failed' ? g.no : st.state === 'running' ? g.run : ' ';
+  return line(fit(` ${mark} ${cell(st.step, 12)}${st.state === 'waiting' ? '' : st.state}`, w), st.state === 'running' ? 'bold' : 'normal');
+}
+
+/** The sentence under the stages. */
+function applyNote(a: ApplyState, g: Glyphs): Line {
+  if (a.cancelled) return line(`${g.ok} cancelled: the device is as before (slot ${a.plan.targetSlot} stays not bootable).`, 'bold');
+  if (a.cancelling) return line('cancelling… waiting for the current write to stop', 'bold');
+  if (a.cancelAsked) return line('Cancel the update? The running system stays as it is.', 'bold');
+  if (a.error) return line('');
+  if (a.switched) return line('The bootloader is switching: cannot cancel now.');
+  return line('Cancel (c) is possible until the bootloader switch.');
+}
+
+/** Screen 5. */
+export function applyFrame(st: AppState, s: Strings, size: Size): Frame {
+  const a = st.apply!;
+  const g = st.glyphs;
+  const w = size.width;
+  const p = a.plan;
+  const lines: Line[] = [kv('Installing', `${p.id}  ${p.fromVersion ?? '?'} ${g.arrow} ${p.toVersion}  into slot ${p.targetSlot}`, w), blank];
+  a.stages.forEach((_, i) => lines.push(stageLine(a, i, g, w)));
+  lines.push(blank);
+  if (a.meter) lines.push(...meterLines(a.meter, g, w, 3));
+  if (a.detail) lines.push(line(fit('   ' + a.detail, w), 'dim'));
+  lines.push(blank, applyNote(a, g));
+  if (a.error && !a.cancelled) lines.push(...errorLines(a.error, s, g, w));
+  const keys = a.cancelAsked ? s.ui.keysCancelAsk : a.error || a.cancelled ? s.ui.keysError : a.switched ? s.ui.keysApplyLate : s.ui.keysApply;
+  return { title: `${s.ui.screenApply}: ${p.id}`, lines, keys, ...(a.error && !a.cancelled ? { status: errorStatus(a.error, s, g, w) } : {}) };
+}
