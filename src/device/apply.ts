@@ -1,0 +1,249 @@
+/**
+ * The device applier: one short pipeline of named steps, in RAUC's safe order
+ * (do_install_bundle): lock → load → verify → plan → mark target bad → write →
+ * record → switch the bootloader LAST → receipt. The booted slot is never written;
+ * until the bootloader switch the device can be cancelled or lose power and still
+ * boot exactly what it booted before (the target then stays marked bad).
+ */
+import * as path from 'node:path';
+import { FerryError, toFerryError } from '../errors.js';
+import { OciLayout } from '../oci/layout.js';
+import { noProgress, type ProgressFn } from '../progress.js';
+import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, openDevice } from './context.js';
+import { faultingProgress, faultPoint } from './fault.js';
+import { acquireLock } from './lock.js';
+import { type InstallPlan, planInstall, type SkipReason } from './plan.js';
+import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
+import { type DeviceState, effectiveNow, loadState, raiseTrustedTime, saveState } from './state.js';
+import { derToPem } from './crl-cache.js';
+import type { Slot } from './types.js';
+
+/** What `ferry device apply` asks of the engine. */
+export interface ApplyOptions extends DeviceOptions {
+  mediaRoot: string;
+  updateId?: string;
+  progress?: ProgressFn;
+  signal?: AbortSignal;
+  /** Shown the plan before the first write; resolve false to stop (CANCELLED, nothing changed). */
+  confirm?: (plan: InstallPlan, skipped: SkipReason[]) => Promise<boolean>;
+  clock?: () => Date;
+}
+
+/** A successful apply. */
+export interface ApplyResult {
+  plan: InstallPlan;
+  skipped: SkipReason[];
+  bytesWritten: number;
+  receipt: Receipt;
+  delivery: ReceiptDelivery;
+}
+
+/** One apply in progress: the device, its state, and how the receipt will read. */
+interface Run {
+  dev: DeviceContext;
+  state: DeviceState;
+  opts: ApplyOptions;
+  deps: DeviceDeps;
+  clock: () => Date;
+  started: Date;
+  before: Receipt['before'];
+  progress: ProgressFn;
+  /** Set once the bootloader points at the target: from then on the install stands. */
+  switched: boolean;
+}
+
+/** Apply the best (or the requested) verified update from the media to the inactive slot. */
+export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise<ApplyResult> {
+  const dev = await openDevice(opts, deps);
+  const lock = await acquireLock(dev.config.stateDir, 'apply');
+  try {
+    const state = await loadState(dev.config.stateDir);
+    const clock = opts.clock ?? (() => new Date());
+    const run: Run = { dev, state, opts, deps, clock, started: clock(), before: slotSummary(state), progress: opts.progress ?? noProgress, switched: false };
+    const verified = await verifyMedia(run);
+    const { plan, skipped } = await choosePlan(run, verified);
+    const slot = deps.createSlot(plan.target, dev.config.slots[plan.target], { stateDir: dev.config.stateDir });
+    try {
+      await confirmPlan(run, plan, skipped);
+      await markTargetBad(run, plan);
+      const bytesWritten = await writeSlot(run, plan, slot);
+      await recordInstall(run, plan, verified);
+      await switchBootloader(run, plan);
+      const receipt = makeReceipt(run, 'success', plan, { bytesWritten, skipped });
+      const delivery = await finish(run, receipt);
+      return { plan, skipped, bytesWritten, receipt, delivery };
+    } catch (e) {
+      await recordFailure(run, plan, e);
+      throw e;
+    }
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Step verify: list the updates on the stick and verify signature, chain and policy of each. */
+async function verifyMedia(run: Run): Promise<MediaVerifyResult> {
+  const { dev, state } = run;
+  run.progress({ step: 'verify', bytesDone: 0, bytesTotal: 0, detail: 'signatures' });
+  return run.deps.verifyMedia({
+    mediaRoot: run.opts.mediaRoot,
+    trustDir: dev.config.trustDir,
+    state,
+    requiredSigners: dev.config.policy.requiredSigners,
+    clock: run.clock(),
+  });
+}
+
+/** Step plan: decide everything before the first write; nothing applicable ends here with a receipt. */
+async function choosePlan(run: Run, verified: MediaVerifyResult): Promise<{ plan: InstallPlan; skipped: SkipReason[] }> {
+  const { dev, state } = run;
+  const target = dev.booted === 'A' ? 'B' : 'A';
+  const slot = run.deps.createSlot(target, dev.config.slots[target], { stateDir: dev.config.stateDir });
+  const result = planInstall({
+    candidates: verified.candidates,
+    config: dev.config,
+    state,
+    bootState: await dev.bootloader.getState(),
+    booted: dev.booted,
+    requestedId: run.opts.updateId,
+    now: effectiveNow(state, run.clock()),
+    targetAvailableBytes: await slot.availableBytes(),
+  });
+  if (result.kind === 'install') return result;
+  const err = new FerryError(result.code, result.message, { details: { skipped: result.skipped } });
+  state.lastResult = { action: 'apply', result: 'nothing-to-do', at: run.clock().toISOString(), code: result.code, message: result.message };
+  await finish(run, makeReceipt(run, 'nothing-to-do', undefined, { skipped: result.skipped, error: err }));
+  throw err;
+}
+
+async function confirmPlan(run: Run, plan: InstallPlan, skipped: SkipReason[]): Promise<void> {
+  if (run.opts.confirm && !(await run.opts.confirm(plan, skipped))) {
+    throw new FerryError('CANCELLED', 'cancelled before anything was written; the device is unchanged');
+  }
+  // The blobs are read and hashed once before anything is touched, so a damaged or
+  // tampered stick leaves even the inactive slot as it was; the slot re-verifies while writing.
+  await preverifyBlobs(run, plan);
+}
+
+async function preverifyBlobs(run: Run, plan: InstallPlan): Promise<void> {
+  const layout = await OciLayout.open(path.join(run.opts.mediaRoot, 'FERRY', 'oci'));
+  const image = await layout.resolveImage(plan.update.image.manifest, plan.update.image.platform, plan.update.image.ref);
+  const blobs = [image.configDescriptor, ...image.manifest.layers];
+  const total = blobs.reduce((n, d) => n + d.size, 0);
+  let done = 0;
+  for (const d of blobs) {
+    throwIfCancelled(run);
+    done += await layout.verifyBlob(d, `blob ${d.digest} of ${plan.update.id}`);
+    run.progress({ step: 'verify', bytesDone: done, bytesTotal: total, detail: d.digest });
+  }
+}
+
+function throwIfCancelled(run: Run): void {
+  if (run.opts.signal?.aborted) throw new FerryError('CANCELLED', 'cancelled; the running slot is untouched and the inactive slot stays marked bad');
+}
+
+/** Step mark-bad: the target must never boot half-written, so it is marked bad first, in the bootloader and the state. */
+async function markTargetBad(run: Run, plan: InstallPlan): Promise<void> {
+  throwIfCancelled(run);
+  await run.dev.bootloader.markBad(plan.target).catch((e: unknown) => {
+    throw toFerryError(e).withContext(`slot ${plan.target}: marking bad before writing`);
+  });
+  run.state.slots[plan.target] = { status: 'bad', lastError: { code: 'SLOT_BUSY', message: `being written with ${plan.update.id}`, at: run.clock().toISOString() } };
+  await saveState(run.dev.config.stateDir, run.state);
+  faultPoint('after-mark-bad');
+}
+
+/** Step write: stream the verified image into the slot (digests checked while streaming). */
+async function writeSlot(run: Run, plan: InstallPlan, slot: Slot): Promise<number> {
+  throwIfCancelled(run);
+  const layout = await OciLayout.open(path.join(run.opts.mediaRoot, 'FERRY', 'oci'));
+  const image = await layout.resolveImage(plan.update.image.manifest, plan.update.image.platform, plan.update.image.ref);
+  const res = await slot
+    .write({ layout, image, ref: plan.update.id, progress: faultingProgress(run.progress), signal: run.opts.signal })
+    .catch((e: unknown) => {
+      throw toFerryError(e).withContext(`slot ${plan.target} (${slot.describe()})`);
+    });
+  throwIfCancelled(run);
+  return res.bytesWritten;
+}
+
+/** Step record: the target now holds the update, pending its first good boot; trust state only rises. */
+async function recordInstall(run: Run, plan: InstallPlan, verified: MediaVerifyResult): Promise<void> {
+  faultPoint('before-record');
+  const { state } = run;
+  const u = plan.update;
+  state.slots[plan.target] = {
+    status: 'pending',
+    updateId: u.id,
+    target: u.target.name,
+    version: u.target.version,
+    counter: u.target.counter,
+    imageDigest: u.image.manifest.digest,
+    installedAt: run.clock().toISOString(),
+  };
+  if (verified.newTrustedTime !== undefined) raiseTrustedTime(state, new Date(verified.newTrustedTime));
+  if (verified.crlToCache) state.crlPem = derToPem(verified.crlToCache);
+  run.progress({ step: 'sync', bytesDone: 1, bytesTotal: 1 });
+  await saveState(run.dev.config.stateDir, state);
+  faultPoint('before-bootloader');
+}
+
+/** Step bootloader, LAST: the target becomes the boot-counted primary; the running slot stays the fallback. */
+async function switchBootloader(run: Run, plan: InstallPlan): Promise<void> {
+  throwIfCancelled(run);
+  run.progress({ step: 'bootloader', bytesDone: 0, bytesTotal: 1 });
+  await run.dev.bootloader.setPrimary(plan.target, plan.bootloader.attempts).catch((e: unknown) => {
+    throw toFerryError(e).withContext(`slot ${plan.target}: switching the bootloader`);
+  });
+  run.switched = true;
+  run.progress({ step: 'bootloader', bytesDone: 1, bytesTotal: 1 });
+  faultPoint('after-bootloader');
+}
+
+/** After a failure or cancel before the switch: the target stays bad, with the reason. */
+async function recordFailure(run: Run, plan: InstallPlan, e: unknown): Promise<void> {
+  const err = toFerryError(e);
+  const at = run.clock().toISOString();
+  const touched = run.state.slots[plan.target].status === 'bad' || run.state.slots[plan.target].status === 'pending';
+  if (!run.switched && touched) run.state.slots[plan.target] = { status: 'bad', lastError: { code: err.code, message: err.message, at } };
+  const result = err.code === 'CANCELLED' ? 'cancelled' : 'failure';
+  run.state.lastResult = { action: 'apply', result, at, updateId: plan.update.id, code: err.code, message: err.message };
+  await finish(run, makeReceipt(run, result, plan, { error: err })).catch(() => undefined);
+}
+
+/** Step receipt: persist the state with the receipt queued, then flush receipts to the stick. */
+async function finish(run: Run, receipt: Receipt): Promise<ReceiptDelivery> {
+  if (receipt.result === 'success') {
+    run.state.lastResult = { action: 'apply', result: 'success', at: receipt.finishedAt, updateId: receipt.updateId };
+  }
+  run.progress({ step: 'receipt', bytesDone: 0, bytesTotal: 1 });
+  const delivery = await deliverReceipts(run.opts.mediaRoot, run.state, receipt);
+  await saveState(run.dev.config.stateDir, run.state);
+  run.progress({ step: 'receipt', bytesDone: 1, bytesTotal: 1 });
+  return delivery;
+}
+
+function makeReceipt(run: Run, result: Receipt['result'], plan: InstallPlan | undefined, extra: { bytesWritten?: number; skipped?: SkipReason[]; error?: unknown }): Receipt {
+  const end = run.clock();
+  const err = extra.error === undefined ? undefined : toFerryError(extra.error);
+  const u = plan?.update;
+  return {
+    schema: RECEIPT_SCHEMA,
+    action: 'apply',
+    stamp: utcStamp(end),
+    deviceId: run.dev.config.deviceId,
+    compatible: run.dev.config.compatible,
+    result,
+    bootedSlot: run.dev.booted,
+    before: run.before,
+    after: slotSummary(run.state),
+    ...(plan ? { targetSlot: plan.target } : {}),
+    ...(u ? { updateId: u.id, version: u.target.version, counter: u.target.counter, imageDigest: u.image.manifest.digest } : {}),
+    ...(err ? { error: { code: err.code, message: err.message } } : {}),
+    ...(extra.skipped && extra.skipped.length > 0 ? { skipped: extra.skipped } : {}),
+    startedAt: run.started.toISOString(),
+    finishedAt: end.toISOString(),
+    durationMs: end.getTime() - run.started.getTime(),
+    ...(extra.bytesWritten !== undefined ? { bytesWritten: extra.bytesWritten } : {}),
+  };
+}

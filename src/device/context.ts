@@ -1,0 +1,63 @@
+/**
+ * Opening a device for one operation: config, bootloader, booted slot and state,
+ * plus the seams to the slot backends and the media verifier (injected so the
+ * engine is testable and the wiring lives in one place, device/deps.ts).
+ */
+import type { SlotConfig } from './config.js';
+import { type DeviceConfig, loadDeviceConfig } from './config.js';
+import { type BootedSlotSource, readBootedSlot } from './booted-slot.js';
+import { BOOTLOADER_TYPES, createBootloader } from './bootloaders/registry.js';
+import type { UpdateCandidate } from './plan.js';
+import type { DeviceState } from './state.js';
+import type { Bootloader, Slot, SlotName } from './types.js';
+
+/** What the device hands the media verifier: its trust material location and state. */
+export interface MediaVerifyRequest {
+  mediaRoot: string;
+  trustDir: string;
+  /** The cached CRL (PEM) and trusted time from the state. */
+  state: DeviceState;
+  requiredSigners: number;
+  clock: Date;
+}
+
+/** The verifier's answer: every update on the stick, verified or refused, plus trust updates. */
+export interface MediaVerifyResult {
+  candidates: UpdateCandidate[];
+  /** Trusted time to persist (ms) after a successful install. */
+  newTrustedTime?: number;
+  /** A newer root-signed CRL (DER) to cache. */
+  crlToCache?: Uint8Array;
+}
+
+/** The engine's seams to other areas (slots, trust, media). */
+export interface DeviceDeps {
+  slotTypes: readonly string[];
+  createSlot(name: SlotName, cfg: SlotConfig, ctx: { stateDir: string }): Slot;
+  verifyMedia(req: MediaVerifyRequest): Promise<MediaVerifyResult>;
+}
+
+/** Where to find the device (every field overridable for tests). */
+export interface DeviceOptions {
+  configFile: string;
+  cmdlineFile?: string;
+  env?: NodeJS.ProcessEnv;
+  machineIdFile?: string;
+}
+
+/** An opened device (the state is loaded separately, under the lock). */
+export interface DeviceContext {
+  configFile: string;
+  config: DeviceConfig;
+  bootloader: Bootloader;
+  booted: SlotName;
+  bootedSource: BootedSlotSource;
+}
+
+/** Load config, create the bootloader and learn the booted slot. */
+export async function openDevice(opts: DeviceOptions, deps: Pick<DeviceDeps, 'slotTypes'>): Promise<DeviceContext> {
+  const config = await loadDeviceConfig(opts.configFile, { slots: deps.slotTypes, bootloaders: BOOTLOADER_TYPES }, opts.machineIdFile);
+  const bootloader = createBootloader(config.bootloader, { stateDir: config.stateDir });
+  const b = await readBootedSlot({ cmdlineFile: opts.cmdlineFile, configBootedSlot: config.bootedSlot, env: opts.env });
+  return { configFile: opts.configFile, config, bootloader, booted: b.slot, bootedSource: b.source };
+}

@@ -1,0 +1,165 @@
+/**
+ * Deciding what to install (STYLE.md rule 4: plan, then act). Pure: the verified
+ * updates on the stick (or why each was refused), the device config and state,
+ * the bootloader's view and the booted slot go in; a complete install plan, or
+ * the reason every update was skipped, comes out. Nothing here touches a disk.
+ */
+import { ERROR_CODES, type ErrorCode, ExitCode } from '../errors.js';
+import type { UpdateManifest } from '../trust/types.js';
+import type { DeviceConfig } from './config.js';
+import type { DeviceState, SlotRecord } from './state.js';
+import { type BootState, otherSlot, type SlotName } from './types.js';
+
+/** One update found on the stick: verified (signature, chain, expiry) or refused with a reason. */
+export interface UpdateCandidate {
+  id: string;
+  manifest?: UpdateManifest;
+  /** Set when verification refused it (code is a FerryError code). */
+  refusal?: { code: ErrorCode; message: string };
+  /** Signer subjects that verified, for the confirmation screen. */
+  signers?: string[];
+}
+
+/** Why an update was not chosen. */
+export interface SkipReason {
+  id: string;
+  code: ErrorCode;
+  message: string;
+}
+
+/** Everything needed to act, decided before the first write. */
+export interface InstallPlan {
+  update: UpdateManifest;
+  signers: string[];
+  booted: SlotName;
+  target: SlotName;
+  /** What the target slot holds now (it is overwritten). */
+  replaces: SlotRecord;
+  payloadBytes: number;
+  space: { availableBytes: number | undefined; neededBytes: number; ok: boolean };
+  bootloader: { setPrimary: SlotName; attempts: number };
+}
+
+/** The planner's answer. */
+export type PlanResult =
+  | { kind: 'install'; plan: InstallPlan; skipped: SkipReason[] }
+  | { kind: 'nothing'; code: ErrorCode; message: string; skipped: SkipReason[] };
+
+/** Inputs of planInstall. */
+export interface PlanInputs {
+  candidates: UpdateCandidate[];
+  config: DeviceConfig;
+  state: DeviceState;
+  bootState: BootState;
+  booted: SlotName;
+  /** `--update <id>`: only this one. */
+  requestedId?: string;
+  /** max(device clock, trusted time). */
+  now: Date;
+  /** Free bytes in the target slot (undefined: unknown, not checked). */
+  targetAvailableBytes: number | undefined;
+}
+
+/** Why a verified update does not apply to this device, or undefined when it does. */
+export function applicability(m: UpdateManifest, inp: PlanInputs): SkipReason | undefined {
+  const skip = (code: ErrorCode, message: string): SkipReason => ({ id: m.id, code, message });
+  const { config, state, booted } = inp;
+  const running = state.slots[booted];
+  const target = state.slots[otherSlot(booted)];
+  if (!m.target.compatible.includes(config.compatible)) {
+    return skip('INCOMPATIBLE_DEVICE', `built for ${m.target.compatible.join(', ')}, this device is ${config.compatible}`);
+  }
+  const nb = m.rollout?.notBefore;
+  if (nb !== undefined && Date.parse(nb) > inp.now.getTime()) return skip('NOT_YET_ROLLED_OUT', `not to be installed before ${nb}`);
+  const floor = state.counterFloor[m.target.name];
+  if (floor !== undefined && m.target.counter < floor) {
+    return skip('DOWNGRADE_REFUSED', `counter ${m.target.counter} is below this device's floor ${floor} for ${m.target.name} (anti-rollback)`);
+  }
+  const sameAsRunning = running.target === m.target.name && running.counter === m.target.counter;
+  if (sameAsRunning && !config.policy.allowSameVersion) {
+    return skip('ALREADY_INSTALLED', `version ${m.target.version} is already running in slot ${booted}`);
+  }
+  if (running.target === m.target.name && running.counter !== undefined && m.target.counter < running.counter) {
+    return skip('DOWNGRADE_REFUSED', `counter ${m.target.counter} is older than the running ${running.version ?? ''} (counter ${running.counter})`);
+  }
+  if (target.status === 'pending' && target.updateId === m.id) {
+    return skip('ALREADY_INSTALLED', `already installed in slot ${otherSlot(booted)} and waiting for a reboot`);
+  }
+  const min = m.target.requires?.minCounter;
+  if (min !== undefined && (running.target !== m.target.name || (running.counter ?? -1) < min)) {
+    return skip('REQUIREMENT_NOT_MET', `needs counter ${min} or newer running first (running: ${running.counter ?? 'none'})`);
+  }
+  return undefined;
+}
+
+/** The code for "nothing installed": a security refusal outranks media damage, which outranks "not applicable". */
+function summaryCode(skipped: SkipReason[]): ErrorCode {
+  const rank = (c: ErrorCode) => (ERROR_CODES[c] === ExitCode.SECURITY ? 3 : ERROR_CODES[c] === ExitCode.MEDIA_IO ? 2 : 1);
+  let best: ErrorCode = 'NO_APPLICABLE_UPDATE';
+  let bestRank = 0;
+  for (const s of skipped) {
+    if (rank(s.code) > bestRank) {
+      best = rank(s.code) === 1 ? 'NO_APPLICABLE_UPDATE' : s.code;
+      bestRank = rank(s.code);
+    }
+  }
+  // One applicability reason alone is reported as itself (e.g. DOWNGRADE_REFUSED).
+  if (bestRank === 1 && skipped.length === 1) return skipped[0]!.code;
+  return best;
+}
+
+/** Plan an install: choose the compatible update with the newest counter above the floor. */
+export function planInstall(inp: PlanInputs): PlanResult {
+  const { booted, state } = inp;
+  const target = otherSlot(booted);
+  if (state.slots[booted].status === 'pending') {
+    const msg = `the running slot ${booted} is not committed yet: run \`ferry device boot-check\` (or mark-good) before installing, or the fallback slot ${target} would be overwritten`;
+    return { kind: 'nothing', code: 'SLOT_BUSY', message: msg, skipped: [] };
+  }
+  let pool = inp.candidates;
+  if (inp.requestedId !== undefined) {
+    pool = pool.filter((c) => c.id === inp.requestedId);
+    if (pool.length === 0) {
+      const have = inp.candidates.map((c) => c.id).join(', ') || 'none';
+      return { kind: 'nothing', code: 'NO_APPLICABLE_UPDATE', message: `no update "${inp.requestedId}" on the media (it has: ${have})`, skipped: [] };
+    }
+  }
+  const skipped: SkipReason[] = [];
+  const ok: UpdateCandidate[] = [];
+  for (const c of pool) {
+    if (c.refusal || !c.manifest) {
+      skipped.push({ id: c.id, code: c.refusal?.code ?? 'MANIFEST_INVALID', message: c.refusal?.message ?? 'not verified' });
+      continue;
+    }
+    const why = applicability(c.manifest, inp);
+    if (why) skipped.push(why);
+    else ok.push(c);
+  }
+  if (ok.length === 0) {
+    const code = pool.length === 0 ? 'NO_APPLICABLE_UPDATE' : summaryCode(skipped);
+    const message = pool.length === 0 ? 'the media carries no updates (FERRY/updates is empty)' : `no applicable update on the media (${skipped.length} skipped)`;
+    return { kind: 'nothing', code, message, skipped };
+  }
+  ok.sort((a, b) => b.manifest!.target.counter - a.manifest!.target.counter);
+  const chosen = ok[0]!;
+  for (const c of ok.slice(1)) skipped.push({ id: c.id, code: 'NO_APPLICABLE_UPDATE', message: `older than ${chosen.id}, which is chosen` });
+  const update = chosen.manifest!;
+  const needed = update.image.payloadBytes;
+  const avail = inp.targetAvailableBytes;
+  const space = { availableBytes: avail, neededBytes: needed, ok: avail === undefined || avail >= needed };
+  if (!space.ok) {
+    const message = `slot ${target} has ${avail} bytes free but ${update.id} needs ${needed}: use a larger slot`;
+    return { kind: 'nothing', code: 'NO_SPACE', message, skipped: [...skipped, { id: update.id, code: 'NO_SPACE', message }] };
+  }
+  const plan: InstallPlan = {
+    update,
+    signers: chosen.signers ?? [],
+    booted,
+    target,
+    replaces: state.slots[target],
+    payloadBytes: needed,
+    space,
+    bootloader: { setPrimary: target, attempts: inp.config.bootloader.attempts },
+  };
+  return { kind: 'install', plan, skipped };
+}
