@@ -8,7 +8,10 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { digestHex } from './types.js';
 
-/** A pass-through stream that checks size and sha256 of what flows through it. */
+/**
+ * A pass-through stream that checks size and sha256 of what flows through it.
+ * `expectedSize` -1 means "not known" (a config diff_id carries no size): only the digest is checked.
+ */
 export class DigestVerifier extends Transform {
   private readonly hash: Hash = createHash('sha256');
   private seen = 0;
@@ -28,7 +31,7 @@ export class DigestVerifier extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.seen += chunk.length;
-    if (this.seen > this.expectedSize) {
+    if (this.expectedSize >= 0 && this.seen > this.expectedSize) {
       cb(sizeMismatch(this.what, this.expectedSize, `more than ${this.expectedSize}`));
       return;
     }
@@ -37,7 +40,7 @@ export class DigestVerifier extends Transform {
   }
 
   override _flush(cb: TransformCallback): void {
-    if (this.seen !== this.expectedSize) {
+    if (this.expectedSize >= 0 && this.seen !== this.expectedSize) {
       cb(sizeMismatch(this.what, this.expectedSize, String(this.seen)));
       return;
     }

@@ -38,15 +38,48 @@ export interface ResolvedImage {
   config: ImageConfig;
 }
 
-/** Read access to an OCI image layout directory. */
-export class OciLayout {
-  private constructor(readonly root: string) {}
+/**
+ * Where a layout's files live: a directory (the default) or an oci-archive tar read in
+ * place (see oci-archive.ts). Paths are relative ("index.json", "blobs/sha256/<hex>").
+ * Missing files fail with an error whose `code` is 'ENOENT'.
+ */
+export interface LayoutBackend {
+  /** Read a whole small file, refusing it over `cap` bytes. */
+  readCapped(rel: string, cap: number, what: string): Promise<Buffer>;
+  /** A stream of a file's bytes (errors with code ENOENT when missing). */
+  open(rel: string): Readable;
+  /** Size of a regular file, or undefined when absent. */
+  size(rel: string): Promise<number | undefined>;
+}
 
-  /** Open a layout, checking its oci-layout marker file. */
-  static async open(root: string): Promise<OciLayout> {
+/** The plain directory backend. */
+export function directoryBackend(root: string): LayoutBackend {
+  return {
+    readCapped: (rel, cap, what) => readFileCapped(path.join(root, rel), cap, what),
+    open: (rel) => createReadStream(path.join(root, rel), { highWaterMark: 1024 * 1024 }),
+    size: async (rel) => {
+      try {
+        const st = await fsp.stat(path.join(root, rel));
+        return st.isFile() ? st.size : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
+/** Read access to an OCI image layout directory (or an archive read in place). */
+export class OciLayout {
+  private constructor(
+    readonly root: string,
+    private readonly backend: LayoutBackend,
+  ) {}
+
+  /** Open a layout, checking its oci-layout marker file. `backend` defaults to the directory `root`. */
+  static async open(root: string, backend: LayoutBackend = directoryBackend(root)): Promise<OciLayout> {
     let marker: unknown;
     try {
-      marker = parseStrictJson(await readFileCapped(path.join(root, 'oci-layout'), Caps.ociLayoutFile, 'oci-layout'), Caps.ociLayoutFile, 'oci-layout');
+      marker = parseStrictJson(await backend.readCapped('oci-layout', Caps.ociLayoutFile, 'oci-layout'), Caps.ociLayoutFile, 'oci-layout');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new FerryError('INVALID_LAYOUT', `${root} is not an OCI image layout (no oci-layout file)`, { cause: e });
@@ -55,7 +88,7 @@ export class OciLayout {
     }
     const version = (marker as { imageLayoutVersion?: unknown } | null)?.imageLayoutVersion;
     if (version !== '1.0.0') throw new FerryError('INVALID_LAYOUT', `${root}/oci-layout: imageLayoutVersion is ${JSON.stringify(version)}, expected "1.0.0"`);
-    return new OciLayout(root);
+    return new OciLayout(root, backend);
   }
 
   /** Path of a blob in this layout (the digest is validated first, so no path tricks). */
@@ -64,19 +97,31 @@ export class OciLayout {
     return path.join(this.root, 'blobs', 'sha256', digestHex(digest));
   }
 
+  private blobRel(digest: string): string {
+    if (!isSha256Digest(digest)) throw new FerryError('INVALID_MANIFEST', `"${digest}" is not a sha256 digest`);
+    return `blobs/sha256/${digestHex(digest)}`;
+  }
+
+  /** Size of the blob file, or undefined when it is absent. */
+  async blobSize(digest: string): Promise<number | undefined> {
+    return this.backend.size(this.blobRel(digest));
+  }
+
   /** The parsed index.json. */
   async readIndex(): Promise<ImageIndex> {
-    const file = path.join(this.root, 'index.json');
-    return parseImageIndex(parseStrictJson(await readFileCapped(file, Caps.indexJson, 'index.json'), Caps.indexJson, 'index.json'), 'index.json');
+    let bytes: Buffer;
+    try {
+      bytes = await this.backend.readCapped('index.json', Caps.indexJson, 'index.json');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new FerryError('INVALID_LAYOUT', `${this.root} has no index.json: not a complete OCI image layout`, { cause: e });
+      throw e;
+    }
+    return parseImageIndex(parseStrictJson(bytes, Caps.indexJson, 'index.json'), 'index.json');
   }
 
   /** True when the blob file exists (its content is not checked). */
   async hasBlob(digest: string): Promise<boolean> {
-    try {
-      return (await fsp.stat(this.blobPath(digest))).isFile();
-    } catch {
-      return false;
-    }
+    return (await this.backend.size(this.blobRel(digest))) !== undefined;
   }
 
   /**
@@ -85,7 +130,7 @@ export class OciLayout {
    */
   openBlob(desc: Descriptor, what = `blob ${desc.digest}`): Readable {
     const verifier = new DigestVerifier(desc.digest, desc.size, what);
-    const src = createReadStream(this.blobPath(desc.digest), { highWaterMark: 1024 * 1024 });
+    const src = this.backend.open(this.blobRel(desc.digest));
     src.on('error', (e: NodeJS.ErrnoException) => {
       verifier.destroy(
         e.code === 'ENOENT'
@@ -111,7 +156,7 @@ export class OciLayout {
     if (desc.size > cap) throw new FerryError('FILE_TOO_LARGE', `${what} is ${desc.size} bytes, over the ${cap}-byte cap`);
     let bytes: Buffer;
     try {
-      bytes = await readFileCapped(this.blobPath(desc.digest), cap, what);
+      bytes = await this.backend.readCapped(this.blobRel(desc.digest), cap, what);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new FerryError('BLOB_MISSING', `${what} is missing from the layout: the media is incomplete; re-copy it at headquarters`, { cause: e, details: { digest: desc.digest } });

@@ -1,0 +1,113 @@
+/**
+ * `ferry export`: put one image onto the media store, as a script of named steps
+ * (plan, check capacity, write layers, config, manifest, index last). Blobs already on
+ * the stick are shared, not rewritten. Signing is a separate step (publish.ts).
+ */
+import { FerryError } from '../errors.js';
+import type { ProgressFn } from '../progress.js';
+import type { LayoutWriter } from '../oci/blob-store.js';
+import { checkTargetAndVersion, parseInputName } from '../oci/input-name.js';
+import { type CompressChoice, type LayerAction, planLayer, writeLayer } from '../oci/layer-copy.js';
+import { openImageSource, type SourceImage } from '../oci/source.js';
+import { Annotation, type Descriptor, MediaType, type Platform } from '../oci/types.js';
+import { checkStoreCapacity, openMediaStore, type PlannedBlob } from './store.js';
+
+/** What to export and where. */
+export interface ExportRequest {
+  /** An input name: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF], rootfs:PATH. */
+  image: string;
+  target: string;
+  version: string;
+  /** The folder that holds (or will hold) FERRY/. */
+  mediaRoot: string;
+  platform?: Platform;
+  compress?: CompressChoice;
+  /** Re-hash blobs already on the media instead of trusting name + size. */
+  verifyExisting?: boolean;
+  progress?: ProgressFn;
+  /** Timestamp for rootfs images (SOURCE_DATE_EPOCH); default 0. */
+  sourceDateEpoch?: number;
+}
+
+/** What export did. `manifest` is the descriptor exactly as written into index.json. */
+export interface ExportResult {
+  ref: string;
+  manifest: Descriptor;
+  platform: Platform;
+  /** config + layer sizes. */
+  payloadBytes: number;
+  blobsWritten: number;
+  bytesWritten: number;
+  blobsSkipped: number;
+  bytesSkipped: number;
+}
+
+/** The ref name of an image on the media (DESIGN.md section 1). */
+export function refName(target: string, version: string): string {
+  return `${target}-${version}`;
+}
+
+async function plannedBlobs(layout: LayoutWriter, src: SourceImage, actions: LayerAction[]): Promise<PlannedBlob[]> {
+  const out: PlannedBlob[] = [];
+  for (const [i, a] of actions.entries()) {
+    const layer = src.layers[i]!;
+    if (a.kind === 'copy') {
+      if ((await layout.existingSize(a.descriptor.digest)) !== a.descriptor.size) out.push({ what: `blob ${a.descriptor.digest}`, size: a.descriptor.size });
+    } else {
+      // re-encoded size is unknown before the write: the source size is the estimate
+      out.push({ what: layer.what, size: layer.sizeHint });
+    }
+  }
+  return out;
+}
+
+/** Export one image onto the media; index.json names it `<target>-<version>`. */
+export async function exportImage(req: ExportRequest): Promise<ExportResult> {
+  checkTargetAndVersion(req.target, req.version);
+  const input = parseInputName(req.image);
+  const epoch = req.sourceDateEpoch ?? 0;
+  if (!Number.isSafeInteger(epoch) || epoch < 0) throw new FerryError('USAGE', `source date epoch ${epoch} is not a non-negative integer`);
+  const progress = req.progress;
+  const ref = refName(req.target, req.version);
+
+  const src = await openImageSource(input, req.platform ? { platform: req.platform, sourceDateEpoch: epoch } : { sourceDateEpoch: epoch });
+  const actions = src.layers.map((l) => planLayer(l, req.compress ?? 'keep', src.keepDefault));
+  const store = await openMediaStore(req.mediaRoot);
+  await checkStoreCapacity(store, await plannedBlobs(store.layout, src, actions));
+
+  const tally = { blobsWritten: 0, bytesWritten: 0, blobsSkipped: 0, bytesSkipped: 0 };
+  const count = (d: Descriptor, written: boolean) => {
+    if (written) (tally.blobsWritten++, (tally.bytesWritten += d.size));
+    else (tally.blobsSkipped++, (tally.bytesSkipped += d.size));
+  };
+  const opts = { verifyExisting: req.verifyExisting ?? false, ...(progress ? { progress } : {}) };
+
+  const layers: Descriptor[] = [];
+  const diffIds: string[] = [];
+  for (const [i, layer] of src.layers.entries()) {
+    progress?.({ step: 'layer', bytesDone: i, bytesTotal: src.layers.length, detail: layer.what });
+    const w = await writeLayer(store.layout, layer, actions[i]!, opts);
+    count(w.descriptor, w.written);
+    layers.push(w.descriptor);
+    diffIds.push(w.diffId);
+  }
+
+  const cfg = src.config.kind === 'blob' ? await store.layout.writeBlob(src.config.descriptor, src.config.open, opts) : await store.layout.writeBytes(src.config.build(diffIds), MediaType.imageConfig, opts);
+  count(cfg.descriptor, cfg.written);
+
+  const manifest: Record<string, unknown> = { schemaVersion: 2, mediaType: MediaType.imageManifest, config: cfg.descriptor, layers };
+  if (src.manifestAnnotations) manifest.annotations = src.manifestAnnotations;
+  const man = await store.layout.writeBytes(Buffer.from(JSON.stringify(manifest)), MediaType.imageManifest, opts);
+  count(man.descriptor, man.written);
+
+  const entry: Descriptor = {
+    mediaType: MediaType.imageManifest,
+    digest: man.descriptor.digest,
+    size: man.descriptor.size,
+    annotations: { [Annotation.refName]: ref, [Annotation.version]: req.version },
+  };
+  progress?.({ step: 'index', bytesDone: 0, bytesTotal: 0, detail: ref });
+  await store.layout.addToIndex([entry]);
+  const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
+  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...tally };
+}

@@ -1,0 +1,188 @@
+/**
+ * Writing an OCI image layout (image-spec image-layout.md) crash-safely: each blob is
+ * hashed while it streams to a temp name, fsynced, checked, renamed to its digest and
+ * its directory fsynced; index.json is rewritten atomically LAST, so a crash at any
+ * point leaves a layout that either lacks the new image or has all of it.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { Readable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FerryError, toFerryError } from '../errors.js';
+import type { ProgressFn } from '../progress.js';
+import { fsyncDir, isTempName, tempNameFor, writeFileAtomic } from '../util/fsx.js';
+import { DigestComputer, DigestVerifier, sha256Digest } from './digest.js';
+import { faultPoint } from './fault.js';
+import { OciLayout } from './layout.js';
+import { Annotation, type Descriptor, digestHex, type ImageIndex, isSha256Digest, MediaType } from './types.js';
+
+const CHUNK = 1024 * 1024;
+
+/** A pass-through that reports bytes as they pass, at most every 4 MiB. */
+function progressTap(progress: ProgressFn | undefined, step: string, total: number, detail: string): DigestComputer | undefined {
+  if (!progress) return undefined;
+  const tap = new DigestComputer();
+  let last = 0;
+  tap.on('data', () => {
+    if (tap.bytes - last >= 4 * CHUNK) {
+      last = tap.bytes;
+      progress({ step, bytesDone: tap.bytes, bytesTotal: total, detail });
+    }
+  });
+  return tap;
+}
+
+/** Result of writing one blob. */
+export interface BlobWrite {
+  descriptor: Descriptor;
+  /** False when an identical blob was already present. */
+  written: boolean;
+}
+
+/** Writer for one OCI layout directory. */
+export class LayoutWriter {
+  private blobsWritten = 0;
+
+  private constructor(readonly root: string) {}
+
+  /** Create (or reuse) a layout at `root`: oci-layout, blobs/sha256; stale temp files are removed. */
+  static async create(root: string): Promise<LayoutWriter> {
+    const blobs = path.join(root, 'blobs', 'sha256');
+    await fsp.mkdir(blobs, { recursive: true });
+    const marker = path.join(root, 'oci-layout');
+    try {
+      await fsp.access(marker);
+    } catch {
+      await writeFileAtomic(marker, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    }
+    const w = new LayoutWriter(root);
+    await w.removeStaleTemps();
+    return w;
+  }
+
+  /** Delete `.ferry-tmp-*` files left by a run that died (only ferry creates such names). */
+  async removeStaleTemps(): Promise<number> {
+    let n = 0;
+    for (const dir of [this.root, path.join(this.root, 'blobs', 'sha256')]) {
+      for (const name of await fsp.readdir(dir)) {
+        if (isTempName(name)) {
+          await fsp.rm(path.join(dir, name), { force: true });
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
+  /** Final path of a blob. */
+  blobPath(digest: string): string {
+    if (!isSha256Digest(digest)) throw new FerryError('INVALID_MANIFEST', `"${digest}" is not a sha256 digest`);
+    return path.join(this.root, 'blobs', 'sha256', digestHex(digest));
+  }
+
+  /** Size of a present blob, or undefined. */
+  async existingSize(digest: string): Promise<number | undefined> {
+    try {
+      const st = await fsp.stat(this.blobPath(digest));
+      return st.isFile() ? st.size : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** True when the blob is present with the right size (and, with `rehash`, the right content). */
+  async hasGoodBlob(desc: Descriptor, rehash: boolean): Promise<boolean> {
+    if ((await this.existingSize(desc.digest)) !== desc.size) return false;
+    if (!rehash) return true;
+    try {
+      await pipeline(createReadStream(this.blobPath(desc.digest), { highWaterMark: 4 * CHUNK }), new DigestVerifier(desc.digest, desc.size), async (s: AsyncIterable<Buffer>) => {
+        for await (const _ of s);
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Stream `src` to a temp file through `stages`, fsync it, and return the temp path
+   * with the digest and size of what was written. The temp file is removed on failure.
+   */
+  private async streamToTemp(src: Readable, stages: Transform[], what: string, progress?: ProgressFn, total = 0): Promise<{ tmp: string; digest: string; size: number }> {
+    const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
+    const hash = new DigestComputer();
+    const tap = progressTap(progress, 'write-blob', total, what);
+    try {
+      const chain: NodeJS.ReadWriteStream[] = [...stages, hash];
+      if (tap) chain.push(tap);
+      await pipeline([src, ...chain, createWriteStream(tmp, { flags: 'wx', flush: true, highWaterMark: CHUNK })]);
+    } catch (e) {
+      await fsp.rm(tmp, { force: true });
+      throw e instanceof FerryError ? e : toFerryError(e, what);
+    }
+    faultPoint(this.blobsWritten === 0 ? 'after-first-blob-temp' : 'never');
+    return { tmp, digest: hash.digest, size: hash.bytes };
+  }
+
+  private async commitTemp(tmp: string, digest: string): Promise<void> {
+    await fsp.rename(tmp, this.blobPath(digest));
+    await fsyncDir(path.dirname(tmp));
+    if (this.blobsWritten++ === 0) faultPoint('after-first-blob-rename');
+  }
+
+  /**
+   * Write a blob whose descriptor is known: skipped when already present (re-hashed
+   * first with `verifyExisting`, and replaced if damaged); otherwise the bytes are
+   * verified against the descriptor before the blob gets its final name.
+   */
+  async writeBlob(desc: Descriptor, open: () => Readable, opts: { verifyExisting?: boolean; progress?: ProgressFn } = {}): Promise<BlobWrite> {
+    if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false)) return { descriptor: desc, written: false };
+    const what = `blob ${desc.digest}`;
+    const { tmp } = await this.streamToTemp(open(), [new DigestVerifier(desc.digest, desc.size, what)], what, opts.progress, desc.size);
+    await this.commitTemp(tmp, desc.digest);
+    return { descriptor: desc, written: true };
+  }
+
+  /** Write a blob produced by a stream (digest unknown up front). */
+  async writeStream(src: Readable, stages: Transform[], mediaType: string, what: string, progress?: ProgressFn, total = 0): Promise<BlobWrite> {
+    const { tmp, digest, size } = await this.streamToTemp(src, stages, what, progress, total);
+    const descriptor: Descriptor = { mediaType, digest, size };
+    if ((await this.existingSize(digest)) === size) {
+      await fsp.rm(tmp, { force: true });
+      return { descriptor, written: false };
+    }
+    await this.commitTemp(tmp, digest);
+    return { descriptor, written: true };
+  }
+
+  /** Write a small in-memory blob (config, manifest). */
+  async writeBytes(bytes: Buffer, mediaType: string, opts: { verifyExisting?: boolean } = {}): Promise<BlobWrite> {
+    const desc: Descriptor = { mediaType, digest: sha256Digest(bytes), size: bytes.length };
+    return this.writeBlob(desc, () => Readable.from([bytes]), opts);
+  }
+
+  /** The current index (empty when the layout has none yet). */
+  async readIndex(): Promise<ImageIndex> {
+    try {
+      await fsp.access(path.join(this.root, 'index.json'));
+    } catch {
+      return { schemaVersion: 2, mediaType: MediaType.imageIndex, manifests: [] };
+    }
+    return (await OciLayout.open(this.root)).readIndex();
+  }
+
+  /**
+   * Add manifests to index.json, replacing entries with the same ref name; written
+   * atomically (temp, fsync, rename, fsync dir) and only after every blob is in place.
+   */
+  async addToIndex(entries: Descriptor[]): Promise<void> {
+    faultPoint('before-index');
+    const index = await this.readIndex();
+    const refs = new Set(entries.map((d) => d.annotations?.[Annotation.refName]).filter((r) => r !== undefined));
+    const kept = index.manifests.filter((d) => !refs.has(d.annotations?.[Annotation.refName] ?? '\0'));
+    const next: ImageIndex = { schemaVersion: 2, mediaType: MediaType.imageIndex, manifests: [...kept, ...entries] };
+    if (index.annotations) next.annotations = index.annotations;
+    await writeFileAtomic(path.join(this.root, 'index.json'), JSON.stringify(next, null, 2) + '\n');
+  }
+}

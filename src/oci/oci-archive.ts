@@ -1,0 +1,97 @@
+/**
+ * oci-archive input read in place: the tar is indexed by its headers (tar.ts) and each
+ * file of the layout is read as a byte range of the tar, so nothing is unpacked to temp
+ * space and only the chosen image's blobs are ever read.
+ *
+ * Accepted forms: the layout at the tar root (what `skopeo copy … oci-archive:` writes
+ * and what `ferry archive` writes), or under `oci/` (the FERRY/ tree form of DESIGN.md).
+ */
+import { createReadStream } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { FerryError } from '../errors.js';
+import { type LayoutBackend, OciLayout } from './layout.js';
+import { indexTar, type TarEntry, type TarIndex } from './tar.js';
+
+function enoent(rel: string): NodeJS.ErrnoException {
+  const e = new Error(`${rel}: no such member in the archive`) as NodeJS.ErrnoException;
+  e.code = 'ENOENT';
+  return e;
+}
+
+/** Read a member's bytes (regular files only; links are not followed). */
+async function readMember(file: string, e: TarEntry): Promise<Buffer> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const buf = Buffer.alloc(e.size);
+    let off = 0;
+    while (off < e.size) {
+      const { bytesRead } = await fh.read(buf, off, e.size - off, e.offset + off);
+      if (bytesRead === 0) throw new FerryError('CORRUPT_ARCHIVE', `${file}: ${e.name} is truncated`);
+      off += bytesRead;
+    }
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A stream of one member's bytes, read straight from the tar file. */
+export function openMember(file: string, e: TarEntry): Readable {
+  if (e.size === 0) return Readable.from([]);
+  return createReadStream(file, { start: e.offset, end: e.offset + e.size - 1, highWaterMark: 1024 * 1024 });
+}
+
+/** A LayoutBackend over an indexed tar, with the layout under `prefix`. */
+export function tarBackend(index: TarIndex, prefix: string): LayoutBackend {
+  const find = (rel: string): TarEntry | undefined => {
+    const e = index.entries.get(prefix + rel);
+    return e && e.type === 'file' ? e : undefined;
+  };
+  return {
+    async readCapped(rel, cap, what) {
+      const e = find(rel);
+      if (!e) throw enoent(rel);
+      if (e.size > cap) {
+        throw new FerryError('FILE_TOO_LARGE', `${what} in ${index.file} is ${e.size} bytes, over the ${cap}-byte cap: the archive is damaged or not an image`, {
+          details: { size: e.size, cap },
+        });
+      }
+      return readMember(index.file, e);
+    },
+    open(rel) {
+      const e = find(rel);
+      if (!e) {
+        const s = new Readable({ read() {} });
+        process.nextTick(() => s.destroy(enoent(rel)));
+        return s;
+      }
+      return openMember(index.file, e);
+    },
+    async size(rel) {
+      return find(rel)?.size;
+    },
+  };
+}
+
+/** Where the layout sits inside an indexed tar ("" or "oci/"), or undefined when it holds none. */
+export function layoutPrefix(index: TarIndex): string | undefined {
+  if (index.entries.get('oci-layout')?.type === 'file') return '';
+  if (index.entries.get('oci/oci-layout')?.type === 'file') return 'oci/';
+  return undefined;
+}
+
+/** Open an oci-archive tar as an OciLayout without unpacking it. */
+export async function openOciArchive(file: string): Promise<{ layout: OciLayout; index: TarIndex; prefix: string }> {
+  let index: TarIndex;
+  try {
+    index = await indexTar(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new FerryError('IMAGE_NOT_FOUND', `${file} does not exist`, { cause: e });
+    throw e;
+  }
+  const prefix = layoutPrefix(index);
+  if (prefix === undefined) throw new FerryError('INVALID_LAYOUT', `${file} holds no OCI image layout (no oci-layout at its root or under oci/)`);
+  const layout = await OciLayout.open(`${file}${prefix ? `!${prefix}` : ''}`, tarBackend(index, prefix));
+  return { layout, index, prefix };
+}

@@ -1,0 +1,148 @@
+/**
+ * Image sources: every input transport resolves to one SourceImage (layers to copy or
+ * re-encode, a config, a platform), so the exporter has a single code path. Sources are
+ * registered per transport in a Record (STYLE.md rule 3).
+ */
+import { createReadStream } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { PassThrough, type Readable } from 'node:stream';
+import { FerryError } from '../errors.js';
+import { openDockerArchive } from './docker-archive.js';
+import type { InputName, InputTransport } from './input-name.js';
+import { OciLayout } from './layout.js';
+import { openOciArchive } from './oci-archive.js';
+import { packRootfsDir, rootfsConfig, tarballCompression } from './rootfs.js';
+import { type Compression, type Descriptor, formatPlatform, layerCompression, MediaType, type Platform } from './types.js';
+
+/** One layer as the source has it. */
+export interface SourceLayer {
+  /** Descriptor of the raw bytes when known; the bytes are then checked against it as they stream. */
+  descriptor?: Descriptor;
+  compression: Compression;
+  /** The uncompressed digest the source's config promises, when known. */
+  diffId?: string;
+  /** Size of the raw bytes when known, else an estimate (space checks, progress). */
+  sizeHint: number;
+  /** A fresh stream of the raw bytes. */
+  open(): Readable;
+  what: string;
+}
+
+/** The config: an existing blob copied unchanged, or built from the final diff_ids. */
+export type SourceConfig =
+  | { kind: 'blob'; descriptor: Descriptor; open(): Readable }
+  | { kind: 'build'; build(diffIds: string[]): Buffer };
+
+/** An image resolved from an input, ready to be exported. */
+export interface SourceImage {
+  describe: string;
+  platform: Platform;
+  layers: SourceLayer[];
+  config: SourceConfig;
+  /** What `--compress keep` means for layers that have no compression of their own to keep (rootfs). */
+  keepDefault?: Compression;
+  manifestAnnotations?: Record<string, string>;
+}
+
+/** Options of a source open. */
+export interface SourceOptions {
+  /** Requested platform; undefined means "linux/amd64 from an index, or whatever a single image is". */
+  platform?: Platform;
+  sourceDateEpoch: number;
+}
+
+const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' };
+
+function samePlatform(a: Platform, b: Platform): boolean {
+  return a.os === b.os && a.architecture === b.architecture && (a.variant === undefined || b.variant === undefined || a.variant === b.variant);
+}
+
+/** Check a single image's platform against an explicitly requested one. */
+export function checkPlatform(have: Platform, want: Platform | undefined, describe: string): void {
+  if (want && !samePlatform(have, want)) {
+    throw new FerryError('PLATFORM_NOT_FOUND', `${describe} is for ${formatPlatform(have)}, not ${formatPlatform(want)}; pass --platform ${formatPlatform(have)} or pick another image`);
+  }
+}
+
+/** Resolve an image from an OCI layout (a directory or an archive read in place). */
+export async function sourceFromLayout(layout: OciLayout, ref: string | undefined, opts: SourceOptions, describe: string): Promise<SourceImage> {
+  const desc = await layout.findRef(ref);
+  const img = await layout.resolveImage(desc, opts.platform ?? DEFAULT_PLATFORM, ref);
+  const cfgType = img.configDescriptor.mediaType;
+  if (cfgType !== MediaType.imageConfig && cfgType !== MediaType.dockerConfig) {
+    throw new FerryError('UNSUPPORTED_MEDIA_TYPE', `${describe}: config media type "${cfgType}" is not an image config (is this an artifact?)`, { details: { mediaType: cfgType } });
+  }
+  const platform: Platform = { os: img.config.os, architecture: img.config.architecture };
+  if (typeof img.config.variant === 'string') platform.variant = img.config.variant;
+  checkPlatform(platform, opts.platform, describe);
+  const layers = img.manifest.layers.map((d, i): SourceLayer => ({
+    descriptor: d,
+    compression: layerCompression(d.mediaType),
+    diffId: img.config.rootfs.diff_ids[i]!,
+    sizeHint: d.size,
+    open: () => layout.openBlob(d, `layer ${d.digest}`),
+    what: `layer ${i + 1} (${d.digest})`,
+  }));
+  const cfgDesc: Descriptor = { mediaType: MediaType.imageConfig, digest: img.configDescriptor.digest, size: img.configDescriptor.size };
+  const out: SourceImage = { describe, platform, layers, config: { kind: 'blob', descriptor: cfgDesc, open: () => layout.openBlob(cfgDesc, 'image config') } };
+  if (img.manifest.annotations) out.manifestAnnotations = img.manifest.annotations;
+  return out;
+}
+
+async function rootfsSource(path: string, opts: SourceOptions, describe: string): Promise<SourceImage> {
+  let st;
+  try {
+    st = await fsp.stat(path);
+  } catch (e) {
+    throw new FerryError('IMAGE_NOT_FOUND', `${describe}: ${path} does not exist`, { cause: e });
+  }
+  const platform = opts.platform ?? DEFAULT_PLATFORM;
+  const config: SourceConfig = { kind: 'build', build: (ids) => rootfsConfig(platform, ids, opts.sourceDateEpoch) };
+  if (st.isDirectory()) {
+    const layer: SourceLayer = {
+      compression: 'none',
+      sizeHint: 0,
+      open: () => {
+        // packRootfsDir is async (it lists the top level first); pipe() keeps backpressure
+        const p = new PassThrough({ highWaterMark: 1024 * 1024 });
+        packRootfsDir(path, opts.sourceDateEpoch).then(
+          (s) => {
+            s.on('error', (e) => p.destroy(e));
+            s.pipe(p);
+          },
+          (e: unknown) => p.destroy(e as Error),
+        );
+        return p;
+      },
+      what: `rootfs ${path}`,
+    };
+    return { describe, platform, layers: [layer], config, keepDefault: 'gzip' };
+  }
+  if (!st.isFile()) throw new FerryError('BAD_INPUT_NAME', `${describe}: ${path} is neither a directory nor a tarball`);
+  const compression = await tarballCompression(path);
+  const layer: SourceLayer = { compression, sizeHint: st.size, open: () => createReadStream(path, { highWaterMark: 1024 * 1024 }), what: `rootfs tarball ${path}` };
+  return { describe, platform, layers: [layer], config, keepDefault: compression === 'none' ? 'gzip' : compression };
+}
+
+type SourceFactory = (input: InputName, opts: SourceOptions, describe: string) => Promise<SourceImage>;
+
+/** One factory per input transport. */
+const SOURCES: Record<InputTransport, SourceFactory> = {
+  oci: async (input, opts, describe) => {
+    try {
+      await fsp.access(input.path);
+    } catch (e) {
+      throw new FerryError('IMAGE_NOT_FOUND', `${describe}: ${input.path} does not exist`, { cause: e });
+    }
+    return sourceFromLayout(await OciLayout.open(input.path), input.ref, opts, describe);
+  },
+  'oci-archive': async (input, opts, describe) => sourceFromLayout((await openOciArchive(input.path)).layout, input.ref, opts, describe),
+  'docker-archive': (input, opts, describe) => openDockerArchive(input.path, input.ref, opts, describe),
+  rootfs: (input, opts, describe) => rootfsSource(input.path, opts, describe),
+};
+
+/** Open the image an input name points to. */
+export async function openImageSource(input: InputName, opts: SourceOptions): Promise<SourceImage> {
+  const describe = `${input.transport}:${input.path}${input.ref ? `:${input.ref}` : ''}`;
+  return SOURCES[input.transport](input, opts, describe);
+}
