@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+import { FerryError } from '../../src/errors.js';
+import { App } from '../../tui/app.js';
+import { UNICODE_GLYPHS } from '../../tui/state.js';
+import { stringsFor } from '../../tui/strings.js';
+import { frameFor } from '../../tui/views/index.js';
+import { FakeEngine } from './fake-engine.js';
+
+const tick = () => new Promise((r) => setImmediate(r));
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await tick();
+}
+
+function makeApp(engine = new FakeEngine()) {
+  let quit = false;
+  const app = new App({ engine, glyphs: UNICODE_GLYPHS, findMedia: async () => ['/run/media/tech/STICK'], changed: () => undefined, quit: () => (quit = true) });
+  const text = () => frameFor(app.state, stringsFor('en'), { width: 80, height: 21 }).lines.map((l) => l.text).join('\n');
+  return { app, engine, text, quitted: () => quit };
+}
+
+async function toConfirm(t: ReturnType<typeof makeApp>): Promise<void> {
+  await t.app.start();
+  t.app.key('enter'); // verify the preselected installable update
+  await settle();
+  t.engine.blobsGate.open();
+  await settle();
+  t.app.key('enter'); // review
+  await settle();
+}
+
+describe('App (terminal UI controller)', () => {
+  it('opens the stick at start and preselects the first installable update', async () => {
+    const t = makeApp();
+    await t.app.start();
+    expect(t.app.state.screen).toBe('media');
+    expect(t.app.state.media.selected).toBe(1);
+    expect(t.text()).toContain('1.1.0');
+  });
+
+  it('walks verify, confirm (Tab to Install, Enter), apply and done, in that order', async () => {
+    const t = makeApp();
+    await toConfirm(t);
+    expect(t.app.state.screen).toBe('confirm');
+    t.app.key('enter'); // focus starts on Back: Enter goes back, nothing installed
+    expect(t.app.state.screen).toBe('media');
+    expect(t.engine.calls).not.toContain('apply kiosk-1.1.0');
+    t.app.key('enter');
+    await settle();
+    t.engine.blobsGate = { wait: Promise.resolve(), open: () => undefined };
+    await settle();
+    t.app.key('enter');
+    await settle();
+    t.app.key('tab');
+    t.app.key('enter');
+    expect(t.app.state.screen).toBe('apply');
+    t.engine.applyGate.open();
+    await settle();
+    expect(t.app.state.screen).toBe('done');
+    expect(t.text()).toContain('Installed 1.1.0 into slot B');
+    expect(t.engine.calls.filter((c) => c.startsWith('apply'))).toEqual(['apply kiosk-1.1.0']);
+  });
+
+  it('does nothing on Enter for an update that is not applicable', async () => {
+    const t = makeApp();
+    await t.app.start();
+    t.app.key('down'); // tablet-3.0.0, incompatible
+    t.app.key('enter');
+    await settle();
+    expect(t.app.state.screen).toBe('media');
+    expect(t.text()).toContain('this update is for another kind of device [INCOMPATIBLE_DEVICE]');
+  });
+
+  it('cancels an apply only after a second confirmation, and reports the device as before', async () => {
+    const t = makeApp();
+    await toConfirm(t);
+    t.app.key('y');
+    await settle();
+    t.app.key('q'); // q asks, does not cancel
+    expect(t.engine.applySignal?.aborted).toBe(false);
+    t.app.key('n');
+    expect(t.app.state.apply?.cancelAsked).toBe(false);
+    t.app.key('c');
+    t.app.key('y');
+    expect(t.engine.applySignal?.aborted).toBe(true);
+    t.engine.applyGate.open();
+    await settle();
+    expect(t.app.state.apply?.cancelled).toBe(true);
+    expect(t.text()).toContain('cancelled: the device is as before');
+    t.app.key('q');
+    await settle();
+    expect(t.app.state.screen).toBe('device');
+  });
+
+  it('refuses to cancel once the bootloader switch has begun', async () => {
+    const t = makeApp();
+    await toConfirm(t);
+    t.app.key('y');
+    await settle();
+    t.engine.progress!({ step: 'bootloader', bytesDone: 0, bytesTotal: 0 });
+    t.app.key('c');
+    expect(t.app.state.apply?.cancelAsked).toBe(false);
+    expect(t.engine.applySignal?.aborted).toBe(false);
+    expect(t.text()).toContain('cannot cancel now');
+  });
+
+  it('shows an apply failure with its code, explanation and next step', async () => {
+    const t = makeApp();
+    t.engine.applyFails = new FerryError('DIGEST_MISMATCH', 'layer sha256:ab… does not match');
+    await toConfirm(t);
+    t.app.key('y');
+    t.engine.applyGate.open();
+    await settle();
+    const out = t.text();
+    expect(out).toContain('part of the image does not match its signature [DIGEST_MISMATCH]');
+    expect(out).toContain('Next: the stick is damaged: re-copy it at headquarters');
+  });
+
+  it('stops a running verification on q and returns to the list', async () => {
+    const t = makeApp();
+    await t.app.start();
+    t.app.key('enter');
+    await settle();
+    t.app.key('q');
+    t.engine.blobsGate.open();
+    await settle();
+    expect(t.app.state.screen).toBe('media');
+    expect(t.app.state.verify?.phase).toBe('stopped');
+  });
+
+  it('asks before rolling back and marks good only on confirmation', async () => {
+    const t = makeApp();
+    await t.app.refreshDevice();
+    t.app.key('b');
+    expect(t.app.state.screen).toBe('maint');
+    t.app.key('enter'); // Back is focused
+    expect(t.engine.calls).not.toContain('rollback');
+    t.app.key('g');
+    t.app.key('tab');
+    t.app.key('enter');
+    await settle();
+    expect(t.engine.calls).toContain('markGood');
+    expect(t.text()).toContain('slot A marked good');
+  });
+
+  it('quits from the device screen on q and shows the log on l from anywhere', async () => {
+    const t = makeApp();
+    await t.app.start();
+    t.app.key('l');
+    expect(t.app.state.screen).toBe('log');
+    expect(t.text()).toContain('1 installable');
+    t.app.key('escape');
+    expect(t.app.state.screen).toBe('media');
+    t.app.key('q');
+    t.app.key('q');
+    expect(t.quitted()).toBe(true);
+  });
+});
