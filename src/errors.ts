@@ -84,6 +84,8 @@ export const ERROR_CODES = {
   CANCELLED: ExitCode.FAILURE,
   LOCKED: ExitCode.FAILURE,
   COMMAND_FAILED: ExitCode.FAILURE,
+  ROLLBACK_REFUSED: ExitCode.FAILURE,
+  CONFIRMATION_REQUIRED: ExitCode.USAGE,
   INTERNAL: ExitCode.FAILURE,
 } as const satisfies Record<string, ExitCode>;
 
