@@ -1,0 +1,103 @@
+/**
+ * The whole bench as one function: check peers, probe ferry, generate inputs per
+ * size, run the comparisons, add signature timing and scaling, write JSON + markdown.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BenchOptions } from './args.js';
+import { probeFerry } from './ferry.js';
+import { FERRY_COMMANDS, ferrySteps, type FerrySteps } from './ferry-steps.js';
+import { runComparisons, type Comparison } from './harness.js';
+import { parseSize, prepareInputs, type SizeInputs } from './inputs.js';
+import { describeMachine } from './machine.js';
+import { applyBlockComparison, applyDirComparison, exportComparison, incrementalComparison, verifyComparison, type OpsContext } from './ops.js';
+import { ensurePeers } from './peers.js';
+import { runChecked } from './proc.js';
+import { profileFerry } from './profile.js';
+import { renderMarkdown, scalingOf, type BenchResult, type Row } from './report.js';
+import { signatureRow } from './signature.js';
+
+/** Files the bench wrote. */
+export interface BenchOutput {
+  result: BenchResult;
+  jsonPath: string;
+  markdownPath: string;
+}
+
+/** Run the bench with `opts`; progress lines go to `log`. */
+export async function runBench(opts: BenchOptions, log: (s: string) => void): Promise<BenchOutput> {
+  const date = new Date().toISOString();
+  const machine = describeMachine();
+  const peers = await ensurePeers(opts.installPeers, log);
+  const cli = await probeFerry(FERRY_COMMANDS);
+  const steps = ferrySteps(cli);
+  for (const [cmd, why] of Object.entries(cli.missing)) log(`ferry ${cmd}: ${why}`);
+  const rows: Row[] = [];
+  const sizes = opts.sizes.map((label) => ({ label, bytes: parseSize(label) }));
+  for (const size of sizes) {
+    const inputs = await prepareInputs(opts.workdir, size.label, opts.seed, log);
+    const scratch = join(opts.workdir, `scratch-${size.label}`);
+    await rm(scratch, { recursive: true, force: true });
+    await mkdir(scratch, { recursive: true });
+    try {
+      const ctx: OpsContext = { inputs, scratch, cli, steps, peers };
+      const list = (await comparisonsFor(ctx)).filter((c) => opts.only === undefined || c.op.includes(opts.only));
+      rows.push(...(await runComparisons(list, opts.runs, log)));
+      if (opts.profile && size === sizes[sizes.length - 1]) await profileFerry(ctx, opts.resultsDir, log);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+  if (opts.only === undefined || 'signature'.includes(opts.only)) rows.push(await signatureRow(opts.workdir, opts.smoke ? 20 : 200, opts.runs, log));
+  const notes = [
+    'Wall time: process.hrtime around each command; peak RSS: GNU time %M (ru_maxrss of the largest process in the tree). Warm page cache: inputs are generated just before and stay cached.',
+    'ferry runs as the built CLI (node dist/src/cli/main.js), so Node start-up (~40 ms) is included, as it is for a technician.',
+    `Inputs: seeded synthetic rootfs per size (small configs/scripts, libraries, text, firmware, symlinks, a hardlink), 3 gzip layers (base, etc, app); 1.1.0 changes etc and app only.`,
+    `Load average at start: ${machine['loadavgAtStart']} — shared machine during run (other engineers' tests may run concurrently).`,
+  ];
+  const result: BenchResult = {
+    schema: 'ferry.bench/v1', date, machine,
+    options: { sizes: opts.sizes, runs: opts.runs, smoke: opts.smoke, seed: opts.seed },
+    notes, rows, scaling: scalingOf(rows, sizes),
+  };
+  return writeResults(result, opts);
+}
+
+async function comparisonsFor(ctx: OpsContext): Promise<Comparison[]> {
+  const { stick, blobDir, bundle } = await verifyFixtures(ctx.inputs, ctx.scratch, ctx.steps, ctx);
+  return [exportComparison(ctx), incrementalComparison(ctx), verifyComparison(ctx, stick, blobDir, bundle), applyDirComparison(ctx), applyBlockComparison(ctx)];
+}
+
+/** Untimed fixtures for the verify row: a ferry stick (or skopeo's layout) and a RAUC bundle. */
+async function verifyFixtures(inputs: SizeInputs, scratch: string, steps: FerrySteps, ctx: OpsContext): Promise<{ stick?: string; blobDir: string; bundle?: string }> {
+  const out: { stick?: string; blobDir: string; bundle?: string } = { blobDir: join(scratch, 'verify-layout', 'blobs') };
+  if (steps.exportWhy === undefined) {
+    const stick = join(scratch, 'stick-verify');
+    await mkdir(stick, { recursive: true });
+    const [cmd, ...args] = steps.exportArgv(inputs.archive.v1, stick, '1.0.0');
+    await runChecked(cmd as string, args);
+    out.stick = stick;
+    out.blobDir = join(stick, 'FERRY', 'oci', 'blobs');
+  } else if (ctx.peers.skopeo === undefined) {
+    await runChecked('skopeo', ['copy', '--quiet', `oci-archive:${inputs.archive.v1}:1.0.0`, `oci:${join(scratch, 'verify-layout')}:1.0.0`]);
+  }
+  if (ctx.peers.rauc === undefined && ctx.peers.mksquashfs === undefined) {
+    const bundle = join(scratch, 'verify.raucb');
+    await runChecked('rauc', ['bundle', '--cert', inputs.rauc.cert, '--key', inputs.rauc.key, inputs.rauc.content, bundle]);
+    out.bundle = bundle;
+  }
+  return out;
+}
+
+async function writeResults(result: BenchResult, opts: BenchOptions): Promise<BenchOutput> {
+  await mkdir(opts.resultsDir, { recursive: true });
+  const tag = opts.smoke ? 'smoke' : opts.sizes.join('_');
+  const stamp = result.date.slice(0, 16).replace(/[:T]/g, '-');
+  const json = JSON.stringify(result, null, 2) + '\n';
+  const md = renderMarkdown(result);
+  const latest = opts.smoke ? 'latest-smoke' : 'latest';
+  await writeFile(join(opts.resultsDir, `${stamp}-${tag}.json`), json);
+  await writeFile(join(opts.resultsDir, `${latest}.json`), json);
+  await writeFile(join(opts.resultsDir, `${latest}.md`), md);
+  return { result, jsonPath: join(opts.resultsDir, `${latest}.json`), markdownPath: join(opts.resultsDir, `${latest}.md`) };
+}

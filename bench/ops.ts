@@ -1,0 +1,187 @@
+/**
+ * The comparisons the bench runs for one input size: export, incremental export,
+ * verify and apply, each ferry against its peers on the same bytes.
+ */
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FerryCli } from './ferry.js';
+import { treeBytes, treeFiles, type Comparison, type Contender } from './harness.js';
+import type { SizeInputs } from './inputs.js';
+import { runChecked } from './proc.js';
+import { fmtBytes, type Outcome } from './report.js';
+import type { FerrySteps } from './ferry-steps.js';
+
+/** Peak RSS target for every ferry operation. */
+export const RSS_TARGET_MIB = 200;
+
+/** Which peers can run here, with the reason for those that cannot. */
+export type PeerStatus = Record<'skopeo' | 'umoci' | 'rauc' | 'mksquashfs' | 'sha256sum' | 'tar', string | undefined>;
+
+/** Everything the comparisons for one size need. */
+export interface OpsContext {
+  inputs: SizeInputs;
+  scratch: string;
+  cli: FerryCli;
+  steps: FerrySteps;
+  peers: PeerStatus;
+}
+
+const reset = async (dir: string) => {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+};
+
+/** A ferry side that runs `argv` after `prepare`, or "not run" with the CLI's reason. */
+function ferrySide(why: string | undefined, name: string, argv: () => string[], extra: Partial<Contender> = {}): Contender {
+  return why === undefined ? { name, argv, ...extra } : { name, notRun: why, argv: () => [] };
+}
+
+function onStick(ferry: Outcome, peer: Outcome, peerName: string): string {
+  const f = ferry.kind === 'measured' && ferry.bytesWritten !== undefined ? `ferry ${fmtBytes(ferry.bytesWritten)}` : '';
+  const p = peer.kind === 'measured' && peer.bytesWritten !== undefined ? `${peerName.split(' ')[0]} ${fmtBytes(peer.bytesWritten)}` : '';
+  return f || p ? `written: ${[f, p].filter(Boolean).join(', ')}` : '';
+}
+
+/** Export from oci-archive onto media vs `skopeo copy` and vs `rauc bundle`. */
+export function exportComparison(ctx: OpsContext): Comparison {
+  const { inputs, scratch, steps, peers } = ctx;
+  const stick = join(scratch, 'stick-export');
+  const skopeoOut = join(scratch, 'skopeo-export');
+  const bundle = join(scratch, 'bundle.raucb');
+  return {
+    op: 'export (oci-archive → media)',
+    size: inputs.sizeLabel,
+    inputBytes: inputs.image.v1.payloadBytes,
+    ferry: ferrySide(steps.exportWhy, 'ferry export', () => steps.exportArgv(inputs.archive.v1, stick, '1.0.0'), {
+      prepare: () => reset(stick),
+      bytesWritten: () => treeBytes(stick),
+    }),
+    peers: [
+      {
+        contender: { name: 'skopeo copy', notRun: peers.skopeo, prepare: () => rm(skopeoOut, { recursive: true, force: true }),
+          argv: () => ['skopeo', 'copy', '--quiet', `oci-archive:${inputs.archive.v1}:1.0.0`, `oci:${skopeoOut}:1.0.0`],
+          bytesWritten: () => treeBytes(skopeoOut) },
+        target: { maxRatio: 0.6, maxRssMiB: RSS_TARGET_MIB },
+      },
+      {
+        contender: { name: 'rauc bundle (plain, squashfs)', notRun: peers.rauc ?? peers.mksquashfs, prepare: () => rm(bundle, { force: true }),
+          argv: () => ['rauc', 'bundle', '--cert', inputs.rauc.cert, '--key', inputs.rauc.key, inputs.rauc.content, bundle],
+          bytesWritten: async () => (await stat(bundle)).size },
+        target: { maxRssMiB: RSS_TARGET_MIB },
+      },
+    ],
+    notes: onStick,
+  };
+}
+
+/** Export 1.1.0 onto a stick that holds 1.0.0 vs a full export, and vs skopeo doing the same. */
+export function incrementalComparison(ctx: OpsContext): Comparison {
+  const { inputs, scratch, steps, peers } = ctx;
+  const stick = join(scratch, 'stick-incremental');
+  const full = join(scratch, 'stick-full-1.1.0');
+  const skopeoOut = join(scratch, 'skopeo-incremental');
+  let before = 0;
+  return {
+    op: 'incremental export 1.0.0 → 1.1.0',
+    size: inputs.sizeLabel,
+    inputBytes: inputs.image.v2.payloadBytes,
+    ferry: ferrySide(steps.exportWhy, 'ferry export (stick holds 1.0.0)', () => steps.exportArgv(inputs.archive.v2, stick, '1.1.0'), {
+      prepare: async () => {
+        await reset(stick);
+        const [cmd, ...args] = steps.exportArgv(inputs.archive.v1, stick, '1.0.0');
+        await runChecked(cmd as string, args);
+        before = await treeBytes(stick);
+      },
+      bytesWritten: async () => (await treeBytes(stick)) - before,
+    }),
+    peers: [
+      {
+        contender: ferrySide(steps.exportWhy, 'ferry full export of 1.1.0', () => steps.exportArgv(inputs.archive.v2, full, '1.1.0'), {
+          prepare: () => reset(full),
+          bytesWritten: () => treeBytes(full),
+        }),
+        target: { maxRatio: 1.0, maxRssMiB: RSS_TARGET_MIB },
+      },
+      {
+        contender: { name: 'skopeo copy (layout holds 1.0.0)', notRun: peers.skopeo,
+          prepare: async () => {
+            await rm(skopeoOut, { recursive: true, force: true });
+            await runChecked('skopeo', ['copy', '--quiet', `oci-archive:${inputs.archive.v1}:1.0.0`, `oci:${skopeoOut}:1.0.0`]);
+          },
+          argv: () => ['skopeo', 'copy', '--quiet', `oci-archive:${inputs.archive.v2}:1.1.0`, `oci:${skopeoOut}:1.1.0`] },
+        target: { maxRatio: 0.6, maxRssMiB: RSS_TARGET_MIB },
+      },
+    ],
+    notes: onStick,
+  };
+}
+
+/** `ferry verify --media` vs sha256sum over the same blob files, and vs `rauc info`. */
+export function verifyComparison(ctx: OpsContext, stick: string | undefined, blobDir: string, bundle: string | undefined): Comparison {
+  const { inputs, steps, peers } = ctx;
+  let blobs: string[] = [];
+  return {
+    op: 'verify media',
+    size: inputs.sizeLabel,
+    inputBytes: inputs.image.v1.payloadBytes,
+    ferry: ferrySide(stick === undefined ? (steps.exportWhy ?? 'no stick') : steps.verifyWhy, 'ferry verify --media', () => steps.verifyArgv(stick as string)),
+    peers: [
+      {
+        contender: { name: 'sha256sum (same blobs)', notRun: peers.sha256sum,
+          prepare: async () => { blobs = await treeFiles(blobDir); },
+          argv: () => ['sha256sum', ...blobs] },
+        target: { maxRatio: 1.15, maxRssMiB: RSS_TARGET_MIB },
+      },
+      {
+        contender: { name: 'rauc info (signature + bundle hash)', notRun: bundle === undefined ? 'no bundle (rauc bundle did not run)' : peers.rauc,
+          argv: () => ['rauc', 'info', '--keyring', inputs.rauc.cert, bundle as string] },
+        target: { maxRssMiB: RSS_TARGET_MIB },
+      },
+    ],
+  };
+}
+
+/** Apply the image to a `dir` slot vs `umoci unpack` and vs `tar -xzf` of each layer. */
+export function applyDirComparison(ctx: OpsContext): Comparison {
+  const { inputs, scratch, steps, peers } = ctx;
+  const slot = join(scratch, 'slot-dir');
+  const umociOut = join(scratch, 'umoci-bundle');
+  const tarOut = join(scratch, 'tar-rootfs');
+  const layers = inputs.image.v1.layers.map((l) => join(inputs.layout, 'blobs', 'sha256', l.digest.slice('sha256:'.length)));
+  const script = ['set -e', ...layers.map((_, i) => `tar --numeric-owner -xzf "$${i + 1}" -C "$0"`)].join('; ');
+  return {
+    op: 'apply to dir slot',
+    size: inputs.sizeLabel,
+    inputBytes: inputs.rootfsBytes,
+    ferry: ferrySide(steps.applyWhy, 'ferry apply (dir slot)', () => steps.applyArgv(inputs, slot), { prepare: () => steps.applyPrepare(inputs, slot) }),
+    peers: [
+      {
+        contender: { name: 'umoci unpack', notRun: peers.umoci, prepare: () => rm(umociOut, { recursive: true, force: true }),
+          argv: () => ['umoci', 'unpack', '--image', `${inputs.layout}:1.0.0`, umociOut] },
+        target: { maxRatio: 1.0, maxRssMiB: RSS_TARGET_MIB },
+      },
+      {
+        contender: { name: 'tar -xzf (layers in order)', notRun: peers.tar, prepare: () => reset(tarOut),
+          argv: () => ['sh', '-c', script, tarOut, ...layers] },
+        target: { maxRatio: 1.5, maxRssMiB: RSS_TARGET_MIB },
+      },
+    ],
+    notes: () => 'MB/s counts unpacked rootfs bytes',
+  };
+}
+
+/** Block slot: ferry's block apply vs `rauc install`, which needs a booted RAUC system. */
+export function applyBlockComparison(ctx: OpsContext): Comparison {
+  const { inputs, steps } = ctx;
+  return {
+    op: 'apply to block slot',
+    size: inputs.sizeLabel,
+    inputBytes: inputs.rootfsBytes,
+    ferry: steps.blockSide(inputs),
+    peers: [{
+      contender: { name: 'rauc install', argv: () => [],
+        notRun: 'rauc install needs the rauc D-Bus service, a system.conf with real slots and a booted-slot marker (no systemd/D-Bus here)' },
+      target: { maxRssMiB: RSS_TARGET_MIB },
+    }],
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Child processes for the bench: run a tool and fail loudly, or run it under
+ * GNU time to measure wall time and peak RSS.
+ *
+ * Wall time is taken with process.hrtime around the child (ns resolution); peak RSS
+ * is GNU time's %M, i.e. the kernel's ru_maxrss for the waited-for tree: the largest
+ * single process (e.g. for `tar -xzf` the larger of tar and gzip), not their sum.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The outcome of a finished command. */
+export interface ProcResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a command to completion, capturing (capped) output. */
+export function runProc(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ProcResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outLen = 0;
+    let errLen = 0;
+    const cap = 4 * 1024 * 1024;
+    child.stdout.on('data', (b: Buffer) => { if (outLen < cap) { out.push(b); outLen += b.length; } });
+    child.stderr.on('data', (b: Buffer) => { if (errLen < cap) { err.push(b); errLen += b.length; } });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({
+      code: code ?? (signal ? 128 : 1),
+      stdout: Buffer.concat(out).toString('utf8'),
+      stderr: Buffer.concat(err).toString('utf8'),
+    }));
+  });
+}
+
+/** Run a command and throw (with its stderr) unless it exits 0. */
+export async function runChecked(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ProcResult> {
+  const r = await runProc(cmd, args, opts);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${lastLines(r.stderr || r.stdout)}`);
+  return r;
+}
+
+/** One measured run. */
+export interface Sample {
+  wallSec: number;
+  maxRssKiB: number;
+}
+
+/** Run `argv` under /usr/bin/time; throws (with stderr) if the command fails. */
+export async function measure(argv: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Sample> {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-bench-time-'));
+  const out = join(dir, 'time.txt');
+  try {
+    const start = process.hrtime.bigint();
+    const r = await runProc('/usr/bin/time', ['-f', '%e %M', '-o', out, '--', ...argv], opts);
+    const wallSec = Number(process.hrtime.bigint() - start) / 1e9;
+    if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${lastLines(r.stderr || r.stdout)}`);
+    const fields = (await readFile(out, 'utf8')).trim().split('\n').pop()?.split(' ') ?? [];
+    const maxRssKiB = Number(fields[1]);
+    if (!Number.isFinite(maxRssKiB)) throw new Error(`cannot read GNU time output for ${argv[0]}`);
+    return { wallSec, maxRssKiB };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The last few lines of a tool's output, for error messages. */
+export function lastLines(text: string, n = 3): string {
+  return text.trim().split('\n').slice(-n).join(' | ').slice(0, 600);
+}
+
+/** True when a program is on PATH. */
+export async function hasTool(name: string): Promise<boolean> {
+  const r = await runProc('sh', ['-c', `command -v ${name}`]).catch(() => ({ code: 1 }));
+  return r.code === 0;
+}
