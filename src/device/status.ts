@@ -1,0 +1,108 @@
+/**
+ * `ferry device status`: the booted slot, each slot's record, the bootloader's
+ * view, the device clock against the trusted time, waiting receipts and the last
+ * result. Read-only, except that with a writable stick (`--media`) waiting
+ * receipts are flushed to it (under the lock).
+ */
+import { type DeviceDeps, type DeviceOptions, openDevice } from './context.js';
+import { acquireLock } from './lock.js';
+import { deliverReceipts, type ReceiptDelivery } from './receipts.js';
+import { type DeviceState, type LastResult, loadState, saveState, type SlotRecord } from './state.js';
+import type { BootState, SlotName } from './types.js';
+
+/** Everything status reports (also the --json shape). */
+export interface DeviceStatus {
+  deviceId: string;
+  compatible: string;
+  configFile: string;
+  booted: SlotName;
+  bootedSource: string;
+  bootloader: { describe: string; state?: BootState; error?: string };
+  slots: Record<SlotName, SlotRecord & { describe?: string }>;
+  counterFloor: Record<string, number>;
+  clock: string;
+  trustedTime?: string;
+  /** True when the device clock is behind the newest trusted time (dead RTC battery?). */
+  clockBehindTrustedTime: boolean;
+  pendingReceipts: number;
+  lastResult?: LastResult;
+  delivery?: ReceiptDelivery;
+}
+
+/** Options of status. */
+export interface StatusOptions extends DeviceOptions {
+  mediaRoot?: string;
+  clock?: () => Date;
+}
+
+/** Gather the device status (and flush waiting receipts when a stick is given). */
+export async function deviceStatus(opts: StatusOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>): Promise<DeviceStatus> {
+  const dev = await openDevice(opts, deps);
+  let state: DeviceState;
+  let delivery: ReceiptDelivery | undefined;
+  if (opts.mediaRoot !== undefined) {
+    const lock = await acquireLock(dev.config.stateDir, 'status');
+    try {
+      state = await loadState(dev.config.stateDir);
+      if (state.pendingReceipts.length > 0) {
+        delivery = await deliverReceipts(opts.mediaRoot, state);
+        if (delivery.written.length > 0) await saveState(dev.config.stateDir, state);
+      }
+    } finally {
+      await lock.release();
+    }
+  } else {
+    state = await loadState(dev.config.stateDir);
+  }
+  const bootloader: DeviceStatus['bootloader'] = { describe: dev.bootloader.describe() };
+  try {
+    bootloader.state = await dev.bootloader.getState();
+  } catch (e) {
+    bootloader.error = (e as Error).message;
+  }
+  const describe = (s: SlotName): string | undefined => {
+    try {
+      return deps.createSlot(s, dev.config.slots[s], { stateDir: dev.config.stateDir }).describe();
+    } catch {
+      return undefined;
+    }
+  };
+  const clock = (opts.clock ?? (() => new Date()))();
+  return {
+    deviceId: dev.config.deviceId,
+    compatible: dev.config.compatible,
+    configFile: dev.configFile,
+    booted: dev.booted,
+    bootedSource: dev.bootedSource,
+    bootloader,
+    slots: { A: { ...state.slots.A, describe: describe('A') }, B: { ...state.slots.B, describe: describe('B') } },
+    counterFloor: state.counterFloor,
+    clock: clock.toISOString(),
+    ...(state.trustedTime ? { trustedTime: state.trustedTime } : {}),
+    clockBehindTrustedTime: state.trustedTime !== undefined && clock.getTime() < Date.parse(state.trustedTime),
+    pendingReceipts: state.pendingReceipts.length,
+    ...(state.lastResult ? { lastResult: state.lastResult } : {}),
+    ...(delivery ? { delivery } : {}),
+  };
+}
+
+/** Human lines for `ferry device status`. */
+export function formatStatus(s: DeviceStatus): string[] {
+  const lines = [`device ${s.deviceId} (${s.compatible}), booted slot ${s.booted} (from ${s.bootedSource})`];
+  for (const n of ['A', 'B'] as const) {
+    const r = s.slots[n];
+    const boot = s.bootloader.state?.slots[n];
+    const parts = [`slot ${n}${n === s.booted ? '*' : ' '} ${r.status.padEnd(7)}`, r.version ?? '-', r.counter !== undefined ? `counter ${r.counter}` : '', r.imageDigest ? r.imageDigest.slice(0, 19) : ''];
+    if (boot) parts.push(`[boot: ${boot.good ? 'ok' : 'no'}, ${boot.attemptsLeft} tries]`);
+    if (r.describe) parts.push(`(${r.describe})`);
+    lines.push(parts.filter(Boolean).join('  '));
+    if (r.lastError) lines.push(`        last error ${r.lastError.code}: ${r.lastError.message}`);
+  }
+  lines.push(`bootloader ${s.bootloader.describe}: ${s.bootloader.state ? `order ${s.bootloader.state.order.join(' ')}` : `unreadable (${s.bootloader.error})`}`);
+  const floors = Object.entries(s.counterFloor).map(([t, c]) => `${t} ≥ ${c}`);
+  lines.push(`anti-rollback floor: ${floors.join(', ') || 'none yet'}`);
+  lines.push(`clock ${s.clock}, trusted time ${s.trustedTime ?? 'none'}${s.clockBehindTrustedTime ? ' (clock is behind: check the RTC)' : ''}`);
+  lines.push(`receipts waiting for a writable stick: ${s.pendingReceipts}${s.delivery?.written.length ? ` (${s.delivery.written.length} just written)` : ''}`);
+  if (s.lastResult) lines.push(`last: ${s.lastResult.action} ${s.lastResult.result} at ${s.lastResult.at}${s.lastResult.code ? ` [${s.lastResult.code}]` : ''}${s.lastResult.message ? `: ${s.lastResult.message}` : ''}`);
+  return lines;
+}
