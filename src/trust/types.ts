@@ -37,3 +37,77 @@ export interface UpdateManifest {
   notes?: string;
   rollout?: { notBefore?: string };
 }
+
+/**
+ * The signing seam: whatever holds the private key. `certificateChain[0]` is the
+ * signer's certificate (DER), followed by its intermediates (not the root). `sign`
+ * receives the DER SET of signed attributes (RFC 5652 5.4) and returns the raw
+ * signature over it: RSA PKCS#1 v1.5 with SHA-256, or ECDSA with SHA-256 (DER
+ * Ecdsa-Sig-Value), chosen by the certificate's key type. A file key implements it
+ * (trust/signer.ts); an HSM or external signing command can implement the same two
+ * members without ferry ever seeing the key.
+ */
+export interface Signer {
+  certificateChain: Buffer[];
+  sign(data: Buffer): Promise<Buffer>;
+}
+
+/**
+ * Everything the verifier trusts, as plain data (STYLE.md rule 2): loaded once by
+ * trust/load.ts (device) or built by tests; the verifier never reads files.
+ */
+export interface TrustMaterial {
+  /** Trust anchors: self-signed root certificates, DER. */
+  roots: Uint8Array[];
+  /** Cross-certificates (a new root's key certified by a trusted root), DER; from the device and the stick. */
+  crossCerts?: Uint8Array[];
+  /** The CRL the device cached last time (DER), if any. */
+  cachedCrl?: Uint8Array;
+  /** Newer CRL candidates, e.g. FERRY/trust/crl.pem from the stick (DER). */
+  crlCandidates?: Uint8Array[];
+  /** The newest time the device has verified (ms since epoch); 0 or absent when none. */
+  trustedTime?: number;
+}
+
+/** What a device (or HQ-side verify) requires of an update. */
+export interface VerifyPolicy {
+  /** Distinct trusted signers needed (m-of-n); default 1. */
+  requiredSigners?: number;
+  /** The device's compatible string; omitted for HQ-side verification. */
+  compatible?: string;
+  /** Lowest acceptable counter per target name (anti-rollback). */
+  counterFloor?: Record<string, number>;
+  /** Accept a counter equal to the floor (reinstall of the same release). */
+  allowSameVersion?: boolean;
+  /** Counter currently installed per target, for `target.requires.minCounter`. */
+  installedCounter?: Record<string, number>;
+  /** Ignore `rollout.notBefore` (HQ-side checks). */
+  ignoreRollout?: boolean;
+}
+
+/** A signer that verified and counted. */
+export interface VerifiedSigner {
+  subject: string;
+  issuer: string;
+  serial: string;
+  notAfter: string;
+  fingerprint: string;
+  /** The signingTime attribute this signer signed (RFC 3339). */
+  signingTime: string;
+  /** Subject of the trust anchor its chain ended at. */
+  anchor: string;
+}
+
+/** The verdict for an update that passed every check. */
+export interface VerifiedUpdate {
+  manifest: UpdateManifest;
+  signers: VerifiedSigner[];
+  /** The newest signingTime among the counted signers (ms). */
+  signingTime: number;
+  /** max(clock, trustedTime): the time every validity check used (ms). */
+  effectiveTime: number;
+  /** What the device should persist as its trusted time (ms); see verify.ts for the rule. */
+  newTrustedTime: number;
+  /** The CRL the device should cache now (DER), when a newer one was accepted. */
+  crlToCache?: Buffer;
+}

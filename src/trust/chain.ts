@@ -1,0 +1,122 @@
+/**
+ * Certificate path building and validation (RFC 5280 section 6, the parts ferry
+ * needs): from a signer certificate through intermediates and cross-certificates to
+ * a trusted root, checking each signature with node:crypto, CA basicConstraints,
+ * keyUsage, pathLenConstraint, validity at the effective time, and revocation by
+ * accepted CRLs. Pure.
+ */
+import { FerryError } from '../errors.js';
+import type { ParsedCrl } from './crl.js';
+import { crlSignedBy } from './crl.js';
+import type { ParsedCert } from './x509.js';
+
+const MAX_PATH = 8;
+
+/** A validated path: [signer, intermediates..., anchor]. */
+export interface CertPath {
+  certs: ParsedCert[];
+  anchor: ParsedCert;
+}
+
+/** True when `issuer` issued `cert`: names match and the signature verifies with issuer's key. */
+export function issuedBy(cert: ParsedCert, issuer: ParsedCert): boolean {
+  if (!cert.issuerDer.equals(issuer.subjectDer)) return false;
+  try {
+    return cert.x509.checkIssued(issuer.x509) && cert.x509.verify(issuer.x509.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/** Throw CERT_EXPIRED / CERT_NOT_YET_VALID unless `c` is valid at `t`. */
+export function checkValidity(c: ParsedCert, t: number, role: string): void {
+  const at = new Date(t).toISOString();
+  if (t > c.notAfter.getTime()) {
+    throw new FerryError('CERT_EXPIRED', `${role} certificate "${c.subject}" expired on ${c.notAfter.toISOString()} (checked at ${at}): issue a new certificate and re-sign, or check the device clock`, {
+      details: { subject: c.subject, notAfter: c.notAfter.toISOString(), checkedAt: at },
+    });
+  }
+  if (t < c.notBefore.getTime()) {
+    throw new FerryError('CERT_NOT_YET_VALID', `${role} certificate "${c.subject}" is valid only from ${c.notBefore.toISOString()} (checked at ${at}): set the device clock, or carry a stick the device has verified recently`, {
+      details: { subject: c.subject, notBefore: c.notBefore.toISOString(), checkedAt: at },
+    });
+  }
+}
+
+function checkCa(c: ParsedCert, below: number): void {
+  if (!c.isCA) throw new FerryError('UNTRUSTED_SIGNER', `"${c.subject}" issued a certificate in the chain but is not a CA (basicConstraints cA is not set): re-issue it with ferry pki issue-ca`);
+  if (c.keyUsage && !c.keyUsage.has('keyCertSign')) throw new FerryError('UNTRUSTED_SIGNER', `"${c.subject}" may not sign certificates (keyUsage lacks keyCertSign): re-issue it with ferry pki issue-ca`);
+  if (c.pathLen !== undefined && below > c.pathLen) throw new FerryError('UNTRUSTED_SIGNER', `"${c.subject}" allows ${c.pathLen} intermediate CAs below it but the chain has ${below}`);
+}
+
+/**
+ * Find a valid path from `leaf` to one of `anchors`, using `pool` (embedded and
+ * cross-certificates) for intermediates. Throws the most specific reason when none.
+ */
+export function buildPath(leaf: ParsedCert, pool: ParsedCert[], anchors: ParsedCert[], t: number, crls: ParsedCrl[]): CertPath {
+  const failures: FerryError[] = [];
+  const found = search([leaf], pool, anchors, t, crls, failures);
+  if (found) return found;
+  const specific = failures[0];
+  if (specific) throw specific;
+  throw new FerryError('UNTRUSTED_SIGNER', `signer "${leaf.subject}" does not chain to a trusted root (issuer "${leaf.issuer}"): sign with a certificate from the device's root, or carry the cross-certificate for a new root`, {
+    details: { subject: leaf.subject, issuer: leaf.issuer },
+  });
+}
+
+function search(path: ParsedCert[], pool: ParsedCert[], anchors: ParsedCert[], t: number, crls: ParsedCrl[], failures: FerryError[]): CertPath | undefined {
+  const cur = path[path.length - 1]!;
+  const below = path.length - 1;
+  for (const a of anchors) {
+    if (!issuedBy(cur, a)) continue;
+    try {
+      checkPathCert(cur, a, path.length === 1, t, crls);
+      if (below > 0) checkCa(a, below - 1);
+      checkValidity(a, t, 'root');
+      return { certs: [...path, a], anchor: a };
+    } catch (e) {
+      failures.push(e as FerryError);
+    }
+  }
+  if (path.length >= MAX_PATH) return undefined;
+  for (const c of pool) {
+    if (path.some((p) => p.fingerprint === c.fingerprint) || !issuedBy(cur, c)) continue;
+    if (anchors.some((a) => a.fingerprint === c.fingerprint)) continue;
+    try {
+      checkPathCert(cur, c, path.length === 1, t, crls);
+      checkCa(c, below);
+      checkValidity(c, t, 'intermediate');
+    } catch (e) {
+      failures.push(e as FerryError);
+      continue;
+    }
+    const found = search([...path, c], pool, anchors, t, crls, failures);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Validity and revocation of `cert`, whose issuer in this path is `issuer`. */
+function checkPathCert(cert: ParsedCert, issuer: ParsedCert, isLeaf: boolean, t: number, crls: ParsedCrl[]): void {
+  checkValidity(cert, t, isLeaf ? 'signer' : 'intermediate');
+  for (const crl of crls) {
+    const when = crl.revoked.get(cert.serialHex);
+    if (when && crlSignedBy(crl, issuer)) {
+      throw new FerryError('CERT_REVOKED', `certificate "${cert.subject}" (serial ${cert.serialHex}) was revoked on ${when.toISOString()}: ask headquarters for an update signed by a current signer`, {
+        details: { subject: cert.subject, serial: cert.serialHex, revokedAt: when.toISOString() },
+      });
+    }
+  }
+}
+
+/** Signer-specific checks: codeSigning EKU and a signing keyUsage. */
+export function checkSignerUsage(leaf: ParsedCert): void {
+  if (!leaf.extKeyUsage?.includes('1.3.6.1.5.5.7.3.3')) {
+    throw new FerryError('SIGNER_NOT_CODE_SIGNING', `certificate "${leaf.subject}" is not a code-signing certificate (no extendedKeyUsage codeSigning): sign with a certificate from ferry pki issue-signer`, {
+      details: { subject: leaf.subject },
+    });
+  }
+  if (leaf.keyUsage && !leaf.keyUsage.has('digitalSignature') && !leaf.keyUsage.has('nonRepudiation')) {
+    throw new FerryError('SIGNER_NOT_CODE_SIGNING', `certificate "${leaf.subject}" may not make signatures (keyUsage lacks digitalSignature): re-issue it with ferry pki issue-signer`);
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The headquarters PKI (I/O shell behind `ferry pki`): an offline root CA,
+ * intermediate CAs, code-signing certificates, cross-certificates for root
+ * rotation, and the root-signed CRL on the stick. A CA directory holds key.pem,
+ * cert.pem and (for intermediates and signers) chain.pem.
+ */
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { FerryError } from '../errors.js';
+import { readFileCapped, writeFileAtomic } from '../util/fsx.js';
+import { createCertificate } from './cert-build.js';
+import { issuedBy } from './chain.js';
+import { buildCrl, crlSignedBy, parseCrl } from './crl.js';
+import { fromPem, toPem } from './der-write.js';
+import { generateRsaKey, readCertificates, readPrivateKey, writeCertificates, writePrivateKey } from './keys.js';
+import { parseCertificate, type ParsedCert } from './x509.js';
+
+const DAY = 86_400_000;
+
+/** What a PKI command made. */
+export interface PkiResult {
+  path: string;
+  subject: string;
+  fingerprint: string;
+  notAfter: string;
+}
+
+function result(p: string, der: Uint8Array): PkiResult {
+  const c = parseCertificate(der, 'certificate', 'KEY_INVALID');
+  return { path: p, subject: c.subject, fingerprint: c.fingerprint, notAfter: c.notAfter.toISOString() };
+}
+
+function checkDays(days: number): void {
+  if (!Number.isSafeInteger(days) || days < 1 || days > 36_500) throw new FerryError('USAGE', `--days ${days} is not a number of days between 1 and 36500`);
+}
+
+/** `ferry pki init-root`: a new self-signed root CA in `out` (key.pem, cert.pem). */
+export async function initRoot(req: { out: string; name?: string; days?: number; passphrase?: string; keyBits?: number; now?: Date }): Promise<PkiResult> {
+  const days = req.days ?? 7300;
+  checkDays(days);
+  const now = req.now ?? new Date();
+  await fsp.mkdir(req.out, { recursive: true, mode: 0o700 });
+  const key = generateRsaKey(req.keyBits);
+  const der = createCertificate({
+    profile: 'root',
+    commonName: req.name ?? 'ferry root CA',
+    publicKey: key,
+    signingKey: key,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + days * DAY),
+  });
+  await writePrivateKey(path.join(req.out, 'key.pem'), key, req.passphrase);
+  await writeCertificates(path.join(req.out, 'cert.pem'), [der]);
+  return result(path.join(req.out, 'cert.pem'), der);
+}
+
+interface CaDir {
+  cert: ParsedCert;
+  /** Certificates between this CA and the root (empty for a root). */
+  chain: Buffer[];
+}
+
+async function readCaDir(dir: string): Promise<CaDir> {
+  const [der] = await readCertificates(path.join(dir, 'cert.pem'), 'CA certificate');
+  const cert = parseCertificate(der!, `${dir}/cert.pem`, 'KEY_INVALID');
+  if (!cert.isCA) throw new FerryError('USAGE', `${dir} is not a CA (basicConstraints cA is not set): issue from a root or from ferry pki issue-ca`);
+  const selfSigned = cert.subjectDer.equals(cert.issuerDer);
+  const chainFile = path.join(dir, 'chain.pem');
+  const chain = selfSigned ? [] : [cert.der, ...((await exists(chainFile)) ? await readCertificates(chainFile) : [])];
+  return { cert, chain };
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fsp.lstat(p).then(() => true, () => false);
+}
+
+/** `ferry pki issue-signer` / `issue-ca`: a key and certificate issued by the CA in `issuerDir`. */
+export async function issueCertificate(req: {
+  issuerDir: string;
+  issuerPassphrase?: string;
+  profile: 'signer' | 'ca';
+  name: string;
+  days: number;
+  out: string;
+  passphrase?: string;
+  pathLen?: number;
+  now?: Date;
+}): Promise<PkiResult> {
+  checkDays(req.days);
+  const now = req.now ?? new Date();
+  const issuer = await readCaDir(req.issuerDir);
+  const issuerKey = await readPrivateKey(path.join(req.issuerDir, 'key.pem'), req.issuerPassphrase);
+  const notAfter = new Date(now.getTime() + req.days * DAY);
+  if (notAfter > issuer.cert.notAfter) {
+    throw new FerryError('USAGE', `--days ${req.days} would outlive the issuing CA (valid until ${issuer.cert.notAfter.toISOString()}): choose fewer days`);
+  }
+  await fsp.mkdir(req.out, { recursive: true, mode: 0o700 });
+  const key = generateRsaKey();
+  const der = createCertificate({
+    profile: req.profile,
+    commonName: req.name,
+    publicKey: key,
+    signingKey: issuerKey,
+    issuerCert: issuer.cert.der,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter,
+    ...(req.pathLen !== undefined ? { pathLen: req.pathLen } : {}),
+  });
+  await writePrivateKey(path.join(req.out, 'key.pem'), key, req.passphrase);
+  await writeCertificates(path.join(req.out, 'cert.pem'), [der]);
+  if (issuer.chain.length) await writeCertificates(path.join(req.out, 'chain.pem'), issuer.chain);
+  return result(path.join(req.out, 'cert.pem'), der);
+}
+
+/**
+ * `ferry pki cross-sign`: certify the new root's subject and key with the old root,
+ * so devices that trust only the old root accept signers of the new one. Written
+ * to `out`, and to `<media>/FERRY/trust/roots/` when a media root is given.
+ */
+export async function crossSign(req: { oldRootDir: string; oldRootPassphrase?: string; newRootDir: string; out: string; mediaRoot?: string; days?: number; now?: Date }): Promise<PkiResult> {
+  const now = req.now ?? new Date();
+  const oldRoot = await readCaDir(req.oldRootDir);
+  const oldKey = await readPrivateKey(path.join(req.oldRootDir, 'key.pem'), req.oldRootPassphrase);
+  const [newDer] = await readCertificates(path.join(req.newRootDir, 'cert.pem'), 'new root certificate');
+  const newRoot = parseCertificate(newDer!, 'new root certificate', 'KEY_INVALID');
+  const notAfter = new Date(Math.min(oldRoot.cert.notAfter.getTime(), req.days ? now.getTime() + req.days * DAY : Infinity, newRoot.notAfter.getTime()));
+  const der = createCertificate({
+    profile: 'ca',
+    commonName: '',
+    sameSubjectAs: newRoot.der,
+    publicKey: newRoot.x509.publicKey,
+    signingKey: oldKey,
+    issuerCert: oldRoot.cert.der,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter,
+  });
+  await writeCertificates(req.out, [der]);
+  if (req.mediaRoot) {
+    const dir = path.join(req.mediaRoot, 'FERRY', 'trust', 'roots');
+    await fsp.mkdir(dir, { recursive: true });
+    await writeCertificates(path.join(dir, `cross-${newRoot.fingerprint.slice(0, 16)}.pem`), [der]);
+  }
+  return result(req.out, der);
+}
+
+/** What `ferry pki revoke` wrote. */
+export interface RevokeResult {
+  crlPaths: string[];
+  crlNumber: string;
+  revokedSerials: string[];
+}
+
+/**
+ * `ferry pki revoke`: add a certificate to the root's CRL (accumulating every earlier
+ * revocation found in the root directory or on the stick, with a higher cRLNumber)
+ * and write it to `<root>/crl.pem` and `<media>/FERRY/trust/crl.pem`.
+ */
+export async function revokeCertificate(req: { rootDir: string; rootPassphrase?: string; certFile?: string; mediaRoot?: string; nextUpdateDays?: number; now?: Date }): Promise<RevokeResult> {
+  const now = req.now ?? new Date();
+  const root = await readCaDir(req.rootDir);
+  const key = await readPrivateKey(path.join(req.rootDir, 'key.pem'), req.rootPassphrase);
+  const targets = [path.join(req.rootDir, 'crl.pem'), ...(req.mediaRoot ? [path.join(req.mediaRoot, 'FERRY', 'trust', 'crl.pem')] : [])];
+  const revoked = new Map<string, Date>();
+  let number = 0n;
+  for (const file of targets) {
+    if (!(await exists(file))) continue;
+    for (const der of fromPem((await readFileCapped(file, 16 * 1024 * 1024, 'CRL')).toString('utf8'), 'X509 CRL')) {
+      const crl = parseCrl(der, file);
+      if (!crlSignedBy(crl, root.cert)) throw new FerryError('CRL_INVALID', `${file} is not a CRL of this root: remove it or use the matching --root`);
+      for (const [s, d] of crl.revoked) if (!revoked.has(s)) revoked.set(s, d);
+      if (crl.crlNumber > number) number = crl.crlNumber;
+    }
+  }
+  if (req.certFile) {
+    const [der] = await readCertificates(req.certFile, 'certificate to revoke');
+    const cert = parseCertificate(der!, req.certFile, 'KEY_INVALID');
+    if (!issuedBy(cert, root.cert)) throw new FerryError('USAGE', `${req.certFile} was not issued by this root: revoke it with the CA that issued it, or revoke that intermediate CA`);
+    if (!revoked.has(cert.serialHex)) revoked.set(cert.serialHex, now);
+  }
+  const days = req.nextUpdateDays ?? 365;
+  const crl = buildCrl({ issuer: root.cert, crlNumber: number + 1n, thisUpdate: now, nextUpdate: new Date(now.getTime() + days * DAY), revoked }, key);
+  for (const file of targets) {
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    await writeFileAtomic(file, toPem(crl, 'X509 CRL'));
+  }
+  return { crlPaths: targets, crlNumber: (number + 1n).toString(), revokedSerials: [...revoked.keys()] };
+}
