@@ -1,0 +1,75 @@
+/**
+ * The smoke bench runs inside the normal suite so the harness never rots. It asserts
+ * that the bench ran and wrote well-formed results — never how fast anything was.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseBenchArgs } from '../../bench/args.js';
+import { runBench, type BenchOutput } from '../../bench/bench.js';
+import { repoRoot } from '../../bench/ferry.js';
+import { hasTool } from '../../bench/proc.js';
+import type { BenchResult, Outcome } from '../../bench/report.js';
+
+let dir: string;
+let out: BenchOutput;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ferry-bench-smoke-'));
+  const opts = parseBenchArgs(['--smoke', '--no-install', '--workdir', join(dir, 'work'), '--results', join(dir, 'results')], repoRoot());
+  out = await runBench(opts, () => undefined);
+}, 110_000);
+
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function wellFormed(o: Outcome): void {
+  if (o.kind === 'measured') {
+    expect(o.samples.length).toBeGreaterThan(0);
+    expect(Number.isFinite(o.medianSec) && o.medianSec > 0).toBe(true);
+    expect(Number.isFinite(o.medianRssKiB) && o.medianRssKiB > 0).toBe(true);
+  } else {
+    expect(o.kind).toBe('not-run');
+    expect(o.reason.length).toBeGreaterThan(0);
+  }
+}
+
+describe('npm run bench -- --smoke', () => {
+  it('writes a JSON result that lists every operation, each measured or with a reason it did not run', async () => {
+    const r = JSON.parse(await readFile(out.jsonPath, 'utf8')) as BenchResult;
+    expect(r.schema).toBe('ferry.bench/v1');
+    expect(r.options).toMatchObject({ smoke: true, runs: 1, sizes: ['16M'] });
+    expect(Number(r.machine['nproc'])).toBeGreaterThan(0);
+    const ops = new Set(r.rows.map((row) => row.op));
+    for (const op of ['export (oci-archive → media)', 'incremental export 1.0.0 → 1.1.0', 'verify media', 'apply to dir slot', 'apply to block slot', 'signature verification (per manifest)']) {
+      expect(ops).toContain(op);
+    }
+    for (const row of r.rows) {
+      wellFormed(row.ferry);
+      wellFormed(row.peer.outcome);
+    }
+  });
+
+  it('really measures the peers that are installed (sha256sum and tar always are)', async () => {
+    const peer = (name: string) => out.result.rows.find((r) => r.peer.name.startsWith(name))?.peer.outcome;
+    expect(peer('sha256sum')?.kind).toBe('measured');
+    expect(peer('tar -xzf')?.kind).toBe('measured');
+    if (await hasTool('skopeo')) expect(peer('skopeo copy')?.kind).toBe('measured');
+    if (await hasTool('umoci')) expect(peer('umoci unpack')?.kind).toBe('measured');
+  });
+
+  it('never invents a number for rauc install, which cannot run here', () => {
+    const row = out.result.rows.find((r) => r.peer.name === 'rauc install');
+    expect(row?.peer.outcome.kind).toBe('not-run');
+  });
+
+  it('renders a markdown table with the machine and one line per row', async () => {
+    const md = await readFile(out.markdownPath, 'utf8');
+    expect(md).toContain('| operation | size | ferry | peer | ratio | ferry MB/s | ferry peak RSS | target | verdict |');
+    expect(md).toMatch(/Machine: .+, \d+ CPUs, .+ RAM/);
+    const tableLines = md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| operation') && !l.startsWith('| scaling'));
+    expect(tableLines.length).toBe(out.result.rows.length + out.result.scaling.length);
+  });
+});
