@@ -1,0 +1,131 @@
+/**
+ * Applying a verified image to a directory in one pass over the stick: for each
+ * layer, in order, the blob is read once and flows
+ *   stick -> digest+size check -> decompress -> diff_id hash -> sanitiser -> GNU tar
+ * with backpressure all the way (no layer, entry or image is ever held in memory).
+ * A failed digest, diff_id, path check or tar run throws; the caller has marked the
+ * slot bad before writing, so nothing half-written is ever activated.
+ */
+import * as fsp from 'node:fs/promises';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FerryError, isFerryError, toFerryError } from '../../errors.js';
+import { decompressor } from '../../oci/compress.js';
+import { DigestComputer } from '../../oci/digest.js';
+import type { OciLayout } from '../../oci/layout.js';
+import { type Descriptor, layerCompression } from '../../oci/types.js';
+import type { SlotWriteRequest, SlotWriteResult } from '../types.js';
+import { TarExtractor } from './gnu-tar.js';
+import { LayerGate } from './layer-gate.js';
+import { TarSanitizer } from './tar-sanitizer.js';
+
+const PROGRESS_EVERY = 4 * 1024 * 1024;
+
+/** What applying one layer did. */
+interface LayerResult {
+  compressed: number;
+  uncompressed: number;
+}
+
+/** Counts compressed bytes as they leave the stick and reports progress. */
+class ByteCounter extends Transform {
+  constructor(private readonly onBytes: (n: number) => void) {
+    super({ highWaterMark: 1024 * 1024 });
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.onBytes(chunk.length);
+    cb(null, chunk);
+  }
+}
+
+/** CANCELLED, said the same way everywhere. */
+export function cancelled(what: string): FerryError {
+  return new FerryError('CANCELLED', `${what}: cancelled; the slot is left marked bad and can be written again`);
+}
+
+/** True when nothing but an empty lost+found (left by mkfs) is in `root`. */
+async function isEmptyRoot(root: string): Promise<boolean> {
+  for (const name of await fsp.readdir(root)) {
+    if (name !== 'lost+found') return false;
+    if ((await fsp.readdir(`${root}/lost+found`)).length > 0) return false;
+  }
+  return true;
+}
+
+/**
+ * Extract the image's layers into `root` (an existing directory, normally empty),
+ * verifying every blob digest and diff_id on the way. Emits `write` progress in
+ * compressed bytes read from the stick (total = config + layers).
+ */
+export async function applyImageToDir(req: SlotWriteRequest & { root: string }): Promise<SlotWriteResult> {
+  const { layout, image, root, signal } = req;
+  const st = await fsp.lstat(root).catch(() => undefined);
+  if (!st?.isDirectory()) throw new FerryError('SLOT_WRITE_FAILED', `${root} is not a directory; create it or fix the slot's path`);
+  const layers = image.manifest.layers;
+  const total = image.configDescriptor.size + layers.reduce((s, l) => s + l.size, 0);
+  let done = image.configDescriptor.size;
+  let lastReported = 0;
+  const report = (force: boolean): void => {
+    if (force || done - lastReported >= PROGRESS_EVERY) {
+      lastReported = done;
+      req.progress({ step: 'write', bytesDone: done, bytesTotal: total });
+    }
+  };
+  report(true);
+  let lowerEmpty = await isEmptyRoot(root);
+  let uncompressed = 0;
+  for (const [i, desc] of layers.entries()) {
+    if (signal?.aborted) throw cancelled(`writing ${root}`);
+    const what = `layer ${i + 1}/${layers.length} (${desc.digest.slice(0, 19)})`;
+    const r = await applyLayer(layout, desc, image.config.rootfs.diff_ids[i]!, root, what, lowerEmpty, signal, (n) => {
+      done += n;
+      report(false);
+    });
+    uncompressed += r.uncompressed;
+    lowerEmpty = false;
+    report(true);
+  }
+  return { bytesRead: done, bytesWritten: uncompressed, details: { layers: layers.length } };
+}
+
+/** Apply one layer; on any failure the tar child is killed before the error is thrown. */
+async function applyLayer(layout: OciLayout, desc: Descriptor, diffId: string, root: string, what: string, lowerEmpty: boolean, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<LayerResult> {
+  const compression = layerCompression(desc.mediaType);
+  const tar = new TarExtractor(root, what);
+  const gate = new LayerGate(root, what, lowerEmpty);
+  const sanitizer = new TarSanitizer(what, gate, tar);
+  const diff = new DigestComputer();
+  let compressed = 0;
+  try {
+    await pipeline(
+      layout.openBlob(desc, what),
+      new ByteCounter((n) => {
+        compressed += n;
+        onBytes(n);
+      }),
+      decompressor(compression, what),
+      diff,
+      async (src: AsyncIterable<Buffer>) => {
+        for await (const chunk of src) {
+          if (signal?.aborted) throw cancelled(what);
+          await sanitizer.push(chunk);
+        }
+        await sanitizer.finish();
+      },
+      signal ? { signal } : {},
+    );
+    await tar.end();
+  } catch (e) {
+    await tar.kill();
+    if (signal?.aborted) throw cancelled(what);
+    if (isFerryError(e)) throw e;
+    throw toFerryError(e, what);
+  }
+  if (diff.digest !== diffId) {
+    throw new FerryError('DIGEST_MISMATCH', `${what}: uncompressed content does not match the image config's diff_id (expected ${diffId}, got ${diff.digest}): the image was built wrongly or altered; re-export it`, {
+      details: { expected: diffId, actual: diff.digest, layer: desc.digest },
+    });
+  }
+  await gate.finish();
+  return { compressed, uncompressed: diff.bytes };
+}

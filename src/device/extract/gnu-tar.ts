@@ -1,0 +1,82 @@
+/**
+ * The GNU tar child that writes a sanitised layer to disk. Node cannot create
+ * device nodes or set extended attributes, so the bytes the sanitiser accepted are
+ * handed, unchanged, to `tar -x` running as root with every fidelity option on.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { FerryError } from '../../errors.js';
+
+/**
+ * Options, and why each is there:
+ * - `-B`: reblock short reads from a pipe into whole records.
+ * - `--numeric-owner`: uid/gid numbers from the image, never mapped through this device's /etc/passwd.
+ * - `--same-owner -p`: keep ownership and full modes (setuid, sticky) without the umask.
+ * - `--xattrs --xattrs-include=*`: every SCHILY.xattr.* record (security.capability, security.selinux, ...).
+ * - `--warning=no-timestamp`: images from the future or 1970 are normal, not worth a stderr line.
+ */
+export const GNU_TAR_EXTRACT_ARGS: readonly string[] = ['-x', '-B', '-f', '-', '--numeric-owner', '--same-owner', '-p', '--xattrs', '--xattrs-include=*', '--warning=no-timestamp'];
+
+const STDERR_CAP = 64 * 1024;
+
+/** A running `tar -x` reading a layer on stdin. */
+export class TarExtractor {
+  private readonly child: ChildProcess;
+  private stderr = '';
+  private exited: Promise<FerryError | undefined>;
+  private failure: FerryError | undefined;
+
+  constructor(
+    root: string,
+    private readonly what: string,
+    tarPath = 'tar',
+  ) {
+    this.child = spawn(tarPath, [...GNU_TAR_EXTRACT_ARGS, '-C', root], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+      env: { ...process.env, LC_ALL: 'C.UTF-8' },
+    });
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stderr!.on('data', (s: string) => {
+      if (this.stderr.length < STDERR_CAP) this.stderr += s.slice(0, STDERR_CAP - this.stderr.length);
+    });
+    // EPIPE when tar dies early: the exit status below tells the real story.
+    this.child.stdin!.on('error', () => undefined);
+    this.exited = new Promise((resolve) => {
+      this.child.on('error', (e) => resolve(new FerryError('SLOT_WRITE_FAILED', `${what}: cannot run GNU tar (${e.message}); install GNU tar`, { cause: e })));
+      this.child.on('close', (code, sig) => resolve(code === 0 ? undefined : this.errorFor(code, sig)));
+    }).then((e) => {
+      this.failure = e as FerryError | undefined;
+      return this.failure;
+    });
+  }
+
+  /** Write bytes to tar, resolving when it can take more; rejects when tar has failed. */
+  async write(b: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
+    const stdin = this.child.stdin!;
+    if (stdin.write(b)) return;
+    const ended = await Promise.race([new Promise<'drain'>((r) => stdin.once('drain', () => r('drain'))), this.exited.then(() => 'exit' as const)]);
+    if (ended === 'exit') throw this.failure ?? new FerryError('SLOT_WRITE_FAILED', `${this.what}: GNU tar stopped reading the layer early`);
+  }
+
+  /** Close tar's stdin and wait for it to finish; throws SLOT_WRITE_FAILED / NO_SPACE on failure. */
+  async end(): Promise<void> {
+    this.child.stdin!.end();
+    const e = await this.exited;
+    if (e) throw e;
+  }
+
+  /** Stop tar now (cancellation or an error upstream) and wait for it to exit. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  private errorFor(code: number | null, sig: NodeJS.Signals | null): FerryError {
+    const tail = this.stderr.trim().split('\n').slice(-5).join(' | ');
+    const how = sig ? `was killed by ${sig}` : `exited with status ${code}`;
+    const noSpace = /No space left on device/.test(this.stderr);
+    return new FerryError(noSpace ? 'NO_SPACE' : 'SLOT_WRITE_FAILED', `${this.what}: GNU tar ${how}${tail ? `: ${tail}` : ''}${noSpace ? ': the slot is too small for this image' : ''}`, {
+      details: { stderr: this.stderr.slice(-4096), code, signal: sig },
+    });
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * The streaming tar filter between a verified layer and GNU tar. It parses every
+ * header itself (never trusting tar to agree), asks an EntryGate about each entry
+ * before any of its bytes move on, and passes the ORIGINAL bytes of accepted
+ * entries through unchanged: pax records (binary xattrs, uids above 262143) reach
+ * tar exactly as the image author wrote them. Whiteouts and anything refused never
+ * reach tar. Data is forwarded chunk by chunk (no entry is ever held in memory).
+ */
+import { FerryError } from '../../errors.js';
+import { type EntryKind, isHeaderOnly, kindOfTypeflag, normalizeEntryPath, unsafePath } from './entry-path.js';
+import { BLOCK, corruptArchive, ExtractCaps, isZeroBlock, paddedSize, parseHeader, parsePaxRecords, paxNumber, type RawHeader } from './tar-header.js';
+
+/** One entry as ferry understands it, after pax and GNU long-name headers are applied. */
+export interface TarEntry {
+  /** Normalised path ("a/b"; "" is the root). */
+  path: string;
+  kind: EntryKind;
+  /** Hardlinks: the normalised target path. Symlinks: the raw target text. Others: "". */
+  link: string;
+  size: number;
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+/** Decides, before an entry's bytes reach tar, whether it passes or is dropped; throws to refuse. */
+export interface EntryGate {
+  admit(e: TarEntry): 'pass' | 'drop' | Promise<'pass' | 'drop'>;
+}
+
+/** Where accepted bytes go (GNU tar's stdin); resolves when the bytes may be followed by more. */
+export interface ByteSink {
+  write(b: Buffer): Promise<void>;
+}
+
+type State = 'header' | 'meta' | 'data' | 'skip' | 'end';
+
+/** Pending extended headers that apply to the next entry. */
+interface Pending {
+  raw: Buffer[];
+  pax: Map<string, string>;
+  longName?: string;
+  longLink?: string;
+}
+
+/** The sanitising parser for one layer's tar stream. */
+export class TarSanitizer {
+  private state: State = 'header';
+  private readonly hdr = Buffer.alloc(BLOCK);
+  private hdrFill = 0;
+  private meta: { kind: string; raw: Buffer; data: Buffer; fill: number; size: number } | undefined;
+  private remaining = 0;
+  private pending: Pending = { raw: [], pax: new Map() };
+  private out: Buffer[] = [];
+  private entries = 0;
+  /** Uncompressed tar bytes forwarded to the sink. */
+  bytesForwarded = 0;
+
+  constructor(
+    private readonly what: string,
+    private readonly gate: EntryGate,
+    private readonly sink: ByteSink,
+  ) {}
+
+  /** Feed the next chunk of the uncompressed layer; resolves when it has been handled. */
+  async push(chunk: Buffer): Promise<void> {
+    let off = 0;
+    while (off < chunk.length) {
+      switch (this.state) {
+        case 'end':
+          return this.flush(); // bytes after the end-of-archive block: hashed upstream, ignored here
+        case 'data':
+        case 'skip': {
+          const n = Math.min(this.remaining, chunk.length - off);
+          if (this.state === 'data') this.emit(chunk.subarray(off, off + n));
+          this.remaining -= n;
+          off += n;
+          if (this.remaining === 0) this.state = 'header';
+          break;
+        }
+        case 'meta':
+          off = this.fillMeta(chunk, off);
+          break;
+        case 'header': {
+          let block: Buffer;
+          if (this.hdrFill === 0 && chunk.length - off >= BLOCK) {
+            block = chunk.subarray(off, off + BLOCK);
+            off += BLOCK;
+          } else {
+            const n = Math.min(BLOCK - this.hdrFill, chunk.length - off);
+            chunk.copy(this.hdr, this.hdrFill, off, off + n);
+            this.hdrFill += n;
+            off += n;
+            if (this.hdrFill < BLOCK) break;
+            this.hdrFill = 0;
+            block = Buffer.from(this.hdr);
+          }
+          await this.onHeader(block);
+          break;
+        }
+      }
+    }
+    await this.flush();
+  }
+
+  /** The layer ended: refuse a truncated archive, then send tar the end-of-archive blocks. */
+  async finish(): Promise<void> {
+    const clean = this.state === 'end' || (this.state === 'header' && this.hdrFill === 0 && this.pending.raw.length === 0);
+    if (!clean) throw corruptArchive(this.what, 'the tar stream is truncated (it ends inside an entry)');
+    this.emit(Buffer.alloc(2 * BLOCK));
+    await this.flush();
+  }
+
+  private emit(b: Buffer): void {
+    this.out.push(b);
+    this.bytesForwarded += b.length;
+  }
+
+  private async flush(): Promise<void> {
+    if (this.out.length === 0) return;
+    const b = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
+    this.out = [];
+    await this.sink.write(b);
+  }
+
+  private async onHeader(block: Buffer): Promise<void> {
+    if (isZeroBlock(block)) {
+      if (this.pending.raw.length) throw corruptArchive(this.what, 'an extended header is followed by the end of the archive');
+      this.state = 'end';
+      return;
+    }
+    const h = parseHeader(block, this.what);
+    switch (h.typeflag) {
+      case 'x':
+      case 'g':
+      case 'L':
+      case 'K':
+        return this.startMeta(h, block);
+    }
+    const kind = kindOfTypeflag(h.typeflag);
+    if (kind === undefined) throw corruptArchive(this.what, `entry ${JSON.stringify(h.name)} has unsupported tar type "${h.typeflag}" (sparse, multi-volume and incremental entries are not accepted)`);
+    const entry = this.resolveEntry(h, kind);
+    if (++this.entries > ExtractCaps.entries) throw new FerryError('FILE_TOO_LARGE', `${this.what}: more than ${ExtractCaps.entries} entries in one layer; split the image into more layers`);
+    const verdict = await this.gate.admit(entry);
+    if (verdict === 'pass') {
+      for (const r of this.pending.raw) this.emit(r);
+      this.emit(block);
+    }
+    this.pending = { raw: [], pax: new Map() };
+    this.remaining = paddedSize(entry.size);
+    this.state = this.remaining === 0 ? 'header' : verdict === 'pass' ? 'data' : 'skip';
+  }
+
+  private startMeta(h: RawHeader, block: Buffer): void {
+    const cap = h.typeflag === 'L' || h.typeflag === 'K' ? ExtractCaps.nameLength + BLOCK : ExtractCaps.paxHeader;
+    if (h.size > cap) throw new FerryError('FILE_TOO_LARGE', `${this.what}: a tar extended header of ${h.size} bytes is over the ${cap}-byte cap; rebuild the image`);
+    const padded = paddedSize(h.size);
+    this.meta = { kind: h.typeflag, raw: Buffer.from(block), data: Buffer.alloc(padded), fill: 0, size: h.size };
+    this.state = 'meta';
+    if (padded === 0) this.endMeta();
+  }
+
+  private fillMeta(chunk: Buffer, off: number): number {
+    const m = this.meta!;
+    const n = Math.min(m.data.length - m.fill, chunk.length - off);
+    chunk.copy(m.data, m.fill, off, off + n);
+    m.fill += n;
+    if (m.fill === m.data.length) this.endMeta();
+    return off + n;
+  }
+
+  private endMeta(): void {
+    const m = this.meta!;
+    this.meta = undefined;
+    this.state = 'header';
+    const body = m.data.subarray(0, m.size);
+    if (m.kind === 'g') {
+      // Global pax headers would change every later entry behind ferry's back; they carry
+      // nothing an OS image needs (git archive puts a commit id there), so they are dropped.
+      parsePaxRecords(body, this.what);
+      return;
+    }
+    this.pending.raw.push(m.raw, m.data);
+    if (m.kind === 'x') {
+      for (const [k, v] of parsePaxRecords(body, this.what)) this.pending.pax.set(k, v);
+      return;
+    }
+    const nul = body.indexOf(0);
+    const text = body.toString('latin1', 0, nul === -1 ? body.length : nul);
+    if (nul !== -1 && body.subarray(nul).some((b) => b !== 0)) throw unsafePath(this.what, text, 'has a GNU long name containing a NUL byte');
+    if (m.kind === 'L') this.pending.longName = text;
+    else this.pending.longLink = text;
+  }
+
+  /** Apply pending pax / GNU records to a header, refusing anything ambiguous. */
+  private resolveEntry(h: RawHeader, typeKind: EntryKind): TarEntry {
+    const { pax, longName, longLink } = this.pending;
+    for (const k of pax.keys()) {
+      if (k.startsWith('GNU.sparse.')) throw corruptArchive(this.what, `entry ${JSON.stringify(h.name)} is a sparse file (pax ${k}); rebuild the image without --sparse`);
+    }
+    // Two spellings of one name that two parsers could read differently are refused.
+    if (pax.has('path') && longName !== undefined) throw corruptArchive(this.what, `entry ${JSON.stringify(h.name)} has both a pax path and a GNU long name`);
+    if (pax.has('linkpath') && longLink !== undefined) throw corruptArchive(this.what, `entry ${JSON.stringify(h.name)} has both a pax linkpath and a GNU long link`);
+    const name = pax.get('path') ?? longName ?? h.name;
+    const linkRaw = pax.get('linkpath') ?? longLink ?? h.linkname;
+    const size = pax.has('size') ? paxNumber(pax.get('size')!, 'size', this.what) : h.size;
+    const uid = pax.has('uid') ? paxNumber(pax.get('uid')!, 'uid', this.what) : h.uid;
+    const gid = pax.has('gid') ? paxNumber(pax.get('gid')!, 'gid', this.what) : h.gid;
+    // GNU tar extracts a regular-file entry named "x/" as a directory (old tars marked them so).
+    const kind: EntryKind = typeKind === 'file' && name.endsWith('/') ? 'dir' : typeKind;
+    if (isHeaderOnly(kind) && size !== 0) throw corruptArchive(this.what, `entry ${JSON.stringify(name)} of type ${kind} claims ${size} bytes of data`);
+    const path = normalizeEntryPath(name, this.what);
+    let link = '';
+    if (kind === 'hardlink') {
+      link = normalizeEntryPath(linkRaw, this.what);
+      if (link === '') throw unsafePath(this.what, name, 'is a hardlink to the root directory');
+    } else if (kind === 'symlink') {
+      if (linkRaw.includes('\0')) throw unsafePath(this.what, name, 'is a symlink whose target contains a NUL byte');
+      if (linkRaw.length > ExtractCaps.nameLength) throw new FerryError('FILE_TOO_LARGE', `${this.what}: a symlink target is over the ${ExtractCaps.nameLength}-byte cap`);
+      link = linkRaw;
+    }
+    return { path, kind, link, size, uid, gid, mode: h.mode };
+  }
+}
