@@ -2,8 +2,10 @@
  * The ferry side of each comparison, as command lines for the built CLI. Each step
  * says why it cannot run (command not there yet, missing option) instead of guessing.
  */
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { ferryArgv, hasOption, type FerryCli } from './ferry.js';
+import { join } from 'node:path';
+import { ferryArgv, hasOption, repoRoot, type FerryCli } from './ferry.js';
 import type { Contender } from './harness.js';
 import type { SizeInputs } from './inputs.js';
 
@@ -25,6 +27,7 @@ export const FERRY_COMMANDS: readonly string[][] = [['export'], ['verify'], ['de
 /** Build the steps from what the built CLI offers. */
 export function ferrySteps(cli: FerryCli): FerrySteps {
   const ferry = ferryArgv();
+  const applyScript = join(repoRoot(), 'dist', 'bench', 'apply-dir.js');
   const exportWhy = cli.missing['export'] ?? (hasOption(cli, 'export', '--media') ? undefined : 'ferry export has no --media option');
   return {
     ...(exportWhy === undefined ? {} : { exportWhy }),
@@ -35,9 +38,9 @@ export function ferrySteps(cli: FerryCli): FerrySteps {
     ],
     ...(cli.missing['verify'] === undefined ? {} : { verifyWhy: cli.missing['verify'] }),
     verifyArgv: (stick) => [...ferry, 'verify', '--media', stick],
-    applyWhy: cli.missing['device apply'] ?? 'ferry: not available yet',
+    ...(existsSync(applyScript) ? {} : { applyWhy: 'ferry: not built (run tsc)' }),
     applyPrepare: async (_inputs, slot) => { await rm(slot, { recursive: true, force: true }); },
-    applyArgv: () => [],
+    applyArgv: (inputs, slot) => [ferry[0] as string, applyScript, inputs.layout, '1.0.0', slot],
     blockSide: () => ({ name: 'ferry apply (block slot)', notRun: 'ferry: not available yet', argv: () => [] }),
   };
 }

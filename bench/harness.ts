@@ -32,6 +32,8 @@ export interface Comparison {
   peers: { contender: Contender; target: Target }[];
   /** Extra text for the notes column, from the measured outcomes. */
   notes?: (ferry: Outcome, peer: Outcome, peerName: string) => string;
+  /** Untimed check after the last run that ferry's output is right (throws when not). */
+  check?: () => Promise<void>;
 }
 
 /** Run every comparison `runs` times; returns the table rows. */
@@ -40,7 +42,16 @@ export async function runComparisons(list: readonly Comparison[], runs: number, 
   for (const c of list) {
     const sides = [c.ferry, ...c.peers.map((p) => p.contender)];
     const outcomes = await runSides(c, sides, runs, log);
-    const ferry = outcomes[0] as Outcome;
+    let ferry = outcomes[0] as Outcome;
+    if (ferry.kind === 'measured' && c.check) {
+      // a fast but wrong result must not win a row
+      try {
+        await c.check();
+      } catch (e) {
+        ferry = { kind: 'not-run', reason: `wrong output: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300) };
+        log(`  ${c.op} ${c.size}: ${ferry.reason}`);
+      }
+    }
     c.peers.forEach((p, i) => {
       const peer = outcomes[i + 1] as Outcome;
       const row: Row = { op: c.op, size: c.size, inputBytes: c.inputBytes, ferry, peer: { name: p.contender.name, outcome: peer }, target: p.target };

@@ -167,7 +167,19 @@ export function applyDirComparison(ctx: OpsContext): Comparison {
       },
     ],
     notes: () => 'MB/s counts unpacked rootfs bytes',
+    check: () => sameTree(slot, tarOut),
   };
+}
+
+/** Throw unless two trees hold the same names, types, modes, link counts, sizes, link targets and bytes. */
+export async function sameTree(a: string, b: string): Promise<void> {
+  const list = async (dir: string) => (await runChecked('find', ['.', '-printf', '%y %m %n %s %U:%G %l %p\\n'], { cwd: dir })).stdout.split('\n').sort().join('\n');
+  const [la, lb] = await Promise.all([list(a), list(b)]);
+  if (la !== lb) {
+    const first = la.split('\n').find((l, i) => l !== lb.split('\n')[i]);
+    throw new Error(`tree listing differs from the reference extraction (first difference: ${first ?? 'length'})`);
+  }
+  await runChecked('diff', ['-r', '--no-dereference', a, b]);
 }
 
 /** Block slot: ferry's block apply vs `rauc install`, which needs a booted RAUC system. */
