@@ -270,7 +270,8 @@ export class App implements FlowHost {
     m.busy = true;
     this.changed(true);
     try {
-      m.result = (await (m.action === 'rollback' ? this.engine.rollback() : this.engine.markGood())).message;
+      const root = this.state.media.roots[this.state.media.rootIndex];
+      m.result = (await (m.action === 'rollback' ? this.engine.rollback(root) : this.engine.markGood(root))).message;
       this.log(`${m.action}: ${m.result}`);
     } catch (e) {
       m.error = uiError(e);

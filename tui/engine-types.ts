@@ -127,7 +127,8 @@ export interface TuiEngine {
   plan(mediaRoot: string, id: string): Promise<PlanInfo>;
   /** Apply; must honour `signal` until the bootloader switch and leave the device as before. */
   apply(mediaRoot: string, id: string, progress: ProgressFn, signal: AbortSignal): Promise<ApplyOutcome>;
-  markGood(): Promise<MaintenanceOutcome>;
-  rollback(): Promise<MaintenanceOutcome>;
+  /** `mediaRoot`: a stick to write the receipt to, when one is plugged in. */
+  markGood(mediaRoot?: string): Promise<MaintenanceOutcome>;
+  rollback(mediaRoot?: string): Promise<MaintenanceOutcome>;
   reboot(): Promise<void>;
 }

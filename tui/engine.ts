@@ -1,20 +1,126 @@
 /**
- * The engine adapter: the TuiEngine calls mapped onto the same library functions that
- * `ferry device …` uses. (Wired to src/device once its shell lands.)
+ * The engine adapter: every TuiEngine call is one of the library functions that
+ * `ferry device …` uses (openDevice, loadState, the media verifier, planInstall,
+ * applyUpdate, mark-good, rollback), so the UI can never decide differently from the CLI.
  */
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { applyUpdate } from '../src/device/apply.js';
+import { runRebootCommand } from '../src/device/commands.js';
+import { DEFAULT_CONFIG_FILE } from '../src/device/config.js';
+import { type DeviceDeps, type DeviceOptions, type MediaVerifyResult, openDevice } from '../src/device/context.js';
+import { planInstall, type PlanInputs } from '../src/device/plan.js';
+import { markGood, rollback } from '../src/device/maintenance.js';
+import { effectiveNow, loadState } from '../src/device/state.js';
+import { deviceStatus } from '../src/device/status.js';
+import { otherSlot } from '../src/device/types.js';
 import { FerryError } from '../src/errors.js';
+import { OciLayout } from '../src/oci/layout.js';
+import type { ProgressFn } from '../src/progress.js';
 import type { TuiEngine } from './engine-types.js';
+import { signerName, toApplyOutcome, toDeviceInfo, toPlanInfo, toUpdateEntry } from './engine-map.js';
 
-/** Options from the command line. */
+/** How to reach the device. */
 export interface EngineOptions {
   configFile: string | undefined;
-  rebootCommand: string;
+  deps: DeviceDeps;
+  clock?: () => Date;
+}
+
+async function requireFerryFolder(root: string): Promise<void> {
+  const st = await fsp.stat(path.join(root, 'FERRY')).catch(() => undefined);
+  if (!st?.isDirectory()) throw new FerryError('MEDIA_NOT_FOUND', `${root} has no FERRY folder: plug in a stick made by ferry export`);
+}
+
+/** Stream every blob of a verified image through its digest check, reporting bytes as they pass. */
+async function streamBlobs(layout: OciLayout, blobs: Array<{ digest: string; size: number; mediaType: string }>, label: string, progress: ProgressFn, signal: AbortSignal): Promise<void> {
+  const total = blobs.reduce((n, d) => n + d.size, 0);
+  let done = 0;
+  for (const [i, d] of blobs.entries()) {
+    const detail = `${i === 0 ? 'config' : `layer ${i} of ${blobs.length - 1}`} ${d.digest.slice(0, 19)}…`;
+    progress({ step: 'verify', bytesDone: done, bytesTotal: total, detail });
+    const stream = layout.openBlob(d, `blob ${d.digest} of ${label}`);
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (signal.aborted) {
+        stream.destroy();
+        throw new FerryError('CANCELLED', 'verification stopped; nothing was changed');
+      }
+      done += chunk.length;
+      progress({ step: 'verify', bytesDone: done, bytesTotal: total, detail });
+    }
+  }
 }
 
 /** The real engine for ferry-tui. */
-export function createEngine(_opts: EngineOptions): TuiEngine {
-  const missing = async (): Promise<never> => {
-    throw new FerryError('INTERNAL', 'the device engine is not wired yet');
+export function createEngine(opts: EngineOptions): TuiEngine {
+  const devOpts: DeviceOptions = { configFile: opts.configFile ?? DEFAULT_CONFIG_FILE };
+  const clock = opts.clock ?? (() => new Date());
+  const deps = opts.deps;
+
+  /** Everything the planner needs, read fresh (the stick may have changed). */
+  async function survey(mediaRoot: string): Promise<{ inputs: Omit<PlanInputs, 'requestedId'>; verified: MediaVerifyResult; describeTarget: string }> {
+    await requireFerryFolder(mediaRoot);
+    const dev = await openDevice(devOpts, deps);
+    const state = await loadState(dev.config.stateDir);
+    const verified = await deps.verifyMedia({ mediaRoot, trustDir: dev.config.trustDir, state, requiredSigners: dev.config.policy.requiredSigners, clock: clock() });
+    const target = otherSlot(dev.booted);
+    const slot = deps.createSlot(target, dev.config.slots[target], { stateDir: dev.config.stateDir });
+    const inputs = {
+      candidates: verified.candidates,
+      config: dev.config,
+      state,
+      bootState: await dev.bootloader.getState(),
+      booted: dev.booted,
+      now: effectiveNow(state, clock()),
+      targetAvailableBytes: await slot.availableBytes(),
+    };
+    return { inputs, verified, describeTarget: slot.describe() };
+  }
+
+  async function candidate(mediaRoot: string, id: string) {
+    const s = await survey(mediaRoot);
+    const c = s.inputs.candidates.find((x) => x.id === id);
+    if (!c) throw new FerryError('IMAGE_NOT_FOUND', `update ${id} is no longer on the stick: was it swapped?`);
+    if (c.refusal) throw new FerryError(c.refusal.code, c.refusal.message);
+    return { s, c, manifest: c.manifest! };
+  }
+
+  return {
+    async status() {
+      return toDeviceInfo(await deviceStatus({ ...devOpts, clock }, deps));
+    },
+    async listUpdates(mediaRoot) {
+      const { inputs } = await survey(mediaRoot);
+      return { root: mediaRoot, updates: inputs.candidates.map((c) => toUpdateEntry(c, inputs)) };
+    },
+    async verifySignature(mediaRoot, id) {
+      const { s, c } = await candidate(mediaRoot, id);
+      return { signers: (c.signers ?? []).map(signerName), chain: [], checkedAt: s.inputs.now.toISOString() };
+    },
+    async verifyBlobs(mediaRoot, id, progress, signal) {
+      const { manifest } = await candidate(mediaRoot, id);
+      const layout = await OciLayout.open(path.join(mediaRoot, 'FERRY', 'oci'));
+      const image = await layout.resolveImage(manifest.image.manifest, manifest.image.platform, manifest.image.ref);
+      await streamBlobs(layout, [image.configDescriptor, ...image.manifest.layers], id, progress, signal);
+    },
+    async plan(mediaRoot, id) {
+      const { inputs, describeTarget } = await survey(mediaRoot);
+      const verdict = planInstall({ ...inputs, requestedId: id });
+      if (verdict.kind === 'nothing') {
+        const mine = verdict.skipped.find((x) => x.id === id);
+        throw new FerryError(mine?.code ?? verdict.code, mine?.message ?? verdict.message);
+      }
+      return toPlanInfo(verdict.plan, inputs.state, describeTarget);
+    },
+    async apply(mediaRoot, id, progress, signal) {
+      const r = await applyUpdate({ ...devOpts, mediaRoot, updateId: id, progress, signal, clock }, deps);
+      return toApplyOutcome(r.plan, r.delivery);
+    },
+    markGood: async (mediaRoot) => ({ message: (await markGood({ ...devOpts, clock, ...(mediaRoot ? { mediaRoot } : {}) }, deps)).message }),
+    rollback: async (mediaRoot) => ({ message: (await rollback({ ...devOpts, clock, ...(mediaRoot ? { mediaRoot } : {}) }, deps)).message }),
+    async reboot() {
+      const dev = await openDevice(devOpts, deps);
+      await runRebootCommand(dev.config.rebootCommand);
+    },
   };
-  return { status: missing, listUpdates: missing, verifySignature: missing, verifyBlobs: missing, plan: missing, apply: missing, markGood: missing, rollback: missing, reboot: missing };
 }

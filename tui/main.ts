@@ -9,6 +9,16 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, toFerryError } from '../src/errors.js';
 import { App } from './app.js';
 import { createEngine } from './engine.js';
+import type { DeviceDeps } from '../src/device/context.js';
+import { FerryError } from '../src/errors.js';
+
+// TEMPORARY until src/device wires its slot backends and media verifier (device/deps.ts).
+async function deviceDeps(): Promise<DeviceDeps> {
+  const missing = (): never => {
+    throw new FerryError('INTERNAL', 'the device slot backends are not wired yet');
+  };
+  return { slotTypes: ['dir', 'block', 'bootc'], createSlot: missing, verifyMedia: async () => missing() };
+}
 import { findMediaRoots, mediaRootFor } from './media-scan.js';
 import { TerminalView } from './render.js';
 import { createRepaintScheduler } from './scheduler.js';
@@ -21,7 +31,6 @@ interface TuiOptions {
   media?: string;
   lang: string;
   ascii?: boolean;
-  rebootCommand: string;
 }
 
 function parseArgs(argv: string[]): TuiOptions {
@@ -31,7 +40,6 @@ function parseArgs(argv: string[]): TuiOptions {
     .option('--media <dir>', 'the stick (the folder holding FERRY/); default: scan /run/media, /media, /mnt')
     .option('--lang <code>', `language (${Object.keys(LANGUAGES).join(', ')})`, 'en')
     .option('--ascii', 'ASCII marks only (for terminals without UTF-8)')
-    .option('--reboot-command <cmd>', 'command run by "reboot now"', 'systemctl reboot')
     .exitOverride()
     .showHelpAfterError();
   program.parse(argv);
@@ -58,7 +66,7 @@ async function main(): Promise<void> {
   }
   if (!process.stdout.isTTY || !process.stdin.isTTY) fail(new Error('ferry-tui needs a terminal (stdin and stdout must be a tty); use `ferry device` in scripts'));
   const strings = stringsFor(opts.lang);
-  const engine = createEngine({ configFile: opts.config, rebootCommand: opts.rebootCommand });
+  const engine = createEngine({ configFile: opts.config, deps: await deviceDeps() });
   const fixedMedia = opts.media === undefined ? undefined : await mediaRootFor(opts.media);
   const view = new TerminalView();
   let exiting = false;
