@@ -70,6 +70,8 @@ const ERRORS_EN: Partial<Record<ErrorCode, ErrorHelp>> = {
   CANCELLED: { what: 'the update was cancelled; the device is as before', next: 'start again when ready' },
   LOCKED: { what: 'another update is running on this device', next: 'wait for it to finish, then try again' },
   COMMAND_FAILED: { what: 'a system command failed', next: 'see the log (l), then call support' },
+  ROLLBACK_REFUSED: { what: 'there is no committed system in the other slot to go back to', next: 'nothing to roll back to; call support if this system misbehaves' },
+  CONFIRMATION_REQUIRED: { what: 'this action needs an explicit confirmation', next: 'choose the action again and confirm it' },
   INTERNAL: { what: 'ferry hit an unexpected problem', next: 'see the log (l), then call support' },
 };
 
