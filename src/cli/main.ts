@@ -15,6 +15,8 @@ export function buildProgram(): Command {
   const program = new Command('ferry')
     .description('carry bootable OS images across the air gap: signed OCI media and verified A/B updates')
     .version('0.1.0')
+    // program options only before the subcommand, so `ferry export --version 1.2.3` is export's own option
+    .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride();
   registerExport(program);

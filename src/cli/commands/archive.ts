@@ -1,5 +1,39 @@
-/** `ferry archive`: placeholder until its issue lands. */
+/** `ferry archive` / `ferry unarchive`: the single-file (oci-archive) form of the media. */
 import type { Command } from 'commander';
+import { archiveMedia, unarchiveMedia } from '../../media/archive.js';
+import { action, printJson } from '../run.js';
+import { cliProgress } from './verify.js';
 
-/** Register `ferry archive` on the program. */
-export function registerArchive(_program: Command): void {}
+/** Register `ferry archive` and `ferry unarchive` on the program. */
+export function registerArchive(program: Command): void {
+  program
+    .command('archive')
+    .description('write FERRY/ of the media as one oci-archive tar (layout at the tar root; skopeo reads it as oci-archive:FILE:REF)')
+    .requiredOption('--media <dir>', 'the media root (the folder that holds FERRY/)')
+    .requiredOption('--out <file.tar>', 'the archive to write (replaced atomically)')
+    .option('--json', 'print JSON')
+    .option('--progress', 'print progress events as JSON lines on stderr')
+    .action(
+      action(async (opts: { media: string; out: string; json?: boolean; progress?: boolean }) => {
+        const progress = cliProgress(opts);
+        const r = await archiveMedia({ mediaRoot: opts.media, outFile: opts.out, ...(progress ? { progress } : {}) });
+        if (opts.json) printJson({ ok: true, out: opts.out, ...r });
+        else process.stdout.write(`wrote ${opts.out}: ${r.blobs} blobs, ${r.bytes} bytes\n`);
+      }),
+    );
+  program
+    .command('unarchive')
+    .description('read an archive made by ferry archive (or any oci-archive) onto the media, checking every blob')
+    .requiredOption('--in <file.tar>', 'the archive to read')
+    .requiredOption('--media <dir>', 'the media root to write (FERRY/ is created)')
+    .option('--json', 'print JSON')
+    .option('--progress', 'print progress events as JSON lines on stderr')
+    .action(
+      action(async (opts: { in: string; media: string; json?: boolean; progress?: boolean }) => {
+        const progress = cliProgress(opts);
+        const r = await unarchiveMedia({ inFile: opts.in, mediaRoot: opts.media, ...(progress ? { progress } : {}) });
+        if (opts.json) printJson({ ok: true, ...r });
+        else process.stdout.write(`unarchived ${r.images} image(s): ${r.blobsWritten} blobs written, ${r.blobsSkipped} already present, ${r.files} update/trust files\n`);
+      }),
+    );
+}

@@ -1,5 +1,115 @@
-/** `ferry export`: placeholder until its issue lands. */
+/** `ferry export`: put an image onto the media store, and sign an update manifest for it when --signer is given. */
 import type { Command } from 'commander';
+import { FerryError } from '../../errors.js';
+import { exportImage, type ExportResult } from '../../media/export.js';
+import { publishUpdate, type PublishResult } from '../../media/publish.js';
+import type { CompressChoice } from '../../oci/layer-copy.js';
+import { formatPlatform, parsePlatform } from '../../oci/types.js';
+import { readFileCapped } from '../../util/fsx.js';
+import { action, printJson } from '../run.js';
+import { cliProgress } from './verify.js';
+
+/** Release notes are shown on a device screen: 64 KiB is plenty. */
+const NOTES_CAP = 64 * 1024;
+const COMPRESS: readonly CompressChoice[] = ['keep', 'gzip', 'zstd', 'none'];
+
+interface ExportOpts {
+  image: string;
+  target: string;
+  version: string;
+  media: string;
+  platform?: string;
+  compress: string;
+  verifyExisting?: boolean;
+  json?: boolean;
+  progress?: boolean;
+  signer?: string;
+  compatible: string[];
+  counter?: string;
+  expires?: string;
+  notes?: string;
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+function parseCounter(s: string | undefined): number | undefined {
+  if (s === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(s)) throw new FerryError('USAGE', `--counter "${s}" is not a non-negative integer`);
+  return Number(s);
+}
+
+async function sign(opts: ExportOpts, r: ExportResult): Promise<PublishResult> {
+  if (opts.compatible.length === 0) throw new FerryError('USAGE', '--signer needs at least one --compatible <string> (the devices allowed to install this image)');
+  const notes = opts.notes === undefined ? undefined : (await readFileCapped(opts.notes, NOTES_CAP, 'release notes')).toString('utf8');
+  const counter = parseCounter(opts.counter);
+  return publishUpdate({
+    mediaRoot: opts.media,
+    target: opts.target,
+    version: opts.version,
+    manifest: r.manifest,
+    platform: r.platform,
+    payloadBytes: r.payloadBytes,
+    signerDir: opts.signer!,
+    compatible: opts.compatible,
+    ...(counter !== undefined ? { counter } : {}),
+    ...(opts.expires !== undefined ? { expires: opts.expires } : {}),
+    ...(notes !== undefined ? { notes } : {}),
+  });
+}
 
 /** Register `ferry export` on the program. */
-export function registerExport(_program: Command): void {}
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('export an image onto the media (FERRY/oci), sharing blobs already there; with --signer, also write a signed update manifest')
+    .requiredOption('--image <input>', 'oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF] or rootfs:PATH (directory or tarball)')
+    .requiredOption('--target <name>', 'target name, e.g. kiosk ([a-z0-9][a-z0-9._-]*)')
+    .requiredOption('--version <semver>', 'image version, e.g. 2.3.1')
+    .requiredOption('--media <dir>', 'the media root (a mounted stick or a folder); FERRY/ is created')
+    .option('--platform <os/arch>', 'platform to pick from a multi-platform image (default linux/amd64)')
+    .option('--compress <mode>', 'layer compression: keep, gzip, zstd or none', 'keep')
+    .option('--verify-existing', 're-hash blobs already on the media instead of trusting name and size')
+    .option('--signer <dir>', 'sign an update manifest with key.pem + cert.pem (+ chain.pem) from this folder')
+    .option('--compatible <string>', 'device compatible string allowed to install it (repeatable)', collect, [])
+    .option('--counter <n>', 'release counter (anti-rollback); derived from the version when omitted')
+    .option('--expires <date|days>', 'expiry of the update manifest: an RFC 3339 date or a number of days')
+    .option('--notes <file>', 'release notes file (UTF-8, at most 64 KiB)')
+    .option('--json', 'print the result as JSON')
+    .option('--progress', 'print progress events as JSON lines on stderr')
+    .action(
+      action(async (opts: ExportOpts) => {
+        if (!COMPRESS.includes(opts.compress as CompressChoice)) throw new FerryError('USAGE', `--compress must be one of ${COMPRESS.join(', ')}, not "${opts.compress}"`);
+        if (opts.signer === undefined && (opts.compatible.length || opts.counter || opts.expires || opts.notes)) {
+          throw new FerryError('USAGE', '--compatible, --counter, --expires and --notes only apply with --signer <dir>');
+        }
+        const progress = cliProgress(opts);
+        const epoch = process.env.SOURCE_DATE_EPOCH;
+        if (epoch !== undefined && !/^\d+$/.test(epoch)) throw new FerryError('USAGE', `SOURCE_DATE_EPOCH "${epoch}" is not a number of seconds`);
+        const r = await exportImage({
+          image: opts.image,
+          target: opts.target,
+          version: opts.version,
+          mediaRoot: opts.media,
+          compress: opts.compress as CompressChoice,
+          verifyExisting: opts.verifyExisting ?? false,
+          ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
+          ...(progress ? { progress } : {}),
+          ...(epoch !== undefined ? { sourceDateEpoch: Number(epoch) } : {}),
+        });
+        const signed = opts.signer !== undefined ? await sign(opts, r) : undefined;
+        if (opts.json) {
+          printJson({ ok: true, ...r, update: signed ? { manifestPath: signed.manifestPath, signaturePath: signed.signaturePath } : null });
+          return;
+        }
+        process.stdout.write(
+          [
+            `exported ${r.ref} (${formatPlatform(r.platform)}) to ${opts.media}/FERRY/oci: manifest ${r.manifest.digest}`,
+            `  payload ${r.payloadBytes} bytes; wrote ${r.blobsWritten} blob(s) (${r.bytesWritten} bytes), ${r.blobsSkipped} already present (${r.bytesSkipped} bytes)`,
+            signed ? `  signed update manifest: ${signed.manifestPath}` : '  no update manifest written (no --signer): devices will not install this image until it is signed',
+          ].join('\n') + '\n',
+        );
+      }),
+    );
+}

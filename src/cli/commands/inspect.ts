@@ -1,5 +1,37 @@
-/** `ferry inspect`: placeholder until its issue lands. */
+/** `ferry inspect`: list the images on the media with their sizes and sharing. */
 import type { Command } from 'commander';
+import { inspectMedia } from '../../media/inspect.js';
+import { action, printJson } from '../run.js';
+
+function human(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
+}
 
 /** Register `ferry inspect` on the program. */
-export function registerInspect(_program: Command): void {}
+export function registerInspect(program: Command): void {
+  program
+    .command('inspect')
+    .description('show the images on the media: refs, versions, platforms, layers, sizes and shared bytes')
+    .requiredOption('--media <dir>', 'the media root (the folder that holds FERRY/)')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (opts: { media: string; json?: boolean }) => {
+        const s = await inspectMedia(opts.media);
+        if (opts.json) {
+          printJson({ ok: true, ...s });
+          return;
+        }
+        const out = [`media ${s.mediaRoot}: ${s.images.length} image(s)`];
+        for (const i of s.images) {
+          out.push(`  ${i.ref.padEnd(28)} ${String(i.version ?? '-').padEnd(10)} ${i.platform.padEnd(12)} ${String(i.layers).padStart(3)} layer(s)  ${human(i.payloadBytes).padStart(10)}  (shared ${human(i.sharedBytes)})  ${i.digest.slice(0, 19)}`);
+        }
+        out.push(`total ${human(s.totalBytes)} in ${s.blobs} blobs; ${human(s.sharedBytes)} stored once for several images`);
+        out.push(s.updates.length ? `update manifests: ${s.updates.join(', ')}` : 'update manifests: none (images are not signed)');
+        process.stdout.write(out.join('\n') + '\n');
+      }),
+    );
+}

@@ -1,0 +1,90 @@
+/**
+ * `ferry inspect`: what is on the media: each image (ref, version, platform, layer
+ * count, sizes), the bytes blobs share between images, and the total.
+ */
+import * as fsp from 'node:fs/promises';
+import { FerryError } from '../errors.js';
+import { OciLayout } from '../oci/layout.js';
+import { Annotation, Caps, type Descriptor, formatPlatform, MediaType, parseImageConfig, parseImageManifest } from '../oci/types.js';
+import { mediaPaths } from './store.js';
+
+/** One image on the media. */
+export interface ImageSummary {
+  ref: string;
+  version: string | undefined;
+  digest: string;
+  platform: string;
+  layers: number;
+  /** config + layers. */
+  payloadBytes: number;
+  /** Bytes of this image's blobs that other images on the media use too. */
+  sharedBytes: number;
+}
+
+/** Everything inspect reports. */
+export interface MediaSummary {
+  mediaRoot: string;
+  images: ImageSummary[];
+  /** Distinct blobs referenced (manifests, configs, layers) and their bytes. */
+  blobs: number;
+  totalBytes: number;
+  /** Bytes that are stored once but used by more than one image. */
+  sharedBytes: number;
+  /** Update manifests present in FERRY/updates (file names). */
+  updates: string[];
+}
+
+/** Summarise the media at `mediaRoot`. */
+export async function inspectMedia(mediaRoot: string): Promise<MediaSummary> {
+  const paths = mediaPaths(mediaRoot);
+  try {
+    await fsp.access(paths.oci);
+  } catch (e) {
+    throw new FerryError('MEDIA_NOT_FOUND', `${mediaRoot} holds no FERRY/oci: not ferry media (check the --media path)`, { cause: e });
+  }
+  const layout = await OciLayout.open(paths.oci);
+  const index = await layout.readIndex();
+  const users = new Map<string, { size: number; refs: Set<string> }>();
+  const use = (d: Descriptor, ref: string) => {
+    const u = users.get(d.digest) ?? { size: d.size, refs: new Set<string>() };
+    u.refs.add(ref);
+    users.set(d.digest, u);
+  };
+  const perImage: Array<{ entry: Descriptor; ref: string; blobs: Descriptor[]; platform: string; layers: number }> = [];
+  for (const entry of index.manifests) {
+    const ref = entry.annotations?.[Annotation.refName] ?? entry.digest;
+    if (entry.mediaType !== MediaType.imageManifest && entry.mediaType !== MediaType.dockerManifest) {
+      throw new FerryError('UNSUPPORTED_MEDIA_TYPE', `index entry ${ref} has media type "${entry.mediaType}"; ferry media holds image manifests only`);
+    }
+    const m = parseImageManifest(await layout.readJsonBlob(entry, Caps.manifestJson, `manifest of ${ref}`));
+    const cfg = parseImageConfig(await layout.readJsonBlob(m.config, Caps.configJson, `config of ${ref}`));
+    const platform = formatPlatform({ os: cfg.os, architecture: cfg.architecture, ...(typeof cfg.variant === 'string' ? { variant: cfg.variant } : {}) });
+    const blobs = [m.config, ...m.layers];
+    for (const d of [entry, ...blobs]) use(d, ref);
+    perImage.push({ entry, ref, blobs, platform, layers: m.layers.length });
+  }
+  const images: ImageSummary[] = perImage.map(({ entry, ref, blobs, platform, layers }) => ({
+    ref,
+    version: entry.annotations?.[Annotation.version],
+    digest: entry.digest,
+    platform,
+    layers,
+    payloadBytes: blobs.reduce((n, d) => n + d.size, 0),
+    sharedBytes: blobs.filter((d) => (users.get(d.digest)?.refs.size ?? 0) > 1).reduce((n, d) => n + d.size, 0),
+  }));
+  const all = [...users.values()];
+  let updates: string[] = [];
+  try {
+    updates = (await fsp.readdir(paths.updates)).filter((n) => n.endsWith('.json')).sort();
+  } catch {
+    updates = [];
+  }
+  return {
+    mediaRoot,
+    images,
+    blobs: all.length,
+    totalBytes: all.reduce((n, u) => n + u.size, 0),
+    sharedBytes: all.filter((u) => u.refs.size > 1).reduce((n, u) => n + u.size, 0),
+    updates,
+  };
+}

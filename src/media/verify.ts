@@ -1,0 +1,169 @@
+/**
+ * `ferry verify`: re-read every blob that any image on the media references
+ * (index → manifests → config + layers), each blob once, and report EVERY missing or
+ * damaged one rather than stopping at the first. Hashing reads 4 MiB chunks with the
+ * next read in flight while the current one is hashed (to keep pace with sha256sum).
+ */
+import { createHash } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { FerryError, isFerryError } from '../errors.js';
+import { OciLayout } from '../oci/layout.js';
+import { Annotation, Caps, type Descriptor, MediaType, parseImageIndex, parseImageManifest } from '../oci/types.js';
+import type { ProgressFn } from '../progress.js';
+import { mediaPaths } from './store.js';
+
+/** One missing or damaged blob. */
+export interface BlobProblem {
+  digest: string;
+  kind: 'missing' | 'digest-mismatch' | 'size-mismatch' | 'invalid' | 'unreadable';
+  message: string;
+  /** Refs of the images that need this blob. */
+  refs: string[];
+}
+
+/** The outcome of a verify run. */
+export interface MediaBlobReport {
+  ok: boolean;
+  images: Array<{ ref: string; digest: string }>;
+  blobsChecked: number;
+  bytesChecked: number;
+  problems: BlobProblem[];
+}
+
+const CHUNK = 4 * 1024 * 1024;
+
+/** sha256 of a file, reading ahead one chunk while hashing the previous one. */
+export async function hashFile(file: string, onBytes?: (n: number) => void): Promise<{ digest: string; size: number }> {
+  const fh = await fsp.open(file, 'r');
+  try {
+    const hash = createHash('sha256');
+    const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+    let i = 0;
+    let pos = 0;
+    let pending = fh.read(bufs[0]!, 0, CHUNK, 0);
+    for (;;) {
+      const { bytesRead } = await pending;
+      if (bytesRead === 0) break;
+      const cur = bufs[i]!;
+      i ^= 1;
+      pos += bytesRead;
+      pending = fh.read(bufs[i]!, 0, CHUNK, pos);
+      hash.update(cur.subarray(0, bytesRead));
+      onBytes?.(bytesRead);
+    }
+    return { digest: `sha256:${hash.digest('hex')}`, size: pos };
+  } finally {
+    await fh.close();
+  }
+}
+
+type Wanted = Map<string, { desc: Descriptor; refs: Set<string> }>;
+
+function want(map: Wanted, desc: Descriptor, ref: string): void {
+  const w = map.get(desc.digest);
+  if (w) w.refs.add(ref);
+  else map.set(desc.digest, { desc, refs: new Set([ref]) });
+}
+
+function problemOf(e: unknown, digest: string, refs: string[]): BlobProblem {
+  const code = isFerryError(e) ? e.code : undefined;
+  const kind = code === 'BLOB_MISSING' ? 'missing' : code === 'DIGEST_MISMATCH' ? 'digest-mismatch' : code === 'SIZE_MISMATCH' ? 'size-mismatch' : code === undefined || code === 'IO_ERROR' ? 'unreadable' : 'invalid';
+  return { digest, kind, message: e instanceof Error ? e.message : String(e), refs };
+}
+
+/** Collect every blob each image needs; manifests (and nested indexes) are read and checked here. */
+async function collectBlobs(layout: OciLayout, problems: BlobProblem[]): Promise<{ wanted: Wanted; images: MediaBlobReport['images']; checked: number; bytes: number }> {
+  const index = await layout.readIndex();
+  const wanted: Wanted = new Map();
+  const images: MediaBlobReport['images'] = [];
+  let checked = 0;
+  let bytes = 0;
+  // manifest digest → the blobs it needs (so a manifest shared by two refs is read once)
+  const seen = new Map<string, Descriptor[]>();
+  const visit = async (desc: Descriptor, ref: string): Promise<void> => {
+    const known = seen.get(desc.digest);
+    if (known) {
+      for (const d of known) want(wanted, d, ref);
+      return;
+    }
+    seen.set(desc.digest, []);
+    try {
+      if (desc.mediaType === MediaType.imageIndex || desc.mediaType === MediaType.dockerManifestList) {
+        const child = parseImageIndex(await layout.readJsonBlob(desc, Caps.indexJson, `index ${desc.digest}`));
+        checked++, (bytes += desc.size);
+        for (const d of child.manifests) await visit(d, ref);
+        return;
+      }
+      const m = parseImageManifest(await layout.readJsonBlob(desc, Caps.manifestJson, `manifest ${desc.digest}`));
+      checked++, (bytes += desc.size);
+      seen.set(desc.digest, [m.config, ...m.layers]);
+      for (const d of [m.config, ...m.layers]) want(wanted, d, ref);
+    } catch (e) {
+      problems.push(problemOf(e, desc.digest, [ref]));
+    }
+  };
+  for (const d of index.manifests) {
+    const ref = d.annotations?.[Annotation.refName] ?? d.digest;
+    images.push({ ref, digest: d.digest });
+    await visit(d, ref);
+  }
+  return { wanted, images, checked, bytes };
+}
+
+/** Verify every referenced blob of the media at `mediaRoot`. Never throws for damaged blobs: they are listed. */
+export async function verifyMediaBlobs(mediaRoot: string, opts: { progress?: ProgressFn } = {}): Promise<MediaBlobReport> {
+  const ociDir = mediaPaths(mediaRoot).oci;
+  try {
+    await fsp.access(ociDir);
+  } catch (e) {
+    throw new FerryError('MEDIA_NOT_FOUND', `${mediaRoot} holds no FERRY/oci: not ferry media (check the --media path)`, { cause: e });
+  }
+  const layout = await OciLayout.open(ociDir);
+  const problems: BlobProblem[] = [];
+  const { wanted, images, checked, bytes } = await collectBlobs(layout, problems);
+  const total = [...wanted.values()].reduce((n, w) => n + w.desc.size, 0);
+  let done = 0;
+  let lastReport = 0;
+  const progress = opts.progress;
+  const tick = (n: number, detail: string) => {
+    done += n;
+    if (progress && (done - lastReport >= 16 * 1024 * 1024 || done === total)) {
+      lastReport = done;
+      progress({ step: 'verify', bytesDone: done, bytesTotal: total, detail });
+    }
+  };
+  let blobsChecked = checked;
+  for (const { desc, refs } of wanted.values()) {
+    const refList = [...refs];
+    const file = layout.blobPath(desc.digest);
+    const size = await layout.blobSize(desc.digest);
+    blobsChecked++;
+    if (size === undefined) {
+      problems.push({ digest: desc.digest, kind: 'missing', message: `blob ${desc.digest} is missing`, refs: refList });
+      tick(desc.size, desc.digest);
+      continue;
+    }
+    if (size !== desc.size) {
+      problems.push({ digest: desc.digest, kind: 'size-mismatch', message: `blob ${desc.digest} is ${size} bytes, expected ${desc.size}`, refs: refList });
+      tick(desc.size, desc.digest);
+      continue;
+    }
+    try {
+      const h = await hashFile(file, (n) => tick(n, desc.digest));
+      if (h.digest !== desc.digest) problems.push({ digest: desc.digest, kind: 'digest-mismatch', message: `blob ${desc.digest} has content hashing to ${h.digest}`, refs: refList });
+    } catch (e) {
+      problems.push(problemOf(e, desc.digest, refList));
+    }
+  }
+  return { ok: problems.length === 0, images, blobsChecked, bytesChecked: bytes + total, problems };
+}
+
+/** The error a failed report maps to: DIGEST_MISMATCH (exit 3) when content was altered, else MEDIA_DAMAGED (exit 5). */
+export function reportError(report: MediaBlobReport): FerryError | undefined {
+  if (report.ok) return undefined;
+  const altered = report.problems.some((p) => p.kind === 'digest-mismatch' || p.kind === 'size-mismatch');
+  const list = report.problems.map((p) => `${p.digest} (${p.kind})`).join(', ');
+  return new FerryError(altered ? 'DIGEST_MISMATCH' : report.problems.every((p) => p.kind === 'missing') ? 'BLOB_MISSING' : 'MEDIA_DAMAGED', `${report.problems.length} blob(s) missing or damaged: ${list}; re-export the affected images at headquarters`, {
+    details: { problems: report.problems },
+  });
+}
