@@ -55,7 +55,7 @@ export interface RunResult {
 export function runCommand(file: string, args: string[], opts: { cap?: number; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
   const cap = opts.cap ?? 1024 * 1024;
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs, killSignal: 'SIGKILL' });
+    const child = spawn(file, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -66,7 +66,10 @@ export function runCommand(file: string, args: string[], opts: { cap?: number; t
     });
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    child.stdin.end(opts.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined); // the child may exit without reading its input
+      child.stdin.end(opts.input);
+    }
   });
 }
 
