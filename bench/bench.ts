@@ -53,6 +53,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void): Pr
     'Wall time: process.hrtime around each command; peak RSS: GNU time %M (ru_maxrss of the largest process in the tree). Warm page cache: inputs are generated just before and stay cached.',
     'ferry runs as the built CLI (node dist/src/cli/main.js), so Node start-up (~40 ms) is included, as it is for a technician.',
     `Inputs: seeded synthetic rootfs per size (small configs/scripts, libraries, text, firmware, symlinks, a hardlink), 3 gzip layers (base, etc, app); 1.1.0 changes etc and app only.`,
+    ...Object.entries(steps.via).map(([op, how]) => `ferry ${op} measured through the ${how}.`),
     `Load average at start: ${machine['loadavgAtStart']} — shared machine during run (other engineers' tests may run concurrently).`,
   ];
   const result: BenchResult = {

@@ -1,6 +1,7 @@
 /**
- * The ferry side of each comparison, as command lines for the built CLI. Each step
- * says why it cannot run (command not there yet, missing option) instead of guessing.
+ * The ferry side of each comparison, as command lines. The built CLI is used when
+ * its command exists; until then the same library function runs in a child process
+ * (bench/ferry-lib.ts), and the results say which was measured.
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -19,28 +20,47 @@ export interface FerrySteps {
   applyPrepare: (inputs: SizeInputs, slot: string) => Promise<void>;
   applyArgv: (inputs: SizeInputs, slot: string) => string[];
   blockSide: (inputs: SizeInputs) => Contender;
+  /** How each operation was reached ("CLI" or "library via bench/ferry-lib.ts"), for the notes. */
+  via: Record<string, string>;
 }
 
 /** The ferry commands the bench probes. */
 export const FERRY_COMMANDS: readonly string[][] = [['export'], ['verify'], ['device', 'apply']];
 
+/** The target name the bench exports as. */
+export const BENCH_TARGET = 'bench';
+
 /** Build the steps from what the built CLI offers. */
 export function ferrySteps(cli: FerryCli): FerrySteps {
   const ferry = ferryArgv();
-  const applyScript = join(repoRoot(), 'dist', 'bench', 'apply-dir.js');
-  const exportWhy = cli.missing['export'] ?? (hasOption(cli, 'export', '--media') ? undefined : 'ferry export has no --media option');
-  return {
-    ...(exportWhy === undefined ? {} : { exportWhy }),
-    exportArgv: (archive, stick, version) => [
-      ...ferry, 'export', '--image', `oci-archive:${archive}`, '--media', stick,
-      ...(hasOption(cli, 'export', '--target') ? ['--target', 'bench'] : []),
-      ...(hasOption(cli, 'export', '--version') ? ['--version', version] : []),
-    ],
-    ...(cli.missing['verify'] === undefined ? {} : { verifyWhy: cli.missing['verify'] }),
-    verifyArgv: (stick) => [...ferry, 'verify', '--media', stick],
-    ...(existsSync(applyScript) ? {} : { applyWhy: 'ferry: not built (run tsc)' }),
+  const lib = join(repoRoot(), 'dist', 'bench', 'ferry-lib.js');
+  const libWhy = existsSync(lib) ? undefined : 'ferry: not built (run tsc)';
+  const exportCli = cli.missing['export'] === undefined && hasOption(cli, 'export', '--media');
+  const verifyCli = cli.missing['verify'] === undefined && hasOption(cli, 'verify', '--media');
+  const steps: FerrySteps = {
+    exportArgv: exportCli
+      ? (archive, stick, version) => [...ferry, 'export', '--image', `oci-archive:${archive}`, '--media', stick, '--target', BENCH_TARGET, ...versionArgs(cli, version)]
+      : (archive, stick, version) => [ferry[0] as string, lib, 'export', `oci-archive:${archive}`, stick, BENCH_TARGET, version],
+    verifyArgv: verifyCli ? (stick) => [...ferry, 'verify', '--media', stick] : (stick) => [ferry[0] as string, lib, 'verify', stick],
     applyPrepare: async (_inputs, slot) => { await rm(slot, { recursive: true, force: true }); },
-    applyArgv: (inputs, slot) => [ferry[0] as string, applyScript, inputs.layout, '1.0.0', slot],
+    applyArgv: (inputs, slot) => [ferry[0] as string, lib, 'apply-dir', inputs.layout, '1.0.0', slot],
     blockSide: () => ({ name: 'ferry apply (block slot)', notRun: 'ferry: not available yet', argv: () => [] }),
+    via: {
+      export: exportCli ? 'CLI (ferry export)' : 'library exportImage() via bench/ferry-lib.ts (CLI not available yet)',
+      verify: verifyCli ? 'CLI (ferry verify --media)' : 'library verifyMediaBlobs() via bench/ferry-lib.ts (CLI not available yet)',
+      apply: 'library applyImageToDir() via bench/ferry-lib.ts (the dir-slot write of ferry device apply)',
+    },
   };
+  if (libWhy !== undefined) {
+    if (!exportCli) steps.exportWhy = libWhy;
+    if (!verifyCli) steps.verifyWhy = libWhy;
+    steps.applyWhy = libWhy;
+  }
+  return steps;
+}
+
+/** The export command's option for the image version (`--version` is taken by the program). */
+function versionArgs(cli: FerryCli, version: string): string[] {
+  for (const opt of ['--image-version', '--release', '--version']) if (hasOption(cli, 'export', opt)) return [opt, version];
+  return [];
 }

@@ -9,7 +9,7 @@ import { treeBytes, treeFiles, type Comparison, type Contender } from './harness
 import type { SizeInputs } from './inputs.js';
 import { runChecked } from './proc.js';
 import { fmtBytes, type Outcome } from './report.js';
-import type { FerrySteps } from './ferry-steps.js';
+import { BENCH_TARGET, type FerrySteps } from './ferry-steps.js';
 
 /** Peak RSS target for every ferry operation. */
 export const RSS_TARGET_MIB = 200;
@@ -37,9 +37,20 @@ function ferrySide(why: string | undefined, name: string, argv: () => string[], 
 }
 
 function onStick(ferry: Outcome, peer: Outcome, peerName: string): string {
-  const f = ferry.kind === 'measured' && ferry.bytesWritten !== undefined ? `ferry ${fmtBytes(ferry.bytesWritten)}` : '';
-  const p = peer.kind === 'measured' && peer.bytesWritten !== undefined ? `${peerName.split(' ')[0]} ${fmtBytes(peer.bytesWritten)}` : '';
-  return f || p ? `written: ${[f, p].filter(Boolean).join(', ')}` : '';
+  const parts: string[] = [];
+  if (ferry.kind === 'measured' && ferry.bytesWritten !== undefined) parts.push(`ferry ${fmtBytes(ferry.bytesWritten)}`);
+  if (peer.kind === 'measured' && peer.bytesWritten !== undefined) parts.push(`${peerName.replace(/ \(.*$/, '')} ${fmtBytes(peer.bytesWritten)}`);
+  return parts.length > 0 ? `written: ${parts.join('; ')}` : '';
+}
+
+/** Throw unless ferry's stick holds every layer blob (right size) and skopeo can read the image from it. */
+async function checkStick(stick: string, layers: readonly { digest: string; size: number }[], ref: string): Promise<void> {
+  for (const l of layers) {
+    const file = join(stick, 'FERRY', 'oci', 'blobs', 'sha256', l.digest.slice('sha256:'.length));
+    const st = await stat(file).catch(() => undefined);
+    if (st?.size !== l.size) throw new Error(`layer ${l.digest} missing or of the wrong size on the stick`);
+  }
+  await runChecked('skopeo', ['inspect', `oci:${join(stick, 'FERRY', 'oci')}:${ref}`]);
 }
 
 /** Export from oci-archive onto media vs `skopeo copy` and vs `rauc bundle`. */
@@ -71,6 +82,7 @@ export function exportComparison(ctx: OpsContext): Comparison {
       },
     ],
     notes: onStick,
+    ...(peers.skopeo === undefined ? { check: () => checkStick(stick, inputs.image.v1.layers, `${BENCH_TARGET}-1.0.0`) } : {}),
   };
 }
 
@@ -81,6 +93,7 @@ export function incrementalComparison(ctx: OpsContext): Comparison {
   const full = join(scratch, 'stick-full-1.1.0');
   const skopeoOut = join(scratch, 'skopeo-incremental');
   let before = 0;
+  let skopeoBefore = 0;
   return {
     op: 'incremental export 1.0.0 → 1.1.0',
     size: inputs.sizeLabel,
@@ -107,12 +120,15 @@ export function incrementalComparison(ctx: OpsContext): Comparison {
           prepare: async () => {
             await rm(skopeoOut, { recursive: true, force: true });
             await runChecked('skopeo', ['copy', '--quiet', `oci-archive:${inputs.archive.v1}:1.0.0`, `oci:${skopeoOut}:1.0.0`]);
+            skopeoBefore = await treeBytes(skopeoOut);
           },
-          argv: () => ['skopeo', 'copy', '--quiet', `oci-archive:${inputs.archive.v2}:1.1.0`, `oci:${skopeoOut}:1.1.0`] },
+          argv: () => ['skopeo', 'copy', '--quiet', `oci-archive:${inputs.archive.v2}:1.1.0`, `oci:${skopeoOut}:1.1.0`],
+          bytesWritten: async () => (await treeBytes(skopeoOut)) - skopeoBefore },
         target: { maxRatio: 0.6, maxRssMiB: RSS_TARGET_MIB },
       },
     ],
     notes: onStick,
+    ...(peers.skopeo === undefined ? { check: () => checkStick(stick, inputs.image.v2.layers, `${BENCH_TARGET}-1.1.0`) } : {}),
   };
 }
 
