@@ -1,0 +1,64 @@
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadDeviceConfig, parseDeviceConfig } from '../../src/device/config.js';
+
+const known = { slots: ['dir', 'block', 'bootc'], bootloaders: ['grub', 'uboot', 'file', 'custom'] };
+const good = {
+  compatible: 'acme,kiosk-v2',
+  deviceId: 'kiosk-17',
+  slots: { A: { type: 'dir', path: '/slots/a' }, B: { type: 'dir', path: '/slots/b' } },
+  bootloader: { type: 'grub', envFile: '/boot/grub/grubenv' },
+};
+
+describe('parseDeviceConfig', () => {
+  it('fills in the documented defaults', () => {
+    const c = parseDeviceConfig(good, known);
+    expect(c).toMatchObject({ stateDir: '/var/lib/ferry', trustDir: '/etc/ferry/trust', rebootCommand: 'systemctl reboot', policy: { requiredSigners: 1, allowSameVersion: false } });
+    expect(c.bootloader).toEqual({ type: 'grub', envFile: '/boot/grub/grubenv', attempts: 3 });
+    expect(c.healthCheck).toBeUndefined();
+  });
+
+  it('lists every bad field at once', () => {
+    const bad = { ...good, compatible: '', slots: { A: { type: 'floppy' }, C: {} }, bootloader: { type: 'lilo', attempts: 0 }, healthCheck: { command: 'x', timeoutSec: -1 }, policy: { requiredSigners: 0 }, colour: 'red' };
+    try {
+      parseDeviceConfig(bad, known);
+      expect.unreachable();
+    } catch (e) {
+      const problems = (e as { details: { problems: string[] } }).details.problems;
+      expect((e as { code: string }).code).toBe('CONFIG_INVALID');
+      expect(problems.join('\n')).toMatch(/unknown field "colour"/);
+      expect(problems.join('\n')).toMatch(/"compatible"/);
+      expect(problems.join('\n')).toMatch(/exactly "A" and "B" \(found: A, C\)/);
+      expect(problems.join('\n')).toMatch(/slots.A.type "floppy" is unknown \(known: dir, block, bootc\)/);
+      expect(problems.join('\n')).toMatch(/bootloader.type "lilo" is unknown \(known: grub, uboot, file, custom\)/);
+      expect(problems.join('\n')).toMatch(/attempts/);
+      expect(problems.join('\n')).toMatch(/timeoutSec/);
+      expect(problems.join('\n')).toMatch(/requiredSigners/);
+      expect(problems.length).toBe(8);
+    }
+  });
+
+  it('refuses a device id that could escape the receipts folder', () => {
+    expect(() => parseDeviceConfig({ ...good, deviceId: '../x' }, known)).toThrow(/deviceId/);
+  });
+});
+
+describe('loadDeviceConfig', () => {
+  it('takes the device id from /etc/machine-id when the config has none, and explains a missing file', async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ferry-config-'));
+    try {
+      const { deviceId: _omit, ...rest } = good;
+      await fsp.writeFile(path.join(dir, 'device.json'), JSON.stringify(rest));
+      await fsp.writeFile(path.join(dir, 'machine-id'), 'abc123\n');
+      const c = await loadDeviceConfig(path.join(dir, 'device.json'), known, path.join(dir, 'machine-id'));
+      expect(c.deviceId).toBe('abc123');
+      await expect(loadDeviceConfig(path.join(dir, 'nope.json'), known)).rejects.toThrow(/does not exist.*--config/);
+      await fsp.writeFile(path.join(dir, 'dup.json'), '{"compatible":"a","compatible":"b"}');
+      await expect(loadDeviceConfig(path.join(dir, 'dup.json'), known)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+});

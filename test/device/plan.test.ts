@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { parseDeviceConfig } from '../../src/device/config.js';
+import { type PlanInputs, planInstall, type UpdateCandidate } from '../../src/device/plan.js';
+import { emptyState } from '../../src/device/state.js';
+import type { UpdateManifest } from '../../src/trust/types.js';
+
+const config = parseDeviceConfig(
+  { compatible: 'acme,kiosk-v2', deviceId: 'k1', slots: { A: { type: 'dir', path: '/a' }, B: { type: 'dir', path: '/b' } }, bootloader: { type: 'file', path: '/boot.json' } },
+  { slots: ['dir'], bootloaders: ['file'] },
+);
+
+function manifest(version: string, counter: number, extra: Partial<UpdateManifest['target']> = {}, payloadBytes = 1000): UpdateManifest {
+  return {
+    schema: 'ferry.update/v1',
+    id: `kiosk-${version}`,
+    created: '2026-11-01T00:00:00Z',
+    expires: '2027-11-01T00:00:00Z',
+    target: { name: 'kiosk', compatible: ['acme,kiosk-v2'], version, counter, ...extra },
+    image: { ref: `kiosk-${version}`, manifest: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:' + String(counter).padStart(64, '0'), size: 500 }, platform: { os: 'linux', architecture: 'amd64' }, payloadBytes },
+  };
+}
+const ok = (m: UpdateManifest): UpdateCandidate => ({ id: m.id, manifest: m, signers: ['CN=ferry signer'] });
+
+function inputs(candidates: UpdateCandidate[], patch: Partial<PlanInputs> = {}): PlanInputs {
+  const state = emptyState();
+  state.slots.A = { status: 'good', target: 'kiosk', version: '1.0.0', counter: 10, updateId: 'kiosk-1.0.0' };
+  state.counterFloor.kiosk = 10;
+  return { candidates, config, state, bootState: { order: ['A', 'B'], slots: { A: { good: true, attemptsLeft: 3 }, B: { good: false, attemptsLeft: 0 } } }, booted: 'A', now: new Date('2026-11-20T00:00:00Z'), targetAvailableBytes: 1 << 20, ...patch };
+}
+
+describe('planInstall', () => {
+  it('chooses the compatible update with the newest counter, targeting the other slot', () => {
+    const r = planInstall(inputs([ok(manifest('1.1.0', 11)), ok(manifest('1.2.0', 12))]));
+    expect(r.kind).toBe('install');
+    if (r.kind !== 'install') return;
+    expect(r.plan).toMatchObject({ target: 'B', booted: 'A', payloadBytes: 1000, bootloader: { setPrimary: 'B', attempts: 3 }, space: { ok: true } });
+    expect(r.plan.update.id).toBe('kiosk-1.2.0');
+    expect(r.skipped).toEqual([{ id: 'kiosk-1.1.0', code: 'NO_APPLICABLE_UPDATE', message: expect.stringContaining('older than kiosk-1.2.0') }]);
+  });
+
+  it('explains every skipped update: incompatible, downgrade, already installed, not rolled out, unverified', () => {
+    const r = planInstall(
+      inputs([
+        ok(manifest('0.9.0', 9)),
+        ok(manifest('1.0.0', 10)),
+        ok(manifest('2.0.0', 20, { compatible: ['acme,kiosk-v1'] })),
+        { id: 'kiosk-3.0.0', refusal: { code: 'SIGNATURE_INVALID', message: 'signature does not match' } },
+        { ...ok(manifest('1.5.0', 15)), manifest: { ...manifest('1.5.0', 15), rollout: { notBefore: '2027-01-01T00:00:00Z' } } },
+      ]),
+    );
+    expect(r.kind).toBe('nothing');
+    if (r.kind !== 'nothing') return;
+    expect(r.skipped.map((s) => [s.id, s.code])).toEqual([
+      ['kiosk-0.9.0', 'DOWNGRADE_REFUSED'],
+      ['kiosk-1.0.0', 'ALREADY_INSTALLED'],
+      ['kiosk-2.0.0', 'INCOMPATIBLE_DEVICE'],
+      ['kiosk-3.0.0', 'SIGNATURE_INVALID'],
+      ['kiosk-1.5.0', 'NOT_YET_ROLLED_OUT'],
+    ]);
+    // A security refusal outranks "not applicable" for the exit code.
+    expect(r.code).toBe('SIGNATURE_INVALID');
+  });
+
+  it('reports a lone downgrade as DOWNGRADE_REFUSED and honours --update', () => {
+    const r = planInstall(inputs([ok(manifest('0.9.0', 9))]));
+    expect(r).toMatchObject({ kind: 'nothing', code: 'DOWNGRADE_REFUSED' });
+    const pick = planInstall(inputs([ok(manifest('1.1.0', 11)), ok(manifest('1.2.0', 12))], { requestedId: 'kiosk-1.1.0' }));
+    expect(pick.kind === 'install' && pick.plan.update.id).toBe('kiosk-1.1.0');
+    expect(planInstall(inputs([ok(manifest('1.1.0', 11))], { requestedId: 'kiosk-9' }))).toMatchObject({ kind: 'nothing', code: 'NO_APPLICABLE_UPDATE', message: expect.stringContaining('it has: kiosk-1.1.0') });
+  });
+
+  it('allows reinstalling the running release only with allowSameVersion', () => {
+    const same = inputs([ok(manifest('1.0.0', 10))]);
+    expect(planInstall(same).kind).toBe('nothing');
+    expect(planInstall({ ...same, config: { ...config, policy: { ...config.policy, allowSameVersion: true } } }).kind).toBe('install');
+  });
+
+  it('refuses when the target slot is too small, before anything is written', () => {
+    expect(planInstall(inputs([ok(manifest('1.1.0', 11, {}, 5000))], { targetAvailableBytes: 4999 }))).toMatchObject({ kind: 'nothing', code: 'NO_SPACE' });
+  });
+
+  it('refuses to overwrite the fallback while the running slot is still pending', () => {
+    const inp = inputs([ok(manifest('1.1.0', 11))]);
+    inp.state.slots.A.status = 'pending';
+    expect(planInstall(inp)).toMatchObject({ kind: 'nothing', code: 'SLOT_BUSY' });
+  });
+
+  it('checks requires.minCounter against the running release', () => {
+    expect(planInstall(inputs([ok(manifest('2.0.0', 20, { requires: { minCounter: 12 } }))]))).toMatchObject({ kind: 'nothing', code: 'REQUIREMENT_NOT_MET' });
+  });
+});
