@@ -1,11 +1,21 @@
 /**
  * The signing seam between export and trust: write FERRY/updates/<target>-<version>.json
  * and its detached CMS signature for an image already in FERRY/oci.
- * (Contract only; the trust issue implements the body.)
+ * The signature is a detached CMS SignedData (trust/cms-build.ts) by the signer in
+ * `signerDir` (a file key) or by an injected Signer (HSM, external command).
  */
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
 import { FerryError } from '../errors.js';
-import type { Descriptor, Platform } from '../oci/types.js';
-import type { UpdateManifest } from '../trust/types.js';
+import { Caps, type Descriptor, type Platform } from '../oci/types.js';
+import { parseSignedData } from '../trust/cms.js';
+import { appendSignerInfo, createSignedData } from '../trust/cms-build.js';
+import { canonicalJson, counterFromVersion, parseUtc, validateUpdateManifest } from '../trust/manifest.js';
+import { loadFileSigner } from '../trust/signer.js';
+import { type Signer, UPDATE_SCHEMA, type UpdateManifest } from '../trust/types.js';
+import { readFileCapped, writeFileAtomic } from '../util/fsx.js';
+
+const DAY = 86_400_000;
 
 export interface PublishRequest {
   /** The media root (the folder that holds FERRY/). */
@@ -27,6 +37,10 @@ export interface PublishRequest {
   notes?: string;
   /** Clock, injectable for tests. */
   now?: Date;
+  /** Passphrase of an encrypted signer key.pem. */
+  signerPassphrase?: string;
+  /** A Signer to use instead of the file key in signerDir (HSM, external command). */
+  signer?: Signer;
 }
 
 export interface PublishResult {
@@ -35,7 +49,104 @@ export interface PublishResult {
   manifest: UpdateManifest;
 }
 
-/** Create, sign and atomically write the update manifest and its signature. */
-export async function publishUpdate(_req: PublishRequest): Promise<PublishResult> {
-  throw new FerryError('INTERNAL', 'signing is not implemented yet');
+/**
+ * Create, sign and atomically write the update manifest and its signature.
+ * Order: `<id>.json.p7s` first, `<id>.json` last. A stick must never claim an update
+ * whose signature is missing: the manifest is what listing looks for, so a crash
+ * between the two writes leaves an orphan .p7s that nothing reads, and a .json
+ * without .p7s is reported as unsigned/incomplete (media/updates.ts). Re-publishing
+ * the same id replaces both; in the window between the renames the pair mismatches
+ * and verification refuses it (fail closed), and a re-run repairs it.
+ */
+export async function publishUpdate(req: PublishRequest): Promise<PublishResult> {
+  const now = req.now ?? new Date();
+  const manifest = buildUpdateManifest(req, now);
+  const bytes = Buffer.from(canonicalJson(manifest));
+  if (bytes.length > Caps.updateManifest) {
+    throw new FerryError('USAGE', `the update manifest would be ${bytes.length} bytes, over the ${Caps.updateManifest}-byte cap: shorten the release notes`);
+  }
+  const signer = req.signer ?? (await loadFileSigner(req.signerDir, req.signerPassphrase));
+  const signature = await createSignedData(bytes, [signer], now);
+  const dir = path.join(req.mediaRoot, 'FERRY', 'updates');
+  await fsp.mkdir(dir, { recursive: true });
+  const manifestPath = path.join(dir, `${manifest.id}.json`);
+  const signaturePath = `${manifestPath}.p7s`;
+  await writeFileAtomic(signaturePath, signature);
+  await writeFileAtomic(manifestPath, bytes);
+  return { manifestPath, signaturePath, manifest };
+}
+
+/** The manifest object for a request (validated with the verifier's own rules). */
+export function buildUpdateManifest(req: PublishRequest, now: Date): UpdateManifest {
+  const id = `${req.target}-${req.version}`;
+  const counter = req.counter ?? counterFromVersion(req.version);
+  if (!Number.isSafeInteger(counter) || counter < 0) throw new FerryError('USAGE', `--counter ${counter} is not a non-negative integer`);
+  const expires = expiryFrom(req.expires, now);
+  const platform: Platform = { architecture: req.platform.architecture, os: req.platform.os, ...(req.platform.variant ? { variant: req.platform.variant } : {}) };
+  const descriptor: Descriptor = { mediaType: req.manifest.mediaType, digest: req.manifest.digest, size: req.manifest.size };
+  const m: UpdateManifest = {
+    schema: UPDATE_SCHEMA,
+    id,
+    created: isoSeconds(now),
+    expires: isoSeconds(expires),
+    target: { name: req.target, compatible: [...req.compatible], version: req.version, counter },
+    image: { ref: id, manifest: descriptor, platform, payloadBytes: req.payloadBytes },
+    ...(req.notes !== undefined ? { notes: req.notes } : {}),
+  };
+  try {
+    return validateUpdateManifest(JSON.parse(canonicalJson(m)));
+  } catch (e) {
+    const fe = e as FerryError;
+    throw new FerryError('USAGE', `cannot publish ${id}: ${fe.message}`, { cause: e });
+  }
+}
+
+/** `expires`: an RFC 3339 time or a number of days from now; default 365 days. */
+function expiryFrom(expires: string | undefined, now: Date): Date {
+  if (expires === undefined) return new Date(now.getTime() + 365 * DAY);
+  let t: number | undefined;
+  if (/^\d{1,5}$/.test(expires)) t = now.getTime() + Number(expires) * DAY;
+  else t = parseUtc(expires);
+  if (t === undefined) throw new FerryError('USAGE', `--expires "${expires}" is neither a number of days nor an RFC 3339 UTC time (2027-01-31T00:00:00Z)`);
+  if (t <= now.getTime()) throw new FerryError('USAGE', `--expires ${expires} is not in the future`);
+  return new Date(t);
+}
+
+function isoSeconds(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Request of addSignature (`ferry sign`). */
+export interface AddSignatureRequest {
+  mediaRoot: string;
+  /** The update id (`<target>-<version>`). */
+  id: string;
+  signerDir: string;
+  signerPassphrase?: string;
+  signer?: Signer;
+  now?: Date;
+}
+
+/**
+ * Add a further SignerInfo (m-of-n, e.g. QA after build) to `<id>.json.p7s` without
+ * touching the manifest; the signature file is replaced atomically.
+ */
+export async function addSignature(req: AddSignatureRequest): Promise<{ signaturePath: string; signerInfos: number }> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/.test(req.id)) throw new FerryError('USAGE', `--update "${req.id}" is not an update id like kiosk-2.3.1`);
+  const manifestPath = path.join(req.mediaRoot, 'FERRY', 'updates', `${req.id}.json`);
+  const signaturePath = `${manifestPath}.p7s`;
+  const read = async (file: string, cap: number, what: string): Promise<Buffer> => {
+    try {
+      return await readFileCapped(file, cap, what);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      throw new FerryError(what === 'signature' ? 'SIGNATURE_MISSING' : 'USAGE', `${file} does not exist: publish the update first (ferry export --signer)`, { cause: e });
+    }
+  };
+  const manifest = await read(manifestPath, Caps.updateManifest, 'update manifest');
+  const existing = await read(signaturePath, Caps.signature, 'signature');
+  const signer = req.signer ?? (await loadFileSigner(req.signerDir, req.signerPassphrase));
+  const updated = await appendSignerInfo(existing, manifest, signer, req.now ?? new Date());
+  await writeFileAtomic(signaturePath, updated);
+  return { signaturePath, signerInfos: parseSignedData(updated).signerInfos.length };
 }

@@ -1,5 +1,118 @@
-/** `ferry pki`: placeholder until its issue lands. */
+/** `ferry pki`: the offline headquarters PKI (root, intermediates, signers, cross-signing, revocation). */
 import type { Command } from 'commander';
+import { FerryError } from '../../errors.js';
+import { readPassphrase } from '../../trust/keys.js';
+import { crossSign, initRoot, issueCertificate, type PkiResult, revokeCertificate } from '../../trust/pki.js';
+import { action, printJson } from '../run.js';
+
+interface PassOpts {
+  passphraseEnv?: string;
+  passphraseFile?: string;
+  rootPassphraseEnv?: string;
+  rootPassphraseFile?: string;
+}
+
+/** Passphrases never come from argv: only an environment variable name or a file. */
+function passphraseOptions(cmd: Command, which: 'key' | 'root' | 'both'): Command {
+  if (which !== 'root') {
+    cmd.option('--passphrase-env <VAR>', 'encrypt/decrypt the key with the passphrase in this environment variable');
+    cmd.option('--passphrase-file <FILE>', 'encrypt/decrypt the key with the passphrase in this file');
+  }
+  if (which === 'both') {
+    cmd.option('--root-passphrase-env <VAR>', "the issuing CA key's passphrase, from this environment variable");
+    cmd.option('--root-passphrase-file <FILE>', "the issuing CA key's passphrase, from this file");
+  }
+  return cmd.option('--json', 'print the result as JSON');
+}
+
+function days(v: string | undefined, fallback?: number): number {
+  if (v === undefined) {
+    if (fallback === undefined) throw new FerryError('USAGE', '--days <n> is required');
+    return fallback;
+  }
+  if (!/^\d{1,5}$/.test(v)) throw new FerryError('USAGE', `--days "${v}" is not a number of days`);
+  return Number(v);
+}
+
+function show(r: PkiResult, json: boolean | undefined, what: string): void {
+  if (json) printJson({ ok: true, ...r });
+  else process.stdout.write(`${what}: ${r.path}\n  subject ${r.subject}\n  valid until ${r.notAfter}\n  sha256 ${r.fingerprint}\n`);
+}
 
 /** Register `ferry pki` on the program. */
-export function registerPki(_program: Command): void {}
+export function registerPki(program: Command): void {
+  const pki = program.command('pki').description('offline PKI at headquarters: root CA, signers, cross-signing, revocation');
+  passphraseOptions(
+    pki.command('init-root').description('create an offline root CA (RSA-3072, self-signed) in a new folder').requiredOption('--out <dir>', 'folder for key.pem and cert.pem').option('--name <cn>', 'common name', 'ferry root CA').option('--days <n>', 'validity in days', '7300'),
+    'key',
+  ).action(
+    action(async (o: { out: string; name: string; days: string; json?: boolean } & PassOpts) => {
+      const passphrase = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
+      show(await initRoot({ out: o.out, name: o.name, days: days(o.days), ...(passphrase ? { passphrase } : {}) }), o.json, 'root CA');
+    }),
+  );
+  for (const profile of ['signer', 'ca'] as const) {
+    const cmd = pki
+      .command(profile === 'signer' ? 'issue-signer' : 'issue-ca')
+      .description(profile === 'signer' ? 'issue a code-signing key and certificate from the root (or an intermediate CA with --ca)' : 'issue an intermediate CA from the root (or another intermediate with --ca)')
+      .option('--root <dir>', 'the issuing root CA folder')
+      .option('--ca <dir>', 'the issuing intermediate CA folder (instead of --root)')
+      .requiredOption('--name <cn>', 'common name, e.g. "build signer"')
+      .requiredOption('--days <n>', 'validity in days')
+      .requiredOption('--out <dir>', 'folder for key.pem, cert.pem (and chain.pem)');
+    if (profile === 'ca') cmd.option('--path-len <n>', 'how many intermediate CAs may follow below it');
+    passphraseOptions(cmd, 'both').action(
+      action(async (o: { root?: string; ca?: string; name: string; days: string; out: string; pathLen?: string; json?: boolean } & PassOpts) => {
+        const issuerDir = o.root ?? o.ca;
+        if (!issuerDir || (o.root && o.ca)) throw new FerryError('USAGE', 'name the issuer with exactly one of --root <dir> or --ca <dir>');
+        const passphrase = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
+        const issuerPassphrase = await readPassphrase({ env: o.rootPassphraseEnv, file: o.rootPassphraseFile });
+        const r = await issueCertificate({
+          issuerDir,
+          profile,
+          name: o.name,
+          days: days(o.days),
+          out: o.out,
+          ...(passphrase ? { passphrase } : {}),
+          ...(issuerPassphrase ? { issuerPassphrase } : {}),
+          ...(o.pathLen !== undefined ? { pathLen: days(o.pathLen) } : {}),
+        });
+        show(r, o.json, profile === 'signer' ? 'signer' : 'intermediate CA');
+      }),
+    );
+  }
+  passphraseOptions(
+    pki
+      .command('cross-sign')
+      .description("certify a new root with the old one (root rotation): devices trusting the old root accept the new root's signers")
+      .requiredOption('--old-root <dir>', 'the root the devices trust now (its key signs)')
+      .requiredOption('--new-root <dir>', 'the new root (only its cert.pem is read)')
+      .requiredOption('--out <file>', 'where to write the cross-certificate (PEM)')
+      .option('--media <dir>', 'also put it on this media as FERRY/trust/roots/cross-*.pem')
+      .option('--days <n>', 'validity in days (never beyond either root)'),
+    'key',
+  ).action(
+    action(async (o: { oldRoot: string; newRoot: string; out: string; media?: string; days?: string; json?: boolean } & PassOpts) => {
+      const pass = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
+      const r = await crossSign({ oldRootDir: o.oldRoot, newRootDir: o.newRoot, out: o.out, ...(o.media ? { mediaRoot: o.media } : {}), ...(o.days ? { days: days(o.days) } : {}), ...(pass ? { oldRootPassphrase: pass } : {}) });
+      show(r, o.json, 'cross-certificate');
+    }),
+  );
+  passphraseOptions(
+    pki
+      .command('revoke')
+      .description('revoke a certificate: write a new root-signed CRL (with every earlier revocation) to the root folder and the media')
+      .requiredOption('--root <dir>', 'the root CA folder (keeps crl.pem, the record of revocations)')
+      .requiredOption('--cert <file>', 'the certificate to revoke (PEM)')
+      .requiredOption('--media <dir>', 'media root: the CRL goes to FERRY/trust/crl.pem')
+      .option('--next-update-days <n>', 'nextUpdate of the CRL, in days', '365'),
+    'key',
+  ).action(
+    action(async (o: { root: string; cert: string; media: string; nextUpdateDays: string; json?: boolean } & PassOpts) => {
+      const pass = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
+      const r = await revokeCertificate({ rootDir: o.root, certFile: o.cert, mediaRoot: o.media, nextUpdateDays: days(o.nextUpdateDays), ...(pass ? { rootPassphrase: pass } : {}) });
+      if (o.json) printJson({ ok: true, ...r });
+      else process.stdout.write(`CRL #${r.crlNumber} revokes ${r.revokedSerials.length} certificate(s): ${r.crlPaths.join(', ')}\n`);
+    }),
+  );
+}
