@@ -90,6 +90,9 @@ async function verifyMedia(run: Run): Promise<MediaVerifyResult> {
     trustDir: dev.config.trustDir,
     state,
     requiredSigners: dev.config.policy.requiredSigners,
+    compatible: dev.config.compatible,
+    allowSameVersion: dev.config.policy.allowSameVersion,
+    booted: dev.booted,
     clock: run.clock(),
   });
 }

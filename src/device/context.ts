@@ -18,6 +18,9 @@ export interface MediaVerifyRequest {
   /** The cached CRL (PEM) and trusted time from the state. */
   state: DeviceState;
   requiredSigners: number;
+  compatible: string;
+  allowSameVersion: boolean;
+  booted: SlotName;
   clock: Date;
 }
 

@@ -1,0 +1,45 @@
+/**
+ * The device's view of a stick: every update verified by the trust area's
+ * verifyMediaUpdates (signature, chain, revocation, expiry, the device policy,
+ * and the signed image descriptor against FERRY/oci/index.json), turned into the
+ * planner's candidates. Trust material comes from the trust directory plus the
+ * device state (cached CRL, trusted time), so a rolled-back clock or an older CRL
+ * on the stick never weakens what the device already knows.
+ */
+import { verifyMediaUpdates } from '../media/verify-updates.js';
+import { loadTrustMaterial } from '../trust/load.js';
+import type { MediaVerifyRequest, MediaVerifyResult } from './context.js';
+import type { UpdateCandidate } from './plan.js';
+
+/** Verify every update on the stick for this device. */
+export async function verifyMediaForDevice(req: MediaVerifyRequest): Promise<MediaVerifyResult> {
+  const { state } = req;
+  const trustedTime = state.trustedTime === undefined ? undefined : Date.parse(state.trustedTime);
+  const trust = await loadTrustMaterial(req.trustDir, {
+    ...(state.crlPem !== undefined ? { cachedCrlPem: state.crlPem } : {}),
+    ...(trustedTime !== undefined ? { trustedTime } : {}),
+  });
+  // The running release is what `requires.minCounter` is held against.
+  const running = state.slots[req.booted];
+  const installedCounter: Record<string, number> = {};
+  if (running?.target !== undefined && running.counter !== undefined) installedCounter[running.target] = running.counter;
+  const results = await verifyMediaUpdates(
+    req.mediaRoot,
+    trust,
+    { requiredSigners: req.requiredSigners, compatible: req.compatible, counterFloor: state.counterFloor, allowSameVersion: req.allowSameVersion, installedCounter },
+    req.clock,
+  );
+  const candidates: UpdateCandidate[] = [];
+  let newTrustedTime: number | undefined;
+  let crlToCache: Uint8Array | undefined;
+  for (const r of results) {
+    if (r.ok && r.manifest && r.verified) {
+      candidates.push({ id: r.id, manifest: r.manifest, signers: (r.signers ?? []).map((s) => s.subject) });
+      newTrustedTime = Math.max(newTrustedTime ?? 0, r.verified.newTrustedTime);
+      crlToCache ??= r.verified.crlToCache;
+    } else {
+      candidates.push({ id: r.id, ...(r.manifest ? { manifest: r.manifest } : {}), refusal: { code: r.code ?? 'MANIFEST_INVALID', message: r.message ?? 'refused' } });
+    }
+  }
+  return { candidates, ...(newTrustedTime !== undefined ? { newTrustedTime } : {}), ...(crlToCache ? { crlToCache } : {}) };
+}
