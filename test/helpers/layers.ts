@@ -76,11 +76,11 @@ export function tarEntryBytes(e: RawEntry): Buffer {
   const parts: Buffer[] = [];
   if (e.pax) {
     const recs = paxRecords(e.pax);
-    parts.push(header('PaxHeaders/x', 'x', recs.length, {}), pad(recs));
+    parts.push(header('PaxHeaders/x', 'x', recs.length, { name: '' }), pad(recs));
   }
   if (e.gnuLongName !== undefined) {
     const n = Buffer.from(`${e.gnuLongName}\0`, 'latin1');
-    parts.push(header('././@LongLink', 'L', n.length, {}), pad(n));
+    parts.push(header('././@LongLink', 'L', n.length, { name: '' }), pad(n));
   }
   parts.push(header(e.name, type, e.size ?? data.length, e), pad(data));
   return Buffer.concat(parts);

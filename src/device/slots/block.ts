@@ -1,0 +1,139 @@
+/**
+ * The `block` slot: a partition (or loop device) that gets a fresh file system for
+ * every image: mkfs, mount on a private mount point under the state directory,
+ * extract, syncfs, unmount (always, even when the write fails).
+ */
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { FerryError, toFerryError } from '../../errors.js';
+import { runCommand } from '../bootloaders/common.js';
+import { applyImageToDir } from '../extract/apply.js';
+import type { Slot, SlotName, SlotWriteRequest, SlotWriteResult } from '../types.js';
+import { SlotParams } from './params.js';
+
+export const BLOCK_FS_TYPES = ['ext4', 'ext3', 'ext2', 'xfs'] as const;
+export type BlockFsType = (typeof BLOCK_FS_TYPES)[number];
+
+/** A block slot's parameters (DESIGN.md section 4). */
+export interface BlockSlotConfig {
+  device: string;
+  fsType: BlockFsType;
+  mkfsArgs: string[];
+}
+
+/** Validate a block slot's config; CONFIG_INVALID lists every problem. */
+export function parseBlockSlotConfig(name: SlotName, config: unknown): BlockSlotConfig {
+  const p = new SlotParams(name, 'block', config, ['device', 'fsType', 'mkfsArgs']);
+  const device = p.absolutePath('device', true);
+  const fsType = p.choice('fsType', BLOCK_FS_TYPES, 'ext4');
+  const mkfsArgs = p.stringList('mkfsArgs');
+  p.check();
+  return { device: device!, fsType, mkfsArgs };
+}
+
+/** The mkfs command line: force (the slot is ours to erase), quiet, then the admin's extra args. */
+export function mkfsCommand(cfg: BlockSlotConfig): [string, string[]] {
+  const force = cfg.fsType === 'xfs' ? '-f' : '-F';
+  return [`mkfs.${cfg.fsType}`, [force, '-q', ...cfg.mkfsArgs, cfg.device]];
+}
+
+/** "major:minor" of a block device. */
+async function deviceNumber(device: string, slot: SlotName): Promise<string> {
+  let st;
+  try {
+    st = await fsp.stat(device);
+  } catch (e) {
+    throw new FerryError('SLOT_WRITE_FAILED', `slot ${slot}: block device ${device} is missing (${(e as Error).message}); fix slots.${slot}.device`, { cause: e });
+  }
+  if (!st.isBlockDevice()) throw new FerryError('CONFIG_INVALID', `slot ${slot}: ${device} is not a block device; fix slots.${slot}.device`);
+  // glibc's dev_t layout: major = bits 8-19 and 32-43, minor = bits 0-7 and 20-31.
+  const d = BigInt(st.rdev);
+  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & 0xfffff000n);
+  const minor = (d & 0xffn) | ((d >> 12n) & 0xffffff00n);
+  return `${major}:${minor}`;
+}
+
+/** Mount points of the device `majMin`, from /proc/self/mountinfo (field 3 is major:minor). */
+export function mountPointsOf(mountinfo: string, majMin: string): string[] {
+  const out: string[] = [];
+  for (const line of mountinfo.split('\n')) {
+    const f = line.split(' ');
+    if (f[2] === majMin && f[4] !== undefined) out.push(f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+  }
+  return out;
+}
+
+async function run(slot: SlotName, file: string, args: string[]): Promise<void> {
+  let r;
+  try {
+    r = await runCommand(file, args);
+  } catch (e) {
+    throw new FerryError('SLOT_WRITE_FAILED', `slot ${slot}: cannot run ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  if (r.code !== 0) {
+    const msg = r.stderr.trim().split('\n').slice(-2).join(' / ') || `exit ${r.code ?? r.signal}`;
+    throw new FerryError('SLOT_WRITE_FAILED', `slot ${slot}: ${file} ${args.join(' ')} failed: ${msg}`, { details: { stderr: r.stderr } });
+  }
+}
+
+class BlockSlot implements Slot {
+  readonly type = 'block';
+  private readonly mountPoint: string;
+  constructor(
+    readonly name: SlotName,
+    private readonly cfg: BlockSlotConfig,
+    stateDir: string,
+  ) {
+    this.mountPoint = path.join(stateDir, 'mnt', `slot-${name}`);
+  }
+
+  describe(): string {
+    return `block ${this.cfg.device} (${this.cfg.fsType})`;
+  }
+
+  /** The device size from sysfs (the file system's own overhead is not subtracted). */
+  async availableBytes(): Promise<number | undefined> {
+    try {
+      const majMin = await deviceNumber(this.cfg.device, this.name);
+      const sectors = Number((await fsp.readFile(`/sys/dev/block/${majMin}/size`, 'utf8')).trim());
+      return Number.isSafeInteger(sectors) ? sectors * 512 : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async write(req: SlotWriteRequest): Promise<SlotWriteResult> {
+    const majMin = await deviceNumber(this.cfg.device, this.name);
+    const mounted = mountPointsOf(await fsp.readFile('/proc/self/mountinfo', 'utf8'), majMin);
+    const stale = mounted.filter((m) => m === this.mountPoint);
+    if (mounted.length > stale.length) {
+      throw new FerryError('SLOT_BUSY', `slot ${this.name}: ${this.cfg.device} is mounted at ${mounted.join(', ')}; it may be the running system: check slots.${this.name}.device`);
+    }
+    for (const m of stale) await run(this.name, 'umount', [m]); // left by a run that died mid-write
+    if (req.signal?.aborted) throw new FerryError('CANCELLED', `slot ${this.name}: cancelled before formatting`);
+    const [mkfs, args] = mkfsCommand(this.cfg);
+    await run(this.name, mkfs, args);
+    await fsp.mkdir(this.mountPoint, { recursive: true });
+    await run(this.name, 'mount', ['-t', this.cfg.fsType, this.cfg.device, this.mountPoint]);
+    let result: SlotWriteResult | undefined;
+    let failure: unknown;
+    try {
+      result = await applyImageToDir({ ...req, root: this.mountPoint });
+      await run(this.name, 'sync', ['-f', this.mountPoint]); // syncfs(2): this file system only
+    } catch (e) {
+      failure = e;
+    }
+    try {
+      await run(this.name, 'umount', [this.mountPoint]);
+    } catch (e) {
+      failure ??= e;
+    }
+    if (failure !== undefined) throw toFerryError(failure).withContext(`slot ${this.name}`);
+    return { ...result!, details: { ...result!.details, device: this.cfg.device, fsType: this.cfg.fsType } };
+  }
+}
+
+/** The factory registered as `block`. */
+export function createBlockSlot(name: SlotName, config: unknown, ctx: { stateDir: string }): Slot {
+  return new BlockSlot(name, parseBlockSlotConfig(name, config), ctx.stateDir);
+}

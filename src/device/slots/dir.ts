@@ -1,0 +1,108 @@
+/**
+ * The `dir` slot: a directory that receives the root filesystem (containers,
+ * chroot-style kiosks, tests). The directory itself is kept (it may be a mount
+ * point); its contents are removed before the image is extracted into it.
+ */
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { FerryError, toFerryError } from '../../errors.js';
+import { runCommand } from '../bootloaders/common.js';
+import { applyImageToDir } from '../extract/apply.js';
+import type { Slot, SlotName, SlotWriteRequest, SlotWriteResult } from '../types.js';
+import { SlotParams } from './params.js';
+
+/** A dir slot's parameters (DESIGN.md section 4). */
+export interface DirSlotConfig {
+  path: string;
+}
+
+/** Validate a dir slot's config; CONFIG_INVALID lists every problem. */
+export function parseDirSlotConfig(name: SlotName, config: unknown, stateDir: string): DirSlotConfig {
+  const p = new SlotParams(name, 'dir', config, ['path']);
+  const dir = p.absolutePath('path', true);
+  if (dir !== undefined) {
+    if (dir === '/') p.bad.push(`slots.${name}.path is "/": ferry will never erase the root file system`);
+    else if (isSameOrAncestor(dir, path.resolve(stateDir))) p.bad.push(`slots.${name}.path "${dir}" contains the state directory ${stateDir}; erasing it would erase ferry's state`);
+  }
+  p.check();
+  return { path: dir! };
+}
+
+function isSameOrAncestor(a: string, b: string): boolean {
+  return a === b || b.startsWith(a.endsWith('/') ? a : `${a}/`);
+}
+
+/**
+ * Bytes an image may use at `p`: when `p` is a mount point of its own the whole file
+ * system (its contents are erased before writing); otherwise the free space where it
+ * (or its nearest existing ancestor) lives, which conservatively ignores the old image.
+ */
+async function availableBytesAt(p: string): Promise<number | undefined> {
+  for (let d = p; ; d = path.dirname(d)) {
+    try {
+      const s = await fsp.statfs(d);
+      if (d === p && d !== '/') {
+        const [st, parent] = await Promise.all([fsp.stat(d), fsp.stat(path.dirname(d))]);
+        if (st.dev !== parent.dev) return (s.blocks - (s.bfree - s.bavail)) * s.bsize;
+      }
+      return s.bavail * s.bsize;
+    } catch {
+      if (d === '/') return undefined;
+    }
+  }
+}
+
+/**
+ * Remove everything inside `dir` without crossing into other file systems mounted
+ * below it (`rm --one-file-system` refuses them, and so does ferry: SLOT_BUSY).
+ */
+export async function emptyDirectory(dir: string): Promise<void> {
+  const names = await fsp.readdir(dir);
+  if (names.length === 0) return;
+  const r = await runCommand('rm', ['-rf', '--one-file-system', '--', ...names.map((n) => path.join(dir, n))]);
+  if (r.code !== 0) {
+    const msg = r.stderr.trim().split('\n').slice(-2).join(' / ');
+    throw new FerryError('SLOT_BUSY', `cannot empty ${dir}: ${msg}; unmount what is mounted inside it`, { details: { stderr: r.stderr } });
+  }
+}
+
+/** Refuse a directory that is, after following symlinks, the running system's root. */
+async function refuseBootedRoot(dir: string): Promise<void> {
+  const [real, rootSt, dirSt] = await Promise.all([fsp.realpath(dir), fsp.stat('/'), fsp.stat(dir)]);
+  if (real === '/' || (dirSt.dev === rootSt.dev && dirSt.ino === rootSt.ino)) {
+    throw new FerryError('UNSAFE_PATH', `${dir} is the running system's root directory; a dir slot must be a separate directory`);
+  }
+}
+
+class DirSlot implements Slot {
+  readonly type = 'dir';
+  constructor(
+    readonly name: SlotName,
+    private readonly cfg: DirSlotConfig,
+  ) {}
+
+  describe(): string {
+    return `dir ${this.cfg.path}`;
+  }
+
+  availableBytes(): Promise<number | undefined> {
+    return availableBytesAt(this.cfg.path);
+  }
+
+  async write(req: SlotWriteRequest): Promise<SlotWriteResult> {
+    const dir = this.cfg.path;
+    try {
+      await fsp.mkdir(dir, { recursive: true });
+      await refuseBootedRoot(dir);
+      await emptyDirectory(dir);
+      return await applyImageToDir({ ...req, root: dir });
+    } catch (e) {
+      throw toFerryError(e).withContext(`slot ${this.name}`);
+    }
+  }
+}
+
+/** The factory registered as `dir`. */
+export function createDirSlot(name: SlotName, config: unknown, ctx: { stateDir: string }): Slot {
+  return new DirSlot(name, parseDirSlotConfig(name, config, ctx.stateDir));
+}
