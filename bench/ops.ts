@@ -75,6 +75,13 @@ export function exportComparison(ctx: OpsContext): Comparison {
         target: { maxRatio: 0.6, maxRssMiB: RSS_TARGET_MIB },
       },
       {
+        // ferry fsyncs every blob before naming it (crash safety); skopeo leaves dirty pages: this side fsyncs its files too
+        contender: { name: 'skopeo copy + sync', notRun: peers.skopeo, prepare: () => rm(skopeoOut, { recursive: true, force: true }),
+          argv: () => ['sh', '-c', 'skopeo copy --quiet "$1" "$2" && find "$0" -type f -exec sync -- {} +', skopeoOut, `oci-archive:${inputs.archive.v1}:1.0.0`, `oci:${skopeoOut}:1.0.0`],
+          bytesWritten: () => treeBytes(skopeoOut) },
+        target: { maxRssMiB: RSS_TARGET_MIB },
+      },
+      {
         contender: { name: 'rauc bundle (plain, squashfs)', notRun: peers.rauc ?? peers.mksquashfs, prepare: () => rm(bundle, { force: true }),
           argv: () => ['rauc', 'bundle', '--cert', inputs.rauc.cert, '--key', inputs.rauc.key, inputs.rauc.content, bundle],
           bytesWritten: async () => (await stat(bundle)).size },
