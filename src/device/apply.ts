@@ -62,7 +62,7 @@ export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise
     const run: Run = { dev, state, opts, deps, clock, started: clock(), before: slotSummary(state), progress: opts.progress ?? noProgress, switched: false };
     const verified = await verifyMedia(run);
     const { plan, skipped } = await choosePlan(run, verified);
-    const slot = deps.createSlot(plan.target, dev.config.slots[plan.target], { stateDir: dev.config.stateDir });
+    const slot = dev.slots[plan.target];
     try {
       await confirmPlan(run, plan, skipped);
       await markTargetBad(run, plan);
@@ -101,7 +101,7 @@ async function verifyMedia(run: Run): Promise<MediaVerifyResult> {
 async function choosePlan(run: Run, verified: MediaVerifyResult): Promise<{ plan: InstallPlan; skipped: SkipReason[] }> {
   const { dev, state } = run;
   const target = dev.booted === 'A' ? 'B' : 'A';
-  const slot = run.deps.createSlot(target, dev.config.slots[target], { stateDir: dev.config.stateDir });
+  const slot = dev.slots[target];
   const result = planInstall({
     candidates: verified.candidates,
     config: dev.config,

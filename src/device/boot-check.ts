@@ -37,7 +37,7 @@ export interface BootCheckResult {
 type Outcome = Pick<BootCheckResult, 'outcome' | 'message'> & { result: Receipt['result']; code?: string; reboot?: boolean };
 
 /** Run the boot check: commit, roll back or record a fallback. */
-export async function bootCheck(opts: BootCheckOptions, deps: Pick<DeviceDeps, 'slotTypes'>): Promise<BootCheckResult> {
+export async function bootCheck(opts: BootCheckOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>): Promise<BootCheckResult> {
   const dev = await openDevice(opts, deps);
   const clock = opts.clock ?? (() => new Date());
   const lock = await acquireLock(dev.config.stateDir, 'boot-check');

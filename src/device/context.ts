@@ -3,6 +3,7 @@
  * plus the seams to the slot backends and the media verifier (injected so the
  * engine is testable and the wiring lives in one place, device/deps.ts).
  */
+import { FerryError } from '../errors.js';
 import type { SlotConfig } from './config.js';
 import { type DeviceConfig, loadDeviceConfig } from './config.js';
 import { type BootedSlotSource, readBootedSlot } from './booted-slot.js';
@@ -55,12 +56,23 @@ export interface DeviceContext {
   bootloader: Bootloader;
   booted: SlotName;
   bootedSource: BootedSlotSource;
+  /** Both slots, built (and their parameters validated) by the slot factory. */
+  slots: Record<SlotName, Slot>;
 }
 
 /** Load config, create the bootloader and learn the booted slot. */
-export async function openDevice(opts: DeviceOptions, deps: Pick<DeviceDeps, 'slotTypes'>): Promise<DeviceContext> {
+export async function openDevice(opts: DeviceOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>): Promise<DeviceContext> {
   const config = await loadDeviceConfig(opts.configFile, { slots: deps.slotTypes, bootloaders: BOOTLOADER_TYPES }, opts.machineIdFile);
   const bootloader = createBootloader(config.bootloader, { stateDir: config.stateDir });
+  const slots = { A: buildSlot('A', config, deps, opts.configFile), B: buildSlot('B', config, deps, opts.configFile) };
   const b = await readBootedSlot({ cmdlineFile: opts.cmdlineFile, configBootedSlot: config.bootedSlot, env: opts.env });
-  return { configFile: opts.configFile, config, bootloader, booted: b.slot, bootedSource: b.source };
+  return { configFile: opts.configFile, config, bootloader, booted: b.slot, bootedSource: b.source, slots };
+}
+
+function buildSlot(name: SlotName, config: DeviceConfig, deps: Pick<DeviceDeps, 'createSlot'>, file: string): Slot {
+  try {
+    return deps.createSlot(name, config.slots[name], { stateDir: config.stateDir });
+  } catch (e) {
+    throw e instanceof FerryError ? e.withContext(`device config ${file}`) : e;
+  }
 }

@@ -27,7 +27,7 @@ export interface MaintenanceResult {
 
 type Body = (dev: DeviceContext, state: DeviceState, now: Date) => Promise<MaintenanceResult>;
 
-async function withDevice(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slotTypes'>, body: Body): Promise<MaintenanceResult> {
+async function withDevice(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>, body: Body): Promise<MaintenanceResult> {
   const dev = await openDevice(opts, deps);
   const lock = await acquireLock(dev.config.stateDir, 'maintenance');
   try {
@@ -54,7 +54,7 @@ async function withDevice(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slot
 }
 
 /** Commit a slot (default: the booted one): good in the bootloader and the state; raises the floor. */
-export function markGood(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slotTypes'>): Promise<MaintenanceResult> {
+export function markGood(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>): Promise<MaintenanceResult> {
   return withDevice(opts, deps, async (dev, state, now) => {
     const slot = opts.slot ?? dev.booted;
     const rec = state.slots[slot];
@@ -70,7 +70,7 @@ export function markGood(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slotT
 }
 
 /** Mark a slot bad (default: the other one); the booted slot only when the other is good to fall back to. */
-export function markBad(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slotTypes'>): Promise<MaintenanceResult> {
+export function markBad(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>): Promise<MaintenanceResult> {
   return withDevice(opts, deps, async (dev, state, now) => {
     const slot = opts.slot ?? otherSlot(dev.booted);
     const other = otherSlot(slot);
@@ -84,7 +84,7 @@ export function markBad(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slotTy
 }
 
 /** Make the other slot primary if it is good (a committed earlier release); refuse otherwise. */
-export function rollback(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slotTypes'>): Promise<MaintenanceResult> {
+export function rollback(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>): Promise<MaintenanceResult> {
   return withDevice(opts, deps, async (dev, state) => {
     const slot = otherSlot(dev.booted);
     const rec = state.slots[slot];

@@ -60,13 +60,7 @@ export async function deviceStatus(opts: StatusOptions, deps: Pick<DeviceDeps, '
   } catch (e) {
     bootloader.error = (e as Error).message;
   }
-  const describe = (s: SlotName): string | undefined => {
-    try {
-      return deps.createSlot(s, dev.config.slots[s], { stateDir: dev.config.stateDir }).describe();
-    } catch {
-      return undefined;
-    }
-  };
+  const describe = (s: SlotName): string => dev.slots[s].describe();
   const clock = (opts.clock ?? (() => new Date()))();
   return {
     deviceId: dev.config.deviceId,
