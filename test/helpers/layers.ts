@@ -148,3 +148,43 @@ export async function writeTestLayout(root: string, layers: TestLayer[], ref = '
   const image = await layout.resolveImage(await layout.findRef(ref), undefined, ref);
   return { layout, image };
 }
+
+function sh(cmd: string, args: string[]): void {
+  execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/**
+ * Populate `dir` (as root) with everything a faithful OS-image round trip must keep:
+ * file capabilities (binary security.capability), an SELinux label, trusted.* and
+ * binary user.* xattrs, char and block devices, a fifo, setuid and sticky modes,
+ * owners above 262143 (the ustar limit), hardlinks, absolute and relative symlinks,
+ * a non-ASCII name and a name longer than 100 bytes.
+ */
+export async function buildFidelityRootfs(dir: string): Promise<void> {
+  const p = (rel: string): string => path.join(dir, rel);
+  for (const d of ['etc', 'usr/bin', 'usr/lib', 'dev', 'run', 'home/big', 'tmp', 'empty', `deep/${'n'.repeat(60)}/${'m'.repeat(60)}`]) await fsp.mkdir(p(d), { recursive: true });
+  await fsp.writeFile(p('etc/hostname'), 'kiosk\n');
+  await fsp.writeFile(p('usr/bin/ping'), '#!/bin/sh\necho ping\n', { mode: 0o755 });
+  sh('setcap', ['cap_net_raw+ep', p('usr/bin/ping')]);
+  await fsp.writeFile(p('usr/bin/su'), 'su', { mode: 0o755 });
+  await fsp.chmod(p('usr/bin/su'), 0o4755);
+  await fsp.writeFile(p('usr/lib/libc.so.6'), Buffer.alloc(70_000, 0xab));
+  await fsp.link(p('usr/lib/libc.so.6'), p('usr/lib/libc-hard.so'));
+  await fsp.symlink('usr/lib', p('lib'));
+  await fsp.symlink('/usr/lib/libc.so.6', p('usr/lib/libc.so'));
+  sh('mknod', [p('dev/null'), 'c', '1', '3']);
+  sh('mknod', [p('dev/loop7'), 'b', '7', '7']);
+  sh('mkfifo', [p('run/initctl')]);
+  await fsp.chmod(p('tmp'), 0o1777);
+  await fsp.writeFile(p('home/big/file'), 'owned by a big uid\n');
+  await fsp.chown(p('home/big/file'), 300000, 300000);
+  await fsp.chown(p('home/big'), 300000, 300000);
+  await fsp.writeFile(p('home/huge-id'), 'x');
+  await fsp.chown(p('home/huge-id'), 3_000_000_000, 2_500_000_000);
+  await fsp.writeFile(p('etc/labelled'), 'selinux');
+  sh('setfattr', ['-n', 'security.selinux', '-v', 'system_u:object_r:etc_t:s0', p('etc/labelled')]);
+  sh('setfattr', ['-n', 'user.binary', '-v', '0x00ff10fe80', p('etc/labelled')]);
+  sh('setfattr', ['-n', 'trusted.overlay.x', '-v', '0x0001', p('etc/hostname')]);
+  await fsp.writeFile(p('etc/ünïcødé'), 'utf-8 name');
+  await fsp.writeFile(p(`deep/${'n'.repeat(60)}/${'m'.repeat(60)}/long-file-name`), 'long');
+}

@@ -38,7 +38,7 @@ function typeOf(st: fs.Stats): string {
 
 /** Every xattr below `root` by relative path, via `getfattr -R -P -d -m - -e hex`. */
 export function readXattrs(root: string): Record<string, Record<string, string>> {
-  const out = execFileSync('getfattr', ['-R', '-P', '-d', '-m', '-', '-e', 'hex', '--absolute-names', root], { encoding: 'latin1', maxBuffer: 64 << 20 });
+  const out = execFileSync('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', root], { encoding: 'latin1', maxBuffer: 64 << 20 });
   const res: Record<string, Record<string, string>> = {};
   let cur: Record<string, string> | undefined;
   for (const line of out.split('\n')) {
