@@ -1,0 +1,80 @@
+/**
+ * Test helper: real signed sticks for device tests. One throwaway PKI (root + code
+ * signer, made with ferry's own pki) and the sample images (1.0.0, 1.1.0) are built
+ * once per test file; `makeStick` exports chosen releases with exportImage and signs
+ * them with publishUpdate, exactly as headquarters would.
+ */
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { exportImage } from '../../src/media/export.js';
+import { publishUpdate } from '../../src/media/publish.js';
+import { initRoot, issueCertificate } from '../../src/trust/pki.js';
+import { buildSamplesInTemp, type SampleImages } from './samples.js';
+
+/** One release to put on a stick. */
+export interface Release {
+  /** Which sample image: 1.0.0 (v1) or 1.1.0 (v2). */
+  image: 'v1' | 'v2';
+  version: string;
+  counter: number;
+  compatible?: string[];
+}
+
+/** The PKI and samples shared by a test file. */
+export interface StickKit {
+  dir: string;
+  samples: SampleImages & { dir: string };
+  rootCert: string;
+  signerDir: string;
+  /** Export and sign releases onto a new stick; returns its media root. */
+  makeStick(releases: Release[]): Promise<string>;
+  /** Put the root certificate into a device trust dir (roots/root.pem). */
+  installTrust(trustDir: string): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+/** Build the kit (a few seconds: two RSA keys, two images). */
+export async function makeStickKit(): Promise<StickKit> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ferry-stickkit-'));
+  const samples = await buildSamplesInTemp();
+  await initRoot({ out: path.join(dir, 'root'), name: 'ferry test root' });
+  const signerDir = path.join(dir, 'signer');
+  await issueCertificate({ issuerDir: path.join(dir, 'root'), profile: 'signer', name: 'ferry test signer', days: 30, out: signerDir });
+  let n = 0;
+  const kit: StickKit = {
+    dir,
+    samples,
+    rootCert: path.join(dir, 'root', 'cert.pem'),
+    signerDir,
+    async makeStick(releases) {
+      const media = path.join(dir, `stick-${++n}`);
+      await fsp.mkdir(media);
+      for (const r of releases) {
+        const ex = await exportImage({ image: r.image === 'v1' ? samples.v1 : samples.v2, target: 'kiosk', version: r.version, mediaRoot: media });
+        await publishUpdate({
+          mediaRoot: media,
+          target: 'kiosk',
+          version: r.version,
+          manifest: ex.manifest,
+          platform: ex.platform,
+          payloadBytes: ex.payloadBytes,
+          signerDir,
+          compatible: r.compatible ?? ['acme,kiosk-v2'],
+          counter: r.counter,
+          expires: '30',
+        });
+      }
+      return media;
+    },
+    async installTrust(trustDir) {
+      await fsp.mkdir(path.join(trustDir, 'roots'), { recursive: true });
+      await fsp.copyFile(path.join(dir, 'root', 'cert.pem'), path.join(trustDir, 'roots', 'root.pem'));
+    },
+    async cleanup() {
+      await fsp.rm(dir, { recursive: true, force: true });
+      await fsp.rm(samples.dir, { recursive: true, force: true });
+    },
+  };
+  return kit;
+}
