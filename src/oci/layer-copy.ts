@@ -1,7 +1,8 @@
 /**
  * Writing one source layer into a layout: a verified byte copy when the wanted
  * compression is the one the layer already has, else a re-encode in one stream
- * (decompress → check or compute the diff_id → compress → hash to a temp blob).
+ * (decompress → check the tar structure → check or compute the diff_id → compress →
+ * hash to a temp blob).
  */
 import type { Transform } from 'node:stream';
 import { FerryError } from '../errors.js';
@@ -10,6 +11,7 @@ import type { LayoutWriter } from './blob-store.js';
 import { compressor, decompressor } from './compress.js';
 import { DigestComputer, DigestVerifier } from './digest.js';
 import type { SourceLayer } from './source.js';
+import { TarStructureCheck } from './tar-check.js';
 import { type Compression, type Descriptor, layerMediaType } from './types.js';
 
 /** `--compress`: keep what the source has, or re-encode every layer. */
@@ -45,7 +47,7 @@ export async function writeLayer(store: LayoutWriter, layer: SourceLayer, action
   }
   const stages: Transform[] = [];
   if (layer.descriptor) stages.push(new DigestVerifier(layer.descriptor.digest, layer.descriptor.size, layer.what));
-  stages.push(decompressor(layer.compression, layer.what));
+  stages.push(decompressor(layer.compression, layer.what), new TarStructureCheck(layer.what));
   // diff_id: the sha256 of the uncompressed tar (image-spec config.md, rootfs.diff_ids)
   const diff = layer.diffId ? new DigestVerifier(layer.diffId, -1, `${layer.what} (uncompressed, diff_id)`) : new DigestComputer();
   stages.push(diff, compressor(action.to));
