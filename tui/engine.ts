@@ -62,9 +62,17 @@ export function createEngine(opts: EngineOptions): TuiEngine {
     await requireFerryFolder(mediaRoot);
     const dev = await openDevice(devOpts, deps);
     const state = await loadState(dev.config.stateDir);
-    const verified = await deps.verifyMedia({ mediaRoot, trustDir: dev.config.trustDir, state, requiredSigners: dev.config.policy.requiredSigners, clock: clock() });
-    const target = otherSlot(dev.booted);
-    const slot = deps.createSlot(target, dev.config.slots[target], { stateDir: dev.config.stateDir });
+    const verified = await deps.verifyMedia({
+      mediaRoot,
+      trustDir: dev.config.trustDir,
+      state,
+      requiredSigners: dev.config.policy.requiredSigners,
+      compatible: dev.config.compatible,
+      allowSameVersion: dev.config.policy.allowSameVersion,
+      booted: dev.booted,
+      clock: clock(),
+    });
+    const slot = dev.slots[otherSlot(dev.booted)];
     const inputs = {
       candidates: verified.candidates,
       config: dev.config,

@@ -9,16 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, toFerryError } from '../src/errors.js';
 import { App } from './app.js';
 import { createEngine } from './engine.js';
-import type { DeviceDeps } from '../src/device/context.js';
-import { FerryError } from '../src/errors.js';
-
-// TEMPORARY until src/device wires its slot backends and media verifier (device/deps.ts).
-async function deviceDeps(): Promise<DeviceDeps> {
-  const missing = (): never => {
-    throw new FerryError('INTERNAL', 'the device slot backends are not wired yet');
-  };
-  return { slotTypes: ['dir', 'block', 'bootc'], createSlot: missing, verifyMedia: async () => missing() };
-}
+import { deviceDeps } from '../src/device/deps.js';
 import { findMediaRoots, mediaRootFor } from './media-scan.js';
 import { TerminalView } from './render.js';
 import { createRepaintScheduler } from './scheduler.js';
@@ -66,7 +57,7 @@ async function main(): Promise<void> {
   }
   if (!process.stdout.isTTY || !process.stdin.isTTY) fail(new Error('ferry-tui needs a terminal (stdin and stdout must be a tty); use `ferry device` in scripts'));
   const strings = stringsFor(opts.lang);
-  const engine = createEngine({ configFile: opts.config, deps: await deviceDeps() });
+  const engine = createEngine({ configFile: opts.config, deps: deviceDeps });
   const fixedMedia = opts.media === undefined ? undefined : await mediaRootFor(opts.media);
   const view = new TerminalView();
   let exiting = false;

@@ -59,9 +59,9 @@ describe('view-models at 80x24', () => {
 
   it('list every update with a tick or the short reason it cannot be installed', () => {
     const lines = render(loaded().media ? Object.assign(loaded(), { screen: 'media' }) : loaded());
-    expect(lines.find((l) => l.includes('0.9.0'))).toContain('✗ older counter');
-    expect(lines.find((l) => l.includes('1.1.0') && l.includes('ready'))).toContain('✓ ready');
-    expect(lines.find((l) => l.includes('3.0.0'))).toContain('✗ incompatible');
+    expect(lines.find((l) => l.includes('kiosk-0.9.0'))).toContain('✗ older counter');
+    expect(lines.find((l) => l.includes('kiosk-1.1.0'))).toContain('✓ ready');
+    expect(lines.find((l) => l.includes('tablet-3.0.0'))).toContain('✗ incompatible');
     expect(shortReason('DIGEST_MISMATCH')).toBe('damaged');
     expect(shortReason('MANIFEST_EXPIRED')).toBe('expired');
     expect(shortReason('UNTRUSTED_SIGNER')).toBe('untrusted');

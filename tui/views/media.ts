@@ -38,14 +38,14 @@ export function shortReason(code: ErrorCode | string): string {
   }
 }
 
-const COLS = { version: 12, size: 10, signer: 18, expires: 12 };
+const COLS = { id: 20, size: 10, signer: 16, expires: 12 };
 
 /** One row of the update table. */
 export function updateRow(u: UpdateEntry, g: Glyphs, width: number, selected: boolean): Line {
   const status = u.problem ? `${g.no} ${shortReason(u.problem.code)}` : `${g.ok} ready`;
   const text =
     (selected ? '> ' : '  ') +
-    cell(u.version, COLS.version) +
+    cell(u.id, COLS.id) +
     cell(u.sizeBytes === undefined ? '?' : formatBytes(u.sizeBytes), COLS.size) +
     cell(u.signer ?? '-', COLS.signer) +
     cell(formatDate(u.expires), COLS.expires) +
@@ -55,7 +55,7 @@ export function updateRow(u: UpdateEntry, g: Glyphs, width: number, selected: bo
 
 /** Details of the selected update, under the table. */
 function detailLines(u: UpdateEntry, s: Strings, g: Glyphs, width: number, room: number): Line[] {
-  const out: Line[] = [line(fit(`${u.id}  counter ${u.counter ?? '?'}  created ${formatDate(u.created)}`, width), 'bold')];
+  const out: Line[] = [line(fit(`${u.id}: version ${u.version}, counter ${u.counter ?? '?'}, created ${formatDate(u.created)}`, width), 'bold')];
   if (u.problem) {
     const help = explainError(s, u.problem.code);
     out.push(line(fit(`${g.no} ${help.what} [${u.problem.code}]`, width), 'bold'));
@@ -80,7 +80,7 @@ export function mediaFrame(st: AppState, s: Strings, size: Size): Frame {
   if (err) return { title: s.ui.screenMedia, lines: [head, blank, ...errorLines(err, s, g, w)], keys: s.ui.keysMedia };
   const ups = m.listing?.updates ?? [];
   if (ups.length === 0) return { title: s.ui.screenMedia, lines: [head, blank, ...errorLines({ code: 'NO_APPLICABLE_UPDATE', message: 'the stick holds no update manifests (FERRY/updates is empty)' }, s, g, w)], keys: s.ui.keysMedia };
-  const tableHead = line(fit('  ' + cell('Version', COLS.version) + cell('Size', COLS.size) + cell('Signer', COLS.signer) + cell('Expires', COLS.expires) + 'Status', w), 'inverse');
+  const tableHead = line(fit('  ' + cell('Update', COLS.id) + cell('Size', COLS.size) + cell('Signer', COLS.signer) + cell('Expires', COLS.expires) + 'Status', w), 'inverse');
   // Keep the table short enough that the selected update's details always fit below it.
   const detailRoom = 6;
   const maxRows = Math.max(3, size.height - 3 - detailRoom);

@@ -1,0 +1,96 @@
+/**
+ * A whole little world for the TUI end-to-end tests, built with the real library:
+ * sample images → `exportImage` onto a stick → a throwaway root CA and signer
+ * (`ferry pki`) → `publishUpdate` (signed manifests) → a throwaway device
+ * (test/helpers/device.ts) that trusts the root. Damage is done with plain file writes.
+ */
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { exportImage } from '../../src/media/export.js';
+import { publishUpdate } from '../../src/media/publish.js';
+import { initRoot, issueCertificate } from '../../src/trust/pki.js';
+import { type DeviceSpec, makeDevice, type TestDevice } from '../helpers/device.js';
+import { buildSamplesInTemp, type SampleImages } from '../helpers/samples.js';
+
+/** Signed media plus the PKI that signed it. */
+export interface SignedStick {
+  dir: string;
+  stick: string;
+  rootCert: string;
+  samples: SampleImages;
+}
+
+/** What to put on the stick: [input image, target, version, compatible]. */
+export type StickEntry = { image: 'v1' | 'v2'; target: string; version: string; compatible: string[]; notes?: string; expires?: string };
+
+/** The default stick: the kiosk at 1.0.0 and 1.1.0, and an update for another device type. */
+export const DEFAULT_ENTRIES: StickEntry[] = [
+  { image: 'v1', target: 'kiosk', version: '1.0.0', compatible: ['acme,kiosk-v2'] },
+  { image: 'v2', target: 'kiosk', version: '1.1.0', compatible: ['acme,kiosk-v2'], notes: 'Fixes the printer queue after a paper jam.\nBoots 2 s faster.' },
+  { image: 'v2', target: 'tablet', version: '3.0.0', compatible: ['acme,tablet-v1'] },
+];
+
+/** Build samples, a PKI and a signed stick under a new temp dir. */
+export async function makeSignedStick(entries: StickEntry[] = DEFAULT_ENTRIES): Promise<SignedStick> {
+  const samples = await buildSamplesInTemp('ferry-tui-e2e-');
+  const dir = samples.dir;
+  const root = await initRoot({ out: path.join(dir, 'pki/root'), name: 'ferry test root', days: 3650, keyBits: 3072 });
+  await issueCertificate({ issuerDir: path.join(dir, 'pki/root'), profile: 'signer', name: 'ferry signer', days: 365, out: path.join(dir, 'pki/signer') });
+  const stick = path.join(dir, 'stick');
+  for (const e of entries) {
+    const res = await exportImage({ image: samples[e.image], target: e.target, version: e.version, mediaRoot: stick });
+    await publishUpdate({
+      mediaRoot: stick,
+      target: e.target,
+      version: e.version,
+      manifest: res.manifest,
+      platform: res.platform,
+      payloadBytes: res.payloadBytes,
+      signerDir: path.join(dir, 'pki/signer'),
+      compatible: e.compatible,
+      ...(e.notes ? { notes: e.notes } : {}),
+      ...(e.expires ? { expires: e.expires } : {}),
+    });
+  }
+  // Junk a real stick carries; ferry must ignore it.
+  await fsp.writeFile(path.join(stick, 'FERRY', 'updates', '._kiosk-1.1.0.json'), 'AppleDouble junk');
+  await fsp.mkdir(path.join(stick, 'System Volume Information'), { recursive: true });
+  return { dir, stick, rootCert: root.path, samples };
+}
+
+/** A throwaway device that trusts the stick's root. */
+export async function makeTrustingDevice(s: SignedStick, spec: DeviceSpec = {}): Promise<TestDevice> {
+  const dev = await makeDevice({ kind: 'grub', extra: { deviceId: 'kiosk-0042' }, ...spec });
+  await fsp.mkdir(path.join(dev.trustDir, 'roots'), { recursive: true });
+  await fsp.copyFile(s.rootCert, path.join(dev.trustDir, 'roots', 'root.pem'));
+  return dev;
+}
+
+/** Environment and arguments to run ferry-tui against `dev` and `stick`. */
+export function tuiArgs(dev: TestDevice, stick: string): { args: string[]; env: Record<string, string> } {
+  return { args: ['--config', dev.configFile, '--media', stick], env: { FERRY_CMDLINE_FILE: dev.cmdlineFile } };
+}
+
+/** The layer blobs of an update on the stick, largest first. */
+export async function layerFiles(stick: string, id: string): Promise<string[]> {
+  const m = JSON.parse(await fsp.readFile(path.join(stick, 'FERRY/updates', `${id}.json`), 'utf8')) as { image: { manifest: { digest: string } } };
+  const blob = (d: string) => path.join(stick, 'FERRY/oci/blobs/sha256', d.slice('sha256:'.length));
+  const man = JSON.parse(await fsp.readFile(blob(m.image.manifest.digest), 'utf8')) as { layers: Array<{ digest: string; size: number }> };
+  return [...man.layers].sort((a, b) => b.size - a.size).map((l) => blob(l.digest));
+}
+
+/** Flip one byte in the middle of the largest layer of `id` (a damaged or tampered stick). */
+export async function tamperLargestLayer(stick: string, id: string): Promise<string> {
+  const file = (await layerFiles(stick, id))[0]!;
+  const fh = await fsp.open(file, 'r+');
+  try {
+    const { size } = await fh.stat();
+    const b = Buffer.alloc(1);
+    await fh.read(b, 0, 1, Math.floor(size / 2));
+    b[0] = b[0]! ^ 0xff;
+    await fh.write(b, 0, 1, Math.floor(size / 2));
+  } finally {
+    await fh.close();
+  }
+  return file;
+}
