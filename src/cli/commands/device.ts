@@ -1,5 +1,158 @@
-/** `ferry device`: placeholder until its issue lands. */
+/**
+ * `ferry device …`: the A/B engine on the device. Each command declares its options
+ * here once, calls one library function from src/device/, and prints.
+ */
 import type { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
+import { FerryError } from '../../errors.js';
+import { applyUpdate } from '../../device/apply.js';
+import { bootCheck, bootCheckError } from '../../device/boot-check.js';
+import { DEFAULT_CONFIG_FILE } from '../../device/config.js';
+import { deviceDeps } from '../../device/deps.js';
+import { markBad, markGood, rollback, type MaintenanceOptions } from '../../device/maintenance.js';
+import type { InstallPlan, SkipReason } from '../../device/plan.js';
+import { deviceStatus, formatStatus } from '../../device/status.js';
+import type { SlotName } from '../../device/types.js';
+import { action, printJson } from '../run.js';
+import { cliProgress } from './verify.js';
+
+interface CommonOpts {
+  config: string;
+  json?: boolean;
+}
+
+/** --config and --json, declared once for every device command. */
+function common(cmd: Command): Command {
+  return cmd.option('--config <file>', 'device configuration file', DEFAULT_CONFIG_FILE).option('--json', 'print the result as JSON (progress as JSON lines on stderr)');
+}
+
+function parseSlot(v: string): SlotName {
+  if (v !== 'A' && v !== 'B') throw new FerryError('USAGE', `--slot must be A or B, not "${v}"`);
+  return v;
+}
+
+function printSkipped(skipped: SkipReason[]): void {
+  for (const s of skipped) process.stderr.write(`ferry: skipped ${s.id}: ${s.code}: ${s.message}\n`);
+}
+
+/** Ask on the terminal; without one, --yes is required. */
+async function confirmOnTty(plan: InstallPlan): Promise<boolean> {
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw new FerryError('CONFIRMATION_REQUIRED', 'no terminal to confirm on: pass --yes to install without asking');
+  }
+  const u = plan.update;
+  process.stderr.write(`install ${u.id} (version ${u.target.version}, counter ${u.target.counter}) into slot ${plan.target}, replacing ${plan.replaces.version ?? plan.replaces.status}\n`);
+  process.stderr.write(`  ${plan.payloadBytes} bytes, signed by ${plan.signers.join(', ') || 'unknown'}; slot ${plan.booted} stays as the fallback\n`);
+  if (u.notes) process.stderr.write(`  notes: ${u.notes.split('\n')[0]}\n`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question('proceed? [y/N] ')).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+function registerApply(device: Command): void {
+  common(device.command('apply'))
+    .description('verify the updates on the media and install the newest applicable one into the inactive slot')
+    .requiredOption('--media <dir>', 'the media root (the folder that holds FERRY/)')
+    .option('--update <id>', 'install this update (e.g. kiosk-1.1.0) instead of the newest')
+    .option('--yes', 'do not ask for confirmation (required without a terminal)')
+    .action(
+      action(async (opts: CommonOpts & { media: string; update?: string; yes?: boolean }) => {
+        const ac = new AbortController();
+        const onInt = () => ac.abort();
+        process.on('SIGINT', onInt);
+        process.on('SIGTERM', onInt);
+        try {
+          const progress = cliProgress({ progress: Boolean(opts.json) });
+          const r = await applyUpdate(
+            {
+              configFile: opts.config,
+              mediaRoot: opts.media,
+              ...(opts.update ? { updateId: opts.update } : {}),
+              ...(progress ? { progress } : {}),
+              signal: ac.signal,
+              confirm: async (plan, skipped) => {
+                if (!opts.json) printSkipped(skipped);
+                return opts.yes ? true : confirmOnTty(plan);
+              },
+            },
+            deviceDeps,
+          );
+          if (opts.json) return void printJson({ ok: true, plan: r.plan, skipped: r.skipped, bytesWritten: r.bytesWritten, receipt: r.receipt, receipts: r.delivery });
+          process.stdout.write(`installed ${r.plan.update.id} into slot ${r.plan.target} (${r.bytesWritten} bytes); it boots next with ${r.plan.bootloader.attempts} attempts: reboot, then boot-check commits it\n`);
+          if (r.delivery.kept > 0) process.stderr.write(`ferry: ${r.delivery.kept} receipt(s) kept on the device (stick not writable): ${r.delivery.error ?? ''}\n`);
+        } catch (e) {
+          const skipped = (e as FerryError).details?.skipped as SkipReason[] | undefined;
+          if (!opts.json && skipped) printSkipped(skipped);
+          throw e;
+        } finally {
+          process.off('SIGINT', onInt);
+          process.off('SIGTERM', onInt);
+        }
+      }),
+    );
+}
+
+function registerBootCheck(device: Command): void {
+  common(device.command('boot-check'))
+    .description('at boot: commit a freshly installed slot if its health check passes, else roll back (run by ferry-boot-check.service)')
+    .option('--no-reboot', 'do not run the reboot command after a rollback')
+    .option('--media <dir>', 'a writable stick to write receipts to')
+    .action(
+      action(async (opts: CommonOpts & { reboot: boolean; media?: string }) => {
+        const r = await bootCheck({ configFile: opts.config, noReboot: !opts.reboot, ...(opts.media ? { mediaRoot: opts.media } : {}) }, deviceDeps);
+        const err = bootCheckError(r);
+        if (opts.json) {
+          printJson({ ok: err === undefined, ...r, ...(err ? { error: { code: err.code, message: err.message } } : {}) });
+          return err?.exitCode ?? 0;
+        }
+        if (err) throw err;
+        process.stdout.write(`${r.outcome}: ${r.message}\n`);
+        return 0;
+      }),
+    );
+}
+
+function registerMaintenance(device: Command): void {
+  const commands = [
+    ['mark-good', 'commit a slot (default: the booted one): good in the bootloader and the state', markGood],
+    ['mark-bad', 'mark a slot bad (default: the other one) so it does not boot', markBad],
+    ['rollback', 'make the other slot primary if it is a committed good slot (takes effect at the next boot)', rollback],
+  ] as const;
+  for (const [name, description, fn] of commands) {
+    const cmd = common(device.command(name)).description(description);
+    if (name !== 'rollback') cmd.option('--slot <slot>', 'A or B', parseSlot);
+    cmd.option('--media <dir>', 'a writable stick to write the receipt to').action(
+      action(async (opts: CommonOpts & { slot?: SlotName; media?: string }) => {
+        const o: MaintenanceOptions = { configFile: opts.config, ...(opts.slot ? { slot: opts.slot } : {}), ...(opts.media ? { mediaRoot: opts.media } : {}) };
+        const r = await fn(o, deviceDeps);
+        if (opts.json) printJson({ ok: true, ...r });
+        else process.stdout.write(`${r.message}\n`);
+      }),
+    );
+  }
+}
+
+function registerStatus(device: Command): void {
+  common(device.command('status'))
+    .description('show the booted slot, both slots, the bootloader, trusted time and waiting receipts')
+    .option('--media <dir>', 'a writable stick to flush waiting receipts to')
+    .action(
+      action(async (opts: CommonOpts & { media?: string }) => {
+        const s = await deviceStatus({ configFile: opts.config, ...(opts.media ? { mediaRoot: opts.media } : {}) }, deviceDeps);
+        if (opts.json) printJson({ ok: true, ...s });
+        else process.stdout.write(formatStatus(s).join('\n') + '\n');
+      }),
+    );
+}
 
 /** Register `ferry device` on the program. */
-export function registerDevice(_program: Command): void {}
+export function registerDevice(program: Command): void {
+  const device = program.command('device').description('on the device: verify and apply A/B updates, boot-check, roll back, status');
+  registerApply(device);
+  registerBootCheck(device);
+  registerMaintenance(device);
+  registerStatus(device);
+}
