@@ -5,12 +5,13 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BenchOptions } from './args.js';
-import { probeFerry } from './ferry.js';
+import { probeFerry, type FerryCli } from './ferry.js';
 import { FERRY_COMMANDS, ferrySteps, type FerrySteps } from './ferry-steps.js';
 import { runComparisons, type Comparison } from './harness.js';
 import { parseSize, prepareInputs, type SizeInputs } from './inputs.js';
+import { attachLoop, type LoopDevice } from './loop.js';
 import { describeMachine } from './machine.js';
-import { applyBlockComparison, applyDirComparison, exportComparison, incrementalComparison, verifyComparison, type OpsContext } from './ops.js';
+import { applyBlockComparison, applyDirComparison, exportComparison, incrementalComparison, verifyComparison, type OpsContext, type PeerStatus } from './ops.js';
 import { ensurePeers } from './peers.js';
 import { runChecked } from './proc.js';
 import { profileFerry } from './profile.js';
@@ -34,20 +35,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void): Pr
   for (const [cmd, why] of Object.entries(cli.missing)) log(`ferry ${cmd}: ${why}`);
   const rows: Row[] = [];
   const sizes = opts.sizes.map((label) => ({ label, bytes: parseSize(label) }));
-  for (const size of sizes) {
-    const inputs = await prepareInputs(opts.workdir, size.label, opts.seed, log);
-    const scratch = join(opts.workdir, `scratch-${size.label}`);
-    await rm(scratch, { recursive: true, force: true });
-    await mkdir(scratch, { recursive: true });
-    try {
-      const ctx: OpsContext = { inputs, scratch, cli, steps, peers };
-      const list = (await comparisonsFor(ctx)).filter((c) => opts.only === undefined || c.op.includes(opts.only));
-      rows.push(...(await runComparisons(list, opts.runs, log)));
-      if (opts.profile && size === sizes[sizes.length - 1]) await profileFerry(ctx, opts.resultsDir, log);
-    } finally {
-      await rm(scratch, { recursive: true, force: true });
-    }
-  }
+  for (const size of sizes) rows.push(...(await benchSize(size.label, size === sizes[sizes.length - 1], { opts, cli, steps, peers, log })));
   if (opts.only === undefined || 'signature'.includes(opts.only)) rows.push(await signatureRow(opts.workdir, opts.smoke ? 20 : 200, opts.runs, log));
   const notes = [
     'Wall time: process.hrtime around each command; peak RSS: GNU time %M (ru_maxrss of the largest process in the tree). Warm page cache: inputs are generated just before and stay cached.',
@@ -64,9 +52,30 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void): Pr
   return writeResults(result, opts);
 }
 
-async function comparisonsFor(ctx: OpsContext): Promise<Comparison[]> {
+/** Inputs, loop device and scratch space for one size; everything is cleaned up afterwards. */
+async function benchSize(label: string, last: boolean, env: { opts: BenchOptions; cli: FerryCli; steps: FerrySteps; peers: PeerStatus; log: (s: string) => void }): Promise<Row[]> {
+  const { opts, log } = env;
+  const inputs = await prepareInputs(opts.workdir, label, opts.seed, log);
+  const scratch = join(opts.workdir, `scratch-${label}`);
+  await rm(scratch, { recursive: true, force: true });
+  await mkdir(scratch, { recursive: true });
+  // ext4 needs room for metadata and many small files on top of the bytes
+  const loop = await attachLoop(join(scratch, 'slot.img'), Math.ceil(inputs.rootfsBytes * 1.4) + 128 * 2 ** 20);
+  try {
+    const ctx: OpsContext = { inputs, scratch, cli: env.cli, steps: env.steps, peers: env.peers };
+    const list = (await comparisonsFor(ctx, loop)).filter((c) => opts.only === undefined || c.op.includes(opts.only));
+    const rows = await runComparisons(list, opts.runs, log);
+    if (opts.profile && last) await profileFerry(ctx, opts.resultsDir, log);
+    return rows;
+  } finally {
+    if ('detach' in loop) await loop.detach();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function comparisonsFor(ctx: OpsContext, loop: LoopDevice): Promise<Comparison[]> {
   const { stick, blobDir, bundle } = await verifyFixtures(ctx.inputs, ctx.scratch, ctx.steps, ctx);
-  return [exportComparison(ctx), incrementalComparison(ctx), verifyComparison(ctx, stick, blobDir, bundle), applyDirComparison(ctx), applyBlockComparison(ctx)];
+  return [exportComparison(ctx), incrementalComparison(ctx), verifyComparison(ctx, stick, blobDir, bundle), applyDirComparison(ctx), applyBlockComparison(ctx, loop)];
 }
 
 /** Untimed fixtures for the verify row: a ferry stick (or skopeo's layout) and a RAUC bundle. */

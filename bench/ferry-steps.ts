@@ -7,7 +7,6 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ferryArgv, hasOption, repoRoot, type FerryCli } from './ferry.js';
-import type { Contender } from './harness.js';
 import type { SizeInputs } from './inputs.js';
 
 /** Command lines (and their availability) for the ferry operations the bench measures. */
@@ -19,7 +18,7 @@ export interface FerrySteps {
   applyWhy?: string;
   applyPrepare: (inputs: SizeInputs, slot: string) => Promise<void>;
   applyArgv: (inputs: SizeInputs, slot: string) => string[];
-  blockSide: (inputs: SizeInputs) => Contender;
+  blockArgv: (inputs: SizeInputs, device: string, stateDir: string) => string[];
   /** How each operation was reached ("CLI" or "library via bench/ferry-lib.ts"), for the notes. */
   via: Record<string, string>;
 }
@@ -44,11 +43,12 @@ export function ferrySteps(cli: FerryCli): FerrySteps {
     verifyArgv: verifyCli ? (stick) => [...ferry, 'verify', '--media', stick] : (stick) => [ferry[0] as string, lib, 'verify', stick],
     applyPrepare: async (_inputs, slot) => { await rm(slot, { recursive: true, force: true }); },
     applyArgv: (inputs, slot) => [ferry[0] as string, lib, 'apply-dir', inputs.layout, '1.0.0', slot],
-    blockSide: () => ({ name: 'ferry apply (block slot)', notRun: 'ferry: not available yet', argv: () => [] }),
+    blockArgv: (inputs, device, stateDir) => [ferry[0] as string, lib, 'apply-block', inputs.layout, '1.0.0', device, stateDir],
     via: {
       export: exportCli ? 'CLI (ferry export)' : 'library exportImage() via bench/ferry-lib.ts (CLI not available yet)',
       verify: verifyCli ? 'CLI (ferry verify --media)' : 'library verifyMediaBlobs() via bench/ferry-lib.ts (CLI not available yet)',
       apply: 'library applyImageToDir() via bench/ferry-lib.ts (the dir-slot write of ferry device apply)',
+      'block apply': "library block slot write() via bench/ferry-lib.ts (mkfs.ext4, mount, applyImageToDir, syncfs, umount)",
     },
   };
   if (libWhy !== undefined) {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { FerryCli } from './ferry.js';
 import { treeBytes, treeFiles, type Comparison, type Contender } from './harness.js';
 import type { SizeInputs } from './inputs.js';
+import type { LoopDevice } from './loop.js';
 import { runChecked } from './proc.js';
 import { fmtBytes, type Outcome } from './report.js';
 import { BENCH_TARGET, type FerrySteps } from './ferry-steps.js';
@@ -164,13 +165,17 @@ export function verifyComparison(ctx: OpsContext, stick: string | undefined, blo
   };
 }
 
+function layerFiles(inputs: SizeInputs): string[] {
+  return inputs.image.v1.layers.map((l) => join(inputs.layout, 'blobs', 'sha256', l.digest.slice('sha256:'.length)));
+}
+
 /** Apply the image to a `dir` slot vs `umoci unpack` and vs `tar -xzf` of each layer. */
 export function applyDirComparison(ctx: OpsContext): Comparison {
   const { inputs, scratch, steps, peers } = ctx;
   const slot = join(scratch, 'slot-dir');
   const umociOut = join(scratch, 'umoci-bundle');
   const tarOut = join(scratch, 'tar-rootfs');
-  const layers = inputs.image.v1.layers.map((l) => join(inputs.layout, 'blobs', 'sha256', l.digest.slice('sha256:'.length)));
+  const layers = layerFiles(inputs);
   const script = ['set -e', ...layers.map((_, i) => `tar --numeric-owner -xzf "$${i + 1}" -C "$0"`)].join('; ');
   return {
     op: 'apply to dir slot',
@@ -205,18 +210,32 @@ export async function sameTree(a: string, b: string): Promise<void> {
   await runChecked('diff', ['-r', '--no-dereference', a, b]);
 }
 
-/** Block slot: ferry's block apply vs `rauc install`, which needs a booted RAUC system. */
-export function applyBlockComparison(ctx: OpsContext): Comparison {
-  const { inputs, steps } = ctx;
+/** Block slot: ferry's block write (mkfs, mount, extract, syncfs, umount) vs the same by shell, and `rauc install`. */
+export function applyBlockComparison(ctx: OpsContext, loop: LoopDevice): Comparison {
+  const { inputs, scratch, steps, peers } = ctx;
+  const mnt = join(scratch, 'block-mnt');
+  const layers = layerFiles(inputs);
+  const script = ['set -e', 'mkfs.ext4 -F -q "$0"', 'mount -t ext4 "$0" "$1"', `trap 'umount "$1"' EXIT`,
+    ...layers.map((_, i) => `tar --numeric-owner -xzf "$${i + 2}" -C "$1"`), 'sync -f "$1"'].join('; ');
+  const device = 'device' in loop ? loop.device : undefined;
+  const why = 'why' in loop ? loop.why : undefined;
   return {
-    op: 'apply to block slot',
+    op: 'apply to block slot (ext4 on loop)',
     size: inputs.sizeLabel,
     inputBytes: inputs.rootfsBytes,
-    ferry: steps.blockSide(inputs),
-    peers: [{
-      contender: { name: 'rauc install', argv: () => [],
-        notRun: 'rauc install needs the rauc D-Bus service, a system.conf with real slots and a booted-slot marker (no systemd/D-Bus here)' },
-      target: { maxRssMiB: RSS_TARGET_MIB },
-    }],
+    ferry: ferrySide(why ?? steps.applyWhy, 'ferry apply (block slot)', () => steps.blockArgv(inputs, device as string, join(scratch, 'block-state'))),
+    peers: [
+      {
+        contender: { name: 'mkfs.ext4 + mount + tar -xzf + umount', notRun: why ?? peers.tar, prepare: () => mkdir(mnt, { recursive: true }).then(() => undefined),
+          argv: () => ['sh', '-c', script, device as string, mnt, ...layers] },
+        target: { maxRatio: 1.5, maxRssMiB: RSS_TARGET_MIB },
+      },
+      {
+        contender: { name: 'rauc install', argv: () => [],
+          notRun: 'rauc install needs the rauc D-Bus service, a system.conf with real slots and a booted-slot marker (no systemd/D-Bus here)' },
+        target: { maxRssMiB: RSS_TARGET_MIB },
+      },
+    ],
+    notes: () => 'MB/s counts unpacked rootfs bytes',
   };
 }
