@@ -59,6 +59,9 @@ async function availableBytesAt(p: string): Promise<number | undefined> {
 export async function emptyDirectory(dir: string): Promise<void> {
   const names = await fsp.readdir(dir);
   if (names.length === 0) return;
+  const real = await fsp.realpath(dir);
+  const inside = mountPointsBelow(await fsp.readFile('/proc/self/mountinfo', 'utf8'), real);
+  if (inside.length) throw new FerryError('SLOT_BUSY', `cannot empty ${dir}: ${inside.join(', ')} ${inside.length === 1 ? 'is' : 'are'} mounted inside it; unmount first`, { details: { mounts: inside } });
   const r = await runCommand('rm', ['-rf', '--one-file-system', '--', ...names.map((n) => path.join(dir, n))]);
   if (r.code !== 0) {
     const msg = r.stderr.trim().split('\n').slice(-2).join(' / ');
@@ -66,9 +69,20 @@ export async function emptyDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Refuse a directory that is, after following symlinks, the running system's root. */
-async function refuseBootedRoot(dir: string): Promise<void> {
-  const [real, rootSt, dirSt] = await Promise.all([fsp.realpath(dir), fsp.stat('/'), fsp.stat(dir)]);
+/** Mount points strictly below `dir`, from /proc/self/mountinfo (field 5, octal escapes decoded). */
+export function mountPointsBelow(mountinfo: string, dir: string): string[] {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  return mountinfo
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((m): m is string => m !== undefined)
+    .map((m) => m.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m.startsWith(prefix));
+}
+
+/** Refuse a directory that is, after following symlinks or bind mounts, the running system's root (`systemRoot`, "/" but in tests). */
+export async function refuseBootedRoot(dir: string, systemRoot = '/'): Promise<void> {
+  const [real, rootSt, dirSt] = await Promise.all([fsp.realpath(dir), fsp.stat(systemRoot), fsp.stat(dir)]);
   if (real === '/' || (dirSt.dev === rootSt.dev && dirSt.ino === rootSt.ino)) {
     throw new FerryError('UNSAFE_PATH', `${dir} is the running system's root directory; a dir slot must be a separate directory`);
   }
