@@ -16,6 +16,8 @@ have setfattr || need+=(attr)
 have setcap || need+=(libcap2-bin)
 have losetup || need+=(mount)
 have tar || need+=(tar)
+have /usr/bin/time || need+=(time)            # bench: peak RSS (GNU time %M)
+have mksquashfs || need+=(squashfs-tools)     # bench: rauc bundle peer
 [ "${FERRY_SKIP_RAUC:-}" = 1 ] || have rauc || need+=(rauc)
 if [ ${#need[@]} -eq 0 ]; then echo "setup-debian: all tools present"; exit 0; fi
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
