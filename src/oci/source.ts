@@ -89,6 +89,21 @@ export async function sourceFromLayout(layout: OciLayout, ref: string | undefine
   return out;
 }
 
+/** Bytes of a tree as tar would need them (file data + a header per entry), for the space check. */
+async function treeSize(dir: string): Promise<number> {
+  let total = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await fsp.readdir(d, { withFileTypes: true })) {
+      const p = `${d}/${e.name}`;
+      total += 512;
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile()) total += Math.ceil((await fsp.lstat(p)).size / 512) * 512;
+    }
+  };
+  await walk(dir);
+  return total;
+}
+
 async function rootfsSource(path: string, opts: SourceOptions, describe: string): Promise<SourceImage> {
   let st;
   try {
@@ -101,7 +116,7 @@ async function rootfsSource(path: string, opts: SourceOptions, describe: string)
   if (st.isDirectory()) {
     const layer: SourceLayer = {
       compression: 'none',
-      sizeHint: 0,
+      sizeHint: await treeSize(path),
       open: () => {
         // packRootfsDir is async (it lists the top level first); pipe() keeps backpressure
         const p = new PassThrough({ highWaterMark: 1024 * 1024 });
