@@ -13,7 +13,7 @@ import { attachLoop, type LoopDevice } from './loop.js';
 import { describeMachine } from './machine.js';
 import { applyBlockComparison, applyDirComparison, exportComparison, incrementalComparison, verifyComparison, type OpsContext, type PeerStatus } from './ops.js';
 import { ensurePeers } from './peers.js';
-import { runChecked } from './proc.js';
+import { rssMethod, runChecked } from './proc.js';
 import { profileFerry } from './profile.js';
 import { renderMarkdown, scalingOf, type BenchResult, type Row } from './report.js';
 import { signatureRow } from './signature.js';
@@ -38,7 +38,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void): Pr
   for (const size of sizes) rows.push(...(await benchSize(size.label, size === sizes[sizes.length - 1], { opts, cli, steps, peers, log })));
   if (opts.only === undefined || 'signature'.includes(opts.only)) rows.push(await signatureRow(opts.workdir, opts.smoke ? 20 : 200, opts.runs, log));
   const notes = [
-    'Wall time: process.hrtime around each command; peak RSS: GNU time %M (ru_maxrss of the largest process in the tree). Warm page cache: inputs are generated just before and stay cached.',
+    `Wall time: process.hrtime around each command; peak RSS: ${rssMethod.current === 'gnu-time' ? 'GNU time %M (ru_maxrss of the largest process in the tree)' : 'VmHWM of the direct child polled from /proc every 10 ms (GNU time missing)'}. Warm page cache: inputs are generated just before and stay cached.`,
     'ferry runs as the built CLI (node dist/src/cli/main.js), so Node start-up (~40 ms) is included, as it is for a technician.',
     `Inputs: seeded synthetic rootfs per size (small configs/scripts, libraries, text, firmware, symlinks, a hardlink), 3 gzip layers (base, etc, app); 1.1.0 changes etc and app only.`,
     ...Object.entries(steps.via).map(([op, how]) => `ferry ${op} measured through the ${how}.`),

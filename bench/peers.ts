@@ -2,7 +2,7 @@
  * The peer tools, installed from Debian packages when missing (apt-get, as root).
  * A peer that still cannot run gets a reason for the table instead of a number.
  */
-import { hasTool, runProc } from './proc.js';
+import { hasTool, rssMethod, runProc } from './proc.js';
 import type { PeerStatus } from './ops.js';
 
 const PACKAGES: Record<keyof PeerStatus | 'time', { tool: string; pkg: string }> = {
@@ -15,7 +15,7 @@ const PACKAGES: Record<keyof PeerStatus | 'time', { tool: string; pkg: string }>
   time: { tool: '/usr/bin/time', pkg: 'time' },
 };
 
-/** Check (and optionally install) every peer; throws only if GNU time itself is missing. */
+/** Check (and optionally install) every peer; without GNU time, RSS is polled from /proc. */
 export async function ensurePeers(install: boolean, log: (s: string) => void): Promise<PeerStatus> {
   const missing = [];
   for (const [name, p] of Object.entries(PACKAGES)) if (!(await hasTool(p.tool))) missing.push({ name, ...p });
@@ -29,7 +29,8 @@ export async function ensurePeers(install: boolean, log: (s: string) => void): P
   for (const [name, p] of Object.entries(PACKAGES)) {
     const ok = await hasTool(p.tool);
     if (name === 'time') {
-      if (!ok) throw new Error('GNU time (/usr/bin/time, Debian package "time") is needed to measure peak RSS; install it');
+      rssMethod.current = ok ? 'gnu-time' : 'proc-poll';
+      if (!ok) log('GNU time is missing: peak RSS falls back to polling /proc (direct child only)');
       continue;
     }
     status[name as keyof PeerStatus] = ok ? undefined : `${p.tool} not installed (Debian package ${p.pkg})`;

@@ -5,8 +5,10 @@
  * Wall time is taken with process.hrtime around the child (ns resolution); peak RSS
  * is GNU time's %M, i.e. the kernel's ru_maxrss for the waited-for tree: the largest
  * single process (e.g. for `tar -xzf` the larger of tar and gzip), not their sum.
+ * Without GNU time, the direct child's VmHWM is polled from /proc instead.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,8 +53,15 @@ export interface Sample {
   maxRssKiB: number;
 }
 
-/** Run `argv` under /usr/bin/time; throws (with stderr) if the command fails. */
+/** How peak RSS is measured: GNU time when installed, else polling /proc (direct child only). */
+export const rssMethod = { current: existsSync('/usr/bin/time') ? 'gnu-time' : 'proc-poll' } as { current: 'gnu-time' | 'proc-poll' };
+
+/** Run `argv` and measure it (see rssMethod); throws (with stderr) if the command fails. */
 export async function measure(argv: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Sample> {
+  return rssMethod.current === 'gnu-time' ? measureWithTime(argv, opts) : measureByPolling(argv, opts);
+}
+
+async function measureWithTime(argv: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv }): Promise<Sample> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-bench-time-'));
   const out = join(dir, 'time.txt');
   try {
@@ -67,6 +76,31 @@ export async function measure(argv: readonly string[], opts: { cwd?: string; env
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Fallback without GNU time: VmHWM of the direct child from /proc, polled every 10 ms. */
+async function measureByPolling(argv: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv }): Promise<Sample> {
+  const [cmd, ...args] = argv;
+  const start = process.hrtime.bigint();
+  const child = spawn(cmd as string, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let peak = 0;
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => { if (err.length < 65536) err += b.toString('utf8'); });
+  const poll = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) peak = Math.max(peak, Number(m[1]));
+    } catch {
+      // the child has exited between two polls
+    }
+  }, 10);
+  const code = await new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (c) => resolve(c ?? 1));
+  }).finally(() => clearInterval(poll));
+  const wallSec = Number(process.hrtime.bigint() - start) / 1e9;
+  if (code !== 0) throw new Error(`${argv.join(' ')} exited ${code}: ${lastLines(err)}`);
+  return { wallSec, maxRssKiB: Math.max(peak, 1) };
 }
 
 /** The last few lines of a tool's output, for error messages. */
