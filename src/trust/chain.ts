@@ -22,7 +22,7 @@ export interface CertPath {
 export function issuedBy(cert: ParsedCert, issuer: ParsedCert): boolean {
   if (!cert.issuerDer.equals(issuer.subjectDer)) return false;
   try {
-    return cert.x509.checkIssued(issuer.x509) && cert.x509.verify(issuer.x509.publicKey);
+    return cert.x509.checkIssued(issuer.x509) && cert.x509.verify(issuer.publicKey);
   } catch {
     return false;
   }

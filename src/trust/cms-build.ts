@@ -27,7 +27,7 @@ export async function buildSignerInfo(signer: Signer, content: Uint8Array, signi
   ];
   const signedAttrs = setOf(attrs);
   const signature = await signer.sign(signedAttrs);
-  const keyType = cert.x509.publicKey.asymmetricKeyType;
+  const keyType = cert.publicKey.asymmetricKeyType;
   const sigAlg = keyType === 'ec' ? algorithm(OID.ecdsaWithSHA256, true) : keyType === 'rsa' ? algorithm(OID.sha256WithRSA) : undefined;
   if (!sigAlg) throw new FerryError('KEY_INVALID', `signer key type ${keyType} is not supported: use RSA (3072 bits or more) or ECDSA P-256/P-384`);
   return seq(

@@ -67,7 +67,7 @@ export function crlSignedBy(crl: ParsedCrl, issuer: ParsedCert): boolean {
   if (crl.signatureAlgorithm !== OID.sha256WithRSA && crl.signatureAlgorithm !== OID.ecdsaWithSHA256) return false;
   if (issuer.keyUsage && !issuer.keyUsage.has('cRLSign')) return false;
   try {
-    return cryptoVerify('sha256', crl.tbsDer, issuer.x509.publicKey, crl.signature);
+    return cryptoVerify('sha256', crl.tbsDer, issuer.publicKey, crl.signature);
   } catch {
     return false;
   }

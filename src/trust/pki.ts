@@ -128,7 +128,7 @@ export async function crossSign(req: { oldRootDir: string; oldRootPassphrase?: s
     profile: 'ca',
     commonName: '',
     sameSubjectAs: newRoot.der,
-    publicKey: newRoot.x509.publicKey,
+    publicKey: newRoot.publicKey,
     signingKey: oldKey,
     issuerCert: oldRoot.cert.der,
     notBefore: new Date(now.getTime() - 60_000),

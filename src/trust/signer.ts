@@ -20,7 +20,7 @@ export async function loadFileSigner(dir: string, passphrase?: string): Promise<
   const chainFile = path.join(dir, 'chain.pem');
   const chain = (await fsp.lstat(chainFile).then(() => true, () => false)) ? await readCertificates(chainFile, 'certificate chain') : [];
   const leaf = parseCertificate(leafDer!, `${dir}/cert.pem`, 'KEY_INVALID');
-  const certKey = leaf.x509.publicKey.export({ type: 'spki', format: 'der' });
+  const certKey = leaf.publicKey.export({ type: 'spki', format: 'der' });
   const ownKey = createPublicKey(key).export({ type: 'spki', format: 'der' });
   if (!certKey.equals(ownKey)) throw new FerryError('KEY_INVALID', `${dir}: key.pem does not belong to cert.pem; keep each signer's key and certificate together`);
   return {

@@ -112,12 +112,12 @@ function checkSignerInfo(si: ParsedSignerInfo, embedded: ParsedCert[], digest: B
   }
   const leaf = embedded.find((c) => (si.sid.kind === 'issuerSerial' ? c.serialHex === si.sid.serialHex && c.issuerDer.equals(si.sid.issuerDer) : c.subjectKeyId?.equals(si.sid.keyId)));
   if (!leaf) throw new FerryError('MALFORMED_SIGNATURE', "the signer's certificate is not embedded in the signature: re-sign with ferry, which embeds the chain");
-  const keyType = leaf.x509.publicKey.asymmetricKeyType;
+  const keyType = leaf.publicKey.asymmetricKeyType;
   const algOk = keyType === 'rsa' ? si.signatureAlgorithm === OID.rsaEncryption || si.signatureAlgorithm === OID.sha256WithRSA : keyType === 'ec' && si.signatureAlgorithm === OID.ecdsaWithSHA256;
   if (!algOk) throw new FerryError('SIGNATURE_INVALID', `signature algorithm ${si.signatureAlgorithm} does not fit the ${keyType} key of "${leaf.subject}"`);
   let ok = false;
   try {
-    ok = cryptoVerify('sha256', si.signedAttrsDer, leaf.x509.publicKey, si.signature);
+    ok = cryptoVerify('sha256', si.signedAttrsDer, leaf.publicKey, si.signature);
   } catch {
     ok = false;
   }

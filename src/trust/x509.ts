@@ -4,7 +4,7 @@
  * extendedKeyUsage, key identifiers, exact issuer/subject bytes, validity as dates)
  * come from our strict DER reader. Pure.
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, type KeyObject, X509Certificate } from 'node:crypto';
 import { FerryError, type ErrorCode } from '../errors.js';
 import { ctxTag, DerReader, type DerNode, Tag } from './der.js';
 import { OID } from './oids.js';
@@ -13,6 +13,7 @@ import { OID } from './oids.js';
 export interface ParsedCert {
   der: Buffer;
   x509: X509Certificate;
+  publicKey: KeyObject;
   /** Serial number content bytes, hex (exactly as encoded). */
   serialHex: string;
   issuerDer: Buffer;
@@ -61,8 +62,13 @@ export function parseCertificate(der: Uint8Array, what = 'certificate', code: Er
   const subject = r.expect(f[i + 4], Tag.SEQUENCE, 'subject');
   const spki = r.expect(f[i + 5], Tag.SEQUENCE, 'subjectPublicKeyInfo', 2, 2);
   let x509: X509Certificate;
+  let publicKey: KeyObject;
+  let names: { subject: string; issuer: string };
   try {
+    // Node decodes some parts lazily; touch them here so damage surfaces as a FerryError.
     x509 = new X509Certificate(Buffer.from(der));
+    publicKey = x509.publicKey;
+    names = { subject: oneLine(x509.subject), issuer: oneLine(x509.issuer) };
   } catch (e) {
     throw new FerryError(code, `${what} is not a certificate node:crypto can read: ${(e as Error).message}`, { cause: e });
   }
@@ -75,8 +81,8 @@ export function parseCertificate(der: Uint8Array, what = 'certificate', code: Er
     serialHex: serial.toString('hex'),
     issuerDer: issuer.bytes,
     subjectDer: subject.bytes,
-    subject: oneLine(x509.subject),
-    issuer: oneLine(x509.issuer),
+    publicKey,
+    ...names,
     notBefore: r.time(validity.children[0], 'notBefore'),
     notAfter: r.time(validity.children[1], 'notAfter'),
     fingerprint: createHash('sha256').update(buf).digest('hex'),
