@@ -6,6 +6,7 @@ import type { InstallPlan, PlanInputs, UpdateCandidate } from '../src/device/pla
 import { planInstall } from '../src/device/plan.js';
 import type { ReceiptDelivery } from '../src/device/receipts.js';
 import type { DeviceState } from '../src/device/state.js';
+import type { UpdateManifest } from '../src/trust/types.js';
 import type { DeviceStatus } from '../src/device/status.js';
 import { SLOT_NAMES } from '../src/device/types.js';
 import type { ApplyOutcome, DeviceInfo, PlanInfo, UpdateEntry } from './engine-types.js';
@@ -52,8 +53,9 @@ export function toDeviceInfo(st: DeviceStatus): DeviceInfo {
 }
 
 /** One row of screen 2: the candidate and, through the same planner `ferry device apply` uses, why it cannot be installed. */
-export function toUpdateEntry(c: UpdateCandidate, inputs: Omit<PlanInputs, 'requestedId'>): UpdateEntry {
-  const m = c.manifest;
+export function toUpdateEntry(c: UpdateCandidate, inputs: Omit<PlanInputs, 'requestedId'>, unverified?: UpdateManifest): UpdateEntry {
+  // A refused update's own claims (unverified) are shown for orientation only; its row is always ✗.
+  const m = c.manifest ?? (c.refusal && unverified?.id === c.id ? unverified : undefined);
   const base: UpdateEntry = { id: c.id, target: m?.target.name ?? '?', version: m?.target.version ?? c.id };
   if (m) {
     Object.assign(base, { counter: m.target.counter, sizeBytes: m.image.payloadBytes, created: m.created, expires: m.expires, ...(m.notes !== undefined ? { notes: m.notes } : {}) });

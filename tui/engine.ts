@@ -15,7 +15,12 @@ import { effectiveNow, loadState } from '../src/device/state.js';
 import { deviceStatus } from '../src/device/status.js';
 import { otherSlot } from '../src/device/types.js';
 import { FerryError } from '../src/errors.js';
+import { listMediaUpdates } from '../src/media/updates.js';
 import { OciLayout } from '../src/oci/layout.js';
+import { Caps } from '../src/oci/types.js';
+import { validateUpdateManifest } from '../src/trust/manifest.js';
+import type { UpdateManifest } from '../src/trust/types.js';
+import { parseStrictJson } from '../src/util/json.js';
 import type { ProgressFn } from '../src/progress.js';
 import type { TuiEngine } from './engine-types.js';
 import { signerName, toApplyOutcome, toDeviceInfo, toPlanInfo, toUpdateEntry } from './engine-map.js';
@@ -49,6 +54,25 @@ async function streamBlobs(layout: OciLayout, blobs: Array<{ digest: string; siz
       progress({ step: 'verify', bytesDone: done, bytesTotal: total, detail });
     }
   }
+}
+
+/**
+ * Size, dates and version of refused updates, read from their manifests WITHOUT trusting
+ * them (the verifier returns no manifest for a refusal). Display only: a refused row is
+ * always marked ✗ with its reason, and nothing is ever installed from these values.
+ */
+async function unverifiedClaims(mediaRoot: string): Promise<Map<string, UpdateManifest>> {
+  const out = new Map<string, UpdateManifest>();
+  const media = await listMediaUpdates(mediaRoot).catch(() => undefined);
+  for (const u of media?.updates ?? []) {
+    if (!u.manifestBytes) continue;
+    try {
+      out.set(u.id, validateUpdateManifest(parseStrictJson(u.manifestBytes, Caps.updateManifest, `${u.id}.json`), `${u.id}.json`));
+    } catch {
+      // unreadable claims are simply not shown
+    }
+  }
+  return out;
 }
 
 /** The real engine for ferry-tui. */
@@ -99,7 +123,8 @@ export function createEngine(opts: EngineOptions): TuiEngine {
     },
     async listUpdates(mediaRoot) {
       const { inputs } = await survey(mediaRoot);
-      return { root: mediaRoot, updates: inputs.candidates.map((c) => toUpdateEntry(c, inputs)) };
+      const claims = await unverifiedClaims(mediaRoot);
+      return { root: mediaRoot, updates: inputs.candidates.map((c) => toUpdateEntry(c, inputs, claims.get(c.id))) };
     },
     async verifySignature(mediaRoot, id) {
       const { s, c } = await candidate(mediaRoot, id);

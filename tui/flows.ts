@@ -75,17 +75,23 @@ function enterStage(a: ApplyState, stage: string): boolean {
   return true;
 }
 
+/** Stages whose events carry payload bytes (the others count steps, not bytes). */
+const BYTE_STAGES = new Set(['verify', 'write']);
+
 /** The progress sink for an apply. */
-function applyProgress(h: FlowHost, a: ApplyState): (e: ProgressEvent) => void {
+function applyProgress(h: FlowHost, a: ApplyState, signal: AbortSignal): (e: ProgressEvent) => void {
   return (e) => {
     const stage = stageOf(e.step);
+    // A failed or cancelled apply still writes its receipt: that must not tick off stages that never ran.
+    if (stage === 'receipt' && (!a.switched || signal.aborted)) return;
     if (enterStage(a, stage)) h.log(`apply: ${stage}${e.step !== stage ? ` (${e.step})` : ''}`);
     if (stage === 'bootloader') a.switched = true;
-    if (e.bytesTotal > 0) {
-      if (!a.meter || a.meter.bytesTotal !== e.bytesTotal) a.meter = startMeter(h.now(), e.bytesTotal);
+    if (BYTE_STAGES.has(stage) && e.bytesTotal > 0) {
+      if (!a.meter || a.meterStage !== stage || a.meter.bytesTotal !== e.bytesTotal) a.meter = startMeter(h.now(), e.bytesTotal);
+      a.meterStage = stage;
       a.meter = updateMeter(a.meter, h.now(), e.bytesDone, e.bytesTotal);
     }
-    if (e.detail !== undefined) a.detail = e.detail;
+    if (e.detail !== undefined) a.detail = `${stage}: ${e.detail}`;
     h.changed(false);
   };
 }
@@ -96,7 +102,7 @@ export async function runApply(h: FlowHost, root: string, signal: AbortSignal): 
   a.stages = APPLY_STAGES.map((step) => ({ step, state: 'waiting' }));
   h.log(`apply ${a.plan.id} into slot ${a.plan.targetSlot}: started`);
   try {
-    const outcome = await h.engine.apply(root, a.plan.id, applyProgress(h, a), signal);
+    const outcome = await h.engine.apply(root, a.plan.id, applyProgress(h, a, signal), signal);
     a.stages.forEach((s) => (s.state = 'done'));
     if (a.meter) a.meter = finishMeter(a.meter, h.now());
     h.state.done = { outcome, rebooting: false };
@@ -106,8 +112,9 @@ export async function runApply(h: FlowHost, root: string, signal: AbortSignal): 
   } catch (e) {
     const err = uiError(e);
     const running = a.stages.find((s) => s.state === 'running');
-    if (running) running.state = 'failed';
-    if (signal.aborted || err.code === 'CANCELLED') {
+    const cancelled = signal.aborted || err.code === 'CANCELLED';
+    if (running) running.state = cancelled ? 'stopped' : 'failed';
+    if (cancelled) {
       a.cancelled = true;
       a.cancelling = false;
       h.log(`apply ${a.plan.id}: cancelled; device left as before`);

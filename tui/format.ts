@@ -87,3 +87,12 @@ export function bar(fraction: number, width: number, glyphs: { full: string; emp
   const n = Math.floor(f * inner);
   return '[' + glyphs.full.repeat(n) + glyphs.empty.repeat(inner - n) + ']';
 }
+
+/** Cut a long unbreakable string (a path) into lines of `width` columns, at most `maxLines`. */
+export function chunk(s: string, width: number, maxLines = Infinity): string[] {
+  const chars = Array.from(sanitize(s));
+  const out: string[] = [];
+  for (let i = 0; i < chars.length && out.length < maxLines; i += Math.max(1, width)) out.push(chars.slice(i, i + width).join(''));
+  if (out.length === maxLines && chars.length > maxLines * width) out[maxLines - 1] = fit(out[maxLines - 1]! + '…', width);
+  return out;
+}

@@ -48,7 +48,7 @@ export interface VerifyState {
 /** One stage of an apply. */
 export interface StageState {
   step: string;
-  state: 'waiting' | 'running' | 'done' | 'failed';
+  state: 'waiting' | 'running' | 'done' | 'failed' | 'stopped';
 }
 
 /** Screen 5. */
@@ -56,6 +56,8 @@ export interface ApplyState {
   plan: PlanInfo;
   stages: StageState[];
   meter?: Meter;
+  /** The stage the meter measures (verify, then write). */
+  meterStage?: string;
   detail?: string;
   /** The bootloader switch has started: cancelling is no longer possible. */
   switched: boolean;
@@ -108,14 +110,15 @@ export function initialState(glyphs: Glyphs): AppState {
 }
 
 /** Canonical apply stages, shown before the engine reports them. */
-export const APPLY_STAGES = ['check', 'write', 'sync', 'bootloader'] as const;
+export const APPLY_STAGES = ['verify', 'write', 'sync', 'bootloader', 'receipt'] as const;
 
 /** Map an engine progress step to a canonical stage (unknown steps keep their own name). */
 export function stageOf(step: string): string {
   const s = step.toLowerCase();
   if (/boot|switch|primary/.test(s)) return 'bootloader';
-  if (/sync|fsync|flush/.test(s)) return 'sync';
-  if (/write|extract|layer|blob|copy|verify|mkfs|unpack/.test(s)) return 'write';
-  if (/plan|check|prepare|mark|space|lock|signature|trust/.test(s)) return 'check';
+  if (/receipt/.test(s)) return 'receipt';
+  if (/sync|fsync|flush|record/.test(s)) return 'sync';
+  if (/verify|plan|check|signature|trust/.test(s)) return 'verify';
+  if (/write|extract|layer|blob|copy|mkfs|unpack|mark/.test(s)) return 'write';
   return s;
 }

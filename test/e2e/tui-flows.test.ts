@@ -10,8 +10,8 @@ import { applyUpdate } from '../../src/device/apply.js';
 import { bootCheck } from '../../src/device/boot-check.js';
 import { deviceDeps } from '../../src/device/deps.js';
 import { grubList, simulateBoot, type TestDevice } from '../helpers/device.js';
-import { makeSignedStick, makeTrustingDevice, type SignedStick, tamperLargestLayer, tuiArgs } from './tui-fixtures.js';
-import { rows, TuiSession } from './tui-harness.js';
+import { layerAsFifo, makeSignedStick, makeTrustingDevice, type SignedStick, tamperLargestLayer, tuiArgs } from './tui-fixtures.js';
+import { rows, saveScreen, TuiSession } from './tui-harness.js';
 
 let world: SignedStick;
 let session: TuiSession | undefined;
@@ -28,11 +28,20 @@ async function deviceOn100(): Promise<TestDevice> {
   return dev;
 }
 
-async function snapshot(dev: TestDevice): Promise<{ state: string; grub: Record<string, string>; slotB: string[] }> {
+async function tree(dir: string): Promise<string[]> {
+  return (await fsp.readdir(dir, { recursive: true }).catch(() => [] as string[])).map(String).sort();
+}
+
+/** What "the device is as before" means: slot records, floor, trusted time, grubenv, both slot trees. */
+async function snapshot(dev: TestDevice) {
+  const state = JSON.parse(await fsp.readFile(path.join(dev.stateDir, 'state.json'), 'utf8'));
   return {
-    state: await fsp.readFile(path.join(dev.stateDir, 'state.json'), 'utf8'),
+    slots: state.slots,
+    floor: state.counterFloor,
+    trustedTime: state.trustedTime,
+    lastResult: state.lastResult,
     grub: grubList(dev),
-    slotB: (await fsp.readdir(path.join(dev.root, 'slots', 'b'), { recursive: true })).map(String).sort(),
+    trees: { a: await tree(path.join(dev.root, 'slots', 'a')), b: await tree(path.join(dev.root, 'slots', 'b')) },
   };
 }
 
@@ -60,18 +69,23 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     const s = start(dev);
     let screen = await s.waitFor('Updates on the stick');
     screen = await s.waitFor('kiosk-1.1.0');
+    await saveScreen('2-media', screen);
     expect(rows(screen).find((r) => r.includes('kiosk-1.1.0'))).toMatch(/✓ ready/);
     s.keys('Enter');
     screen = await s.waitFor('verified. Press Enter');
     expect(screen).toMatch(/Signature\s+✓ valid, signed by ferry signer/);
     expect(screen).toContain('100%');
+    await saveScreen('3-verify', screen);
     s.keys('Enter');
     screen = await s.waitFor('Install 1.1.0 into slot A?');
     expect(screen).toMatch(/Current\s+1\.0\.0/);
     expect(screen).toContain('Fixes the printer queue after a paper jam.');
-    s.keys('Tab', 'Enter');
+    s.keys('Tab');
+    await saveScreen('4-confirm', await s.waitFor('>[ Install ]<'));
+    s.keys('Enter');
     screen = await s.waitFor('Installed 1.1.0 into slot A.');
     expect(screen).toMatch(/Receipt\s+✓ written to /);
+    await saveScreen('6-done', screen);
     const grub = grubList(dev);
     expect(grub.ORDER).toBe('A B');
     const state = JSON.parse(await fsp.readFile(path.join(dev.stateDir, 'state.json'), 'utf8'));
@@ -82,5 +96,127 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     expect(await fsp.readFile(path.join(dev.root, 'slots', 'a', 'usr', 'lib', 'os-release'), 'utf8')).toContain('VERSION_ID=1.1.0');
     s.keys('Enter'); // later
     screen = await s.waitFor(/ferry \| Device[\s\S]*A\s+pending\s+1\.1\.0/);
+    await saveScreen('1-device', screen);
+    s.keys('l');
+    await saveScreen('8-log', await s.waitFor('ferry | Log'));
+  });
+
+  it('shows an update for another device type as not applicable, with the reason, and will not start it', async () => {
+    const dev = await deviceOn100();
+    const s = start(dev);
+    let screen = await s.waitFor('tablet-3.0.0');
+    expect(rows(screen).find((r) => r.includes('tablet-3.0.0'))).toMatch(/✗ incompatible$/);
+    expect(rows(screen).find((r) => r.includes('kiosk-1.0.0'))).toMatch(/✗ already installed$/);
+    expect(rows(screen).find((r) => r.includes('._kiosk'))).toBeUndefined();
+    s.keys('Down');
+    screen = await s.waitFor('[INCOMPATIBLE_DEVICE]');
+    expect(screen).toContain('this update is for another kind of device');
+    expect(screen).toContain('is for acme,tablet-v1, not for this device');
+    expect(screen).toContain('Next: use a stick made for this device');
+    await saveScreen('2-media-incompatible', screen);
+    s.keys('Enter');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.capture()).toContain('Updates on the stick'); // still on the list: nothing started
+  });
+
+  it('shows a tampered stick as damaged during verify and refuses to go on; the device is untouched', async () => {
+    const dev = await deviceOn100();
+    const bad = path.join(world.dir, 'stick-tampered');
+    await fsp.cp(world.stick, bad, { recursive: true });
+    await tamperLargestLayer(bad, 'kiosk-1.1.0');
+    const before = await snapshot(dev);
+    const s = start(dev, bad);
+    await s.waitFor('kiosk-1.1.0');
+    s.keys('Enter');
+    const screen = await s.waitFor('[DIGEST_MISMATCH]');
+    expect(screen).toContain('part of the image does not match its signature');
+    expect(screen).toContain('Next: the stick is damaged: re-copy it at headquarters');
+    expect(screen).not.toContain('100%');
+    await saveScreen('3-verify-damaged', screen);
+    s.keys('Enter');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.capture()).not.toContain('Confirm install');
+    expect(await snapshot(dev)).toEqual(before);
+  });
+
+  it('cancels during apply on c + y and leaves the device as it was: slots, floor, bootloader and both slot trees', async () => {
+    const dev = await deviceOn100();
+    const stick = path.join(world.dir, 'stick-fifo');
+    await fsp.cp(world.stick, stick, { recursive: true });
+    const fifo = await layerAsFifo(stick, 'kiosk-1.1.0');
+    const before = await snapshot(dev);
+    try {
+      const s = start(dev, stick);
+      await s.waitFor('kiosk-1.1.0');
+      s.keys('Enter');
+      await fifo.serve(); // ferry-tui's own verify pass reads the layer once
+      await s.waitFor('verified. Press Enter');
+      s.keys('Enter');
+      await s.waitFor('Install 1.1.0 into slot A?');
+      s.keys('y');
+      // The engine re-reads every blob before touching anything; it is now blocked on the pipe.
+      let screen = await s.waitFor(/> verify\s+running/);
+      expect(screen).toContain('Cancel (c) is possible until the bootloader switch.');
+      await saveScreen('5-apply', screen);
+      s.keys('c');
+      screen = await s.waitFor('Cancel the update?');
+      expect(screen).toContain('y yes, cancel');
+      s.keys('y');
+      await s.waitFor('cancelling');
+      await fifo.serve(); // let the blocked read finish: the engine must now stop
+      screen = await s.waitFor('cancelled: the device is as before');
+      expect(screen).not.toContain('Installed 1.1.0');
+      await saveScreen('5-apply-cancelled', screen);
+    } finally {
+      await fifo.release();
+    }
+    const after = await snapshot(dev);
+    expect(after.grub).toEqual(before.grub);
+    expect(after.slots).toEqual(before.slots);
+    expect(after.trees).toEqual(before.trees);
+    expect(after.floor).toEqual(before.floor);
+    expect(after.lastResult).toMatchObject({ action: 'apply', result: 'cancelled', code: 'CANCELLED' });
+  });
+
+  it('rolls back to the committed older release only after an explicit confirmation', async () => {
+    const dev = await deviceOn100();
+    await applyUpdate({ ...dev.opts, mediaRoot: world.stick, updateId: 'kiosk-1.1.0' }, deviceDeps);
+    expect(await simulateBoot(dev)).toBe('A');
+    expect((await bootCheck({ ...dev.opts, noReboot: true }, deviceDeps)).outcome).toBe('committed');
+    const s = start(dev);
+    await s.waitFor('Updates on the stick');
+    s.keys('q');
+    await s.waitFor(/Running\s+slot A, version 1\.1\.0/);
+    s.keys('b');
+    let screen = await s.waitFor('Roll back to slot B (version 1.0.0, good)?');
+    expect(screen).toContain('>[ Back ]<');
+    await saveScreen('7-rollback', screen);
+    s.keys('Enter'); // Back is focused: nothing happens
+    await s.waitFor(/ferry \| Device/);
+    expect(grubList(dev).ORDER).toBe('A B');
+    s.keys('b');
+    await s.waitFor('Roll back to slot B');
+    s.keys('Tab', 'Enter');
+    screen = await s.waitFor('boots next; reboot to roll back');
+    expect(grubList(dev).ORDER).toBe('B A');
+  });
+
+  it('fits 80x24 without cutting key lines, and redraws after a resize', async () => {
+    const dev = await deviceOn100();
+    const s = start(dev);
+    let screen = await s.waitFor('tablet-3.0.0');
+    let r = rows(screen);
+    expect(r).toHaveLength(24);
+    expect(r.every((x) => Array.from(x).length <= 80)).toBe(true);
+    expect(r[0]).toMatch(/^ ferry \| Updates on the stick\s+kiosk-0042  slot B$/);
+    expect(r[23]).toBe(' ↑↓ choose  Enter verify  r rescan  n next stick  l log  q back');
+    expect(r.find((x) => x.includes('kiosk-1.1.0'))).toMatch(/ferry signer\s+\d{4}-\d\d-\d\d\s+✓ ready$/);
+    s.resize(100, 30);
+    screen = await s.waitFor((/ ferry \| Updates on the stick {40,}kiosk-0042  slot B/));
+    r = rows(screen);
+    expect(r[29]).toContain('q back');
+    s.resize(80, 24);
+    screen = await s.waitFor(/^ ferry \| Updates on the stick {20,40}kiosk-0042  slot B$/m);
+    expect(rows(screen)[23]).toContain('q back');
   });
 });

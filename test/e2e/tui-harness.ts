@@ -80,5 +80,14 @@ export class TuiSession {
 
 /** Rows of a captured screen, trailing blanks trimmed. */
 export function rows(screen: string): string[] {
-  return screen.split('\n').map((r) => r.trimEnd());
+  return screen.replace(/\n$/, '').split('\n').map((r) => r.trimEnd());
+}
+
+/** With FERRY_WRITE_SCREENS=1, keep a captured screen as docs/screens/<name>.txt (for the README). */
+export async function saveScreen(name: string, screen: string): Promise<void> {
+  if (process.env.FERRY_WRITE_SCREENS !== '1') return;
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const dir = path.join(REPO, 'docs', 'screens');
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, `${name}.txt`), rows(screen).join('\n').replace(/\n+$/, '') + '\n');
 }

@@ -81,7 +81,9 @@ describe('stageOf', () => {
     expect(stageOf('extract-layer')).toBe('write');
     expect(stageOf('fsync')).toBe('sync');
     expect(stageOf('bootloader')).toBe('bootloader');
-    expect(stageOf('plan')).toBe('check');
-    expect(stageOf('record')).toBe('record');
+    expect(stageOf('plan')).toBe('verify');
+    expect(stageOf('verify')).toBe('verify');
+    expect(stageOf('receipt')).toBe('receipt');
+    expect(stageOf('something-new')).toBe('something-new');
   });
 });

@@ -9,7 +9,7 @@ import { errorLines, errorStatus, kv } from './common.js';
 /** The slot table row. */
 function slotRow(sl: SlotInfo, width: number): Line {
   const boot = sl.bootGood === undefined ? '-' : `${sl.bootGood ? 'good' : 'not good'}${sl.attemptsLeft !== undefined ? `, ${sl.attemptsLeft} left` : ''}`;
-  const text = cell(`${sl.name}${sl.booted ? ' *' : ''}`, 6) + cell(sl.status, 9) + cell(sl.version ?? '-', 12) + cell(sl.counter === undefined ? '-' : String(sl.counter), 9) + cell(boot, 15) + formatInstant(sl.installedAt);
+  const text = cell(`${sl.name}${sl.booted ? ' *' : ''}`, 5) + cell(sl.status, 9) + cell(sl.version ?? '-', 11) + cell(sl.counter === undefined ? '-' : String(sl.counter), 15) + cell(boot, 15) + formatInstant(sl.installedAt);
   return line(fit(text, width), sl.booted ? 'bold' : 'normal');
 }
 
@@ -32,7 +32,7 @@ export function deviceLines(info: DeviceInfo, width: number): Line[] {
     kv('Device', `${info.deviceId}  (${info.compatible})`, width),
     line(fit(`Running     slot ${info.bootedSlot}, version ${booted?.version ?? 'unknown'}${booted?.counter !== undefined ? ` (counter ${booted.counter})` : ''}`, width), 'bold'),
     blank,
-    line(fit(cell('Slot', 6) + cell('Status', 9) + cell('Version', 12) + cell('Counter', 9) + cell('Boot', 15) + 'Installed', width), 'inverse'),
+    line(fit(cell('Slot', 5) + cell('Status', 9) + cell('Version', 11) + cell('Counter', 15) + cell('Boot', 15) + 'Installed', width), 'inverse'),
     ...info.slots.map((sl) => slotRow(sl, width)),
     blank,
     kv('Boot order', `${info.bootOrder.join(' ')}   (${info.bootloader})`, width),

@@ -16,7 +16,7 @@ export function shortReason(code: ErrorCode | string): string {
     case 'DOWNGRADE_REFUSED':
       return 'older counter';
     case 'ALREADY_INSTALLED':
-      return 'equal: installed';
+      return 'already installed';
     case 'MANIFEST_EXPIRED':
     case 'CERT_EXPIRED':
       return 'expired';

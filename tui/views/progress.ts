@@ -1,5 +1,5 @@
 /** Screens 3 and 5, Verify and Apply: signature verdict, then bytes, MB/s and ETA per stage. */
-import { bar, cell, fit, formatBytes, formatDuration } from '../format.js';
+import { bar, cell, fit, formatBytes, formatDuration, formatInstant } from '../format.js';
 import { blank, type Frame, type Line, line, type Size } from '../frame.js';
 import { eta, formatRate, type Meter, percent } from '../meter.js';
 import type { AppState, ApplyState, Glyphs, VerifyState } from '../state.js';
@@ -16,12 +16,16 @@ export function meterLines(m: Meter, g: Glyphs, width: number, indent = 12): Lin
 }
 
 function signatureLine(v: VerifyState, g: Glyphs, w: number): Line {
-  if (v.signature) {
-    const chain = v.signature.chain.length > 0 ? `; chain ${v.signature.chain.join(` ${g.arrow} `)}` : '';
-    return kv('Signature', `${g.ok} valid, signed by ${v.signature.signers.join(', ') || '?'}${chain}`, w);
-  }
+  if (v.signature) return kv('Signature', `${g.ok} valid, signed by ${v.signature.signers.join(', ') || '?'}`, w);
   if (v.phase === 'signature') return kv('Signature', 'checking…', w);
   return kv('Signature', `${g.no} not verified`, w);
+}
+
+/** The certificate chain verdict: the signature only verifies when a chain to a device root exists. */
+function chainLine(v: VerifyState, g: Glyphs, w: number): Line {
+  const sig = v.signature!;
+  const path = sig.chain.length > 0 ? sig.chain.join(` ${g.arrow} `) : `${sig.signers[0] ?? 'signer'} ${g.arrow} a root this device trusts`;
+  return kv('Chain', `${g.ok} ${path}${sig.checkedAt ? `, valid at ${formatInstant(sig.checkedAt)}` : ''}`, w);
 }
 
 /** Screen 3. */
@@ -30,7 +34,9 @@ export function verifyFrame(st: AppState, s: Strings, size: Size): Frame {
   const g = st.glyphs;
   const w = size.width;
   const u = v.entry;
-  const lines: Line[] = [kv('Update', `${u.id}  (version ${u.version}${u.sizeBytes !== undefined ? ', ' + formatBytes(u.sizeBytes) : ''})`, w), blank, signatureLine(v, g, w), blank];
+  const lines: Line[] = [kv('Update', `${u.id}  (version ${u.version}${u.sizeBytes !== undefined ? ', ' + formatBytes(u.sizeBytes) : ''})`, w), blank, signatureLine(v, g, w)];
+  if (v.signature) lines.push(chainLine(v, g, w));
+  lines.push(blank);
   if (v.meter) {
     lines.push(kv('Blobs', v.phase === 'ok' ? `${g.ok} every byte read and matched its digest` : 'reading every blob and checking its digest', w), ...meterLines(v.meter, g, w));
     if (v.detail && v.phase === 'blobs') lines.push(line(fit(' '.repeat(12) + v.detail, w), 'dim'));
@@ -44,13 +50,13 @@ export function verifyFrame(st: AppState, s: Strings, size: Size): Frame {
 
 function stageLine(a: ApplyState, i: number, g: Glyphs, w: number): Line {
   const st = a.stages[i]!;
-  const mark = st.state === 'done' ? g.ok : st.state === 'failed' ? g.no : st.state === 'running' ? g.run : ' ';
+  const mark = st.state === 'done' ? g.ok : st.state === 'failed' ? g.no : st.state === 'running' ? g.run : st.state === 'stopped' ? '-' : ' ';
   return line(fit(` ${mark} ${cell(st.step, 12)}${st.state === 'waiting' ? '' : st.state}`, w), st.state === 'running' ? 'bold' : 'normal');
 }
 
 /** The sentence under the stages. */
 function applyNote(a: ApplyState, g: Glyphs): Line {
-  if (a.cancelled) return line(`${g.ok} cancelled: the device is as before (slot ${a.plan.targetSlot} stays not bootable).`, 'bold');
+  if (a.cancelled) return line(`${g.ok} cancelled: the device is as before; the running system was not touched.`, 'bold');
   if (a.cancelling) return line('cancelling… waiting for the current write to stop', 'bold');
   if (a.cancelAsked) return line('Cancel the update? The running system stays as it is.', 'bold');
   if (a.error) return line('');
@@ -67,7 +73,7 @@ export function applyFrame(st: AppState, s: Strings, size: Size): Frame {
   const lines: Line[] = [kv('Installing', `${p.id}  ${p.fromVersion ?? '?'} ${g.arrow} ${p.toVersion}  into slot ${p.targetSlot}`, w), blank];
   a.stages.forEach((_, i) => lines.push(stageLine(a, i, g, w)));
   lines.push(blank);
-  if (a.meter) lines.push(...meterLines(a.meter, g, w, 3));
+  if (a.meter) lines.push(line(fit(`   ${a.meterStage === 'verify' ? 'reading and checking every blob' : 'writing and checking while streaming'}`, w)), ...meterLines(a.meter, g, w, 3));
   if (a.detail) lines.push(line(fit('   ' + a.detail, w), 'dim'));
   lines.push(blank, applyNote(a, g));
   if (a.error && !a.cancelled) lines.push(...errorLines(a.error, s, g, w));

@@ -1,5 +1,5 @@
 /** Screens 4, 6, 7 and the log: confirm, done, roll back / mark good, log. */
-import { fit, formatBytes, wrap } from '../format.js';
+import { chunk, fit, formatBytes, wrap } from '../format.js';
 import { blank, type Frame, type Line, line, type Size } from '../frame.js';
 import type { AppState } from '../state.js';
 import type { Strings } from '../strings.js';
@@ -35,8 +35,10 @@ export function doneFrame(st: AppState, s: Strings, size: Size): Frame {
     line(fit(`${g.ok} Installed ${o.version} into slot ${o.slot}.`, w), 'bold'),
     line(fit(`  It will be tried at the next boot; if its check fails the device goes back.`, w)),
     blank,
-    o.receiptPath ? kv('Receipt', `${g.ok} written to ${o.receiptPath}`, w) : kv('Receipt', `${g.no} not on the stick: ${o.receiptProblem ?? 'unknown reason'}`, w),
-    ...(o.receiptPath ? [] : [line(fit('            it waits on the device for the next writable stick', w), 'dim')]),
+    o.receiptPath ? kv('Receipt', `${g.ok} written to the stick:`, w) : kv('Receipt', `${g.no} not on the stick: ${o.receiptProblem ?? 'unknown reason'}`, w),
+    ...(o.receiptPath
+      ? chunk(o.receiptPath, w - 12, 3).map((t) => line('            ' + t))
+      : [line(fit('            it waits on the device for the next writable stick', w), 'dim')]),
     blank,
     line(d.rebooting ? 'rebooting…' : 'Reboot now (r) or later (Enter).', 'bold'),
   ];
@@ -54,7 +56,7 @@ export function maintFrame(st: AppState, s: Strings, size: Size): Frame {
   const other = info?.slots.find((x) => x.name !== info.bootedSlot);
   const question =
     m.action === 'rollback'
-      ? [`Roll back to slot ${other?.name ?? '?'} (version ${other?.version ?? 'unknown'}, ${other?.status ?? '?'})?`, 'The next boot starts that slot; the running one is marked bad.']
+      ? [`Roll back to slot ${other?.name ?? '?'} (version ${other?.version ?? 'unknown'}, ${other?.status ?? '?'})?`, 'The next boot starts that slot; this one stays installed as the fallback.']
       : [`Mark the running system good (slot ${booted?.name ?? '?'}, version ${booted?.version ?? 'unknown'})?`, 'It becomes the committed default; the other slot stays as fallback.'];
   const lines: Line[] = question.map((q, i) => line(fit(q, w), i === 0 ? 'bold' : 'normal'));
   lines.push(blank);
