@@ -2,10 +2,11 @@
  * The whole bench as one function: check peers, probe ferry, generate inputs per
  * size, run the comparisons, add signature timing and scaling, write JSON + markdown.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BenchOptions } from './args.js';
-import { probeFerry, type FerryCli } from './ferry.js';
+import { probeFerry, repoRoot, snapshotDist, type FerryCli } from './ferry.js';
 import { FERRY_COMMANDS, ferrySteps, type FerrySteps } from './ferry-steps.js';
 import { runComparisons, type Comparison } from './harness.js';
 import { parseSize, prepareInputs, type SizeInputs } from './inputs.js';
@@ -30,6 +31,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void): Pr
   const date = new Date().toISOString();
   const machine = describeMachine();
   const peers = await ensurePeers(opts.installPeers, log);
+  if (existsSync(join(repoRoot(), 'dist', 'src', 'cli', 'main.js'))) log(`running ferry from a snapshot: ${await snapshotDist(opts.workdir)}`);
   const cli = await probeFerry(FERRY_COMMANDS);
   const steps = ferrySteps(cli);
   for (const [cmd, why] of Object.entries(cli.missing)) log(`ferry ${cmd}: ${why}`);

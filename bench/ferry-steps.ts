@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ferryArgv, hasOption, repoRoot, type FerryCli } from './ferry.js';
+import { ferryArgv, ferryDist, hasOption, type FerryCli } from './ferry.js';
 import type { SizeInputs } from './inputs.js';
 
 /** Command lines (and their availability) for the ferry operations the bench measures. */
@@ -32,7 +32,7 @@ export const BENCH_TARGET = 'bench';
 /** Build the steps from what the built CLI offers. */
 export function ferrySteps(cli: FerryCli): FerrySteps {
   const ferry = ferryArgv();
-  const lib = join(repoRoot(), 'dist', 'bench', 'ferry-lib.js');
+  const lib = join(ferryDist(), 'bench', 'ferry-lib.js');
   const libWhy = existsSync(lib) ? undefined : 'ferry: not built (run tsc)';
   const exportCli = cli.missing['export'] === undefined && hasOption(cli, 'export', '--media');
   const verifyCli = cli.missing['verify'] === undefined && hasOption(cli, 'verify', '--media');

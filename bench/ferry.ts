@@ -5,6 +5,7 @@
  * detected by asking for their --help and reported as "not available yet".
  */
 import { existsSync } from 'node:fs';
+import { copyFile, cp, mkdir, rm, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runProc } from './proc.js';
@@ -20,9 +21,33 @@ export function repoRoot(): string {
   return dir;
 }
 
+/** Where the built ferry is run from: dist/, or the snapshot taken by `snapshotDist`. */
+const paths = { dist: '' };
+
+/** The compiled tree the bench runs (dist/ or its snapshot). */
+export function ferryDist(): string {
+  return paths.dist || join(repoRoot(), 'dist');
+}
+
+/**
+ * Copy dist/ to `<workdir>/ferry-dist/dist` and run ferry from there, so another
+ * engineer's `tsc` rewriting dist/ mid-run cannot break a measurement. package.json
+ * (for "type": "module") and a node_modules symlink make the copy resolve as dist/ does.
+ */
+export async function snapshotDist(workdir: string): Promise<string> {
+  const root = join(workdir, 'ferry-dist');
+  await rm(root, { recursive: true, force: true });
+  await mkdir(root, { recursive: true });
+  await cp(join(repoRoot(), 'dist'), join(root, 'dist'), { recursive: true });
+  await copyFile(join(repoRoot(), 'package.json'), join(root, 'package.json'));
+  await symlink(join(repoRoot(), 'node_modules'), join(root, 'node_modules'));
+  paths.dist = join(root, 'dist');
+  return paths.dist;
+}
+
 /** argv prefix that runs the built ferry CLI. */
 export function ferryArgv(): string[] {
-  return [process.execPath, join(repoRoot(), 'dist', 'src', 'cli', 'main.js')];
+  return [process.execPath, join(ferryDist(), 'src', 'cli', 'main.js')];
 }
 
 /** What the built CLI offers right now: help text per command, or why it is missing. */

@@ -105,7 +105,10 @@ async function measureByPolling(argv: readonly string[], opts: { cwd?: string; e
 
 /** The last few lines of a tool's output, for error messages. */
 export function lastLines(text: string, n = 3): string {
-  return text.trim().split('\n').slice(-n).join(' | ').slice(0, 600);
+  const lines = text.trim().split('\n');
+  // a stack trace's last lines say nothing: prefer the lines that name the error
+  const errors = lines.filter((l) => /error/i.test(l) && !/^\s+at /.test(l));
+  return (errors.length > 0 ? errors.slice(0, n) : lines.slice(-n)).join(' | ').slice(0, 600);
 }
 
 /** True when a program is on PATH. */

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ferryArgv, repoRoot } from './ferry.js';
+import { ferryArgv, ferryDist } from './ferry.js';
 import { measure, runChecked, type Sample } from './proc.js';
 import { measured, median, type Outcome, type Row } from './report.js';
 import { RSS_TARGET_MIB } from './ops.js';
@@ -17,7 +17,7 @@ import { RSS_TARGET_MIB } from './ops.js';
 export async function signatureRow(workdir: string, iterations: number, runs: number, log: (s: string) => void): Promise<Row> {
   const dir = join(workdir, 'signature');
   const files = await makeSignedManifest(dir);
-  const loop = join(repoRoot(), 'dist', 'bench', 'sig-loop.js');
+  const loop = join(ferryDist(), 'bench', 'sig-loop.js');
   const ferry = existsSync(loop) ? await ferrySide(loop, files, iterations, runs) : { kind: 'not-run' as const, reason: 'ferry: not built (run tsc)' };
   const peerSamples: Sample[] = [];
   for (let i = 0; i < Math.max(runs, 5); i++) {
