@@ -82,8 +82,12 @@ export function applicability(m: UpdateManifest, inp: PlanInputs): SkipReason | 
   if (running.target === m.target.name && running.counter !== undefined && m.target.counter < running.counter) {
     return skip('DOWNGRADE_REFUSED', `counter ${m.target.counter} is older than the running ${running.version ?? ''} (counter ${running.counter})`);
   }
-  if (target.status === 'pending' && target.updateId === m.id) {
-    return skip('ALREADY_INSTALLED', `already installed in slot ${otherSlot(booted)} and waiting for a reboot`);
+  // Pending and primary: installed, waiting for its reboot. Pending but not primary means the
+  // apply died before the bootloader switch; installing again rewrites it and switches.
+  const t = otherSlot(booted);
+  const primary = inp.bootState.order[0] === t && inp.bootState.slots[t].good && inp.bootState.slots[t].attemptsLeft > 0;
+  if (target.status === 'pending' && target.updateId === m.id && primary) {
+    return skip('ALREADY_INSTALLED', `already installed in slot ${t} and waiting for a reboot`);
   }
   const min = m.target.requires?.minCounter;
   if (min !== undefined && (running.target !== m.target.name || (running.counter ?? -1) < min)) {

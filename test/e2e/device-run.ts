@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import type { TestDevice } from '../helpers/device.js';
 
 export const NODE = path.resolve('node_modules/.bin/node');
-export const MAIN = path.resolve('dist/src/cli/main.js');
+/** FERRY_E2E_MAIN lets a run use a private build while others rebuild dist/ in the same checkout. */
+export const MAIN = path.resolve(process.env.FERRY_E2E_MAIN ?? 'dist/src/cli/main.js');
 
 /** Build dist/ when it is missing (npm test builds first; a bare vitest run may not). */
 export function ensureBuilt(): void {
