@@ -33,3 +33,37 @@ if command -v skopeo >/dev/null; then
   skopeo inspect "oci:$STICK/FERRY/oci:kiosk-1.1.0" | head -12
 fi
 step "done: $STICK holds FERRY/oci with kiosk-1.0.0 and kiosk-1.1.0"
+
+# --- trust (issue 3): a sample PKI, signed updates (build + QA), offline verification ---
+PKI="$WORK/pki"
+step "creating a sample PKI in $PKI: offline root CA, build signer, QA signer (keys unencrypted: demo only)"
+rm -rf "$PKI"
+$FERRY pki init-root --out "$PKI/root" --name "ferry demo root"
+$FERRY pki issue-signer --root "$PKI/root" --name "build signer" --days 365 --out "$PKI/build"
+$FERRY pki issue-signer --root "$PKI/root" --name "QA signer" --days 365 --out "$PKI/qa"
+
+step "signing kiosk 1.1.0 at export (--signer), then adding the QA signature with ferry sign"
+$FERRY export --image "oci-archive:$WORK/sample-1.1.0.oci.tar" --target kiosk --version 1.1.0 --media "$STICK" --signer "$PKI/build" --compatible acme,kiosk-v2
+$FERRY sign --media "$STICK" --update kiosk-1.1.0 --signer "$PKI/qa"
+
+step "stock openssl verifies both signatures of the update manifest"
+openssl cms -verify -binary -inform DER -in "$STICK/FERRY/updates/kiosk-1.1.0.json.p7s" \
+  -content "$STICK/FERRY/updates/kiosk-1.1.0.json" -CAfile "$PKI/root/cert.pem" -purpose any -out /dev/null
+
+step "ferry verifies the signed update offline (2 distinct signers required), then every blob it pins"
+mkdir -p "$PKI/trust/roots" && cp "$PKI/root/cert.pem" "$PKI/trust/roots/root.pem"
+if $FERRY verify --help | grep -q -- '--trust'; then
+  $FERRY verify --media "$STICK" --trust "$PKI/trust"
+else
+  $NODE --input-type=module -e "
+    const { loadTrustMaterial } = await import('./dist/src/trust/load.js');
+    const { verifyMediaUpdates } = await import('./dist/src/media/verify-updates.js');
+    const trust = await loadTrustMaterial('$PKI/trust');
+    for (const r of await verifyMediaUpdates('$STICK', trust, { requiredSigners: 2, compatible: 'acme,kiosk-v2' }, new Date(), { checkBlobs: true }))
+      console.log(r.ok ? 'ok: ' + r.id + ' signed by ' + r.signers.map((s) => s.subject).join(' + ') + ', ' + r.blobsChecked + ' blobs checked, expires ' + r.expires
+                      : 'refused: ' + r.id + ': ' + r.code + ': ' + r.message);"
+fi
+
+step "revoking the build signer: the stick now carries a root-signed CRL (FERRY/trust/crl.pem)"
+$FERRY pki revoke --root "$PKI/root" --cert "$PKI/build/cert.pem" --media "$STICK"
+openssl crl -in "$STICK/FERRY/trust/crl.pem" -noout -text | sed -n '1,12p'
