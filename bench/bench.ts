@@ -12,6 +12,7 @@ import { runComparisons, type Comparison } from './harness.js';
 import { parseSize, prepareInputs, type SizeInputs } from './inputs.js';
 import { attachLoop, type LoopDevice } from './loop.js';
 import { describeMachine } from './machine.js';
+import { deviceApplyComparison } from './device-apply.js';
 import { applyBlockComparison, applyDirComparison, exportComparison, incrementalComparison, verifyComparison, type OpsContext, type PeerStatus } from './ops.js';
 import { ensurePeers } from './peers.js';
 import { rssMethod, runChecked } from './proc.js';
@@ -77,7 +78,11 @@ async function benchSize(label: string, last: boolean, env: { opts: BenchOptions
 
 async function comparisonsFor(ctx: OpsContext, loop: LoopDevice): Promise<Comparison[]> {
   const { stick, blobDir, bundle } = await verifyFixtures(ctx.inputs, ctx.scratch, ctx.steps, ctx);
-  return [exportComparison(ctx), incrementalComparison(ctx), verifyComparison(ctx, stick, blobDir, bundle), applyDirComparison(ctx), applyBlockComparison(ctx, loop)];
+  return [
+    exportComparison(ctx), incrementalComparison(ctx), verifyComparison(ctx, stick, blobDir, bundle),
+    applyDirComparison(ctx), applyBlockComparison(ctx, loop),
+    await deviceApplyComparison(ctx.inputs, ctx.scratch, ctx.cli, ctx.steps, ctx.peers),
+  ];
 }
 
 /** Untimed fixtures for the verify row: a ferry stick (or skopeo's layout) and a RAUC bundle. */

@@ -49,6 +49,7 @@ export function ferrySteps(cli: FerryCli): FerrySteps {
       verify: verifyCli ? 'CLI (ferry verify --media)' : 'library verifyMediaBlobs() via bench/ferry-lib.ts (CLI not available yet)',
       apply: 'library applyImageToDir() via bench/ferry-lib.ts (the dir-slot write of ferry device apply)',
       'block apply': "library block slot write() via bench/ferry-lib.ts (mkfs.ext4, mount, applyImageToDir, syncfs, umount)",
+      'device apply': cli.missing['device apply'] === undefined ? 'CLI (ferry device apply --yes, file bootloader, dir slots)' : 'CLI: not available yet',
     },
   };
   if (libWhy !== undefined) {

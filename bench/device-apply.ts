@@ -1,0 +1,90 @@
+/**
+ * The whole device pipeline through the CLI: `ferry device apply --media … --yes` on a
+ * throwaway device (file bootloader, dir slots, trust = a root made by `ferry pki`)
+ * from a stick exported and signed by `ferry export --signer`. This adds signature
+ * verification, planning, state, bootloader switch and receipt to the dir-slot write.
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BENCH_TARGET, type FerrySteps } from './ferry-steps.js';
+import { ferryArgv, type FerryCli } from './ferry.js';
+import type { Comparison, Contender } from './harness.js';
+import type { SizeInputs } from './inputs.js';
+import { RSS_TARGET_MIB, sameTree, type PeerStatus } from './ops.js';
+import { runChecked } from './proc.js';
+
+const COMPATIBLE = 'ferry-bench';
+
+/** The device row, or a row saying why it cannot run. */
+export async function deviceApplyComparison(inputs: SizeInputs, scratch: string, cli: FerryCli, steps: FerrySteps, peers: PeerStatus): Promise<Comparison> {
+  const dir = join(scratch, 'device');
+  const tarOut = join(scratch, 'device-tar-rootfs');
+  const umociOut = join(scratch, 'device-umoci-bundle');
+  const why = cli.missing['device apply'] ?? steps.exportWhy;
+  let ferry: Contender = { name: 'ferry device apply', notRun: why ?? '', argv: () => [] };
+  if (why === undefined) {
+    try {
+      ferry = await deviceSide(inputs, dir);
+    } catch (e) {
+      ferry = { name: 'ferry device apply', notRun: `set-up failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300), argv: () => [] };
+    }
+  }
+  const layers = inputs.image.v1.layers.map((l) => join(inputs.layout, 'blobs', 'sha256', l.digest.slice('sha256:'.length)));
+  const script = ['set -e', ...layers.map((_, i) => `tar --numeric-owner -xzf "$${i + 1}" -C "$0"`)].join('; ');
+  return {
+    op: 'device apply, whole pipeline (dir slot)',
+    size: inputs.sizeLabel,
+    inputBytes: inputs.rootfsBytes,
+    ferry,
+    peers: [
+      {
+        contender: { name: 'umoci unpack', notRun: peers.umoci, prepare: () => rm(umociOut, { recursive: true, force: true }),
+          argv: () => ['umoci', 'unpack', '--image', `${inputs.layout}:1.0.0`, umociOut] },
+        target: { maxRatio: 1.0, maxRssMiB: RSS_TARGET_MIB },
+      },
+      {
+        contender: { name: 'tar -xzf (layers in order)', notRun: peers.tar,
+          prepare: async () => { await rm(tarOut, { recursive: true, force: true }); await mkdir(tarOut, { recursive: true }); },
+          argv: () => ['sh', '-c', script, tarOut, ...layers] },
+        target: { maxRatio: 1.5, maxRssMiB: RSS_TARGET_MIB },
+      },
+    ],
+    notes: () => 'signature check + plan + write + bootloader switch + receipt; MB/s counts unpacked rootfs bytes',
+    check: () => sameTree(join(dir, 'slots', 'b'), tarOut),
+  };
+}
+
+async function deviceSide(inputs: SizeInputs, dir: string): Promise<Contender> {
+  const ferry = ferryArgv();
+  const run = (args: string[]) => runChecked(ferry[0] as string, [ferry[1] as string, ...args]);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(join(dir, 'trust', 'roots'), { recursive: true });
+  await run(['pki', 'init-root', '--out', join(dir, 'root'), '--name', 'ferry bench root']);
+  await run(['pki', 'issue-signer', '--root', join(dir, 'root'), '--out', join(dir, 'signer'), '--name', 'ferry bench signer', '--days', '30']);
+  await runChecked('cp', [join(dir, 'root', 'cert.pem'), join(dir, 'trust', 'roots', 'root.pem')]);
+  const stick = join(dir, 'stick');
+  await run(['export', '--image', `oci-archive:${inputs.archive.v1}`, '--media', stick, '--target', BENCH_TARGET, '--version', '1.0.0',
+    '--signer', join(dir, 'signer'), '--compatible', COMPATIBLE]);
+  const config = join(dir, 'device.json');
+  await writeFile(config, JSON.stringify({
+    compatible: COMPATIBLE, deviceId: 'bench-device', stateDir: join(dir, 'state'), trustDir: join(dir, 'trust'),
+    slots: { A: { type: 'dir', path: join(dir, 'slots', 'a') }, B: { type: 'dir', path: join(dir, 'slots', 'b') } },
+    bootloader: { type: 'file', path: join(dir, 'boot.json'), attempts: 3 },
+    rebootCommand: 'true',
+  }, null, 2));
+  const cmdline = join(dir, 'cmdline');
+  await writeFile(cmdline, 'root=/dev/sda2 ro ferry.slot=A\n');
+  return {
+    name: 'ferry device apply',
+    prepare: async () => {
+      // a fresh device booted from A each run, so every run installs to B
+      await rm(join(dir, 'state'), { recursive: true, force: true });
+      await rm(join(dir, 'slots'), { recursive: true, force: true });
+      await mkdir(join(dir, 'slots', 'a'), { recursive: true });
+      await mkdir(join(dir, 'slots', 'b'), { recursive: true });
+      await writeFile(join(dir, 'boot.json'), JSON.stringify({ order: ['A', 'B'], slots: { A: { good: true, attemptsLeft: 3 }, B: { good: false, attemptsLeft: 0 } } }));
+    },
+    argv: () => [...ferry, 'device', 'apply', '--media', stick, '--yes', '--config', config],
+    env: { ...process.env, FERRY_CMDLINE_FILE: cmdline },
+  };
+}
