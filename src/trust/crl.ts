@@ -3,7 +3,7 @@
  * encoder for `ferry pki revoke`. node-forge cannot create CRLs, so the
  * TBSCertList is encoded here and signed by the caller's key (node:crypto). Pure.
  */
-import { createHash, type KeyObject, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import { type KeyObject, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import { ctxTag, DerReader, Tag } from './der.js';
 import { algorithm, bitString, explicit, integer, octets, oid, seq, time, tlv } from './der-write.js';
 import { OID } from './oids.js';
@@ -98,9 +98,4 @@ export function buildCrl(c: CrlContent, key: KeyObject): Buffer {
   const tbs = seq(integer(1), alg, c.issuer.subjectDer, time(c.thisUpdate), time(c.nextUpdate), ...(entries.length ? [seq(...entries)] : []), exts);
   const sig = cryptoSign('sha256', tbs, key);
   return seq(tbs, alg, bitString(sig));
-}
-
-/** SHA-256 of a CRL's DER, hex (for display). */
-export function crlFingerprint(crl: ParsedCrl): string {
-  return createHash('sha256').update(crl.der).digest('hex');
 }

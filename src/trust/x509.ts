@@ -144,17 +144,3 @@ function readExtension(r: DerReader, id: string, v: DerNode, out: Ext): void {
 function oneLine(name: string): string {
   return name.split('\n').filter(Boolean).join(', ');
 }
-
-/** A certificate's display summary for results and receipts. */
-export interface CertSummary {
-  subject: string;
-  issuer: string;
-  serial: string;
-  notAfter: string;
-  fingerprint: string;
-}
-
-/** Summarise a parsed certificate. */
-export function summarise(c: ParsedCert): CertSummary {
-  return { subject: c.subject, issuer: c.issuer, serial: c.serialHex, notAfter: c.notAfter.toISOString(), fingerprint: c.fingerprint };
-}

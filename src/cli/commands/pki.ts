@@ -42,6 +42,14 @@ function show(r: PkiResult, json: boolean | undefined, what: string): void {
 /** Register `ferry pki` on the program. */
 export function registerPki(program: Command): void {
   const pki = program.command('pki').description('offline PKI at headquarters: root CA, signers, cross-signing, revocation');
+  registerInitRoot(pki);
+  registerIssue(pki, 'signer');
+  registerIssue(pki, 'ca');
+  registerCrossSign(pki);
+  registerRevoke(pki);
+}
+
+function registerInitRoot(pki: Command): void {
   passphraseOptions(
     pki.command('init-root').description('create an offline root CA (RSA-3072, self-signed) in a new folder').requiredOption('--out <dir>', 'folder for key.pem and cert.pem').option('--name <cn>', 'common name', 'ferry root CA').option('--days <n>', 'validity in days', '7300'),
     'key',
@@ -51,36 +59,40 @@ export function registerPki(program: Command): void {
       show(await initRoot({ out: o.out, name: o.name, days: days(o.days), ...(passphrase ? { passphrase } : {}) }), o.json, 'root CA');
     }),
   );
-  for (const profile of ['signer', 'ca'] as const) {
-    const cmd = pki
-      .command(profile === 'signer' ? 'issue-signer' : 'issue-ca')
-      .description(profile === 'signer' ? 'issue a code-signing key and certificate from the root (or an intermediate CA with --ca)' : 'issue an intermediate CA from the root (or another intermediate with --ca)')
-      .option('--root <dir>', 'the issuing root CA folder')
-      .option('--ca <dir>', 'the issuing intermediate CA folder (instead of --root)')
-      .requiredOption('--name <cn>', 'common name, e.g. "build signer"')
-      .requiredOption('--days <n>', 'validity in days')
-      .requiredOption('--out <dir>', 'folder for key.pem, cert.pem (and chain.pem)');
-    if (profile === 'ca') cmd.option('--path-len <n>', 'how many intermediate CAs may follow below it');
-    passphraseOptions(cmd, 'both').action(
-      action(async (o: { root?: string; ca?: string; name: string; days: string; out: string; pathLen?: string; json?: boolean } & PassOpts) => {
-        const issuerDir = o.root ?? o.ca;
-        if (!issuerDir || (o.root && o.ca)) throw new FerryError('USAGE', 'name the issuer with exactly one of --root <dir> or --ca <dir>');
-        const passphrase = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
-        const issuerPassphrase = await readPassphrase({ env: o.rootPassphraseEnv, file: o.rootPassphraseFile });
-        const r = await issueCertificate({
-          issuerDir,
-          profile,
-          name: o.name,
-          days: days(o.days),
-          out: o.out,
-          ...(passphrase ? { passphrase } : {}),
-          ...(issuerPassphrase ? { issuerPassphrase } : {}),
-          ...(o.pathLen !== undefined ? { pathLen: days(o.pathLen) } : {}),
-        });
-        show(r, o.json, profile === 'signer' ? 'signer' : 'intermediate CA');
-      }),
-    );
-  }
+}
+
+function registerIssue(pki: Command, profile: 'signer' | 'ca'): void {
+  const cmd = pki
+    .command(profile === 'signer' ? 'issue-signer' : 'issue-ca')
+    .description(profile === 'signer' ? 'issue a code-signing key and certificate from the root (or an intermediate CA with --ca)' : 'issue an intermediate CA from the root (or another intermediate with --ca)')
+    .option('--root <dir>', 'the issuing root CA folder')
+    .option('--ca <dir>', 'the issuing intermediate CA folder (instead of --root)')
+    .requiredOption('--name <cn>', 'common name, e.g. "build signer"')
+    .requiredOption('--days <n>', 'validity in days')
+    .requiredOption('--out <dir>', 'folder for key.pem, cert.pem (and chain.pem)');
+  if (profile === 'ca') cmd.option('--path-len <n>', 'how many intermediate CAs may follow below it');
+  passphraseOptions(cmd, 'both').action(
+    action(async (o: { root?: string; ca?: string; name: string; days: string; out: string; pathLen?: string; json?: boolean } & PassOpts) => {
+      const issuerDir = o.root ?? o.ca;
+      if (!issuerDir || (o.root && o.ca)) throw new FerryError('USAGE', 'name the issuer with exactly one of --root <dir> or --ca <dir>');
+      const passphrase = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
+      const issuerPassphrase = await readPassphrase({ env: o.rootPassphraseEnv, file: o.rootPassphraseFile });
+      const r = await issueCertificate({
+        issuerDir,
+        profile,
+        name: o.name,
+        days: days(o.days),
+        out: o.out,
+        ...(passphrase ? { passphrase } : {}),
+        ...(issuerPassphrase ? { issuerPassphrase } : {}),
+        ...(o.pathLen !== undefined ? { pathLen: days(o.pathLen) } : {}),
+      });
+      show(r, o.json, profile === 'signer' ? 'signer' : 'intermediate CA');
+    }),
+  );
+}
+
+function registerCrossSign(pki: Command): void {
   passphraseOptions(
     pki
       .command('cross-sign')
@@ -98,6 +110,9 @@ export function registerPki(program: Command): void {
       show(r, o.json, 'cross-certificate');
     }),
   );
+}
+
+function registerRevoke(pki: Command): void {
   passphraseOptions(
     pki
       .command('revoke')
