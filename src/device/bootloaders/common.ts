@@ -55,7 +55,21 @@ export interface RunResult {
 export function runCommand(file: string, args: string[], opts: { cap?: number; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
   const cap = opts.cap ?? 1024 * 1024;
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs, killSignal: 'SIGKILL' });
+    // Own process group, so a timeout kills the command and everything it started
+    // (a shell's children would otherwise keep the pipes open).
+    const child = spawn(file, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], detached: true });
+    let timedOut = false;
+    const timer =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            try {
+              process.kill(-child.pid!, 'SIGKILL');
+            } catch {
+              child.kill('SIGKILL');
+            }
+          }, opts.timeoutMs);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -64,8 +78,14 @@ export function runCommand(file: string, args: string[], opts: { cap?: number; t
     child.stderr!.on('data', (d: Buffer) => {
       if (stderr.length < cap) stderr += d.toString('utf8');
     });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal: timedOut ? 'SIGKILL' : signal, stdout, stderr });
+    });
     if (child.stdin) {
       child.stdin.on('error', () => undefined); // the child may exit without reading its input
       child.stdin.end(opts.input);
