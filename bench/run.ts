@@ -4,6 +4,9 @@ import { parseBenchArgs } from './args.js';
 import { runBench } from './bench.js';
 import { repoRoot } from './ferry.js';
 
+// Ctrl-C or a kill: exit through process.exit so the loop device is detached (loop.ts)
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+
 try {
   const opts = parseBenchArgs(process.argv.slice(2), repoRoot());
   const out = await runBench(opts, (s) => process.stderr.write(`bench: ${s}\n`));
