@@ -12,7 +12,7 @@ import { OciLayout } from '../oci/layout.js';
 import type { Descriptor } from '../oci/types.js';
 import { type ProgressFn, noProgress } from '../progress.js';
 import type { TrustMaterial, UpdateManifest, VerifiedSigner, VerifiedUpdate, VerifyPolicy } from '../trust/types.js';
-import { verifyUpdate } from '../trust/verify.js';
+import { checkUpdatePolicy, verifySignedUpdate } from '../trust/verify.js';
 import { listMediaUpdates } from './updates.js';
 
 /** The verdict on one update of the stick. */
@@ -58,14 +58,18 @@ export async function verifyMediaUpdates(mediaRoot: string, trust: TrustMaterial
     }
     let v: VerifiedUpdate;
     try {
-      v = verifyUpdate(u.manifestBytes, u.signatureBytes, merged, policy, now);
+      v = verifySignedUpdate(u.manifestBytes, u.signatureBytes, merged, policy.requiredSigners ?? 1, now);
     } catch (e) {
       results.push(failed(u.id, toFerryError(e)));
       continue;
     }
+    // From here the manifest is signed: a refusal still shows what it is and who signed it.
     const base: MediaUpdateResult = { id: u.id, ok: true, manifest: v.manifest, signers: v.signers, signedAt: new Date(v.signingTime).toISOString(), expires: v.manifest.expires };
-    if (v.manifest.id !== u.id) {
-      results.push({ ...base, ...failed(u.id, new FerryError('MANIFEST_INVALID', `${u.id}.json holds the signed update ${v.manifest.id}: a renamed file is refused; re-copy the stick`)) });
+    try {
+      if (v.manifest.id !== u.id) throw new FerryError('MANIFEST_INVALID', `${u.id}.json holds the signed update ${v.manifest.id}: a renamed file is refused; re-copy the stick`);
+      checkUpdatePolicy(v.manifest, policy, v.effectiveTime);
+    } catch (e) {
+      results.push({ ...base, ...failed(u.id, toFerryError(e)) });
       continue;
     }
     layout ??= await OciLayout.open(path.join(mediaRoot, 'FERRY', 'oci')).catch((e: unknown) => toFerryError(e));

@@ -27,6 +27,18 @@ interface Counted {
 
 /** Verify `manifestBytes` against `signatureBytes` with `trust` and `policy` at clock `now`. */
 export function verifyUpdate(manifestBytes: Uint8Array, signatureBytes: Uint8Array, trust: TrustMaterial, policy: VerifyPolicy, now: Date): VerifiedUpdate {
+  const v = verifySignedUpdate(manifestBytes, signatureBytes, trust, policy.requiredSigners ?? 1, now);
+  checkUpdatePolicy(v.manifest, policy, v.effectiveTime);
+  return v;
+}
+
+/**
+ * The first half of verifyUpdate: caps, signatures, chains, revocation, the m-of-n
+ * count, then the manifest's JSON and schema. No device policy (expiry,
+ * compatibility, counters): callers that want to show a signed but inapplicable
+ * update call checkUpdatePolicy themselves.
+ */
+export function verifySignedUpdate(manifestBytes: Uint8Array, signatureBytes: Uint8Array, trust: TrustMaterial, requiredSigners: number, now: Date): VerifiedUpdate {
   capSize(manifestBytes, Caps.updateManifest, 'update manifest', 'FILE_TOO_LARGE');
   capSize(signatureBytes, Caps.signature, 'signature', 'MALFORMED_SIGNATURE');
   const clock = now.getTime();
@@ -36,9 +48,8 @@ export function verifyUpdate(manifestBytes: Uint8Array, signatureBytes: Uint8Arr
   if (anchors.length === 0) throw new FerryError('TRUST_INVALID', 'no trusted root certificates: install the root CA certificate in the trust directory (roots/*.pem)');
   const cross = (trust.crossCerts ?? []).map((c, i) => parseCertificate(c, `cross-certificate #${i + 1}`, 'TRUST_INVALID'));
   const { crls, crlToCache } = selectCrls(trust, anchors, cross);
-  const counted = verifySigners(manifestBytes, signatureBytes, anchors, cross, crls, effectiveTime, policy.requiredSigners ?? 1);
+  const counted = verifySigners(manifestBytes, signatureBytes, anchors, cross, crls, effectiveTime, requiredSigners);
   const manifest = validateUpdateManifest(parseStrictJson(manifestBytes, Caps.updateManifest, 'update manifest'));
-  checkPolicy(manifest, policy, effectiveTime);
   const signingTime = Math.max(...counted.map((c) => c.signingTime));
   return {
     manifest,
@@ -125,8 +136,8 @@ function checkSignerInfo(si: ParsedSignerInfo, embedded: ParsedCert[], digest: B
   return leaf;
 }
 
-/** Expiry, compatibility, anti-rollback, requirements and rollout. */
-function checkPolicy(m: UpdateManifest, policy: VerifyPolicy, t: number): void {
+/** The device policy for a verified manifest at effective time `t`: expiry, compatibility, anti-rollback, requirements, rollout. */
+export function checkUpdatePolicy(m: UpdateManifest, policy: VerifyPolicy, t: number): void {
   const at = new Date(t).toISOString();
   if (t > parseUtc(m.expires)!) throw new FerryError('MANIFEST_EXPIRED', `update ${m.id} expired on ${m.expires} (checked at ${at}): ask headquarters for a fresh export`, { details: { expires: m.expires } });
   if (policy.compatible !== undefined && !m.target.compatible.includes(policy.compatible)) {

@@ -73,6 +73,9 @@ describe('verifyMediaUpdates', () => {
     ]);
     expect(r[0]).toMatchObject({ signers: [{ subject: 'CN=Build Signer' }], signedAt: NOW.toISOString(), blobsChecked: 3 });
     expect(r[0]!.bytesChecked).toBeGreaterThan(2000);
+    // a signed but inapplicable update still says what it is and who signed it (for the technician's screen)
+    expect(r[1]).toMatchObject({ manifest: { id: 'kiosk-1.1.0' }, signers: [{ subject: 'CN=Build Signer' }] });
+    expect(r[1]!.blobsChecked).toBeUndefined();
     expect(events).toContain('verify kiosk-1.0.0');
   });
 
