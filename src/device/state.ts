@@ -52,7 +52,14 @@ export interface LastResult {
 export interface DeviceState {
   schema: typeof STATE_SCHEMA;
   slots: Record<SlotName, SlotRecord>;
-  /** Lowest counter still installable, per target name; only ever rises. */
+  /**
+   * Lowest counter still installable, per target name; only ever rises. It rises when
+   * a slot is COMMITTED (boot-check pass or mark-good) to that slot's counter, not at
+   * apply: raising it at apply would forbid reinstalling the release the device just
+   * fell back to after a failed update. RAUC leaves downgrade policy to install hooks
+   * and Mender to artifact provides/depends; ferry enforces it itself, like TUF's
+   * rollback rule, but only for releases that proved they boot.
+   */
   counterFloor: Record<string, number>;
   /** Newest trusted time seen (RFC 3339); only ever rises. */
   trustedTime?: string;

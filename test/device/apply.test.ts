@@ -28,8 +28,8 @@ afterAll(async () => {
   await kit.cleanup();
 });
 
-async function freshDevice(): Promise<TestDevice> {
-  const dev = await makeDevice({ kind: 'file' });
+async function freshDevice(kind: 'file' | 'grub' | 'uboot' = 'file'): Promise<TestDevice> {
+  const dev = await makeDevice({ kind });
   devices.push(dev);
   await kit.installTrust(dev.trustDir);
   // health check: fails while <root>/unhealthy exists
@@ -94,8 +94,8 @@ describe('applyUpdate and bootCheck', () => {
     expect((await loadState(dev.stateDir)).slots.A.status).toBe('bad');
   });
 
-  it('falls back after the new slot used all its boot attempts without a boot check (power loss)', async () => {
-    const dev = await freshDevice();
+  it.each(['file', 'grub', 'uboot'] as const)('%s: falls back after the new slot used all its boot attempts without a boot check (power loss)', async (kind) => {
+    const dev = await freshDevice(kind);
     await applyUpdate({ ...dev.opts, mediaRoot: stick10 }, deviceDeps);
     for (let i = 0; i < 3; i++) expect(await simulateBoot(dev)).toBe('B'); // boot-check never ran
     expect(await simulateBoot(dev)).toBe('A');
