@@ -9,6 +9,7 @@ import { loadState } from '../../src/device/state.js';
 import type { ProgressEvent } from '../../src/progress.js';
 import { makeDevice, simulateBoot, type TestDevice } from '../helpers/device.js';
 import { makeStickKit, type StickKit } from '../helpers/device-stick.js';
+import { issueCertificate, revokeCertificate } from '../../src/trust/pki.js';
 
 let kit: StickKit;
 let stick10: string;
@@ -157,5 +158,19 @@ describe('applyUpdate and bootCheck', () => {
     expect(r.slot).toBe('B');
     expect(await simulateBoot(dev)).toBe('B');
     expect((await loadState(dev.stateDir)).counterFloor).toEqual({ kiosk: 110 });
+  });
+
+  it('caches a newer CRL from a stick and refuses a revoked signer later, even on a stick without the CRL', async () => {
+    const dev = await freshDevice();
+    const signer2 = path.join(kit.dir, 'signer2');
+    await issueCertificate({ issuerDir: kit.rootDir, profile: 'signer', name: 'ferry test signer 2', days: 30, out: signer2 });
+    const withCrl = await kit.makeStick([{ image: 'v1', version: '1.0.0', counter: 100 }]);
+    await revokeCertificate({ rootDir: kit.rootDir, certFile: path.join(signer2, 'cert.pem'), mediaRoot: withCrl });
+    await applyUpdate({ ...dev.opts, mediaRoot: withCrl }, deviceDeps);
+    expect((await loadState(dev.stateDir)).crlPem).toMatch(/^-----BEGIN X509 CRL-----/);
+    await simulateBoot(dev);
+    await bootCheck({ ...dev.opts, noReboot: true }, deviceDeps);
+    const revoked = await kit.makeStick([{ image: 'v2', version: '1.1.0', counter: 110, signerDir: signer2 }]);
+    await expect(applyUpdate({ ...dev.opts, mediaRoot: revoked }, deviceDeps)).rejects.toMatchObject({ code: 'CERT_REVOKED' });
   });
 });

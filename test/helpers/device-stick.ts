@@ -19,6 +19,8 @@ export interface Release {
   version: string;
   counter: number;
   compatible?: string[];
+  /** Sign with this signer folder instead of the kit's signer. */
+  signerDir?: string;
 }
 
 /** The PKI and samples shared by a test file. */
@@ -26,6 +28,8 @@ export interface StickKit {
   dir: string;
   samples: SampleImages & { dir: string };
   rootCert: string;
+  /** The root CA folder (key.pem, cert.pem), for issuing and revoking. */
+  rootDir: string;
   signerDir: string;
   /** Export and sign releases onto a new stick; returns its media root. */
   makeStick(releases: Release[]): Promise<string>;
@@ -46,6 +50,7 @@ export async function makeStickKit(): Promise<StickKit> {
     dir,
     samples,
     rootCert: path.join(dir, 'root', 'cert.pem'),
+    rootDir: path.join(dir, 'root'),
     signerDir,
     async makeStick(releases) {
       const media = path.join(dir, `stick-${++n}`);
@@ -59,7 +64,7 @@ export async function makeStickKit(): Promise<StickKit> {
           manifest: ex.manifest,
           platform: ex.platform,
           payloadBytes: ex.payloadBytes,
-          signerDir,
+          signerDir: r.signerDir ?? signerDir,
           compatible: r.compatible ?? ['acme,kiosk-v2'],
           counter: r.counter,
           expires: '30',
