@@ -26,6 +26,7 @@ export interface ParsedSignerInfo {
 /** A parsed SignedData with the pieces needed to verify it or append a SignerInfo. */
 export interface ParsedSignedData {
   digestAlgorithms: Buffer[];
+  digestAlgorithmOids: string[];
   eContentType: string;
   certificates: Buffer[];
   crls: Buffer[];
@@ -45,7 +46,9 @@ export function parseSignedData(der: Uint8Array): ParsedSignedData {
   const c = sd.children;
   const version = r.smallInt(c[0], 'version');
   if (version !== 1 && version !== 3) r.fail(`SignedData version ${version}`);
-  const digestAlgorithms = r.expect(c[1], Tag.SET, 'digestAlgorithms').children.map((n) => r.expect(n, Tag.SEQUENCE, 'digestAlgorithm', 1, 2).bytes);
+  const algNodes = r.expect(c[1], Tag.SET, 'digestAlgorithms').children;
+  const digestAlgorithmOids = algNodes.map((n) => algorithmId(r, n, 'digestAlgorithm'));
+  const digestAlgorithms = algNodes.map((n) => n.bytes);
   const encap = r.expect(c[2], Tag.SEQUENCE, 'encapContentInfo', 1, 2);
   const eContentType = r.oid(encap.children[0], 'eContentType');
   if (encap.children.length !== 1) r.fail('the signature embeds its content; ferry signatures are detached');
@@ -57,7 +60,7 @@ export function parseSignedData(der: Uint8Array): ParsedSignedData {
   const infos = r.expect(c[k], Tag.SET, 'signerInfos', 1, MAX_SIGNERS);
   if (k !== c.length - 1) r.fail('unexpected fields after signerInfos');
   if (certificates.length > MAX_CERTS) r.fail(`${certificates.length} certificates`);
-  return { digestAlgorithms, eContentType, certificates, crls, signerInfos: infos.children.map((n) => parseSignerInfo(r, n)) };
+  return { digestAlgorithms, digestAlgorithmOids, eContentType, certificates, crls, signerInfos: infos.children.map((n) => parseSignerInfo(r, n)) };
 }
 
 function parseSignerInfo(r: DerReader, n: DerNode): ParsedSignerInfo {
@@ -71,16 +74,24 @@ function parseSignerInfo(r: DerReader, n: DerNode): ParsedSignerInfo {
     if (c[1]?.tag !== ctxTag(0, false)) r.fail('subjectKeyIdentifier expected for SignerInfo v3');
     sid = { kind: 'keyId', keyId: c[1].content };
   } else return r.fail(`SignerInfo version ${version}`);
-  const digestAlgorithm = r.oid(r.expect(c[2], Tag.SEQUENCE, 'digestAlgorithm', 1, 2).children[0], 'digestAlgorithm');
+  const digestAlgorithm = algorithmId(r, c[2], 'digestAlgorithm');
   if (c[3]?.tag !== ctxTag(0, true)) r.fail('the SignerInfo has no signed attributes; ferry requires contentType, messageDigest and signingTime');
   const attrsNode = c[3];
   const attrs = readAttributes(r, attrsNode);
-  const sigAlg = r.oid(r.expect(c[4], Tag.SEQUENCE, 'signatureAlgorithm', 1, 2).children[0], 'signatureAlgorithm');
+  const sigAlg = algorithmId(r, c[4], 'signatureAlgorithm');
   const signature = r.octets(c[5], 'signature');
   if (c.length === 7 && c[6]!.tag !== ctxTag(1, true)) r.fail('unexpected field after signature');
   const signedAttrsDer = Buffer.from(attrsNode.bytes);
   signedAttrsDer[0] = Tag.SET;
   return { sid, digestAlgorithm, signedAttrsDer, ...attrs, signatureAlgorithm: sigAlg, signature, bytes: n.bytes };
+}
+
+/** AlgorithmIdentifier: the OID; parameters must be absent or NULL (RFC 5754, RFC 4055). */
+function algorithmId(r: DerReader, n: DerNode | undefined, name: string): string {
+  const seqNode = r.expect(n, Tag.SEQUENCE, name, 1, 2);
+  const params = seqNode.children[1];
+  if (params && (params.tag !== Tag.NULL || params.content.length !== 0)) r.fail(`${name} has parameters other than NULL`);
+  return r.oid(seqNode.children[0], name);
 }
 
 function readAttributes(r: DerReader, node: DerNode): Pick<ParsedSignerInfo, 'contentType' | 'messageDigest' | 'signingTime'> {

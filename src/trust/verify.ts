@@ -81,6 +81,8 @@ function newTrustedTime(clock: number, trusted: number, counted: Counted[], crea
 function verifySigners(manifest: Uint8Array, sigBytes: Uint8Array, anchors: ParsedCert[], cross: ParsedCert[], crls: ReturnType<typeof selectCrls>['crls'], t: number, required: number): Counted[] {
   const sd = parseSignedData(sigBytes);
   if (sd.eContentType !== OID.data) throw new FerryError('SIGNATURE_INVALID', 'the signature is not over plain data (eContentType is not id-data): re-sign with ferry');
+  const otherDigest = sd.digestAlgorithmOids.find((o) => o !== OID.sha256);
+  if (otherDigest) throw new FerryError('SIGNATURE_INVALID', `the signature lists digest algorithm ${otherDigest}; ferry accepts SHA-256 only: re-sign with ferry`);
   const embedded = sd.certificates.map((c, i) => parseCertificate(c, `embedded certificate #${i + 1}`));
   const digest = createHash('sha256').update(manifest).digest();
   const counted: Counted[] = [];
