@@ -8,7 +8,7 @@
  *      and timing the apply from the "install" key to the Done screen.
  * The idle latency of the same keys on the Done screen is reported as the baseline
  * (tmux + capture overhead). Usage (after `npx tsc -p .`):
- *   node dist/bench/tui-latency.js [--size 256] [--runs 2] [--out results/tui-latency.json]
+ *   node dist/bench/tui-latency.js [--size 256] [--runs 2] [--key-runs 3] [--out FILE]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,18 +45,27 @@ async function makeRootfs(dir: string, mib: number): Promise<void> {
 }
 
 /** A fresh device with dir slots and the file bootloader, trusting `rootCert`. */
-async function makeDevice(dir: string, rootCert: string): Promise<{ config: string }> {
+async function makeDevice(dir: string, rootCert: string, deviceId: string): Promise<{ config: string; deviceId: string }> {
   await fsp.mkdir(path.join(dir, 'trust/roots'), { recursive: true });
   await fsp.copyFile(rootCert, path.join(dir, 'trust/roots/root.pem'));
   const boot = path.join(dir, 'boot.json');
   await fsp.writeFile(boot, JSON.stringify({ order: ['A', 'B'], slots: { A: { good: true, attemptsLeft: 3 }, B: { good: false, attemptsLeft: 0 } } }));
   const config = path.join(dir, 'device.json');
   await fsp.writeFile(config, JSON.stringify({
-    compatible: 'bench,kiosk', deviceId: 'bench-device', stateDir: path.join(dir, 'state'), trustDir: path.join(dir, 'trust'), bootedSlot: 'A', rebootCommand: 'true',
+    compatible: 'bench,kiosk', deviceId, stateDir: path.join(dir, 'state'), trustDir: path.join(dir, 'trust'), bootedSlot: 'A', rebootCommand: 'true',
     slots: { A: { type: 'dir', path: path.join(dir, 'slots/a') }, B: { type: 'dir', path: path.join(dir, 'slots/b') } },
     bootloader: { type: 'file', path: boot, attempts: 3 },
   }));
-  return { config };
+  return { config, deviceId };
+}
+
+/** The engine's own duration of the apply, from the receipt it wrote to the stick. */
+async function receiptMs(stick: string, deviceId: string): Promise<number> {
+  const dir = path.join(stick, 'FERRY/receipts', deviceId);
+  const names = (await fsp.readdir(dir)).filter((n) => n.endsWith('-apply.json'));
+  const r = JSON.parse(await fsp.readFile(path.join(dir, names.sort().at(-1)!), 'utf8')) as { durationMs: number; result: string };
+  if (r.result !== 'success') throw new Error(`apply on ${deviceId}: ${r.result}`);
+  return r.durationMs;
 }
 
 class Tmux {
@@ -95,7 +104,7 @@ function stats(xs: number[]): { n: number; median: number; p95: number; max: num
 }
 
 /** One run through ferry-tui; returns apply time and key latencies during and after it. */
-async function tuiRun(config: string, stick: string, id: string): Promise<{ applyMs: number; during: number[]; idle: number[] }> {
+async function tuiRun(config: string, stick: string, id: string, withKeys: boolean): Promise<{ applyMs: number; during: number[]; idle: number[] }> {
   const t = new Tmux(`ferry-bench-${process.pid}`);
   const cmd = `LANG=C.UTF-8 ${NODE} ${path.join(REPO, 'dist/tui/main.js')} --config ${config} --media ${stick}; echo "[exit $?]"; sleep 600`;
   t.run('new-session', '-d', '-s', 'b', '-x', '80', '-y', '24', cmd);
@@ -108,12 +117,20 @@ async function tuiRun(config: string, stick: string, id: string): Promise<{ appl
     const start = performance.now();
     t.run('send-keys', '-t', 'b', 'y');
     const during: number[] = [];
-    // Keys once a second; in between, keep polling so the Done screen is seen within ~5 ms.
+    if (!withKeys) {
+      // Quiet run (for the apply-time comparison): no keys, and a cheap 100 ms screen poll.
+      while (t.doneAt === undefined) {
+        await sleep(100);
+        t.screen();
+      }
+      return { applyMs: t.doneAt - start, during: [], idle: [] };
+    }
+    // Keys once a second; in between, keep polling so the Done screen is seen within ~25 ms.
     while (t.doneAt === undefined) {
       const next = performance.now() + 1000;
       while (t.doneAt === undefined && performance.now() < next) {
         t.screen();
-        await sleep(5);
+        await sleep(25); // coarse on purpose: spawning tmux 200x/s would steal the CPU being measured
       }
       if (t.doneAt !== undefined) break;
       const l = await t.keyLatency('l', /ferry \| (Log|Done)/);
@@ -151,19 +168,47 @@ async function main(): Promise<void> {
     const rows: Array<Record<string, unknown>> = [];
     const during: number[] = [];
     const idle: number[] = [];
-    for (let r = 0; r < runs; r++) {
-      const cli = await makeDevice(path.join(work, `dev-cli-${r}`), path.join(work, 'pki/root/cert.pem'));
+    const cert = path.join(work, 'pki/root/cert.pem');
+    const cliApply = async (r: number) => {
+      const cli = await makeDevice(path.join(work, `dev-cli-${r}`), cert, `bench-cli-${r}`);
+      execFileSync('sync');
       const t0 = performance.now();
       const res = spawnSync(NODE, [path.join(REPO, 'dist/src/cli/main.js'), 'device', 'apply', '--config', cli.config, '--media', stick, '--yes'], { encoding: 'utf8' });
-      const cliMs = performance.now() - t0;
+      const wall = performance.now() - t0;
       if (res.status !== 0) throw new Error(`ferry device apply failed: ${res.stderr}`);
-      const tui = await makeDevice(path.join(work, `dev-tui-${r}`), path.join(work, 'pki/root/cert.pem'));
-      const u = await tuiRun(tui.config, stick, 'kiosk-2.0.0');
-      during.push(...u.during);
-      idle.push(...u.idle);
-      rows.push({ run: r + 1, cliApplyMs: Math.round(cliMs), tuiApplyMs: Math.round(u.applyMs), tuiVsCli: `${(((u.applyMs - cliMs) / cliMs) * 100).toFixed(1)}%`, keysDuringApply: u.during.length });
+      return { wall, engine: await receiptMs(stick, cli.deviceId) };
+    };
+    const tuiApply = async (r: number) => {
+      const tui = await makeDevice(path.join(work, `dev-tui-${r}`), cert, `bench-tui-${r}`);
+      execFileSync('sync');
+      const u = await tuiRun(tui.config, stick, 'kiosk-2.0.0', false);
+      return { wall: u.applyMs, engine: await receiptMs(stick, tui.deviceId) };
+    };
+    for (let r = 0; r < runs; r++) {
+      // Alternate the order so neither side always meets the other's dirty pages.
+      const a = r % 2 === 0 ? await cliApply(r) : await tuiApply(r);
+      const b = r % 2 === 0 ? await tuiApply(r) : await cliApply(r);
+      const [cli, tui] = r % 2 === 0 ? [a, b] : [b, a];
+      rows.push({
+        run: r + 1,
+        order: r % 2 === 0 ? 'cli, tui' : 'tui, cli',
+        cliProcessWallMs: Math.round(cli.wall),
+        tuiKeyToDoneWallMs: Math.round(tui.wall),
+        cliEngineMs: cli.engine,
+        tuiEngineMs: tui.engine,
+        tuiVsCliEngine: `${(((tui.engine - cli.engine) / cli.engine) * 100).toFixed(1)}%`,
+      });
     }
-    const out = { sizeMiB: mib, payloadBytes: ex.payloadBytes, machine: { cpus: os.cpus().length, node: process.version }, runs: rows, keyLatencyDuringApplyMs: stats(during), keyLatencyIdleMs: stats(idle) };
+    // Key latency: separate runs, keys every second while the apply runs.
+    for (let r = 0; r < Number(arg('key-runs', '3')); r++) {
+      const lat = await makeDevice(path.join(work, `dev-keys-${r}`), cert, `bench-keys-${r}`);
+      const k = await tuiRun(lat.config, stick, 'kiosk-2.0.0', true);
+      during.push(...k.during);
+      idle.push(...k.idle);
+    }
+    const engine = (k: string) => rows.map((x) => x[k] as number).sort((a, b) => a - b)[Math.floor(rows.length / 2)]!;
+    const summary = { medianCliEngineMs: engine('cliEngineMs'), medianTuiEngineMs: engine('tuiEngineMs'), tuiVsCli: `${(((engine('tuiEngineMs') - engine('cliEngineMs')) / engine('cliEngineMs')) * 100).toFixed(1)}%` };
+    const out = { sizeMiB: mib, payloadBytes: ex.payloadBytes, machine: { cpus: os.cpus().length, node: process.version }, runs: rows, summary, keyLatencyDuringApplyMs: stats(during), keyLatencyIdleMs: stats(idle) };
     process.stdout.write(JSON.stringify(out, null, 2) + '\n');
     const file = arg('out', '');
     if (file) await fsp.writeFile(file, JSON.stringify(out, null, 2) + '\n');

@@ -15,15 +15,18 @@ export interface Meter {
 }
 
 const WINDOW_MS = 5000;
+const SAMPLE_MS = 100;
 
 /** A fresh meter. */
 export function startMeter(now: number, bytesTotal: number): Meter {
   return { startedAt: now, bytesDone: 0, bytesTotal, samples: [[now, 0]], finished: false };
 }
 
-/** Record that `bytesDone` of `bytesTotal` are done at time `now`. */
+/** Record that `bytesDone` of `bytesTotal` are done at time `now` (samples kept >= 100 ms apart, so this stays O(1)-ish per event). */
 export function updateMeter(m: Meter, now: number, bytesDone: number, bytesTotal = m.bytesTotal): Meter {
-  const samples = [...m.samples, [now, bytesDone] as [number, number]].filter(([t], i, all) => i === all.length - 1 || now - t <= WINDOW_MS);
+  const last = m.samples[m.samples.length - 1];
+  const kept = last !== undefined && now - last[0] < SAMPLE_MS && m.samples.length > 1 ? m.samples.slice(0, -1) : m.samples;
+  const samples = [...kept.filter(([t]) => now - t <= WINDOW_MS), [now, bytesDone] as [number, number]];
   return { ...m, bytesDone, bytesTotal, samples };
 }
 
