@@ -15,7 +15,7 @@ import { describeMachine } from './machine.js';
 import { deviceApplyComparison } from './device-apply.js';
 import { applyBlockComparison, applyDirComparison, exportComparison, incrementalComparison, verifyComparison, type OpsContext, type PeerStatus } from './ops.js';
 import { ensurePeers } from './peers.js';
-import { rssMethod, runChecked } from './proc.js';
+import { rssMethod, runChecked, runProc } from './proc.js';
 import { profileFerry } from './profile.js';
 import { renderMarkdown, scalingOf, type BenchResult, type Row } from './report.js';
 import { signatureRow } from './signature.js';
@@ -31,6 +31,8 @@ export interface BenchOutput {
 export async function runBench(opts: BenchOptions, log: (s: string) => void): Promise<BenchOutput> {
   const date = new Date().toISOString();
   const machine = describeMachine();
+  const head = await runProc('git', ['-C', repoRoot(), 'log', '-1', '--format=%h %cI']).catch(() => undefined);
+  machine['ferryCommit'] = head?.code === 0 ? head.stdout.trim() : 'unknown';
   const peers = await ensurePeers(opts.installPeers, log);
   if (existsSync(join(repoRoot(), 'dist', 'src', 'cli', 'main.js'))) log(`running ferry from a snapshot: ${await snapshotDist(opts.workdir)}`);
   const cli = await probeFerry(FERRY_COMMANDS);
@@ -45,6 +47,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void): Pr
     'ferry runs as the built CLI (node dist/src/cli/main.js), so Node start-up (~40 ms) is included, as it is for a technician.',
     `Inputs: seeded synthetic rootfs per size (small configs/scripts, libraries, text, firmware, symlinks, a hardlink), 3 gzip layers (base, etc, app); 1.1.0 changes etc and app only.`,
     ...Object.entries(steps.via).map(([op, how]) => `ferry ${op} measured through the ${how}.`),
+    `ferry measured at commit ${machine['ferryCommit']} (dist/ as built then; other engineers' uncommitted work may be in it).`,
     `Load average at start: ${machine['loadavgAtStart']} — shared machine during run (other engineers' tests may run concurrently).`,
   ];
   const result: BenchResult = {

@@ -51,6 +51,8 @@ export async function runChecked(cmd: string, args: readonly string[], opts: { c
 export interface Sample {
   wallSec: number;
   maxRssKiB: number;
+  /** User + system CPU seconds of the tree (GNU time only): steadier than wall time on a busy machine. */
+  cpuSec?: number;
 }
 
 /** How peak RSS is measured: GNU time when installed, else polling /proc (direct child only). */
@@ -66,13 +68,14 @@ async function measureWithTime(argv: readonly string[], opts: { cwd?: string; en
   const out = join(dir, 'time.txt');
   try {
     const start = process.hrtime.bigint();
-    const r = await runProc('/usr/bin/time', ['-f', '%e %M', '-o', out, '--', ...argv], opts);
+    const r = await runProc('/usr/bin/time', ['-f', '%e %M %U %S', '-o', out, '--', ...argv], opts);
     const wallSec = Number(process.hrtime.bigint() - start) / 1e9;
     if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${lastLines(r.stderr || r.stdout)}`);
     const fields = (await readFile(out, 'utf8')).trim().split('\n').pop()?.split(' ') ?? [];
     const maxRssKiB = Number(fields[1]);
     if (!Number.isFinite(maxRssKiB)) throw new Error(`cannot read GNU time output for ${argv[0]}`);
-    return { wallSec, maxRssKiB };
+    const cpuSec = Number(fields[2]) + Number(fields[3]);
+    return Number.isFinite(cpuSec) ? { wallSec, maxRssKiB, cpuSec } : { wallSec, maxRssKiB };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

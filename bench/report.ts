@@ -6,7 +6,7 @@ import type { Sample } from './proc.js';
 
 /** A measured side of a comparison, or why it was not measured. */
 export type Outcome =
-  | { kind: 'measured'; samples: Sample[]; medianSec: number; medianRssKiB: number; bytesWritten?: number }
+  | { kind: 'measured'; samples: Sample[]; medianSec: number; medianRssKiB: number; medianCpuSec?: number; bytesWritten?: number }
   | { kind: 'not-run'; reason: string };
 
 /** What the ferry side of a row must achieve. */
@@ -63,11 +63,13 @@ export function median(values: readonly number[]): number {
 
 /** Fold samples into a measured outcome. */
 export function measured(samples: Sample[], bytesWritten?: number): Outcome {
+  const cpu = samples.map((s) => s.cpuSec).filter((c): c is number => c !== undefined);
   const out: Outcome = {
     kind: 'measured',
     samples,
     medianSec: median(samples.map((s) => s.wallSec)),
     medianRssKiB: median(samples.map((s) => s.maxRssKiB)),
+    ...(cpu.length === samples.length ? { medianCpuSec: median(cpu) } : {}),
   };
   return bytesWritten === undefined ? out : { ...out, bytesWritten };
 }
@@ -77,6 +79,14 @@ export function ratioOf(row: Row): number | undefined {
   if (row.ferry.kind !== 'measured' || row.peer.outcome.kind !== 'measured') return undefined;
   if (row.peer.outcome.medianSec <= 0) return undefined;
   return row.ferry.medianSec / row.peer.outcome.medianSec;
+}
+
+/** ferry CPU seconds / peer CPU seconds, when both were measured with GNU time. */
+export function cpuRatioOf(row: Row): number | undefined {
+  const f = row.ferry;
+  const p = row.peer.outcome;
+  if (f.kind !== 'measured' || p.kind !== 'measured' || f.medianCpuSec === undefined || p.medianCpuSec === undefined || p.medianCpuSec <= 0) return undefined;
+  return f.medianCpuSec / p.medianCpuSec;
 }
 
 /** "meets", "misses: …" or "n/a: …" for one row. */
@@ -128,8 +138,8 @@ export function renderMarkdown(r: BenchResult): string {
     `Machine: ${m['cpu']}, ${m['nproc']} CPUs, ${m['memory']} RAM, ${m['os']}; Node ${m['node']}. ` +
       `Sizes ${r.options.sizes.join(', ')}; median of ${r.options.runs} run(s)${r.options.smoke ? ' (smoke run)' : ''}; seed ${r.options.seed}.`,
     '',
-    '| operation | size | ferry | peer | ratio | ferry MB/s | ferry peak RSS | target | verdict | notes |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| operation | size | ferry | peer | ratio | ferry MB/s | ferry peak RSS | target | verdict | CPU ratio | notes |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const row of r.rows) {
     const ratio = ratioOf(row);
@@ -137,7 +147,7 @@ export function renderMarkdown(r: BenchResult): string {
     const mbps = f.kind === 'measured' && row.inputBytes > 0 ? (row.inputBytes / 1e6 / f.medianSec).toFixed(0) : '—';
     const rss = f.kind === 'measured' ? `${(f.medianRssKiB / 1024).toFixed(0)} MiB` : '—';
     lines.push(`| ${[row.op, row.size, cell(f), `${row.peer.name}: ${cell(row.peer.outcome)}`, ratio === undefined ? '—' : `${ratio.toFixed(2)}x`,
-      mbps, rss, targetText(row.target), verdictOf(row), row.notes ?? ''].map(escapeCell).join(' | ')} |`);
+      mbps, rss, targetText(row.target), verdictOf(row), cpuText(row), row.notes ?? ''].map(escapeCell).join(' | ')} |`);
   }
   if (r.scaling.length > 0) {
     lines.push('', '| scaling | sizes | time per byte (1.0 = linear) | ferry peak RSS | verdict |', '|---|---|---|---|---|');
@@ -148,8 +158,14 @@ export function renderMarkdown(r: BenchResult): string {
       lines.push(`| ${s.op} | ${s.from} → ${s.to} | ${s.timePerByteRatio.toFixed(2)} | ${s.rssFromMiB.toFixed(0)} → ${s.rssToMiB.toFixed(0)} MiB | ${verdict} |`);
     }
   }
+  lines.push('', 'ratio = ferry wall time / peer wall time (the verdict uses it); CPU ratio = user+system CPU seconds, ferry / peer: steadier on a busy machine.');
   if (r.notes.length > 0) lines.push('', ...r.notes.map((n) => `- ${n}`));
   return lines.join('\n') + '\n';
+}
+
+function cpuText(row: Row): string {
+  const r = cpuRatioOf(row);
+  return r === undefined ? '—' : `${r.toFixed(2)}x`;
 }
 
 function escapeCell(s: string): string {

@@ -67,7 +67,7 @@ describe('npm run bench -- --smoke', () => {
 
   it('renders a markdown table with the machine and one line per row', async () => {
     const md = await readFile(out.markdownPath, 'utf8');
-    expect(md).toContain('| operation | size | ferry | peer | ratio | ferry MB/s | ferry peak RSS | target | verdict |');
+    expect(md).toContain('| operation | size | ferry | peer | ratio | ferry MB/s | ferry peak RSS | target | verdict | CPU ratio | notes |');
     expect(md).toMatch(/Machine: .+, \d+ CPUs, .+ RAM/);
     const tableLines = md.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| operation') && !l.startsWith('| scaling'));
     expect(tableLines.length).toBe(out.result.rows.length + out.result.scaling.length);
