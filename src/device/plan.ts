@@ -120,6 +120,10 @@ export function planInstall(inp: PlanInputs): PlanResult {
     const msg = `the running slot ${booted} is not committed yet: run \`ferry device boot-check\` (or mark-good) before installing, or the fallback slot ${target} would be overwritten`;
     return { kind: 'nothing', code: 'SLOT_BUSY', message: msg, skipped: [] };
   }
+  if (state.slots[booted].status === 'bad') {
+    const msg = `the running slot ${booted} is marked bad: check the bootloader, then \`ferry device mark-good\` it if it is healthy, before installing over slot ${target}`;
+    return { kind: 'nothing', code: 'SLOT_BUSY', message: msg, skipped: [] };
+  }
   let pool = inp.candidates;
   if (inp.requestedId !== undefined) {
     pool = pool.filter((c) => c.id === inp.requestedId);

@@ -85,6 +85,20 @@ describe('planInstall', () => {
     expect(planInstall(inp)).toMatchObject({ kind: 'nothing', code: 'SLOT_BUSY' });
   });
 
+  it('refuses to install while running a slot that is marked bad', () => {
+    const inp = inputs([ok(manifest('1.1.0', 11))]);
+    inp.state.slots.A.status = 'bad';
+    expect(planInstall(inp)).toMatchObject({ kind: 'nothing', code: 'SLOT_BUSY', message: expect.stringContaining('marked bad') });
+  });
+
+  it('reinstalls a pending update whose bootloader switch never happened, but not one waiting for its reboot', () => {
+    const inp = inputs([ok(manifest('1.1.0', 11))]);
+    inp.state.slots.B = { status: 'pending', updateId: 'kiosk-1.1.0', target: 'kiosk', counter: 11 };
+    expect(planInstall(inp).kind).toBe('install');
+    inp.bootState = { order: ['B', 'A'], slots: { A: { good: true, attemptsLeft: 3 }, B: { good: true, attemptsLeft: 3 } } };
+    expect(planInstall(inp)).toMatchObject({ kind: 'nothing', code: 'ALREADY_INSTALLED' });
+  });
+
   it('checks requires.minCounter against the running release', () => {
     expect(planInstall(inputs([ok(manifest('2.0.0', 20, { requires: { minCounter: 12 } }))]))).toMatchObject({ kind: 'nothing', code: 'REQUIREMENT_NOT_MET' });
   });

@@ -41,6 +41,16 @@ describe('ferry device (grub, dir slots)', () => {
     expect(grubList(dev).ORDER).toBe('A B');
   });
 
+  it('asks on a terminal, shows the plan, and changes nothing when the answer is no', () => {
+    const cmd = [NODE, MAIN, 'device', 'apply', '--media', stick10, '--config', dev.configFile].map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { input: 'n\n', encoding: 'utf8', env: { ...process.env, FERRY_CMDLINE_FILE: dev.cmdlineFile }, timeout: 60_000 });
+    expect(r.stdout).toMatch(/install kiosk-1.0.0 \(version 1.0.0, counter 100\) into slot B/);
+    expect(r.stdout).toMatch(/slot A stays as the fallback/);
+    expect(r.stdout).toMatch(/error\[CANCELLED\]: cancelled before anything was written/);
+    expect(r.status).toBe(1);
+    expect(grubList(dev).ORDER).toBe('A B');
+  });
+
   it('installs 1.0.0, then boot-check commits it', async () => {
     const r = ferry(dev, ['device', 'apply', '--media', stick10, '--yes', '--json']);
     expect(r.status).toBe(0);

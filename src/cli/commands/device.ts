@@ -46,7 +46,13 @@ async function confirmOnTty(plan: InstallPlan): Promise<boolean> {
   if (u.notes) process.stderr.write(`  notes: ${u.notes.split('\n')[0]}\n`);
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    return /^y(es)?$/i.test((await rl.question('proceed? [y/N] ')).trim());
+    // Ctrl-C or end of input at the prompt means no.
+    const answer = await new Promise<string>((resolve) => {
+      rl.on('SIGINT', () => resolve(''));
+      rl.on('close', () => resolve(''));
+      rl.question('proceed? [y/N] ').then(resolve, () => resolve(''));
+    });
+    return /^y(es)?$/i.test(answer.trim());
   } finally {
     rl.close();
   }
