@@ -207,7 +207,7 @@ export async function sameTree(a: string, b: string): Promise<void> {
     const first = la.split('\n').find((l, i) => l !== lb.split('\n')[i]);
     throw new Error(`tree listing differs from the reference extraction (first difference: ${first ?? 'length'})`);
   }
-  await runChecked('diff', ['-r', '--no-dereference', a, b]);
+  await runChecked('diff', ['-rq', '--no-dereference', a, b]);
 }
 
 /** Block slot: ferry's block write (mkfs, mount, extract, syncfs, umount) vs the same by shell, and `rauc install`. */
