@@ -7,7 +7,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { Readable, type Transform } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
@@ -15,22 +15,34 @@ import { fsyncDir, isTempName, tempNameFor, writeFileAtomic } from '../util/fsx.
 import { DigestComputer, DigestVerifier, sha256Digest } from './digest.js';
 import { faultPoint } from './fault.js';
 import { OciLayout } from './layout.js';
+import { copyRangeVerified, type FileRange } from './range-copy.js';
 import { Annotation, type Descriptor, digestHex, type ImageIndex, isSha256Digest, MediaType } from './types.js';
 
 const CHUNK = 1024 * 1024;
 
-/** A pass-through that reports bytes as they pass, at most every 4 MiB. */
-function progressTap(progress: ProgressFn | undefined, step: string, total: number, detail: string): DigestComputer | undefined {
+/** A pass-through that counts bytes and reports them at most every 4 MiB. */
+function progressTap(progress: ProgressFn | undefined, step: string, total: number, detail: string): Transform | undefined {
   if (!progress) return undefined;
-  const tap = new DigestComputer();
+  let bytes = 0;
   let last = 0;
-  tap.on('data', () => {
-    if (tap.bytes - last >= 4 * CHUNK) {
-      last = tap.bytes;
-      progress({ step, bytesDone: tap.bytes, bytesTotal: total, detail });
+  return new PassThroughCounter((n) => {
+    bytes += n;
+    if (bytes - last >= 4 * CHUNK) {
+      last = bytes;
+      progress({ step, bytesDone: bytes, bytesTotal: total, detail });
     }
   });
-  return tap;
+}
+
+class PassThroughCounter extends Transform {
+  constructor(private readonly onBytes: (n: number) => void) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.onBytes(chunk.length);
+    cb(null, chunk);
+  }
 }
 
 /** Result of writing one blob. */
@@ -109,12 +121,15 @@ export class LayoutWriter {
    * Stream `src` to a temp file through `stages`, fsync it, and return the temp path
    * with the digest and size of what was written. The temp file is removed on failure.
    */
-  private async streamToTemp(src: Readable, stages: Transform[], what: string, progress?: ProgressFn, total = 0): Promise<{ tmp: string; digest: string; size: number }> {
+  private async streamToTemp(src: Readable, stages: Transform[], what: string, progress?: ProgressFn, total?: number): Promise<{ tmp: string; digest: string; size: number }>;
+  private async streamToTemp(src: Readable, stages: Transform[], what: string, progress: ProgressFn | undefined, total: number, hashOutput: false): Promise<{ tmp: string }>;
+  private async streamToTemp(src: Readable, stages: Transform[], what: string, progress?: ProgressFn, total = 0, hashOutput = true): Promise<{ tmp: string; digest?: string; size?: number }> {
     const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
-    const hash = new DigestComputer();
+    // a known-digest write is already checked by the DigestVerifier among `stages`: no second hash
+    const hash = hashOutput ? new DigestComputer() : undefined;
     const tap = progressTap(progress, 'write-blob', total, what);
     try {
-      const chain: NodeJS.ReadWriteStream[] = [...stages, hash];
+      const chain: NodeJS.ReadWriteStream[] = hash ? [...stages, hash] : [...stages];
       if (tap) chain.push(tap);
       await pipeline([src, ...chain, createWriteStream(tmp, { flags: 'wx', flush: true, highWaterMark: CHUNK })]);
     } catch (e) {
@@ -122,7 +137,7 @@ export class LayoutWriter {
       throw e instanceof FerryError ? e : toFerryError(e, what);
     }
     faultPoint(this.blobsWritten === 0 ? 'after-first-blob-temp' : 'never');
-    return { tmp, digest: hash.digest, size: hash.bytes };
+    return hash ? { tmp, digest: hash.digest, size: hash.bytes } : { tmp };
   }
 
   private async commitTemp(tmp: string, digest: string): Promise<void> {
@@ -139,7 +154,31 @@ export class LayoutWriter {
   async writeBlob(desc: Descriptor, open: () => Readable, opts: { verifyExisting?: boolean; progress?: ProgressFn } = {}): Promise<BlobWrite> {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
-    const { tmp } = await this.streamToTemp(open(), [new DigestVerifier(desc.digest, desc.size, what)], what, opts.progress, desc.size);
+    const { tmp } = await this.streamToTemp(open(), [new DigestVerifier(desc.digest, desc.size, what)], what, opts.progress, desc.size, false);
+    await this.commitTemp(tmp, desc.digest);
+    return { descriptor: desc, written: true };
+  }
+
+  /** Write a blob whose bytes are a byte range of a file (fast path; same checks and crash safety as writeBlob). */
+  async writeBlobFromRange(desc: Descriptor, range: FileRange, opts: { verifyExisting?: boolean; progress?: ProgressFn } = {}): Promise<BlobWrite> {
+    if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false)) return { descriptor: desc, written: false };
+    const what = `blob ${desc.digest}`;
+    const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
+    let done = 0;
+    let last = 0;
+    const progress = opts.progress;
+    try {
+      await copyRangeVerified(range, tmp, desc, what, (n) => {
+        done += n;
+        if (progress && done - last >= 4 * CHUNK) {
+          last = done;
+          progress({ step: 'write-blob', bytesDone: done, bytesTotal: desc.size, detail: what });
+        }
+      });
+    } catch (e) {
+      throw e instanceof FerryError ? e : toFerryError(e, what);
+    }
+    faultPoint(this.blobsWritten === 0 ? 'after-first-blob-temp' : 'never');
     await this.commitTemp(tmp, desc.digest);
     return { descriptor: desc, written: true };
   }

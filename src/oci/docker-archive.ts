@@ -120,7 +120,7 @@ export async function openDockerArchive(file: string, ref: string | undefined, o
     const head = await readMemberCapped(index, { ...e, size: Math.min(4, e.size) }, 4, 'layer');
     const compression = detectCompression(head);
     const diffId = config.rootfs.diff_ids[i]!;
-    const layer: SourceLayer = { compression, diffId, sizeHint: e.size, open: () => openMember(file, e), what: `layer ${i + 1} (${name})` };
+    const layer: SourceLayer = { compression, diffId, sizeHint: e.size, open: () => openMember(file, e), range: async () => ({ file, start: e.offset, size: e.size }), what: `layer ${i + 1} (${name})` };
     // An uncompressed layer's digest is its diff_id: the copy is checked against it as it streams.
     if (compression === 'none') layer.descriptor = { mediaType: MediaType.layerTar, digest: diffId, size: e.size };
     layers.push(layer);

@@ -42,7 +42,8 @@ export interface WrittenLayer {
 /** Execute a LayerAction into `store`. */
 export async function writeLayer(store: LayoutWriter, layer: SourceLayer, action: LayerAction, opts: { verifyExisting?: boolean; progress?: ProgressFn }): Promise<WrittenLayer> {
   if (action.kind === 'copy') {
-    const w = await store.writeBlob(action.descriptor, layer.open, opts);
+    const range = layer.range ? await layer.range() : undefined;
+    const w = range ? await store.writeBlobFromRange(action.descriptor, range, opts) : await store.writeBlob(action.descriptor, layer.open, opts);
     return { descriptor: w.descriptor, diffId: layer.diffId ?? action.descriptor.digest, written: w.written };
   }
   const stages: Transform[] = [];

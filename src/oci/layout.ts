@@ -12,6 +12,7 @@ import { FerryError } from '../errors.js';
 import { readFileCapped } from '../util/fsx.js';
 import { parseStrictJson } from '../util/json.js';
 import { DigestVerifier, sha256Digest } from './digest.js';
+import type { FileRange } from './range-copy.js';
 import {
   Annotation,
   Caps,
@@ -50,6 +51,8 @@ export interface LayoutBackend {
   open(rel: string): Readable;
   /** Size of a regular file, or undefined when absent. */
   size(rel: string): Promise<number | undefined>;
+  /** Where a file's bytes sit on disk (for the fast copy path), or undefined when absent. */
+  range(rel: string): Promise<FileRange | undefined>;
 }
 
 /** The plain directory backend. */
@@ -61,6 +64,15 @@ export function directoryBackend(root: string): LayoutBackend {
       try {
         const st = await fsp.stat(path.join(root, rel));
         return st.isFile() ? st.size : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    range: async (rel) => {
+      const file = path.join(root, rel);
+      try {
+        const st = await fsp.stat(file);
+        return st.isFile() ? { file, start: 0, size: st.size } : undefined;
       } catch {
         return undefined;
       }
@@ -100,6 +112,11 @@ export class OciLayout {
   private blobRel(digest: string): string {
     if (!isSha256Digest(digest)) throw new FerryError('INVALID_MANIFEST', `"${digest}" is not a sha256 digest`);
     return `blobs/sha256/${digestHex(digest)}`;
+  }
+
+  /** Where the blob's bytes sit on disk, or undefined when it is absent. */
+  async blobRange(digest: string): Promise<FileRange | undefined> {
+    return this.backend.range(this.blobRel(digest));
   }
 
   /** Size of the blob file, or undefined when it is absent. */

@@ -71,6 +71,10 @@ export function tarBackend(index: TarIndex, prefix: string): LayoutBackend {
     async size(rel) {
       return find(rel)?.size;
     },
+    async range(rel) {
+      const e = find(rel);
+      return e ? { file: index.file, start: e.offset, size: e.size } : undefined;
+    },
   };
 }
 

@@ -11,6 +11,7 @@ import { openDockerArchive } from './docker-archive.js';
 import type { InputName, InputTransport } from './input-name.js';
 import { OciLayout } from './layout.js';
 import { openOciArchive } from './oci-archive.js';
+import type { FileRange } from './range-copy.js';
 import { packRootfsDir, rootfsConfig, tarballCompression } from './rootfs.js';
 import { type Compression, type Descriptor, formatPlatform, layerCompression, MediaType, type Platform } from './types.js';
 
@@ -25,6 +26,8 @@ export interface SourceLayer {
   sizeHint: number;
   /** A fresh stream of the raw bytes. */
   open(): Readable;
+  /** Where the raw bytes sit in a file, when they do (enables the fast verified copy). */
+  range?: () => Promise<FileRange | undefined>;
   what: string;
 }
 
@@ -81,6 +84,7 @@ export async function sourceFromLayout(layout: OciLayout, ref: string | undefine
     diffId: img.config.rootfs.diff_ids[i]!,
     sizeHint: d.size,
     open: () => layout.openBlob(d, `layer ${d.digest}`),
+    range: () => layout.blobRange(d.digest),
     what: `layer ${i + 1} (${d.digest})`,
   }));
   const cfgDesc: Descriptor = { mediaType: MediaType.imageConfig, digest: img.configDescriptor.digest, size: img.configDescriptor.size };
