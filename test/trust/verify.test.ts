@@ -98,6 +98,16 @@ describe('verifyUpdate', () => {
     expect(fromPem(fs.readFileSync(path.join(tmp, 'ec.pem'), 'utf8'), 'CERTIFICATE')).toHaveLength(1);
   });
 
+  it('accepts a SignerInfo that names its certificate by subjectKeyIdentifier (openssl cms -sign -keyid)', () => {
+    write('signer.pem', toPem(pki.signer.cert, 'CERTIFICATE'));
+    write('signer.key', pki.signer.key.export({ type: 'pkcs8', format: 'pem' }) as string);
+    write('m.json', m);
+    execFileSync('openssl', ['cms', '-sign', '-binary', '-keyid', '-md', 'sha256', '-in', 'm.json', '-signer', 'signer.pem', '-inkey', 'signer.key', '-outform', 'DER', '-out', 'kid.p7s'], { cwd: tmp, stdio: 'pipe' });
+    const sig = fs.readFileSync(path.join(tmp, 'kid.p7s'));
+    expect(execFileSync('openssl', ['cms', '-cmsout', '-print', '-inform', 'DER', '-in', path.join(tmp, 'kid.p7s')]).toString()).toMatch(/d\.subjectKeyIdentifier/);
+    expect(verifyUpdate(m, sig, trust, {}, NOW).signers[0]!.subject).toBe('CN=Build Signer');
+  });
+
   it('works with the clock at 1970 when the device has a recent trusted time', async () => {
     const sig = await signBytes(m, [signerOf(pki.signer)]);
     const v = verifyUpdate(m, sig, { ...trust, trustedTime: NOW.getTime() - DAY }, {}, new Date(0));
