@@ -6,7 +6,8 @@
  * code-signing signer, so the row also shows ferry verifying stock OpenSSL output.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ferryArgv, ferryDist } from './ferry.js';
 import { measure, runChecked, type Sample } from './proc.js';
@@ -14,7 +15,42 @@ import { measured, median, type Outcome, type Row } from './report.js';
 import { RSS_TARGET_MIB } from './ops.js';
 
 /** Measure signature verification; `iterations` per ferry run, `runs` runs per side. */
-export async function signatureRow(workdir: string, iterations: number, runs: number, log: (s: string) => void): Promise<Row> {
+export async function signatureRows(workdir: string, iterations: number, runs: number, log: (s: string) => void): Promise<Row[]> {
+  const main = await signatureRow(workdir, iterations, runs, log);
+  return [main, ...(await trustScenarioRows(main, iterations, runs, log))];
+}
+
+/**
+ * The trust engineer's scenarios (bench/verify-signature.ts: ferry-made CMS, one signer,
+ * via an intermediate, 2-of-n), each as a row against the same openssl peer.
+ */
+async function trustScenarioRows(main: Row, iterations: number, runs: number, log: (s: string) => void): Promise<Row[]> {
+  const script = join(ferryDist(), 'bench', 'verify-signature.js');
+  if (!existsSync(script)) return [];
+  const per = new Map<string, Sample[]>();
+  try {
+    for (let i = 0; i < runs; i++) {
+      const out = join(tmpdir(), `ferry-bench-vs-${process.pid}-${i}.jsonl`);
+      const s = await measure(['sh', '-c', `"$0" "$1" "$2" > "$3"`, ferryArgv()[0] as string, script, String(iterations), out]);
+      for (const line of (await readFile(out, 'utf8')).trim().split('\n')) {
+        const r = JSON.parse(line) as { scenario: string; perOpUs: number };
+        per.set(r.scenario, [...(per.get(r.scenario) ?? []), { wallSec: r.perOpUs / 1e6, maxRssKiB: s.maxRssKiB }]);
+      }
+      await rm(out, { force: true });
+    }
+  } catch (e) {
+    log(`  signature scenarios (bench/verify-signature.ts) failed: ${e instanceof Error ? e.message : String(e)}`);
+    return [];
+  }
+  return [...per.entries()].map(([scenario, samples]) => ({
+    ...main,
+    op: `signature verification: ${scenario}`,
+    ferry: measured(samples),
+    notes: 'CMS made by ferry (bench/verify-signature.ts); ferry in-process, openssl includes process start',
+  }));
+}
+
+async function signatureRow(workdir: string, iterations: number, runs: number, log: (s: string) => void): Promise<Row> {
   const dir = join(workdir, 'signature');
   const files = await makeSignedManifest(dir);
   const loop = join(ferryDist(), 'bench', 'sig-loop.js');
@@ -25,7 +61,7 @@ export async function signatureRow(workdir: string, iterations: number, runs: nu
   }
   log(`  signature: ferry ${ferry.kind === 'measured' ? `${(ferry.medianSec * 1e6).toFixed(0)} µs` : ferry.reason}, openssl ${(median(peerSamples.map((s) => s.wallSec)) * 1e3).toFixed(1)} ms`);
   return {
-    op: 'signature verification (per manifest)',
+    op: 'signature verification (per manifest, openssl-made CMS)',
     size: '1 manifest',
     inputBytes: 0,
     ferry,

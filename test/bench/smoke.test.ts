@@ -43,7 +43,7 @@ describe('npm run bench -- --smoke', () => {
     expect(r.options).toMatchObject({ smoke: true, runs: 1, sizes: ['16M'] });
     expect(Number(r.machine['nproc'])).toBeGreaterThan(0);
     const ops = new Set(r.rows.map((row) => row.op));
-    for (const op of ['export (oci-archive → media)', 'incremental export 1.0.0 → 1.1.0', 'verify media', 'apply to dir slot', 'apply to block slot (ext4 on loop)', 'device apply, whole pipeline (dir slot)', 'signature verification (per manifest)']) {
+    for (const op of ['export (oci-archive → media)', 'incremental export 1.0.0 → 1.1.0', 'verify media', 'apply to dir slot', 'apply to block slot (ext4 on loop)', 'device apply, whole pipeline (dir slot)', 'signature verification (per manifest, openssl-made CMS)']) {
       expect(ops).toContain(op);
     }
     for (const row of r.rows) {
