@@ -1,7 +1,8 @@
 /**
  * One device operation at a time: `<stateDir>/lock` is created with O_EXCL and
- * holds the owner's pid. A lock whose pid no longer runs (the owner was killed
- * or the power went) is stale and taken over.
+ * holds the owner's pid and boot id. A lock whose pid no longer runs (the owner
+ * was killed) or that was taken in an earlier boot (the power went; pids are
+ * reused after a reboot) is stale and taken over, so boot-check never waits on it.
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
@@ -23,11 +24,21 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
+
+/** This boot's id: a pid from an earlier boot means nothing now (pids restart at boot). */
+async function bootId(): Promise<string> {
+  return (await fsp.readFile(BOOT_ID_FILE, 'utf8').catch(() => '')).trim();
+}
+
+/** The pid holding the lock, or undefined when it is unreadable or from an earlier boot. */
 async function readOwner(file: string): Promise<number | undefined> {
   try {
-    const text = (await fsp.readFile(file, 'utf8')).trim();
-    const pid = Number.parseInt(text, 10);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+    const [pidText, boot] = (await fsp.readFile(file, 'utf8')).trim().split(/\s+/);
+    const pid = Number.parseInt(pidText ?? '', 10);
+    if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+    if (boot !== undefined && boot !== (await bootId())) return -1;
+    return pid;
   } catch {
     return undefined;
   }
@@ -48,7 +59,7 @@ export async function acquireLock(stateDir: string, what = 'device operation'): 
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fh = await fsp.open(file, 'wx', 0o600);
-      await fh.writeFile(`${process.pid}\n`);
+      await fh.writeFile(`${process.pid} ${await bootId()}\n`);
       await fh.sync();
       await fh.close();
       let released = false;
@@ -64,7 +75,7 @@ export async function acquireLock(stateDir: string, what = 'device operation'): 
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new FerryError('IO_ERROR', `cannot create lock ${file}: ${(e as Error).message}`, { cause: e });
     }
     const owner = await readOwner(file);
-    if (owner !== undefined && owner !== process.pid && pidAlive(owner)) {
+    if (owner !== undefined && owner > 0 && owner !== process.pid && pidAlive(owner)) {
       throw new FerryError('LOCKED', `another ferry ${what} is running (pid ${owner}); wait for it to finish`, { details: { pid: owner, lock: file } });
     }
     if (owner === undefined && (await youngerThan(file, 5000))) {

@@ -26,8 +26,21 @@ describe('acquireLock', () => {
   it('takes over a stale lock left by a killed process, and releases it', async () => {
     // the sleep above is dead now: its pid is stale
     const lock = await acquireLock(dir);
-    expect((await fsp.readFile(lock.file, 'utf8')).trim()).toBe(String(process.pid));
+    const bootId = (await fsp.readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    expect((await fsp.readFile(lock.file, 'utf8')).trim()).toBe(`${process.pid} ${bootId}`);
     await lock.release();
     await expect(fsp.stat(lock.file)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('takes over a lock from an earlier boot even when its pid now belongs to a live process', async () => {
+    // after a power cut the old pid may be reused: here it is our own parent, which is alive
+    await fsp.writeFile(path.join(dir, 'lock'), `${process.ppid} 00000000-0000-0000-0000-000000000000\n`);
+    const lock = await acquireLock(dir, 'boot-check');
+    await lock.release();
+    // the same pid in this boot is a live holder
+    const bootId = (await fsp.readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    await fsp.writeFile(path.join(dir, 'lock'), `${process.ppid} ${bootId}\n`);
+    await expect(acquireLock(dir)).rejects.toMatchObject({ code: 'LOCKED' });
+    await fsp.rm(path.join(dir, 'lock'));
   });
 });
