@@ -212,9 +212,12 @@ export class App implements FlowHost {
   /** Ask the running apply to stop (SIGTERM, stick pulled); the engine leaves the device as before. */
   cancelApply(): void {
     const a = this.state.apply;
-    if (this.applying && a && !a.switched) {
+    if (this.applying && a && !a.switched && !a.cancelling) {
       a.cancelling = true;
+      a.cancelAsked = false;
+      this.log('apply: cancel requested');
       this.applyAbort?.abort();
+      this.changed(true);
     }
   }
 
@@ -228,8 +231,6 @@ export class App implements FlowHost {
       }
     } else if (a.cancelAsked) {
       if (k === 'y') {
-        a.cancelAsked = false;
-        this.log('apply: cancel requested');
         this.cancelApply();
       } else if (k === 'n' || BACK.has(k)) a.cancelAsked = false;
     } else if ((k === 'c' || BACK.has(k)) && !a.switched && !a.cancelling) a.cancelAsked = true;

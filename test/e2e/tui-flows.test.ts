@@ -219,4 +219,34 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     screen = await s.waitFor(/^ ferry \| Updates on the stick {20,40}kiosk-0042  slot B$/m);
     expect(rows(screen)[23]).toContain('q back');
   });
+
+  it('on SIGTERM mid-apply (service stopped, stick pulled) cancels, waits for the engine, exits 143 and leaves the device as before', async () => {
+    const dev = await deviceOn100();
+    const stick = path.join(world.dir, 'stick-fifo-term');
+    await fsp.cp(world.stick, stick, { recursive: true });
+    const fifo = await layerAsFifo(stick, 'kiosk-1.1.0');
+    const before = await snapshot(dev);
+    try {
+      const s = start(dev, stick);
+      await s.waitFor('kiosk-1.1.0');
+      s.keys('Enter');
+      await fifo.serve();
+      await s.waitFor('verified. Press Enter');
+      s.keys('Enter');
+      await s.waitFor('Install 1.1.0 into slot A?');
+      s.keys('y');
+      await s.waitFor(/> verify\s+running/);
+      process.kill(s.pid(), 'SIGTERM');
+      await s.waitFor('cancelling');
+      await fifo.serve();
+      await s.waitFor('[exit 143]');
+    } finally {
+      await fifo.release();
+    }
+    const after = await snapshot(dev);
+    expect(after.grub).toEqual(before.grub);
+    expect(after.slots).toEqual(before.slots);
+    expect(after.trees).toEqual(before.trees);
+    expect(after.lastResult).toMatchObject({ result: 'cancelled' });
+  });
 });

@@ -4,6 +4,7 @@
  * uses its own tmux server socket so parallel test files never see each other.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -66,6 +67,21 @@ export class TuiSession {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(what)}; screen was:\n${screen}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+  }
+
+  /** The pid of the ferry-tui process (a child of the pane's shell). */
+  pid(): number {
+    const shell = this.tmux('list-panes', '-t', this.name, '-F', '#{pane_pid}').trim();
+    const kids = execFileSync('pgrep', ['-P', shell], { encoding: 'utf8' }).trim().split('\n').map(Number);
+    const pid = kids.find((k) => {
+      try {
+        return readFileSync(`/proc/${k}/cmdline`, 'utf8').includes('tui/main.js');
+      } catch {
+        return false;
+      }
+    });
+    if (pid === undefined) throw new Error('ferry-tui is not running');
+    return pid;
   }
 
   /** Stop the tmux server of this session (and ferry-tui with it). */
