@@ -43,7 +43,7 @@ describe('export killed mid-way', () => {
       const media = path.join(dir, point);
       execFileSync(NODE, [CLI, 'export', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', media]);
       const killed = exportV2(media, point);
-      expect(killed.signal).toBe('SIGKILL');
+      expect(killed.signal, killed.stderr.toString()).toBe('SIGKILL');
       expect(await temps(media)).toHaveLength(point === 'after-first-blob-temp' ? 1 : 0);
       // the old image is intact and readable by the real tools; the new one is not listed
       expect((await mediaState(media)).refs).toEqual(['kiosk-1.0.0']);
@@ -52,7 +52,7 @@ describe('export killed mid-way', () => {
       expect(execFileSync('umoci', ['ls', '--layout', `${media}/FERRY/oci`]).toString().trim().split('\n')).toEqual(['kiosk-1.0.0']);
 
       const rerun = exportV2(media);
-      expect(rerun.status).toBe(0);
+      expect(rerun.status, rerun.stderr.toString()).toBe(0);
       expect(await temps(media)).toEqual([]);
       expect((await mediaState(media)).refs).toEqual(['kiosk-1.0.0', 'kiosk-1.1.0']);
       expect(spawnSync(NODE, [CLI, 'verify', '--media', media]).status).toBe(0);

@@ -1,4 +1,6 @@
 /** `ferry export`: put an image onto the media store, and sign an update manifest for it when --signer is given. */
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { exportImage, type ExportResult } from '../../media/export.js';
@@ -40,9 +42,25 @@ function parseCounter(s: string | undefined): number | undefined {
   return Number(s);
 }
 
-async function sign(opts: ExportOpts, r: ExportResult): Promise<PublishResult> {
+/** Check the signing options before anything is written (plan, then act); returns the release notes. */
+async function checkSigning(opts: ExportOpts): Promise<string | undefined> {
+  if (opts.signer === undefined) {
+    if (opts.compatible.length || opts.counter || opts.expires || opts.notes) throw new FerryError('USAGE', '--compatible, --counter, --expires and --notes only apply with --signer <dir>');
+    return undefined;
+  }
   if (opts.compatible.length === 0) throw new FerryError('USAGE', '--signer needs at least one --compatible <string> (the devices allowed to install this image)');
-  const notes = opts.notes === undefined ? undefined : (await readFileCapped(opts.notes, NOTES_CAP, 'release notes')).toString('utf8');
+  parseCounter(opts.counter);
+  for (const f of ['key.pem', 'cert.pem']) {
+    try {
+      await fsp.access(path.join(opts.signer, f));
+    } catch {
+      throw new FerryError('KEY_INVALID', `signer folder ${opts.signer} has no ${f}: create one with ferry pki issue-signer`);
+    }
+  }
+  return opts.notes === undefined ? undefined : (await readFileCapped(opts.notes, NOTES_CAP, 'release notes')).toString('utf8');
+}
+
+async function sign(opts: ExportOpts, r: ExportResult, notes: string | undefined): Promise<PublishResult> {
   const counter = parseCounter(opts.counter);
   return publishUpdate({
     mediaRoot: opts.media,
@@ -81,9 +99,7 @@ export function registerExport(program: Command): void {
     .action(
       action(async (opts: ExportOpts) => {
         if (!COMPRESS.includes(opts.compress as CompressChoice)) throw new FerryError('USAGE', `--compress must be one of ${COMPRESS.join(', ')}, not "${opts.compress}"`);
-        if (opts.signer === undefined && (opts.compatible.length || opts.counter || opts.expires || opts.notes)) {
-          throw new FerryError('USAGE', '--compatible, --counter, --expires and --notes only apply with --signer <dir>');
-        }
+        const notes = await checkSigning(opts);
         const progress = cliProgress(opts);
         const epoch = process.env.SOURCE_DATE_EPOCH;
         if (epoch !== undefined && !/^\d+$/.test(epoch)) throw new FerryError('USAGE', `SOURCE_DATE_EPOCH "${epoch}" is not a number of seconds`);
@@ -98,7 +114,7 @@ export function registerExport(program: Command): void {
           ...(progress ? { progress } : {}),
           ...(epoch !== undefined ? { sourceDateEpoch: Number(epoch) } : {}),
         });
-        const signed = opts.signer !== undefined ? await sign(opts, r) : undefined;
+        const signed = opts.signer !== undefined ? await sign(opts, r, notes) : undefined;
         if (opts.json) {
           printJson({ ok: true, ...r, update: signed ? { manifestPath: signed.manifestPath, signaturePath: signed.signaturePath } : null });
           return;
