@@ -62,7 +62,7 @@ export function toUpdateEntry(c: UpdateCandidate, inputs: Omit<PlanInputs, 'requ
   }
   if (c.signers && c.signers.length > 0) base.signer = c.signers.map(signerName).join(', ');
   if (c.refusal) return { ...base, problem: { code: c.refusal.code, message: c.refusal.message } };
-  const verdict = planInstall({ ...inputs, requestedId: c.id });
+  const verdict = planInstall({ ...inputs, candidates: [c], requestedId: c.id });
   if (verdict.kind === 'install') return base;
   const mine = verdict.skipped.find((s) => s.id === c.id);
   return { ...base, problem: mine ? { code: mine.code, message: mine.message } : { code: verdict.code, message: verdict.message } };

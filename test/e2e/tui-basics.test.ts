@@ -34,6 +34,14 @@ describe('ferry-tui (built, in tmux)', () => {
     expect(rows(screen).some((r) => r.includes('Next: plug in the stick'))).toBe(true);
   });
 
+  it('prints its options on --help and exits 0', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { NODE, TUI } = await import('./tui-harness.js');
+    const r = spawnSync(NODE, [TUI, '--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    for (const o of ['--config <file>', '--media <dir>', '--lang <code>', '--ascii']) expect(r.stdout).toContain(o);
+  });
+
   it('refuses to start without a terminal, in one line and without a stack trace', async () => {
     const { spawnSync } = await import('node:child_process');
     const { NODE, TUI } = await import('./tui-harness.js');

@@ -117,6 +117,8 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     s.keys('Enter');
     await new Promise((r) => setTimeout(r, 300));
     expect(s.capture()).toContain('Updates on the stick'); // still on the list: nothing started
+    s.keys('Escape'); // Esc backs out like q
+    await s.waitFor('ferry | Device');
   });
 
   it('shows a tampered stick as damaged during verify and refuses to go on; the device is untouched', async () => {
