@@ -28,6 +28,17 @@ export function issuedBy(cert: ParsedCert, issuer: ParsedCert): boolean {
   }
 }
 
+/** RSA keys below this size are refused anywhere in a chain. */
+const MIN_RSA_BITS = 2048;
+
+/** Refuse a certificate whose RSA key is too short to be trusted. */
+export function checkKeyStrength(c: ParsedCert): void {
+  const bits = c.publicKey.asymmetricKeyType === 'rsa' ? c.publicKey.asymmetricKeyDetails?.modulusLength : undefined;
+  if (bits !== undefined && bits < MIN_RSA_BITS) {
+    throw new FerryError('UNTRUSTED_SIGNER', `certificate "${c.subject}" has a ${bits}-bit RSA key, below the ${MIN_RSA_BITS}-bit minimum: issue a new certificate with ferry pki (RSA-3072)`);
+  }
+}
+
 /** Throw CERT_EXPIRED / CERT_NOT_YET_VALID unless `c` is valid at `t`. */
 export function checkValidity(c: ParsedCert, t: number, role: string): void {
   const at = new Date(t).toISOString();
@@ -44,6 +55,7 @@ export function checkValidity(c: ParsedCert, t: number, role: string): void {
 }
 
 function checkCa(c: ParsedCert, below: number): void {
+  checkKeyStrength(c);
   if (!c.isCA) throw new FerryError('UNTRUSTED_SIGNER', `"${c.subject}" issued a certificate in the chain but is not a CA (basicConstraints cA is not set): re-issue it with ferry pki issue-ca`);
   if (c.keyUsage && !c.keyUsage.has('keyCertSign')) throw new FerryError('UNTRUSTED_SIGNER', `"${c.subject}" may not sign certificates (keyUsage lacks keyCertSign): re-issue it with ferry pki issue-ca`);
   if (c.pathLen !== undefined && below > c.pathLen) throw new FerryError('UNTRUSTED_SIGNER', `"${c.subject}" allows ${c.pathLen} intermediate CAs below it but the chain has ${below}`);
@@ -111,6 +123,7 @@ function checkPathCert(cert: ParsedCert, issuer: ParsedCert, isLeaf: boolean, t:
 
 /** Signer-specific checks: codeSigning EKU and a signing keyUsage. */
 export function checkSignerUsage(leaf: ParsedCert): void {
+  checkKeyStrength(leaf);
   if (!leaf.extKeyUsage?.includes('1.3.6.1.5.5.7.3.3')) {
     throw new FerryError('SIGNER_NOT_CODE_SIGNING', `certificate "${leaf.subject}" is not a code-signing certificate (no extendedKeyUsage codeSigning): sign with a certificate from ferry pki issue-signer`, {
       details: { subject: leaf.subject },

@@ -2,6 +2,7 @@
  * The update manifest (DESIGN.md section 2) and the trust inputs of verification
  * (section 3). Shared by export (writes it), verify, and the device engine.
  */
+import type { X509Certificate } from 'node:crypto';
 import type { Descriptor, Platform } from '../oci/types.js';
 
 export const UPDATE_SCHEMA = 'ferry.update/v1';
@@ -57,8 +58,8 @@ export interface Signer {
  * trust/load.ts (device) or built by tests; the verifier never reads files.
  */
 export interface TrustMaterial {
-  /** Trust anchors: self-signed root certificates, DER. */
-  roots: Uint8Array[];
+  /** Trust anchors: root certificates, DER (or node:crypto X509Certificate objects). */
+  roots: Array<Uint8Array | X509Certificate>;
   /** Cross-certificates (a new root's key certified by a trusted root), DER; from the device and the stick. */
   crossCerts?: Uint8Array[];
   /** The CRL the device cached last time (DER), if any. */

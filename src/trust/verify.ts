@@ -44,7 +44,7 @@ export function verifySignedUpdate(manifestBytes: Uint8Array, signatureBytes: Ui
   const clock = now.getTime();
   const trustedTime = trust.trustedTime ?? 0;
   const effectiveTime = Math.max(clock, trustedTime);
-  const anchors = trust.roots.map((r, i) => parseCertificate(r, `trusted root #${i + 1}`, 'TRUST_INVALID'));
+  const anchors = trust.roots.map((r, i) => parseCertificate(r instanceof Uint8Array ? r : r.raw, `trusted root #${i + 1}`, 'TRUST_INVALID'));
   if (anchors.length === 0) throw new FerryError('TRUST_INVALID', 'no trusted root certificates: install the root CA certificate in the trust directory (roots/*.pem)');
   const cross = (trust.crossCerts ?? []).map((c, i) => parseCertificate(c, `cross-certificate #${i + 1}`, 'TRUST_INVALID'));
   const { crls, crlToCache } = selectCrls(trust, anchors, cross);

@@ -57,6 +57,8 @@ export function parseCertificate(der: Uint8Array, what = 'certificate', code: Er
     i = 1;
   } else r.fail('v1 certificates carry no constraints and are not accepted');
   const serial = r.integerBytes(f[i], 'serialNumber');
+  // RFC 5280 4.1.1.2: the outer signatureAlgorithm must equal the one inside the signed part.
+  if (!r.expect(root.children[1], Tag.SEQUENCE, 'signatureAlgorithm').bytes.equals(r.expect(f[i + 1], Tag.SEQUENCE, 'signature').bytes)) r.fail('signature algorithm differs inside and outside the signed part');
   const issuer = r.expect(f[i + 2], Tag.SEQUENCE, 'issuer');
   const validity = r.expect(f[i + 3], Tag.SEQUENCE, 'validity', 2, 2);
   const subject = r.expect(f[i + 4], Tag.SEQUENCE, 'subject');

@@ -3,12 +3,14 @@
  * run (a throwaway PKI), each with the error code it must produce. Messages must be
  * one line.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ErrorCode, FerryError } from '../../src/errors.js';
 import { verifyMediaUpdates } from '../../src/media/verify-updates.js';
+import { createCertificate } from '../../src/trust/cert-build.js';
 import { buildCrl } from '../../src/trust/crl.js';
 import { OID } from '../../src/trust/oids.js';
 import type { TrustMaterial, VerifyPolicy } from '../../src/trust/types.js';
@@ -48,6 +50,8 @@ const underExpired = issue({ profile: 'signer', commonName: 'Under Expired', key
 const newRoot = issue({ profile: 'root', commonName: 'New Root', keyName: 'newroot', notAfter: new Date(NOW.getTime() + 3650 * DAY) });
 const newSigner = issue({ profile: 'signer', commonName: 'New Signer', keyName: 'qa' }, newRoot);
 const forgedCross = issue({ profile: 'ca', commonName: '', keyName: 'newroot', sameSubjectAs: newRoot.cert }, { cert: pki.root.cert, key: key('attacker') });
+const weakKey = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
+const weak: Issued = { cert: createCertificate({ profile: 'signer', commonName: 'Weak', publicKey: weakKey, signingKey: pki.root.key, issuerCert: pki.root.cert, notBefore: new Date(NOW.getTime() - DAY), notAfter: new Date(NOW.getTime() + DAY) }), key: weakKey };
 const flip = (b: Buffer, at: number) => {
   const c = Buffer.from(b);
   c[at]! ^= 0x01;
@@ -63,6 +67,7 @@ const cases: Case[] = [
   ['a signature by a signer of an untrusted root', 'UNTRUSTED_SIGNER', async () => v(good, await sign(good, pki.otherSigner))],
   ['a signer without the codeSigning extended key usage', 'SIGNER_NOT_CODE_SIGNING', async () => v(good, await sign(good, noEku))],
   ['the root CA signing directly (no codeSigning)', 'SIGNER_NOT_CODE_SIGNING', async () => v(good, await sign(good, pki.root))],
+  ['a signer with a 1024-bit RSA key', 'UNTRUSTED_SIGNER', async () => v(good, await sign(good, weak))],
   ['an expired signer', 'CERT_EXPIRED', async () => v(good, await sign(good, expired))],
   ['a signer not yet valid', 'CERT_NOT_YET_VALID', async () => v(good, await sign(good, future))],
   ['a revoked signer (CRL on the stick)', 'CERT_REVOKED', async () => v(good, await sign(good, pki.signer), { ...trust, crlCandidates: [crl(pki.root, 1, [pki.signer])] })],

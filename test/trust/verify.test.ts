@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -42,6 +42,7 @@ describe('verifyUpdate', () => {
     expect(v.signers).toMatchObject([{ subject: 'CN=Build Signer', issuer: 'CN=Test Root', anchor: 'CN=Test Root' }]);
     expect(v.signingTime).toBe(NOW.getTime());
     opensslVerify(sig, [pki.root.cert]);
+    expect(verifyUpdate(m, sig, { roots: [new X509Certificate(pki.root.cert)] }, {}, NOW).signers).toHaveLength(1);
   });
 
   it('counts two distinct signers (build + QA, the second appended later) and openssl verifies both', async () => {
