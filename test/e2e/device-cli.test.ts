@@ -85,6 +85,14 @@ describe('ferry device (grub, dir slots)', () => {
     expect(st.lastResult).toMatchObject({ action: 'boot-check', result: 'success' });
   });
 
+  it('exits 5 when the media has no FERRY folder', async () => {
+    const empty = path.join(dev.root, 'empty-stick');
+    await fsp.mkdir(empty, { recursive: true });
+    const r = ferry(dev, ['device', 'apply', '--media', empty, '--yes']);
+    expect(r.status).toBe(5);
+    expect(r.stderr).toMatch(/error\[MEDIA_NOT_FOUND\]/);
+  });
+
   it('refuses a downgrade with exit 4 and explains it', async () => {
     const old = await kit.makeStick([{ image: 'v1', version: '0.9.0', counter: 90 }]);
     const r = ferry(dev, ['device', 'apply', '--media', old, '--yes']);
