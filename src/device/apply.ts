@@ -16,7 +16,7 @@ import { type InstallPlan, planInstall, type SkipReason } from './plan.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, effectiveNow, loadState, raiseTrustedTime, saveState } from './state.js';
 import { derToPem } from './crl-cache.js';
-import type { Slot } from './types.js';
+import { otherSlot, type Slot } from './types.js';
 
 /** What `ferry device apply` asks of the engine. */
 export interface ApplyOptions extends DeviceOptions {
@@ -100,8 +100,7 @@ async function verifyMedia(run: Run): Promise<MediaVerifyResult> {
 /** Step plan: decide everything before the first write; nothing applicable ends here with a receipt. */
 async function choosePlan(run: Run, verified: MediaVerifyResult): Promise<{ plan: InstallPlan; skipped: SkipReason[] }> {
   const { dev, state } = run;
-  const target = dev.booted === 'A' ? 'B' : 'A';
-  const slot = dev.slots[target];
+  const slot = dev.slots[otherSlot(dev.booted)];
   const result = planInstall({
     candidates: verified.candidates,
     config: dev.config,

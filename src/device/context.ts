@@ -64,15 +64,26 @@ export interface DeviceContext {
 export async function openDevice(opts: DeviceOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>): Promise<DeviceContext> {
   const config = await loadDeviceConfig(opts.configFile, { slots: deps.slotTypes, bootloaders: BOOTLOADER_TYPES }, opts.machineIdFile);
   const bootloader = createBootloader(config.bootloader, { stateDir: config.stateDir });
-  const slots = { A: buildSlot('A', config, deps, opts.configFile), B: buildSlot('B', config, deps, opts.configFile) };
+  const slots = buildSlots(config, deps, opts.configFile);
   const b = await readBootedSlot({ cmdlineFile: opts.cmdlineFile, configBootedSlot: config.bootedSlot, env: opts.env });
   return { configFile: opts.configFile, config, bootloader, booted: b.slot, bootedSource: b.source, slots };
 }
 
-function buildSlot(name: SlotName, config: DeviceConfig, deps: Pick<DeviceDeps, 'createSlot'>, file: string): Slot {
-  try {
-    return deps.createSlot(name, config.slots[name], { stateDir: config.stateDir });
-  } catch (e) {
-    throw e instanceof FerryError ? e.withContext(`device config ${file}`) : e;
+/** Both slots from their factories; the problems of both are reported together. */
+function buildSlots(config: DeviceConfig, deps: Pick<DeviceDeps, 'createSlot'>, file: string): Record<SlotName, Slot> {
+  const out: Partial<Record<SlotName, Slot>> = {};
+  const errors: FerryError[] = [];
+  for (const name of ['A', 'B'] as const) {
+    try {
+      out[name] = deps.createSlot(name, config.slots[name], { stateDir: config.stateDir });
+    } catch (e) {
+      if (!(e instanceof FerryError)) throw e;
+      errors.push(e);
+    }
   }
+  if (errors.length === 1) throw errors[0]!.withContext(`device config ${file}`);
+  if (errors.length > 1) {
+    throw new FerryError(errors[0]!.code, `device config ${file}: ${errors.map((e) => e.message).join('; ')}`, { details: { problems: errors.map((e) => e.message) } });
+  }
+  return out as Record<SlotName, Slot>;
 }

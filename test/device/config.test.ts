@@ -62,3 +62,21 @@ describe('loadDeviceConfig', () => {
     }
   });
 });
+
+describe('openDevice', () => {
+  it('reports the parameter problems of both slots together', async () => {
+    const { openDevice } = await import('../../src/device/context.js');
+    const { deviceDeps } = await import('../../src/device/deps.js');
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ferry-config-'));
+    try {
+      const f = path.join(dir, 'device.json');
+      await fsp.writeFile(f, JSON.stringify({ ...good, bootloader: { type: 'file', path: '/x' }, slots: { A: { type: 'dir', path: 'relative' }, B: { type: 'block', colour: 1 } } }));
+      await expect(openDevice({ configFile: f, env: { FERRY_BOOTED_SLOT: 'A' } }, deviceDeps)).rejects.toMatchObject({
+        code: 'CONFIG_INVALID',
+        message: expect.stringMatching(/slots\.A\.path.*; .*slots\.B/),
+      });
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
