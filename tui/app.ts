@@ -54,6 +54,21 @@ export class App implements FlowHost {
     if (roots.length > 0) await this.openMedia(roots);
   }
 
+  /**
+   * Called every few seconds by main.ts: when no stick is open and the technician is on
+   * the device or (empty) stick screen, look again, so plugging in the stick is enough.
+   */
+  async pollMedia(): Promise<void> {
+    const st = this.state;
+    const idle = (st.screen === 'device' && !st.quitAsked) || (st.screen === 'media' && st.media.roots.length === 0 && !st.media.loading);
+    if (!idle || st.media.roots.length > 0) return;
+    const roots = await this.deps.findMedia();
+    if (roots.length > 0 && this.state.screen === st.screen) {
+      this.log(`stick found: ${roots.join(', ')}`);
+      await this.openMedia(roots);
+    }
+  }
+
   /** Re-read the device status. */
   async refreshDevice(): Promise<void> {
     this.state.device.loading = true;

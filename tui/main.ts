@@ -92,6 +92,8 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', crash);
   for (const sig of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(sig, () => void shutdown(128 + (sig === 'SIGHUP' ? 1 : sig === 'SIGINT' ? 2 : 15)));
   view.onKey((k) => app.key(k));
+  // Plugging the stick in is enough: look for it every 2 s while none is open.
+  if (fixedMedia === undefined) setInterval(() => void app.pollMedia().catch(crash), 2000).unref();
   view.onResize(() => repaint(true));
   repaint(true);
   await app.start();

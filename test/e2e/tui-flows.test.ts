@@ -251,4 +251,23 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     expect(after.trees).toEqual(before.trees);
     expect(after.lastResult).toMatchObject({ result: 'cancelled' });
   });
+
+  it('marks a freshly booted pending system good after y, committing it in grubenv and the state', async () => {
+    const dev = await deviceOn100();
+    await applyUpdate({ ...dev.opts, mediaRoot: world.stick, updateId: 'kiosk-1.1.0' }, deviceDeps);
+    expect(await simulateBoot(dev)).toBe('A');
+    const s = start(dev);
+    await s.waitFor('Updates on the stick');
+    s.keys('q');
+    await s.waitFor(/Running\s+slot A, version 1\.1\.0/);
+    s.keys('g');
+    await s.waitFor('Mark the running system good (slot A, version 1.1.0)?');
+    s.keys('y');
+    await s.waitFor('is marked good and primary');
+    const state = JSON.parse(await fsp.readFile(path.join(dev.stateDir, 'state.json'), 'utf8'));
+    expect(state.slots.A).toMatchObject({ status: 'good', version: '1.1.0' });
+    expect(grubList(dev).A_OK).toBe('1');
+    s.keys('Enter');
+    await s.waitFor(/A \*\s+good\s+1\.1\.0/);
+  });
 });

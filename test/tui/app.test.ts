@@ -142,6 +142,24 @@ describe('App (terminal UI controller)', () => {
     expect(t.text()).toContain('slot A marked good');
   });
 
+  it('opens the stick by itself once it is plugged in, but never in the middle of a flow', async () => {
+    const engine = new FakeEngine();
+    let mounted: string[] = [];
+    const app = new App({ engine, glyphs: UNICODE_GLYPHS, findMedia: async () => mounted, changed: () => undefined, quit: () => undefined });
+    await app.start();
+    expect(app.state.screen).toBe('device');
+    await app.pollMedia();
+    expect(app.state.screen).toBe('device');
+    mounted = ['/run/media/tech/STICK'];
+    app.key('b'); // the technician is busy on the roll-back screen
+    await app.pollMedia();
+    expect(app.state.screen).toBe('maint');
+    app.key('q');
+    await app.pollMedia();
+    expect(app.state.screen).toBe('media');
+    expect(engine.calls).toContain('list /run/media/tech/STICK');
+  });
+
   it('quits from the device screen on q and shows the log on l from anywhere', async () => {
     const t = makeApp();
     await t.app.start();
