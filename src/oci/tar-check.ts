@@ -1,6 +1,6 @@
 /**
  * A pass-through that checks the tar structure of an uncompressed layer as it streams:
- * every header's checksum, sizes that fit, and an end-of-archive marker before the end.
+ * every header's checksum, and that the stream does not end inside a header or a member.
  * It looks only at headers (data is counted, not copied), so it is cheap; it runs on
  * every layer ferry decodes, and turns "not a tar" or "cut short" into CORRUPT_ARCHIVE.
  */
@@ -92,7 +92,9 @@ export class TarStructureCheck extends Transform {
   }
 
   override _flush(cb: TransformCallback): void {
-    if (!this.ended) cb(this.fail(this.offset === 0 ? 'empty layer' : `cut short at byte ${this.offset} (no end-of-archive marker)`));
-    else cb();
+    // Ending right after a member without the two zero blocks is accepted, as GNU tar
+    // does (umoci writes such layers); ending inside a header or a member's data is not.
+    if (this.ended || (this.offset > 0 && this.skip === 0 && this.headerFill === 0)) cb();
+    else cb(this.fail(this.offset === 0 ? 'empty layer' : `cut short at byte ${this.offset}`));
   }
 }

@@ -39,3 +39,12 @@ describe('TarStructureCheck', () => {
     expect(await check(t)).toBe('CORRUPT_ARCHIVE');
   });
 });
+
+describe('TarStructureCheck and writers that omit the end marker', () => {
+  it('accepts a tar that ends right after its last member (as umoci writes them, and GNU tar reads them)', async () => {
+    const t = tinyLayerTar({ 'a.txt': 'hello' });
+    // header + one 512-byte data block, without the zero blocks
+    expect(await check(t.subarray(0, 1024))).toBeUndefined();
+    expect(await check(t.subarray(0, 700))).toBe('CORRUPT_ARCHIVE');
+  });
+});
