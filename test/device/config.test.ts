@@ -80,3 +80,19 @@ describe('openDevice', () => {
     }
   });
 });
+
+describe('sample device configs', () => {
+  it.each(['samples/device/device.json', 'samples/device/device-uboot.json'])('%s is valid', async (file) => {
+    const { BOOTLOADER_TYPES } = await import('../../src/device/bootloaders/registry.js');
+    const { SLOT_TYPES } = await import('../../src/device/slots/registry.js');
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ferry-config-'));
+    try {
+      await fsp.writeFile(path.join(dir, 'machine-id'), '4f1c0e9a2b7d4e8f9a0b1c2d3e4f5a6b\n');
+      const c = await loadDeviceConfig(path.resolve(file), { slots: Object.keys(SLOT_TYPES), bootloaders: BOOTLOADER_TYPES }, path.join(dir, 'machine-id'));
+      expect(c.slots.A.type).toBe('block');
+      expect(c.deviceId).toMatch(/^(4f1c0e9a2b7d4e8f9a0b1c2d3e4f5a6b|kiosk-0042)$/);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
