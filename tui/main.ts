@@ -6,7 +6,7 @@
  * owns the process: exit codes, signals, and never showing a stack trace.
  */
 import { Command, CommanderError } from 'commander';
-import { ExitCode, toFerryError } from '../src/errors.js';
+import { ExitCode, FerryError, toFerryError } from '../src/errors.js';
 import { App } from './app.js';
 import { createEngine } from './engine.js';
 import { deviceDeps } from '../src/device/deps.js';
@@ -55,7 +55,8 @@ async function main(): Promise<void> {
   } catch (e) {
     process.exit(e instanceof CommanderError && e.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE);
   }
-  if (!process.stdout.isTTY || !process.stdin.isTTY) fail(new Error('ferry-tui needs a terminal (stdin and stdout must be a tty); use `ferry device` in scripts'));
+  if (!process.stdout.isTTY || !process.stdin.isTTY) fail(new FerryError('USAGE', 'ferry-tui needs a terminal (stdin and stdout must be a tty); use `ferry device` in scripts'));
+  if (!process.env.TERM || process.env.TERM === 'dumb') fail(new FerryError('USAGE', `ferry-tui needs a terminal that can move the cursor (TERM=${process.env.TERM ?? ''}); set TERM=linux or vt100, or use \`ferry device\``));
   const strings = stringsFor(opts.lang);
   const engine = createEngine({ configFile: opts.config, deps: deviceDeps });
   const fixedMedia = opts.media === undefined ? undefined : await mediaRootFor(opts.media);

@@ -34,6 +34,17 @@ describe('ferry-tui (built, in tmux)', () => {
     expect(rows(screen).some((r) => r.includes('Next: plug in the stick'))).toBe(true);
   });
 
+  it('draws ASCII only on a vt100 serial console without UTF-8, and refuses TERM=dumb', async () => {
+    session = TuiSession.start(['--config', path.join(dir, 'nope.json'), '--media', path.join(dir, 'empty-stick')], { TERM: 'vt100', LANG: 'C' });
+    const screen = await session.waitFor('Next:');
+    expect(screen).toContain('Up/Dn choose');
+    expect(screen).not.toMatch(/[^\x00-\x7f]/);
+    session.kill();
+    session = TuiSession.start(['--config', path.join(dir, 'nope.json')], { TERM: 'dumb' });
+    const out = await session.waitFor('[exit 2]');
+    expect(out).toContain('ferry-tui: error[USAGE]: ferry-tui needs a terminal that can move the cursor');
+  });
+
   it('prints its options on --help and exits 0', async () => {
     const { spawnSync } = await import('node:child_process');
     const { NODE, TUI } = await import('./tui-harness.js');

@@ -1,6 +1,6 @@
 /** Which view-model draws which screen. */
-import type { Frame, Size } from '../frame.js';
-import type { AppState, ScreenId } from '../state.js';
+import type { Frame, Line, Size } from '../frame.js';
+import { type AppState, type ScreenId, UNICODE_GLYPHS } from '../state.js';
 import type { Strings } from '../strings.js';
 import { deviceFrame } from './device.js';
 import { mediaFrame } from './media.js';
@@ -18,7 +18,26 @@ const VIEWS: Record<ScreenId, (st: AppState, s: Strings, size: Size) => Frame> =
   log: logFrame,
 };
 
-/** The frame for the current screen (pure). */
+const ASCII_MAP: Array<[RegExp, string]> = [
+  [/↑↓/g, 'Up/Dn'],
+  [/→/g, '->'],
+  [/…/g, '~'],
+  [/✓/g, '+'],
+  [/✗/g, 'x'],
+  [/[^\x00-\x7f]/g, '?'],
+];
+
+function toAscii(t: string): string {
+  return ASCII_MAP.reduce((acc, [re, to]) => acc.replace(re, to), t);
+}
+
+function asciiLine(l: Line): Line {
+  return { ...l, text: toAscii(l.text), ...(l.parts ? { parts: l.parts.map((p) => ({ ...p, text: toAscii(p.text) })) } : {}) };
+}
+
+/** The frame for the current screen (pure); ASCII-only when the terminal is not UTF-8. */
 export function frameFor(st: AppState, s: Strings, size: Size): Frame {
-  return VIEWS[st.screen](st, s, size);
+  const f = VIEWS[st.screen](st, s, size);
+  if (st.glyphs.ok === UNICODE_GLYPHS.ok) return f;
+  return { ...f, title: toAscii(f.title), keys: toAscii(f.keys), lines: f.lines.map(asciiLine), ...(f.status ? { status: asciiLine(f.status) } : {}) };
 }
