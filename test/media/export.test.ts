@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFerryError } from '../../src/errors.js';
 import { exportImage } from '../../src/media/export.js';
@@ -141,6 +141,26 @@ describe('exportImage', () => {
     const man = await readJson(media, r.manifest.digest);
     expect(man.layers.map((l: { digest: string }) => l.digest)).toEqual([sha(t1), sha(t1)]);
     expect(man.config.digest).toBe(sha(cfg));
+  });
+
+  it('reads a docker-archive with a gzip layer, checking its diff_id while re-encoding', async () => {
+    const t1 = tinyLayerTar({ 'etc/b': 'two' });
+    const mk = async (name: string, diffId: string) => {
+      const d = path.join(dir, name);
+      await fsp.mkdir(d, { recursive: true });
+      await fsp.writeFile(path.join(d, 'l.tar.gz'), gzipSync(t1));
+      await fsp.writeFile(path.join(d, 'c.json'), JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] } }));
+      await fsp.writeFile(path.join(d, 'manifest.json'), JSON.stringify([{ Config: 'c.json', RepoTags: ['gz:1'], Layers: ['l.tar.gz'] }]));
+      const archive = path.join(dir, `${name}.tar`);
+      execFileSync('tar', ['-C', d, '-cf', archive, 'manifest.json', 'c.json', 'l.tar.gz']);
+      return `docker-archive:${archive}`;
+    };
+    const media = path.join(dir, 'gz-docker');
+    const r = await exportImage({ image: await mk('gzdock', sha(t1)), target: 'gz', version: '1.0.0', mediaRoot: media });
+    const man = await readJson(media, r.manifest.digest);
+    expect(man.layers[0].mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip');
+    expect(sha(gunzipSync(await fsp.readFile(blob(media, man.layers[0].digest))))).toBe(sha(t1));
+    await expect(exportImage({ image: await mk('gzlie', sha(Buffer.from('x'))), target: 'gz', version: '2.0.0', mediaRoot: media })).rejects.toSatisfy((e: unknown) => isFerryError(e, 'DIGEST_MISMATCH'));
   });
 
   it('exports a rootfs tarball (gzip) as one layer', async () => {
