@@ -37,6 +37,17 @@ function forgeCert(der: Uint8Array): forge.pki.Certificate {
   return forge.pki.certificateFromAsn1(forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(der).toString('binary'))));
 }
 
+/**
+ * A certificate's subject as forge attributes that re-encode to the same bytes:
+ * forge's parser keeps UTF8String values as raw UTF-8 while its encoder encodes
+ * them again, so they are decoded here first.
+ */
+function subjectAttributes(der: Uint8Array): forge.pki.CertificateField[] {
+  return forgeCert(der).subject.attributes.map((a) =>
+    (a.valueTagClass as unknown) === forge.asn1.Type.UTF8 && typeof a.value === 'string' ? { ...a, value: forge.util.decodeUtf8(a.value) } : a,
+  );
+}
+
 function forgeKey(key: KeyObject): forge.pki.rsa.PrivateKey {
   if (key.asymmetricKeyType !== 'rsa') throw new FerryError('KEY_INVALID', `the CA key is ${key.asymmetricKeyType}; ferry's CAs use RSA keys (3072 bits or more)`);
   return forge.pki.privateKeyFromPem(key.export({ type: 'pkcs1', format: 'pem' }) as string) as forge.pki.rsa.PrivateKey;
@@ -83,15 +94,20 @@ export function createCertificate(spec: CertSpec): Buffer {
   cert.validity.notBefore = spec.notBefore;
   cert.validity.notAfter = spec.notAfter;
   const subjectAttrs = spec.sameSubjectAs
-    ? forgeCert(spec.sameSubjectAs).subject.attributes
-    : [{ name: 'commonName', value: forge.util.encodeUtf8(spec.commonName), valueTagClass: forge.asn1.Type.UTF8 as unknown as forge.asn1.Class }];
+    ? subjectAttributes(spec.sameSubjectAs)
+    : [{ name: 'commonName', value: spec.commonName, valueTagClass: forge.asn1.Type.UTF8 as unknown as forge.asn1.Class }];
   cert.setSubject(subjectAttrs);
   let issuerSki: string | undefined;
   if (spec.issuerCert) {
-    cert.setIssuer(forgeCert(spec.issuerCert).subject.attributes);
+    cert.setIssuer(subjectAttributes(spec.issuerCert));
     issuerSki = parseCertificate(spec.issuerCert, 'issuer certificate', 'KEY_INVALID').subjectKeyId?.toString('hex');
   } else cert.setIssuer(subjectAttrs);
   cert.setExtensions(profileExtensions(spec, issuerSki));
   cert.sign(forgeKey(spec.signingKey), forge.md.sha256.create());
-  return Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes(), 'binary');
+  const der = Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes(), 'binary');
+  // Chains match names byte for byte: make sure forge's re-encoding of the issuer name kept every byte.
+  const made = parseCertificate(der, 'new certificate', 'INTERNAL');
+  const issuerSubject = spec.issuerCert ? parseCertificate(spec.issuerCert, 'issuer certificate', 'KEY_INVALID').subjectDer : made.subjectDer;
+  if (!made.issuerDer.equals(issuerSubject)) throw new FerryError('INTERNAL', "the new certificate's issuer name does not match the issuing CA's subject byte for byte");
+  return der;
 }

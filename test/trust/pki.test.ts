@@ -30,6 +30,15 @@ describe('the headquarters PKI', () => {
     execFileSync('openssl', ['verify', '-CAfile', p('root', 'cert.pem'), p('root', 'cert.pem')]);
   });
 
+  it('keeps non-ASCII names byte-exact from root to signer and cross-certificate (forge UTF8String round trip)', async () => {
+    await initRoot({ out: p('umlaut'), name: 'Qualitätssicherung Zürich' });
+    await issueCertificate({ issuerDir: p('umlaut'), profile: 'signer', name: 'Prüfer', days: 5, out: p('umlaut-signer') });
+    expect(cert(p('umlaut-signer', 'cert.pem')).issuer).toBe('CN=Qualitätssicherung Zürich');
+    execFileSync('openssl', ['verify', '-CAfile', p('umlaut', 'cert.pem'), p('umlaut-signer', 'cert.pem')]);
+    await crossSign({ oldRootDir: p('root'), oldRootPassphrase: 'rootpw', newRootDir: p('umlaut'), out: p('umlaut-cross.pem') });
+    expect(cert(p('umlaut-cross.pem')).subjectDer).toEqual(cert(p('umlaut', 'cert.pem')).subjectDer);
+  });
+
   it('refuses to overwrite an existing root key', async () => {
     await expect(initRoot({ out: p('root') })).rejects.toMatchObject({ code: 'USAGE' });
   });
