@@ -66,44 +66,66 @@ function checkCa(c: ParsedCert, below: number): void {
  * cross-certificates) for intermediates. Throws the most specific reason when none.
  */
 export function buildPath(leaf: ParsedCert, pool: ParsedCert[], anchors: ParsedCert[], t: number, crls: ParsedCrl[]): CertPath {
-  const failures: FerryError[] = [];
-  const found = search([leaf], pool, anchors, t, crls, failures);
+  const ctx: Search = { pool, anchors, t, crls, failures: [], dead: new Map(), steps: 0 };
+  const found = search([leaf], ctx);
   if (found) return found;
-  const specific = failures[0];
+  const specific = ctx.failures[0];
   if (specific) throw specific;
   throw new FerryError('UNTRUSTED_SIGNER', `signer "${leaf.subject}" does not chain to a trusted root (issuer "${leaf.issuer}"): sign with a certificate from the device's root, or carry the cross-certificate for a new root`, {
     details: { subject: leaf.subject, issuer: leaf.issuer },
   });
 }
 
-function search(path: ParsedCert[], pool: ParsedCert[], anchors: ParsedCert[], t: number, crls: ParsedCrl[], failures: FerryError[]): CertPath | undefined {
+/** Search state. `dead` remembers, per certificate, the shallowest depth from which no path was found. */
+interface Search {
+  pool: ParsedCert[];
+  anchors: ParsedCert[];
+  t: number;
+  crls: ParsedCrl[];
+  failures: FerryError[];
+  dead: Map<string, number>;
+  steps: number;
+}
+
+/** Signature checks one path search may make: a crafted pool of look-alike CAs must not make it run for ever. */
+const MAX_STEPS = 2000;
+
+function step(ctx: Search): void {
+  if (++ctx.steps > MAX_STEPS) throw new FerryError('UNTRUSTED_SIGNER', `the certificate chain is too tangled to evaluate (over ${MAX_STEPS} candidate checks): sign with a plain chain from ferry pki`);
+}
+
+function search(path: ParsedCert[], ctx: Search): CertPath | undefined {
   const cur = path[path.length - 1]!;
   const below = path.length - 1;
-  for (const a of anchors) {
+  for (const a of ctx.anchors) {
+    step(ctx);
     if (!issuedBy(cur, a)) continue;
     try {
-      checkPathCert(cur, a, path.length === 1, t, crls);
+      checkPathCert(cur, a, path.length === 1, ctx.t, ctx.crls);
       if (below > 0) checkCa(a, below - 1);
-      checkValidity(a, t, 'root');
+      checkValidity(a, ctx.t, 'root');
       return { certs: [...path, a], anchor: a };
     } catch (e) {
-      failures.push(e as FerryError);
+      ctx.failures.push(e as FerryError);
     }
   }
   if (path.length >= MAX_PATH) return undefined;
-  for (const c of pool) {
-    if (path.some((p) => p.fingerprint === c.fingerprint) || !issuedBy(cur, c)) continue;
-    if (anchors.some((a) => a.fingerprint === c.fingerprint)) continue;
+  for (const c of ctx.pool) {
+    if (path.some((p) => p.fingerprint === c.fingerprint) || ctx.anchors.some((a) => a.fingerprint === c.fingerprint)) continue;
+    if ((ctx.dead.get(c.fingerprint) ?? Infinity) <= path.length) continue;
+    step(ctx);
+    if (!issuedBy(cur, c)) continue;
     try {
-      checkPathCert(cur, c, path.length === 1, t, crls);
+      checkPathCert(cur, c, path.length === 1, ctx.t, ctx.crls);
       checkCa(c, below);
-      checkValidity(c, t, 'intermediate');
+      checkValidity(c, ctx.t, 'intermediate');
     } catch (e) {
-      failures.push(e as FerryError);
+      ctx.failures.push(e as FerryError);
       continue;
     }
-    const found = search([...path, c], pool, anchors, t, crls, failures);
+    const found = search([...path, c], ctx);
     if (found) return found;
+    ctx.dead.set(c.fingerprint, path.length);
   }
   return undefined;
 }

@@ -52,6 +52,10 @@ const newSigner = issue({ profile: 'signer', commonName: 'New Signer', keyName: 
 const forgedCross = issue({ profile: 'ca', commonName: '', keyName: 'newroot', sameSubjectAs: newRoot.cert }, { cert: pki.root.cert, key: key('attacker') });
 const weakKey = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey;
 const weak: Issued = { cert: createCertificate({ profile: 'signer', commonName: 'Weak', publicKey: weakKey, signingKey: pki.root.key, issuerCert: pki.root.cert, notBefore: new Date(NOW.getTime() - DAY), notAfter: new Date(NOW.getTime() + DAY) }), key: weakKey };
+// Twelve CA certificates with one name and one key: each "issued" every other one.
+const tangleRoot = issue({ profile: 'root', commonName: 'Tangle CA', keyName: 'tangle' });
+const tangle = [tangleRoot, ...Array.from({ length: 11 }, () => issue({ profile: 'ca', commonName: '', sameSubjectAs: tangleRoot.cert, keyName: 'tangle' }, tangleRoot))];
+const tangled = issue({ profile: 'signer', commonName: 'Tangled', keyName: 'signer' }, tangleRoot);
 const flip = (b: Buffer, at: number) => {
   const c = Buffer.from(b);
   c[at]! ^= 0x01;
@@ -67,6 +71,7 @@ const cases: Case[] = [
   ['a signature by a signer of an untrusted root', 'UNTRUSTED_SIGNER', async () => v(good, await sign(good, pki.otherSigner))],
   ['a signer without the codeSigning extended key usage', 'SIGNER_NOT_CODE_SIGNING', async () => v(good, await sign(good, noEku))],
   ['the root CA signing directly (no codeSigning)', 'SIGNER_NOT_CODE_SIGNING', async () => v(good, await sign(good, pki.root))],
+  ['a tangle of look-alike CAs (the path search must stop)', 'UNTRUSTED_SIGNER', async () => v(good, await signBytes(good, [signerOf(tangled, tangle.map((c) => c.cert))]))],
   ['a signer with a 1024-bit RSA key', 'UNTRUSTED_SIGNER', async () => v(good, await sign(good, weak))],
   ['an expired signer', 'CERT_EXPIRED', async () => v(good, await sign(good, expired))],
   ['a signer not yet valid', 'CERT_NOT_YET_VALID', async () => v(good, await sign(good, future))],
