@@ -121,3 +121,17 @@ async function checkImage(layout: OciLayout, m: UpdateManifest, opts: VerifyMedi
   progress({ step: `verify ${m.id}`, bytesDone: done, bytesTotal: total });
   return { blobsChecked: blobs.length, bytesChecked: done };
 }
+
+/** One human line per result, for `ferry verify --trust` and logs. */
+export function formatUpdateResult(r: MediaUpdateResult): string {
+  if (!r.ok) return `refused ${r.id}: error[${r.code}]: ${r.message}`;
+  const who = (r.signers ?? []).map((s) => s.subject).join(' + ');
+  const blobs = r.blobsChecked !== undefined ? `, ${r.blobsChecked} blobs (${r.bytesChecked} bytes) verified` : '';
+  return `ok ${r.id}: signed by ${who} at ${r.signedAt}, expires ${r.expires}${blobs}`;
+}
+
+/** The first refusal as a FerryError (its exitCode is what a CLI should return), or undefined when all are ok. */
+export function firstRefusal(results: MediaUpdateResult[]): FerryError | undefined {
+  const bad = results.find((r) => !r.ok);
+  return bad ? new FerryError(bad.code ?? 'INTERNAL', `${bad.id}: ${bad.message ?? 'refused'}`) : undefined;
+}

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listMediaUpdates } from '../../src/media/updates.js';
-import { verifyMediaUpdates } from '../../src/media/verify-updates.js';
+import { firstRefusal, formatUpdateResult, verifyMediaUpdates } from '../../src/media/verify-updates.js';
 import { toPem } from '../../src/trust/der-write.js';
 import { makePki, NOW, signerOf } from '../trust/helpers.js';
 import { signedImage } from '../trust/media-fixture.js';
@@ -77,6 +77,10 @@ describe('verifyMediaUpdates', () => {
     expect(r[1]).toMatchObject({ manifest: { id: 'kiosk-1.1.0' }, signers: [{ subject: 'CN=Build Signer' }] });
     expect(r[1]!.blobsChecked).toBeUndefined();
     expect(events).toContain('verify kiosk-1.0.0');
+    expect(formatUpdateResult(r[0]!)).toMatch(/^ok kiosk-1\.0\.0: signed by CN=Build Signer at .*, 3 blobs \(\d+ bytes\) verified$/);
+    expect(formatUpdateResult(r[1]!)).toMatch(/^refused kiosk-1\.1\.0: error\[INCOMPATIBLE_DEVICE\]: /);
+    expect(firstRefusal(r)).toMatchObject({ code: 'INCOMPATIBLE_DEVICE', exitCode: 4 });
+    expect(firstRefusal([r[0]!])).toBeUndefined();
   });
 
   it('without a trusted root for the signer, refuses every update before looking at the image', async () => {
