@@ -17,6 +17,7 @@ import { readFileCapped, writeFileAtomic } from '../util/fsx.js';
 
 const DAY = 86_400_000;
 
+/** What to publish: the image already in FERRY/oci, its target, and who signs. */
 export interface PublishRequest {
   /** The media root (the folder that holds FERRY/). */
   mediaRoot: string;
@@ -43,6 +44,7 @@ export interface PublishRequest {
   signer?: Signer;
 }
 
+/** Where the manifest and signature were written, and the manifest itself. */
 export interface PublishResult {
   manifestPath: string;
   signaturePath: string;

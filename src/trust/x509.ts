@@ -38,6 +38,7 @@ export interface ParsedCert {
   authorityKeyId: Buffer | undefined;
 }
 
+/** keyUsage bit names (RFC 5280 4.2.1.3), in bit order. */
 export type KeyUsage = 'digitalSignature' | 'nonRepudiation' | 'keyEncipherment' | 'dataEncipherment' | 'keyAgreement' | 'keyCertSign' | 'cRLSign';
 const KEY_USAGE_BITS: KeyUsage[] = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign'];
 
