@@ -61,6 +61,20 @@ async function plannedBlobs(layout: LayoutWriter, src: SourceImage, actions: Lay
   return out;
 }
 
+/** True when the source's own OCI manifest describes exactly these blobs, so its bytes (and digest) can be kept. */
+function sameAsOriginal(src: SourceImage, config: Descriptor, layers: Descriptor[]): boolean {
+  const o = src.original;
+  if (!o || o.descriptor.mediaType !== MediaType.imageManifest || o.manifest.mediaType !== MediaType.imageManifest) return false;
+  const same = (a: Descriptor, b: Descriptor) => a.digest === b.digest && a.size === b.size && a.mediaType === b.mediaType;
+  return same(o.manifest.config, config) && o.manifest.layers.length === layers.length && o.manifest.layers.every((l, i) => same(l, layers[i]!));
+}
+
+function newManifest(src: SourceImage, config: Descriptor, layers: Descriptor[]): Record<string, unknown> {
+  const manifest: Record<string, unknown> = { schemaVersion: 2, mediaType: MediaType.imageManifest, config, layers };
+  if (src.manifestAnnotations) manifest.annotations = src.manifestAnnotations;
+  return manifest;
+}
+
 /** Export one image onto the media; index.json names it `<target>-<version>`. */
 export async function exportImage(req: ExportRequest): Promise<ExportResult> {
   checkTargetAndVersion(req.target, req.version);
@@ -95,9 +109,9 @@ export async function exportImage(req: ExportRequest): Promise<ExportResult> {
   const cfg = src.config.kind === 'blob' ? await store.layout.writeBlob(src.config.descriptor, src.config.open, opts) : await store.layout.writeBytes(src.config.build(diffIds), MediaType.imageConfig, opts);
   count(cfg.descriptor, cfg.written);
 
-  const manifest: Record<string, unknown> = { schemaVersion: 2, mediaType: MediaType.imageManifest, config: cfg.descriptor, layers };
-  if (src.manifestAnnotations) manifest.annotations = src.manifestAnnotations;
-  const man = await store.layout.writeBytes(Buffer.from(JSON.stringify(manifest)), MediaType.imageManifest, opts);
+  const man = sameAsOriginal(src, cfg.descriptor, layers)
+    ? await store.layout.writeBlob(src.original!.descriptor, src.original!.open, opts)
+    : await store.layout.writeBytes(Buffer.from(JSON.stringify(newManifest(src, cfg.descriptor, layers))), MediaType.imageManifest, opts);
   count(man.descriptor, man.written);
 
   const entry: Descriptor = {

@@ -13,7 +13,7 @@ import { OciLayout } from './layout.js';
 import { openOciArchive } from './oci-archive.js';
 import type { FileRange } from './range-copy.js';
 import { packRootfsDir, rootfsConfig, tarballCompression } from './rootfs.js';
-import { type Compression, type Descriptor, formatPlatform, layerCompression, MediaType, type Platform } from './types.js';
+import { type Compression, type Descriptor, formatPlatform, type ImageManifest, layerCompression, MediaType, type Platform } from './types.js';
 
 /** One layer as the source has it. */
 export interface SourceLayer {
@@ -45,6 +45,8 @@ export interface SourceImage {
   /** What `--compress keep` means for layers that have no compression of their own to keep (rootfs). */
   keepDefault?: Compression;
   manifestAnnotations?: Record<string, string>;
+  /** The source's own image manifest, reused byte for byte when nothing in it changes (same digest as the source). */
+  original?: { descriptor: Descriptor; manifest: ImageManifest; open(): Readable };
 }
 
 /** Options of a source open. */
@@ -90,6 +92,8 @@ export async function sourceFromLayout(layout: OciLayout, ref: string | undefine
   const cfgDesc: Descriptor = { mediaType: MediaType.imageConfig, digest: img.configDescriptor.digest, size: img.configDescriptor.size };
   const out: SourceImage = { describe, platform, layers, config: { kind: 'blob', descriptor: cfgDesc, open: () => layout.openBlob(cfgDesc, 'image config') } };
   if (img.manifest.annotations) out.manifestAnnotations = img.manifest.annotations;
+  const md = img.manifestDescriptor;
+  out.original = { descriptor: { mediaType: md.mediaType, digest: md.digest, size: md.size }, manifest: img.manifest, open: () => layout.openBlob(md, 'image manifest') };
   return out;
 }
 

@@ -115,6 +115,9 @@ describe('images made by umoci and skopeo exported by ferry', () => {
       expect(cfg.rootfs.diff_ids).toEqual(srcCfg.rootfs.diff_ids);
     }
     ferry('verify', '--media', media);
+    // an unchanged OCI image keeps its manifest bytes, so its digest is the source's
+    const digestOf = (ref: string) => JSON.parse(execFileSync('skopeo', ['inspect', ref]).toString()).Digest;
+    expect(digestOf(`oci:${media}/FERRY/oci:sk-1.0.0`)).toBe(digestOf(`oci-archive:${ociArchive}:v2`));
     const bundle = path.join(dir, 'bundle-docker');
     execFileSync('umoci', ['unpack', '--image', `${media}/FERRY/oci:sk-2.0.0`, bundle], { stdio: 'ignore' });
     expect(await describeTree(path.join(bundle, 'rootfs'))).toEqual(await describeTree(s.rootfsV2));
