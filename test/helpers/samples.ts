@@ -15,3 +15,14 @@ export async function buildSamplesInTemp(prefix = 'ferry-samples-'): Promise<Sam
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
   return { ...(await buildSampleImages(dir)), dir };
 }
+
+/**
+ * Export the sample images onto `mediaRoot` as `<target>-1.0.0` and `<target>-1.1.0`
+ * (unsigned: add update manifests with the trust engineer's publishUpdate).
+ */
+export async function exportSamples(samples: SampleImages, mediaRoot: string, target = 'kiosk') {
+  const { exportImage } = await import('../../src/media/export.js');
+  const v1 = await exportImage({ image: samples.v1, target, version: '1.0.0', mediaRoot });
+  const v2 = await exportImage({ image: samples.v2, target, version: '1.1.0', mediaRoot });
+  return { v1, v2 };
+}
