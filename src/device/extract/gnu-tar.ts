@@ -49,11 +49,15 @@ export class TarExtractor {
     });
   }
 
-  /** Write bytes to tar, resolving when it can take more; rejects when tar has failed. */
-  async write(b: Buffer): Promise<void> {
+  /** Write chunks to tar (one writev), resolving when it can take more; rejects when tar has failed. */
+  async write(chunks: Buffer[]): Promise<void> {
     if (this.failure) throw this.failure;
     const stdin = this.child.stdin!;
-    if (stdin.write(b)) return;
+    stdin.cork();
+    let ok = true;
+    for (const c of chunks) ok = stdin.write(c) && ok;
+    stdin.uncork();
+    if (ok) return;
     const ended = await Promise.race([new Promise<'drain'>((r) => stdin.once('drain', () => r('drain'))), this.exited.then(() => 'exit' as const)]);
     if (ended === 'exit') throw this.failure ?? new FerryError('SLOT_WRITE_FAILED', `${this.what}: GNU tar stopped reading the layer early`);
   }

@@ -28,9 +28,9 @@ export interface EntryGate {
   admit(e: TarEntry): 'pass' | 'drop' | Promise<'pass' | 'drop'>;
 }
 
-/** Where accepted bytes go (GNU tar's stdin); resolves when the bytes may be followed by more. */
+/** Where accepted bytes go (GNU tar's stdin), in order; resolves when more may follow. */
 export interface ByteSink {
-  write(b: Buffer): Promise<void>;
+  write(chunks: Buffer[]): Promise<void>;
 }
 
 type State = 'header' | 'meta' | 'data' | 'skip' | 'end';
@@ -118,9 +118,10 @@ export class TarSanitizer {
 
   private async flush(): Promise<void> {
     if (this.out.length === 0) return;
-    const b = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
+    // Slices of the input chunk, not copies: the sink writes them with one writev.
+    const chunks = this.out;
     this.out = [];
-    await this.sink.write(b);
+    await this.sink.write(chunks);
   }
 
   private async onHeader(block: Buffer): Promise<void> {
