@@ -94,12 +94,15 @@ export async function unarchiveMedia(req: { inFile: string; mediaRoot: string; p
   }
   await store.layout.addToIndex(manifests);
   // side files: only safe names, regular files, capped; written after the images they describe
+  // updates/ and trust/ sit beside the layout: at the root, or beside oci/ inside FERRY/
+  const base = prefix.endsWith('oci/') ? prefix.slice(0, -'oci/'.length) : '';
   const side = tarBackend(index, '');
   let files = 0;
   for (const name of [...index.entries.keys()].sort()) {
-    const segs = name.split('/');
+    if (!name.startsWith(base)) continue;
+    const segs = name.slice(base.length).split('/');
     const top = segs[0] as (typeof SIDE_DIRS)[number];
-    if (prefix !== '' || !SIDE_DIRS.includes(top) || segs.length < 2 || !segs.every((s) => SAFE_SEGMENT.test(s)) || index.entries.get(name)!.type !== 'file') continue;
+    if (!SIDE_DIRS.includes(top) || segs.length < 2 || !segs.every((s) => SAFE_SEGMENT.test(s)) || index.entries.get(name)!.type !== 'file') continue;
     const target = path.join(mediaPaths(req.mediaRoot).ferry, ...segs);
     await fsp.mkdir(path.dirname(target), { recursive: true });
     await writeFileAtomic(target, await side.readCapped(name, SIDE_FILE_CAP, name));

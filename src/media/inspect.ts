@@ -19,6 +19,8 @@ export interface ImageSummary {
   payloadBytes: number;
   /** Bytes of this image's blobs that other images on the media use too. */
   sharedBytes: number;
+  /** Set when the image's manifest or config cannot be read (run ferry verify). */
+  problem?: string;
 }
 
 /** Everything inspect reports. */
@@ -50,20 +52,27 @@ export async function inspectMedia(mediaRoot: string): Promise<MediaSummary> {
     u.refs.add(ref);
     users.set(d.digest, u);
   };
-  const perImage: Array<{ entry: Descriptor; ref: string; blobs: Descriptor[]; platform: string; layers: number }> = [];
+  const perImage: Array<{ entry: Descriptor; ref: string; blobs: Descriptor[]; platform: string; layers: number; problem?: string }> = [];
   for (const entry of index.manifests) {
     const ref = entry.annotations?.[Annotation.refName] ?? entry.digest;
     if (entry.mediaType !== MediaType.imageManifest && entry.mediaType !== MediaType.dockerManifest) {
       throw new FerryError('UNSUPPORTED_MEDIA_TYPE', `index entry ${ref} has media type "${entry.mediaType}"; ferry media holds image manifests only`);
     }
-    const m = parseImageManifest(await layout.readJsonBlob(entry, Caps.manifestJson, `manifest of ${ref}`));
-    const cfg = parseImageConfig(await layout.readJsonBlob(m.config, Caps.configJson, `config of ${ref}`));
-    const platform = formatPlatform({ os: cfg.os, architecture: cfg.architecture, ...(typeof cfg.variant === 'string' ? { variant: cfg.variant } : {}) });
-    const blobs = [m.config, ...m.layers];
-    for (const d of [entry, ...blobs]) use(d, ref);
-    perImage.push({ entry, ref, blobs, platform, layers: m.layers.length });
+    try {
+      const m = parseImageManifest(await layout.readJsonBlob(entry, Caps.manifestJson, `manifest of ${ref}`));
+      const cfg = parseImageConfig(await layout.readJsonBlob(m.config, Caps.configJson, `config of ${ref}`));
+      const platform = formatPlatform({ os: cfg.os, architecture: cfg.architecture, ...(typeof cfg.variant === 'string' ? { variant: cfg.variant } : {}) });
+      const blobs = [m.config, ...m.layers];
+      for (const d of [entry, ...blobs]) use(d, ref);
+      perImage.push({ entry, ref, blobs, platform, layers: m.layers.length });
+    } catch (e) {
+      // one damaged image must not hide the others: list it with its problem
+      use(entry, ref);
+      perImage.push({ entry, ref, blobs: [], platform: 'unknown', layers: 0, problem: e instanceof Error ? e.message : String(e) });
+    }
   }
-  const images: ImageSummary[] = perImage.map(({ entry, ref, blobs, platform, layers }) => ({
+  const images: ImageSummary[] = perImage.map(({ entry, ref, blobs, platform, layers, problem }) => ({
+    ...(problem !== undefined ? { problem } : {}),
     ref,
     version: entry.annotations?.[Annotation.version],
     digest: entry.digest,

@@ -4,7 +4,8 @@
  * space and only the chosen image's blobs are ever read.
  *
  * Accepted forms: the layout at the tar root (what `skopeo copy … oci-archive:` writes
- * and what `ferry archive` writes), or under `oci/` (the FERRY/ tree form of DESIGN.md).
+ * and what `ferry archive` writes), or under `oci/` or `FERRY/oci/` (a tar of the FERRY/
+ * tree or of the stick).
  */
 import { createReadStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -78,11 +79,9 @@ export function tarBackend(index: TarIndex, prefix: string): LayoutBackend {
   };
 }
 
-/** Where the layout sits inside an indexed tar ("" or "oci/"), or undefined when it holds none. */
+/** Where the layout sits inside an indexed tar ("", "oci/" or "FERRY/oci/"), or undefined when it holds none. */
 export function layoutPrefix(index: TarIndex): string | undefined {
-  if (index.entries.get('oci-layout')?.type === 'file') return '';
-  if (index.entries.get('oci/oci-layout')?.type === 'file') return 'oci/';
-  return undefined;
+  return ['', 'oci/', 'FERRY/oci/'].find((p) => index.entries.get(`${p}oci-layout`)?.type === 'file');
 }
 
 /** Open an oci-archive tar as an OciLayout without unpacking it. */

@@ -12,7 +12,8 @@ import { FerryError } from '../errors.js';
 export const TarCaps = {
   paxRecord: 1024 * 1024,
   longName: 64 * 1024,
-  entries: 1_000_000,
+  // OCI and docker archives hold a few hundred members; this bounds the index's memory
+  entries: 200_000,
 } as const;
 
 export type TarEntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';

@@ -95,4 +95,14 @@ describe('unarchiveMedia', () => {
     await expect(unarchiveMedia({ inFile: bad, mediaRoot: out })).rejects.toSatisfy((e: unknown) => isFerryError(e) && ['DIGEST_MISMATCH', 'CORRUPT_ARCHIVE'].includes(e.code));
     await expect(fsp.access(path.join(out, 'FERRY/oci/index.json'))).rejects.toThrow();
   });
+
+  it('reads a plain tar of the stick (FERRY/oci, FERRY/updates) as well', async () => {
+    const tarOfStick = path.join(dir, 'stick-tree.tar');
+    execFileSync('tar', ['-C', media, '-cf', tarOfStick, 'FERRY']);
+    const out = path.join(dir, 'from-tree');
+    const r = await unarchiveMedia({ inFile: tarOfStick, mediaRoot: out });
+    expect(r.images).toBe(2);
+    expect(r.files).toBe(3);
+    expect((await verifyMediaBlobs(out)).ok).toBe(true);
+  });
 });

@@ -52,4 +52,17 @@ describe('inspectMedia', () => {
     expect(j.ok).toBe(true);
     expect(j.images[0].ref).toBe('kiosk-1.0.0');
   });
+
+  it('lists a damaged image with its problem instead of failing, and exits 5', async () => {
+    const media = path.join(dir, 'damaged');
+    await exportImage({ image: s.v1, target: 'kiosk', version: '1.0.0', mediaRoot: media });
+    const b = await exportImage({ image: s.v2, target: 'kiosk', version: '1.1.0', mediaRoot: media });
+    await fsp.rm(path.join(media, 'FERRY/oci/blobs/sha256', b.manifest.digest.slice(7)));
+    const sum = await inspectMedia(media);
+    expect(sum.images[0]!.problem).toBeUndefined();
+    expect(sum.images[1]!.problem).toMatch(/missing/);
+    const r = spawnSync(path.resolve('node_modules/.bin/node'), [path.resolve('dist/src/cli/main.js'), 'inspect', '--media', media]);
+    expect(r.status).toBe(5);
+    expect(r.stdout.toString()).toMatch(/kiosk-1\.1\.0 +DAMAGED/);
+  });
 });

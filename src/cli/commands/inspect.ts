@@ -1,5 +1,6 @@
 /** `ferry inspect`: list the images on the media with their sizes and sharing. */
 import type { Command } from 'commander';
+import { ERROR_CODES } from '../../errors.js';
 import { inspectMedia } from '../../media/inspect.js';
 import { action, printJson } from '../run.js';
 
@@ -21,17 +22,24 @@ export function registerInspect(program: Command): void {
     .action(
       action(async (opts: { media: string; json?: boolean }) => {
         const s = await inspectMedia(opts.media);
+        // a damaged image is listed, not hidden; the exit code says the media needs attention
+        const damaged = s.images.some((i) => i.problem !== undefined);
         if (opts.json) {
-          printJson({ ok: true, ...s });
-          return;
+          printJson({ ok: !damaged, ...s });
+          return damaged ? ERROR_CODES.MEDIA_DAMAGED : 0;
         }
         const out = [`media ${s.mediaRoot}: ${s.images.length} image(s)`];
         for (const i of s.images) {
+          if (i.problem) {
+            out.push(`  ${i.ref.padEnd(28)} DAMAGED: ${i.problem} (run ferry verify)`);
+            continue;
+          }
           out.push(`  ${i.ref.padEnd(28)} ${String(i.version ?? '-').padEnd(10)} ${i.platform.padEnd(12)} ${String(i.layers).padStart(3)} layer(s)  ${human(i.payloadBytes).padStart(10)}  (shared ${human(i.sharedBytes)})  ${i.digest.slice(0, 19)}`);
         }
         out.push(`total ${human(s.totalBytes)} in ${s.blobs} blobs; ${human(s.sharedBytes)} stored once for several images`);
         out.push(s.updates.length ? `update manifests: ${s.updates.join(', ')}` : 'update manifests: none (images are not signed)');
         process.stdout.write(out.join('\n') + '\n');
+        return damaged ? ERROR_CODES.MEDIA_DAMAGED : 0;
       }),
     );
 }
