@@ -8,11 +8,13 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError } from '../errors.js';
 import { Caps, type Descriptor, type Platform } from '../oci/types.js';
+import { checkSignerUsage, checkValidity } from '../trust/chain.js';
 import { parseSignedData } from '../trust/cms.js';
 import { appendSignerInfo, createSignedData } from '../trust/cms-build.js';
 import { canonicalJson, counterFromVersion, parseUtc, validateUpdateManifest } from '../trust/manifest.js';
 import { loadFileSigner } from '../trust/signer.js';
 import { type Signer, UPDATE_SCHEMA, type UpdateManifest } from '../trust/types.js';
+import { parseCertificate } from '../trust/x509.js';
 import { readFileCapped, writeFileAtomic } from '../util/fsx.js';
 
 const DAY = 86_400_000;
@@ -67,7 +69,7 @@ export async function publishUpdate(req: PublishRequest): Promise<PublishResult>
   if (bytes.length > Caps.updateManifest) {
     throw new FerryError('USAGE', `the update manifest would be ${bytes.length} bytes, over the ${Caps.updateManifest}-byte cap: shorten the release notes`);
   }
-  const signer = req.signer ?? (await loadFileSigner(req.signerDir, req.signerPassphrase));
+  const signer = usableSigner(req.signer ?? (await loadFileSigner(req.signerDir, req.signerPassphrase)), now);
   const signature = await createSignedData(bytes, [signer], now);
   const dir = path.join(req.mediaRoot, 'FERRY', 'updates');
   await fsp.mkdir(dir, { recursive: true });
@@ -76,6 +78,14 @@ export async function publishUpdate(req: PublishRequest): Promise<PublishResult>
   await writeFileAtomic(signaturePath, signature);
   await writeFileAtomic(manifestPath, bytes);
   return { manifestPath, signaturePath, manifest };
+}
+
+/** Refuse at headquarters what every device would refuse: a signer that is not code-signing, weak, or not valid now. */
+function usableSigner(signer: Signer, now: Date): Signer {
+  const leaf = parseCertificate(signer.certificateChain[0] ?? Buffer.alloc(0), 'signer certificate', 'KEY_INVALID');
+  checkSignerUsage(leaf);
+  checkValidity(leaf, now.getTime(), 'signer');
+  return signer;
 }
 
 /** The manifest object for a request (validated with the verifier's own rules). */
@@ -147,8 +157,9 @@ export async function addSignature(req: AddSignatureRequest): Promise<{ signatur
   };
   const manifest = await read(manifestPath, Caps.updateManifest, 'update manifest');
   const existing = await read(signaturePath, Caps.signature, 'signature');
-  const signer = req.signer ?? (await loadFileSigner(req.signerDir, req.signerPassphrase));
-  const updated = await appendSignerInfo(existing, manifest, signer, req.now ?? new Date());
+  const now = req.now ?? new Date();
+  const signer = usableSigner(req.signer ?? (await loadFileSigner(req.signerDir, req.signerPassphrase)), now);
+  const updated = await appendSignerInfo(existing, manifest, signer, now);
   await writeFileAtomic(signaturePath, updated);
   return { signaturePath, signerInfos: parseSignedData(updated).signerInfos.length };
 }

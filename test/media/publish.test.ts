@@ -66,6 +66,11 @@ describe('publishUpdate', () => {
     expect(verifyUpdate(fs.readFileSync(r.manifestPath), fs.readFileSync(r.signaturePath), { roots: [root] }, {}, NOW).signers[0]!.subject).toBe('CN=locked');
   });
 
+  it('refuses to sign with a certificate no device would accept (expired now)', async () => {
+    await expect(publishUpdate(req({ version: '2.9.0', now: new Date(NOW.getTime() + 40 * 86_400_000) }))).rejects.toMatchObject({ code: 'CERT_EXPIRED' });
+    expect(fs.existsSync(path.join(tmp, 'stick', 'FERRY', 'updates', 'kiosk-2.9.0.json.p7s'))).toBe(false);
+  });
+
   it('writes the signature before the manifest, so a failed manifest write leaves no claimed update', async () => {
     const media = path.join(tmp, 'crash');
     fs.mkdirSync(path.join(media, 'FERRY', 'updates', 'kiosk-3.0.0.json'), { recursive: true }); // the manifest rename will fail
