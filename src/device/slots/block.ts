@@ -43,9 +43,9 @@ async function deviceNumber(device: string, slot: SlotName): Promise<string> {
   try {
     st = await fsp.stat(device);
   } catch (e) {
-    throw new FerryError('SLOT_WRITE_FAILED', `slot ${slot}: block device ${device} is missing (${(e as Error).message}); fix slots.${slot}.device`, { cause: e });
+    throw new FerryError('SLOT_WRITE_FAILED', `block device ${device} is missing (${(e as Error).message}); fix slots.${slot}.device`, { cause: e });
   }
-  if (!st.isBlockDevice()) throw new FerryError('CONFIG_INVALID', `slot ${slot}: ${device} is not a block device; fix slots.${slot}.device`);
+  if (!st.isBlockDevice()) throw new FerryError('CONFIG_INVALID', `${device} is not a block device; fix slots.${slot}.device`);
   // glibc's dev_t layout: major = bits 8-19 and 32-43, minor = bits 0-7 and 20-31.
   const d = BigInt(st.rdev);
   const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & 0xfffff000n);
@@ -68,11 +68,11 @@ async function run(slot: SlotName, file: string, args: string[]): Promise<void> 
   try {
     r = await runCommand(file, args);
   } catch (e) {
-    throw new FerryError('SLOT_WRITE_FAILED', `slot ${slot}: cannot run ${file}: ${(e as Error).message}`, { cause: e });
+    throw new FerryError('SLOT_WRITE_FAILED', `cannot run ${file}: ${(e as Error).message}`, { cause: e });
   }
   if (r.code !== 0) {
     const msg = r.stderr.trim().split('\n').slice(-2).join(' / ') || `exit ${r.code ?? r.signal}`;
-    throw new FerryError('SLOT_WRITE_FAILED', `slot ${slot}: ${file} ${args.join(' ')} failed: ${msg}`, { details: { stderr: r.stderr } });
+    throw new FerryError('SLOT_WRITE_FAILED', `${file} ${args.join(' ')} failed: ${msg}`, { details: { stderr: r.stderr } });
   }
 }
 
@@ -107,10 +107,10 @@ class BlockSlot implements Slot {
     const mounted = mountPointsOf(await fsp.readFile('/proc/self/mountinfo', 'utf8'), majMin);
     const stale = mounted.filter((m) => m === this.mountPoint);
     if (mounted.length > stale.length) {
-      throw new FerryError('SLOT_BUSY', `slot ${this.name}: ${this.cfg.device} is mounted at ${mounted.join(', ')}; it may be the running system: check slots.${this.name}.device`);
+      throw new FerryError('SLOT_BUSY', `${this.cfg.device} is mounted at ${mounted.join(', ')}; it may be the running system: check slots.${this.name}.device`);
     }
     for (const m of stale) await run(this.name, 'umount', [m]); // left by a run that died mid-write
-    if (req.signal?.aborted) throw new FerryError('CANCELLED', `slot ${this.name}: cancelled before formatting`);
+    if (req.signal?.aborted) throw new FerryError('CANCELLED', 'cancelled before formatting; the slot is left marked bad');
     const [mkfs, args] = mkfsCommand(this.cfg);
     await run(this.name, mkfs, args);
     await fsp.mkdir(this.mountPoint, { recursive: true });
@@ -128,7 +128,7 @@ class BlockSlot implements Slot {
     } catch (e) {
       failure ??= e;
     }
-    if (failure !== undefined) throw toFerryError(failure).withContext(`slot ${this.name}`);
+    if (failure !== undefined) throw toFerryError(failure);
     return { ...result!, details: { ...result!.details, device: this.cfg.device, fsType: this.cfg.fsType } };
   }
 }

@@ -42,11 +42,11 @@ async function bootc(file: string, args: string[], slot: SlotName): Promise<stri
   try {
     r = await runCommand(file, args, { cap: STATUS_CAP });
   } catch (e) {
-    throw new FerryError('BOOTC_FAILED', `slot ${slot}: cannot run ${file}: ${(e as Error).message}; install bootc or fix slots.${slot}.bootcPath`, { cause: e });
+    throw new FerryError('BOOTC_FAILED', `cannot run ${file}: ${(e as Error).message}; install bootc or fix slots.${slot}.bootcPath`, { cause: e });
   }
   if (r.code !== 0) {
     const msg = r.stderr.trim().split('\n').slice(-3).join(' / ') || `exit ${r.code ?? r.signal}`;
-    throw new FerryError('BOOTC_FAILED', `slot ${slot}: ${file} ${args.join(' ')} failed: ${msg}`, { details: { stderr: r.stderr.slice(-4096), code: r.code } });
+    throw new FerryError('BOOTC_FAILED', `${file} ${args.join(' ')} failed: ${msg}`, { details: { stderr: r.stderr.slice(-4096), code: r.code } });
   }
   return r.stdout;
 }
@@ -100,7 +100,7 @@ class BootcSlot implements Slot {
       }
       return { bytesRead: copied.read, bytesWritten: copied.written, details: { stagedDigest: staged, layout: this.layoutDir, target } };
     } catch (e) {
-      throw toFerryError(e).withContext(`slot ${this.name}`);
+      throw toFerryError(e);
     }
   }
 

@@ -111,7 +111,7 @@ class DirSlot implements Slot {
       await emptyDirectory(dir);
       return await applyImageToDir({ ...req, root: dir });
     } catch (e) {
-      throw toFerryError(e).withContext(`slot ${this.name}`);
+      throw toFerryError(e);
     }
   }
 }

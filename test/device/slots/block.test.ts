@@ -68,7 +68,7 @@ describe('block slot on a real loop device', () => {
 
   it('starts from a fresh file system each time and unmounts even when the image is refused', async () => {
     const bad = await writeTestLayout(path.join(tmp, 'oci-bad'), [{ tar: tarArchive([{ name: 'ok', data: 'ok' }, { name: '../../escape', data: 'x' }]) }]);
-    await expect(slot.write({ ...bad, ref: 'bad', progress: () => undefined })).rejects.toMatchObject({ code: 'UNSAFE_PATH', message: expect.stringMatching(/^slot B: /) });
+    await expect(slot.write({ ...bad, ref: 'bad', progress: () => undefined })).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
     expect(mountedAt(loop)).toEqual([]);
     expect(fs.readdirSync(path.join(stateDir, 'mnt', 'slot-B'))).toEqual([]);
     // the previous image is gone (fresh mkfs); "ok" may or may not have landed before tar was stopped

@@ -73,10 +73,10 @@ describe('dir slot', () => {
     await expect(refuseBootedRoot(path.join(tmp, 'alias'))).resolves.toBeUndefined();
   });
 
-  it('adds the slot name to errors from the image', async () => {
+  it('says which layer a refused entry came from', async () => {
     const dir = path.join(tmp, 'slot-b');
     const slot = createSlot('B', { type: 'dir', path: dir }, { stateDir: path.join(tmp, 'state') });
     const bad = await writeTestLayout(path.join(tmp, 'oci-bad'), [{ tar: tarArchive([{ name: '../x', data: 'x' }]) }]);
-    await expect(slot.write({ ...bad, ref: 'k', progress: () => undefined })).rejects.toMatchObject({ code: 'UNSAFE_PATH', message: expect.stringMatching(/^slot B: /) });
+    await expect(slot.write({ ...bad, ref: 'k', progress: () => undefined })).rejects.toMatchObject({ code: 'UNSAFE_PATH', message: expect.stringMatching(/^layer 1\/1 \(sha256:[0-9a-f]{12}\): entry "\.\.\/x" has a "\.\." component/) });
   });
 });
