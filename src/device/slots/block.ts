@@ -63,7 +63,7 @@ export function mountPointsOf(mountinfo: string, majMin: string): string[] {
   return out;
 }
 
-async function run(slot: SlotName, file: string, args: string[]): Promise<void> {
+async function run(file: string, args: string[]): Promise<void> {
   let r;
   try {
     r = await runCommand(file, args);
@@ -109,22 +109,22 @@ class BlockSlot implements Slot {
     if (mounted.length > stale.length) {
       throw new FerryError('SLOT_BUSY', `${this.cfg.device} is mounted at ${mounted.join(', ')}; it may be the running system: check slots.${this.name}.device`);
     }
-    for (const m of stale) await run(this.name, 'umount', [m]); // left by a run that died mid-write
+    for (const m of stale) await run('umount', [m]); // left by a run that died mid-write
     if (req.signal?.aborted) throw new FerryError('CANCELLED', 'cancelled before formatting; the slot is left marked bad');
     const [mkfs, args] = mkfsCommand(this.cfg);
-    await run(this.name, mkfs, args);
+    await run(mkfs, args);
     await fsp.mkdir(this.mountPoint, { recursive: true });
-    await run(this.name, 'mount', ['-t', this.cfg.fsType, this.cfg.device, this.mountPoint]);
+    await run('mount', ['-t', this.cfg.fsType, this.cfg.device, this.mountPoint]);
     let result: SlotWriteResult | undefined;
     let failure: unknown;
     try {
       result = await applyImageToDir({ ...req, root: this.mountPoint });
-      await run(this.name, 'sync', ['-f', this.mountPoint]); // syncfs(2): this file system only
+      await run('sync', ['-f', this.mountPoint]); // syncfs(2): this file system only
     } catch (e) {
       failure = e;
     }
     try {
-      await run(this.name, 'umount', [this.mountPoint]);
+      await run('umount', [this.mountPoint]);
     } catch (e) {
       failure ??= e;
     }
