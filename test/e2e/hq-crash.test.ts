@@ -25,8 +25,9 @@ afterAll(async () => {
   await fsp.rm(dir, { recursive: true, force: true });
 });
 
-function exportV2(media: string, fault?: string) {
-  return spawnSync(NODE, [CLI, 'export', '--image', s.v2, '--target', 'kiosk', '--version', '1.1.0', '--media', media, '--compress', 'zstd'], {
+/** `keep` takes the byte-range copy path, `zstd` the re-encoding stream path: both must be crash-safe. */
+function exportV2(media: string, compress: string, fault?: string) {
+  return spawnSync(NODE, [CLI, 'export', '--image', s.v2Archive, '--target', 'kiosk', '--version', '1.1.0', '--media', media, '--compress', compress], {
     env: { ...process.env, ...(fault ? { FERRY_FAULT_AT: fault } : {}) },
   });
 }
@@ -38,11 +39,17 @@ async function temps(media: string): Promise<string[]> {
 }
 
 describe('export killed mid-way', () => {
-  for (const point of ['after-first-blob-temp', 'after-first-blob-rename', 'before-index']) {
-    it(`leaves a valid layout without the new image when killed at ${point}, and a re-run completes`, async () => {
-      const media = path.join(dir, point);
+  for (const [point, compress] of [
+    ['after-first-blob-temp', 'zstd'],
+    ['after-first-blob-temp', 'keep'],
+    ['after-first-blob-rename', 'zstd'],
+    ['after-first-blob-rename', 'keep'],
+    ['before-index', 'zstd'],
+  ] as const) {
+    it(`leaves a valid layout without the new image when killed at ${point} (--compress ${compress}), and a re-run completes`, async () => {
+      const media = path.join(dir, `${point}-${compress}`);
       execFileSync(NODE, [CLI, 'export', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', media]);
-      const killed = exportV2(media, point);
+      const killed = exportV2(media, compress, point);
       expect(killed.signal, killed.stderr.toString()).toBe('SIGKILL');
       expect(await temps(media)).toHaveLength(point === 'after-first-blob-temp' ? 1 : 0);
       // the old image is intact and readable by the real tools; the new one is not listed
@@ -51,7 +58,7 @@ describe('export killed mid-way', () => {
       expect(spawnSync('skopeo', ['inspect', `oci:${media}/FERRY/oci:kiosk-1.1.0`]).status).not.toBe(0);
       expect(execFileSync('umoci', ['ls', '--layout', `${media}/FERRY/oci`]).toString().trim().split('\n')).toEqual(['kiosk-1.0.0']);
 
-      const rerun = exportV2(media);
+      const rerun = exportV2(media, compress);
       expect(rerun.status, rerun.stderr.toString()).toBe(0);
       expect(await temps(media)).toEqual([]);
       expect((await mediaState(media)).refs).toEqual(['kiosk-1.0.0', 'kiosk-1.1.0']);
