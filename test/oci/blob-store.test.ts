@@ -1,0 +1,58 @@
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isFerryError } from '../../src/errors.js';
+import { LayoutWriter } from '../../src/oci/blob-store.js';
+import { sha256Digest } from '../../src/oci/digest.js';
+import { OciLayout } from '../../src/oci/layout.js';
+import { tempDir } from '../media/fixtures.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await tempDir('ferry-blobstore-');
+});
+afterAll(async () => {
+  await fsp.rm(dir, { recursive: true, force: true });
+});
+
+const bytes = Buffer.from('some blob bytes');
+const desc = { mediaType: 'application/octet-stream', digest: sha256Digest(bytes), size: bytes.length };
+
+describe('LayoutWriter', () => {
+  it('creates a layout that OciLayout opens, with an empty index until images are added', async () => {
+    const w = await LayoutWriter.create(path.join(dir, 'a'));
+    expect((await w.readIndex()).manifests).toEqual([]);
+    await w.addToIndex([]);
+    expect((await (await OciLayout.open(path.join(dir, 'a'))).readIndex()).manifests).toEqual([]);
+  });
+
+  it('writes a verified blob once and skips it the second time', async () => {
+    const w = await LayoutWriter.create(path.join(dir, 'b'));
+    expect((await w.writeBlob(desc, () => Readable.from([bytes]))).written).toBe(true);
+    expect((await w.writeBlob(desc, () => Readable.from([bytes]))).written).toBe(false);
+    expect(await fsp.readFile(w.blobPath(desc.digest))).toEqual(bytes);
+  });
+
+  it('refuses bytes that do not match the descriptor and leaves no file', async () => {
+    const w = await LayoutWriter.create(path.join(dir, 'c'));
+    await expect(w.writeBlob(desc, () => Readable.from([Buffer.from('other bytes, same ')]))).rejects.toSatisfy((e: unknown) => isFerryError(e) && ['DIGEST_MISMATCH', 'SIZE_MISMATCH'].includes(e.code));
+    await expect(w.writeBlobFromRange(desc, { file: __filename, start: 0, size: desc.size }, {})).rejects.toSatisfy((e: unknown) => isFerryError(e, 'DIGEST_MISMATCH'));
+    expect(await fsp.readdir(path.join(dir, 'c', 'blobs', 'sha256'))).toEqual([]);
+  });
+
+  it('names a streamed blob by its digest and replaces index entries of the same ref', async () => {
+    const w = await LayoutWriter.create(path.join(dir, 'd'));
+    const r = await w.writeStream(Readable.from([bytes]), [], 'application/octet-stream', 'blob');
+    expect(r.descriptor).toEqual(desc);
+    const entry = (ref: string, d = desc) => ({ ...d, annotations: { 'org.opencontainers.image.ref.name': ref } });
+    await w.addToIndex([entry('a-1.0.0'), entry('a-2.0.0')]);
+    const other = await w.writeBytes(Buffer.from('{}'), 'application/octet-stream');
+    await w.addToIndex([entry('a-1.0.0', other.descriptor)]);
+    const idx = await w.readIndex();
+    expect(idx.manifests.map((m) => [m.annotations!['org.opencontainers.image.ref.name'], m.digest])).toEqual([
+      ['a-2.0.0', desc.digest],
+      ['a-1.0.0', other.descriptor.digest],
+    ]);
+  });
+});
