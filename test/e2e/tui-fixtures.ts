@@ -21,21 +21,26 @@ export interface SignedStick {
 }
 
 /** What to put on the stick: [input image, target, version, compatible]. */
-export type StickEntry = { image: 'v1' | 'v2'; target: string; version: string; compatible: string[]; notes?: string; expires?: string };
+export type StickEntry = { image: 'v1' | 'v2'; target: string; version: string; compatible: string[]; notes?: string; expires?: string; signedDaysAgo?: number };
 
 /** The default stick: the kiosk at 1.0.0 and 1.1.0, and an update for another device type. */
 export const DEFAULT_ENTRIES: StickEntry[] = [
   { image: 'v1', target: 'kiosk', version: '1.0.0', compatible: ['acme,kiosk-v2'] },
   { image: 'v2', target: 'kiosk', version: '1.1.0', compatible: ['acme,kiosk-v2'], notes: 'Fixes the printer queue after a paper jam.\nBoots 2 s faster.' },
   { image: 'v2', target: 'tablet', version: '3.0.0', compatible: ['acme,tablet-v1'] },
+  // Signed two days ago, valid for one: expired now.
+  { image: 'v2', target: 'kiosk', version: '1.2.0', compatible: ['acme,kiosk-v2'], signedDaysAgo: 2, expires: '1' },
 ];
+
+const DAY_MS = 86_400_000;
 
 /** Build samples, a PKI and a signed stick under a new temp dir. */
 export async function makeSignedStick(entries: StickEntry[] = DEFAULT_ENTRIES): Promise<SignedStick> {
   const samples = await buildSamplesInTemp('ferry-tui-e2e-');
   const dir = samples.dir;
-  const root = await initRoot({ out: path.join(dir, 'pki/root'), name: 'ferry test root', days: 3650, keyBits: 3072 });
-  await issueCertificate({ issuerDir: path.join(dir, 'pki/root'), profile: 'signer', name: 'ferry signer', days: 365, out: path.join(dir, 'pki/signer') });
+  const pkiNow = new Date(Date.now() - 10 * DAY_MS);
+  const root = await initRoot({ out: path.join(dir, 'pki/root'), name: 'ferry test root', days: 3650, keyBits: 3072, now: pkiNow });
+  await issueCertificate({ issuerDir: path.join(dir, 'pki/root'), profile: 'signer', name: 'ferry signer', days: 365, out: path.join(dir, 'pki/signer'), now: pkiNow });
   const stick = path.join(dir, 'stick');
   for (const e of entries) {
     const res = await exportImage({ image: samples[e.image], target: e.target, version: e.version, mediaRoot: stick });
@@ -50,6 +55,7 @@ export async function makeSignedStick(entries: StickEntry[] = DEFAULT_ENTRIES): 
       compatible: e.compatible,
       ...(e.notes ? { notes: e.notes } : {}),
       ...(e.expires ? { expires: e.expires } : {}),
+      ...(e.signedDaysAgo ? { now: new Date(Date.now() - e.signedDaysAgo * DAY_MS) } : {}),
     });
   }
   // Junk a real stick carries; ferry must ignore it.

@@ -101,13 +101,18 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     await saveScreen('8-log', await s.waitFor('ferry | Log'));
   });
 
-  it('shows an update for another device type as not applicable, with the reason, and will not start it', async () => {
+  it('shows expired and other-device updates as not applicable, with the reason, and will not start them', async () => {
     const dev = await deviceOn100();
     const s = start(dev);
     let screen = await s.waitFor('tablet-3.0.0');
     expect(rows(screen).find((r) => r.includes('tablet-3.0.0'))).toMatch(/✗ incompatible$/);
     expect(rows(screen).find((r) => r.includes('kiosk-1.0.0'))).toMatch(/✗ already installed$/);
     expect(rows(screen).find((r) => r.includes('._kiosk'))).toBeUndefined();
+    expect(rows(screen).find((r) => r.includes('kiosk-1.2.0'))).toMatch(/✗ expired$/);
+    s.keys('Down');
+    screen = await s.waitFor('> kiosk-1.2.0');
+    expect(screen).toContain('Next: ask headquarters for a freshly signed stick');
+    await saveScreen('2-media-expired', screen);
     s.keys('Down');
     screen = await s.waitFor('[INCOMPATIBLE_DEVICE]');
     expect(screen).toContain('this update is for another kind of device');
