@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { applyUpdate } from '../../src/device/apply.js';
 import { bootCheck } from '../../src/device/boot-check.js';
 import { deviceDeps } from '../../src/device/deps.js';
+import { initRoot } from '../../src/trust/pki.js';
 import { grubList, simulateBoot, type TestDevice } from '../helpers/device.js';
 import { layerAsFifo, makeSignedStick, makeTrustingDevice, type SignedStick, tamperLargestLayer, tuiArgs } from './tui-fixtures.js';
 import { rows, saveScreen, TuiSession } from './tui-harness.js';
@@ -274,5 +275,21 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     expect(grubList(dev).A_OK).toBe('1');
     s.keys('Enter');
     await s.waitFor(/A \*\s+good\s+1\.1\.0/);
+  });
+
+  it('shows every update of a stick signed under an unknown root as untrusted and refuses them', async () => {
+    const other = await initRoot({ out: path.join(world.dir, 'pki/other-root'), name: 'somebody else', days: 3650 });
+    const dev = await makeTrustingDevice({ ...world, rootCert: other.path });
+    devices.push(dev);
+    const s = start(dev);
+    const screen = await s.waitFor('tablet-3.0.0');
+    for (const id of ['kiosk-1.0.0', 'kiosk-1.1.0', 'kiosk-1.2.0', 'tablet-3.0.0']) {
+      expect(rows(screen).find((r) => r.includes(id))).toMatch(/✗ untrusted$/);
+    }
+    expect(screen).toContain('[UNTRUSTED_SIGNER]');
+    expect(screen).toContain('Next: do not install: report this stick to headquarters');
+    s.keys('Enter');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.capture()).not.toContain('ferry | Verify');
   });
 });

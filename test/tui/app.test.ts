@@ -160,6 +160,19 @@ describe('App (terminal UI controller)', () => {
     expect(engine.calls).toContain('list /run/media/tech/STICK');
   });
 
+  it('switches between several plugged-in sticks with n', async () => {
+    const engine = new FakeEngine();
+    const app = new App({ engine, glyphs: UNICODE_GLYPHS, findMedia: async () => ['/media/ONE', '/media/TWO'], changed: () => undefined, quit: () => undefined });
+    await app.start();
+    expect(app.state.media.listing?.root).toBe('/media/ONE');
+    app.key('n');
+    await settle();
+    expect(app.state.media.listing?.root).toBe('/media/TWO');
+    app.key('n');
+    await settle();
+    expect(app.state.media.listing?.root).toBe('/media/ONE');
+  });
+
   it('quits from the device screen on q and shows the log on l from anywhere', async () => {
     const t = makeApp();
     await t.app.start();
