@@ -55,17 +55,22 @@ export class App implements FlowHost {
   }
 
   /**
-   * Called every few seconds by main.ts: when no stick is open and the technician is on
-   * the device or (empty) stick screen, look again, so plugging in the stick is enough.
+   * Called every few seconds by main.ts while the technician is on the device or stick
+   * screen: a newly plugged stick opens by itself, a pulled one is shown as gone.
    */
   async pollMedia(): Promise<void> {
-    const st = this.state;
-    const idle = (st.screen === 'device' && !st.quitAsked) || (st.screen === 'media' && st.media.roots.length === 0 && !st.media.loading);
-    if (!idle || st.media.roots.length > 0) return;
+    const m = this.state.media;
+    const screen = this.state.screen;
+    if ((screen !== 'device' && screen !== 'media') || m.loading) return;
     const roots = await this.deps.findMedia();
-    if (roots.length > 0 && this.state.screen === st.screen) {
+    if (this.state.screen !== screen || m.loading || roots.join('\n') === m.roots.join('\n')) return;
+    if (roots.length > 0) {
       this.log(`stick found: ${roots.join(', ')}`);
       await this.openMedia(roots);
+    } else {
+      this.log('stick removed');
+      m.roots = [];
+      if (screen === 'media') await this.loadListing();
     }
   }
 
@@ -122,7 +127,6 @@ export class App implements FlowHost {
 
   private go(screen: ScreenId): void {
     this.state.screen = screen;
-    this.state.quitAsked = false;
   }
 
   /** Handle one key (blessed key name or character). */

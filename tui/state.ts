@@ -92,7 +92,6 @@ export interface AppState {
   maint?: MaintState;
   log: LogEntry[];
   logScroll: number;
-  quitAsked: boolean;
 }
 
 /** The state at start-up. */
@@ -105,7 +104,6 @@ export function initialState(glyphs: Glyphs): AppState {
     media: { roots: [], rootIndex: 0, loading: false, selected: 0 },
     log: [],
     logScroll: 0,
-    quitAsked: false,
   };
 }
 

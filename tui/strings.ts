@@ -100,7 +100,6 @@ const UI_EN = {
   keysMaint: 'Tab move  Enter choose  y confirm  q back',
   keysLog: '↑↓ scroll  q back',
   keysError: 'q back  l log',
-  confirmQuit: 'quit ferry? y yes  n no',
 } as const;
 
 /** A full language pack. */

@@ -158,6 +158,13 @@ describe('App (terminal UI controller)', () => {
     await app.pollMedia();
     expect(app.state.screen).toBe('media');
     expect(engine.calls).toContain('list /run/media/tech/STICK');
+    mounted = [];
+    await app.pollMedia();
+    expect(app.state.media.error?.code).toBe('MEDIA_NOT_FOUND');
+    app.key('q');
+    mounted = ['/run/media/tech/STICK'];
+    await app.pollMedia();
+    expect(app.state.screen).toBe('media');
   });
 
   it('switches between several plugged-in sticks with n', async () => {

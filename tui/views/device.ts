@@ -49,5 +49,5 @@ export function deviceFrame(st: AppState, s: Strings, size: Size): Frame {
   const g: Glyphs = st.glyphs;
   const d = st.device;
   const lines: Line[] = d.info ? deviceLines(d.info, size.width) : d.error ? errorLines(d.error, s, g, size.width) : [line(s.ui.loading)];
-  return { title: s.ui.screenDevice, lines, keys: st.quitAsked ? s.ui.confirmQuit : s.ui.keysDevice, ...(d.error && d.info ? { status: errorStatus(d.error, s, g, size.width) } : {}) };
+  return { title: s.ui.screenDevice, lines, keys: s.ui.keysDevice, ...(d.error && d.info ? { status: errorStatus(d.error, s, g, size.width) } : {}) };
 }
