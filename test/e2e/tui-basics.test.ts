@@ -29,8 +29,8 @@ describe('ferry-tui (built, in tmux)', () => {
 
   it('says how to fix a stick without a FERRY folder', async () => {
     session = TuiSession.start(['--config', path.join(dir, 'nope.json'), '--media', path.join(dir, 'empty-stick')]);
-    const screen = await session.waitFor('Stick');
-    expect(screen).toContain('[MEDIA_NOT_FOUND]');
+    const screen = await session.waitFor('[MEDIA_NOT_FOUND]');
+    expect(screen).toContain('no ferry stick was found');
     expect(rows(screen).some((r) => r.includes('Next: plug in the stick'))).toBe(true);
   });
 
