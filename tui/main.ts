@@ -45,6 +45,8 @@ function utf8Terminal(): boolean {
 function fail(e: unknown): never {
   const err = toFerryError(e);
   process.stderr.write(`ferry-tui: error[${err.code}]: ${err.message}\n`);
+  // Like the CLI: a stack trace only on request, never by default.
+  if (process.env.FERRY_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
   process.exit(err.exitCode);
 }
 
@@ -93,7 +95,7 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', crash);
   for (const sig of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) process.on(sig, () => void shutdown(128 + (sig === 'SIGHUP' ? 1 : sig === 'SIGINT' ? 2 : 15)));
   view.onKey((k) => app.key(k));
-  // Plugging the stick in is enough: look for it every 2 s while none is open.
+  // Plugging the stick in is enough: look for sticks (new or pulled) every 2 s.
   if (fixedMedia === undefined) setInterval(() => void app.pollMedia().catch(crash), 2000).unref();
   view.onResize(() => repaint(true));
   repaint(true);
