@@ -88,9 +88,14 @@ export function parseHeader(h: Buffer, what: string): RawHeader {
   if (!checksumOk(h)) throw corruptArchive(what, 'a tar header has a bad checksum');
   const magic = h.toString('latin1', 257, 265);
   const format = magic === 'ustar\u000000' ? 'ustar' : magic === 'ustar  \u0000' ? 'gnu' : 'v7';
-  const fields = { mode: parseNumber(h.subarray(100, 108)), uid: parseNumber(h.subarray(108, 116)), gid: parseNumber(h.subarray(116, 124)), size: parseNumber(h.subarray(124, 136)) };
-  const bad = Object.entries(fields).filter(([, v]) => v === undefined).map(([k]) => k);
-  if (bad.length) throw corruptArchive(what, `a tar header has malformed numeric fields (${bad.join(', ')})`);
+  const mode = parseNumber(h.subarray(100, 108));
+  const uid = parseNumber(h.subarray(108, 116));
+  const gid = parseNumber(h.subarray(116, 124));
+  const size = parseNumber(h.subarray(124, 136));
+  if (mode === undefined || uid === undefined || gid === undefined || size === undefined) {
+    const bad = Object.entries({ mode, uid, gid, size }).filter(([, v]) => v === undefined).map(([k]) => k);
+    throw corruptArchive(what, `a tar header has malformed numeric fields (${bad.join(', ')})`);
+  }
   let name = cString(h, 0, 100);
   // The ustar prefix field only exists in POSIX ustar; GNU keeps atime/ctime there.
   if (format === 'ustar') {
@@ -101,10 +106,10 @@ export function parseHeader(h: Buffer, what: string): RawHeader {
   return {
     name,
     linkname: cString(h, 157, 100),
-    mode: fields.mode!,
-    uid: fields.uid!,
-    gid: fields.gid!,
-    size: fields.size!,
+    mode,
+    uid,
+    gid,
+    size,
     typeflag: tf === 0 ? '0' : String.fromCharCode(tf),
     format,
   };

@@ -95,7 +95,8 @@ export class TarSanitizer {
             this.hdrFill = 0;
             block = Buffer.from(this.hdr);
           }
-          await this.onHeader(block);
+          const pending = this.onHeader(block);
+          if (pending) await pending; // only when the gate went asynchronous
           break;
         }
       }
@@ -124,11 +125,11 @@ export class TarSanitizer {
     await this.sink.write(chunks);
   }
 
-  private async onHeader(block: Buffer): Promise<void> {
+  private onHeader(block: Buffer): Promise<void> | undefined {
     if (isZeroBlock(block)) {
       if (this.pending.raw.length) throw corruptArchive(this.what, 'an extended header is followed by the end of the archive');
       this.state = 'end';
-      return;
+      return undefined;
     }
     const h = parseHeader(block, this.what);
     switch (h.typeflag) {
@@ -136,19 +137,26 @@ export class TarSanitizer {
       case 'g':
       case 'L':
       case 'K':
-        return this.startMeta(h, block);
+        this.startMeta(h, block);
+        return undefined;
     }
     const kind = kindOfTypeflag(h.typeflag);
     if (kind === undefined) throw corruptArchive(this.what, `entry ${JSON.stringify(h.name)} has unsupported tar type "${h.typeflag}" (sparse, multi-volume and incremental entries are not accepted)`);
     const entry = this.resolveEntry(h, kind);
     if (++this.entries > ExtractCaps.entries) throw new FerryError('FILE_TOO_LARGE', `${this.what}: more than ${ExtractCaps.entries} entries in one layer; split the image into more layers`);
-    const verdict = await this.gate.admit(entry);
+    const verdict = this.gate.admit(entry);
+    if (typeof verdict !== 'string') return verdict.then((v) => this.afterVerdict(v, block, entry.size));
+    this.afterVerdict(verdict, block, entry.size);
+    return undefined;
+  }
+
+  private afterVerdict(verdict: 'pass' | 'drop', block: Buffer, size: number): void {
     if (verdict === 'pass') {
       for (const r of this.pending.raw) this.emit(r);
       this.emit(block);
     }
-    this.pending = { raw: [], pax: new Map() };
-    this.remaining = paddedSize(entry.size);
+    if (this.pending.raw.length) this.pending = { raw: [], pax: new Map() };
+    this.remaining = paddedSize(size);
     this.state = this.remaining === 0 ? 'header' : verdict === 'pass' ? 'data' : 'skip';
   }
 
@@ -181,7 +189,7 @@ export class TarSanitizer {
       parsePaxRecords(body, this.what);
       return;
     }
-    this.pending.raw.push(m.raw, m.data);
+    this.pending.raw.push(m.raw, m.data); // non-empty raw marks `pending` as used (see afterVerdict)
     if (m.kind === 'x') {
       for (const [k, v] of parsePaxRecords(body, this.what)) this.pending.pax.set(k, v);
       return;
