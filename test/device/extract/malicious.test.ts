@@ -103,6 +103,25 @@ describe('applyImageToDir refuses layers that reach outside the slot root', () =
     expectNothingEscaped();
   });
 
+  it('replaces a lower-layer symlink with a file, a directory or a whiteout without following it', async () => {
+    await applyLayers(
+      [
+        { name: 'f', type: '2', linkname: `${outside}/canary` },
+        { name: 'd', type: '2', linkname: outside },
+        { name: 'w', type: '2', linkname: outside },
+        { name: 'hl', type: '2', linkname: `${outside}/canary` },
+      ],
+      [{ name: 'f', data: 'replaced' }, { name: 'd/', type: '5', mode: 0o700 }, { name: 'd/inside', data: 'in d' }, { name: '.wh.w' }, { name: 'hl', type: '1', linkname: 'f' }],
+    );
+    expect(fs.readFileSync(path.join(root, 'f'), 'utf8')).toBe('replaced');
+    expect(fs.lstatSync(path.join(root, 'd')).isDirectory()).toBe(true);
+    expect(fs.readdirSync(path.join(root, 'd'))).toEqual(['inside']);
+    expect(fs.existsSync(path.join(root, 'w'))).toBe(false);
+    expect(fs.lstatSync(path.join(root, 'hl')).ino).toBe(fs.lstatSync(path.join(root, 'f')).ino);
+    expectNothingEscaped();
+    expect(fs.statSync(outside).mode & 0o777).toBe(0o755);
+  });
+
   it('still accepts absolute symlink targets and hardlinks to earlier entries (normal in OS images)', async () => {
     await applyLayers([
       { name: 'usr/lib/libc.so.6', data: 'elf' },
