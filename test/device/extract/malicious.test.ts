@@ -54,6 +54,7 @@ describe('applyImageToDir refuses layers that reach outside the slot root', () =
     ['a symlink to the parent followed by a plain name below it', () => [[{ name: 'up', type: '2', linkname: '../../outside' }, { name: 'up/canary', data: 'pwned' }]]],
     ['a directory entry over a symlink of the same layer', () => [[{ name: 'lnk', type: '2', linkname: outside }, { name: 'lnk/', type: '5', mode: 0o777 }]]],
     ['an entry below a symlink from a lower layer', () => [[{ name: 'lib', type: '2', linkname: outside }], [{ name: 'lib/canary', data: 'pwned' }]]],
+    ['an entry below a lower-layer symlink whose name is not UTF-8', () => [[{ name: 'bin\xff\xfe', type: '2', linkname: outside }], [{ name: 'bin\xff\xfe/canary', data: 'pwned' }]]],
     ['a hardlink to ../../outside', () => [[{ name: 'h', type: '1', linkname: `${rel()}/canary` }]]],
     ['a hardlink to /etc/shadow', () => [[{ name: 'shadow', type: '1', linkname: '/etc/shadow' }]]],
     ['a hardlink through a symlinked directory', () => [[{ name: 'd', type: '2', linkname: outside }, { name: 'h', type: '1', linkname: 'd/canary' }]]],
