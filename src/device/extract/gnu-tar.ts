@@ -78,7 +78,8 @@ export class TarExtractor {
   private errorFor(code: number | null, sig: NodeJS.Signals | null): FerryError {
     const tail = this.stderr.trim().split('\n').slice(-5).join(' | ');
     const how = sig ? `was killed by ${sig}` : `exited with status ${code}`;
-    const noSpace = /No space left on device/.test(this.stderr);
+    // ENOSPC surfaces either as strerror or, for a short write, as tar's own "Wrote only N of M bytes".
+    const noSpace = /No space left on device|Disk quota exceeded|Wrote only \d+ of \d+ bytes/.test(this.stderr);
     return new FerryError(noSpace ? 'NO_SPACE' : 'SLOT_WRITE_FAILED', `${this.what}: GNU tar ${how}${tail ? `: ${tail}` : ''}${noSpace ? ': the slot is too small for this image' : ''}`, {
       details: { stderr: this.stderr.slice(-4096), code, signal: sig },
     });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
@@ -80,18 +81,20 @@ describe('applyImageToDir', () => {
       { name: 'g', data: 'g is a file now' },
       { name: 'h/', type: '5' },
       { name: 'h/real', data: 'in a real dir' },
+      { name: 'a/y-again', type: '1', linkname: 'a/y' }, // a hardlink to a lower layer's file
     ]);
     await apply([{ tar: lower }, { tar: upper, compression: 'zstd' }]);
     const ls = (d: string): string[] => fs.readdirSync(path.join(root, d)).sort();
     expect(ls('.')).toEqual(['a', 'c', 'd', 'f', 'g', 'h']);
-    expect(ls('a')).toEqual(['y']);
+    expect(ls('a')).toEqual(['y', 'y-again']);
+    expect(fs.lstatSync(path.join(root, 'a/y-again')).ino).toBe(fs.lstatSync(path.join(root, 'a/y')).ino);
     expect(ls('c')).toEqual(['now-a-dir']);
     expect(ls('d')).toEqual(['new']);
     expect(ls('f')).toEqual(['new']);
     expect(fs.readFileSync(path.join(root, 'g'), 'utf8')).toBe('g is a file now');
     expect(fs.lstatSync(path.join(root, 'h')).isDirectory()).toBe(true);
     expect(ls('h')).toEqual(['real']);
-    expect(ls('a')).toEqual(['y']); // h/real did not go through the old symlink h -> a
+    expect(ls('a')).toEqual(['y', 'y-again']); // h/real did not go through the old symlink h -> a
   });
 
   it('reports write progress in compressed bytes up to the payload total', async () => {
@@ -138,6 +141,18 @@ describe('applyImageToDir', () => {
     await expect(apply([{ tar: truncated }])).rejects.toMatchObject({ code: 'CORRUPT_ARCHIVE' });
     const midHeader = full.subarray(0, 512 + 5120 + 100);
     await expect(apply([{ tar: midHeader }])).rejects.toMatchObject({ code: 'CORRUPT_ARCHIVE' });
+  });
+
+  it('fails with NO_SPACE when the slot fills up, naming the layer', async () => {
+    const small = path.join(tmp, 'small');
+    await fsp.mkdir(small);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', small]);
+    try {
+      const { layout, image } = await writeTestLayout(path.join(tmp, 'oci-full'), [{ tar: tarArchive([{ name: 'big', data: Buffer.alloc(3 << 20, 1) }]) }]);
+      await expect(applyImageToDir({ layout, image, ref: 'x', root: small, progress: () => undefined })).rejects.toMatchObject({ code: 'NO_SPACE', message: expect.stringContaining('layer 1/1') });
+    } finally {
+      execFileSync('umount', [small]);
+    }
   });
 
   it('stops with CANCELLED when the signal is aborted, before or during the write', async () => {
