@@ -73,11 +73,16 @@ export class LayerGate implements EntryGate {
 
   /** Apply the layer's whiteouts; call only after GNU tar extracted the layer successfully. */
   async finish(): Promise<number> {
+    // Whiteouts only ever hide lower layers; over an empty root there is nothing to hide.
+    if (this.lowerEmpty) return 0;
     return applyWhiteouts(this.root, this.what, this.whiteouts, (p) => this.written.has(p) || this.ancestors.has(p));
   }
 
   private record(p: string, k: Written): void {
-    this.written.set(p, k);
+    // Over an empty root nobody asks about this layer's plain files again (no lower entry to
+    // replace, no whiteout to apply), so only directories and symlinks are remembered: the
+    // first layer of an image usually holds most of its files, and this keeps memory flat.
+    if (!(this.lowerEmpty && k === 'other')) this.written.set(p, k);
     if (k === 'dir') this.dirs.add(p);
     else this.dirs.delete(p);
     for (let a = parentOf(p); a !== '' && !this.ancestors.has(a); a = parentOf(a)) this.ancestors.add(a);
