@@ -15,7 +15,7 @@ import { DigestComputer } from '../../oci/digest.js';
 import type { OciLayout } from '../../oci/layout.js';
 import { type Descriptor, layerCompression } from '../../oci/types.js';
 import type { SlotWriteRequest, SlotWriteResult } from '../types.js';
-import { TarExtractor } from './gnu-tar.js';
+import { ensureGnuTar, TarExtractor } from './gnu-tar.js';
 import { LayerGate } from './layer-gate.js';
 import { TarSanitizer } from './tar-sanitizer.js';
 
@@ -47,7 +47,8 @@ export function cancelled(what: string): FerryError {
 async function isEmptyRoot(root: string): Promise<boolean> {
   for (const name of await fsp.readdir(root)) {
     if (name !== 'lost+found') return false;
-    if ((await fsp.readdir(`${root}/lost+found`)).length > 0) return false;
+    const inside = await fsp.readdir(`${root}/lost+found`).catch(() => undefined);
+    if (inside === undefined || inside.length > 0) return false;
   }
   return true;
 }
@@ -61,6 +62,7 @@ export async function applyImageToDir(req: SlotWriteRequest & { root: string }):
   const { layout, image, root, signal } = req;
   const st = await fsp.lstat(root).catch(() => undefined);
   if (!st?.isDirectory()) throw new FerryError('SLOT_WRITE_FAILED', `${root} is not a directory; create it or fix the slot's path`);
+  await ensureGnuTar();
   const layers = image.manifest.layers;
   const total = image.configDescriptor.size + layers.reduce((s, l) => s + l.size, 0);
   let done = image.configDescriptor.size;

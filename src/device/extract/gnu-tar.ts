@@ -3,8 +3,29 @@
  * device nodes or set extended attributes, so the bytes the sanitiser accepted are
  * handed, unchanged, to `tar -x` running as root with every fidelity option on.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { FerryError } from '../../errors.js';
+
+const gnuTarChecked = new Map<string, Promise<void>>();
+
+/**
+ * Fail early, with the fix, when `tar` is not GNU tar (busybox and bsdtar lack the
+ * options and the pax xattr handling ferry relies on). Checked once per process and path.
+ */
+export function ensureGnuTar(tarPath = 'tar'): Promise<void> {
+  const known = gnuTarChecked.get(tarPath);
+  if (known) return known;
+  const check = new Promise<void>((resolve, reject) => {
+    execFile(tarPath, ['--version'], { timeout: 10_000 }, (err, stdout) => {
+      if (!err && /GNU tar/.test(stdout)) return resolve();
+      gnuTarChecked.delete(tarPath);
+      const found = err ? `cannot run ${tarPath}: ${err.message}` : `${tarPath} is ${stdout.split('\n')[0] || 'not GNU tar'}`;
+      reject(new FerryError('SLOT_WRITE_FAILED', `GNU tar is required to write a slot faithfully (${found}); install GNU tar on the device`));
+    });
+  });
+  gnuTarChecked.set(tarPath, check);
+  return check;
+}
 
 /**
  * Options, and why each is there:

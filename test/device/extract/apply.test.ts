@@ -167,3 +167,17 @@ describe('applyImageToDir', () => {
     await expect(p).rejects.toMatchObject({ code: 'CANCELLED' });
   });
 });
+
+describe('ensureGnuTar', () => {
+  it('refuses a tar that is not GNU tar, saying what was found', async () => {
+    const { ensureGnuTar } = await import('../../../src/device/extract/gnu-tar.js');
+    const fake = path.join(os.tmpdir(), `ferry-fake-tar-${process.pid}`);
+    await fsp.writeFile(fake, '#!/bin/sh\necho "tar (busybox) 1.36.1"\n', { mode: 0o755 });
+    try {
+      await expect(ensureGnuTar(fake)).rejects.toMatchObject({ code: 'SLOT_WRITE_FAILED', message: expect.stringContaining('busybox') });
+      await expect(ensureGnuTar()).resolves.toBeUndefined();
+    } finally {
+      await fsp.rm(fake, { force: true });
+    }
+  });
+});
