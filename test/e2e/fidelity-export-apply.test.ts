@@ -17,23 +17,26 @@ afterAll(async () => {
 });
 
 describe('export rootfs: then apply to a dir', () => {
-  it('carries capabilities, SELinux labels, device nodes, owners above 262143 and hardlinks unchanged', async () => {
-    const src = path.join(tmp, 'rootfs');
-    const root = path.join(tmp, 'slot');
-    await fsp.mkdir(src);
-    await fsp.mkdir(root);
-    await buildFidelityRootfs(src);
-    const media = path.join(tmp, 'stick');
-    const res = await exportImage({ image: `rootfs:${src}`, target: 'kiosk', version: '1.0.0', mediaRoot: media });
-    const layout = await OciLayout.open(path.join(media, 'FERRY', 'oci'));
-    const image = await layout.resolveImage(await layout.findRef(res.ref), undefined, res.ref);
-    await applyImageToDir({ layout, image, ref: res.ref, root, progress: () => undefined });
-    const want = snapshotTree(src);
-    const got = snapshotTree(root);
-    expect(got).toEqual(want);
-    expect(got.nodes['usr/bin/ping']!.xattrs!['security.capability']).toMatch(/^0x0[12]0000/);
-    expect(got.nodes['etc/labelled']!.xattrs).toMatchObject({ 'security.selinux': expect.any(String), 'user.binary': '0x00ff10fe80' });
-    expect(got.nodes['dev/null']).toMatchObject({ type: 'char' });
-    expect(got.nodes['home/big/file']).toMatchObject({ uid: 300000, gid: 300000 });
-  });
+  for (const compress of ['gzip', 'zstd'] as const) {
+    it(`carries capabilities, SELinux labels, device nodes, owners above 262143 and hardlinks unchanged (${compress})`, async () => {
+      const src = path.join(tmp, `rootfs-${compress}`);
+      const root = path.join(tmp, `slot-${compress}`);
+      await fsp.mkdir(src);
+      await fsp.mkdir(root);
+      await buildFidelityRootfs(src);
+      const media = path.join(tmp, `stick-${compress}`);
+      const res = await exportImage({ image: `rootfs:${src}`, target: 'kiosk', version: '1.0.0', mediaRoot: media, compress });
+      const layout = await OciLayout.open(path.join(media, 'FERRY', 'oci'));
+      const image = await layout.resolveImage(await layout.findRef(res.ref), undefined, res.ref);
+      await applyImageToDir({ layout, image, ref: res.ref, root, progress: () => undefined });
+      const want = snapshotTree(src);
+      const got = snapshotTree(root);
+      expect(got).toEqual(want);
+      expect(got.nodes['usr/bin/ping']!.xattrs!['security.capability']).toMatch(/^0x0[12]0000/);
+      expect(got.nodes['etc/labelled']!.xattrs).toMatchObject({ 'security.selinux': expect.any(String), 'user.binary': '0x00ff10fe80' });
+      expect(got.nodes['dev/null']).toMatchObject({ type: 'char' });
+      expect(got.nodes['home/big/file']).toMatchObject({ uid: 300000, gid: 300000 });
+      expect(image.manifest.layers[0]!.mediaType).toMatch(new RegExp(`tar\\+${compress}$`));
+    });
+  }
 });
