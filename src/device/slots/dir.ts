@@ -64,8 +64,10 @@ export async function emptyDirectory(dir: string): Promise<void> {
   if (inside.length) throw new FerryError('SLOT_BUSY', `cannot empty ${dir}: ${inside.join(', ')} ${inside.length === 1 ? 'is' : 'are'} mounted inside it; unmount first`, { details: { mounts: inside } });
   const r = await runCommand('rm', ['-rf', '--one-file-system', '--', ...names.map((n) => path.join(dir, n))]);
   if (r.code !== 0) {
-    const msg = r.stderr.trim().split('\n').slice(-2).join(' / ');
-    throw new FerryError('SLOT_BUSY', `cannot empty ${dir}: ${msg}; unmount what is mounted inside it`, { details: { stderr: r.stderr } });
+    const msg = r.stderr.trim().split('\n').slice(-2).join(' / ') || `rm exited with status ${r.code ?? r.signal}`;
+    // rm --one-file-system says "skipping ..., since it's on a different device" for a mount it met.
+    const busy = /different device/.test(r.stderr);
+    throw new FerryError(busy ? 'SLOT_BUSY' : 'SLOT_WRITE_FAILED', `cannot empty ${dir}: ${msg}${busy ? '; unmount what is mounted inside it' : ''}`, { details: { stderr: r.stderr } });
   }
 }
 
