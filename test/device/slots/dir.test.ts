@@ -51,6 +51,20 @@ describe('dir slot', () => {
     }
   });
 
+  it('fails with SLOT_WRITE_FAILED when the old image cannot be removed (an immutable file)', async () => {
+    const dir = path.join(tmp, 'slot-i');
+    await fsp.mkdir(path.join(dir, 'etc'), { recursive: true });
+    const stuck = path.join(dir, 'etc', 'stuck');
+    await fsp.writeFile(stuck, 'x');
+    execFileSync('chattr', ['+i', stuck]);
+    try {
+      const slot = createSlot('A', { type: 'dir', path: dir }, { stateDir: path.join(tmp, 'state') });
+      await expect(slot.write({ ...(await image({ f: 'x' })), ref: 'k', progress: () => undefined })).rejects.toMatchObject({ code: 'SLOT_WRITE_FAILED', message: expect.stringContaining('stuck') });
+    } finally {
+      execFileSync('chattr', ['-i', stuck]);
+    }
+  });
+
   it('reports the whole file system as available when the slot is a mount point of its own', async () => {
     const dir = path.join(tmp, 'slot-mnt');
     await fsp.mkdir(dir);
