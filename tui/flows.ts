@@ -117,7 +117,7 @@ export async function runApply(h: FlowHost, root: string, signal: AbortSignal): 
     if (cancelled) {
       a.cancelled = true;
       a.cancelling = false;
-      h.log(`apply ${a.plan.id}: cancelled; device left as before`);
+      h.log(`apply ${a.plan.id}: cancelled; running slot untouched`);
     } else h.log(`apply ${a.plan.id}: FAILED [${err.code}] ${err.message}`);
     a.error = err;
     h.changed(true);

@@ -27,6 +27,8 @@ export interface ApplyOptions extends DeviceOptions {
   /** Shown the plan before the first write; resolve false to stop (CANCELLED, nothing changed). */
   confirm?: (plan: InstallPlan, skipped: SkipReason[]) => Promise<boolean>;
   clock?: () => Date;
+  /** Overrides policy.verifyBeforeWrite for this run. */
+  verifyBeforeWrite?: boolean;
 }
 
 /** A successful apply. */
@@ -122,9 +124,11 @@ async function confirmPlan(run: Run, plan: InstallPlan, skipped: SkipReason[]): 
   if (run.opts.confirm && !(await run.opts.confirm(plan, skipped))) {
     throw new FerryError('CANCELLED', 'cancelled before anything was written; the device is unchanged');
   }
-  // The blobs are read and hashed once before anything is touched, so a damaged or
-  // tampered stick leaves even the inactive slot as it was; the slot re-verifies while writing.
-  await preverifyBlobs(run, plan);
+  // By default the write is the single pass over the stick (hash, decompress, extract in
+  // one stream; a bad digest leaves the target marked bad and nothing activated). With
+  // policy.verifyBeforeWrite the blobs are hashed once more before anything is touched, so a
+  // damaged stick leaves even the inactive slot as it was; the slot still re-verifies while writing.
+  if (run.opts.verifyBeforeWrite ?? run.dev.config.policy.verifyBeforeWrite) await preverifyBlobs(run, plan);
 }
 
 async function preverifyBlobs(run: Run, plan: InstallPlan): Promise<void> {

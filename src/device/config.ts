@@ -41,6 +41,12 @@ export interface HealthCheckConfig {
 export interface DevicePolicy {
   requiredSigners: number;
   allowSameVersion: boolean;
+  /**
+   * Hash every blob once before the target slot is touched (a second read of the stick).
+   * Off by default: the write is a single pass that verifies while streaming, as the
+   * issue asks; on keeps the inactive slot intact when a stick turns out damaged.
+   */
+  verifyBeforeWrite: boolean;
 }
 
 /** A validated device configuration with every default filled in. */
@@ -153,7 +159,7 @@ function parseHealthCheck(v: unknown, bad: string[]): HealthCheckConfig | undefi
 }
 
 function parsePolicy(v: unknown, bad: string[]): DevicePolicy {
-  const p: DevicePolicy = { requiredSigners: 1, allowSameVersion: false };
+  const p: DevicePolicy = { requiredSigners: 1, allowSameVersion: false, verifyBeforeWrite: false };
   if (v === undefined) return p;
   if (!isObj(v)) {
     bad.push('"policy" must be an object');
@@ -166,6 +172,10 @@ function parsePolicy(v: unknown, bad: string[]): DevicePolicy {
   if (v.allowSameVersion !== undefined) {
     if (typeof v.allowSameVersion !== 'boolean') bad.push('policy.allowSameVersion must be true or false');
     else p.allowSameVersion = v.allowSameVersion;
+  }
+  if (v.verifyBeforeWrite !== undefined) {
+    if (typeof v.verifyBeforeWrite !== 'boolean') bad.push('policy.verifyBeforeWrite must be true or false');
+    else p.verifyBeforeWrite = v.verifyBeforeWrite;
   }
   return p;
 }

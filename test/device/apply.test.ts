@@ -108,8 +108,7 @@ describe('applyUpdate and bootCheck', () => {
     expect(await simulateBoot(dev)).toBe('A');
   });
 
-  it('leaves the device as it was when the stick holds a tampered layer', async () => {
-    const dev = await freshDevice();
+  async function tamperedStick(): Promise<string> {
     const bad = await kit.makeStick([{ image: 'v1', version: '1.0.0', counter: 100 }]);
     const blobs = path.join(bad, 'FERRY', 'oci', 'blobs', 'sha256');
     const sizes = await Promise.all((await fsp.readdir(blobs)).map(async (n) => ({ n, size: (await fsp.stat(path.join(blobs, n))).size })));
@@ -117,8 +116,27 @@ describe('applyUpdate and bootCheck', () => {
     const fh = await fsp.open(path.join(blobs, layer), 'r+');
     await fh.write(Buffer.from('X'), 0, 1, 100);
     await fh.close();
-    const before = await fsp.readFile(dev.bootFile, 'utf8');
+    return bad;
+  }
+
+  it('single pass: a tampered layer leaves the target marked bad, the running slot primary, nothing activated', async () => {
+    const dev = await freshDevice();
+    const bad = await tamperedStick();
+    const aBefore = (await loadState(dev.stateDir)).slots.A;
     await expect(applyUpdate({ ...dev.opts, mediaRoot: bad }, deviceDeps)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+    expect(await bootFile(dev)).toMatchObject({ order: ['A', 'B'], slots: { A: { good: true }, B: { good: false, attemptsLeft: 0 } } });
+    const state = await loadState(dev.stateDir);
+    expect(state.slots.A).toEqual(aBefore);
+    expect(state.slots.B).toMatchObject({ status: 'bad', lastError: { code: 'DIGEST_MISMATCH' } });
+    expect(state.lastResult).toMatchObject({ action: 'apply', result: 'failure', code: 'DIGEST_MISMATCH' });
+    expect(await simulateBoot(dev)).toBe('A');
+  });
+
+  it('with policy.verifyBeforeWrite a tampered layer leaves even the inactive slot as it was', async () => {
+    const dev = await freshDevice();
+    const bad = await tamperedStick();
+    const before = await fsp.readFile(dev.bootFile, 'utf8');
+    await expect(applyUpdate({ ...dev.opts, mediaRoot: bad, verifyBeforeWrite: true }, deviceDeps)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
     expect(await fsp.readFile(dev.bootFile, 'utf8')).toBe(before);
     const state = await loadState(dev.stateDir);
     expect(state.slots.B.status).toBe('empty');

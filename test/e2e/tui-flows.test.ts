@@ -147,7 +147,7 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     expect(await snapshot(dev)).toEqual(before);
   });
 
-  it('cancels during apply on c + y and leaves the device as it was: slots, floor, bootloader and both slot trees', async () => {
+  it('cancels during the write on c + y: the running slot, its tree, the boot order and the floor are untouched; the target stays bad', async () => {
     const dev = await deviceOn100();
     const stick = path.join(world.dir, 'stick-fifo');
     await fsp.cp(world.stick, stick, { recursive: true });
@@ -162,26 +162,28 @@ describe('ferry-tui flows (80x24, real engine)', () => {
       s.keys('Enter');
       await s.waitFor('Install 1.1.0 into slot A?');
       s.keys('y');
-      // The engine re-reads every blob before touching anything; it is now blocked on the pipe.
-      let screen = await s.waitFor(/> verify\s+running/);
+      // The engine's single write pass (target already marked bad) is now blocked on the pipe.
+      let screen = await s.waitFor(/> write\s+running/);
       expect(screen).toContain('Cancel (c) is possible until the bootloader switch.');
       await saveScreen('5-apply', screen);
       s.keys('c');
       screen = await s.waitFor('Cancel the update?');
       expect(screen).toContain('y yes, cancel');
       s.keys('y');
-      await s.waitFor('cancelling');
-      await fifo.serve(); // let the blocked read finish: the engine must now stop
-      screen = await s.waitFor('cancelled: the device is as before');
+      screen = await s.waitFor('cancelled: running system untouched; slot A stays bad until rewritten.');
       expect(screen).not.toContain('Installed 1.1.0');
       await saveScreen('5-apply-cancelled', screen);
     } finally {
       await fifo.release();
     }
     const after = await snapshot(dev);
-    expect(after.grub).toEqual(before.grub);
-    expect(after.slots).toEqual(before.slots);
-    expect(after.trees).toEqual(before.trees);
+    // booted B: its tree, record and boot priority are untouched; target A is never booted.
+    expect(after.grub.ORDER).toBe('B A');
+    expect(after.grub.B_OK).toBe(before.grub.B_OK);
+    expect(after.grub.A_OK).toBe('0');
+    expect(after.slots.B).toEqual(before.slots.B);
+    expect(after.slots.A).toMatchObject({ status: 'bad', lastError: { code: 'CANCELLED' } });
+    expect(after.trees.b).toEqual(before.trees.b);
     expect(after.floor).toEqual(before.floor);
     expect(after.lastResult).toMatchObject({ action: 'apply', result: 'cancelled', code: 'CANCELLED' });
   });
@@ -228,7 +230,7 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     expect(rows(screen)[23]).toContain('q back');
   });
 
-  it('on SIGTERM mid-apply (service stopped, stick pulled) cancels, waits for the engine, exits 143 and leaves the device as before', async () => {
+  it('on SIGTERM mid-write (service stopped, stick pulled) cancels, waits for the engine, exits 143 and leaves the running slot as before', async () => {
     const dev = await deviceOn100();
     const stick = path.join(world.dir, 'stick-fifo-term');
     await fsp.cp(world.stick, stick, { recursive: true });
@@ -243,18 +245,22 @@ describe('ferry-tui flows (80x24, real engine)', () => {
       s.keys('Enter');
       await s.waitFor('Install 1.1.0 into slot A?');
       s.keys('y');
-      await s.waitFor(/> verify\s+running/);
+      await s.waitFor(/> write\s+running/);
       process.kill(s.pid(), 'SIGTERM');
-      await s.waitFor('cancelling');
-      await fifo.serve();
+      // The engine's read of the pipe is parked in an open(); a pulled stick would fail it with
+      // EIO instead. Feed the pipe so that read returns and the process can exit.
+      const served = fifo.serve();
       await s.waitFor('[exit 143]');
+      await served;
     } finally {
       await fifo.release();
     }
     const after = await snapshot(dev);
-    expect(after.grub).toEqual(before.grub);
-    expect(after.slots).toEqual(before.slots);
-    expect(after.trees).toEqual(before.trees);
+    expect(after.grub.ORDER).toBe('B A');
+    expect(after.grub.B_OK).toBe(before.grub.B_OK);
+    expect(after.slots.B).toEqual(before.slots.B);
+    expect(after.slots.A.status).toBe('bad');
+    expect(after.trees.b).toEqual(before.trees.b);
     expect(after.lastResult).toMatchObject({ result: 'cancelled' });
   });
 

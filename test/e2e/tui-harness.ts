@@ -86,10 +86,25 @@ export class TuiSession {
 
   /** Stop the tmux server of this session (and ferry-tui with it). */
   kill(): void {
+    // A ferry-tui whose engine is parked in open() on a test pipe cannot finish exiting
+    // (libuv joins its threadpool at exit): make sure no test leaves one behind.
+    let pid: number | undefined;
+    try {
+      pid = this.pid();
+    } catch {
+      // no pane or no ferry-tui left
+    }
     try {
       this.tmux('kill-server');
     } catch {
       // already gone
+    }
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already exited
+      }
     }
   }
 }

@@ -70,7 +70,7 @@ describe('App (terminal UI controller)', () => {
     expect(t.text()).toContain('this update is for another kind of device [INCOMPATIBLE_DEVICE]');
   });
 
-  it('cancels an apply only after a second confirmation, and reports the device as before', async () => {
+  it('cancels an apply only after a second confirmation, and says the running system was not touched', async () => {
     const t = makeApp();
     await toConfirm(t);
     t.app.key('y');
@@ -85,7 +85,7 @@ describe('App (terminal UI controller)', () => {
     t.engine.applyGate.open();
     await settle();
     expect(t.app.state.apply?.cancelled).toBe(true);
-    expect(t.text()).toContain('cancelled: the device is as before');
+    expect(t.text()).toContain('cancelled: running system untouched; slot B stays bad until rewritten.');
     t.app.key('q');
     await settle();
     expect(t.app.state.screen).toBe('device');

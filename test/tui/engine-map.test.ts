@@ -14,7 +14,7 @@ const CONFIG = {
   slots: { A: { type: 'dir' }, B: { type: 'dir' } },
   bootloader: { type: 'file', attempts: 3 },
   healthCheck: undefined,
-  policy: { requiredSigners: 1, allowSameVersion: false },
+  policy: { requiredSigners: 1, allowSameVersion: false, verifyBeforeWrite: false },
   rebootCommand: 'true',
   bootedSlot: undefined,
 } as DeviceConfig;

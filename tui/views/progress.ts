@@ -56,7 +56,14 @@ function stageLine(a: ApplyState, i: number, g: Glyphs, w: number): Line {
 
 /** The sentence under the stages. */
 function applyNote(a: ApplyState, g: Glyphs): Line {
-  if (a.cancelled) return line(`${g.ok} cancelled: the device is as before; the running system was not touched.`, 'bold');
+  if (a.cancelled) {
+    // Before the write the device is exactly as before; once the write began, the inactive
+    // slot holds part of the new image and stays marked bad (never booted) until rewritten.
+    const wrote = a.stages.some((st) => st.step === 'write' && st.state !== 'waiting');
+    return wrote
+      ? line(`${g.ok} cancelled: running system untouched; slot ${a.plan.targetSlot} stays bad until rewritten.`, 'bold')
+      : line(`${g.ok} cancelled: the device is as before; the running system was not touched.`, 'bold');
+  }
   if (a.cancelling) return line('cancelling… waiting for the current write to stop', 'bold');
   if (a.cancelAsked) return line('Cancel the update? The running system stays as it is.', 'bold');
   if (a.error) return line('');

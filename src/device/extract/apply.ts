@@ -90,6 +90,24 @@ export async function applyImageToDir(req: SlotWriteRequest & { root: string }):
   return { bytesRead: done, bytesWritten: uncompressed, details: { layers: layers.length } };
 }
 
+/**
+ * A layer that failed to decompress, parse or pass the path checks may simply have been
+ * altered on the stick: finish hashing the blob, so a tampered stick is reported as
+ * DIGEST_MISMATCH (a security refusal) rather than as the symptom it caused.
+ */
+async function explainLayerFailure(layout: OciLayout, desc: Descriptor, what: string, e: unknown): Promise<FerryError> {
+  const err = isFerryError(e) ? e : toFerryError(e, what);
+  if (err.code === 'DIGEST_MISMATCH' || err.code === 'SIZE_MISMATCH' || err.code === 'BLOB_MISSING') return err;
+  try {
+    await layout.verifyBlob(desc, what);
+  } catch (digestErr) {
+    if (isFerryError(digestErr, 'DIGEST_MISMATCH') || isFerryError(digestErr, 'SIZE_MISMATCH')) {
+      return new FerryError(digestErr.code, digestErr.message, { cause: err, details: { ...digestErr.details, symptom: err.code } });
+    }
+  }
+  return err;
+}
+
 /** Apply one layer; on any failure the tar child is killed before the error is thrown. */
 async function applyLayer(layout: OciLayout, desc: Descriptor, diffId: string, root: string, what: string, lowerEmpty: boolean, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<LayerResult> {
   const compression = layerCompression(desc.mediaType);
@@ -120,8 +138,7 @@ async function applyLayer(layout: OciLayout, desc: Descriptor, diffId: string, r
   } catch (e) {
     await tar.kill();
     if (signal?.aborted) throw cancelled(what);
-    if (isFerryError(e)) throw e;
-    throw toFerryError(e, what);
+    throw await explainLayerFailure(layout, desc, what, e);
   }
   if (diff.digest !== diffId) {
     throw new FerryError('DIGEST_MISMATCH', `${what}: uncompressed content does not match the image config's diff_id (expected ${diffId}, got ${diff.digest}): the image was built wrongly or altered; re-export it`, {
