@@ -58,6 +58,46 @@ describe('ferry pki + export --signer + sign, verified offline', () => {
     expect(manifest).toMatchObject({ schema: 'ferry.update/v1', id: 'kiosk-1.0.0', target: { counter: 1000000009999, compatible: ['acme,kiosk-v2'] }, image: { ref: 'kiosk-1.0.0' } });
   });
 
+  it('ferry verify --trust prints each update with its signers and exits 0; --required-signers 3 refuses with exit 3', () => {
+    const out = ferry('verify', '--media', d('stick'), '--trust', d('trust'), '--required-signers', '2');
+    const line = out.split('\n').find((l) => l.startsWith('ok kiosk-1.0.0: signed by '));
+    expect(line).toMatch(/ at \d{4}-.*, expires \d{4}-/);
+    expect(line).toContain('CN=build signer');
+    expect(line).toContain('CN=qa signer');
+    expect(out).toMatch(/^ok: 1 image\(s\), \d+ blobs/m);
+    const json = JSON.parse(ferry('verify', '--media', d('stick'), '--trust', d('trust'), '--json'));
+    expect(json.updates).toEqual([expect.objectContaining({ id: 'kiosk-1.0.0', ok: true, signers: expect.any(Array) })]);
+    const r = ferryFails('verify', '--media', d('stick'), '--trust', d('trust'), '--required-signers', '3');
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/error\[NOT_ENOUGH_SIGNERS\]/);
+  });
+
+  it('ferry verify --trust refuses an update whose layer was altered on the stick (exit 3), naming the update', () => {
+    fs.cpSync(d('stick'), d('stick-bad'), { recursive: true });
+    const m = JSON.parse(fs.readFileSync(d('stick-bad/FERRY/updates/kiosk-1.0.0.json'), 'utf8'));
+    const manifest = JSON.parse(fs.readFileSync(d(`stick-bad/FERRY/oci/blobs/sha256/${m.image.manifest.digest.slice(7)}`), 'utf8'));
+    const layer = d(`stick-bad/FERRY/oci/blobs/sha256/${manifest.layers[0].digest.slice(7)}`);
+    const fd = fs.openSync(layer, 'r+');
+    fs.writeSync(fd, Buffer.from([0x42]), 0, 1, 10);
+    fs.closeSync(fd);
+    const r = spawnSync(NODE, [CLI, 'verify', '--media', d('stick-bad'), '--trust', d('trust')], { encoding: 'utf8', env });
+    expect(r.status).toBe(3);
+    expect(r.stdout).toMatch(/^refused kiosk-1\.0\.0: error\[DIGEST_MISMATCH\]/m);
+    expect(r.stderr).toMatch(/digest-mismatch: sha256:/);
+  });
+
+  it('export --signer decrypts an encrypted signer key from --passphrase-env before writing anything', () => {
+    ferry('pki', 'issue-signer', '--root', d('root'), '--name', 'locked signer', '--days', '30', '--out', d('locked'), '--root-passphrase-env', 'ROOT_PASS', '--passphrase-env', 'ROOT_PASS');
+    expect(fs.readFileSync(d('locked/key.pem'), 'utf8')).toMatch(/BEGIN ENCRYPTED PRIVATE KEY/);
+    const refused = ferryFails('export', '--image', s.v2, '--target', 'kiosk', '--version', '1.1.0', '--media', d('stick-locked'), '--signer', d('locked'), '--compatible', 'acme,kiosk-v2');
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/PASSPHRASE_REQUIRED/);
+    expect(fs.existsSync(d('stick-locked/FERRY/oci/index.json'))).toBe(false);
+    ferry('export', '--image', s.v2, '--target', 'kiosk', '--version', '1.1.0', '--media', d('stick-locked'), '--signer', d('locked'), '--compatible', 'acme,kiosk-v2', '--passphrase-env', 'ROOT_PASS');
+    const u = d('stick-locked/FERRY/updates/kiosk-1.1.0.json');
+    execFileSync('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', `${u}.p7s`, '-content', u, '-CAfile', d('root/cert.pem'), '-purpose', 'any', '-out', '/dev/null'], { stdio: 'pipe' });
+  });
+
   it('verifies the stick on the device: two distinct signers, the pinned image and every blob', async () => {
     const trust = await loadTrustMaterial(d('trust'));
     const [r] = await verifyMediaUpdates(d('stick'), trust, { requiredSigners: 2, compatible: 'acme,kiosk-v2' }, new Date(), { checkBlobs: true });

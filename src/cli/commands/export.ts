@@ -5,6 +5,9 @@ import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { exportImage, type ExportResult } from '../../media/export.js';
 import { publishUpdate, type PublishResult } from '../../media/publish.js';
+import { readPassphrase } from '../../trust/keys.js';
+import { loadFileSigner } from '../../trust/signer.js';
+import type { Signer } from '../../trust/types.js';
 import type { CompressChoice } from '../../oci/layer-copy.js';
 import { formatPlatform, parsePlatform } from '../../oci/types.js';
 import { readFileCapped } from '../../util/fsx.js';
@@ -30,6 +33,14 @@ interface ExportOpts {
   counter?: string;
   expires?: string;
   notes?: string;
+  passphraseEnv?: string;
+  passphraseFile?: string;
+}
+
+/** What signing needs, loaded before anything is written. */
+interface SigningPlan {
+  notes: string | undefined;
+  signer: Signer;
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -42,10 +53,15 @@ function parseCounter(s: string | undefined): number | undefined {
   return Number(s);
 }
 
-/** Check the signing options before anything is written (plan, then act); returns the release notes. */
-async function checkSigning(opts: ExportOpts): Promise<string | undefined> {
+/**
+ * Check the signing options and load the signer key (decrypting it) before anything is
+ * written (plan, then act): a wrong passphrase never leaves an unsigned image behind.
+ */
+async function checkSigning(opts: ExportOpts): Promise<SigningPlan | undefined> {
   if (opts.signer === undefined) {
-    if (opts.compatible.length || opts.counter || opts.expires || opts.notes) throw new FerryError('USAGE', '--compatible, --counter, --expires and --notes only apply with --signer <dir>');
+    if (opts.compatible.length || opts.counter || opts.expires || opts.notes || opts.passphraseEnv || opts.passphraseFile) {
+      throw new FerryError('USAGE', '--compatible, --counter, --expires, --notes and --passphrase-* only apply with --signer <dir>');
+    }
     return undefined;
   }
   if (opts.compatible.length === 0) throw new FerryError('USAGE', '--signer needs at least one --compatible <string> (the devices allowed to install this image)');
@@ -57,10 +73,13 @@ async function checkSigning(opts: ExportOpts): Promise<string | undefined> {
       throw new FerryError('KEY_INVALID', `signer folder ${opts.signer} has no ${f}: create one with ferry pki issue-signer`);
     }
   }
-  return opts.notes === undefined ? undefined : (await readFileCapped(opts.notes, NOTES_CAP, 'release notes')).toString('utf8');
+  const notes = opts.notes === undefined ? undefined : (await readFileCapped(opts.notes, NOTES_CAP, 'release notes')).toString('utf8');
+  const passphrase = await readPassphrase({ env: opts.passphraseEnv, file: opts.passphraseFile });
+  return { notes, signer: await loadFileSigner(opts.signer, passphrase) };
 }
 
-async function sign(opts: ExportOpts, r: ExportResult, notes: string | undefined): Promise<PublishResult> {
+async function sign(opts: ExportOpts, r: ExportResult, plan: SigningPlan): Promise<PublishResult> {
+  const notes = plan.notes;
   const counter = parseCounter(opts.counter);
   return publishUpdate({
     mediaRoot: opts.media,
@@ -70,6 +89,7 @@ async function sign(opts: ExportOpts, r: ExportResult, notes: string | undefined
     platform: r.platform,
     payloadBytes: r.payloadBytes,
     signerDir: opts.signer!,
+    signer: plan.signer,
     compatible: opts.compatible,
     ...(counter !== undefined ? { counter } : {}),
     ...(opts.expires !== undefined ? { expires: opts.expires } : {}),
@@ -94,12 +114,14 @@ export function registerExport(program: Command): void {
     .option('--counter <n>', 'release counter (anti-rollback); derived from the version when omitted')
     .option('--expires <date|days>', 'expiry of the update manifest: an RFC 3339 date or a number of days')
     .option('--notes <file>', 'release notes file (UTF-8, at most 64 KiB)')
+    .option('--passphrase-env <VAR>', "the signer key's passphrase, from this environment variable")
+    .option('--passphrase-file <FILE>', "the signer key's passphrase, from this file")
     .option('--json', 'print the result as JSON')
     .option('--progress', 'print progress events as JSON lines on stderr')
     .action(
       action(async (opts: ExportOpts) => {
         if (!COMPRESS.includes(opts.compress as CompressChoice)) throw new FerryError('USAGE', `--compress must be one of ${COMPRESS.join(', ')}, not "${opts.compress}"`);
-        const notes = await checkSigning(opts);
+        const signing = await checkSigning(opts);
         const progress = cliProgress(opts);
         const epoch = process.env.SOURCE_DATE_EPOCH;
         if (epoch !== undefined && !/^\d+$/.test(epoch)) throw new FerryError('USAGE', `SOURCE_DATE_EPOCH "${epoch}" is not a number of seconds`);
@@ -114,7 +136,7 @@ export function registerExport(program: Command): void {
           ...(progress ? { progress } : {}),
           ...(epoch !== undefined ? { sourceDateEpoch: Number(epoch) } : {}),
         });
-        const signed = opts.signer !== undefined ? await sign(opts, r, notes) : undefined;
+        const signed = signing !== undefined ? await sign(opts, r, signing) : undefined;
         if (opts.json) {
           printJson({ ok: true, ...r, update: signed ? { manifestPath: signed.manifestPath, signaturePath: signed.signaturePath } : null });
           return;

@@ -1,6 +1,9 @@
 /** `ferry verify`: re-hash every blob the media's images reference; list every damaged one. */
 import type { Command } from 'commander';
-import { reportError as blobReportError, verifyMediaBlobs } from '../../media/verify.js';
+import { FerryError } from '../../errors.js';
+import { reportError as blobReportError, type MediaBlobReport, verifyMediaBlobs } from '../../media/verify.js';
+import { firstRefusal, formatUpdateResult, type MediaUpdateResult, verifyMediaUpdates } from '../../media/verify-updates.js';
+import { loadTrustMaterial } from '../../trust/load.js';
 import type { ProgressEvent, ProgressFn } from '../../progress.js';
 import { action, printJson } from '../run.js';
 
@@ -25,28 +28,65 @@ export function cliProgress(opts: { progress?: boolean }): ProgressFn | undefine
   };
 }
 
+interface VerifyOpts {
+  media: string;
+  trust?: string;
+  compatible?: string;
+  requiredSigners?: string;
+  json?: boolean;
+  progress?: boolean;
+}
+
+/**
+ * With --trust: check every update's signature, chain and expiry (no blob I/O), then
+ * re-hash every blob once; an update whose image has a damaged blob is refused too.
+ */
+async function verifyUpdates(opts: VerifyOpts, blobs: MediaBlobReport): Promise<MediaUpdateResult[]> {
+  if (opts.trust === undefined) return [];
+  const required = opts.requiredSigners === undefined ? 1 : Number(opts.requiredSigners);
+  if (!Number.isInteger(required) || required < 1) throw new FerryError('USAGE', `--required-signers must be a whole number ≥ 1, not "${opts.requiredSigners}"`);
+  const trust = await loadTrustMaterial(opts.trust);
+  const policy = { requiredSigners: required, ...(opts.compatible ? { compatible: opts.compatible } : {}) };
+  const results = await verifyMediaUpdates(opts.media, trust, policy, new Date(), { checkBlobs: false });
+  return results.map((r) => {
+    const damaged = r.ok && r.manifest ? blobs.problems.find((p) => p.refs.includes(r.manifest!.image.ref)) : undefined;
+    return damaged ? { ...r, ok: false, code: damaged.kind === 'digest-mismatch' ? 'DIGEST_MISMATCH' : 'MEDIA_DAMAGED', message: `blob ${damaged.digest} is damaged or missing: ${damaged.message}` } : r;
+  });
+}
+
 /** Register `ferry verify` on the program. */
 export function registerVerify(program: Command): void {
   program
     .command('verify')
-    .description('re-read every blob of every image on the media and check its digest and size; lists every missing or damaged blob')
+    .description('re-read every blob of every image on the media and check its digest and size; with --trust, also check every signed update manifest (signature, chain, expiry); lists every problem')
     .requiredOption('--media <dir>', 'the media root (the folder that holds FERRY/)')
+    .option('--trust <dir>', 'trust folder with roots/*.pem (and optional cross/*.pem, crl.pem): also verify FERRY/updates signatures')
+    .option('--compatible <string>', 'with --trust: also require updates to list this device compatible string')
+    .option('--required-signers <n>', 'with --trust: distinct trusted signers each update needs (m-of-n)', '1')
     .option('--json', 'print the report as JSON')
     .option('--progress', 'print progress events as JSON lines on stderr')
-    // --trust <dir> (signature checking of FERRY/updates) is added here by the integrator.
     .action(
-      action(async (opts: { media: string; json?: boolean; progress?: boolean }) => {
+      action(async (opts: VerifyOpts) => {
         const progress = cliProgress(opts);
         const report = await verifyMediaBlobs(opts.media, progress ? { progress } : {});
-        const err = blobReportError(report);
+        const updates = await verifyUpdates(opts, report);
+        const err = blobReportError(report) ?? firstRefusal(updates);
         if (opts.json) {
-          printJson({ ...report, ...(err ? { error: { code: err.code, message: err.message } } : {}) });
+          printJson({ ...report, ...(opts.trust ? { updates: updates.map(jsonUpdate) } : {}), ...(err ? { error: { code: err.code, message: err.message } } : {}) });
           return err?.exitCode ?? 0;
         }
         for (const p of report.problems) process.stderr.write(`ferry: ${p.kind}: ${p.digest} (needed by ${p.refs.join(', ')}): ${p.message}\n`);
+        for (const u of updates) process.stdout.write(formatUpdateResult(u) + '\n');
+        if (opts.trust !== undefined && updates.length === 0) process.stdout.write('no signed updates on the media (FERRY/updates is empty)\n');
         if (err) throw err;
         process.stdout.write(`ok: ${report.images.length} image(s), ${report.blobsChecked} blobs, ${report.bytesChecked} bytes verified\n`);
         return 0;
       }),
     );
+}
+
+/** An update result for --json, without the bulky verifier internals. */
+function jsonUpdate(r: MediaUpdateResult): Record<string, unknown> {
+  const { verified: _verified, ...rest } = r;
+  return rest;
 }
