@@ -1,33 +1,8 @@
 #!/usr/bin/env node
 /** The `ferry` command line: a thin commander layer over the library in src/. */
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { ExitCode } from '../errors.js';
-import { registerArchive } from './commands/archive.js';
-import { registerDevice } from './commands/device.js';
-import { registerExport } from './commands/export.js';
-import { registerInspect } from './commands/inspect.js';
-import { registerPki } from './commands/pki.js';
-import { registerSign } from './commands/sign.js';
-import { registerVerify } from './commands/verify.js';
-
-/** Build the whole command tree (exported so tests and docs can walk it). */
-export function buildProgram(): Command {
-  const program = new Command('ferry')
-    .description('carry bootable OS images across the air gap: signed OCI media and verified A/B updates')
-    .version('0.1.0')
-    // program options only before the subcommand, so `ferry export --version 1.2.3` is export's own option
-    .enablePositionalOptions()
-    .showHelpAfterError()
-    .exitOverride();
-  registerExport(program);
-  registerInspect(program);
-  registerVerify(program);
-  registerArchive(program);
-  registerPki(program);
-  registerSign(program);
-  registerDevice(program);
-  return program;
-}
+import { buildProgram } from './program.js';
 
 async function main(): Promise<void> {
   const program = buildProgram();
