@@ -6,7 +6,8 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { FerryError } from '../errors.js';
-import { parsePaxRecords, parseTarNumber, tarChecksumOk, TarCaps } from './tar.js';
+import { TarCaps } from './tar.js';
+import { checksumOk, parseNumber, parsePaxRecords } from './tar-header.js';
 
 /** Streaming tar structure check. */
 export class TarStructureCheck extends Transform {
@@ -35,8 +36,8 @@ export class TarStructureCheck extends Transform {
       return;
     }
     if (this.ended) return; // data after the end marker is ignored, as tar does
-    if (!tarChecksumOk(h)) throw this.fail(`bad tar header checksum at byte ${this.offset - 512}`);
-    let size = parseTarNumber(h.subarray(124, 136));
+    if (!checksumOk(h)) throw this.fail(`bad tar header checksum at byte ${this.offset - 512}`);
+    let size = parseNumber(h.subarray(124, 136));
     if (size === undefined) throw this.fail(`bad size field at byte ${this.offset - 512}`);
     const flag = String.fromCharCode(h[156]!);
     if (flag === 'x') {

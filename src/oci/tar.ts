@@ -7,6 +7,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import { FerryError } from '../errors.js';
+import { checksumOk, parseNumber, parsePaxRecords } from './tar-header.js';
 
 /** Caps on what a tar may make us hold in memory. */
 export const TarCaps = {
@@ -38,50 +39,13 @@ function corrupt(file: string, msg: string): FerryError {
   return new FerryError('CORRUPT_ARCHIVE', `${file}: ${msg}: the archive is damaged or not a tar; re-create it`, { details: { file } });
 }
 
-/** Parse an octal or base-256 numeric field. */
-export function parseTarNumber(field: Buffer): number | undefined {
-  if (field.length > 0 && (field[0]! & 0x80) !== 0) {
-    // GNU base-256: big-endian, first byte's high bit is the marker (positive only)
-    if ((field[0]! & 0x40) !== 0) return undefined;
-    let v = field[0]! & 0x3f;
-    for (let i = 1; i < field.length; i++) v = v * 256 + field[i]!;
-    return Number.isSafeInteger(v) ? v : undefined;
-  }
-  const s = field.toString('latin1').replace(/\0.*$/s, '').trim();
-  if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) return undefined;
-  return parseInt(s, 8);
+function utf8(byteString: string): string {
+  return Buffer.from(byteString, 'latin1').toString('utf8');
 }
 
 function cString(buf: Buffer, start: number, len: number): string {
   const end = buf.indexOf(0, start);
   return buf.toString('utf8', start, end === -1 || end > start + len ? start + len : end);
-}
-
-/** Verify the header checksum (unsigned sum with the checksum field as spaces). */
-export function tarChecksumOk(h: Buffer): boolean {
-  const stored = parseTarNumber(h.subarray(148, 156));
-  let sum = 8 * 0x20;
-  for (let i = 0; i < 512; i++) if (i < 148 || i >= 156) sum += h[i]!;
-  return stored === sum;
-}
-
-/** Parse pax extended header records ("<len> <key>=<value>\n"). */
-export function parsePaxRecords(data: Buffer, file: string): Map<string, string> {
-  const out = new Map<string, string>();
-  let i = 0;
-  while (i < data.length) {
-    const sp = data.indexOf(0x20, i);
-    if (sp === -1) throw corrupt(file, 'malformed pax record');
-    const len = Number(data.toString('latin1', i, sp));
-    if (!Number.isSafeInteger(len) || len <= sp - i || i + len > data.length || data[i + len - 1] !== 0x0a) throw corrupt(file, 'malformed pax record length');
-    const rec = data.subarray(sp + 1, i + len - 1);
-    const eq = rec.indexOf(0x3d);
-    if (eq === -1) throw corrupt(file, 'pax record without "="');
-    out.set(rec.toString('utf8', 0, eq), rec.toString('utf8', eq + 1));
-    i += len;
-  }
-  return out;
 }
 
 /** "./a//b/" → "a/b"; the root itself is "". */
@@ -136,9 +100,9 @@ export async function indexTar(file: string): Promise<TarIndex> {
       if (pos === fileSize) throw corrupt(file, 'ends without the end-of-archive marker');
       const h = await readExact(fh, 512, pos, fileSize, file);
       if (h.every((b) => b === 0)) break;
-      if (!tarChecksumOk(h)) throw corrupt(file, `bad header checksum at byte ${pos}`);
+      if (!checksumOk(h)) throw corrupt(file, `bad header checksum at byte ${pos}`);
       if (++count > TarCaps.entries) throw corrupt(file, `more than ${TarCaps.entries} entries`);
-      let size = parseTarNumber(h.subarray(124, 136));
+      let size = parseNumber(h.subarray(124, 136));
       if (size === undefined) throw corrupt(file, `bad size field at byte ${pos}`);
       const flag = String.fromCharCode(h[156]!);
       const dataPos = pos + 512;
@@ -153,8 +117,11 @@ export async function indexTar(file: string): Promise<TarIndex> {
         continue;
       }
       const prefix = h.subarray(257, 263).toString('latin1').startsWith('ustar') ? cString(h, 345, 155) : '';
-      let name = pax.get('path') ?? longName ?? (prefix ? `${prefix}/${cString(h, 0, 100)}` : cString(h, 0, 100));
-      const linkname = pax.get('linkpath') ?? longLink ?? cString(h, 157, 100);
+      // pax values are byte strings (tar-header.ts); names in pax records are UTF-8
+      const paxPath = pax.get('path');
+      const paxLink = pax.get('linkpath');
+      let name = (paxPath !== undefined ? utf8(paxPath) : undefined) ?? longName ?? (prefix ? `${prefix}/${cString(h, 0, 100)}` : cString(h, 0, 100));
+      const linkname = (paxLink !== undefined ? utf8(paxLink) : undefined) ?? longLink ?? cString(h, 157, 100);
       if (pax.has('size')) {
         size = Number(pax.get('size'));
         if (!Number.isSafeInteger(size) || size < 0) throw corrupt(file, `bad pax size for ${name}`);

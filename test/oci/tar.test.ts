@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFerryError } from '../../src/errors.js';
 import { writeTarAtomic } from '../../src/oci/archive-writer.js';
-import { indexTar, parseTarNumber } from '../../src/oci/tar.js';
+import { indexTar } from '../../src/oci/tar.js';
+import { parseNumber as parseTarNumber } from '../../src/oci/tar-header.js';
 
 let dir: string;
 beforeAll(async () => {

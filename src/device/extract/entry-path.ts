@@ -5,7 +5,7 @@
  * tar's view of every accepted name identical.
  */
 import { FerryError } from '../../errors.js';
-import { ExtractCaps } from './tar-header.js';
+import { ExtractCaps } from '../../oci/tar-header.js';
 
 /** The entry types ferry passes to tar (ustar typeflags 0-7). */
 export type EntryKind = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';

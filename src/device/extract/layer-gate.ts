@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import { FerryError } from '../../errors.js';
 import { type EntryKind, parentOf, unsafePath, type Whiteout, whiteoutOf } from './entry-path.js';
 import type { EntryGate, TarEntry } from './tar-sanitizer.js';
-import { corruptArchive } from './tar-header.js';
+import { corruptArchive } from '../../oci/tar-header.js';
 import { applyWhiteouts, fsPath } from './whiteouts.js';
 
 type Written = 'dir' | 'symlink' | 'other';

@@ -8,7 +8,7 @@
  */
 import { FerryError } from '../../errors.js';
 import { type EntryKind, isHeaderOnly, kindOfTypeflag, normalizeEntryPath, unsafePath } from './entry-path.js';
-import { BLOCK, corruptArchive, ExtractCaps, isZeroBlock, paddedSize, parseHeader, parsePaxRecords, paxNumber, type RawHeader } from './tar-header.js';
+import { BLOCK, corruptArchive, ExtractCaps, isZeroBlock, paddedSize, parseHeader, parsePaxRecords, paxNumber, type RawHeader } from '../../oci/tar-header.js';
 
 /** One entry as ferry understands it, after pax and GNU long-name headers are applied. */
 export interface TarEntry {

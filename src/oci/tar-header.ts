@@ -6,7 +6,7 @@
  * name that is not UTF-8 is checked exactly as GNU tar and the kernel will see it;
  * pax values (SCHILY.xattr.* may be binary) are never decoded at all.
  */
-import { FerryError } from '../../errors.js';
+import { FerryError } from '../errors.js';
 
 export const BLOCK = 512;
 

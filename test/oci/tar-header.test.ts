@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checksumOk, parseHeader, parseNumber, parsePaxRecords, paxNumber } from '../../../src/device/extract/tar-header.js';
-import { tarEntryBytes } from '../../helpers/layers.js';
+import { checksumOk, parseHeader, parseNumber, parsePaxRecords, paxNumber } from '../../src/oci/tar-header.js';
+import { tarEntryBytes } from '../helpers/layers.js';
 
 describe('parseNumber', () => {
   it('reads octal fields with NUL or space terminators and leading spaces', () => {
