@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { applyUpdate } from '../src/device/apply.js';
 import { runRebootCommand } from '../src/device/commands.js';
 import { DEFAULT_CONFIG_FILE } from '../src/device/config.js';
-import { type DeviceDeps, type DeviceOptions, type MediaVerifyResult, openDevice } from '../src/device/context.js';
+import { type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice } from '../src/device/context.js';
 import { planInstall, type PlanInputs } from '../src/device/plan.js';
 import { markGood, rollback } from '../src/device/maintenance.js';
 import { effectiveNow, loadState } from '../src/device/state.js';
@@ -86,16 +86,7 @@ export function createEngine(opts: EngineOptions): TuiEngine {
     await requireFerryFolder(mediaRoot);
     const dev = await openDevice(devOpts, deps);
     const state = await loadState(dev.config.stateDir);
-    const verified = await deps.verifyMedia({
-      mediaRoot,
-      trustDir: dev.config.trustDir,
-      state,
-      requiredSigners: dev.config.policy.requiredSigners,
-      compatible: dev.config.compatible,
-      allowSameVersion: dev.config.policy.allowSameVersion,
-      booted: dev.booted,
-      clock: clock(),
-    });
+    const verified = await deps.verifyMedia(mediaVerifyRequest(dev, state, mediaRoot, clock()));
     const slot = dev.slots[otherSlot(dev.booted)];
     const inputs = {
       candidates: verified.candidates,

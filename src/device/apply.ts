@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
 import { OciLayout } from '../oci/layout.js';
 import { noProgress, type ProgressFn } from '../progress.js';
-import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, openDevice } from './context.js';
+import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice } from './context.js';
 import { faultingProgress, faultPoint } from './fault.js';
 import { acquireLock } from './lock.js';
 import { type InstallPlan, planInstall, type SkipReason } from './plan.js';
@@ -87,16 +87,7 @@ export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise
 async function verifyMedia(run: Run): Promise<MediaVerifyResult> {
   const { dev, state } = run;
   run.progress({ step: 'verify', bytesDone: 0, bytesTotal: 0, detail: 'signatures' });
-  return run.deps.verifyMedia({
-    mediaRoot: run.opts.mediaRoot,
-    trustDir: dev.config.trustDir,
-    state,
-    requiredSigners: dev.config.policy.requiredSigners,
-    compatible: dev.config.compatible,
-    allowSameVersion: dev.config.policy.allowSameVersion,
-    booted: dev.booted,
-    clock: run.clock(),
-  });
+  return run.deps.verifyMedia(mediaVerifyRequest(dev, state, run.opts.mediaRoot, run.clock()));
 }
 
 /** Step plan: decide everything before the first write; nothing applicable ends here with a receipt. */

@@ -69,6 +69,20 @@ export async function openDevice(opts: DeviceOptions, deps: Pick<DeviceDeps, 'sl
   return { configFile: opts.configFile, config, bootloader, booted: b.slot, bootedSource: b.source, slots };
 }
 
+/** The verification request for this device: its trust, policy and state, at `clock`. */
+export function mediaVerifyRequest(dev: DeviceContext, state: DeviceState, mediaRoot: string, clock: Date): MediaVerifyRequest {
+  return {
+    mediaRoot,
+    trustDir: dev.config.trustDir,
+    state,
+    requiredSigners: dev.config.policy.requiredSigners,
+    compatible: dev.config.compatible,
+    allowSameVersion: dev.config.policy.allowSameVersion,
+    booted: dev.booted,
+    clock,
+  };
+}
+
 /** Both slots from their factories; the problems of both are reported together. */
 function buildSlots(config: DeviceConfig, deps: Pick<DeviceDeps, 'createSlot'>, file: string): Record<SlotName, Slot> {
   const out: Partial<Record<SlotName, Slot>> = {};
