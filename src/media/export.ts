@@ -24,6 +24,12 @@ export interface ExportRequest {
   compress?: CompressChoice;
   /** Re-hash blobs already on the media instead of trusting name + size. */
   verifyExisting?: boolean;
+  /**
+   * Also decode layers that are copied unchanged (`--compress keep`): in the same read as
+   * the copy, check the diff_id and the tar structure, so a corrupt stream or a wrong
+   * diff_id is refused here rather than on the device. Re-encoded layers are always decoded.
+   */
+  checkLayers?: boolean;
   progress?: ProgressFn;
   /** Timestamp for rootfs images (SOURCE_DATE_EPOCH); default 0. */
   sourceDateEpoch?: number;
@@ -94,7 +100,7 @@ export async function exportImage(req: ExportRequest): Promise<ExportResult> {
     if (written) (tally.blobsWritten++, (tally.bytesWritten += d.size));
     else (tally.blobsSkipped++, (tally.bytesSkipped += d.size));
   };
-  const opts = { verifyExisting: req.verifyExisting ?? false, ...(progress ? { progress } : {}) };
+  const opts = { verifyExisting: req.verifyExisting ?? false, checkLayers: req.checkLayers ?? false, ...(progress ? { progress } : {}) };
 
   const layers: Descriptor[] = [];
   const diffIds: string[] = [];

@@ -2,10 +2,13 @@
  * Writing one source layer into a layout: a verified byte copy when the wanted
  * compression is the one the layer already has, else a re-encode in one stream
  * (decompress → check the tar structure → check or compute the diff_id → compress →
- * hash to a temp blob).
+ * hash to a temp blob). With `checkLayers`, a copied layer is also decoded on the way:
+ * the bytes being copied are teed (same single read) into decompress → diff_id check →
+ * tar structure check, and the copy waits for that branch (backpressure).
  */
-import type { Transform } from 'node:stream';
-import { FerryError } from '../errors.js';
+import { pipeline as pipelineCb, type Readable, Transform, type TransformCallback, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FerryError, isFerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
 import type { LayoutWriter } from './blob-store.js';
 import { compressor, decompressor } from './compress.js';
@@ -39,9 +42,113 @@ export interface WrittenLayer {
   written: boolean;
 }
 
+/** Options of writeLayer. */
+export interface WriteLayerOptions {
+  verifyExisting?: boolean;
+  progress?: ProgressFn;
+  /** Decode copied layers too (diff_id + tar structure), in the same read as the copy. */
+  checkLayers?: boolean;
+}
+
+/** Bytes the tee lets the check branch buffer before the copy waits for it. */
+const TEE_BUFFER = 1024 * 1024;
+
+/**
+ * A pass-through that also writes every chunk into a branch of `stages` (ending in a
+ * sink) and passes the chunk on only once the branch has room for more: the copy
+ * runs at the speed of the slower side and memory stays flat. A branch failure fails
+ * this stream at once; the branch must also finish cleanly before this stream ends.
+ */
+export class CheckTee extends Transform {
+  private readonly input: Writable;
+  private readonly done: Promise<void>;
+  /** The branch's own error, once it failed (not set when this stream was destroyed first). */
+  branchError: Error | undefined;
+  private closing = false;
+
+  constructor(stages: Transform[]) {
+    super({ highWaterMark: TEE_BUFFER });
+    const input = new Transform({ highWaterMark: TEE_BUFFER, transform: (c, _e, cb) => cb(null, c) });
+    const sink = new Writable({ highWaterMark: TEE_BUFFER, write: (_c, _e, cb) => cb() });
+    this.input = input;
+    this.done = pipeline([input, ...stages, sink]);
+    this.done.catch((e: Error) => {
+      if (this.closing) return;
+      this.branchError = e;
+      this.destroy(e);
+    });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.branchError) return cb(this.branchError);
+    if (this.input.write(chunk)) return cb(null, chunk);
+    // a branch that fails while we wait never drains: the catch above destroys us
+    this.input.once('drain', () => cb(null, chunk));
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.input.end();
+    this.done.then(
+      () => cb(),
+      (e: Error) => cb(e),
+    );
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    this.closing = true;
+    if (!this.input.destroyed) this.input.destroy();
+    cb(err);
+  }
+}
+
+/** The check of a copied layer: decompress → diff_id (checked, or computed when the source has none) → tar structure. */
+export function layerCheckStages(layer: SourceLayer, desc: Descriptor): { stages: Transform[]; diff?: DigestComputer } {
+  const stages: Transform[] = [decompressor(layer.compression, layer.what)];
+  let diff: DigestComputer | undefined;
+  if (layer.diffId === undefined) stages.push((diff = new DigestComputer()));
+  // an uncompressed layer's diff_id is its digest, which the copy itself checks
+  else if (layer.compression !== 'none' || layer.diffId !== desc.digest) stages.push(new DigestVerifier(layer.diffId, -1, `${layer.what} (uncompressed, diff_id)`));
+  stages.push(new TarStructureCheck(layer.what));
+  return diff ? { stages, diff } : { stages };
+}
+
+/**
+ * A layer that failed to decode may simply have been altered: hash the source once more
+ * so that tampering is reported as DIGEST_MISMATCH / SIZE_MISMATCH rather than as its symptom.
+ */
+async function explainCheckFailure(layer: SourceLayer, desc: Descriptor, err: FerryError): Promise<FerryError> {
+  try {
+    await pipeline(layer.open(), new DigestVerifier(desc.digest, desc.size, layer.what), new Writable({ write: (_c, _e, cb) => cb() }));
+  } catch (e) {
+    if (isFerryError(e, 'DIGEST_MISMATCH') || isFerryError(e, 'SIZE_MISMATCH')) return new FerryError(e.code, e.message, { cause: err, details: { ...e.details, symptom: err.code } });
+  }
+  return err;
+}
+
+async function copyChecked(store: LayoutWriter, layer: SourceLayer, desc: Descriptor, opts: WriteLayerOptions): Promise<WrittenLayer> {
+  const { stages, diff } = layerCheckStages(layer, desc);
+  const tee = new CheckTee(stages);
+  let opened = false;
+  const open = (): Readable => {
+    opened = true;
+    // errors of either side destroy both; writeBlob's pipeline sees them on `tee`
+    return pipelineCb(layer.open(), tee, () => undefined);
+  };
+  try {
+    const w = await store.writeBlob(desc, open, opts);
+    const diffId = layer.diffId ?? (opened && diff ? diff.digest : desc.digest);
+    return { descriptor: w.descriptor, diffId, written: w.written };
+  } catch (e) {
+    if (!opened) throw e;
+    const err = isFerryError(e) ? e : toFerryError(e, layer.what);
+    throw tee.branchError ? await explainCheckFailure(layer, desc, err) : err;
+  }
+}
+
 /** Execute a LayerAction into `store`. */
-export async function writeLayer(store: LayoutWriter, layer: SourceLayer, action: LayerAction, opts: { verifyExisting?: boolean; progress?: ProgressFn }): Promise<WrittenLayer> {
+export async function writeLayer(store: LayoutWriter, layer: SourceLayer, action: LayerAction, opts: WriteLayerOptions): Promise<WrittenLayer> {
   if (action.kind === 'copy') {
+    if (opts.checkLayers) return copyChecked(store, layer, action.descriptor, opts);
     const range = layer.range ? await layer.range() : undefined;
     const w = range ? await store.writeBlobFromRange(action.descriptor, range, opts) : await store.writeBlob(action.descriptor, layer.open, opts);
     return { descriptor: w.descriptor, diffId: layer.diffId ?? action.descriptor.digest, written: w.written };

@@ -26,6 +26,7 @@ interface ExportOpts {
   platform?: string;
   compress: string;
   verifyExisting?: boolean;
+  checkLayers?: boolean;
   json?: boolean;
   progress?: boolean;
   signer?: string;
@@ -109,6 +110,7 @@ export function registerExport(program: Command): void {
     .option('--platform <os/arch>', 'platform to pick from a multi-platform image (default linux/amd64)')
     .option('--compress <mode>', 'layer compression: keep, gzip, zstd or none', 'keep')
     .option('--verify-existing', 're-hash blobs already on the media instead of trusting name and size')
+    .option('--check-layers', 'also decode layers copied unchanged (--compress keep), in the same read: diff_id and tar structure')
     .option('--signer <dir>', 'sign an update manifest with key.pem + cert.pem (+ chain.pem) from this folder')
     .option('--compatible <string>', 'device compatible string allowed to install it (repeatable)', collect, [])
     .option('--counter <n>', 'release counter (anti-rollback); derived from the version when omitted')
@@ -132,6 +134,7 @@ export function registerExport(program: Command): void {
           mediaRoot: opts.media,
           compress: opts.compress as CompressChoice,
           verifyExisting: opts.verifyExisting ?? false,
+          checkLayers: opts.checkLayers ?? false,
           ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
           ...(progress ? { progress } : {}),
           ...(epoch !== undefined ? { sourceDateEpoch: Number(epoch) } : {}),
