@@ -25,11 +25,27 @@ export const MSDOS_SUPER_MAGIC = 0x4d44;
 /** FAT32 cannot hold a file of 4 GiB or more. */
 export const FAT32_MAX_FILE = 4 * 1024 ** 3 - 1;
 
+/**
+ * Mount types (/proc/self/mountinfo) of FAT file systems: the kernel's, and FUSE drivers
+ * (statfs then says FUSE, not MSDOS_SUPER_MAGIC, e.g. on kernels built without vfat).
+ */
+export const FAT_MOUNT_TYPES: ReadonlySet<string> = new Set(['vfat', 'msdos', 'fuse.fusefat', 'fuseblk.fusefat']);
+
 /** What the capacity check needs to know about a file system. */
 export interface FsCapacity {
+  /** statfs f_type. */
   type: number;
   bavail: number;
   bsize: number;
+  /** statfs f_blocks: 0 means the file system does not report its size (some FUSE drivers), so free space is unknown. */
+  blocks?: number;
+  /** The mount's type from /proc/self/mountinfo, when known (e.g. "vfat", "fuse.fusefat"). */
+  mountType?: string;
+}
+
+/** True when `fs` is FAT (by statfs type or by mount type). */
+export function isFat(fs: FsCapacity): boolean {
+  return fs.type === MSDOS_SUPER_MAGIC || (fs.mountType !== undefined && FAT_MOUNT_TYPES.has(fs.mountType));
 }
 
 /** A blob about to be written, with its exact or estimated size. */
@@ -40,7 +56,7 @@ export interface PlannedBlob {
 
 /** Refuse a plan up front when a blob exceeds the file system's file size limit or the blobs do not fit (pure). */
 export function checkCapacity(fs: FsCapacity, blobs: PlannedBlob[], where: string): void {
-  if (fs.type === MSDOS_SUPER_MAGIC) {
+  if (isFat(fs)) {
     const big = blobs.find((b) => b.size > FAT32_MAX_FILE);
     if (big) {
       throw new FerryError('FILE_TOO_LARGE_FOR_FILESYSTEM', `${big.what} is ${big.size} bytes but ${where} is FAT32, whose files end at ${FAT32_MAX_FILE} bytes (4 GiB − 1): format the stick as exFAT or ext4`, {
@@ -48,6 +64,7 @@ export function checkCapacity(fs: FsCapacity, blobs: PlannedBlob[], where: strin
       });
     }
   }
+  if (fs.blocks === 0) return; // size not reported: a write that does not fit fails with NO_SPACE (ENOSPC) and leaves no blob
   // per-blob rounding up to whole blocks, plus one block of slack for each file's metadata
   const needed = blobs.reduce((n, b) => n + Math.ceil(b.size / fs.bsize) * fs.bsize + fs.bsize, 0);
   const available = fs.bavail * fs.bsize;
@@ -77,8 +94,41 @@ export async function openMediaStore(mediaRoot: string): Promise<MediaStore> {
   }
 }
 
+/** Decode the octal escapes (\040 for a space, ...) of a mountinfo path. */
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** The type of the mount that holds the absolute, resolved path `dir`, from mountinfo text (pure); undefined when none matches. */
+export function mountTypeOf(mountinfo: string, dir: string): string | undefined {
+  let best: { point: string; type: string } | undefined;
+  for (const line of mountinfo.split('\n')) {
+    const [left, right] = line.split(' - ');
+    const point = left?.split(' ')[4];
+    const type = right?.split(' ')[0];
+    if (point === undefined || !type) continue;
+    const p = unescapeMount(point);
+    const inside = p === '/' || dir === p || dir.startsWith(p.endsWith('/') ? p : `${p}/`);
+    // the last of equal mount points is the one on top
+    if (inside && (!best || p.length >= best.point.length)) best = { point: p, type };
+  }
+  return best?.type;
+}
+
+/** statfs plus the mount type of `dir` (mountinfo is a small kernel file: Linux only; elsewhere the type stays unknown). */
+export async function fileSystemOf(dir: string): Promise<FsCapacity> {
+  const st = await fsp.statfs(dir);
+  const fs: FsCapacity = { type: Number(st.type), bavail: Number(st.bavail), bsize: Number(st.bsize), blocks: Number(st.blocks) };
+  try {
+    const type = mountTypeOf(await fsp.readFile('/proc/self/mountinfo', 'utf8'), await fsp.realpath(dir));
+    if (type !== undefined) fs.mountType = type;
+  } catch {
+    // no /proc: statfs alone decides
+  }
+  return fs;
+}
+
 /** Check free space and file size limits where the store lives. */
 export async function checkStoreCapacity(store: MediaStore, blobs: PlannedBlob[]): Promise<void> {
-  const st = await fsp.statfs(store.paths.oci);
-  checkCapacity({ type: Number(st.type), bavail: Number(st.bavail), bsize: Number(st.bsize) }, blobs, store.root);
+  checkCapacity(await fileSystemOf(store.paths.oci), blobs, store.root);
 }

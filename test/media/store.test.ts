@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFerryError } from '../../src/errors.js';
 import { exportImage } from '../../src/media/export.js';
-import { checkCapacity, FAT32_MAX_FILE, MSDOS_SUPER_MAGIC, openMediaStore } from '../../src/media/store.js';
+import { checkCapacity, FAT32_MAX_FILE, MSDOS_SUPER_MAGIC, mountTypeOf, openMediaStore } from '../../src/media/store.js';
 import { buildSamplesInTemp, type SampleImages } from '../helpers/samples.js';
 import { mediaState, tempDir } from './fixtures.js';
 
@@ -51,6 +51,29 @@ describe('checkCapacity', () => {
 
   it('refuses blobs that do not fit in the free space with NO_SPACE', () => {
     expect(codeOf(() => checkCapacity({ type: 0xef53, bavail: 10, bsize: 4096 }, [{ what: 'b', size: 40_000 }, { what: 'c', size: 4096 }], 'x'))).toBe('NO_SPACE');
+  });
+});
+
+describe('FAT seen through FUSE, and file systems that do not report their size', () => {
+  const mountinfo = [
+    '22 1 254:0 / / rw,relatime - ext4 /dev/vda rw',
+    '40 22 0:39 / /media/usb\\040stick rw,nosuid,nodev - fuse.fusefat fusefat rw,user_id=0,group_id=0',
+    '41 22 0:40 / /media/usb rw - vfat /dev/sdb1 rw',
+    '42 41 0:41 / /media/usb rw - tmpfs tmpfs rw',
+  ].join('\n');
+
+  it('names the type of the innermost, topmost mount holding a path (octal escapes decoded)', () => {
+    expect(mountTypeOf(mountinfo, '/media/usb stick/FERRY/oci')).toBe('fuse.fusefat');
+    expect(mountTypeOf(mountinfo, '/media/usb/FERRY')).toBe('tmpfs'); // mounted over the vfat one
+    expect(mountTypeOf(mountinfo, '/media/usbx')).toBe('ext4'); // a prefix of the name is not a parent
+    expect(mountTypeOf('', '/x')).toBeUndefined();
+  });
+
+  it('treats a fuse.fusefat mount as FAT32 and skips the free-space estimate when the size is not reported', () => {
+    const fuse = { type: 0x65735546, bavail: 0, bsize: 1024, blocks: 0, mountType: 'fuse.fusefat' };
+    expect(codeOf(() => checkCapacity(fuse, [{ what: 'b', size: FAT32_MAX_FILE + 1 }], 'x'))).toBe('FILE_TOO_LARGE_FOR_FILESYSTEM');
+    expect(codeOf(() => checkCapacity(fuse, [{ what: 'b', size: 1 << 20 }], 'x'))).toBeUndefined();
+    expect(codeOf(() => checkCapacity({ ...fuse, blocks: 100 }, [{ what: 'b', size: 1 << 20 }], 'x'))).toBe('NO_SPACE');
   });
 });
 
