@@ -22,6 +22,7 @@ have /usr/bin/time || need+=(time)            # bench: peak RSS (GNU time %M)
 have mksquashfs || need+=(squashfs-tools)     # bench: rauc bundle peer
 [ "${FERRY_SKIP_RAUC:-}" = 1 ] || have rauc || need+=(rauc)
 have dbus-daemon || need+=(dbus-daemon)        # device tests: a private bus for the rauc service (grubenv interop)
+have systemd-analyze || need+=(systemd)        # tests: systemd-analyze verify of the shipped units
 if [ ${#need[@]} -eq 0 ]; then echo "setup-debian: all tools present"; exit 0; fi
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 echo "setup-debian: installing ${need[*]}"
