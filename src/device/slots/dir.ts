@@ -111,7 +111,12 @@ class DirSlot implements Slot {
       await fsp.mkdir(dir, { recursive: true });
       await refuseBootedRoot(dir);
       await emptyDirectory(dir);
-      return await applyImageToDir({ ...req, root: dir });
+      const result = await applyImageToDir({ ...req, root: dir });
+      // Durable before the pipeline records the slot and switches the bootloader:
+      // syncfs(2) of the slot's file system (GNU tar does not fsync what it writes).
+      const r = await runCommand('sync', ['-f', dir]);
+      if (r.code !== 0) throw new FerryError('SLOT_WRITE_FAILED', `cannot sync ${dir}: ${r.stderr.trim() || `sync exited with ${r.code ?? r.signal}`}`);
+      return result;
     } catch (e) {
       throw toFerryError(e);
     }

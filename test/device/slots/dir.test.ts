@@ -36,6 +36,25 @@ describe('dir slot', () => {
     expect(await slot.availableBytes()).toBeGreaterThan(0);
   });
 
+  it('syncs the slot file system (sync -f) after extracting, and fails with SLOT_WRITE_FAILED when it cannot', async () => {
+    const bin = path.join(tmp, 'bin');
+    await fsp.mkdir(bin);
+    const log = path.join(tmp, 'sync.log');
+    await fsp.writeFile(path.join(bin, 'sync'), `#!/bin/sh\necho "$@" >> ${log}\n[ -e ${tmp}/sync-fails ] && { echo "I/O error" >&2; exit 1; }\nexec /usr/bin/sync "$@"\n`, { mode: 0o755 });
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${bin}:${savedPath}`;
+    try {
+      const dir = path.join(tmp, 'slot-s');
+      const slot = createSlot('B', { type: 'dir', path: dir }, { stateDir: path.join(tmp, 'state') });
+      await slot.write({ ...(await image({ 'etc/a': '1' })), ref: 'k-1', progress: () => undefined });
+      expect(fs.readFileSync(log, 'utf8').trim()).toBe(`-f ${dir}`);
+      await fsp.writeFile(path.join(tmp, 'sync-fails'), '');
+      await expect(slot.write({ ...(await image({ 'etc/b': '2' })), ref: 'k-2', progress: () => undefined })).rejects.toMatchObject({ code: 'SLOT_WRITE_FAILED', message: expect.stringMatching(/cannot sync .*I\/O error/) });
+    } finally {
+      process.env.PATH = savedPath;
+    }
+  });
+
   it('refuses to erase a file system mounted inside the slot (SLOT_BUSY) and leaves it intact', async () => {
     const dir = path.join(tmp, 'slot-a');
     const inner = path.join(dir, 'data');
