@@ -15,8 +15,9 @@ import { effectiveNow, loadState } from '../src/device/state.js';
 import { deviceStatus } from '../src/device/status.js';
 import { otherSlot } from '../src/device/types.js';
 import { FerryError } from '../src/errors.js';
+import { openMediaLayout, openMediaSource } from '../src/media/source.js';
 import { listMediaUpdates } from '../src/media/updates.js';
-import { OciLayout } from '../src/oci/layout.js';
+import type { OciLayout } from '../src/oci/layout.js';
 import { Caps } from '../src/oci/types.js';
 import { validateUpdateManifest } from '../src/trust/manifest.js';
 import type { UpdateManifest } from '../src/trust/types.js';
@@ -32,9 +33,15 @@ export interface EngineOptions {
   clock?: () => Date;
 }
 
-async function requireFerryFolder(root: string): Promise<void> {
-  const st = await fsp.stat(path.join(root, 'FERRY')).catch(() => undefined);
-  if (!st?.isDirectory()) throw new FerryError('MEDIA_NOT_FOUND', `${root} has no FERRY folder: plug in a stick made by ferry export`);
+/** The media must be a folder holding FERRY/ or an archive written by ferry archive (indexed once, read in place). */
+async function requireFerryMedia(root: string): Promise<void> {
+  const st = await fsp.stat(root).catch(() => undefined);
+  if (st?.isFile()) {
+    await openMediaSource(root);
+    return;
+  }
+  const ferry = await fsp.stat(path.join(root, 'FERRY')).catch(() => undefined);
+  if (!ferry?.isDirectory()) throw new FerryError('MEDIA_NOT_FOUND', `${root} has no FERRY folder: plug in a stick made by ferry export`);
 }
 
 /** Stream every blob of a verified image through its digest check, reporting bytes as they pass. */
@@ -83,7 +90,7 @@ export function createEngine(opts: EngineOptions): TuiEngine {
 
   /** Everything the planner needs, read fresh (the stick may have changed). */
   async function survey(mediaRoot: string): Promise<{ inputs: Omit<PlanInputs, 'requestedId'>; verified: MediaVerifyResult; describeTarget: string }> {
-    await requireFerryFolder(mediaRoot);
+    await requireFerryMedia(mediaRoot);
     const dev = await openDevice(devOpts, deps);
     const state = await loadState(dev.config.stateDir);
     const verified = await deps.verifyMedia(mediaVerifyRequest(dev, state, mediaRoot, clock()));
@@ -123,7 +130,7 @@ export function createEngine(opts: EngineOptions): TuiEngine {
     },
     async verifyBlobs(mediaRoot, id, progress, signal) {
       const { manifest } = await candidate(mediaRoot, id);
-      const layout = await OciLayout.open(path.join(mediaRoot, 'FERRY', 'oci'));
+      const layout = await openMediaLayout(mediaRoot);
       const image = await layout.resolveImage(manifest.image.manifest, manifest.image.platform, manifest.image.ref);
       await streamBlobs(layout, [image.configDescriptor, ...image.manifest.layers], id, progress, signal);
     },

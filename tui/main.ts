@@ -28,7 +28,7 @@ function parseArgs(argv: string[]): TuiOptions {
   const program = new Command('ferry-tui')
     .description('the technician\'s terminal UI: verify a ferry stick and apply an A/B update safely')
     .option('--config <file>', 'device configuration', process.env.FERRY_CONFIG)
-    .option('--media <dir>', 'the stick (the folder holding FERRY/); default: scan /run/media, /media, /mnt')
+    .option('--media <dir>', 'the stick (the folder holding FERRY/), or an archive written by ferry archive; default: scan /run/media, /media, /mnt')
     .option('--lang <code>', `language (${Object.keys(LANGUAGES).join(', ')})`, 'en')
     .option('--ascii', 'ASCII marks only (for terminals without UTF-8)')
     .exitOverride()

@@ -5,9 +5,8 @@
  * until the bootloader switch the device can be cancelled or lose power and still
  * boot exactly what it booted before (the target then stays marked bad).
  */
-import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
-import { OciLayout } from '../oci/layout.js';
+import { openMediaLayout } from '../media/source.js';
 import { noProgress, type ProgressFn } from '../progress.js';
 import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice } from './context.js';
 import { faultingProgress, faultPoint } from './fault.js';
@@ -123,7 +122,7 @@ async function confirmPlan(run: Run, plan: InstallPlan, skipped: SkipReason[]): 
 }
 
 async function preverifyBlobs(run: Run, plan: InstallPlan): Promise<void> {
-  const layout = await OciLayout.open(path.join(run.opts.mediaRoot, 'FERRY', 'oci'));
+  const layout = await openMediaLayout(run.opts.mediaRoot);
   const image = await layout.resolveImage(plan.update.image.manifest, plan.update.image.platform, plan.update.image.ref);
   const blobs = [image.configDescriptor, ...image.manifest.layers];
   const total = blobs.reduce((n, d) => n + d.size, 0);
@@ -153,7 +152,7 @@ async function markTargetBad(run: Run, plan: InstallPlan): Promise<void> {
 /** Step write: stream the verified image into the slot (digests checked while streaming). */
 async function writeSlot(run: Run, plan: InstallPlan, slot: Slot): Promise<number> {
   throwIfCancelled(run);
-  const layout = await OciLayout.open(path.join(run.opts.mediaRoot, 'FERRY', 'oci'));
+  const layout = await openMediaLayout(run.opts.mediaRoot);
   const image = await layout.resolveImage(plan.update.image.manifest, plan.update.image.platform, plan.update.image.ref);
   const res = await slot
     .write({ layout, image, ref: plan.update.id, progress: faultingProgress(run.progress), signal: run.opts.signal })

@@ -1,5 +1,6 @@
 /**
- * The device's view of a stick: every update verified by the trust area's
+ * The device's view of a stick (a folder holding FERRY/, or an archive written by
+ * `ferry archive`, read in place: see media/source.ts): every update verified by the trust area's
  * verifyMediaUpdates (signature, chain, revocation, expiry, the device policy,
  * and the signed image descriptor against FERRY/oci/index.json), turned into the
  * planner's candidates. Trust material comes from the trust directory plus the

@@ -6,6 +6,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { receiptsRootFor } from '../media/source.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import type { DeviceState } from './state.js';
 import type { SlotName, SlotStatus } from './types.js';
@@ -83,13 +84,16 @@ export interface ReceiptDelivery {
 
 /**
  * Queue `receipt` (if any) and write every waiting receipt to the stick, oldest
- * first; whatever cannot be written (no stick, read-only stick) stays queued in
- * `state.pendingReceipts`. The caller persists the state.
+ * first; whatever cannot be written (no stick, read-only stick, an archive file given as
+ * media) stays queued in `state.pendingReceipts`. The caller persists the state.
  */
 export async function deliverReceipts(mediaRoot: string | undefined, state: DeviceState, receipt?: Receipt): Promise<ReceiptDelivery> {
   if (receipt) state.pendingReceipts.push(receipt);
   const written: string[] = [];
   if (mediaRoot === undefined) return { written, kept: state.pendingReceipts.length };
+  if ((await receiptsRootFor(mediaRoot)) === undefined) {
+    return { written, kept: state.pendingReceipts.length, error: `${mediaRoot} is an archive (read-only): receipts wait in the device state for the next writable stick` };
+  }
   while (state.pendingReceipts.length > 0) {
     try {
       written.push(await writeReceipt(mediaRoot, state.pendingReceipts[0]!));

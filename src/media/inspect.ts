@@ -2,11 +2,9 @@
  * `ferry inspect`: what is on the media: each image (ref, version, platform, layer
  * count, sizes), the bytes blobs share between images, and the total.
  */
-import * as fsp from 'node:fs/promises';
 import { FerryError } from '../errors.js';
-import { OciLayout } from '../oci/layout.js';
 import { Annotation, Caps, type Descriptor, formatPlatform, MediaType, parseImageConfig, parseImageManifest } from '../oci/types.js';
-import { mediaPaths } from './store.js';
+import { openMediaSource } from './source.js';
 
 /** One image on the media. */
 export interface ImageSummary {
@@ -36,15 +34,10 @@ export interface MediaSummary {
   updates: string[];
 }
 
-/** Summarise the media at `mediaRoot`. */
+/** Summarise the media at `mediaRoot` (a folder holding FERRY/, or an archive written by ferry archive). */
 export async function inspectMedia(mediaRoot: string): Promise<MediaSummary> {
-  const paths = mediaPaths(mediaRoot);
-  try {
-    await fsp.access(paths.oci);
-  } catch (e) {
-    throw new FerryError('MEDIA_NOT_FOUND', `${mediaRoot} holds no FERRY/oci: not ferry media (check the --media path)`, { cause: e });
-  }
-  const layout = await OciLayout.open(paths.oci);
+  const source = await openMediaSource(mediaRoot);
+  const layout = await source.openLayout();
   const index = await layout.readIndex();
   const users = new Map<string, { size: number; refs: Set<string> }>();
   const use = (d: Descriptor, ref: string) => {
@@ -82,12 +75,8 @@ export async function inspectMedia(mediaRoot: string): Promise<MediaSummary> {
     sharedBytes: blobs.filter((d) => (users.get(d.digest)?.refs.size ?? 0) > 1).reduce((n, d) => n + d.size, 0),
   }));
   const all = [...users.values()];
-  let updates: string[] = [];
-  try {
-    updates = (await fsp.readdir(paths.updates)).filter((n) => n.endsWith('.json')).sort();
-  } catch {
-    updates = [];
-  }
+  // hidden and AppleDouble ._* files are not updates
+  const updates = (await source.list('updates').catch(() => [] as string[])).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
   return {
     mediaRoot,
     images,

@@ -2,7 +2,8 @@
  * Reading the signed updates on a stick (I/O shell): `FERRY/updates/<id>.json` and
  * `<id>.json.p7s`, plus the stick's trust material (`FERRY/trust/crl.pem`,
  * `FERRY/trust/roots/*.pem` cross-certificates). Every read is capped; hidden and
- * AppleDouble `._*` files, temp files and unrelated names are ignored. Nothing read
+ * AppleDouble `._*` files, temp files, unrelated names and links under trust/ are ignored. The media
+ * may be a folder or an archive written by `ferry archive` (source.ts). Nothing read
  * here is trusted: verify-updates.ts hands the bytes to the pure verifier.
  *
  * A manifest without its signature is listed as SIGNATURE_MISSING ("unsigned or
@@ -10,14 +11,15 @@
  * manifest last, so an interrupted copy leaves at worst an orphan `.p7s`, which is
  * ignored; a `.json` alone means the copy or the signing did not finish.
  */
-import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
 import { Caps } from '../oci/types.js';
-import { pemFiles, readPemBlocks } from '../trust/load.js';
-import { readFileCapped } from '../util/fsx.js';
+import { fromPem } from '../trust/der-write.js';
+import { type MediaSource, openMediaSource } from './source.js';
 
 const MAX_UPDATES = 1000;
+const MAX_PEM_FILES = 64;
+const PEM_CAP = 1024 * 1024;
 const CRL_CAP = 8 * 1024 * 1024;
 /** Update ids are file names: the same characters as target names and versions. */
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
@@ -42,49 +44,52 @@ export interface MediaUpdates {
   crossCerts: Buffer[];
 }
 
-/** The FERRY folder of a media root, or MEDIA_NOT_FOUND. */
-export async function ferryDir(mediaRoot: string): Promise<string> {
-  const dir = path.join(mediaRoot, 'FERRY');
-  const st = await fsp.stat(dir).catch(() => undefined);
-  if (!st?.isDirectory()) throw new FerryError('MEDIA_NOT_FOUND', `${mediaRoot} holds no FERRY folder: is this a ferry stick, and is it mounted?`);
-  return dir;
-}
-
-/** List and read (capped) every update on the stick and its trust material. */
-export async function listMediaUpdates(mediaRoot: string): Promise<MediaUpdates> {
-  const ferry = await ferryDir(mediaRoot);
-  const dir = path.join(ferry, 'updates');
-  const names = await fsp.readdir(dir).catch((e: NodeJS.ErrnoException) => {
-    if (e.code === 'ENOENT') return [] as string[];
-    throw toFerryError(e, `cannot list ${dir}`);
-  });
+/** List and read (capped) every update on the media (a folder or an archive) and its trust material. */
+export async function listMediaUpdates(media: string | MediaSource): Promise<MediaUpdates> {
+  const src = typeof media === 'string' ? await openMediaSource(media) : media;
+  const names = await src.list('updates');
   const ids = names.filter((n) => n.endsWith('.json') && !n.startsWith('.') && ID_RE.test(n.slice(0, -5))).map((n) => n.slice(0, -5)).sort();
-  if (ids.length > MAX_UPDATES) throw new FerryError('MEDIA_DAMAGED', `${dir} holds ${ids.length} update manifests, more than ${MAX_UPDATES}: the media is damaged or not ferry's`);
+  if (ids.length > MAX_UPDATES) throw new FerryError('MEDIA_DAMAGED', `${where(src, 'updates')} holds ${ids.length} update manifests, more than ${MAX_UPDATES}: the media is damaged or not ferry's`);
   const updates: MediaUpdateFiles[] = [];
-  for (const id of ids) updates.push(await readPair(dir, id, names.includes(`${id}.json.p7s`)));
-  const trust = path.join(ferry, 'trust');
-  const crlFile = path.join(trust, 'crl.pem');
-  const crlCandidates = (await isFile(crlFile)) ? await readPemBlocks([crlFile], 'X509 CRL', CRL_CAP) : [];
-  const crossCerts = await readPemBlocks(await pemFiles(path.join(trust, 'roots')), 'CERTIFICATE');
+  for (const id of ids) updates.push(await readPair(src, id, names.includes(`${id}.json.p7s`)));
+  const crl = await readRegular(src, 'trust/crl.pem', CRL_CAP, 'x509 crl');
+  const crlCandidates = crl ? fromPem(crl.toString('utf8'), 'X509 CRL') : [];
+  const pems = (await src.list('trust/roots')).filter((n) => n.endsWith('.pem') && !n.startsWith('.'));
+  if (pems.length > MAX_PEM_FILES) throw new FerryError('TRUST_INVALID', `${where(src, 'trust/roots')} holds ${pems.length} PEM files, more than ${MAX_PEM_FILES}: remove stale ones`);
+  const crossCerts: Buffer[] = [];
+  for (const n of pems) {
+    const pem = await readRegular(src, `trust/roots/${n}`, PEM_CAP, 'certificate');
+    if (pem) crossCerts.push(...fromPem(pem.toString('utf8'), 'CERTIFICATE'));
+  }
   return { updates, crlCandidates, crossCerts };
 }
 
-async function isFile(p: string): Promise<boolean> {
-  return (await fsp.lstat(p).catch(() => undefined))?.isFile() ?? false;
+/** Trust files that are links or folders are ignored, like any other stray entry (caps still apply). */
+async function readRegular(src: MediaSource, rel: string, cap: number, what: string): Promise<Buffer | undefined> {
+  try {
+    return await src.readFile(rel, cap, what);
+  } catch (e) {
+    if (e instanceof FerryError && e.code === 'UNSAFE_PATH') return undefined;
+    throw e;
+  }
 }
 
-async function readPair(dir: string, id: string, hasSignature: boolean): Promise<MediaUpdateFiles> {
-  const manifestFile = path.join(dir, `${id}.json`);
-  const signatureFile = `${manifestFile}.p7s`;
-  const base = { id, manifestFile, signatureFile };
+/** A file's name for messages: its path in the folder, or archive!member. */
+function where(src: MediaSource, rel: string): string {
+  return src.kind === 'folder' ? path.join(src.path, 'FERRY', rel) : `${src.path}!${rel}`;
+}
+
+async function readPair(src: MediaSource, id: string, hasSignature: boolean): Promise<MediaUpdateFiles> {
+  const rel = `updates/${id}.json`;
+  const base = { id, manifestFile: where(src, rel), signatureFile: where(src, `${rel}.p7s`) };
   try {
-    if (!(await isFile(manifestFile))) throw new FerryError('UNSAFE_PATH', `${manifestFile} is not a regular file (a link or folder): refusing it`);
-    const manifestBytes = await readFileCapped(manifestFile, Caps.updateManifest, 'update manifest');
+    const manifestBytes = await src.readFile(rel, Caps.updateManifest, 'update manifest');
+    if (!manifestBytes) throw new FerryError('MEDIA_DAMAGED', `${base.manifestFile} vanished while the media was read: re-copy the stick`);
     if (!hasSignature) {
       throw new FerryError('SIGNATURE_MISSING', `update ${id} has no signature (${id}.json.p7s): it is unsigned or the copy is incomplete; re-copy the stick or sign it with ferry sign`);
     }
-    if (!(await isFile(signatureFile))) throw new FerryError('UNSAFE_PATH', `${signatureFile} is not a regular file (a link or folder): refusing it`);
-    const signatureBytes = await readFileCapped(signatureFile, Caps.signature, 'signature');
+    const signatureBytes = await src.readFile(`${rel}.p7s`, Caps.signature, 'signature');
+    if (!signatureBytes) throw new FerryError('SIGNATURE_MISSING', `update ${id} has no signature (${id}.json.p7s): re-copy the stick or sign it with ferry sign`);
     return { ...base, manifestBytes, signatureBytes };
   } catch (e) {
     return { ...base, problem: e instanceof FerryError ? e : toFerryError(e, `update ${id}`) };

@@ -6,13 +6,13 @@
  * streamed and checked against its digest. Nothing in the image is looked at before
  * the update manifest's signature verified, and no blob is trusted before its digest.
  */
-import * as path from 'node:path';
 import { type ErrorCode, FerryError, toFerryError } from '../errors.js';
 import { OciLayout } from '../oci/layout.js';
 import type { Descriptor } from '../oci/types.js';
 import { type ProgressFn, noProgress } from '../progress.js';
 import type { TrustMaterial, UpdateManifest, VerifiedSigner, VerifiedUpdate, VerifyPolicy } from '../trust/types.js';
 import { checkUpdatePolicy, verifySignedUpdate } from '../trust/verify.js';
+import { openMediaSource } from './source.js';
 import { listMediaUpdates } from './updates.js';
 
 /** The verdict on one update of the stick. */
@@ -41,9 +41,13 @@ export interface VerifyMediaOptions {
   progress?: ProgressFn;
 }
 
-/** Verify every update on the stick at `mediaRoot`; one result per update, never throws for a bad update. */
+/**
+ * Verify every update on the media at `mediaRoot` (a folder holding FERRY/, or an archive
+ * written by ferry archive, read in place); one result per update, never throws for a bad update.
+ */
 export async function verifyMediaUpdates(mediaRoot: string, trust: TrustMaterial, policy: VerifyPolicy, now: Date, opts: VerifyMediaOptions = {}): Promise<MediaUpdateResult[]> {
-  const media = await listMediaUpdates(mediaRoot);
+  const source = await openMediaSource(mediaRoot);
+  const media = await listMediaUpdates(source);
   const merged: TrustMaterial = {
     ...trust,
     crossCerts: [...(trust.crossCerts ?? []), ...media.crossCerts],
@@ -72,7 +76,7 @@ export async function verifyMediaUpdates(mediaRoot: string, trust: TrustMaterial
       results.push({ ...base, ...failed(u.id, toFerryError(e)) });
       continue;
     }
-    layout ??= await OciLayout.open(path.join(mediaRoot, 'FERRY', 'oci')).catch((e: unknown) => toFerryError(e));
+    layout ??= await source.openLayout().catch((e: unknown) => toFerryError(e));
     try {
       if (layout instanceof FerryError) throw layout;
       const checked = await checkImage(layout, v.manifest, opts);

@@ -10,7 +10,7 @@ import { FerryError, isFerryError } from '../errors.js';
 import { OciLayout } from '../oci/layout.js';
 import { Annotation, Caps, type Descriptor, MediaType, parseImageIndex, parseImageManifest } from '../oci/types.js';
 import type { ProgressFn } from '../progress.js';
-import { mediaPaths } from './store.js';
+import { openMediaSource } from './source.js';
 
 /** One missing or damaged blob. */
 export interface BlobProblem {
@@ -32,26 +32,32 @@ export interface MediaBlobReport {
 
 const CHUNK = 4 * 1024 * 1024;
 
-/** sha256 of a file, reading ahead one chunk while hashing the previous one. */
-export async function hashFile(file: string, onBytes?: (n: number) => void): Promise<{ digest: string; size: number }> {
+/**
+ * sha256 of a file, or of `range` (a blob inside an archive read in place), reading ahead
+ * one chunk while hashing the previous one.
+ */
+export async function hashFile(file: string, onBytes?: (n: number) => void, range?: { start: number; size: number }): Promise<{ digest: string; size: number }> {
   const fh = await fsp.open(file, 'r');
   try {
     const hash = createHash('sha256');
     const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+    const start = range?.start ?? 0;
+    const end = range ? range.start + range.size : Infinity;
+    const want = (at: number) => Math.min(CHUNK, end - at);
     let i = 0;
-    let pos = 0;
-    let pending = fh.read(bufs[0]!, 0, CHUNK, 0);
+    let pos = start;
+    let pending = fh.read(bufs[0]!, 0, want(pos), pos);
     for (;;) {
       const { bytesRead } = await pending;
       if (bytesRead === 0) break;
       const cur = bufs[i]!;
       i ^= 1;
       pos += bytesRead;
-      pending = fh.read(bufs[i]!, 0, CHUNK, pos);
+      pending = pos < end ? fh.read(bufs[i]!, 0, want(pos), pos) : Promise.resolve({ bytesRead: 0, buffer: bufs[i]! });
       hash.update(cur.subarray(0, bytesRead));
       onBytes?.(bytesRead);
     }
-    return { digest: `sha256:${hash.digest('hex')}`, size: pos };
+    return { digest: `sha256:${hash.digest('hex')}`, size: pos - start };
   } finally {
     await fh.close();
   }
@@ -110,15 +116,13 @@ async function collectBlobs(layout: OciLayout, problems: BlobProblem[]): Promise
   return { wanted, images, checked, bytes };
 }
 
-/** Verify every referenced blob of the media at `mediaRoot`. Never throws for damaged blobs: they are listed. */
+/**
+ * Verify every referenced blob of the media at `mediaRoot` (a folder holding FERRY/, or an
+ * archive written by ferry archive: its blobs are hashed as byte ranges of the tar, in place).
+ * Never throws for damaged blobs: they are listed.
+ */
 export async function verifyMediaBlobs(mediaRoot: string, opts: { progress?: ProgressFn } = {}): Promise<MediaBlobReport> {
-  const ociDir = mediaPaths(mediaRoot).oci;
-  try {
-    await fsp.access(ociDir);
-  } catch (e) {
-    throw new FerryError('MEDIA_NOT_FOUND', `${mediaRoot} holds no FERRY/oci: not ferry media (check the --media path)`, { cause: e });
-  }
-  const layout = await OciLayout.open(ociDir);
+  const layout = await (await openMediaSource(mediaRoot)).openLayout();
   const problems: BlobProblem[] = [];
   const { wanted, images, checked, bytes } = await collectBlobs(layout, problems);
   const total = [...wanted.values()].reduce((n, w) => n + w.desc.size, 0);
@@ -135,10 +139,10 @@ export async function verifyMediaBlobs(mediaRoot: string, opts: { progress?: Pro
   let blobsChecked = checked;
   for (const { desc, refs } of wanted.values()) {
     const refList = [...refs];
-    const file = layout.blobPath(desc.digest);
-    const size = await layout.blobSize(desc.digest);
+    const where = await layout.blobRange(desc.digest);
+    const size = where?.size;
     blobsChecked++;
-    if (size === undefined) {
+    if (where === undefined || size === undefined) {
       problems.push({ digest: desc.digest, kind: 'missing', message: `blob ${desc.digest} is missing`, refs: refList });
       tick(desc.size, desc.digest);
       continue;
@@ -149,7 +153,7 @@ export async function verifyMediaBlobs(mediaRoot: string, opts: { progress?: Pro
       continue;
     }
     try {
-      const h = await hashFile(file, (n) => tick(n, desc.digest));
+      const h = await hashFile(where.file, (n) => tick(n, desc.digest), where);
       if (h.digest !== desc.digest) problems.push({ digest: desc.digest, kind: 'digest-mismatch', message: `blob ${desc.digest} has content hashing to ${h.digest}`, refs: refList });
     } catch (e) {
       problems.push(problemOf(e, desc.digest, refList));

@@ -61,7 +61,7 @@ async function confirmOnTty(plan: InstallPlan): Promise<boolean> {
 function registerApply(device: Command): void {
   common(device.command('apply'))
     .description('verify the updates on the media and install the newest applicable one into the inactive slot')
-    .requiredOption('--media <dir>', 'the media root (the folder that holds FERRY/)')
+    .requiredOption('--media <dir>', 'the media: the folder that holds FERRY/, or an archive written by ferry archive (read in place)')
     .option('--update <id>', 'install this update (e.g. kiosk-1.1.0) instead of the newest')
     .option('--yes', 'do not ask for confirmation (required without a terminal)')
     .action(

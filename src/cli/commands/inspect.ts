@@ -17,7 +17,7 @@ export function registerInspect(program: Command): void {
   program
     .command('inspect')
     .description('show the images on the media: refs, versions, platforms, layers, sizes and shared bytes')
-    .requiredOption('--media <dir>', 'the media root (the folder that holds FERRY/)')
+    .requiredOption('--media <dir>', 'the media: the folder that holds FERRY/, or an archive written by ferry archive (read in place)')
     .option('--json', 'print JSON')
     .action(
       action(async (opts: { media: string; json?: boolean }) => {

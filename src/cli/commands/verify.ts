@@ -59,7 +59,7 @@ export function registerVerify(program: Command): void {
   program
     .command('verify')
     .description('re-read every blob of every image on the media and check its digest and size; with --trust, also check every signed update manifest (signature, chain, expiry); lists every problem')
-    .requiredOption('--media <dir>', 'the media root (the folder that holds FERRY/)')
+    .requiredOption('--media <dir>', 'the media: the folder that holds FERRY/, or an archive written by ferry archive (read in place)')
     .option('--trust <dir>', 'trust folder with roots/*.pem (and optional cross/*.pem, crl.pem): also verify FERRY/updates signatures')
     .option('--compatible <string>', 'with --trust: also require updates to list this device compatible string')
     .option('--required-signers <n>', 'with --trust: distinct trusted signers each update needs (m-of-n)', '1')
