@@ -2,15 +2,17 @@
  * An archive written by `ferry archive` used directly as `--media`, through the built CLI:
  * inspect, verify (blobs and signatures), a tampered archive refused, and a device apply
  * that installs from the archive and keeps its receipt in the device state (an archive is
- * read-only). Every child runs with its own empty TMPDIR, which must stay empty: the
- * archive is read in place, never unpacked to temp space.
+ * read-only), and the same through the TUI's engine. Every CLI child runs with its own
+ * empty TMPDIR, which must stay empty: the archive is read in place, never unpacked.
  */
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deviceDeps } from '../../src/device/deps.js';
 import { indexTar } from '../../src/oci/tar.js';
+import { createEngine } from '../../tui/engine.js';
 import { makeDevice, type TestDevice } from '../helpers/device.js';
 import { makeStickKit, type StickKit } from '../helpers/device-stick.js';
 import { ensureBuilt, MAIN, NODE } from './device-run.js';
@@ -120,6 +122,30 @@ describe('ferry archive → --media <file.tar>', () => {
     expect(JSON.parse(f.stdout)).toMatchObject({ pendingReceipts: 0 });
     expect(fs.readdirSync(path.join(stick, 'FERRY', 'receipts', 'kiosk-archive-1'))).toEqual([expect.stringMatching(/-apply\.json$/)]);
     expectTempUntouched();
+  });
+
+  it('lets the TUI engine list, verify and apply from the archive (receipt kept on the device)', async () => {
+    const dev2 = await makeDevice({ extra: { deviceId: 'kiosk-archive-2' } });
+    const saved = process.env.FERRY_CMDLINE_FILE;
+    process.env.FERRY_CMDLINE_FILE = dev2.cmdlineFile;
+    try {
+      await kit.installTrust(dev2.trustDir);
+      const engine = createEngine({ configFile: dev2.configFile, deps: deviceDeps });
+      const listing = await engine.listUpdates(tar);
+      expect(listing.updates.map((u) => [u.id, u.version, u.problem])).toEqual([['kiosk-1.0.0', '1.0.0', undefined]]);
+      const seen: number[] = [];
+      await engine.verifyBlobs(tar, 'kiosk-1.0.0', (e) => void seen.push(e.bytesDone), new AbortController().signal);
+      expect(seen.at(-1)).toBeGreaterThan(0);
+      const out = await engine.apply(tar, 'kiosk-1.0.0', () => undefined, new AbortController().signal);
+      expect(out).toMatchObject({ slot: 'B', version: '1.0.0' });
+      expect(out.receiptPath).toBeUndefined();
+      expect(out.receiptProblem).toMatch(/archive \(read-only\)/);
+      await expect(engine.listUpdates(path.join(kit.dir, 'stick.tar.missing'))).rejects.toMatchObject({ code: 'MEDIA_NOT_FOUND' });
+    } finally {
+      if (saved === undefined) delete process.env.FERRY_CMDLINE_FILE;
+      else process.env.FERRY_CMDLINE_FILE = saved;
+      await dev2.cleanup();
+    }
   });
 
   it('says what is wrong with a tar that is not ferry media', () => {
