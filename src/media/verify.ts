@@ -139,16 +139,16 @@ export async function verifyMediaBlobs(mediaRoot: string, opts: { progress?: Pro
   let blobsChecked = checked;
   for (const { desc, refs } of wanted.values()) {
     const refList = [...refs];
+    // where the bytes sit: the blob file, or its byte range inside an archive
     const where = await layout.blobRange(desc.digest);
-    const size = where?.size;
     blobsChecked++;
-    if (where === undefined || size === undefined) {
+    if (where === undefined) {
       problems.push({ digest: desc.digest, kind: 'missing', message: `blob ${desc.digest} is missing`, refs: refList });
       tick(desc.size, desc.digest);
       continue;
     }
-    if (size !== desc.size) {
-      problems.push({ digest: desc.digest, kind: 'size-mismatch', message: `blob ${desc.digest} is ${size} bytes, expected ${desc.size}`, refs: refList });
+    if (where.size !== desc.size) {
+      problems.push({ digest: desc.digest, kind: 'size-mismatch', message: `blob ${desc.digest} is ${where.size} bytes, expected ${desc.size}`, refs: refList });
       tick(desc.size, desc.digest);
       continue;
     }
