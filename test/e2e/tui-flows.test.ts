@@ -46,6 +46,34 @@ async function snapshot(dev: TestDevice) {
   };
 }
 
+/**
+ * Start installing 1.1.0 from a copy of the stick whose layer is a named pipe: ferry-tui's
+ * own verify pass is fed once, then the engine's single write pass (target already marked
+ * bad) blocks on the pipe, at an exact point of the apply.
+ */
+async function installUntilWriteBlocks(name: string) {
+  const dev = await deviceOn100();
+  const stick = path.join(world.dir, name);
+  await fsp.cp(world.stick, stick, { recursive: true });
+  const fifo = await layerAsFifo(stick, 'kiosk-1.1.0');
+  const before = await snapshot(dev);
+  const s = start(dev, stick);
+  try {
+    await s.waitFor('kiosk-1.1.0');
+    s.keys('Enter');
+    await fifo.serve();
+    await s.waitFor('verified. Press Enter');
+    s.keys('Enter');
+    await s.waitFor('Install 1.1.0 into slot A?');
+    s.keys('y');
+    const screen = await s.waitFor(/> write\s+running/);
+    return { dev, fifo, before, s, screen };
+  } catch (e) {
+    await fifo.release();
+    throw e;
+  }
+}
+
 function start(dev: TestDevice, stick = world.stick): TuiSession {
   const { args, env } = tuiArgs(dev, stick);
   session = TuiSession.start(args, env);
@@ -148,22 +176,9 @@ describe('ferry-tui flows (80x24, real engine)', () => {
   });
 
   it('cancels during the write on c + y: the running slot, its tree, the boot order and the floor are untouched; the target stays bad', async () => {
-    const dev = await deviceOn100();
-    const stick = path.join(world.dir, 'stick-fifo');
-    await fsp.cp(world.stick, stick, { recursive: true });
-    const fifo = await layerAsFifo(stick, 'kiosk-1.1.0');
-    const before = await snapshot(dev);
+    const { dev, fifo, before, s, screen: writing } = await installUntilWriteBlocks('stick-fifo');
     try {
-      const s = start(dev, stick);
-      await s.waitFor('kiosk-1.1.0');
-      s.keys('Enter');
-      await fifo.serve(); // ferry-tui's own verify pass reads the layer once
-      await s.waitFor('verified. Press Enter');
-      s.keys('Enter');
-      await s.waitFor('Install 1.1.0 into slot A?');
-      s.keys('y');
-      // The engine's single write pass (target already marked bad) is now blocked on the pipe.
-      let screen = await s.waitFor(/> write\s+running/);
+      let screen = writing;
       expect(screen).toContain('Cancel (c) is possible until the bootloader switch.');
       await saveScreen('5-apply', screen);
       s.keys('c');
@@ -231,21 +246,8 @@ describe('ferry-tui flows (80x24, real engine)', () => {
   });
 
   it('on SIGTERM mid-write (service stopped, stick pulled) cancels, waits for the engine, exits 143 and leaves the running slot as before', async () => {
-    const dev = await deviceOn100();
-    const stick = path.join(world.dir, 'stick-fifo-term');
-    await fsp.cp(world.stick, stick, { recursive: true });
-    const fifo = await layerAsFifo(stick, 'kiosk-1.1.0');
-    const before = await snapshot(dev);
+    const { dev, fifo, before, s } = await installUntilWriteBlocks('stick-fifo-term');
     try {
-      const s = start(dev, stick);
-      await s.waitFor('kiosk-1.1.0');
-      s.keys('Enter');
-      await fifo.serve();
-      await s.waitFor('verified. Press Enter');
-      s.keys('Enter');
-      await s.waitFor('Install 1.1.0 into slot A?');
-      s.keys('y');
-      await s.waitFor(/> write\s+running/);
       process.kill(s.pid(), 'SIGTERM');
       // The engine's read of the pipe is parked in an open(); a pulled stick would fail it with
       // EIO instead. Feed the pipe so that read returns and the process can exit.
