@@ -27,7 +27,7 @@ export interface BootCheckOptions extends DeviceOptions {
 /** What boot-check found and did. */
 export interface BootCheckResult {
   booted: SlotName;
-  outcome: 'committed' | 'rolled-back' | 'fell-back' | 'already-good' | 'adopted' | 'unhealthy-no-fallback' | 'running-bad-slot';
+  outcome: 'committed' | 'rolled-back' | 'fell-back' | 'already-good' | 'adopted' | 'awaiting-reboot' | 'unhealthy-no-fallback' | 'running-bad-slot';
   message: string;
   rebooted: boolean;
   receipt?: Receipt;
@@ -48,7 +48,7 @@ export async function bootCheck(opts: BootCheckOptions, deps: Pick<DeviceDeps, '
     const out = await decide(dev, state, clock);
     const at = clock().toISOString();
     state.lastResult = { action: 'boot-check', result: out.result, at, message: out.message, ...(out.code ? { code: out.code } : {}) };
-    const receipt = out.outcome === 'already-good' ? undefined : bootCheckReceipt(dev, state, before, out, started, clock());
+    const receipt = out.outcome === 'already-good' || out.outcome === 'awaiting-reboot' ? undefined : bootCheckReceipt(dev, state, before, out, started, clock());
     const delivery = await deliverReceipts(opts.mediaRoot, state, receipt);
     await saveState(dev.config.stateDir, state);
     let rebooted = false;
@@ -66,6 +66,10 @@ async function decide(dev: DeviceContext, state: DeviceState, clock: () => Date)
   const booted = dev.booted;
   const other = otherSlot(booted);
   const rec = state.slots[booted];
+  if (rec.status !== 'pending' && state.slots[other].status === 'pending' && (await awaitingReboot(dev, other))) {
+    // Run again after an apply, before the reboot: the bootloader has not tried the new slot yet.
+    return { outcome: 'awaiting-reboot', result: 'success', message: `slot ${other} (${state.slots[other].version ?? '?'}) is installed and boots next; reboot to try it` };
+  }
   switch (rec.status) {
     case 'pending':
       return checkPending(dev, state, clock);
@@ -82,6 +86,12 @@ async function decide(dev: DeviceContext, state: DeviceState, clock: () => Date)
     case 'bad':
       return { outcome: 'running-bad-slot', result: 'failure', code: 'BOOTLOADER_ERROR', message: `slot ${booted} is running but marked bad; check the bootloader configuration, then run \`ferry device mark-good\` if it is healthy` };
   }
+}
+
+/** True when the bootloader will boot `slot` next: first in order, good, tries left (nothing has fallen back). */
+async function awaitingReboot(dev: DeviceContext, slot: SlotName): Promise<boolean> {
+  const bs = await dev.bootloader.getState();
+  return bs.order[0] === slot && bs.slots[slot].good && bs.slots[slot].attemptsLeft > 0;
 }
 
 async function resetTries(dev: DeviceContext, slot: SlotName): Promise<void> {

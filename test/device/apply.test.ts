@@ -108,6 +108,16 @@ describe('applyUpdate and bootCheck', () => {
     expect(await simulateBoot(dev)).toBe('A');
   });
 
+  it.each(['file', 'grub', 'uboot'] as const)('%s: a boot-check run again before the reboot leaves the fresh install pending and primary', async (kind) => {
+    const dev = await freshDevice(kind);
+    await applyUpdate({ ...dev.opts, mediaRoot: stick10 }, deviceDeps);
+    const bc = await bootCheck({ ...dev.opts, noReboot: true }, deviceDeps); // still running A: no reboot yet
+    expect(bc.outcome).toBe('awaiting-reboot');
+    expect((await loadState(dev.stateDir)).slots.B.status).toBe('pending');
+    expect(await simulateBoot(dev)).toBe('B');
+    expect((await bootCheck({ ...dev.opts, noReboot: true }, deviceDeps)).outcome).toBe('committed');
+  });
+
   async function tamperedStick(): Promise<string> {
     const bad = await kit.makeStick([{ image: 'v1', version: '1.0.0', counter: 100 }]);
     const blobs = path.join(bad, 'FERRY', 'oci', 'blobs', 'sha256');
