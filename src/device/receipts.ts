@@ -6,6 +6,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { FerryError } from '../errors.js';
 import { receiptsRootFor } from '../media/source.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import type { DeviceState } from './state.js';
@@ -66,10 +67,29 @@ async function freeName(dir: string, base: string): Promise<string> {
   }
 }
 
+/**
+ * Create (or find) `FERRY/receipts/<device-id>` one component at a time, refusing any
+ * component that is not a real directory: a crafted stick's symlink there would
+ * otherwise steer a root-owned write anywhere on the device.
+ */
+async function realReceiptsDir(mediaRoot: string, deviceId: string): Promise<string> {
+  let dir = mediaRoot;
+  for (const part of ['FERRY', 'receipts', deviceId]) {
+    dir = path.join(dir, part);
+    await fsp.mkdir(dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+    const st = await fsp.lstat(dir);
+    if (!st.isDirectory()) {
+      throw new FerryError('UNSAFE_PATH', `${dir} on the media is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; receipts are not written through it (they wait in the device state)`);
+    }
+  }
+  return dir;
+}
+
 /** Write one receipt atomically onto the stick; returns its path. */
 export async function writeReceipt(mediaRoot: string, r: Receipt): Promise<string> {
-  const dir = receiptsDir(mediaRoot, r.deviceId);
-  await fsp.mkdir(dir, { recursive: true });
+  const dir = await realReceiptsDir(mediaRoot, r.deviceId);
   const file = await freeName(dir, `${r.stamp}-${r.action}`);
   await writeFileAtomic(file, JSON.stringify(r, null, 2) + '\n');
   return file;
