@@ -102,7 +102,7 @@ function search(path: ParsedCert[], ctx: Search): CertPath | undefined {
     if (!issuedBy(cur, a)) continue;
     try {
       checkPathCert(cur, a, path.length === 1, ctx.t, ctx.crls);
-      if (below > 0) checkCa(a, below - 1);
+      if (below > 0) checkCa(a, below);
       checkValidity(a, ctx.t, 'root');
       return { certs: [...path, a], anchor: a };
     } catch (e) {
@@ -130,8 +130,23 @@ function search(path: ParsedCert[], ctx: Search): CertPath | undefined {
   return undefined;
 }
 
-/** Validity and revocation of `cert`, whose issuer in this path is `issuer`. */
+/** Certificate signature algorithms accepted in a path: SHA-2 with RSA (PKCS#1 v1.5) or ECDSA; never SHA-1 or MD5. */
+const CERT_SIGNATURE_ALGORITHMS: ReadonlySet<string> = new Set([
+  '1.2.840.113549.1.1.11', // sha256WithRSAEncryption
+  '1.2.840.113549.1.1.12', // sha384WithRSAEncryption
+  '1.2.840.113549.1.1.13', // sha512WithRSAEncryption
+  '1.2.840.10045.4.3.2', // ecdsa-with-SHA256
+  '1.2.840.10045.4.3.3', // ecdsa-with-SHA384
+  '1.2.840.10045.4.3.4', // ecdsa-with-SHA512
+]);
+
+/** Signature algorithm, validity and revocation of `cert`, whose issuer in this path is `issuer`. */
 function checkPathCert(cert: ParsedCert, issuer: ParsedCert, isLeaf: boolean, t: number, crls: ParsedCrl[]): void {
+  if (!CERT_SIGNATURE_ALGORITHMS.has(cert.signatureAlgorithm)) {
+    throw new FerryError('UNTRUSTED_SIGNER', `certificate "${cert.subject}" is signed with algorithm ${cert.signatureAlgorithm} (SHA-1, MD5 or unknown), not SHA-256/384/512: re-issue it with ferry pki`, {
+      details: { subject: cert.subject, signatureAlgorithm: cert.signatureAlgorithm },
+    });
+  }
   checkValidity(cert, t, isLeaf ? 'signer' : 'intermediate');
   for (const crl of crls) {
     const when = crl.revoked.get(cert.serialHex);

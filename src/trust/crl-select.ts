@@ -22,19 +22,22 @@ export function selectCrls(trust: TrustMaterial, anchors: ParsedCert[], cross: P
   const issuers = [...anchors, ...cross.filter((c) => anchors.some((a) => issuedBy(c, a)))];
   const cached = trust.cachedCrl ? authenticate(parseCrl(trust.cachedCrl, 'the cached CRL'), issuers, 'the cached CRL') : undefined;
   const candidates = (trust.crlCandidates ?? []).map((d, i) => authenticate(parseCrl(d, `CRL candidate #${i + 1}`), issuers, `CRL candidate #${i + 1}`));
+  // Per issuer = per name AND key: a rotated root may keep the old root's name, and its
+  // CRLs are numbered on their own; an old root's CRL must never replace the new one's.
+  const issuerKey = (crl: ParsedCrl): string => `${crl.issuerDer.toString('hex')}/${issuers.find((i) => crlSignedBy(crl, i))!.keyId}`;
   const byIssuer = new Map<string, ParsedCrl>();
   for (const crl of cached ? [cached, ...candidates] : candidates) {
-    const key = crl.issuerDer.toString('hex');
+    const key = issuerKey(crl);
     const have = byIssuer.get(key);
     if (!have || crlNewer(crl, have)) byIssuer.set(key, crl);
   }
   let crlToCache: Buffer | undefined;
   if (cached) {
-    const newest = byIssuer.get(cached.issuerDer.toString('hex'));
+    const newest = byIssuer.get(issuerKey(cached));
     if (newest && newest !== cached) crlToCache = newest.der;
   } else {
     const first = candidates[0];
-    if (first) crlToCache = byIssuer.get(first.issuerDer.toString('hex'))!.der;
+    if (first) crlToCache = byIssuer.get(issuerKey(first))!.der;
   }
   return { crls: [...byIssuer.values()], ...(crlToCache ? { crlToCache } : {}) };
 }

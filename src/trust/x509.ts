@@ -18,6 +18,8 @@ export interface ParsedCert {
   serialHex: string;
   issuerDer: Buffer;
   subjectDer: Buffer;
+  /** OID of the algorithm the issuer signed this certificate with. */
+  signatureAlgorithm: string;
   /** One-line subject and issuer, e.g. "CN=QA signer, O=ACME". */
   subject: string;
   issuer: string;
@@ -60,6 +62,7 @@ export function parseCertificate(der: Uint8Array, what = 'certificate', code: Er
   const serial = r.integerBytes(f[i], 'serialNumber');
   // RFC 5280 4.1.1.2: the outer signatureAlgorithm must equal the one inside the signed part.
   if (!r.expect(root.children[1], Tag.SEQUENCE, 'signatureAlgorithm').bytes.equals(r.expect(f[i + 1], Tag.SEQUENCE, 'signature').bytes)) r.fail('signature algorithm differs inside and outside the signed part');
+  const signatureAlgorithm = r.oid(r.expect(f[i + 1], Tag.SEQUENCE, 'signature', 1, 2).children[0], 'signature');
   const issuer = r.expect(f[i + 2], Tag.SEQUENCE, 'issuer');
   const validity = r.expect(f[i + 3], Tag.SEQUENCE, 'validity', 2, 2);
   const subject = r.expect(f[i + 4], Tag.SEQUENCE, 'subject');
@@ -84,6 +87,7 @@ export function parseCertificate(der: Uint8Array, what = 'certificate', code: Er
     serialHex: serial.toString('hex'),
     issuerDer: issuer.bytes,
     subjectDer: subject.bytes,
+    signatureAlgorithm,
     publicKey,
     ...names,
     notBefore: r.time(validity.children[0], 'notBefore'),

@@ -3,6 +3,7 @@
  * run (a throwaway PKI), each with the error code it must produce. Messages must be
  * one line.
  */
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -12,6 +13,7 @@ import { type ErrorCode, FerryError } from '../../src/errors.js';
 import { verifyMediaUpdates } from '../../src/media/verify-updates.js';
 import { createCertificate } from '../../src/trust/cert-build.js';
 import { buildCrl } from '../../src/trust/crl.js';
+import { fromPem, toPem } from '../../src/trust/der-write.js';
 import { OID } from '../../src/trust/oids.js';
 import type { TrustMaterial, VerifyPolicy } from '../../src/trust/types.js';
 import { verifyUpdate } from '../../src/trust/verify.js';
@@ -56,6 +58,26 @@ const weak: Issued = { cert: createCertificate({ profile: 'signer', commonName: 
 const tangleRoot = issue({ profile: 'root', commonName: 'Tangle CA', keyName: 'tangle' });
 const tangle = [tangleRoot, ...Array.from({ length: 11 }, () => issue({ profile: 'ca', commonName: '', sameSubjectAs: tangleRoot.cert, keyName: 'tangle' }, tangleRoot))];
 const tangled = issue({ profile: 'signer', commonName: 'Tangled', keyName: 'signer' }, tangleRoot);
+// Root rotation keeping the root's name: the new root has the old one's subject and another key.
+const sameNameRoot = issue({ profile: 'root', commonName: '', keyName: 'newroot', sameSubjectAs: pki.root.cert, notAfter: new Date(NOW.getTime() + 3650 * DAY) });
+const sameNameCross = issue({ profile: 'ca', commonName: '', keyName: 'newroot', sameSubjectAs: pki.root.cert }, pki.root);
+const sameNameSigner = issue({ profile: 'signer', commonName: 'Rotated Signer', keyName: 'qa' }, sameNameRoot);
+// A root that allows no intermediate CA below it (pathLenConstraint 0), and a chain with one.
+const pathLen0Root = issue({ profile: 'custom', commonName: 'PathLen0 Root', keyName: 'pl0root', extensions: [{ name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }, { name: 'subjectKeyIdentifier' }] });
+const pathLen0Inter = issue({ profile: 'ca', commonName: 'Under PathLen0', keyName: 'inter' }, pathLen0Root);
+const pathLen0Signer = issue({ profile: 'signer', commonName: 'Too Deep', keyName: 'signer' }, pathLen0Inter);
+/** A code-signing certificate issued by the test root with a SHA-1 signature (stock openssl). */
+function sha1Signer(): Issued {
+  const dir = fs.mkdtempSync(path.join(tmp, 'sha1-'));
+  fs.writeFileSync(path.join(dir, 'root.key'), pki.root.key.export({ type: 'pkcs8', format: 'pem' }) as string);
+  fs.writeFileSync(path.join(dir, 'root.pem'), toPem(pki.root.cert, 'CERTIFICATE'));
+  fs.writeFileSync(path.join(dir, 'signer.key'), key('signer').export({ type: 'pkcs8', format: 'pem' }) as string);
+  fs.writeFileSync(path.join(dir, 'ext.cnf'), '[v]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n');
+  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run(['req', '-new', '-key', 'signer.key', '-subj', '/CN=SHA-1 Signer', '-out', 'signer.csr']);
+  run(['x509', '-req', '-sha1', '-in', 'signer.csr', '-CA', 'root.pem', '-CAkey', 'root.key', '-set_serial', '4661', '-days', '30', '-extfile', 'ext.cnf', '-extensions', 'v', '-out', 'signer.pem']);
+  return { cert: fromPem(fs.readFileSync(path.join(dir, 'signer.pem'), 'utf8'), 'CERTIFICATE')[0]!, key: key('signer') };
+}
 const flip = (b: Buffer, at: number) => {
   const c = Buffer.from(b);
   c[at]! ^= 0x01;
@@ -77,6 +99,9 @@ const cases: Case[] = [
   ['a signer not yet valid', 'CERT_NOT_YET_VALID', async () => v(good, await sign(good, future))],
   ['a revoked signer (CRL on the stick)', 'CERT_REVOKED', async () => v(good, await sign(good, pki.signer), { ...trust, crlCandidates: [crl(pki.root, 1, [pki.signer])] })],
   ['a stale CRL on the stick trying to un-revoke', 'CERT_REVOKED', async () => v(good, await sign(good, pki.signer), { ...trust, cachedCrl: crl(pki.root, 2, [pki.signer]), crlCandidates: [crl(pki.root, 1, [])] })],
+  ['an old root\'s CRL (same name, higher number) trying to un-revoke a signer of the rotated root', 'CERT_REVOKED', async () => v(good, await signBytes(good, [signerOf(sameNameSigner, [sameNameCross.cert])]), { ...trust, crossCerts: [sameNameCross.cert], cachedCrl: crl(sameNameRoot, 1, [sameNameSigner]), crlCandidates: [crl(pki.root, 7, [])] })],
+  ['a root with pathLenConstraint 0 above an intermediate CA', 'UNTRUSTED_SIGNER', async () => v(good, await signBytes(good, [signerOf(pathLen0Signer, [pathLen0Inter.cert])]), { roots: [pathLen0Root.cert] })],
+  ['a signer certificate signed with SHA-1', 'UNTRUSTED_SIGNER', async () => v(good, await sign(good, sha1Signer()), trust, {}, new Date(Date.now() + 60_000))],
   ['a CRL signed by a wrong key', 'CRL_INVALID', async () => v(good, await sign(good, pki.signer), { ...trust, crlCandidates: [crl(pki.root, 5, [], key('attacker'))] })],
   ['a CRL that is garbage', 'CRL_INVALID', async () => v(good, await sign(good, pki.signer), { ...trust, crlCandidates: [Buffer.from('not a crl')] })],
   ['an expired manifest', 'MANIFEST_EXPIRED', async () => { const [m, s] = await signM({ created: new Date(NOW.getTime() - 10 * DAY).toISOString(), expires: new Date(NOW.getTime() - DAY).toISOString() }); return v(m, s); }],
