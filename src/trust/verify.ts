@@ -23,6 +23,8 @@ interface Counted {
   leaf: ParsedCert;
   signer: VerifiedSigner;
   signingTime: number;
+  /** The earliest notAfter of the validated path (signer, intermediates, cross-certificates, root). */
+  pathNotAfter: number;
 }
 
 /** Verify `manifestBytes` against `signatureBytes` with `trust` and `policy` at clock `now`. */
@@ -67,14 +69,16 @@ function capSize(b: Uint8Array, cap: number, what: string, code: 'FILE_TOO_LARGE
 
 /**
  * The time the device should persist: max(clock, trusted time, signed times), where
- * a signed time (signingTime, manifest `created`) counts only up to the signer's
- * notAfter. A signer with a clock set to 2099 could otherwise push the device's
+ * a signed time (signingTime, manifest `created`) counts only up to the earliest
+ * notAfter of the signer's validated path (not just the signer's own: a signer of a
+ * rotated root may outlive the cross-certificate and the old root the device
+ * trusts). A signer with a clock set to 2099 could otherwise push the device's
  * trusted time past every certificate's validity and brick it; capped, the worst a
- * signed time can do is what the signer's own certificate already allows.
+ * signed time can do is what the signer's own path already allows.
  */
 function newTrustedTime(clock: number, trusted: number, counted: Counted[], created: number): number {
-  const cap = Math.min(...counted.map((c) => c.leaf.notAfter.getTime()));
-  const signed = counted.map((c) => Math.min(c.signingTime, c.leaf.notAfter.getTime()));
+  const cap = Math.min(...counted.map((c) => c.pathNotAfter));
+  const signed = counted.map((c) => Math.min(c.signingTime, c.pathNotAfter));
   return Math.max(clock, trusted, ...signed, Math.min(created, cap));
 }
 
@@ -102,7 +106,7 @@ function verifySigners(manifest: Uint8Array, sigBytes: Uint8Array, anchors: Pars
         signingTime: si.signingTime.toISOString(),
         anchor: path.anchor.subject,
       };
-      counted.push({ leaf, signer, signingTime: si.signingTime.getTime() });
+      counted.push({ leaf, signer, signingTime: si.signingTime.getTime(), pathNotAfter: Math.min(...path.certs.map((c) => c.notAfter.getTime())) });
     } catch (e) {
       if (!(e instanceof FerryError)) throw e;
       failures.push(e);

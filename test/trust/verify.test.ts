@@ -122,6 +122,21 @@ describe('verifyUpdate', () => {
     expect(v.newTrustedTime).toBe(parseCertificate(pki.signer.cert).notAfter.getTime());
   });
 
+  it('never raises the trusted time past any certificate of the path, so a far-dated signer under a cross-certificate cannot expire the device\'s root', async () => {
+    // The old root (the device's anchor) and the cross-certificate end in 100 days; the new root and its signer live longer.
+    const oldRoot = issue({ profile: 'root', commonName: 'Short Root', keyName: 'root', notAfter: new Date(NOW.getTime() + 100 * DAY) });
+    const newRoot = issue({ profile: 'root', commonName: 'Long Root', keyName: 'newroot', notAfter: new Date(NOW.getTime() + 3000 * DAY) });
+    const cross = issue({ profile: 'ca', commonName: '', keyName: 'newroot', sameSubjectAs: newRoot.cert, notAfter: new Date(NOW.getTime() + 100 * DAY) }, oldRoot);
+    const signer = issue({ profile: 'signer', commonName: 'Long Signer', keyName: 'qa', notAfter: new Date(NOW.getTime() + 1000 * DAY) }, newRoot);
+    const shortTrust = { roots: [oldRoot.cert] };
+    const v = verifyUpdate(m, await signBytes(m, [signerOf(signer, [cross.cert])], new Date(NOW.getTime() + 500 * DAY)), shortTrust, {}, NOW);
+    expect(v.newTrustedTime).toBe(parseCertificate(cross.cert).notAfter.getTime());
+    // the device still verifies the next update at that trusted time
+    const later = manifestBytes(manifestObject({ expires: new Date(NOW.getTime() + 200 * DAY).toISOString() }));
+    const next = await signBytes(later, [signerOf(signer, [cross.cert])]);
+    expect(verifyUpdate(later, next, { ...shortTrust, trustedTime: v.newTrustedTime }, {}, new Date(0)).signers[0]!.subject).toBe('CN=Long Signer');
+  });
+
   it('allows reinstalling the same counter when the policy says so', async () => {
     const sig = await signBytes(m, [signerOf(pki.signer)]);
     expect(verifyUpdate(m, sig, trust, { counterFloor: { kiosk: 2000300019999 }, allowSameVersion: true }, NOW).manifest.target.counter).toBe(2000300019999);
