@@ -124,6 +124,11 @@ export function planInstall(inp: PlanInputs): PlanResult {
     const msg = `the running slot ${booted} is marked bad: check the bootloader, then \`ferry device mark-good\` it if it is healthy, before installing over slot ${target}`;
     return { kind: 'nothing', code: 'SLOT_BUSY', message: msg, skipped: [] };
   }
+  if (!inp.bootState.slots[booted].good) {
+    // After the switch the running slot is the only fallback: the bootloader must be willing to boot it.
+    const msg = `the bootloader does not consider the running slot ${booted} bootable, so a failed update in slot ${target} would have nothing to fall back to: run \`ferry device boot-check\` or \`ferry device mark-good\` first`;
+    return { kind: 'nothing', code: 'SLOT_BUSY', message: msg, skipped: [] };
+  }
   let pool = inp.candidates;
   if (inp.requestedId !== undefined) {
     pool = pool.filter((c) => c.id === inp.requestedId);

@@ -29,6 +29,12 @@ function inputs(candidates: UpdateCandidate[], patch: Partial<PlanInputs> = {}):
 }
 
 describe('planInstall', () => {
+  it('refuses to install while the bootloader would not boot the running slot: a failed update would have nothing to fall back to', () => {
+    const bootState = { order: ['A', 'B'] as ('A' | 'B')[], slots: { A: { good: false, attemptsLeft: 0 }, B: { good: false, attemptsLeft: 0 } } };
+    const r = planInstall(inputs([ok(manifest('1.1.0', 11))], { bootState }));
+    expect(r).toMatchObject({ kind: 'nothing', code: 'SLOT_BUSY', message: expect.stringMatching(/mark-good/) });
+  });
+
   it('chooses the compatible update with the newest counter, targeting the other slot', () => {
     const r = planInstall(inputs([ok(manifest('1.1.0', 11)), ok(manifest('1.2.0', 12))]));
     expect(r.kind).toBe('install');
