@@ -18,6 +18,8 @@ import { fromPem } from '../trust/der-write.js';
 import { type MediaSource, openMediaSource } from './source.js';
 
 const MAX_UPDATES = 1000;
+/** All manifests and signatures are held at once: their total is capped too (1000 × 2 MiB would not fit a kiosk's memory). */
+const MAX_UPDATE_BYTES = 64 * 1024 * 1024;
 const MAX_PEM_FILES = 64;
 const PEM_CAP = 1024 * 1024;
 const CRL_CAP = 8 * 1024 * 1024;
@@ -51,7 +53,13 @@ export async function listMediaUpdates(media: string | MediaSource): Promise<Med
   const ids = names.filter((n) => n.endsWith('.json') && !n.startsWith('.') && ID_RE.test(n.slice(0, -5))).map((n) => n.slice(0, -5)).sort();
   if (ids.length > MAX_UPDATES) throw new FerryError('MEDIA_DAMAGED', `${where(src, 'updates')} holds ${ids.length} update manifests, more than ${MAX_UPDATES}: the media is damaged or not ferry's`);
   const updates: MediaUpdateFiles[] = [];
-  for (const id of ids) updates.push(await readPair(src, id, names.includes(`${id}.json.p7s`)));
+  let total = 0;
+  for (const id of ids) {
+    const u = await readPair(src, id, names.includes(`${id}.json.p7s`));
+    total += (u.manifestBytes?.length ?? 0) + (u.signatureBytes?.length ?? 0);
+    if (total > MAX_UPDATE_BYTES) throw new FerryError('MEDIA_DAMAGED', `${where(src, 'updates')} holds more than ${MAX_UPDATE_BYTES} bytes of update manifests and signatures: the media is damaged or not ferry's`);
+    updates.push(u);
+  }
   const crl = await readRegular(src, 'trust/crl.pem', CRL_CAP, 'x509 crl');
   const crlCandidates = crl ? fromPem(crl.toString('utf8'), 'X509 CRL') : [];
   const pems = (await src.list('trust/roots')).filter((n) => n.endsWith('.pem') && !n.startsWith('.'));

@@ -47,6 +47,20 @@ describe('listMediaUpdates', () => {
     ]);
   });
 
+  it('refuses a stick whose manifests and signatures together exceed the total cap (each one under its own cap)', async () => {
+    const m4 = path.join(tmp, 'm4');
+    const dir = path.join(m4, 'FERRY', 'updates');
+    fs.mkdirSync(dir, { recursive: true });
+    // 40 pairs of sparse 1 MiB files: 80 MiB held at once if read
+    for (let i = 0; i < 40; i++) {
+      for (const name of [`big-${i}.json`, `big-${i}.json.p7s`]) {
+        fs.writeFileSync(path.join(dir, name), '');
+        fs.truncateSync(path.join(dir, name), 1024 * 1024);
+      }
+    }
+    await expect(listMediaUpdates(m4)).rejects.toMatchObject({ code: 'MEDIA_DAMAGED' });
+  });
+
   it('reads the stick trust material: crl.pem and cross-certificates under roots/', async () => {
     const m3 = path.join(tmp, 'm3');
     fs.mkdirSync(path.join(m3, 'FERRY', 'trust', 'roots'), { recursive: true });

@@ -66,6 +66,8 @@ const sameNameSigner = issue({ profile: 'signer', commonName: 'Rotated Signer', 
 const pathLen0Root = issue({ profile: 'custom', commonName: 'PathLen0 Root', keyName: 'pl0root', extensions: [{ name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true }, { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true }, { name: 'subjectKeyIdentifier' }] });
 const pathLen0Inter = issue({ profile: 'ca', commonName: 'Under PathLen0', keyName: 'inter' }, pathLen0Root);
 const pathLen0Signer = issue({ profile: 'signer', commonName: 'Too Deep', keyName: 'signer' }, pathLen0Inter);
+// A code-signing (CA:false) certificate installed as a trust anchor, and a signer its key issued.
+const underLeafAnchor = issue({ profile: 'signer', commonName: 'Under a leaf anchor', keyName: 'qa' }, pki.signer);
 /** A code-signing certificate issued by the test root with a SHA-1 signature (stock openssl). */
 function sha1Signer(): Issued {
   const dir = fs.mkdtempSync(path.join(tmp, 'sha1-'));
@@ -101,6 +103,7 @@ const cases: Case[] = [
   ['a stale CRL on the stick trying to un-revoke', 'CERT_REVOKED', async () => v(good, await sign(good, pki.signer), { ...trust, cachedCrl: crl(pki.root, 2, [pki.signer]), crlCandidates: [crl(pki.root, 1, [])] })],
   ['an old root\'s CRL (same name, higher number) trying to un-revoke a signer of the rotated root', 'CERT_REVOKED', async () => v(good, await signBytes(good, [signerOf(sameNameSigner, [sameNameCross.cert])]), { ...trust, crossCerts: [sameNameCross.cert], cachedCrl: crl(sameNameRoot, 1, [sameNameSigner]), crlCandidates: [crl(pki.root, 7, [])] })],
   ['a root with pathLenConstraint 0 above an intermediate CA', 'UNTRUSTED_SIGNER', async () => v(good, await signBytes(good, [signerOf(pathLen0Signer, [pathLen0Inter.cert])]), { roots: [pathLen0Root.cert] })],
+  ['a trust anchor that is not a CA (a signer certificate in roots/) issuing the signer', 'UNTRUSTED_SIGNER', async () => v(good, await sign(good, underLeafAnchor), { roots: [pki.signer.cert] })],
   ['a signer certificate signed with SHA-1', 'UNTRUSTED_SIGNER', async () => v(good, await sign(good, sha1Signer()), trust, {}, new Date(Date.now() + 60_000))],
   ['a CRL signed by a wrong key', 'CRL_INVALID', async () => v(good, await sign(good, pki.signer), { ...trust, crlCandidates: [crl(pki.root, 5, [], key('attacker'))] })],
   ['a CRL that is garbage', 'CRL_INVALID', async () => v(good, await sign(good, pki.signer), { ...trust, crlCandidates: [Buffer.from('not a crl')] })],
