@@ -52,6 +52,34 @@ async function youngerThan(file: string, ms: number): Promise<boolean> {
   }
 }
 
+/** Lock files this process holds now: its own pid in a lock is only stale when the lock is not one of these. */
+const heldHere = new Set<string>();
+
+/**
+ * Remove a stale lock whose content was `seen`, serialised through `<lock>.break`
+ * (O_EXCL): without it two callers that both judged the old lock stale could each
+ * remove it, and the slower one would delete the lock the faster one had just taken.
+ */
+async function breakStaleLock(file: string, seen: string): Promise<void> {
+  const breaker = `${file}.break`;
+  let fh;
+  try {
+    fh = await fsp.open(breaker, 'wx', 0o600);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new FerryError('IO_ERROR', `cannot create ${breaker}: ${(e as Error).message}`, { cause: e });
+    // Another caller is breaking it right now; a breaker left by a crash is removed once old.
+    if (!(await youngerThan(breaker, 10_000))) await fsp.rm(breaker, { force: true });
+    return;
+  }
+  try {
+    await fh.close();
+    const now = await fsp.readFile(file, 'utf8').catch(() => undefined);
+    if (now === seen) await fsp.rm(file, { force: true });
+  } finally {
+    await fsp.rm(breaker, { force: true });
+  }
+}
+
 /** Take the device lock in `stateDir`, taking over a stale one; LOCKED when another ferry holds it. */
 export async function acquireLock(stateDir: string, what = 'device operation'): Promise<DeviceLock> {
   await fsp.mkdir(stateDir, { recursive: true, mode: 0o700 });
@@ -59,6 +87,7 @@ export async function acquireLock(stateDir: string, what = 'device operation'): 
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fh = await fsp.open(file, 'wx', 0o600);
+      heldHere.add(file);
       await fh.writeFile(`${process.pid} ${await bootId()}\n`);
       await fh.sync();
       await fh.close();
@@ -69,11 +98,14 @@ export async function acquireLock(stateDir: string, what = 'device operation'): 
           if (released) return;
           released = true;
           await fsp.rm(file, { force: true });
+          heldHere.delete(file);
         },
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new FerryError('IO_ERROR', `cannot create lock ${file}: ${(e as Error).message}`, { cause: e });
     }
+    if (heldHere.has(file)) throw new FerryError('LOCKED', `another ferry ${what} is running in this process; wait for it to finish`, { details: { pid: process.pid, lock: file } });
+    const seen = await fsp.readFile(file, 'utf8').catch(() => undefined);
     const owner = await readOwner(file);
     if (owner !== undefined && owner > 0 && owner !== process.pid && pidAlive(owner)) {
       throw new FerryError('LOCKED', `another ferry ${what} is running (pid ${owner}); wait for it to finish`, { details: { pid: owner, lock: file } });
@@ -81,8 +113,8 @@ export async function acquireLock(stateDir: string, what = 'device operation'): 
     if (owner === undefined && (await youngerThan(file, 5000))) {
       throw new FerryError('LOCKED', `another ferry ${what} is starting (lock ${file} was just created); try again in a few seconds`, { details: { lock: file } });
     }
-    // Stale: the owner is gone (or the file is empty from a crash mid-create). Remove and retry.
-    await fsp.rm(file, { force: true });
+    // Stale: the owner is gone (or the file is empty from a crash mid-create). Remove it (once) and retry.
+    if (seen !== undefined) await breakStaleLock(file, seen);
   }
   throw new FerryError('LOCKED', `cannot take the lock ${file}: it keeps reappearing; another ferry may be starting`);
 }

@@ -43,4 +43,25 @@ describe('acquireLock', () => {
     await expect(acquireLock(dir)).rejects.toMatchObject({ code: 'LOCKED' });
     await fsp.rm(path.join(dir, 'lock'));
   });
+
+  it('refuses a second holder in the same process (the TUI runs the engine in-process)', async () => {
+    const lock = await acquireLock(dir, 'apply');
+    try {
+      await expect(acquireLock(dir, 'rollback')).rejects.toMatchObject({ code: 'LOCKED' });
+    } finally {
+      await lock.release();
+    }
+  });
+
+  it('lets exactly one of several racing callers take over a stale lock', async () => {
+    const child = spawn('true');
+    await new Promise((r) => child.once('exit', r));
+    const bootId = (await fsp.readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    await fsp.writeFile(path.join(dir, 'lock'), `${child.pid} ${bootId}\n`);
+    const results = await Promise.allSettled([1, 2, 3, 4].map(() => acquireLock(dir, 'apply')));
+    const held = results.filter((r) => r.status === 'fulfilled');
+    expect(held).toHaveLength(1);
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'LOCKED' });
+    await (held[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof acquireLock>>>).value.release();
+  });
 });
