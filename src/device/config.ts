@@ -4,6 +4,7 @@
  * unknown slot and bootloader types are refused with the list of known ones.
  */
 import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
 import { FerryError } from '../errors.js';
 import { readFileCapped } from '../util/fsx.js';
 import { parseStrictJson } from '../util/json.js';
@@ -130,7 +131,23 @@ function parseSlots(v: unknown, known: readonly string[], bad: string[]): Record
     else if (!known.includes(s.type)) bad.push(`slots.${name}.type "${s.type}" is unknown (known: ${known.join(', ')})`);
     out[name] = { ...s, type: String(s.type ?? '') };
   }
+  overlappingSlots(out, bad);
   return out;
+}
+
+/** Slots A and B on one directory (or one inside the other) or one device: writing the target would erase the running slot. */
+function overlappingSlots(slots: Record<SlotName, SlotConfig>, bad: string[]): void {
+  const { A, B } = slots;
+  const norm = (v: unknown) => (typeof v === 'string' && path.isAbsolute(v) ? path.resolve(v) : undefined);
+  const within = (a: string, b: string) => a === b || b.startsWith(a === '/' ? a : `${a}/`);
+  if (A.type === 'dir' && B.type === 'dir') {
+    const [a, b] = [norm(A.path), norm(B.path)];
+    if (a !== undefined && b !== undefined && (within(a, b) || within(b, a))) bad.push(`slots A and B must be separate directories ("${a}" and "${b}" overlap): writing one would erase the other`);
+  }
+  if (A.type === 'block' && B.type === 'block') {
+    const [a, b] = [norm(A.device), norm(B.device)];
+    if (a !== undefined && a === b) bad.push(`slots A and B must be different devices (both are "${a}"): writing one would erase the other`);
+  }
 }
 
 function parseBootloader(v: unknown, known: readonly string[], bad: string[]): BootloaderConfig {

@@ -40,6 +40,14 @@ describe('parseDeviceConfig', () => {
     }
   });
 
+  it.each([
+    ['the same dir', { A: { type: 'dir', path: '/slots/a' }, B: { type: 'dir', path: '/slots/a/' } }],
+    ['nested dirs', { A: { type: 'dir', path: '/slots' }, B: { type: 'dir', path: '/slots/b' } }],
+    ['the same block device', { A: { type: 'block', device: '/dev/sda2' }, B: { type: 'block', device: '/dev/./sda2' } }],
+  ])('refuses slots A and B on %s: writing one would erase the other, which may be running', (_, slots) => {
+    expect(() => parseDeviceConfig({ ...good, slots }, known)).toThrow(/slots A and B/);
+  });
+
   it('refuses a device id that could escape the receipts folder', () => {
     expect(() => parseDeviceConfig({ ...good, deviceId: '../x' }, known)).toThrow(/deviceId/);
   });
