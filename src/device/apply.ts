@@ -49,6 +49,8 @@ interface Run {
   started: Date;
   before: Receipt['before'];
   progress: ProgressFn;
+  /** Set once the mark-bad step starts: only from then on may a failure record the target as bad. */
+  markedBad: boolean;
   /** Set once the bootloader points at the target: from then on the install stands. */
   switched: boolean;
 }
@@ -60,7 +62,7 @@ export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise
   try {
     const state = await loadState(dev.config.stateDir);
     const clock = opts.clock ?? (() => new Date());
-    const run: Run = { dev, state, opts, deps, clock, started: clock(), before: slotSummary(state), progress: opts.progress ?? noProgress, switched: false };
+    const run: Run = { dev, state, opts, deps, clock, started: clock(), before: slotSummary(state), progress: opts.progress ?? noProgress, markedBad: false, switched: false };
     const verified = await verifyMedia(run);
     const { plan, skipped } = await choosePlan(run, verified);
     const slot = dev.slots[plan.target];
@@ -141,6 +143,7 @@ function throwIfCancelled(run: Run): void {
 /** Step mark-bad: the target must never boot half-written, so it is marked bad first, in the bootloader and the state. */
 async function markTargetBad(run: Run, plan: InstallPlan): Promise<void> {
   throwIfCancelled(run);
+  run.markedBad = true;
   await run.dev.bootloader.markBad(plan.target).catch((e: unknown) => {
     throw toFerryError(e).withContext(`slot ${plan.target}: marking bad before writing`);
   });
@@ -196,12 +199,11 @@ async function switchBootloader(run: Run, plan: InstallPlan): Promise<void> {
   faultPoint('after-bootloader');
 }
 
-/** After a failure or cancel before the switch: the target stays bad, with the reason. */
+/** After a failure or cancel between mark-bad and the switch: the target stays bad, with the reason. An earlier stop changed nothing (a pending install waiting for its reboot stays pending). */
 async function recordFailure(run: Run, plan: InstallPlan, e: unknown): Promise<void> {
   const err = toFerryError(e);
   const at = run.clock().toISOString();
-  const touched = run.state.slots[plan.target].status === 'bad' || run.state.slots[plan.target].status === 'pending';
-  if (!run.switched && touched) run.state.slots[plan.target] = { status: 'bad', lastError: { code: err.code, message: err.message, at } };
+  if (run.markedBad && !run.switched) run.state.slots[plan.target] = { status: 'bad', lastError: { code: err.code, message: err.message, at } };
   const result = err.code === 'CANCELLED' ? 'cancelled' : 'failure';
   run.state.lastResult = { action: 'apply', result, at, updateId: plan.update.id, code: err.code, message: err.message };
   await finish(run, makeReceipt(run, result, plan, { error: err })).catch(() => undefined);

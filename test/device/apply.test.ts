@@ -118,6 +118,16 @@ describe('applyUpdate and bootCheck', () => {
     expect((await bootCheck({ ...dev.opts, noReboot: true }, deviceDeps)).outcome).toBe('committed');
   });
 
+  it('declining a newer update over an install waiting for its reboot leaves that install pending, so it commits after the reboot', async () => {
+    const dev = await freshDevice();
+    await applyUpdate({ ...dev.opts, mediaRoot: stick10 }, deviceDeps);
+    const declined = applyUpdate({ ...dev.opts, mediaRoot: stick11, confirm: async () => false }, deviceDeps);
+    await expect(declined).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect((await loadState(dev.stateDir)).slots.B).toMatchObject({ status: 'pending', version: '1.0.0' });
+    expect(await simulateBoot(dev)).toBe('B');
+    expect((await bootCheck({ ...dev.opts, noReboot: true }, deviceDeps)).outcome).toBe('committed');
+  });
+
   async function tamperedStick(): Promise<string> {
     const bad = await kit.makeStick([{ image: 'v1', version: '1.0.0', counter: 100 }]);
     const blobs = path.join(bad, 'FERRY', 'oci', 'blobs', 'sha256');
