@@ -62,7 +62,12 @@ export async function emptyDirectory(dir: string): Promise<void> {
   const real = await fsp.realpath(dir);
   const inside = mountPointsBelow(await fsp.readFile('/proc/self/mountinfo', 'utf8'), real);
   if (inside.length) throw new FerryError('SLOT_BUSY', `cannot empty ${dir}: ${inside.join(', ')} ${inside.length === 1 ? 'is' : 'are'} mounted inside it; unmount first`, { details: { mounts: inside } });
-  const r = await runCommand('rm', ['-rf', '--one-file-system', '--', ...names.map((n) => path.join(dir, n))]);
+  // find hands rm the names as bytes: readdir's UTF-8 strings cannot spell a name that is not
+  // UTF-8, and rm -f would silently skip the mangled name, leaving the old entry in the new slot.
+  const r = await runCommand('find', [dir, '-mindepth', '1', '-maxdepth', '1', '-exec', 'rm', '-rf', '--one-file-system', '--', '{}', '+']);
+  if (r.code === 0 && (await fsp.readdir(dir, { encoding: 'buffer' })).length > 0) {
+    throw new FerryError('SLOT_WRITE_FAILED', `cannot empty ${dir}: entries are left after removing the old image; remove them by hand`);
+  }
   if (r.code !== 0) {
     const msg = r.stderr.trim().split('\n').slice(-2).join(' / ') || `rm exited with status ${r.code ?? r.signal}`;
     // rm --one-file-system says "skipping ..., since it's on a different device" for a mount it met.

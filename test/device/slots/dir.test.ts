@@ -36,6 +36,18 @@ describe('dir slot', () => {
     expect(await slot.availableBytes()).toBeGreaterThan(0);
   });
 
+  it('removes old entries whose names are not UTF-8 before writing, so nothing of the previous image survives', async () => {
+    const dir = path.join(tmp, 'slot-b');
+    const slot = createSlot('B', { type: 'dir', path: dir }, { stateDir: path.join(tmp, 'state') });
+    await fsp.mkdir(dir);
+    const oddName = Buffer.concat([Buffer.from(`${dir}/old-`), Buffer.from([0xff, 0xfe])]);
+    await fsp.writeFile(oddName, 'left over');
+    await fsp.mkdir(Buffer.concat([oddName, Buffer.from('-dir')]));
+    const v2 = await image({ 'etc/version': '2' });
+    await slot.write({ ...v2, ref: 'k-2', progress: () => undefined });
+    expect(fs.readdirSync(dir, { encoding: 'buffer' }).map((b) => b.toString('latin1'))).toEqual(['etc']);
+  });
+
   it('syncs the slot file system (sync -f) after extracting, and fails with SLOT_WRITE_FAILED when it cannot', async () => {
     const bin = path.join(tmp, 'bin');
     await fsp.mkdir(bin);
