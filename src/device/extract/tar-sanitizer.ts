@@ -41,6 +41,7 @@ interface Pending {
   pax: Map<string, string>;
   longName?: string;
   longLink?: string;
+  sawPax?: boolean;
 }
 
 /** The sanitising parser for one layer's tar stream. */
@@ -189,8 +190,13 @@ export class TarSanitizer {
       parsePaxRecords(body, this.what);
       return;
     }
+    // GNU tar keeps only the last extended header of a kind (a second pax header replaces the
+    // first), so merging them here would check a different name than the one tar writes.
+    const seen = m.kind === 'x' ? this.pending.sawPax : m.kind === 'L' ? this.pending.longName !== undefined : this.pending.longLink !== undefined;
+    if (seen) throw corruptArchive(this.what, `two "${m.kind}" extended headers precede one entry`);
     this.pending.raw.push(m.raw, m.data); // non-empty raw marks `pending` as used (see afterVerdict)
     if (m.kind === 'x') {
+      this.pending.sawPax = true;
       for (const [k, v] of parsePaxRecords(body, this.what)) this.pending.pax.set(k, v);
       return;
     }

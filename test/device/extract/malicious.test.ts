@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { applyImageToDir } from '../../../src/device/extract/apply.js';
-import { type RawEntry, tarArchive, writeTestLayout } from '../../helpers/layers.js';
+import { type RawEntry, tarArchive, tarEntryBytes, writeTestLayout } from '../../helpers/layers.js';
 
 // Layout of every test: <tmp>/jail/root is the slot; <tmp>/outside holds canaries that
 // must never change; anything new appearing in <tmp> or <tmp>/jail is an escape.
@@ -90,6 +90,18 @@ describe('applyImageToDir refuses layers that reach outside the slot root', () =
       expectNothingEscaped();
     });
   }
+
+  it('refuses two pax headers before one entry (GNU tar applies only the last, ferry would check the first one\'s path)', async () => {
+    const layer2 = Buffer.concat([
+      tarEntryBytes({ name: 'PaxHeaders/1', type: 'x', data: '13 path=safe\n' }),
+      tarEntryBytes({ name: 'PaxHeaders/2', type: 'x', data: '14 comment=hi\n' }),
+      tarEntryBytes({ name: 'lnk/canary', data: 'pwned' }),
+      Buffer.alloc(1024),
+    ]);
+    const { layout, image } = await writeTestLayout(path.join(tmp, 'oci'), [{ tar: tarArchive([{ name: 'lnk', type: '2', linkname: outside }]) }, { tar: layer2 }]);
+    await expect(applyImageToDir({ layout, image, ref: 'evil', root, progress: () => undefined })).rejects.toMatchObject({ code: 'CORRUPT_ARCHIVE' });
+    expectNothingEscaped();
+  });
 
   it('refuses a header with a bad checksum with CORRUPT_ARCHIVE', async () => {
     const tar = tarArchive([{ name: 'ok', data: 'fine' }]);
