@@ -15,7 +15,7 @@ import type { Compression } from '../../src/oci/types.js';
 /** One raw tar entry. `pax` values may be Buffers (binary xattrs). */
 export interface RawEntry {
   name: string;
-  type?: '0' | '1' | '2' | '3' | '4' | '5' | '6' | 'S' | 'D';
+  type?: '0' | '1' | '2' | '3' | '4' | '5' | '6' | 'S' | 'D' | 'x';
   data?: Buffer | string;
   /** Overrides the size field (to lie about it). */
   size?: number;
