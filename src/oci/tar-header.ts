@@ -87,7 +87,9 @@ export function checksumOk(h: Buffer): boolean {
 export function parseHeader(h: Buffer, what: string): RawHeader {
   if (!checksumOk(h)) throw corruptArchive(what, 'a tar header has a bad checksum');
   const magic = h.toString('latin1', 257, 265);
-  const format = magic === 'ustar\u000000' ? 'ustar' : magic === 'ustar  \u0000' ? 'gnu' : 'v7';
+  // As GNU tar decides (list.c): "ustar\0" is POSIX ustar whatever the two version bytes hold,
+  // so the prefix field is part of the name; reading it otherwise would check another name than tar writes.
+  const format = magic.startsWith('ustar\u0000') ? 'ustar' : magic === 'ustar  \u0000' ? 'gnu' : 'v7';
   const mode = parseNumber(h.subarray(100, 108));
   const uid = parseNumber(h.subarray(108, 116));
   const gid = parseNumber(h.subarray(116, 124));

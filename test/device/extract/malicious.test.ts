@@ -103,6 +103,20 @@ describe('applyImageToDir refuses layers that reach outside the slot root', () =
     expectNothingEscaped();
   });
 
+  it('reads the ustar prefix whatever the version bytes say, as GNU tar does (else tar writes prefix/name through a lower-layer symlink)', async () => {
+    const entry = tarEntryBytes({ name: 'canary', data: 'pwned' });
+    entry.write('lnk', 345, 'latin1'); // prefix
+    entry.write('xx', 263, 'latin1'); // version: not "00", magic still "ustar\0"
+    entry.write('        ', 148, 'latin1');
+    let sum = 0;
+    for (const b of entry.subarray(0, 512)) sum += b;
+    entry.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+    const layer2 = Buffer.concat([entry, Buffer.alloc(1024)]);
+    const { layout, image } = await writeTestLayout(path.join(tmp, 'oci'), [{ tar: tarArchive([{ name: 'lnk', type: '2', linkname: outside }]) }, { tar: layer2 }]);
+    await expect(applyImageToDir({ layout, image, ref: 'evil', root, progress: () => undefined })).rejects.toMatchObject({ code: 'UNSAFE_PATH' });
+    expectNothingEscaped();
+  });
+
   it('refuses a header with a bad checksum with CORRUPT_ARCHIVE', async () => {
     const tar = tarArchive([{ name: 'ok', data: 'fine' }]);
     tar[10] = 0x41; // change the name without fixing the checksum
