@@ -78,6 +78,8 @@ export function markBad(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slotTy
       throw new FerryError('SLOT_BUSY', `refusing to mark the running slot ${slot} bad: slot ${other} is ${state.slots[other].status}, so nothing would boot`);
     }
     await dev.bootloader.markBad(slot);
+    // The running slot goes: the good fallback must be bootable in the bootloader too (as boot-check's rollback does).
+    if (slot === dev.booted) await dev.bootloader.markGood(other);
     state.slots[slot] = { ...state.slots[slot], status: 'bad', lastError: { code: 'SLOT_BUSY', message: 'marked bad by hand', at: now.toISOString() } };
     return { action: 'mark-bad', slot, message: `slot ${slot} is marked bad; slot ${other} boots next` };
   });

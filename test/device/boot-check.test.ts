@@ -83,4 +83,11 @@ describe('samples', () => {
   it('the grub.cfg snippet passes grub-script-check', () => {
     expect(() => execFileSync('grub-script-check', [path.resolve('samples/grub/grub.cfg')])).not.toThrow();
   });
+
+  it('marking the running slot bad also makes the good fallback bootable in the bootloader, so something boots next', async () => {
+    await deviceWith(undefined, { A: 'good', B: 'good' });
+    await fsp.writeFile(dev!.bootFile, JSON.stringify({ order: ['A', 'B'], slots: { A: { good: true, attemptsLeft: 3 }, B: { good: false, attemptsLeft: 0 } } }));
+    await markBad({ ...dev!.opts, slot: 'A' }, deviceDeps);
+    expect(JSON.parse(await fsp.readFile(dev!.bootFile, 'utf8'))).toMatchObject({ order: ['B', 'A'], slots: { A: { good: false }, B: { good: true, attemptsLeft: 3 } } });
+  });
 });
