@@ -93,7 +93,7 @@ export function parseDeviceConfig(v: unknown, known: KnownTypes, defaultDeviceId
   };
   const compatible = str('compatible');
   const deviceId = v.deviceId === undefined ? defaultDeviceId : str('deviceId');
-  if (deviceId !== '' && !/^[A-Za-z0-9._-]{1,128}$/.test(deviceId)) bad.push('"deviceId" may hold only letters, digits, ".", "_" and "-" (it names a receipts folder)');
+  if (deviceId !== '' && (!/^[A-Za-z0-9._-]{1,128}$/.test(deviceId) || /^\.{1,2}$/.test(deviceId))) bad.push('"deviceId" may hold only letters, digits, ".", "_" and "-" (it names a receipts folder)');
   const cfg: DeviceConfig = {
     compatible,
     deviceId,

@@ -50,6 +50,7 @@ describe('parseDeviceConfig', () => {
 
   it('refuses a device id that could escape the receipts folder', () => {
     expect(() => parseDeviceConfig({ ...good, deviceId: '../x' }, known)).toThrow(/deviceId/);
+    for (const deviceId of ['..', '.']) expect(() => parseDeviceConfig({ ...good, deviceId }, known)).toThrow(/deviceId/);
   });
 });
 
