@@ -31,9 +31,17 @@ done
 if test -n "${bootargs}"; then
   saveenv
 else
-  echo "no slot has tries left: resetting both to 3 (as RAUC's sample script does)"
-  setenv BOOT_A_LEFT 3
-  setenv BOOT_B_LEFT 3
+  # No slot has tries left. Unlike RAUC's sample (which resets both slots), give tries
+  # back only to the FIRST slot of BOOT_ORDER: ferry keeps the last good slot first
+  # whenever it marks a slot bad, so a half-written or failed slot is never resurrected.
+  setenv FERRY_FIRST
+  for BOOT_SLOT in "${BOOT_ORDER}"; do
+    test -n "${FERRY_FIRST}" || setenv FERRY_FIRST ${BOOT_SLOT}
+  done
+  echo "no slot has tries left: giving slot ${FERRY_FIRST} 3 more tries"
+  test "x${FERRY_FIRST}" = "xA" && setenv BOOT_A_LEFT 3
+  test "x${FERRY_FIRST}" = "xB" && setenv BOOT_B_LEFT 3
+  setenv FERRY_FIRST
   saveenv
   reset
 fi

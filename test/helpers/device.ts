@@ -154,14 +154,13 @@ async function bootGrub(dev: TestDevice): Promise<SlotName> {
   return chosen;
 }
 
-/** samples/uboot/boot.cmd in TypeScript: first slot in BOOT_ORDER with LEFT > 0; decrement; none → reset all to attempts. */
+/** samples/uboot/boot.cmd in TypeScript: first slot in BOOT_ORDER with LEFT > 0; decrement; none → give the first slot of BOOT_ORDER its tries back. */
 function bootUboot(dev: TestDevice): SlotName {
   const v = fwPrintenv(dev);
   const order = (v.BOOT_ORDER ?? 'A B').split(' ') as SlotName[];
   let chosen = order.find((s) => Number(v[`BOOT_${s}_LEFT`] ?? '0') > 0);
   if (!chosen) {
-    execFileSync('fw_setenv', [...fwArgs(dev), 'BOOT_A_LEFT', String(dev.attempts)]);
-    execFileSync('fw_setenv', [...fwArgs(dev), 'BOOT_B_LEFT', String(dev.attempts)]);
+    execFileSync('fw_setenv', [...fwArgs(dev), `BOOT_${order[0]!}_LEFT`, String(dev.attempts)]);
     return bootUboot(dev);
   }
   execFileSync('fw_setenv', [...fwArgs(dev), `BOOT_${chosen}_LEFT`, String(Number(v[`BOOT_${chosen}_LEFT`]) - 1)]);

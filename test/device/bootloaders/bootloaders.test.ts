@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BOOTLOADER_TYPES, createBootloader } from '../../../src/device/bootloaders/registry.js';
 import type { Bootloader } from '../../../src/device/types.js';
-import { type BootloaderKind, fwPrintenv, grubList, makeDevice, type TestDevice } from '../../helpers/device.js';
+import { type BootloaderKind, fwPrintenv, grubList, makeDevice, simulateBoot, type TestDevice } from '../../helpers/device.js';
 
 let dev: TestDevice | undefined;
 afterEach(async () => {
@@ -72,6 +72,18 @@ describe('uboot bootloader interop', () => {
     execFileSync('fw_setenv', ['-c', dev!.fwConfig!, 'BOOT_B_LEFT', '1']);
     expect((await bl.getState()).slots.B.attemptsLeft).toBe(1);
     expect((await fsp.readdir(dev!.stateDir)).filter((n) => n.includes('fw_setenv'))).toEqual([]);
+  });
+
+  it('after mark-bad the failed slot is never resurrected when every try is used up (boot.cmd gives tries back to the first slot only)', async () => {
+    const bl = await open('uboot');
+    await bl.setPrimary('B', 3);
+    await bl.markBad('B');
+    expect(fwPrintenv(dev!)).toMatchObject({ BOOT_ORDER: 'A B', BOOT_B_LEFT: '0' });
+    execFileSync('fw_setenv', ['-c', dev!.fwConfig!, 'BOOT_A_LEFT', '0']); // e.g. power cuts before boot-check
+    expect(await simulateBoot(dev!)).toBe('A');
+    expect(fwPrintenv(dev!)).toMatchObject({ BOOT_A_LEFT: '2', BOOT_B_LEFT: '0' });
+    const boot = await fsp.readFile(path.resolve('samples/uboot/boot.cmd'), 'utf8');
+    expect(boot).not.toMatch(/setenv BOOT_A_LEFT 3\s*\n\s*setenv BOOT_B_LEFT 3\s*\n\s*saveenv/);
   });
 
   it('refuses an unreadable (bad CRC) environment instead of starting from an empty one', async () => {
