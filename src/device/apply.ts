@@ -15,7 +15,7 @@ import { type InstallPlan, planInstall, type SkipReason } from './plan.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, effectiveNow, loadState, raiseTrustedTime, saveState } from './state.js';
 import { derToPem } from './crl-cache.js';
-import { otherSlot, type Slot } from './types.js';
+import { type ImageSize, otherSlot, type Slot } from './types.js';
 
 /** What `ferry device apply` asks of the engine. */
 export interface ApplyOptions extends DeviceOptions {
@@ -104,6 +104,7 @@ async function choosePlan(run: Run, verified: MediaVerifyResult): Promise<{ plan
     requestedId: run.opts.updateId,
     now: effectiveNow(state, run.clock()),
     targetAvailableBytes: await slot.availableBytes(),
+    ...(slot.requiredBytes ? { targetRequiredBytes: (image: ImageSize) => slot.requiredBytes!(image) } : {}),
   });
   if (result.kind === 'install') return result;
   const err = new FerryError(result.code, result.message, { details: { skipped: result.skipped } });

@@ -8,7 +8,7 @@ import { ERROR_CODES, type ErrorCode, ExitCode } from '../errors.js';
 import type { UpdateManifest } from '../trust/types.js';
 import type { DeviceConfig } from './config.js';
 import type { DeviceState, SlotRecord } from './state.js';
-import { type BootState, otherSlot, type SlotName } from './types.js';
+import { type BootState, type ImageSize, otherSlot, payloadNeed, type SlotName, type SpaceNeed } from './types.js';
 
 /** One update found on the stick: verified (signature, chain, expiry) or refused with a reason. */
 export interface UpdateCandidate {
@@ -36,7 +36,8 @@ export interface InstallPlan {
   /** What the target slot holds now (it is overwritten). */
   replaces: SlotRecord;
   payloadBytes: number;
-  space: { availableBytes: number | undefined; neededBytes: number; ok: boolean };
+  /** `measure`: whether neededBytes is the unpacked image size or the compressed payload. */
+  space: { availableBytes: number | undefined; neededBytes: number; measure: SpaceNeed['measure']; ok: boolean };
   bootloader: { setPrimary: SlotName; attempts: number };
 }
 
@@ -58,6 +59,8 @@ export interface PlanInputs {
   now: Date;
   /** Free bytes in the target slot (undefined: unknown, not checked). */
   targetAvailableBytes: number | undefined;
+  /** The target slot's measure of what an image needs (Slot.requiredBytes); default: the compressed payload. */
+  targetRequiredBytes?: (image: ImageSize) => SpaceNeed;
 }
 
 /** Why a verified update does not apply to this device, or undefined when it does. */
@@ -157,11 +160,12 @@ export function planInstall(inp: PlanInputs): PlanResult {
   const chosen = ok[0]!;
   for (const c of ok.slice(1)) skipped.push({ id: c.id, code: 'NO_APPLICABLE_UPDATE', message: `older than ${chosen.id}, which is chosen` });
   const update = chosen.manifest!;
-  const needed = update.image.payloadBytes;
+  const need = (inp.targetRequiredBytes ?? payloadNeed)(update.image);
   const avail = inp.targetAvailableBytes;
-  const space = { availableBytes: avail, neededBytes: needed, ok: avail === undefined || avail >= needed };
+  const space = { availableBytes: avail, neededBytes: need.bytes, measure: need.measure, ok: avail === undefined || avail >= need.bytes };
   if (!space.ok) {
-    const message = `slot ${target} has ${avail} bytes free but ${update.id} needs ${needed}: use a larger slot`;
+    const what = need.measure === 'unpacked' ? 'unpacked' : 'compressed payload';
+    const message = `slot ${target} has ${avail} bytes free but ${update.id} needs ${need.bytes} (${what} size): use a larger slot or free space on it`;
     return { kind: 'nothing', code: 'NO_SPACE', message, skipped: [...skipped, { id: update.id, code: 'NO_SPACE', message }] };
   }
   const plan: InstallPlan = {
@@ -170,7 +174,7 @@ export function planInstall(inp: PlanInputs): PlanResult {
     booted,
     target,
     replaces: state.slots[target],
-    payloadBytes: needed,
+    payloadBytes: update.image.payloadBytes,
     space,
     bootloader: { setPrimary: target, attempts: inp.config.bootloader.attempts },
   };

@@ -35,14 +35,40 @@ export interface SlotWriteResult {
   details?: Record<string, unknown>;
 }
 
+/** The sizes an update manifest records for its image (trust/types.ts). */
+export interface ImageSize {
+  /** Compressed config + layers, as stored on the media. */
+  payloadBytes: number;
+  /** Uncompressed layer total, when export recorded it. */
+  unpackedBytes?: number;
+}
+
+/** The space a slot needs for an image, and which measure that is. */
+export interface SpaceNeed {
+  bytes: number;
+  measure: 'unpacked' | 'payload';
+}
+
+/** The compressed payload: right for a slot that stores the blobs as they are (bootc), and the default. */
+export function payloadNeed(image: ImageSize): SpaceNeed {
+  return { bytes: image.payloadBytes, measure: 'payload' };
+}
+
+/** The unpacked size, for a slot that receives the root filesystem (dir, block); the payload when the manifest lacks it. */
+export function unpackedNeed(image: ImageSize): SpaceNeed {
+  return image.unpackedBytes !== undefined ? { bytes: image.unpackedBytes, measure: 'unpacked' } : payloadNeed(image);
+}
+
 /** A slot backend: dir, block or bootc. */
 export interface Slot {
   readonly name: SlotName;
   readonly type: string;
   /** Human description ("dir /var/lib/slots/b", "block /dev/loop3"). */
   describe(): string;
-  /** Free bytes available for a payload of `payloadBytes`, or undefined when unknown. */
+  /** Free bytes available for an image, or undefined when unknown. */
   availableBytes(): Promise<number | undefined>;
+  /** The space this slot needs for an image, compared with availableBytes(); absent: payloadNeed. */
+  requiredBytes?(image: ImageSize): SpaceNeed;
   /** Erase/format and write the image; throws FerryError; leaves nothing mounted. */
   write(req: SlotWriteRequest): Promise<SlotWriteResult>;
 }

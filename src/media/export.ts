@@ -42,6 +42,8 @@ export interface ExportResult {
   platform: Platform;
   /** config + layer sizes. */
   payloadBytes: number;
+  /** Sum of the uncompressed layer tar sizes, when every layer's is known (oci/unpacked-size.ts); the space a dir or block slot needs. */
+  unpackedBytes?: number;
   blobsWritten: number;
   bytesWritten: number;
   blobsSkipped: number;
@@ -104,12 +106,14 @@ export async function exportImage(req: ExportRequest): Promise<ExportResult> {
 
   const layers: Descriptor[] = [];
   const diffIds: string[] = [];
+  let unpacked: number | undefined = 0;
   for (const [i, layer] of src.layers.entries()) {
     progress?.({ step: 'layer', bytesDone: i, bytesTotal: src.layers.length, detail: layer.what });
     const w = await writeLayer(store.layout, layer, actions[i]!, opts);
     count(w.descriptor, w.written);
     layers.push(w.descriptor);
     diffIds.push(w.diffId);
+    unpacked = unpacked === undefined || w.unpackedBytes === undefined ? undefined : unpacked + w.unpackedBytes;
   }
 
   const cfg = src.config.kind === 'blob' ? await store.layout.writeBlob(src.config.descriptor, src.config.open, opts) : await store.layout.writeBytes(src.config.build(diffIds), MediaType.imageConfig, opts);
@@ -129,5 +133,5 @@ export async function exportImage(req: ExportRequest): Promise<ExportResult> {
   progress?.({ step: 'index', bytesDone: 0, bytesTotal: 0, detail: ref });
   await store.layout.addToIndex([entry]);
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
-  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...tally };
+  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...tally };
 }

@@ -29,6 +29,8 @@ export interface PublishRequest {
   manifest: Descriptor;
   platform: Platform;
   payloadBytes: number;
+  /** Sum of the uncompressed layer sizes (ExportResult.unpackedBytes); omitted when unknown. */
+  unpackedBytes?: number;
   /** Folder with the signer's key.pem and cert.pem (+ chain.pem). */
   signerDir: string;
   compatible: string[];
@@ -102,7 +104,7 @@ export function buildUpdateManifest(req: PublishRequest, now: Date): UpdateManif
     created: isoSeconds(now),
     expires: isoSeconds(expires),
     target: { name: req.target, compatible: [...req.compatible], version: req.version, counter },
-    image: { ref: id, manifest: descriptor, platform, payloadBytes: req.payloadBytes },
+    image: { ref: id, manifest: descriptor, platform, payloadBytes: req.payloadBytes, ...(req.unpackedBytes !== undefined ? { unpackedBytes: req.unpackedBytes } : {}) },
     ...(req.notes !== undefined ? { notes: req.notes } : {}),
   };
   try {

@@ -15,6 +15,7 @@ import { compressor, decompressor } from './compress.js';
 import { DigestComputer, DigestVerifier } from './digest.js';
 import type { SourceLayer } from './source.js';
 import { TarStructureCheck } from './tar-check.js';
+import { ByteCounter, unpackedSizeOfBlob } from './unpacked-size.js';
 import { type Compression, type Descriptor, layerMediaType } from './types.js';
 
 /** `--compress`: keep what the source has, or re-encode every layer. */
@@ -40,6 +41,8 @@ export interface WrittenLayer {
   descriptor: Descriptor;
   diffId: string;
   written: boolean;
+  /** Size of the uncompressed tar: counted when decoded, else read cheaply from the blob; undefined when it cannot be trusted. */
+  unpackedBytes?: number;
 }
 
 /** Options of writeLayer. */
@@ -102,14 +105,15 @@ export class CheckTee extends Transform {
 }
 
 /** The check of a copied layer: decompress → diff_id (checked, or computed when the source has none) → tar structure. */
-export function layerCheckStages(layer: SourceLayer, desc: Descriptor): { stages: Transform[]; diff?: DigestComputer } {
-  const stages: Transform[] = [decompressor(layer.compression, layer.what)];
+export function layerCheckStages(layer: SourceLayer, desc: Descriptor): { stages: Transform[]; diff?: DigestComputer; counter: ByteCounter } {
+  const counter = new ByteCounter();
+  const stages: Transform[] = [decompressor(layer.compression, layer.what), counter];
   let diff: DigestComputer | undefined;
   if (layer.diffId === undefined) stages.push((diff = new DigestComputer()));
   // an uncompressed layer's diff_id is its digest, which the copy itself checks
   else if (layer.compression !== 'none' || layer.diffId !== desc.digest) stages.push(new DigestVerifier(layer.diffId, -1, `${layer.what} (uncompressed, diff_id)`));
   stages.push(new TarStructureCheck(layer.what));
-  return diff ? { stages, diff } : { stages };
+  return diff ? { stages, diff, counter } : { stages, counter };
 }
 
 /**
@@ -126,7 +130,7 @@ async function explainCheckFailure(layer: SourceLayer, desc: Descriptor, err: Fe
 }
 
 async function copyChecked(store: LayoutWriter, layer: SourceLayer, desc: Descriptor, opts: WriteLayerOptions): Promise<WrittenLayer> {
-  const { stages, diff } = layerCheckStages(layer, desc);
+  const { stages, diff, counter } = layerCheckStages(layer, desc);
   const tee = new CheckTee(stages);
   let opened = false;
   const open = (): Readable => {
@@ -137,7 +141,9 @@ async function copyChecked(store: LayoutWriter, layer: SourceLayer, desc: Descri
   try {
     const w = await store.writeBlob(desc, open, opts);
     const diffId = layer.diffId ?? (opened && diff ? diff.digest : desc.digest);
-    return { descriptor: w.descriptor, diffId, written: w.written };
+    // a blob already on the media is not read again: measure it there
+    const unpackedBytes = opened ? counter.bytes : await unpackedSizeOfBlob(store.blobPath(desc.digest), layer.compression);
+    return { descriptor: w.descriptor, diffId, written: w.written, ...sized(unpackedBytes) };
   } catch (e) {
     if (!opened) throw e;
     const err = isFerryError(e) ? e : toFerryError(e, layer.what);
@@ -151,15 +157,21 @@ export async function writeLayer(store: LayoutWriter, layer: SourceLayer, action
     if (opts.checkLayers) return copyChecked(store, layer, action.descriptor, opts);
     const range = layer.range ? await layer.range() : undefined;
     const w = range ? await store.writeBlobFromRange(action.descriptor, range, opts) : await store.writeBlob(action.descriptor, layer.open, opts);
-    return { descriptor: w.descriptor, diffId: layer.diffId ?? action.descriptor.digest, written: w.written };
+    const unpackedBytes = await unpackedSizeOfBlob(store.blobPath(w.descriptor.digest), layer.compression);
+    return { descriptor: w.descriptor, diffId: layer.diffId ?? action.descriptor.digest, written: w.written, ...sized(unpackedBytes) };
   }
   const stages: Transform[] = [];
   if (layer.descriptor) stages.push(new DigestVerifier(layer.descriptor.digest, layer.descriptor.size, layer.what));
-  stages.push(decompressor(layer.compression, layer.what), new TarStructureCheck(layer.what));
+  const counter = new ByteCounter();
+  stages.push(decompressor(layer.compression, layer.what), counter, new TarStructureCheck(layer.what));
   // diff_id: the sha256 of the uncompressed tar (image-spec config.md, rootfs.diff_ids)
   const diff = layer.diffId ? new DigestVerifier(layer.diffId, -1, `${layer.what} (uncompressed, diff_id)`) : new DigestComputer();
   stages.push(diff, compressor(action.to));
   const w = await store.writeStream(layer.open(), stages, layerMediaType(action.to), layer.what, opts.progress, layer.sizeHint);
   const diffId = layer.diffId ?? (diff as DigestComputer).digest;
-  return { descriptor: w.descriptor, diffId, written: w.written };
+  return { descriptor: w.descriptor, diffId, written: w.written, unpackedBytes: counter.bytes };
+}
+
+function sized(n: number | undefined): { unpackedBytes?: number } {
+  return n === undefined ? {} : { unpackedBytes: n };
 }

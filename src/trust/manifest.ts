@@ -69,6 +69,7 @@ export function validateUpdateManifest(v: unknown, what = 'update manifest'): Up
       str(p.architecture, 'image.platform.architecture');
     }
     int(img.payloadBytes, 'image.payloadBytes');
+    if (img.unpackedBytes !== undefined) int(img.unpackedBytes, 'image.unpackedBytes');
   }
   if (v.notes !== undefined && typeof v.notes !== 'string') bad.push('notes is not a string');
   if (v.rollout !== undefined && (!isObject(v.rollout) || (v.rollout.notBefore !== undefined && parseUtc(v.rollout.notBefore) === undefined))) bad.push('rollout.notBefore is not an RFC 3339 UTC time');

@@ -34,6 +34,11 @@ export interface UpdateManifest {
     platform: Platform;
     /** config + layer sizes, for progress and space checks. */
     payloadBytes: number;
+    /**
+     * Optional: sum of the uncompressed layer tar sizes (what a dir or block slot
+     * receives, often 2-3x payloadBytes). Absent when export could not know it for sure.
+     */
+    unpackedBytes?: number;
   };
   notes?: string;
   rollout?: { notBefore?: string };

@@ -42,7 +42,7 @@ async function confirmOnTty(plan: InstallPlan): Promise<boolean> {
   }
   const u = plan.update;
   process.stderr.write(`install ${u.id} (version ${u.target.version}, counter ${u.target.counter}) into slot ${plan.target}, replacing ${plan.replaces.version ?? plan.replaces.status}\n`);
-  process.stderr.write(`  ${plan.payloadBytes} bytes, signed by ${plan.signers.join(', ') || 'unknown'}; slot ${plan.booted} stays as the fallback\n`);
+  process.stderr.write(`  ${plan.payloadBytes} bytes (${plan.space.neededBytes} ${plan.space.measure === 'unpacked' ? 'unpacked' : 'compressed'} in the slot), signed by ${plan.signers.join(', ') || 'unknown'}; slot ${plan.booted} stays as the fallback\n`);
   if (u.notes) process.stderr.write(`  notes: ${u.notes.split('\n')[0]}\n`);
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { FerryError, toFerryError } from '../../errors.js';
 import { runCommand } from '../bootloaders/common.js';
 import { applyImageToDir } from '../extract/apply.js';
-import type { Slot, SlotName, SlotWriteRequest, SlotWriteResult } from '../types.js';
+import { type ImageSize, type Slot, type SlotName, type SlotWriteRequest, type SlotWriteResult, type SpaceNeed, unpackedNeed } from '../types.js';
 import { SlotParams } from './params.js';
 
 export const BLOCK_FS_TYPES = ['ext4', 'ext3', 'ext2', 'xfs'] as const;
@@ -89,6 +89,11 @@ class BlockSlot implements Slot {
 
   describe(): string {
     return `block ${this.cfg.device} (${this.cfg.fsType})`;
+  }
+
+  /** The file system made on the device receives the unpacked root filesystem. */
+  requiredBytes(image: ImageSize): SpaceNeed {
+    return unpackedNeed(image);
   }
 
   /** The device size from sysfs (the file system's own overhead is not subtracted). */

@@ -13,7 +13,7 @@ import { Annotation, digestHex, MediaType } from '../../oci/types.js';
 import type { ProgressFn } from '../../progress.js';
 import { writeFileAtomic } from '../../util/fsx.js';
 import { runCommand } from '../bootloaders/common.js';
-import type { Slot, SlotName, SlotWriteRequest, SlotWriteResult } from '../types.js';
+import { type ImageSize, payloadNeed, type Slot, type SlotName, type SlotWriteRequest, type SlotWriteResult, type SpaceNeed } from '../types.js';
 import { SlotParams } from './params.js';
 
 const STATUS_CAP = 4 * 1024 * 1024;
@@ -64,6 +64,11 @@ class BootcSlot implements Slot {
 
   describe(): string {
     return `bootc (${this.cfg.bootcPath}, staging layout ${this.layoutDir})`;
+  }
+
+  /** bootc is handed the blobs as they are: the compressed payload. */
+  requiredBytes(image: ImageSize): SpaceNeed {
+    return payloadNeed(image);
   }
 
   /** Free space where the local layout is written (bootc's own storage is not known to ferry). */

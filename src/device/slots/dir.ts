@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { FerryError, toFerryError } from '../../errors.js';
 import { runCommand } from '../bootloaders/common.js';
 import { applyImageToDir } from '../extract/apply.js';
-import type { Slot, SlotName, SlotWriteRequest, SlotWriteResult } from '../types.js';
+import { type ImageSize, type Slot, type SlotName, type SlotWriteRequest, type SlotWriteResult, type SpaceNeed, unpackedNeed } from '../types.js';
 import { SlotParams } from './params.js';
 
 /** A dir slot's parameters (DESIGN.md section 4). */
@@ -35,21 +35,64 @@ function isSameOrAncestor(a: string, b: string): boolean {
 /**
  * Bytes an image may use at `p`: when `p` is a mount point of its own the whole file
  * system (its contents are erased before writing); otherwise the free space where it
- * (or its nearest existing ancestor) lives, which conservatively ignores the old image.
+ * (or its nearest existing ancestor) lives, plus what its current contents occupy
+ * (erased first), or without them when they are too many to count (conservative).
  */
-async function availableBytesAt(p: string): Promise<number | undefined> {
+export async function availableBytesAt(p: string, maxEntries = MAX_WALK_ENTRIES): Promise<number | undefined> {
   for (let d = p; ; d = path.dirname(d)) {
     try {
       const s = await fsp.statfs(d);
       if (d === p && d !== '/') {
         const [st, parent] = await Promise.all([fsp.stat(d), fsp.stat(path.dirname(d))]);
         if (st.dev !== parent.dev) return (s.blocks - (s.bfree - s.bavail)) * s.bsize;
+        return s.bavail * s.bsize + ((await occupiedBytes(d, st.dev, maxEntries)) ?? 0);
       }
       return s.bavail * s.bsize;
     } catch {
       if (d === '/') return undefined;
     }
   }
+}
+
+/** Entries occupiedBytes walks before giving up (each costs one lstat). */
+export const MAX_WALK_ENTRIES = 2_000_000;
+
+/**
+ * Bytes the entries below `dir` occupy on device `dev` (st_blocks·512, each inode once,
+ * other file systems not entered, as `rm --one-file-system` leaves them), or undefined
+ * after `maxEntries` entries or on any read error. A hard link to a file outside the
+ * directory is counted although erasing frees nothing: the walk skips files whose link
+ * count exceeds the links it saw, so only space really freed is counted.
+ */
+export async function occupiedBytes(dir: string, dev: number, maxEntries: number): Promise<number | undefined> {
+  let total = 0;
+  let seen = 0;
+  const links = new Map<number, { nlink: number; seen: number; bytes: number }>();
+  const stack: Buffer[] = [Buffer.from(dir)];
+  try {
+    while (stack.length) {
+      const d = stack.pop()!;
+      for (const name of await fsp.readdir(d, { encoding: 'buffer' })) {
+        if (++seen > maxEntries) return undefined;
+        const full = Buffer.concat([d, Buffer.from('/'), name]);
+        const st = await fsp.lstat(full);
+        if (st.dev !== dev) continue;
+        const bytes = st.blocks * 512;
+        if (st.isDirectory()) {
+          total += bytes;
+          stack.push(full);
+        } else if (st.nlink > 1) {
+          const l = links.get(st.ino) ?? { nlink: st.nlink, seen: 0, bytes };
+          l.seen++;
+          links.set(st.ino, l);
+        } else total += bytes;
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  for (const l of links.values()) if (l.seen >= l.nlink) total += l.bytes;
+  return total;
 }
 
 /**
@@ -108,6 +151,11 @@ class DirSlot implements Slot {
 
   availableBytes(): Promise<number | undefined> {
     return availableBytesAt(this.cfg.path);
+  }
+
+  /** The extracted root filesystem: the unpacked size. */
+  requiredBytes(image: ImageSize): SpaceNeed {
+    return unpackedNeed(image);
   }
 
   async write(req: SlotWriteRequest): Promise<SlotWriteResult> {
