@@ -83,13 +83,26 @@ export function checksumOk(h: Buffer): boolean {
   return stored === sum;
 }
 
-/** Decode one non-zero header block, refusing bad checksums and malformed numbers. */
-export function parseHeader(h: Buffer, what: string): RawHeader {
-  if (!checksumOk(h)) throw corruptArchive(what, 'a tar header has a bad checksum');
+/** The header's format from its magic field. */
+export function headerFormat(h: Buffer): RawHeader['format'] {
   const magic = h.toString('latin1', 257, 265);
   // As GNU tar decides (list.c): "ustar\0" is POSIX ustar whatever the two version bytes hold,
   // so the prefix field is part of the name; reading it otherwise would check another name than tar writes.
-  const format = magic.startsWith('ustar\u0000') ? 'ustar' : magic === 'ustar  \u0000' ? 'gnu' : 'v7';
+  return magic.startsWith('ustar\u0000') ? 'ustar' : magic === 'ustar  \u0000' ? 'gnu' : 'v7';
+}
+
+/** The member name a header block holds, as a byte string: ustar prefix + "/" + name, or the name field alone. */
+export function headerName(h: Buffer, format: RawHeader['format'] = headerFormat(h)): string {
+  const name = cString(h, 0, 100);
+  // The ustar prefix field only exists in POSIX ustar; GNU keeps atime/ctime there.
+  const prefix = format === 'ustar' ? cString(h, 345, 155) : '';
+  return prefix !== '' ? `${prefix}/${name}` : name;
+}
+
+/** Decode one non-zero header block, refusing bad checksums and malformed numbers. */
+export function parseHeader(h: Buffer, what: string): RawHeader {
+  if (!checksumOk(h)) throw corruptArchive(what, 'a tar header has a bad checksum');
+  const format = headerFormat(h);
   const mode = parseNumber(h.subarray(100, 108));
   const uid = parseNumber(h.subarray(108, 116));
   const gid = parseNumber(h.subarray(116, 124));
@@ -98,15 +111,9 @@ export function parseHeader(h: Buffer, what: string): RawHeader {
     const bad = Object.entries({ mode, uid, gid, size }).filter(([, v]) => v === undefined).map(([k]) => k);
     throw corruptArchive(what, `a tar header has malformed numeric fields (${bad.join(', ')})`);
   }
-  let name = cString(h, 0, 100);
-  // The ustar prefix field only exists in POSIX ustar; GNU keeps atime/ctime there.
-  if (format === 'ustar') {
-    const prefix = cString(h, 345, 155);
-    if (prefix !== '') name = `${prefix}/${name}`;
-  }
   const tf = h[156]!;
   return {
-    name,
+    name: headerName(h, format),
     linkname: cString(h, 157, 100),
     mode,
     uid,

@@ -7,7 +7,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import { FerryError } from '../errors.js';
-import { checksumOk, parseNumber, parsePaxRecords } from './tar-header.js';
+import { checksumOk, headerName, parseNumber, parsePaxRecords } from './tar-header.js';
 
 /** Caps on what a tar may make us hold in memory. */
 export const TarCaps = {
@@ -116,11 +116,10 @@ export async function indexTar(file: string): Promise<TarIndex> {
         pos = dataPos + Math.ceil(size / 512) * 512;
         continue;
       }
-      const prefix = h.subarray(257, 263).toString('latin1').startsWith('ustar') ? cString(h, 345, 155) : '';
-      // pax values are byte strings (tar-header.ts); names in pax records are UTF-8
+      // pax values and header names are byte strings (tar-header.ts); names are UTF-8
       const paxPath = pax.get('path');
       const paxLink = pax.get('linkpath');
-      let name = (paxPath !== undefined ? utf8(paxPath) : undefined) ?? longName ?? (prefix ? `${prefix}/${cString(h, 0, 100)}` : cString(h, 0, 100));
+      let name = (paxPath !== undefined ? utf8(paxPath) : undefined) ?? longName ?? utf8(headerName(h));
       const linkname = (paxLink !== undefined ? utf8(paxLink) : undefined) ?? longLink ?? cString(h, 157, 100);
       if (pax.has('size')) {
         size = Number(pax.get('size'));

@@ -44,6 +44,18 @@ describe('indexTar', () => {
     }
   });
 
+  it('reads the name of a GNU-format member as GNU tar does, not the atime GNU tar -G keeps where ustar has its prefix', async () => {
+    const src = path.join(dir, 'incr');
+    await fsp.mkdir(src, { recursive: true });
+    await fsp.writeFile(path.join(src, 'a.txt'), 'incremental');
+    const file = path.join(dir, 'incr.tar');
+    execFileSync('tar', ['--format=gnu', '--incremental', '-C', src, '-cf', file, '.']);
+    const idx = await indexTar(file);
+    expect(execFileSync('tar', ['-tf', file]).toString()).toContain('./a.txt');
+    expect(idx.entries.get('a.txt')).toMatchObject({ type: 'file', size: 11 });
+    expect([...idx.entries.keys()].filter((n) => n !== '' && n !== 'a.txt')).toEqual([]);
+  });
+
   it('refuses a truncated tar with CORRUPT_ARCHIVE', async () => {
     const src = path.join(dir, 'big');
     await fsp.mkdir(src, { recursive: true });
