@@ -5,14 +5,13 @@
  * `blobs/sha256/<hex>`). The config bytes are kept unchanged (so diff_ids stay right)
  * and described with the OCI config media type; layers get OCI layer media types.
  */
-import * as fsp from 'node:fs/promises';
 import * as path from 'node:path/posix';
 import { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { detectCompression } from './compress.js';
 import { parseStrictJson } from '../util/json.js';
 import { sha256Digest } from './digest.js';
-import { openMember } from './oci-archive.js';
+import { openMember, readMemberCapped } from './oci-archive.js';
 import type { SourceImage, SourceLayer, SourceOptions } from './source.js';
 import { checkPlatform } from './source.js';
 import { indexTar, normaliseTarName, type TarEntry, type TarIndex } from './tar.js';
@@ -74,23 +73,6 @@ export function resolveMember(index: TarIndex, name: string): TarEntry {
     if (cur.startsWith('..')) break;
   }
   throw new FerryError('BLOB_MISSING', `${index.file}: member "${name}" is missing or not a file: the archive is incomplete`, { details: { member: name } });
-}
-
-async function readMemberCapped(index: TarIndex, e: TarEntry, cap: number, what: string): Promise<Buffer> {
-  if (e.size > cap) throw new FerryError('FILE_TOO_LARGE', `${what} in ${index.file} is ${e.size} bytes, over the ${cap}-byte cap`, { details: { size: e.size, cap } });
-  const fh = await fsp.open(index.file, 'r');
-  try {
-    const buf = Buffer.alloc(e.size);
-    let off = 0;
-    while (off < e.size) {
-      const { bytesRead } = await fh.read(buf, off, e.size - off, e.offset + off);
-      if (bytesRead === 0) throw new FerryError('CORRUPT_ARCHIVE', `${index.file}: ${e.name} is truncated`);
-      off += bytesRead;
-    }
-    return buf;
-  } finally {
-    await fh.close();
-  }
 }
 
 /** Open a docker-archive and resolve the chosen image. */

@@ -20,15 +20,20 @@ function enoent(rel: string): NodeJS.ErrnoException {
   return e;
 }
 
-/** Read a member's bytes (regular files only; links are not followed). */
-async function readMember(file: string, e: TarEntry): Promise<Buffer> {
-  const fh = await fsp.open(file, 'r');
+/** Read a member's bytes (regular files only; links are not followed), refusing it over `cap` bytes. */
+export async function readMemberCapped(index: TarIndex, e: TarEntry, cap: number, what: string): Promise<Buffer> {
+  if (e.size > cap) {
+    throw new FerryError('FILE_TOO_LARGE', `${what} in ${index.file} is ${e.size} bytes, over the ${cap}-byte cap: the archive is damaged or not an image`, {
+      details: { size: e.size, cap },
+    });
+  }
+  const fh = await fsp.open(index.file, 'r');
   try {
     const buf = Buffer.alloc(e.size);
     let off = 0;
     while (off < e.size) {
       const { bytesRead } = await fh.read(buf, off, e.size - off, e.offset + off);
-      if (bytesRead === 0) throw new FerryError('CORRUPT_ARCHIVE', `${file}: ${e.name} is truncated`);
+      if (bytesRead === 0) throw new FerryError('CORRUPT_ARCHIVE', `${index.file}: ${e.name} is truncated`);
       off += bytesRead;
     }
     return buf;
@@ -53,12 +58,7 @@ export function tarBackend(index: TarIndex, prefix: string): LayoutBackend {
     async readCapped(rel, cap, what) {
       const e = find(rel);
       if (!e) throw enoent(rel);
-      if (e.size > cap) {
-        throw new FerryError('FILE_TOO_LARGE', `${what} in ${index.file} is ${e.size} bytes, over the ${cap}-byte cap: the archive is damaged or not an image`, {
-          details: { size: e.size, cap },
-        });
-      }
-      return readMember(index.file, e);
+      return readMemberCapped(index, e, cap, what);
     },
     open(rel) {
       const e = find(rel);
