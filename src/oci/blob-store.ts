@@ -7,7 +7,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
@@ -16,33 +16,23 @@ import { DigestComputer, DigestVerifier, sha256Digest } from './digest.js';
 import { faultPoint } from './fault.js';
 import { OciLayout } from './layout.js';
 import { copyRangeVerified, type FileRange } from './range-copy.js';
+import { ByteCounter } from './unpacked-size.js';
 import { Annotation, type Descriptor, digestHex, type ImageIndex, isSha256Digest, MediaType } from './types.js';
 
 const CHUNK = 1024 * 1024;
 
-/** A pass-through that counts bytes and reports them at most every 4 MiB. */
-function progressTap(progress: ProgressFn | undefined, step: string, total: number, detail: string): Transform | undefined {
+/** A byte tally that reports `write-blob` progress at most every 4 MiB (undefined without `progress`). */
+function progressTally(progress: ProgressFn | undefined, total: number, detail: string): ((n: number) => void) | undefined {
   if (!progress) return undefined;
   let bytes = 0;
   let last = 0;
-  return new PassThroughCounter((n) => {
+  return (n) => {
     bytes += n;
     if (bytes - last >= 4 * CHUNK) {
       last = bytes;
-      progress({ step, bytesDone: bytes, bytesTotal: total, detail });
+      progress({ step: 'write-blob', bytesDone: bytes, bytesTotal: total, detail });
     }
-  });
-}
-
-class PassThroughCounter extends Transform {
-  constructor(private readonly onBytes: (n: number) => void) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.onBytes(chunk.length);
-    cb(null, chunk);
-  }
+  };
 }
 
 /** Result of writing one blob. */
@@ -127,10 +117,10 @@ export class LayoutWriter {
     const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
     // a known-digest write is already checked by the DigestVerifier among `stages`: no second hash
     const hash = hashOutput ? new DigestComputer() : undefined;
-    const tap = progressTap(progress, 'write-blob', total, what);
+    const tally = progressTally(progress, total, what);
     try {
       const chain: NodeJS.ReadWriteStream[] = hash ? [...stages, hash] : [...stages];
-      if (tap) chain.push(tap);
+      if (tally) chain.push(new ByteCounter(tally));
       await pipeline([src, ...chain, createWriteStream(tmp, { flags: 'wx', flush: true, highWaterMark: CHUNK })]);
     } catch (e) {
       await fsp.rm(tmp, { force: true });
@@ -164,17 +154,8 @@ export class LayoutWriter {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
-    let done = 0;
-    let last = 0;
-    const progress = opts.progress;
     try {
-      await copyRangeVerified(range, tmp, desc, what, (n) => {
-        done += n;
-        if (progress && done - last >= 4 * CHUNK) {
-          last = done;
-          progress({ step: 'write-blob', bytesDone: done, bytesTotal: desc.size, detail: what });
-        }
-      });
+      await copyRangeVerified(range, tmp, desc, what, progressTally(opts.progress, desc.size, what));
     } catch (e) {
       throw e instanceof FerryError ? e : toFerryError(e, what);
     }

@@ -10,11 +10,17 @@ import * as fsp from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Compression } from './types.js';
 
-/** A pass-through that counts the bytes flowing through it. */
+/** A pass-through that counts the bytes flowing through it (and tells `onBytes` of each chunk). */
 export class ByteCounter extends Transform {
   bytes = 0;
+
+  constructor(private readonly onBytes?: (n: number) => void) {
+    super();
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
+    this.onBytes?.(chunk.length);
     cb(null, chunk);
   }
 }
