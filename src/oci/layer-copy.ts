@@ -162,14 +162,13 @@ export async function writeLayer(store: LayoutWriter, layer: SourceLayer, action
   }
   const stages: Transform[] = [];
   if (layer.descriptor) stages.push(new DigestVerifier(layer.descriptor.digest, layer.descriptor.size, layer.what));
-  const counter = new ByteCounter();
-  stages.push(decompressor(layer.compression, layer.what), counter, new TarStructureCheck(layer.what));
-  // diff_id: the sha256 of the uncompressed tar (image-spec config.md, rootfs.diff_ids)
+  stages.push(decompressor(layer.compression, layer.what), new TarStructureCheck(layer.what));
+  // diff_id: the sha256 of the uncompressed tar (image-spec config.md, rootfs.diff_ids); its stage also counts the unpacked bytes
   const diff = layer.diffId ? new DigestVerifier(layer.diffId, -1, `${layer.what} (uncompressed, diff_id)`) : new DigestComputer();
   stages.push(diff, compressor(action.to));
   const w = await store.writeStream(layer.open(), stages, layerMediaType(action.to), layer.what, opts.progress, layer.sizeHint);
   const diffId = layer.diffId ?? (diff as DigestComputer).digest;
-  return { descriptor: w.descriptor, diffId, written: w.written, unpackedBytes: counter.bytes };
+  return { descriptor: w.descriptor, diffId, written: w.written, unpackedBytes: diff.bytes };
 }
 
 function sized(n: number | undefined): { unpackedBytes?: number } {
