@@ -3,7 +3,7 @@
  * count, sizes), the bytes blobs share between images, and the total.
  */
 import { FerryError } from '../errors.js';
-import { Annotation, Caps, type Descriptor, formatPlatform, MediaType, parseImageConfig, parseImageManifest } from '../oci/types.js';
+import { Annotation, Caps, configPlatform, type Descriptor, formatPlatform, MediaType, parseImageConfig, parseImageManifest } from '../oci/types.js';
 import { openMediaSource } from './source.js';
 
 /** One image on the media. */
@@ -54,7 +54,7 @@ export async function inspectMedia(mediaRoot: string): Promise<MediaSummary> {
     try {
       const m = parseImageManifest(await layout.readJsonBlob(entry, Caps.manifestJson, `manifest of ${ref}`));
       const cfg = parseImageConfig(await layout.readJsonBlob(m.config, Caps.configJson, `config of ${ref}`));
-      const platform = formatPlatform({ os: cfg.os, architecture: cfg.architecture, ...(typeof cfg.variant === 'string' ? { variant: cfg.variant } : {}) });
+      const platform = formatPlatform(configPlatform(cfg));
       const blobs = [m.config, ...m.layers];
       for (const d of [entry, ...blobs]) use(d, ref);
       perImage.push({ entry, ref, blobs, platform, layers: m.layers.length });

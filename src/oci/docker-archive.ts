@@ -15,7 +15,7 @@ import { openMember, readMemberCapped } from './oci-archive.js';
 import type { SourceImage, SourceLayer, SourceOptions } from './source.js';
 import { checkPlatform } from './source.js';
 import { indexTar, normaliseTarName, type TarEntry, type TarIndex } from './tar.js';
-import { Caps, type Descriptor, MediaType, parseImageConfig, type Platform } from './types.js';
+import { Caps, configPlatform, type Descriptor, MediaType, parseImageConfig } from './types.js';
 
 /** One entry of a docker-archive manifest.json. */
 export interface DockerArchiveEntry {
@@ -93,8 +93,7 @@ export async function openDockerArchive(file: string, ref: string | undefined, o
   if (config.rootfs.diff_ids.length !== chosen.Layers.length) {
     throw new FerryError('INVALID_MANIFEST', `${describe}: config lists ${config.rootfs.diff_ids.length} diff_ids but manifest.json has ${chosen.Layers.length} layers`);
   }
-  const platform: Platform = { os: config.os, architecture: config.architecture };
-  if (typeof config.variant === 'string') platform.variant = config.variant;
+  const platform = configPlatform(config);
   checkPlatform(platform, opts.platform, describe);
   const layers: SourceLayer[] = [];
   for (const [i, name] of chosen.Layers.entries()) {

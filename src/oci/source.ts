@@ -13,7 +13,7 @@ import { OciLayout } from './layout.js';
 import { openOciArchive } from './oci-archive.js';
 import type { FileRange } from './range-copy.js';
 import { packRootfsDir, rootfsConfig, tarballCompression } from './rootfs.js';
-import { type Compression, type Descriptor, formatPlatform, type ImageManifest, layerCompression, MediaType, type Platform } from './types.js';
+import { type Compression, configPlatform, type Descriptor, formatPlatform, type ImageManifest, layerCompression, MediaType, type Platform } from './types.js';
 
 /** One layer as the source has it. */
 export interface SourceLayer {
@@ -77,8 +77,7 @@ export async function sourceFromLayout(layout: OciLayout, ref: string | undefine
   if (cfgType !== MediaType.imageConfig && cfgType !== MediaType.dockerConfig) {
     throw new FerryError('UNSUPPORTED_MEDIA_TYPE', `${describe}: config media type "${cfgType}" is not an image config (is this an artifact?)`, { details: { mediaType: cfgType } });
   }
-  const platform: Platform = { os: img.config.os, architecture: img.config.architecture };
-  if (typeof img.config.variant === 'string') platform.variant = img.config.variant;
+  const platform = configPlatform(img.config);
   checkPlatform(platform, opts.platform, describe);
   const layers = img.manifest.layers.map((d, i): SourceLayer => ({
     descriptor: d,

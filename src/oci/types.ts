@@ -198,6 +198,13 @@ export function parsePlatform(s: string): Platform {
   return variant ? { os, architecture, variant } : { os, architecture };
 }
 
+/** The platform an image config declares (os, architecture, and variant when it is a string). */
+export function configPlatform(config: ImageConfig): Platform {
+  const platform: Platform = { os: config.os, architecture: config.architecture };
+  if (typeof config.variant === 'string') platform.variant = config.variant;
+  return platform;
+}
+
 /** "linux/amd64[/v8]" for display. */
 export function formatPlatform(p: Platform): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
