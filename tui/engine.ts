@@ -13,7 +13,7 @@ import { planInstall, type PlanInputs } from '../src/device/plan.js';
 import { markGood, rollback } from '../src/device/maintenance.js';
 import { effectiveNow, loadState } from '../src/device/state.js';
 import { deviceStatus } from '../src/device/status.js';
-import { otherSlot } from '../src/device/types.js';
+import { type ImageSize, otherSlot } from '../src/device/types.js';
 import { FerryError } from '../src/errors.js';
 import { openMediaLayout, openMediaSource } from '../src/media/source.js';
 import { listMediaUpdates } from '../src/media/updates.js';
@@ -103,6 +103,7 @@ export function createEngine(opts: EngineOptions): TuiEngine {
       booted: dev.booted,
       now: effectiveNow(state, clock()),
       targetAvailableBytes: await slot.availableBytes(),
+      ...(slot.requiredBytes ? { targetRequiredBytes: (image: ImageSize) => slot.requiredBytes!(image) } : {}),
     };
     return { inputs, verified, describeTarget: slot.describe() };
   }
