@@ -8,10 +8,10 @@ import * as path from 'node:path';
 import { applyUpdate } from '../src/device/apply.js';
 import { runRebootCommand } from '../src/device/commands.js';
 import { DEFAULT_CONFIG_FILE } from '../src/device/config.js';
-import { type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice } from '../src/device/context.js';
+import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice } from '../src/device/context.js';
 import { planInstall, type PlanInputs } from '../src/device/plan.js';
 import { markGood, rollback } from '../src/device/maintenance.js';
-import { effectiveNow, loadState } from '../src/device/state.js';
+import { type DeviceState, effectiveNow, loadState } from '../src/device/state.js';
 import { deviceStatus } from '../src/device/status.js';
 import { type ImageSize, otherSlot } from '../src/device/types.js';
 import { FerryError } from '../src/errors.js';
@@ -88,12 +88,18 @@ export function createEngine(opts: EngineOptions): TuiEngine {
   const clock = opts.clock ?? (() => new Date());
   const deps = opts.deps;
 
-  /** Everything the planner needs, read fresh (the stick may have changed). */
-  async function survey(mediaRoot: string): Promise<{ inputs: Omit<PlanInputs, 'requestedId'>; verified: MediaVerifyResult; describeTarget: string }> {
+  /** The device, its state and every update on the stick verified, read fresh (the stick may have changed). */
+  async function verifyStick(mediaRoot: string): Promise<{ dev: DeviceContext; state: DeviceState; verified: MediaVerifyResult }> {
     await requireFerryMedia(mediaRoot);
     const dev = await openDevice(devOpts, deps);
     const state = await loadState(dev.config.stateDir);
     const verified = await deps.verifyMedia(mediaVerifyRequest(dev, state, mediaRoot, clock()));
+    return { dev, state, verified };
+  }
+
+  /** Everything the planner needs, gathered as `ferry device apply` does (the target slot's space measure included). */
+  async function survey(mediaRoot: string): Promise<{ inputs: Omit<PlanInputs, 'requestedId'>; describeTarget: string }> {
+    const { dev, state, verified } = await verifyStick(mediaRoot);
     const slot = dev.slots[otherSlot(dev.booted)];
     const inputs = {
       candidates: verified.candidates,
@@ -105,15 +111,16 @@ export function createEngine(opts: EngineOptions): TuiEngine {
       targetAvailableBytes: await slot.availableBytes(),
       ...(slot.requiredBytes ? { targetRequiredBytes: (image: ImageSize) => slot.requiredBytes!(image) } : {}),
     };
-    return { inputs, verified, describeTarget: slot.describe() };
+    return { inputs, describeTarget: slot.describe() };
   }
 
+  /** A verified update by id (signature, chain and policy only: no slot I/O). */
   async function candidate(mediaRoot: string, id: string) {
-    const s = await survey(mediaRoot);
-    const c = s.inputs.candidates.find((x) => x.id === id);
+    const { state, verified } = await verifyStick(mediaRoot);
+    const c = verified.candidates.find((x) => x.id === id);
     if (!c) throw new FerryError('IMAGE_NOT_FOUND', `update ${id} is no longer on the stick: was it swapped?`);
     if (c.refusal) throw new FerryError(c.refusal.code, c.refusal.message);
-    return { s, c, manifest: c.manifest! };
+    return { c, manifest: c.manifest!, now: effectiveNow(state, clock()) };
   }
 
   return {
@@ -126,8 +133,8 @@ export function createEngine(opts: EngineOptions): TuiEngine {
       return { root: mediaRoot, updates: inputs.candidates.map((c) => toUpdateEntry(c, inputs, claims.get(c.id))) };
     },
     async verifySignature(mediaRoot, id) {
-      const { s, c } = await candidate(mediaRoot, id);
-      return { signers: (c.signers ?? []).map(signerName), chain: [], checkedAt: s.inputs.now.toISOString() };
+      const { c, now } = await candidate(mediaRoot, id);
+      return { signers: (c.signers ?? []).map(signerName), chain: [], checkedAt: now.toISOString() };
     },
     async verifyBlobs(mediaRoot, id, progress, signal) {
       const { manifest } = await candidate(mediaRoot, id);
