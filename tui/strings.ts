@@ -75,7 +75,7 @@ const ERRORS_EN: Partial<Record<ErrorCode, ErrorHelp>> = {
   INTERNAL: { what: 'ferry hit an unexpected problem', next: 'see the log (l), then call support' },
 };
 
-/** Words on screen (English). Placeholders in {braces}. */
+/** Words on screen (English). */
 const UI_EN = {
   appName: 'ferry',
   screenDevice: 'Device',
@@ -127,9 +127,4 @@ export function explainError(s: Strings, code: string): ErrorHelp {
   if (exit === 5) return { what: 'the stick or a disk could not be read', next: 're-copy the stick at headquarters' };
   if (exit === 4) return { what: 'this update does not apply to this device', next: 'use a stick made for this device' };
   return { what: 'something went wrong', next: 'see the log (l), then call support' };
-}
-
-/** Fill {placeholders}. */
-export function fmt(template: string, values: Record<string, string | number>): string {
-  return template.replace(/\{(\w+)\}/g, (m, k: string) => (k in values ? String(values[k]) : m));
 }
