@@ -14,10 +14,10 @@ import type { ProgressFn } from '../progress.js';
 import { fsyncDir, isTempName, tempNameFor, writeFileAtomic } from '../util/fsx.js';
 import { DigestComputer, DigestVerifier, sha256Digest } from './digest.js';
 import { faultPoint } from './fault.js';
-import { OciLayout } from './layout.js';
+import { blobRel, directoryBackend, OciLayout } from './layout.js';
 import { copyRangeVerified, type FileRange } from './range-copy.js';
 import { ByteCounter } from './unpacked-size.js';
-import { Annotation, type Descriptor, digestHex, type ImageIndex, isSha256Digest, MediaType } from './types.js';
+import { Annotation, type Descriptor, type ImageIndex, MediaType } from './types.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -79,18 +79,12 @@ export class LayoutWriter {
 
   /** Final path of a blob. */
   blobPath(digest: string): string {
-    if (!isSha256Digest(digest)) throw new FerryError('INVALID_MANIFEST', `"${digest}" is not a sha256 digest`);
-    return path.join(this.root, 'blobs', 'sha256', digestHex(digest));
+    return path.join(this.root, blobRel(digest));
   }
 
   /** Size of a present blob, or undefined. */
   async existingSize(digest: string): Promise<number | undefined> {
-    try {
-      const st = await fsp.stat(this.blobPath(digest));
-      return st.isFile() ? st.size : undefined;
-    } catch {
-      return undefined;
-    }
+    return directoryBackend(this.root).size(blobRel(digest));
   }
 
   /** True when the blob is present with the right size (and, with `rehash`, the right content). */

@@ -55,6 +55,12 @@ export interface LayoutBackend {
   range(rel: string): Promise<FileRange | undefined>;
 }
 
+/** A blob's path relative to the layout root, "blobs/sha256/<hex>" (the digest is validated first, so no path tricks). */
+export function blobRel(digest: string): string {
+  if (!isSha256Digest(digest)) throw new FerryError('INVALID_MANIFEST', `"${digest}" is not a sha256 digest`);
+  return `blobs/sha256/${digestHex(digest)}`;
+}
+
 /** The plain directory backend. */
 export function directoryBackend(root: string): LayoutBackend {
   return {
@@ -103,25 +109,9 @@ export class OciLayout {
     return new OciLayout(root, backend);
   }
 
-  /** Path of a blob in this layout (the digest is validated first, so no path tricks). */
-  blobPath(digest: string): string {
-    if (!isSha256Digest(digest)) throw new FerryError('INVALID_MANIFEST', `"${digest}" is not a sha256 digest`);
-    return path.join(this.root, 'blobs', 'sha256', digestHex(digest));
-  }
-
-  private blobRel(digest: string): string {
-    if (!isSha256Digest(digest)) throw new FerryError('INVALID_MANIFEST', `"${digest}" is not a sha256 digest`);
-    return `blobs/sha256/${digestHex(digest)}`;
-  }
-
   /** Where the blob's bytes sit on disk, or undefined when it is absent. */
   async blobRange(digest: string): Promise<FileRange | undefined> {
-    return this.backend.range(this.blobRel(digest));
-  }
-
-  /** Size of the blob file, or undefined when it is absent. */
-  async blobSize(digest: string): Promise<number | undefined> {
-    return this.backend.size(this.blobRel(digest));
+    return this.backend.range(blobRel(digest));
   }
 
   /** The parsed index.json. */
@@ -138,7 +128,7 @@ export class OciLayout {
 
   /** True when the blob file exists (its content is not checked). */
   async hasBlob(digest: string): Promise<boolean> {
-    return (await this.backend.size(this.blobRel(digest))) !== undefined;
+    return (await this.backend.size(blobRel(digest))) !== undefined;
   }
 
   /**
@@ -147,7 +137,7 @@ export class OciLayout {
    */
   openBlob(desc: Descriptor, what = `blob ${desc.digest}`): Readable {
     const verifier = new DigestVerifier(desc.digest, desc.size, what);
-    const src = this.backend.open(this.blobRel(desc.digest));
+    const src = this.backend.open(blobRel(desc.digest));
     src.on('error', (e: NodeJS.ErrnoException) => {
       verifier.destroy(
         e.code === 'ENOENT'
@@ -173,7 +163,7 @@ export class OciLayout {
     if (desc.size > cap) throw new FerryError('FILE_TOO_LARGE', `${what} is ${desc.size} bytes, over the ${cap}-byte cap`);
     let bytes: Buffer;
     try {
-      bytes = await this.backend.readCapped(this.blobRel(desc.digest), cap, what);
+      bytes = await this.backend.readCapped(blobRel(desc.digest), cap, what);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new FerryError('BLOB_MISSING', `${what} is missing from the layout: the media is incomplete; re-copy it at headquarters`, { cause: e, details: { digest: desc.digest } });
