@@ -14,7 +14,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError } from '../errors.js';
 import { type ArchiveMember, layoutMembers, writeTarAtomic } from '../oci/archive-writer.js';
-import { openOciArchive, tarBackend } from '../oci/oci-archive.js';
+import { openOciArchive, sideFoldersBase, tarBackend } from '../oci/oci-archive.js';
 import { Caps, type Descriptor, MediaType, parseImageIndex, parseImageManifest } from '../oci/types.js';
 import type { ProgressFn } from '../progress.js';
 import { writeFileAtomic } from '../util/fsx.js';
@@ -95,7 +95,7 @@ export async function unarchiveMedia(req: { inFile: string; mediaRoot: string; p
   await store.layout.addToIndex(manifests);
   // side files: only safe names, regular files, capped; written after the images they describe
   // updates/ and trust/ sit beside the layout: at the root, or beside oci/ inside FERRY/
-  const base = prefix.endsWith('oci/') ? prefix.slice(0, -'oci/'.length) : '';
+  const base = sideFoldersBase(prefix);
   const side = tarBackend(index, '');
   let files = 0;
   for (const name of [...index.entries.keys()].sort()) {
@@ -103,7 +103,7 @@ export async function unarchiveMedia(req: { inFile: string; mediaRoot: string; p
     const segs = name.slice(base.length).split('/');
     const top = segs[0] as (typeof SIDE_DIRS)[number];
     if (!SIDE_DIRS.includes(top) || segs.length < 2 || !segs.every((s) => SAFE_SEGMENT.test(s)) || index.entries.get(name)!.type !== 'file') continue;
-    const target = path.join(mediaPaths(req.mediaRoot).ferry, ...segs);
+    const target = path.join(store.paths.ferry, ...segs);
     await fsp.mkdir(path.dirname(target), { recursive: true });
     await writeFileAtomic(target, await side.readCapped(name, SIDE_FILE_CAP, name));
     files++;

@@ -13,7 +13,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
 import { OciLayout } from '../oci/layout.js';
-import { layoutPrefix, tarBackend } from '../oci/oci-archive.js';
+import { layoutPrefix, sideFoldersBase, tarBackend } from '../oci/oci-archive.js';
 import { indexTar, normaliseTarName, type TarIndex } from '../oci/tar.js';
 import { readFileCapped } from '../util/fsx.js';
 
@@ -88,7 +88,7 @@ function folderSource(root: string): MediaSource {
 
 /** An archive read in place; `base` is where FERRY/'s folders sit in it ("" or "FERRY/"). */
 function archiveSource(file: string, index: TarIndex, prefix: string): MediaSource {
-  const base = prefix.endsWith('oci/') ? prefix.slice(0, -'oci/'.length) : '';
+  const base = sideFoldersBase(prefix);
   const side = tarBackend(index, base);
   return {
     kind: 'archive',

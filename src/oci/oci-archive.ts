@@ -84,6 +84,11 @@ export function layoutPrefix(index: TarIndex): string | undefined {
   return ['', 'oci/', 'FERRY/oci/'].find((p) => index.entries.get(`${p}oci-layout`)?.type === 'file');
 }
 
+/** Where FERRY/'s other folders (updates/, trust/) sit in an archive whose layout is under `prefix`: beside it ("" or "FERRY/"). */
+export function sideFoldersBase(prefix: string): string {
+  return prefix.endsWith('oci/') ? prefix.slice(0, -'oci/'.length) : '';
+}
+
 /** Open an oci-archive tar as an OciLayout without unpacking it. */
 export async function openOciArchive(file: string): Promise<{ layout: OciLayout; index: TarIndex; prefix: string }> {
   let index: TarIndex;
