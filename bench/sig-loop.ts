@@ -4,6 +4,7 @@
  * print the mean time per verification. Usage: sig-loop.js MANIFEST P7S ROOT_PEM N
  */
 import { readFileSync } from 'node:fs';
+import { fromPem } from '../src/trust/der-write.js';
 import { verifyUpdate } from '../src/trust/verify.js';
 
 const [manifestPath, sigPath, rootPath, n] = process.argv.slice(2);
@@ -13,8 +14,11 @@ if (!manifestPath || !sigPath || !rootPath || !n) {
 }
 const manifest = readFileSync(manifestPath);
 const sig = readFileSync(sigPath);
-const pem = readFileSync(rootPath, 'utf8');
-const root = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+const root = fromPem(readFileSync(rootPath, 'utf8'), 'CERTIFICATE')[0];
+if (!root) {
+  process.stderr.write(`sig-loop: ${rootPath} holds no CERTIFICATE block\n`);
+  process.exit(2);
+}
 const iterations = Number(n);
 const once = (): string => verifyUpdate(manifest, sig, { roots: [root] }, {}, new Date()).manifest.id;
 const t0 = process.hrtime.bigint();
