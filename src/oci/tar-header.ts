@@ -84,7 +84,7 @@ export function checksumOk(h: Buffer): boolean {
 }
 
 /** The header's format from its magic field. */
-export function headerFormat(h: Buffer): RawHeader['format'] {
+function headerFormat(h: Buffer): RawHeader['format'] {
   const magic = h.toString('latin1', 257, 265);
   // As GNU tar decides (list.c): "ustar\0" is POSIX ustar whatever the two version bytes hold,
   // so the prefix field is part of the name; reading it otherwise would check another name than tar writes.
