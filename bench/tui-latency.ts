@@ -12,30 +12,16 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { exportImage } from '../src/media/export.js';
 import { publishUpdate } from '../src/media/publish.js';
 import { initRoot, issueCertificate } from '../src/trust/pki.js';
+import { ferryDist, repoRoot, snapshotDist } from './ferry.js';
 
-function repoRoot(): string {
-  let d = import.meta.dirname;
-  while (!existsSync(path.join(d, 'package.json')) || path.basename(d) === 'dist') d = path.dirname(d);
-  return d;
-}
 const REPO = repoRoot();
 const NODE = path.join(REPO, 'node_modules/.bin/node');
-/** A private copy of dist/ (with node_modules linked), so a tsc run elsewhere cannot change ferry mid-bench. */
-let BUILD = path.join(REPO, 'dist');
-async function snapshotBuild(work: string): Promise<void> {
-  const snap = path.join(work, 'build');
-  await fsp.mkdir(snap, { recursive: true });
-  await fsp.cp(path.join(REPO, 'dist'), path.join(snap, 'dist'), { recursive: true });
-  await fsp.symlink(path.join(REPO, 'node_modules'), path.join(snap, 'node_modules'));
-  BUILD = path.join(snap, 'dist');
-}
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1]! : def;
@@ -117,7 +103,7 @@ let sessions = 0;
 /** One run through ferry-tui; returns apply time and key latencies during and after it. */
 async function tuiRun(config: string, stick: string, id: string, withKeys: boolean): Promise<{ applyMs: number; during: number[]; idle: number[] }> {
   const t = new Tmux(`ferry-bench-${process.pid}-${++sessions}`);
-  const cmd = `LANG=C.UTF-8 ${NODE} ${path.join(BUILD, 'tui/main.js')} --config ${config} --media ${stick}; echo "[exit $?]"; sleep 600`;
+  const cmd = `LANG=C.UTF-8 ${NODE} ${path.join(ferryDist(), 'tui/main.js')} --config ${config} --media ${stick}; echo "[exit $?]"; sleep 600`;
   t.run('new-session', '-d', '-s', 'b', '-x', '80', '-y', '24', cmd);
   try {
     await t.waitFor(new RegExp(`${id}.*ready`));
@@ -170,7 +156,8 @@ async function main(): Promise<void> {
   const runs = Number(arg('runs', '2'));
   const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'ferry-tui-bench-'));
   try {
-    await snapshotBuild(work);
+    // ferry runs from a private copy of dist/ (ferryDist()), so a tsc run elsewhere cannot change it mid-bench
+    await snapshotDist(work);
     await makeRootfs(path.join(work, 'rootfs'), mib);
     await initRoot({ out: path.join(work, 'pki/root'), name: 'bench root', days: 3650 });
     await issueCertificate({ issuerDir: path.join(work, 'pki/root'), profile: 'signer', name: 'bench signer', days: 30, out: path.join(work, 'pki/signer') });
@@ -185,7 +172,7 @@ async function main(): Promise<void> {
       const cli = await makeDevice(path.join(work, `dev-cli-${r}`), cert, `bench-cli-${r}`);
       execFileSync('sync');
       const t0 = performance.now();
-      const res = spawnSync(NODE, [path.join(BUILD, 'src/cli/main.js'), 'device', 'apply', '--config', cli.config, '--media', stick, '--yes'], { encoding: 'utf8' });
+      const res = spawnSync(NODE, [path.join(ferryDist(), 'src/cli/main.js'), 'device', 'apply', '--config', cli.config, '--media', stick, '--yes'], { encoding: 'utf8' });
       const wall = performance.now() - t0;
       if (res.status !== 0) throw new Error(`ferry device apply failed: ${res.stderr}`);
       return { wall, engine: await receiptMs(stick, cli.deviceId) };
