@@ -16,6 +16,9 @@ import { loadFileSigner } from '../trust/signer.js';
 import { type Signer, UPDATE_SCHEMA, type UpdateManifest } from '../trust/types.js';
 import { parseCertificate } from '../trust/x509.js';
 import { readFileCapped, writeFileAtomic } from '../util/fsx.js';
+import { refName } from './export.js';
+import { mediaPaths } from './store.js';
+import { UPDATE_ID_RE } from './updates.js';
 
 const DAY = 86_400_000;
 
@@ -73,7 +76,7 @@ export async function publishUpdate(req: PublishRequest): Promise<PublishResult>
   }
   const signer = usableSigner(req.signer ?? (await loadFileSigner(req.signerDir, req.signerPassphrase)), now);
   const signature = await createSignedData(bytes, [signer], now);
-  const dir = path.join(req.mediaRoot, 'FERRY', 'updates');
+  const dir = mediaPaths(req.mediaRoot).updates;
   await fsp.mkdir(dir, { recursive: true });
   const manifestPath = path.join(dir, `${manifest.id}.json`);
   const signaturePath = `${manifestPath}.p7s`;
@@ -92,7 +95,7 @@ function usableSigner(signer: Signer, now: Date): Signer {
 
 /** The manifest object for a request (validated with the verifier's own rules). */
 export function buildUpdateManifest(req: PublishRequest, now: Date): UpdateManifest {
-  const id = `${req.target}-${req.version}`;
+  const id = refName(req.target, req.version);
   const counter = req.counter ?? counterFromVersion(req.version);
   if (!Number.isSafeInteger(counter) || counter < 0) throw new FerryError('USAGE', `--counter ${counter} is not a non-negative integer`);
   const expires = expiryFrom(req.expires, now);
@@ -146,8 +149,8 @@ export interface AddSignatureRequest {
  * touching the manifest; the signature file is replaced atomically.
  */
 export async function addSignature(req: AddSignatureRequest): Promise<{ signaturePath: string; signerInfos: number }> {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/.test(req.id)) throw new FerryError('USAGE', `--update "${req.id}" is not an update id like kiosk-2.3.1`);
-  const manifestPath = path.join(req.mediaRoot, 'FERRY', 'updates', `${req.id}.json`);
+  if (!UPDATE_ID_RE.test(req.id)) throw new FerryError('USAGE', `--update "${req.id}" is not an update id like kiosk-2.3.1`);
+  const manifestPath = path.join(mediaPaths(req.mediaRoot).updates, `${req.id}.json`);
   const signaturePath = `${manifestPath}.p7s`;
   const read = async (file: string, cap: number, what: string): Promise<Buffer> => {
     try {

@@ -24,7 +24,7 @@ const MAX_PEM_FILES = 64;
 const PEM_CAP = 1024 * 1024;
 const CRL_CAP = 8 * 1024 * 1024;
 /** Update ids are file names: the same characters as target names and versions. */
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
+export const UPDATE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
 
 /** One update file pair as found on the stick: bytes, or why they could not be read. */
 export interface MediaUpdateFiles {
@@ -50,7 +50,7 @@ export interface MediaUpdates {
 export async function listMediaUpdates(media: string | MediaSource): Promise<MediaUpdates> {
   const src = typeof media === 'string' ? await openMediaSource(media) : media;
   const names = await src.list('updates');
-  const ids = names.filter((n) => n.endsWith('.json') && !n.startsWith('.') && ID_RE.test(n.slice(0, -5))).map((n) => n.slice(0, -5)).sort();
+  const ids = names.filter((n) => n.endsWith('.json') && !n.startsWith('.') && UPDATE_ID_RE.test(n.slice(0, -5))).map((n) => n.slice(0, -5)).sort();
   if (ids.length > MAX_UPDATES) throw new FerryError('MEDIA_DAMAGED', `${where(src, 'updates')} holds ${ids.length} update manifests, more than ${MAX_UPDATES}: the media is damaged or not ferry's`);
   const updates: MediaUpdateFiles[] = [];
   let total = 0;
