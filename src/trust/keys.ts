@@ -4,9 +4,8 @@
  * passphrase that comes from an environment variable or a file, never from argv.
  */
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import * as fsp from 'node:fs/promises';
 import { FerryError } from '../errors.js';
-import { readFileCapped, writeFileAtomic } from '../util/fsx.js';
+import { exists, readFileCapped, writeFileAtomic } from '../util/fsx.js';
 import { fromPem, toPem } from './der-write.js';
 
 const PEM_CAP = 1024 * 1024;
@@ -41,7 +40,7 @@ export function generateRsaKey(bits = 3072): KeyObject {
 
 /** Write a private key as PKCS#8 PEM (encrypted when a passphrase is given), mode 0600, never overwriting. */
 export async function writePrivateKey(file: string, key: KeyObject, passphrase?: string): Promise<void> {
-  if (await fsp.lstat(file).then(() => true, () => false)) {
+  if (await exists(file)) {
     throw new FerryError('USAGE', `${file} already exists: refusing to overwrite a private key; choose another --out`);
   }
   const pem = passphrase ? key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }) : key.export({ type: 'pkcs8', format: 'pem' });

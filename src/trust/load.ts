@@ -7,7 +7,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError } from '../errors.js';
-import { readFileCapped } from '../util/fsx.js';
+import { exists, readFileCapped } from '../util/fsx.js';
 import { fromPem } from './der-write.js';
 import type { TrustMaterial } from './types.js';
 
@@ -55,7 +55,7 @@ export async function loadTrustMaterial(trustDir: string, opts: LoadTrustOptions
   if (opts.cachedCrlPem !== undefined) cachedCrl = fromPem(opts.cachedCrlPem, 'X509 CRL')[0];
   else {
     const crlFile = path.join(trustDir, 'crl.pem');
-    if (await fsp.lstat(crlFile).then(() => true, () => false)) cachedCrl = (await readPemBlocks([crlFile], 'X509 CRL', CRL_CAP))[0];
+    if (await exists(crlFile)) cachedCrl = (await readPemBlocks([crlFile], 'X509 CRL', CRL_CAP))[0];
   }
   return {
     roots,

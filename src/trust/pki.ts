@@ -7,7 +7,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError } from '../errors.js';
-import { readFileCapped, writeFileAtomic } from '../util/fsx.js';
+import { exists, readFileCapped, writeFileAtomic } from '../util/fsx.js';
 import { createCertificate } from './cert-build.js';
 import { issuedBy } from './chain.js';
 import { buildCrl, crlSignedBy, parseCrl } from './crl.js';
@@ -68,10 +68,6 @@ async function readCaDir(dir: string): Promise<CaDir> {
   const chainFile = path.join(dir, 'chain.pem');
   const chain = selfSigned ? [] : [cert.der, ...((await exists(chainFile)) ? await readCertificates(chainFile) : [])];
   return { cert, chain };
-}
-
-async function exists(p: string): Promise<boolean> {
-  return fsp.lstat(p).then(() => true, () => false);
 }
 
 /** `ferry pki issue-signer` / `issue-ca`: a key and certificate issued by the CA in `issuerDir`. */

@@ -6,9 +6,9 @@
  * the certificate chain and a sign(signedAttributes) → signature function.
  */
 import { sign as cryptoSign, createPublicKey } from 'node:crypto';
-import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError } from '../errors.js';
+import { exists } from '../util/fsx.js';
 import { readCertificates, readPrivateKey } from './keys.js';
 import type { Signer } from './types.js';
 import { parseCertificate } from './x509.js';
@@ -18,7 +18,7 @@ export async function loadFileSigner(dir: string, passphrase?: string): Promise<
   const key = await readPrivateKey(path.join(dir, 'key.pem'), passphrase);
   const [leafDer] = await readCertificates(path.join(dir, 'cert.pem'), 'signer certificate');
   const chainFile = path.join(dir, 'chain.pem');
-  const chain = (await fsp.lstat(chainFile).then(() => true, () => false)) ? await readCertificates(chainFile, 'certificate chain') : [];
+  const chain = (await exists(chainFile)) ? await readCertificates(chainFile, 'certificate chain') : [];
   const leaf = parseCertificate(leafDer!, `${dir}/cert.pem`, 'KEY_INVALID');
   const certKey = leaf.publicKey.export({ type: 'spki', format: 'der' });
   const ownKey = createPublicKey(key).export({ type: 'spki', format: 'der' });
