@@ -97,17 +97,14 @@ export function createCertificate(spec: CertSpec): Buffer {
     ? subjectAttributes(spec.sameSubjectAs)
     : [{ name: 'commonName', value: spec.commonName, valueTagClass: forge.asn1.Type.UTF8 as unknown as forge.asn1.Class }];
   cert.setSubject(subjectAttrs);
-  let issuerSki: string | undefined;
-  if (spec.issuerCert) {
-    cert.setIssuer(subjectAttributes(spec.issuerCert));
-    issuerSki = parseCertificate(spec.issuerCert, 'issuer certificate', 'KEY_INVALID').subjectKeyId?.toString('hex');
-  } else cert.setIssuer(subjectAttrs);
-  cert.setExtensions(profileExtensions(spec, issuerSki));
+  const issuer = spec.issuerCert ? parseCertificate(spec.issuerCert, 'issuer certificate', 'KEY_INVALID') : undefined;
+  cert.setIssuer(spec.issuerCert ? subjectAttributes(spec.issuerCert) : subjectAttrs);
+  cert.setExtensions(profileExtensions(spec, issuer?.subjectKeyId?.toString('hex')));
   cert.sign(forgeKey(spec.signingKey), forge.md.sha256.create());
   const der = Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes(), 'binary');
   // Chains match names byte for byte: make sure forge's re-encoding of the issuer name kept every byte.
   const made = parseCertificate(der, 'new certificate', 'INTERNAL');
-  const issuerSubject = spec.issuerCert ? parseCertificate(spec.issuerCert, 'issuer certificate', 'KEY_INVALID').subjectDer : made.subjectDer;
+  const issuerSubject = issuer ? issuer.subjectDer : made.subjectDer;
   if (!made.issuerDer.equals(issuerSubject)) throw new FerryError('INTERNAL', "the new certificate's issuer name does not match the issuing CA's subject byte for byte");
   return der;
 }
