@@ -22,29 +22,36 @@ export function selectCrls(trust: TrustMaterial, anchors: ParsedCert[], cross: P
   const issuers = [...anchors, ...cross.filter((c) => anchors.some((a) => issuedBy(c, a)))];
   const cached = trust.cachedCrl ? authenticate(parseCrl(trust.cachedCrl, 'the cached CRL'), issuers, 'the cached CRL') : undefined;
   const candidates = (trust.crlCandidates ?? []).map((d, i) => authenticate(parseCrl(d, `CRL candidate #${i + 1}`), issuers, `CRL candidate #${i + 1}`));
-  // Per issuer = per name AND key: a rotated root may keep the old root's name, and its
-  // CRLs are numbered on their own; an old root's CRL must never replace the new one's.
-  const issuerKey = (crl: ParsedCrl): string => `${crl.issuerDer.toString('hex')}/${issuers.find((i) => crlSignedBy(crl, i))!.keyId}`;
   const byIssuer = new Map<string, ParsedCrl>();
-  for (const crl of cached ? [cached, ...candidates] : candidates) {
-    const key = issuerKey(crl);
-    const have = byIssuer.get(key);
-    if (!have || crlNewer(crl, have)) byIssuer.set(key, crl);
+  for (const { crl, issuer } of cached ? [cached, ...candidates] : candidates) {
+    const have = byIssuer.get(issuer);
+    if (!have || crlNewer(crl, have)) byIssuer.set(issuer, crl);
   }
   let crlToCache: Buffer | undefined;
   if (cached) {
-    const newest = byIssuer.get(issuerKey(cached));
-    if (newest && newest !== cached) crlToCache = newest.der;
+    const newest = byIssuer.get(cached.issuer);
+    if (newest && newest !== cached.crl) crlToCache = newest.der;
   } else {
     const first = candidates[0];
-    if (first) crlToCache = byIssuer.get(issuerKey(first))!.der;
+    if (first) crlToCache = byIssuer.get(first.issuer)!.der;
   }
   return { crls: [...byIssuer.values()], ...(crlToCache ? { crlToCache } : {}) };
 }
 
-function authenticate(crl: ParsedCrl, issuers: ParsedCert[], what: string): ParsedCrl {
-  if (!issuers.some((i) => crlSignedBy(crl, i))) {
+/** An authenticated CRL and the issuer it counts for. */
+interface AuthenticCrl {
+  crl: ParsedCrl;
+  /**
+   * Per issuer = per name AND key: a rotated root may keep the old root's name, and its
+   * CRLs are numbered on their own; an old root's CRL must never replace the new one's.
+   */
+  issuer: string;
+}
+
+function authenticate(crl: ParsedCrl, issuers: ParsedCert[], what: string): AuthenticCrl {
+  const by = issuers.find((i) => crlSignedBy(crl, i));
+  if (!by) {
     throw new FerryError('CRL_INVALID', `${what} is not signed by a trusted root: the stick's FERRY/trust/crl.pem is forged or from another PKI; replace it with one from ferry pki revoke`);
   }
-  return crl;
+  return { crl, issuer: `${crl.issuerDer.toString('hex')}/${by.keyId}` };
 }
