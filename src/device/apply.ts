@@ -7,6 +7,7 @@
  */
 import { FerryError, toFerryError } from '../errors.js';
 import { openMediaLayout } from '../media/source.js';
+import { toPem } from '../trust/der-write.js';
 import { noProgress, type ProgressFn } from '../progress.js';
 import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice } from './context.js';
 import { faultingProgress, faultPoint } from './fault.js';
@@ -14,7 +15,6 @@ import { acquireLock } from './lock.js';
 import { type InstallPlan, planInstall, type SkipReason } from './plan.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, effectiveNow, loadState, raiseTrustedTime, saveState } from './state.js';
-import { derToPem } from './crl-cache.js';
 import { type ImageSize, otherSlot, type Slot } from './types.js';
 
 /** What `ferry device apply` asks of the engine. */
@@ -182,7 +182,7 @@ async function recordInstall(run: Run, plan: InstallPlan, verified: MediaVerifyR
     installedAt: run.clock().toISOString(),
   };
   if (verified.newTrustedTime !== undefined) raiseTrustedTime(state, new Date(verified.newTrustedTime));
-  if (verified.crlToCache) state.crlPem = derToPem(verified.crlToCache);
+  if (verified.crlToCache) state.crlPem = toPem(verified.crlToCache, 'X509 CRL');
   run.progress({ step: 'sync', bytesDone: 1, bytesTotal: 1 });
   await saveState(run.dev.config.stateDir, state);
   faultPoint('before-bootloader');
