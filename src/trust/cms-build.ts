@@ -12,14 +12,17 @@ import { parseSignedData } from './cms.js';
 import { algorithm, explicit, integer, octets, oid, seq, setOf, time, tlv } from './der-write.js';
 import { OID } from './oids.js';
 import type { Signer } from './types.js';
-import { parseCertificate } from './x509.js';
+import { type ParsedCert, parseCertificate } from './x509.js';
 
-/** Build one SignerInfo (version 1, issuerAndSerialNumber) over `content`. */
-export async function buildSignerInfo(signer: Signer, content: Uint8Array, signingTime: Date): Promise<Buffer> {
+/** The signer's own certificate (certificateChain[0]), parsed. */
+function signerCertificate(signer: Signer): ParsedCert {
   const leaf = signer.certificateChain[0];
   if (!leaf) throw new FerryError('KEY_INVALID', 'the signer has no certificate: put cert.pem beside key.pem');
-  const cert = parseCertificate(leaf, 'signer certificate', 'KEY_INVALID');
-  const digest = createHash('sha256').update(content).digest();
+  return parseCertificate(leaf, 'signer certificate', 'KEY_INVALID');
+}
+
+/** Build one SignerInfo (version 1, issuerAndSerialNumber) by `signer`, whose certificate is `cert`, over content with SHA-256 `digest`. */
+async function buildSignerInfo(signer: Signer, cert: ParsedCert, digest: Buffer, signingTime: Date): Promise<Buffer> {
   const attrs = [
     seq(oid(OID.contentType), setOf([oid(OID.data)])),
     seq(oid(OID.signingTime), setOf([time(signingTime)])),
@@ -42,8 +45,9 @@ export async function buildSignerInfo(signer: Signer, content: Uint8Array, signi
 
 /** Create a detached SignedData over `content`, one SignerInfo per signer. */
 export async function createSignedData(content: Uint8Array, signers: Signer[], signingTime: Date): Promise<Buffer> {
+  const digest = createHash('sha256').update(content).digest();
   const infos: Buffer[] = [];
-  for (const s of signers) infos.push(await buildSignerInfo(s, content, signingTime));
+  for (const s of signers) infos.push(await buildSignerInfo(s, signerCertificate(s), digest, signingTime));
   return assemble([algorithm(OID.sha256, true)], signers.flatMap((s) => s.certificateChain), [], infos);
 }
 
@@ -58,10 +62,10 @@ export async function appendSignerInfo(existing: Uint8Array, content: Uint8Array
   if (sd.signerInfos.some((si) => !si.messageDigest.equals(digest))) {
     throw new FerryError('SIGNATURE_INVALID', 'the existing signature is over different content than this manifest: re-publish the update instead of co-signing');
   }
-  const leaf = parseCertificate(signer.certificateChain[0] ?? Buffer.alloc(0), 'signer certificate', 'KEY_INVALID');
+  const leaf = signerCertificate(signer);
   const dup = sd.signerInfos.some((si) => si.sid.kind === 'issuerSerial' && si.sid.serialHex === leaf.serialHex && si.sid.issuerDer.equals(leaf.issuerDer));
   if (dup) throw new FerryError('USAGE', `${leaf.subject} already signed this update: a second signature by the same signer does not count`);
-  const info = await buildSignerInfo(signer, content, signingTime);
+  const info = await buildSignerInfo(signer, leaf, digest, signingTime);
   return assemble([...sd.digestAlgorithms, algorithm(OID.sha256, true)], [...sd.certificates, ...signer.certificateChain], sd.crls, [...sd.signerInfos.map((s) => s.bytes), info]);
 }
 
