@@ -15,6 +15,7 @@ import { acquireLock } from './lock.js';
 import { type InstallPlan, planInstall, type SkipReason } from './plan.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, effectiveNow, loadState, raiseTrustedTime, saveState } from './state.js';
+import type { OciLayout, ResolvedImage } from '../oci/layout.js';
 import { type ImageSize, otherSlot, type Slot } from './types.js';
 
 /** What `ferry device apply` asks of the engine. */
@@ -66,10 +67,12 @@ export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise
     const verified = await verifyMedia(run);
     const { plan, skipped } = await choosePlan(run, verified);
     const slot = dev.slots[plan.target];
+    let opened: Promise<PlannedImage> | undefined;
+    const image = () => (opened ??= openPlannedImage(run, plan));
     try {
-      await confirmPlan(run, plan, skipped);
+      await confirmPlan(run, plan, skipped, image);
       await markTargetBad(run, plan);
-      const bytesWritten = await writeSlot(run, plan, slot);
+      const bytesWritten = await writeSlot(run, plan, slot, image);
       await recordInstall(run, plan, verified);
       await switchBootloader(run, plan);
       const receipt = makeReceipt(run, 'success', plan, { bytesWritten, skipped });
@@ -113,7 +116,18 @@ async function choosePlan(run: Run, verified: MediaVerifyResult): Promise<{ plan
   throw err;
 }
 
-async function confirmPlan(run: Run, plan: InstallPlan, skipped: SkipReason[]): Promise<void> {
+/** The planned image on the stick: its layout opened and the image resolved once, for the pre-verify and the write. */
+interface PlannedImage {
+  layout: OciLayout;
+  image: ResolvedImage;
+}
+
+async function openPlannedImage(run: Run, plan: InstallPlan): Promise<PlannedImage> {
+  const layout = await openMediaLayout(run.opts.mediaRoot);
+  return { layout, image: await layout.resolveImage(plan.update.image.manifest, plan.update.image.platform, plan.update.image.ref) };
+}
+
+async function confirmPlan(run: Run, plan: InstallPlan, skipped: SkipReason[], image: () => Promise<PlannedImage>): Promise<void> {
   if (run.opts.confirm && !(await run.opts.confirm(plan, skipped))) {
     throw new FerryError('CANCELLED', 'cancelled before anything was written; the device is unchanged');
   }
@@ -121,12 +135,10 @@ async function confirmPlan(run: Run, plan: InstallPlan, skipped: SkipReason[]): 
   // one stream; a bad digest leaves the target marked bad and nothing activated). With
   // policy.verifyBeforeWrite the blobs are hashed once more before anything is touched, so a
   // damaged stick leaves even the inactive slot as it was; the slot still re-verifies while writing.
-  if (run.opts.verifyBeforeWrite ?? run.dev.config.policy.verifyBeforeWrite) await preverifyBlobs(run, plan);
+  if (run.opts.verifyBeforeWrite ?? run.dev.config.policy.verifyBeforeWrite) await preverifyBlobs(run, plan, await image());
 }
 
-async function preverifyBlobs(run: Run, plan: InstallPlan): Promise<void> {
-  const layout = await openMediaLayout(run.opts.mediaRoot);
-  const image = await layout.resolveImage(plan.update.image.manifest, plan.update.image.platform, plan.update.image.ref);
+async function preverifyBlobs(run: Run, plan: InstallPlan, { layout, image }: PlannedImage): Promise<void> {
   const blobs = [image.configDescriptor, ...image.manifest.layers];
   const total = blobs.reduce((n, d) => n + d.size, 0);
   let done = 0;
@@ -154,10 +166,9 @@ async function markTargetBad(run: Run, plan: InstallPlan): Promise<void> {
 }
 
 /** Step write: stream the verified image into the slot (digests checked while streaming). */
-async function writeSlot(run: Run, plan: InstallPlan, slot: Slot): Promise<number> {
+async function writeSlot(run: Run, plan: InstallPlan, slot: Slot, planned: () => Promise<PlannedImage>): Promise<number> {
   throwIfCancelled(run);
-  const layout = await openMediaLayout(run.opts.mediaRoot);
-  const image = await layout.resolveImage(plan.update.image.manifest, plan.update.image.platform, plan.update.image.ref);
+  const { layout, image } = await planned();
   const res = await slot
     .write({ layout, image, ref: plan.update.id, progress: faultingProgress(run.progress), signal: run.opts.signal })
     .catch((e: unknown) => {
