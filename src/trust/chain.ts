@@ -8,6 +8,7 @@
 import { FerryError } from '../errors.js';
 import type { ParsedCrl } from './crl.js';
 import { crlSignedBy } from './crl.js';
+import { OID } from './oids.js';
 import type { ParsedCert } from './x509.js';
 
 const MAX_PATH = 8;
@@ -161,7 +162,7 @@ function checkPathCert(cert: ParsedCert, issuer: ParsedCert, isLeaf: boolean, t:
 /** Signer-specific checks: codeSigning EKU and a signing keyUsage. */
 export function checkSignerUsage(leaf: ParsedCert): void {
   checkKeyStrength(leaf);
-  if (!leaf.extKeyUsage?.includes('1.3.6.1.5.5.7.3.3')) {
+  if (!leaf.extKeyUsage?.includes(OID.codeSigning)) {
     throw new FerryError('SIGNER_NOT_CODE_SIGNING', `certificate "${leaf.subject}" is not a code-signing certificate (no extendedKeyUsage codeSigning): sign with a certificate from ferry pki issue-signer`, {
       details: { subject: leaf.subject },
     });

@@ -16,6 +16,4 @@ export const OID = {
   authorityKeyIdentifier: '2.5.29.35',
   crlNumber: '2.5.29.20',
   codeSigning: '1.3.6.1.5.5.7.3.3',
-  anyExtendedKeyUsage: '2.5.29.37.0',
-  commonName: '2.5.4.3',
 } as const;
