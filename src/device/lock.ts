@@ -31,17 +31,14 @@ async function bootId(): Promise<string> {
   return (await fsp.readFile(BOOT_ID_FILE, 'utf8').catch(() => '')).trim();
 }
 
-/** The pid holding the lock, or undefined when it is unreadable or from an earlier boot. */
-async function readOwner(file: string): Promise<number | undefined> {
-  try {
-    const [pidText, boot] = (await fsp.readFile(file, 'utf8')).trim().split(/\s+/);
-    const pid = Number.parseInt(pidText ?? '', 10);
-    if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
-    if (boot !== undefined && boot !== (await bootId())) return -1;
-    return pid;
-  } catch {
-    return undefined;
-  }
+/** The pid holding a lock whose content is `text`: undefined when unreadable, -1 when from an earlier boot. */
+async function lockOwner(text: string | undefined): Promise<number | undefined> {
+  if (text === undefined) return undefined;
+  const [pidText, boot] = text.trim().split(/\s+/);
+  const pid = Number.parseInt(pidText ?? '', 10);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  if (boot !== undefined && boot !== (await bootId())) return -1;
+  return pid;
 }
 
 async function youngerThan(file: string, ms: number): Promise<boolean> {
@@ -106,7 +103,7 @@ export async function acquireLock(stateDir: string, what = 'device operation'): 
     }
     if (heldHere.has(file)) throw new FerryError('LOCKED', `another ferry ${what} is running in this process; wait for it to finish`, { details: { pid: process.pid, lock: file } });
     const seen = await fsp.readFile(file, 'utf8').catch(() => undefined);
-    const owner = await readOwner(file);
+    const owner = await lockOwner(seen);
     if (owner !== undefined && owner > 0 && owner !== process.pid && pidAlive(owner)) {
       throw new FerryError('LOCKED', `another ferry ${what} is running (pid ${owner}); wait for it to finish`, { details: { pid: owner, lock: file } });
     }
