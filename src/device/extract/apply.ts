@@ -21,12 +21,6 @@ import { TarSanitizer } from './tar-sanitizer.js';
 
 const PROGRESS_EVERY = 4 * 1024 * 1024;
 
-/** What applying one layer did. */
-interface LayerResult {
-  compressed: number;
-  uncompressed: number;
-}
-
 /** Counts compressed bytes as they leave the stick and reports progress. */
 class ByteCounter extends Transform {
   constructor(private readonly onBytes: (n: number) => void) {
@@ -79,11 +73,10 @@ export async function applyImageToDir(req: SlotWriteRequest & { root: string }):
   for (const [i, desc] of layers.entries()) {
     if (signal?.aborted) throw cancelled(`writing ${root}`);
     const what = `layer ${i + 1}/${layers.length} (${desc.digest.slice(0, 19)})`;
-    const r = await applyLayer(layout, desc, image.config.rootfs.diff_ids[i]!, root, what, lowerEmpty, signal, (n) => {
+    uncompressed += await applyLayer(layout, desc, image.config.rootfs.diff_ids[i]!, root, what, lowerEmpty, signal, (n) => {
       done += n;
       report(false);
     });
-    uncompressed += r.uncompressed;
     lowerEmpty = false;
     report(true);
   }
@@ -108,21 +101,17 @@ async function explainLayerFailure(layout: OciLayout, desc: Descriptor, what: st
   return err;
 }
 
-/** Apply one layer; on any failure the tar child is killed before the error is thrown. */
-async function applyLayer(layout: OciLayout, desc: Descriptor, diffId: string, root: string, what: string, lowerEmpty: boolean, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<LayerResult> {
+/** Apply one layer and return its uncompressed size; on any failure the tar child is killed before the error is thrown. */
+async function applyLayer(layout: OciLayout, desc: Descriptor, diffId: string, root: string, what: string, lowerEmpty: boolean, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<number> {
   const compression = layerCompression(desc.mediaType);
   const tar = new TarExtractor(root, what);
   const gate = new LayerGate(root, what, lowerEmpty);
   const sanitizer = new TarSanitizer(what, gate, tar);
   const diff = new DigestComputer();
-  let compressed = 0;
   try {
     await pipeline(
       layout.openBlob(desc, what),
-      new ByteCounter((n) => {
-        compressed += n;
-        onBytes(n);
-      }),
+      new ByteCounter(onBytes),
       decompressor(compression, what),
       diff,
       async (src: AsyncIterable<Buffer>) => {
@@ -146,5 +135,5 @@ async function applyLayer(layout: OciLayout, desc: Descriptor, diffId: string, r
     });
   }
   await gate.finish();
-  return { compressed, uncompressed: diff.bytes };
+  return diff.bytes;
 }
