@@ -9,6 +9,7 @@ import { FerryError, toFerryError } from '../../errors.js';
 import { runCommand } from '../bootloaders/common.js';
 import { applyImageToDir } from '../extract/apply.js';
 import { type ImageSize, type Slot, type SlotName, type SlotWriteRequest, type SlotWriteResult, type SpaceNeed, unpackedNeed } from '../types.js';
+import { parseMountinfo } from './mountinfo.js';
 import { SlotParams } from './params.js';
 
 export const BLOCK_FS_TYPES = ['ext4', 'ext3', 'ext2', 'xfs'] as const;
@@ -55,12 +56,9 @@ async function deviceNumber(device: string, slot: SlotName): Promise<string> {
 
 /** Mount points of the device `majMin`, from /proc/self/mountinfo (field 3 is major:minor). */
 export function mountPointsOf(mountinfo: string, majMin: string): string[] {
-  const out: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const f = line.split(' ');
-    if (f[2] === majMin && f[4] !== undefined) out.push(f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
-  }
-  return out;
+  return parseMountinfo(mountinfo)
+    .filter((m) => m.majMin === majMin)
+    .map((m) => m.point);
 }
 
 async function run(file: string, args: string[]): Promise<void> {

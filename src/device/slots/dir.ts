@@ -9,6 +9,7 @@ import { FerryError, toFerryError } from '../../errors.js';
 import { runCommand } from '../bootloaders/common.js';
 import { applyImageToDir } from '../extract/apply.js';
 import { type ImageSize, type Slot, type SlotName, type SlotWriteRequest, type SlotWriteResult, type SpaceNeed, unpackedNeed } from '../types.js';
+import { parseMountinfo } from './mountinfo.js';
 import { SlotParams } from './params.js';
 
 /** A dir slot's parameters (DESIGN.md section 4). */
@@ -122,11 +123,8 @@ export async function emptyDirectory(dir: string): Promise<void> {
 /** Mount points strictly below `dir`, from /proc/self/mountinfo (field 5, octal escapes decoded). */
 export function mountPointsBelow(mountinfo: string, dir: string): string[] {
   const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-  return mountinfo
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((m): m is string => m !== undefined)
-    .map((m) => m.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+  return parseMountinfo(mountinfo)
+    .map((m) => m.point)
     .filter((m) => m.startsWith(prefix));
 }
 
