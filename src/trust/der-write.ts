@@ -28,19 +28,12 @@ export function setOf(parts: Uint8Array[], tag = 0x31): Buffer {
   return tlv(tag, Buffer.concat(sorted));
 }
 
-/** INTEGER from a non-negative bigint or unsigned big-endian bytes. */
-export function integer(v: bigint | number | Uint8Array): Buffer {
-  let b: Buffer;
-  if (typeof v === 'bigint' || typeof v === 'number') {
-    let hex = BigInt(v).toString(16);
-    if (hex.length % 2) hex = '0' + hex;
-    b = Buffer.from(hex, 'hex');
-  } else b = Buffer.from(v);
-  let i = 0;
-  while (i < b.length - 1 && b[i] === 0 && (b[i + 1]! & 0x80) === 0) i++;
-  b = b.subarray(i);
-  if (b[0]! & 0x80) b = Buffer.concat([Buffer.from([0]), b]);
-  return tlv(0x02, b);
+/** INTEGER from a non-negative bigint or number. */
+export function integer(v: bigint | number): Buffer {
+  let hex = BigInt(v).toString(16);
+  if (hex.length % 2) hex = '0' + hex;
+  const b = Buffer.from(hex, 'hex');
+  return tlv(0x02, b[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
 }
 
 /** OBJECT IDENTIFIER from dotted form. */
