@@ -7,7 +7,7 @@
  * update is recorded as bad. A committed slot gets its try counter reset, as
  * rauc-mark-good does on every boot.
  */
-import { FerryError, toFerryError } from '../errors.js';
+import { FerryError } from '../errors.js';
 import { runHealthCheck, runRebootCommand } from './commands.js';
 import { type DeviceDeps, type DeviceOptions, openDevice, type DeviceContext } from './context.js';
 import { acquireLock } from './lock.js';
@@ -166,6 +166,6 @@ function bootCheckReceipt(dev: DeviceContext, state: DeviceState, before: Receip
 /** Turn a boot-check outcome into the error the CLI reports (exit 1), or undefined for success. */
 export function bootCheckError(r: BootCheckResult): FerryError | undefined {
   if (r.outcome === 'rolled-back' || r.outcome === 'unhealthy-no-fallback') return new FerryError('HEALTH_CHECK_FAILED', r.message);
-  if (r.outcome === 'running-bad-slot') return toFerryError(new FerryError('BOOTLOADER_ERROR', r.message));
+  if (r.outcome === 'running-bad-slot') return new FerryError('BOOTLOADER_ERROR', r.message);
   return undefined;
 }
