@@ -67,12 +67,13 @@ export function parseCertificate(der: Uint8Array, what = 'certificate', code: Er
   const validity = r.expect(f[i + 3], Tag.SEQUENCE, 'validity', 2, 2);
   const subject = r.expect(f[i + 4], Tag.SEQUENCE, 'subject');
   const spki = r.expect(f[i + 5], Tag.SEQUENCE, 'subjectPublicKeyInfo', 2, 2);
+  const buf = Buffer.from(der);
   let x509: X509Certificate;
   let publicKey: KeyObject;
   let names: { subject: string; issuer: string };
   try {
     // Node decodes some parts lazily; touch them here so damage surfaces as a FerryError.
-    x509 = new X509Certificate(Buffer.from(der));
+    x509 = new X509Certificate(buf);
     publicKey = x509.publicKey;
     names = { subject: oneLine(x509.subject), issuer: oneLine(x509.issuer) };
   } catch (e) {
@@ -80,7 +81,6 @@ export function parseCertificate(der: Uint8Array, what = 'certificate', code: Er
   }
   const extNode = f.slice(i + 6).find((n) => n.tag === ctxTag(3, true));
   const ext = parseExtensions(r, extNode);
-  const buf = Buffer.from(der);
   return {
     der: buf,
     x509,
