@@ -1,32 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { parseDeviceConfig } from '../../src/device/config.js';
 import { type PlanInputs, planInstall } from '../../src/device/plan.js';
 import { createSlot } from '../../src/device/slots/registry.js';
-import { emptyState } from '../../src/device/state.js';
 import type { ImageSize } from '../../src/device/types.js';
 import type { UpdateManifest } from '../../src/trust/types.js';
+import { planInputs, planManifest, verified } from '../helpers/plan.js';
 
-const config = parseDeviceConfig(
-  { compatible: 'acme,kiosk-v2', deviceId: 'k1', slots: { A: { type: 'dir', path: '/a' }, B: { type: 'dir', path: '/b' } }, bootloader: { type: 'file', path: '/boot.json' } },
-  { slots: ['dir'], bootloaders: ['file'] },
-);
-
-function manifest(payloadBytes: number, unpackedBytes?: number): UpdateManifest {
-  return {
-    schema: 'ferry.update/v1',
-    id: 'kiosk-1.1.0',
-    created: '2026-11-01T00:00:00Z',
-    expires: '2027-11-01T00:00:00Z',
-    target: { name: 'kiosk', compatible: ['acme,kiosk-v2'], version: '1.1.0', counter: 11 },
-    image: { ref: 'kiosk-1.1.0', manifest: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:' + '1'.repeat(64), size: 500 }, platform: { os: 'linux', architecture: 'amd64' }, payloadBytes, ...(unpackedBytes !== undefined ? { unpackedBytes } : {}) },
-  };
-}
-
-function inputs(m: UpdateManifest, patch: Partial<PlanInputs>): PlanInputs {
-  const state = emptyState();
-  state.slots.A = { status: 'good', target: 'kiosk', version: '1.0.0', counter: 10, updateId: 'kiosk-1.0.0' };
-  return { candidates: [{ id: m.id, manifest: m, signers: ['CN=s'] }], config, state, bootState: { order: ['A', 'B'], slots: { A: { good: true, attemptsLeft: 3 }, B: { good: false, attemptsLeft: 0 } } }, booted: 'A', now: new Date('2026-11-20T00:00:00Z'), targetAvailableBytes: 1000, ...patch };
-}
+const manifest = (payloadBytes: number, unpackedBytes?: number) => planManifest('1.1.0', 11, {}, payloadBytes, unpackedBytes);
+const inputs = (m: UpdateManifest, patch: Partial<PlanInputs>) => planInputs([verified(m)], { targetAvailableBytes: 1000, ...patch });
 
 const dirSlot = createSlot('B', { type: 'dir', path: '/b' }, { stateDir: '/state' });
 const bootcSlot = createSlot('B', { type: 'bootc' }, { stateDir: '/state' });

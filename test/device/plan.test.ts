@@ -1,32 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseDeviceConfig } from '../../src/device/config.js';
-import { type PlanInputs, planInstall, type UpdateCandidate } from '../../src/device/plan.js';
-import { emptyState } from '../../src/device/state.js';
-import type { UpdateManifest } from '../../src/trust/types.js';
-
-const config = parseDeviceConfig(
-  { compatible: 'acme,kiosk-v2', deviceId: 'k1', slots: { A: { type: 'dir', path: '/a' }, B: { type: 'dir', path: '/b' } }, bootloader: { type: 'file', path: '/boot.json' } },
-  { slots: ['dir'], bootloaders: ['file'] },
-);
-
-function manifest(version: string, counter: number, extra: Partial<UpdateManifest['target']> = {}, payloadBytes = 1000): UpdateManifest {
-  return {
-    schema: 'ferry.update/v1',
-    id: `kiosk-${version}`,
-    created: '2026-11-01T00:00:00Z',
-    expires: '2027-11-01T00:00:00Z',
-    target: { name: 'kiosk', compatible: ['acme,kiosk-v2'], version, counter, ...extra },
-    image: { ref: `kiosk-${version}`, manifest: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:' + String(counter).padStart(64, '0'), size: 500 }, platform: { os: 'linux', architecture: 'amd64' }, payloadBytes },
-  };
-}
-const ok = (m: UpdateManifest): UpdateCandidate => ({ id: m.id, manifest: m, signers: ['CN=ferry signer'] });
-
-function inputs(candidates: UpdateCandidate[], patch: Partial<PlanInputs> = {}): PlanInputs {
-  const state = emptyState();
-  state.slots.A = { status: 'good', target: 'kiosk', version: '1.0.0', counter: 10, updateId: 'kiosk-1.0.0' };
-  state.counterFloor.kiosk = 10;
-  return { candidates, config, state, bootState: { order: ['A', 'B'], slots: { A: { good: true, attemptsLeft: 3 }, B: { good: false, attemptsLeft: 0 } } }, booted: 'A', now: new Date('2026-11-20T00:00:00Z'), targetAvailableBytes: 1 << 20, ...patch };
-}
+import { planInstall } from '../../src/device/plan.js';
+import { planConfig as config, planInputs as inputs, planManifest as manifest, verified as ok } from '../helpers/plan.js';
 
 describe('planInstall', () => {
   it('refuses to install while the bootloader would not boot the running slot: a failed update would have nothing to fall back to', () => {
