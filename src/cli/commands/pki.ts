@@ -13,23 +13,17 @@ interface PassOpts {
 }
 
 /** Passphrases never come from argv: only an environment variable name or a file. */
-function passphraseOptions(cmd: Command, which: 'key' | 'root' | 'both'): Command {
-  if (which !== 'root') {
-    cmd.option('--passphrase-env <VAR>', 'encrypt/decrypt the key with the passphrase in this environment variable');
-    cmd.option('--passphrase-file <FILE>', 'encrypt/decrypt the key with the passphrase in this file');
-  }
-  if (which === 'both') {
+function passphraseOptions(cmd: Command, withIssuer = false): Command {
+  cmd.option('--passphrase-env <VAR>', 'encrypt/decrypt the key with the passphrase in this environment variable');
+  cmd.option('--passphrase-file <FILE>', 'encrypt/decrypt the key with the passphrase in this file');
+  if (withIssuer) {
     cmd.option('--root-passphrase-env <VAR>', "the issuing CA key's passphrase, from this environment variable");
     cmd.option('--root-passphrase-file <FILE>', "the issuing CA key's passphrase, from this file");
   }
   return cmd.option('--json', 'print the result as JSON');
 }
 
-function days(v: string | undefined, fallback?: number): number {
-  if (v === undefined) {
-    if (fallback === undefined) throw new FerryError('USAGE', '--days <n> is required');
-    return fallback;
-  }
+function days(v: string): number {
   if (!/^\d{1,5}$/.test(v)) throw new FerryError('USAGE', `--days "${v}" is not a number of days`);
   return Number(v);
 }
@@ -52,7 +46,6 @@ export function registerPki(program: Command): void {
 function registerInitRoot(pki: Command): void {
   passphraseOptions(
     pki.command('init-root').description('create an offline root CA (RSA-3072, self-signed) in a new folder').requiredOption('--out <dir>', 'folder for key.pem and cert.pem').option('--name <cn>', 'common name', 'ferry root CA').option('--days <n>', 'validity in days', '7300'),
-    'key',
   ).action(
     action(async (o: { out: string; name: string; days: string; json?: boolean } & PassOpts) => {
       const passphrase = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
@@ -71,7 +64,7 @@ function registerIssue(pki: Command, profile: 'signer' | 'ca'): void {
     .requiredOption('--days <n>', 'validity in days')
     .requiredOption('--out <dir>', 'folder for key.pem, cert.pem (and chain.pem)');
   if (profile === 'ca') cmd.option('--path-len <n>', 'how many intermediate CAs may follow below it');
-  passphraseOptions(cmd, 'both').action(
+  passphraseOptions(cmd, true).action(
     action(async (o: { root?: string; ca?: string; name: string; days: string; out: string; pathLen?: string; json?: boolean } & PassOpts) => {
       const issuerDir = o.root ?? o.ca;
       if (!issuerDir || (o.root && o.ca)) throw new FerryError('USAGE', 'name the issuer with exactly one of --root <dir> or --ca <dir>');
@@ -102,7 +95,6 @@ function registerCrossSign(pki: Command): void {
       .requiredOption('--out <file>', 'where to write the cross-certificate (PEM)')
       .option('--media <dir>', 'also put it on this media as FERRY/trust/roots/cross-*.pem')
       .option('--days <n>', 'validity in days (never beyond either root)'),
-    'key',
   ).action(
     action(async (o: { oldRoot: string; newRoot: string; out: string; media?: string; days?: string; json?: boolean } & PassOpts) => {
       const pass = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
@@ -121,7 +113,6 @@ function registerRevoke(pki: Command): void {
       .requiredOption('--cert <file>', 'the certificate to revoke (PEM)')
       .requiredOption('--media <dir>', 'media root: the CRL goes to FERRY/trust/crl.pem')
       .option('--next-update-days <n>', 'nextUpdate of the CRL, in days', '365'),
-    'key',
   ).action(
     action(async (o: { root: string; cert: string; media: string; nextUpdateDays: string; json?: boolean } & PassOpts) => {
       const pass = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
