@@ -12,14 +12,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type ErrorCode, FerryError } from '../../src/errors.js';
 import { verifyMediaUpdates } from '../../src/media/verify-updates.js';
 import { createCertificate } from '../../src/trust/cert-build.js';
-import { buildCrl } from '../../src/trust/crl.js';
 import { fromPem, toPem } from '../../src/trust/der-write.js';
 import { OID } from '../../src/trust/oids.js';
 import type { TrustMaterial, VerifyPolicy } from '../../src/trust/types.js';
 import { verifyUpdate } from '../../src/trust/verify.js';
-import { parseCertificate } from '../../src/trust/x509.js';
 import { badSignedData, forgeSignedData } from './bad-cms.js';
-import { DAY, type Issued, issue, key, makePki, manifestBytes, manifestObject, NOW, signBytes, signerOf } from './helpers.js';
+import { DAY, type Issued, issue, key, makeCrl, makePki, manifestBytes, manifestObject, NOW, signBytes, signerOf } from './helpers.js';
 import { signedImage } from './media-fixture.js';
 
 const pki = makePki();
@@ -27,11 +25,6 @@ const trust: TrustMaterial = { roots: [pki.root.cert] };
 const good = manifestBytes(manifestObject());
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-corpus-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-function crl(issuer: Issued, n: number, revoked: Issued[], signKey = issuer.key, thisUpdate = NOW): Buffer {
-  const rev = new Map(revoked.map((c) => [parseCertificate(c.cert).serialHex, new Date(NOW.getTime() - DAY)]));
-  return buildCrl({ issuer: parseCertificate(issuer.cert), crlNumber: BigInt(n), thisUpdate, nextUpdate: new Date(NOW.getTime() + 30 * DAY), revoked: rev }, signKey);
-}
 
 const sign = (m: Buffer, ...leaves: Issued[]) => signBytes(m, leaves.map((l) => signerOf(l)));
 const signM = (over: Record<string, unknown>) => {
@@ -99,13 +92,13 @@ const cases: Case[] = [
   ['a signer with a 1024-bit RSA key', 'UNTRUSTED_SIGNER', async () => v(good, await sign(good, weak))],
   ['an expired signer', 'CERT_EXPIRED', async () => v(good, await sign(good, expired))],
   ['a signer not yet valid', 'CERT_NOT_YET_VALID', async () => v(good, await sign(good, future))],
-  ['a revoked signer (CRL on the stick)', 'CERT_REVOKED', async () => v(good, await sign(good, pki.signer), { ...trust, crlCandidates: [crl(pki.root, 1, [pki.signer])] })],
-  ['a stale CRL on the stick trying to un-revoke', 'CERT_REVOKED', async () => v(good, await sign(good, pki.signer), { ...trust, cachedCrl: crl(pki.root, 2, [pki.signer]), crlCandidates: [crl(pki.root, 1, [])] })],
-  ['an old root\'s CRL (same name, higher number) trying to un-revoke a signer of the rotated root', 'CERT_REVOKED', async () => v(good, await signBytes(good, [signerOf(sameNameSigner, [sameNameCross.cert])]), { ...trust, crossCerts: [sameNameCross.cert], cachedCrl: crl(sameNameRoot, 1, [sameNameSigner]), crlCandidates: [crl(pki.root, 7, [])] })],
+  ['a revoked signer (CRL on the stick)', 'CERT_REVOKED', async () => v(good, await sign(good, pki.signer), { ...trust, crlCandidates: [makeCrl(pki.root, 1, [pki.signer])] })],
+  ['a stale CRL on the stick trying to un-revoke', 'CERT_REVOKED', async () => v(good, await sign(good, pki.signer), { ...trust, cachedCrl: makeCrl(pki.root, 2, [pki.signer]), crlCandidates: [makeCrl(pki.root, 1, [])] })],
+  ['an old root\'s CRL (same name, higher number) trying to un-revoke a signer of the rotated root', 'CERT_REVOKED', async () => v(good, await signBytes(good, [signerOf(sameNameSigner, [sameNameCross.cert])]), { ...trust, crossCerts: [sameNameCross.cert], cachedCrl: makeCrl(sameNameRoot, 1, [sameNameSigner]), crlCandidates: [makeCrl(pki.root, 7, [])] })],
   ['a root with pathLenConstraint 0 above an intermediate CA', 'UNTRUSTED_SIGNER', async () => v(good, await signBytes(good, [signerOf(pathLen0Signer, [pathLen0Inter.cert])]), { roots: [pathLen0Root.cert] })],
   ['a trust anchor that is not a CA (a signer certificate in roots/) issuing the signer', 'UNTRUSTED_SIGNER', async () => v(good, await sign(good, underLeafAnchor), { roots: [pki.signer.cert] })],
   ['a signer certificate signed with SHA-1', 'UNTRUSTED_SIGNER', async () => v(good, await sign(good, sha1Signer()), trust, {}, new Date(Date.now() + 60_000))],
-  ['a CRL signed by a wrong key', 'CRL_INVALID', async () => v(good, await sign(good, pki.signer), { ...trust, crlCandidates: [crl(pki.root, 5, [], key('attacker'))] })],
+  ['a CRL signed by a wrong key', 'CRL_INVALID', async () => v(good, await sign(good, pki.signer), { ...trust, crlCandidates: [makeCrl(pki.root, 5, [], key('attacker'))] })],
   ['a CRL that is garbage', 'CRL_INVALID', async () => v(good, await sign(good, pki.signer), { ...trust, crlCandidates: [Buffer.from('not a crl')] })],
   ['an expired manifest', 'MANIFEST_EXPIRED', async () => { const [m, s] = await signM({ created: new Date(NOW.getTime() - 10 * DAY).toISOString(), expires: new Date(NOW.getTime() - DAY).toISOString() }); return v(m, s); }],
   ['a counter below the floor', 'DOWNGRADE_REFUSED', async () => v(good, await sign(good, pki.signer), trust, { counterFloor: { kiosk: 2000300019999 + 1 } })],

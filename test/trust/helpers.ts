@@ -6,8 +6,10 @@
 import { generateKeyPairSync, type KeyObject, sign as cryptoSign } from 'node:crypto';
 import { createCertificate, type CertSpec } from '../../src/trust/cert-build.js';
 import { createSignedData } from '../../src/trust/cms-build.js';
+import { buildCrl } from '../../src/trust/crl.js';
 import { canonicalJson } from '../../src/trust/manifest.js';
 import type { Signer, UpdateManifest } from '../../src/trust/types.js';
+import { parseCertificate } from '../../src/trust/x509.js';
 
 export const DAY = 86_400_000;
 /** "Now" for fixtures: the real clock, so stock openssl (which uses it) agrees. */
@@ -88,4 +90,10 @@ export function manifestBytes(m: unknown): Buffer {
 /** Sign bytes with the given signers at `when`. */
 export async function signBytes(bytes: Uint8Array, signers: Signer[], when = NOW): Promise<Buffer> {
   return createSignedData(bytes, signers, when);
+}
+
+/** A CRL of `issuer` numbered `n`, revoking `revoked` (as of a day ago), valid for 30 days; signed with `signKey` (the issuer's key unless given). */
+export function makeCrl(issuer: Issued, n: number, revoked: Issued[], signKey = issuer.key): Buffer {
+  const rev = new Map(revoked.map((c) => [parseCertificate(c.cert).serialHex, new Date(NOW.getTime() - DAY)]));
+  return buildCrl({ issuer: parseCertificate(issuer.cert), crlNumber: BigInt(n), thisUpdate: NOW, nextUpdate: new Date(NOW.getTime() + 30 * DAY), revoked: rev }, signKey);
 }

@@ -5,12 +5,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { appendSignerInfo } from '../../src/trust/cms-build.js';
-import { buildCrl } from '../../src/trust/crl.js';
 import { fromPem, toPem } from '../../src/trust/der-write.js';
 import { verifyUpdate } from '../../src/trust/verify.js';
 import { parseCertificate } from '../../src/trust/x509.js';
 import { forgeSignedData } from './bad-cms.js';
-import { DAY, issue, makePki, manifestBytes, manifestObject, NOW, signBytes, signerOf } from './helpers.js';
+import { DAY, issue, makeCrl, makePki, manifestBytes, manifestObject, NOW, signBytes, signerOf } from './helpers.js';
 
 const pki = makePki();
 const trust = { roots: [pki.root.cert] };
@@ -27,11 +26,6 @@ function write(name: string, data: string | Buffer): string {
 /** Stock OpenSSL's verdict (throws with its stderr when it refuses). */
 function opensslVerify(sig: Buffer, roots: Buffer[]): void {
   execFileSync('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', write('m.json.p7s', sig), '-content', write('m.json', m), '-CAfile', write('roots.pem', roots.map((r) => toPem(r, 'CERTIFICATE')).join('')), '-purpose', 'any', '-out', '/dev/null'], { stdio: 'pipe' });
-}
-
-function crl(n: number, revoked: Buffer[], thisUpdate = NOW): Buffer {
-  const rev = new Map(revoked.map((c) => [parseCertificate(c).serialHex, NOW]));
-  return buildCrl({ issuer: parseCertificate(pki.root.cert), crlNumber: BigInt(n), thisUpdate, nextUpdate: new Date(NOW.getTime() + DAY), revoked: rev }, pki.root.key);
 }
 
 describe('verifyUpdate', () => {
@@ -144,20 +138,20 @@ describe('verifyUpdate', () => {
 
   it('caches a newer CRL from the stick and keeps the cached one when the stick carries an older CRL', async () => {
     const sig = await signBytes(m, [signerOf(pki.signer)]);
-    const newer = crl(3, [pki.qa.cert]);
-    expect(verifyUpdate(m, sig, { ...trust, cachedCrl: crl(2, []), crlCandidates: [newer] }, {}, NOW).crlToCache).toEqual(newer);
-    expect(verifyUpdate(m, sig, { ...trust, cachedCrl: crl(3, []), crlCandidates: [crl(2, [])] }, {}, NOW).crlToCache).toBeUndefined();
+    const newer = makeCrl(pki.root, 3, [pki.qa]);
+    expect(verifyUpdate(m, sig, { ...trust, cachedCrl: makeCrl(pki.root, 2, []), crlCandidates: [newer] }, {}, NOW).crlToCache).toEqual(newer);
+    expect(verifyUpdate(m, sig, { ...trust, cachedCrl: makeCrl(pki.root, 3, []), crlCandidates: [makeCrl(pki.root, 2, [])] }, {}, NOW).crlToCache).toBeUndefined();
     expect(verifyUpdate(m, sig, { ...trust, crlCandidates: [newer] }, {}, NOW).crlToCache).toEqual(newer);
   });
 
   it('counts a good signer when another signer of the same signature is revoked (1-of-n)', async () => {
     const sig = await signBytes(m, [signerOf(pki.signer), signerOf(pki.qa)]);
-    const v = verifyUpdate(m, sig, { ...trust, crlCandidates: [crl(1, [pki.qa.cert])] }, {}, NOW);
+    const v = verifyUpdate(m, sig, { ...trust, crlCandidates: [makeCrl(pki.root, 1, [pki.qa])] }, {}, NOW);
     expect(v.signers.map((s) => s.subject)).toEqual(['CN=Build Signer']);
   });
 
   it('our CRL is read by openssl, and openssl finds the revoked signer in it', () => {
-    const crlFile = write('crl.pem', toPem(crl(7, [pki.signer.cert]), 'X509 CRL'));
+    const crlFile = write('crl.pem', toPem(makeCrl(pki.root, 7, [pki.signer]), 'X509 CRL'));
     const text = execFileSync('openssl', ['crl', '-in', crlFile, '-noout', '-text', '-CAfile', write('root.pem', toPem(pki.root.cert, 'CERTIFICATE'))], { stdio: 'pipe' }).toString();
     expect(text).toMatch(/X509v3 CRL Number:\s*\n\s*7/);
     const r = (() => {
