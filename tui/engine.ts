@@ -8,12 +8,12 @@ import * as path from 'node:path';
 import { applyUpdate } from '../src/device/apply.js';
 import { runRebootCommand } from '../src/device/commands.js';
 import { DEFAULT_CONFIG_FILE } from '../src/device/config.js';
-import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice } from '../src/device/context.js';
+import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice, planInputs } from '../src/device/context.js';
 import { planInstall, type PlanInputs } from '../src/device/plan.js';
 import { markGood, rollback } from '../src/device/maintenance.js';
 import { type DeviceState, effectiveNow, loadState } from '../src/device/state.js';
 import { deviceStatus } from '../src/device/status.js';
-import { type ImageSize, otherSlot } from '../src/device/types.js';
+import { otherSlot } from '../src/device/types.js';
 import { FerryError } from '../src/errors.js';
 import { openMediaLayout, openMediaSource } from '../src/media/source.js';
 import { listMediaUpdates } from '../src/media/updates.js';
@@ -100,18 +100,8 @@ export function createEngine(opts: EngineOptions): TuiEngine {
   /** Everything the planner needs, gathered as `ferry device apply` does (the target slot's space measure included). */
   async function survey(mediaRoot: string): Promise<{ inputs: Omit<PlanInputs, 'requestedId'>; describeTarget: string }> {
     const { dev, state, verified } = await verifyStick(mediaRoot);
-    const slot = dev.slots[otherSlot(dev.booted)];
-    const inputs = {
-      candidates: verified.candidates,
-      config: dev.config,
-      state,
-      bootState: await dev.bootloader.getState(),
-      booted: dev.booted,
-      now: effectiveNow(state, clock()),
-      targetAvailableBytes: await slot.availableBytes(),
-      ...(slot.requiredBytes ? { targetRequiredBytes: (image: ImageSize) => slot.requiredBytes!(image) } : {}),
-    };
-    return { inputs, describeTarget: slot.describe() };
+    const inputs = await planInputs(dev, state, verified, clock());
+    return { inputs, describeTarget: dev.slots[otherSlot(dev.booted)].describe() };
   }
 
   /** A verified update by id (signature, chain and policy only: no slot I/O). */

@@ -9,14 +9,14 @@ import { FerryError, toFerryError } from '../errors.js';
 import { openMediaLayout } from '../media/source.js';
 import { toPem } from '../trust/der-write.js';
 import { noProgress, type ProgressFn } from '../progress.js';
-import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice } from './context.js';
+import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice, planInputs } from './context.js';
 import { faultingProgress, faultPoint } from './fault.js';
 import { acquireLock } from './lock.js';
 import { type InstallPlan, planInstall, type SkipReason } from './plan.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
-import { type DeviceState, effectiveNow, loadState, raiseTrustedTime, saveState } from './state.js';
+import { type DeviceState, loadState, raiseTrustedTime, saveState } from './state.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
-import { type ImageSize, otherSlot, type Slot } from './types.js';
+import type { Slot } from './types.js';
 
 /** What `ferry device apply` asks of the engine. */
 export interface ApplyOptions extends DeviceOptions {
@@ -97,18 +97,7 @@ async function verifyMedia(run: Run): Promise<MediaVerifyResult> {
 /** Step plan: decide everything before the first write; nothing applicable ends here with a receipt. */
 async function choosePlan(run: Run, verified: MediaVerifyResult): Promise<{ plan: InstallPlan; skipped: SkipReason[] }> {
   const { dev, state } = run;
-  const slot = dev.slots[otherSlot(dev.booted)];
-  const result = planInstall({
-    candidates: verified.candidates,
-    config: dev.config,
-    state,
-    bootState: await dev.bootloader.getState(),
-    booted: dev.booted,
-    requestedId: run.opts.updateId,
-    now: effectiveNow(state, run.clock()),
-    targetAvailableBytes: await slot.availableBytes(),
-    ...(slot.requiredBytes ? { targetRequiredBytes: (image: ImageSize) => slot.requiredBytes!(image) } : {}),
-  });
+  const result = planInstall({ ...(await planInputs(dev, state, verified, run.clock())), requestedId: run.opts.updateId });
   if (result.kind === 'install') return result;
   const err = new FerryError(result.code, result.message, { details: { skipped: result.skipped } });
   state.lastResult = { action: 'apply', result: 'nothing-to-do', at: run.clock().toISOString(), code: result.code, message: result.message };

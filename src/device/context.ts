@@ -8,9 +8,9 @@ import type { SlotConfig } from './config.js';
 import { type DeviceConfig, loadDeviceConfig } from './config.js';
 import { type BootedSlotSource, readBootedSlot } from './booted-slot.js';
 import { BOOTLOADER_TYPES, createBootloader } from './bootloaders/registry.js';
-import type { UpdateCandidate } from './plan.js';
-import type { DeviceState } from './state.js';
-import type { Bootloader, Slot, SlotName } from './types.js';
+import type { PlanInputs, UpdateCandidate } from './plan.js';
+import { type DeviceState, effectiveNow } from './state.js';
+import { type Bootloader, type ImageSize, otherSlot, type Slot, type SlotName } from './types.js';
 
 /** What the device hands the media verifier: its trust material location and state. */
 export interface MediaVerifyRequest {
@@ -80,6 +80,25 @@ export function mediaVerifyRequest(dev: DeviceContext, state: DeviceState, media
     allowSameVersion: dev.config.policy.allowSameVersion,
     booted: dev.booted,
     clock,
+  };
+}
+
+/**
+ * Everything the planner needs about this device and the verified stick, gathered the
+ * same way for `ferry device apply` and the terminal UI (the target slot's space and
+ * the measure it needs included).
+ */
+export async function planInputs(dev: DeviceContext, state: DeviceState, verified: MediaVerifyResult, clock: Date): Promise<Omit<PlanInputs, 'requestedId'>> {
+  const slot = dev.slots[otherSlot(dev.booted)];
+  return {
+    candidates: verified.candidates,
+    config: dev.config,
+    state,
+    bootState: await dev.bootloader.getState(),
+    booted: dev.booted,
+    now: effectiveNow(state, clock),
+    targetAvailableBytes: await slot.availableBytes(),
+    ...(slot.requiredBytes ? { targetRequiredBytes: (image: ImageSize) => slot.requiredBytes!(image) } : {}),
   };
 }
 
