@@ -7,6 +7,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
 import { LayoutWriter } from '../oci/blob-store.js';
+import { parseMountinfo } from '../util/mountinfo.js';
 
 /** Paths of the FERRY/ tree under a media root. */
 export function mediaPaths(mediaRoot: string) {
@@ -94,20 +95,11 @@ export async function openMediaStore(mediaRoot: string): Promise<MediaStore> {
   }
 }
 
-/** Decode the octal escapes (\040 for a space, ...) of a mountinfo path. */
-function unescapeMount(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
 /** The type of the mount that holds the absolute, resolved path `dir`, from mountinfo text (pure); undefined when none matches. */
 export function mountTypeOf(mountinfo: string, dir: string): string | undefined {
   let best: { point: string; type: string } | undefined;
-  for (const line of mountinfo.split('\n')) {
-    const [left, right] = line.split(' - ');
-    const point = left?.split(' ')[4];
-    const type = right?.split(' ')[0];
-    if (point === undefined || !type) continue;
-    const p = unescapeMount(point);
+  for (const { point: p, type } of parseMountinfo(mountinfo)) {
+    if (!type) continue;
     const inside = p === '/' || dir === p || dir.startsWith(p.endsWith('/') ? p : `${p}/`);
     // the last of equal mount points is the one on top
     if (inside && (!best || p.length >= best.point.length)) best = { point: p, type };

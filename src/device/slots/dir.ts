@@ -9,7 +9,7 @@ import { FerryError, toFerryError } from '../../errors.js';
 import { runCommand } from '../bootloaders/common.js';
 import { applyImageToDir } from '../extract/apply.js';
 import { type ImageSize, type Slot, type SlotName, type SlotWriteRequest, type SlotWriteResult, type SpaceNeed, unpackedNeed } from '../types.js';
-import { parseMountinfo } from './mountinfo.js';
+import { parseMountinfo } from '../../util/mountinfo.js';
 import { SlotParams } from './params.js';
 
 /** A dir slot's parameters (DESIGN.md section 4). */
