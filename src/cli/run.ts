@@ -3,6 +3,7 @@
  * Every command action is wrapped by `action()`.
  */
 import { ExitCode, FerryError, toFerryError } from '../errors.js';
+import type { ProgressEvent, ProgressFn } from '../progress.js';
 
 /** Print one line to stderr (or a JSON error object when --json) and return the exit code. */
 export function reportError(e: unknown, json: boolean): number {
@@ -37,4 +38,25 @@ export function action<A extends unknown[]>(body: (...args: A) => Promise<number
 /** Print a value as one JSON line. */
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
+}
+
+function mib(n: number): string {
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/**
+ * The CLI's progress sink: JSON lines on stderr with `--progress`, a one-line bar on
+ * stderr when it is a TTY, nothing otherwise. Shared by export, verify and archive.
+ */
+export function cliProgress(opts: { progress?: boolean }): ProgressFn | undefined {
+  if (opts.progress) return (e: ProgressEvent) => void process.stderr.write(JSON.stringify(e) + '\n');
+  if (!process.stderr.isTTY) return undefined;
+  return (e: ProgressEvent) => {
+    const width = 30;
+    const frac = e.bytesTotal > 0 ? Math.min(1, e.bytesDone / e.bytesTotal) : 0;
+    const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
+    const amount = e.step === 'layer' ? `${e.bytesDone + 1}/${e.bytesTotal}` : `${mib(e.bytesDone)}${e.bytesTotal ? ` / ${mib(e.bytesTotal)}` : ''}`;
+    process.stderr.write(`\r${e.step.padEnd(10)} [${bar}] ${amount}`.padEnd(78).slice(0, 100));
+    if (e.bytesTotal > 0 && e.bytesDone >= e.bytesTotal && e.step !== 'layer') process.stderr.write('\n');
+  };
 }

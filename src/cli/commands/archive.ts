@@ -1,8 +1,8 @@
 /** `ferry archive` / `ferry unarchive`: the single-file (oci-archive) form of the media. */
 import type { Command } from 'commander';
 import { archiveMedia, unarchiveMedia } from '../../media/archive.js';
-import { action, printJson } from '../run.js';
-import { cliProgress } from './verify.js';
+import { action, cliProgress, printJson } from '../run.js';
+
 
 /** Register `ferry archive` and `ferry unarchive` on the program. */
 export function registerArchive(program: Command): void {

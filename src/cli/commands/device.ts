@@ -13,8 +13,8 @@ import { markBad, markGood, rollback, type MaintenanceOptions } from '../../devi
 import type { InstallPlan, SkipReason } from '../../device/plan.js';
 import { deviceStatus, formatStatus } from '../../device/status.js';
 import type { SlotName } from '../../device/types.js';
-import { action, printJson } from '../run.js';
-import { cliProgress } from './verify.js';
+import { action, cliProgress, printJson } from '../run.js';
+
 
 interface CommonOpts {
   config: string;

@@ -11,8 +11,8 @@ import type { Signer } from '../../trust/types.js';
 import type { CompressChoice } from '../../oci/layer-copy.js';
 import { formatPlatform, parsePlatform } from '../../oci/types.js';
 import { readFileCapped } from '../../util/fsx.js';
-import { action, printJson } from '../run.js';
-import { cliProgress } from './verify.js';
+import { action, cliProgress, printJson } from '../run.js';
+
 
 /** Release notes are shown on a device screen: 64 KiB is plenty. */
 const NOTES_CAP = 64 * 1024;

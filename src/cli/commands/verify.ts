@@ -4,29 +4,7 @@ import { FerryError } from '../../errors.js';
 import { reportError as blobReportError, type MediaBlobReport, verifyMediaBlobs } from '../../media/verify.js';
 import { firstRefusal, formatUpdateResult, type MediaUpdateResult, verifyMediaUpdates } from '../../media/verify-updates.js';
 import { loadTrustMaterial } from '../../trust/load.js';
-import type { ProgressEvent, ProgressFn } from '../../progress.js';
-import { action, printJson } from '../run.js';
-
-function mib(n: number): string {
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-/**
- * The CLI's progress sink: JSON lines on stderr with `--progress`, a one-line bar on
- * stderr when it is a TTY, nothing otherwise. Shared by export, verify and archive.
- */
-export function cliProgress(opts: { progress?: boolean }): ProgressFn | undefined {
-  if (opts.progress) return (e: ProgressEvent) => void process.stderr.write(JSON.stringify(e) + '\n');
-  if (!process.stderr.isTTY) return undefined;
-  return (e: ProgressEvent) => {
-    const width = 30;
-    const frac = e.bytesTotal > 0 ? Math.min(1, e.bytesDone / e.bytesTotal) : 0;
-    const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
-    const amount = e.step === 'layer' ? `${e.bytesDone + 1}/${e.bytesTotal}` : `${mib(e.bytesDone)}${e.bytesTotal ? ` / ${mib(e.bytesTotal)}` : ''}`;
-    process.stderr.write(`\r${e.step.padEnd(10)} [${bar}] ${amount}`.padEnd(78).slice(0, 100));
-    if (e.bytesTotal > 0 && e.bytesDone >= e.bytesTotal && e.step !== 'layer') process.stderr.write('\n');
-  };
-}
+import { action, cliProgress, printJson } from '../run.js';
 
 interface VerifyOpts {
   media: string;
