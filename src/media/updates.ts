@@ -15,12 +15,12 @@ import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
 import { Caps } from '../oci/types.js';
 import { fromPem } from '../trust/der-write.js';
+import { pemNames } from '../trust/load.js';
 import { type MediaSource, openMediaSource } from './source.js';
 
 const MAX_UPDATES = 1000;
 /** All manifests and signatures are held at once: their total is capped too (1000 × 2 MiB would not fit a kiosk's memory). */
 const MAX_UPDATE_BYTES = 64 * 1024 * 1024;
-const MAX_PEM_FILES = 64;
 const PEM_CAP = 1024 * 1024;
 const CRL_CAP = 8 * 1024 * 1024;
 /** Update ids are file names: the same characters as target names and versions. */
@@ -62,8 +62,7 @@ export async function listMediaUpdates(media: string | MediaSource): Promise<Med
   }
   const crl = await readRegular(src, 'trust/crl.pem', CRL_CAP, 'x509 crl');
   const crlCandidates = crl ? fromPem(crl.toString('utf8'), 'X509 CRL') : [];
-  const pems = (await src.list('trust/roots')).filter((n) => n.endsWith('.pem') && !n.startsWith('.'));
-  if (pems.length > MAX_PEM_FILES) throw new FerryError('TRUST_INVALID', `${where(src, 'trust/roots')} holds ${pems.length} PEM files, more than ${MAX_PEM_FILES}: remove stale ones`);
+  const pems = pemNames(await src.list('trust/roots'), where(src, 'trust/roots'));
   const crossCerts: Buffer[] = [];
   for (const n of pems) {
     const pem = await readRegular(src, `trust/roots/${n}`, PEM_CAP, 'certificate');

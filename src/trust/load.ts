@@ -15,6 +15,13 @@ const PEM_CAP = 1024 * 1024;
 const CRL_CAP = 8 * 1024 * 1024;
 const MAX_FILES = 64;
 
+/** The `.pem` names among a folder's `names`, sorted, hidden files skipped; more than 64 is refused. */
+export function pemNames(names: string[], where: string): string[] {
+  const pems = names.filter((n) => n.endsWith('.pem') && !n.startsWith('.')).sort();
+  if (pems.length > MAX_FILES) throw new FerryError('TRUST_INVALID', `${where} holds ${pems.length} PEM files, more than ${MAX_FILES}: remove stale ones`);
+  return pems;
+}
+
 /** The `.pem` files of a folder (none when it is absent), sorted, hidden files skipped. */
 export async function pemFiles(dir: string): Promise<string[]> {
   let names: string[];
@@ -24,9 +31,7 @@ export async function pemFiles(dir: string): Promise<string[]> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
   }
-  const pems = names.filter((n) => n.endsWith('.pem') && !n.startsWith('.')).sort();
-  if (pems.length > MAX_FILES) throw new FerryError('TRUST_INVALID', `${dir} holds ${pems.length} PEM files, more than ${MAX_FILES}: remove stale ones`);
-  return pems.map((n) => path.join(dir, n));
+  return pemNames(names, dir).map((n) => path.join(dir, n));
 }
 
 /** All PEM blocks with `label` in the files (capped reads). */
