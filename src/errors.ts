@@ -47,6 +47,16 @@ export const ERROR_CODES = {
   UNSAFE_PATH: ExitCode.SECURITY,
   IO_ERROR: ExitCode.MEDIA_IO,
   READ_ONLY_MEDIA: ExitCode.MEDIA_IO,
+  /** Something under FERRY/ is not a regular file (FIFO, socket, device, symlink): a hostile or broken stick. */
+  UNSAFE_MEDIA: ExitCode.SECURITY,
+  /** A size, count or depth from the stick exceeds its signed value or ferry's hard cap. */
+  LIMIT_EXCEEDED: ExitCode.SECURITY,
+  /** The signed update pins no chunk index (media made before verified streaming) and policy refuses such media. */
+  CHUNK_INDEX_MISSING: ExitCode.SECURITY,
+  /** Another ferry writes the same stick (HQ lock under FERRY/). */
+  MEDIA_BUSY: ExitCode.FAILURE,
+  /** A different image already sits on the stick under the same <target>-<version>. */
+  VERSION_EXISTS: ExitCode.USAGE,
 
   // trust and signatures
   SIGNATURE_MISSING: ExitCode.SECURITY,
@@ -73,6 +83,8 @@ export const ERROR_CODES = {
   NO_APPLICABLE_UPDATE: ExitCode.NOT_APPLICABLE,
   REQUIREMENT_NOT_MET: ExitCode.NOT_APPLICABLE,
   NOT_YET_ROLLED_OUT: ExitCode.NOT_APPLICABLE,
+  /** The update is for another target name than the one this device follows. */
+  WRONG_TARGET: ExitCode.NOT_APPLICABLE,
 
   // device engine
   SLOT_BUSY: ExitCode.FAILURE,
