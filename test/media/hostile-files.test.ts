@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { applyUpdate } from '../../src/device/apply.js';
 import { deviceDeps } from '../../src/device/deps.js';
-import { loadState } from '../../src/device/state.js';
+import { deliverReceipts, RECEIPT_SCHEMA, type Receipt } from '../../src/device/receipts.js';
+import { emptyState, loadState } from '../../src/device/state.js';
 import { inspectMedia } from '../../src/media/inspect.js';
 import { openMediaSource } from '../../src/media/source.js';
 import { verifyMediaBlobs } from '../../src/media/verify.js';
@@ -154,5 +155,22 @@ describe('only regular files are read from a stick', () => {
     await fsp.rename(placePath(media, 'FERRY/updates/kiosk-1.0.0.json.p7s'), path.join(media, 'FERRY', 'updates', 'README'));
     await fsp.copyFile(path.join(good, 'FERRY', 'updates', 'kiosk-1.0.0.json.p7s'), path.join(media, 'FERRY', 'updates', 'kiosk-1.0.0.json.p7s'));
     await expect(within((async () => (await openMediaSource(media)).list('updates'))(), HANG_MS)).rejects.toMatchObject({ code: 'UNSAFE_MEDIA' });
+  });
+
+  it('writes no receipt through a FIFO at FERRY/receipts, nor loops on a folder pre-filled with its names', async () => {
+    const at = '2026-11-22T01:00:00.000Z';
+    const slots = { A: { status: 'good' as const }, B: { status: 'empty' as const } };
+    const receipt: Receipt = { schema: RECEIPT_SCHEMA, action: 'apply', stamp: '20261122T010000.000Z', deviceId: 'dev-1', compatible: 'acme,kiosk', result: 'success', bootedSlot: 'A', before: slots, after: slots, startedAt: at, finishedAt: at, durationMs: 0 };
+    const media = path.join(kit.dir, `receipts-${++n}`);
+    await fsp.mkdir(path.join(media, 'FERRY'), { recursive: true });
+    made.push(media);
+    await plant(path.join(media, 'FERRY', 'receipts'), 'fifo', canary);
+    const state = emptyState();
+    expect(await within(deliverReceipts(media, state, receipt), HANG_MS)).toMatchObject({ written: [], kept: 1, error: expect.stringMatching(/receipts on the media is not a directory.*do not use this stick/) });
+    await fsp.rm(path.join(media, 'FERRY', 'receipts'));
+    const dir = path.join(media, 'FERRY', 'receipts', 'dev-1');
+    await fsp.mkdir(dir, { recursive: true });
+    for (let i = 1; i <= 1000; i++) fs.writeFileSync(path.join(dir, `${receipt.stamp}-apply${i === 1 ? '' : `-${i}`}.json`), '');
+    expect(await deliverReceipts(media, state, undefined)).toMatchObject({ written: [], kept: 1, error: expect.stringMatching(/already holds 1000 receipts/) });
   });
 });
