@@ -64,7 +64,7 @@ export async function listMediaUpdates(media: string | MediaSource): Promise<Med
   }
   const crl = await src.readFile('trust/crl.pem', CRL_CAP, 'x509 crl');
   const crlCandidates = crl ? fromPem(crl.toString('utf8'), 'X509 CRL') : [];
-  const pems = pemNames(await src.list('trust/roots'), where(src, 'trust/roots'));
+  const pems = pemNames(await src.list('trust/roots'), where(src, 'trust/roots'), true);
   const crossCerts: Buffer[] = [];
   for (const n of pems) {
     const pem = await src.readFile(`trust/roots/${n}`, PEM_CAP, 'certificate');

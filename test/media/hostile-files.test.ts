@@ -14,6 +14,7 @@ import { deliverReceipts, RECEIPT_SCHEMA, type Receipt } from '../../src/device/
 import { emptyState, loadState } from '../../src/device/state.js';
 import { inspectMedia } from '../../src/media/inspect.js';
 import { openMediaSource } from '../../src/media/source.js';
+import { listMediaUpdates } from '../../src/media/updates.js';
 import { verifyMediaBlobs } from '../../src/media/verify.js';
 import { verifyMediaUpdates } from '../../src/media/verify-updates.js';
 import { fromPem } from '../../src/trust/der-write.js';
@@ -148,6 +149,16 @@ describe('only regular files are read from a stick', () => {
     await expect(src.list('updates')).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
     fs.rmSync(path.join(dir, 'x-0.txt'));
     expect((await src.list('updates')).length).toBe(10_000);
+  });
+
+  it('takes at most 64 PEM files from FERRY/trust/roots (LIMIT_EXCEEDED), 64 are fine', async () => {
+    const media = path.join(kit.dir, `pems-${++n}`);
+    await fsp.cp(good, media, { recursive: true });
+    const pem = await fsp.readFile(kit.rootCert, 'utf8');
+    for (let i = 1; i < 64; i++) fs.writeFileSync(path.join(media, 'FERRY', 'trust', 'roots', `c-${i}.pem`), pem);
+    expect((await listMediaUpdates(media)).crossCerts).toHaveLength(64);
+    fs.writeFileSync(path.join(media, 'FERRY', 'trust', 'roots', 'c-64.pem'), pem);
+    await expect(listMediaUpdates(media)).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/65 PEM files, more than 64: do not use this stick/) });
   });
 
   it('refuses a stray link or FIFO in a folder it lists even under a name it would not read', async () => {
