@@ -125,12 +125,17 @@ function nodeBinary(arch: Arch, cacheDir: string): string {
   return bin;
 }
 
-/** npm's node carries its debug info and symbol table (about 20 MiB); a SEA needs neither (native addons use .dynsym, which strip keeps). A strip that does not know the target's ELF machine leaves the file as it is. */
-function stripDebugInfo(exe: string): void {
+/**
+ * npm's node carries its debug info and symbol table (about 20 MiB); a SEA needs neither (native
+ * addons use .dynsym, which strip keeps). A cross build needs the target's strip
+ * (binutils-aarch64-linux-gnu); without it the file keeps its symbols and still runs.
+ */
+function stripSymbols(exe: string, arch: Arch): void {
+  const tool = arch === process.arch ? 'strip' : `${arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu-strip`;
   try {
-    execFileSync('strip', ['--strip-all', exe], { stdio: 'ignore' });
+    execFileSync(tool, ['--strip-all', exe], { stdio: 'ignore' });
   } catch {
-    process.stderr.write(`build-device: strip could not read ${exe}; leaving its debug info in\n`);
+    process.stderr.write(`build-device: ${tool} is not available or cannot read ${exe}; its symbols stay in\n`);
   }
 }
 
@@ -153,7 +158,7 @@ export async function buildDevice(arch: Arch): Promise<string> {
   rmSync(exe, { force: true });
   copyFileSync(node, exe);
   chmodSync(exe, 0o755);
-  stripDebugInfo(exe);
+  stripSymbols(exe, arch);
   execFileSync(join(ROOT, 'node_modules/.bin/postject'), [exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], { stdio: 'ignore' });
   const tui = join(outDir, 'ferry-tui');
   rmSync(tui, { force: true });
