@@ -19,10 +19,18 @@ const MAX11 = 0o77777777777;
 /** The prefix the pax records of xattrs carry (GNU tar, star). */
 export const XATTR_PREFIX = 'SCHILY.xattr.';
 
+/** Write `v` as zero-padded octal digits and a NUL, byte by byte (no strings: this runs per entry). */
 function octal(h: Buffer, off: number, width: number, v: number): void {
-  h.write(v.toString(8).padStart(width - 1, '0'), off, width - 1, 'latin1');
   h[off + width - 1] = 0;
+  for (let i = off + width - 2; i >= off; i--) {
+    h[i] = 0x30 + (v % 8);
+    v = Math.floor(v / 8);
+  }
 }
+
+/** Every header starts as this block: magic "ustar\0", version "00", the rest zero. */
+const TEMPLATE = Buffer.alloc(BLOCK);
+TEMPLATE.write('ustar\u000000', 257, 'latin1');
 
 /** One pax record "<len> <key>=<value>\n"; the length counts its own digits. */
 function paxRecord(key: string, value: string): Buffer {
@@ -46,7 +54,8 @@ function ustarSplit(p: string): [string, string] | undefined {
 }
 
 function ustarHeader(name: string, prefix: string, typeflag: string, e: { mode: number; uid: number; gid: number; size: number; mtime: number; link: string; devmajor: number; devminor: number }): Buffer {
-  const h = Buffer.alloc(BLOCK);
+  const h = Buffer.allocUnsafe(BLOCK);
+  TEMPLATE.copy(h);
   h.write(name, 0, 100, 'latin1');
   octal(h, 100, 8, e.mode);
   octal(h, 108, 8, e.uid);
@@ -55,7 +64,6 @@ function ustarHeader(name: string, prefix: string, typeflag: string, e: { mode: 
   octal(h, 136, 12, e.mtime);
   h.write(typeflag, 156, 'latin1');
   h.write(e.link, 157, 100, 'latin1');
-  h.write('ustar\u000000', 257, 'latin1');
   octal(h, 329, 8, e.devmajor);
   octal(h, 337, 8, e.devminor);
   h.write(prefix, 345, 155, 'latin1');
