@@ -100,39 +100,3 @@ export async function tamperLargestLayer(stick: string, id: string): Promise<str
   }
   return file;
 }
-
-/** A layer blob replaced by a named pipe: every reader blocks until the test serves the bytes. */
-export interface FifoLayer {
-  file: string;
-  /** Wait for the next reader and hand it the real bytes. */
-  serve(): Promise<void>;
-  /** Unblock a serve() that nobody is reading (cleanup). */
-  release(): Promise<void>;
-}
-
-/** Turn the largest layer of `id` into a FIFO so a test can hold ferry mid-read, deterministically. */
-export async function layerAsFifo(stick: string, id: string): Promise<FifoLayer> {
-  const { execFileSync } = await import('node:child_process');
-  const { constants } = await import('node:fs');
-  const file = (await layerFiles(stick, id))[0]!;
-  const data = await fsp.readFile(file);
-  await fsp.rm(file);
-  execFileSync('mkfifo', [file]);
-  return {
-    file,
-    async serve() {
-      const fh = await fsp.open(file, 'w'); // blocks until a reader opens the pipe
-      try {
-        await fh.write(data);
-      } catch {
-        // the reader went away (cancelled): fine
-      } finally {
-        await fh.close();
-      }
-    },
-    async release() {
-      const fh = await fsp.open(file, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
-      await fh?.close();
-    },
-  };
-}

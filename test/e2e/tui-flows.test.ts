@@ -11,7 +11,7 @@ import { bootCheck } from '../../src/device/boot-check.js';
 import { deviceDeps } from '../../src/device/deps.js';
 import { initRoot } from '../../src/trust/pki.js';
 import { grubList, simulateBoot, type TestDevice } from '../helpers/device.js';
-import { layerAsFifo, makeSignedStick, makeTrustingDevice, type SignedStick, tamperLargestLayer, tuiArgs } from './tui-fixtures.js';
+import { makeSignedStick, makeTrustingDevice, type SignedStick, tamperLargestLayer, tuiArgs } from './tui-fixtures.js';
 import { rows, saveScreen, TuiSession } from './tui-harness.js';
 
 let world: SignedStick;
@@ -47,36 +47,30 @@ async function snapshot(dev: TestDevice) {
 }
 
 /**
- * Start installing 1.1.0 from a copy of the stick whose layer is a named pipe: ferry-tui's
- * own verify pass is fed once, then the engine's single write pass (target already marked
- * bad) blocks on the pipe, at an exact point of the apply.
+ * Start installing 1.1.0 with the FERRY_FAULT_AT=hold-write test hook: ferry-tui's own verify
+ * pass reads the stick, then the engine's write (target already marked bad) is held at its
+ * start until the run is cancelled, at an exact point of the apply, like a stick that stops
+ * answering. (A FIFO on the stick did this before; it is now refused as UNSAFE_MEDIA.)
  */
 async function installUntilWriteBlocks(name: string) {
   const dev = await deviceOn100();
   const stick = path.join(world.dir, name);
   await fsp.cp(world.stick, stick, { recursive: true });
-  const fifo = await layerAsFifo(stick, 'kiosk-1.1.0');
   const before = await snapshot(dev);
-  const s = start(dev, stick);
-  try {
-    await s.waitFor('kiosk-1.1.0');
-    s.keys('Enter');
-    await fifo.serve();
-    await s.waitFor('verified. Press Enter');
-    s.keys('Enter');
-    await s.waitFor('Install 1.1.0 into slot A?');
-    s.keys('y');
-    const screen = await s.waitFor(/> write\s+running/);
-    return { dev, fifo, before, s, screen };
-  } catch (e) {
-    await fifo.release();
-    throw e;
-  }
+  const s = start(dev, stick, { FERRY_FAULT_AT: 'hold-write' });
+  await s.waitFor('kiosk-1.1.0');
+  s.keys('Enter');
+  await s.waitFor('verified. Press Enter');
+  s.keys('Enter');
+  await s.waitFor('Install 1.1.0 into slot A?');
+  s.keys('y');
+  const screen = await s.waitFor(/> write\s+running/);
+  return { dev, before, s, screen };
 }
 
-function start(dev: TestDevice, stick = world.stick): TuiSession {
+function start(dev: TestDevice, stick = world.stick, extraEnv: Record<string, string> = {}): TuiSession {
   const { args, env } = tuiArgs(dev, stick);
-  session = TuiSession.start(args, env);
+  session = TuiSession.start(args, { ...env, ...extraEnv });
   return session;
 }
 
@@ -176,21 +170,17 @@ describe('ferry-tui flows (80x24, real engine)', () => {
   });
 
   it('cancels during the write on c + y: the running slot, its tree, the boot order and the floor are untouched; the target stays bad', async () => {
-    const { dev, fifo, before, s, screen: writing } = await installUntilWriteBlocks('stick-fifo');
-    try {
-      let screen = writing;
-      expect(screen).toContain('Cancel (c) is possible until the bootloader switch.');
-      await saveScreen('5-apply', screen);
-      s.keys('c');
-      screen = await s.waitFor('Cancel the update?');
-      expect(screen).toContain('y yes, cancel');
-      s.keys('y');
-      screen = await s.waitFor('cancelled: running system untouched; slot A stays bad until rewritten.');
-      expect(screen).not.toContain('Installed 1.1.0');
-      await saveScreen('5-apply-cancelled', screen);
-    } finally {
-      await fifo.release();
-    }
+    const { dev, before, s, screen: writing } = await installUntilWriteBlocks('stick-hold');
+    let screen = writing;
+    expect(screen).toContain('Cancel (c) is possible until the bootloader switch.');
+    await saveScreen('5-apply', screen);
+    s.keys('c');
+    screen = await s.waitFor('Cancel the update?');
+    expect(screen).toContain('y yes, cancel');
+    s.keys('y');
+    screen = await s.waitFor('cancelled: running system untouched; slot A stays bad until rewritten.');
+    expect(screen).not.toContain('Installed 1.1.0');
+    await saveScreen('5-apply-cancelled', screen);
     const after = await snapshot(dev);
     // booted B: its tree, record and boot priority are untouched; target A is never booted.
     expect(after.grub.ORDER).toBe('B A');
@@ -246,17 +236,9 @@ describe('ferry-tui flows (80x24, real engine)', () => {
   });
 
   it('on SIGTERM mid-write (service stopped, stick pulled) cancels, waits for the engine, exits 143 and leaves the running slot as before', async () => {
-    const { dev, fifo, before, s } = await installUntilWriteBlocks('stick-fifo-term');
-    try {
-      process.kill(s.pid(), 'SIGTERM');
-      // The engine's read of the pipe is parked in an open(); a pulled stick would fail it with
-      // EIO instead. Feed the pipe so that read returns and the process can exit.
-      const served = fifo.serve();
-      await s.waitFor('[exit 143]');
-      await served;
-    } finally {
-      await fifo.release();
-    }
+    const { dev, before, s } = await installUntilWriteBlocks('stick-hold-term');
+    process.kill(s.pid(), 'SIGTERM');
+    await s.waitFor('[exit 143]');
     const after = await snapshot(dev);
     expect(after.grub.ORDER).toBe('B A');
     expect(after.grub.B_OK).toBe(before.grub.B_OK);
