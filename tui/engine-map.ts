@@ -122,5 +122,5 @@ export function receiptOf(delivery: ReceiptDelivery): { receiptPath?: string; re
 
 /** Screen 6's data from a finished apply. */
 export function toApplyOutcome(plan: InstallPlan, delivery: ReceiptDelivery): ApplyOutcome {
-  return { slot: plan.target, version: plan.update.target.version, ...receiptOf(delivery) };
+  return { slot: plan.target, version: plan.update.target.version, attempts: plan.bootloader.attempts, ...receiptOf(delivery) };
 }

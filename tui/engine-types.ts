@@ -143,6 +143,8 @@ export interface PlanInfo {
 export interface ApplyOutcome {
   slot: SlotName;
   version: string;
+  /** Boot attempts the new version gets before the bootloader falls back. */
+  attempts?: number;
   /** Receipt written to the stick (path), or why not. */
   receiptPath?: string;
   receiptProblem?: string;

@@ -4,7 +4,7 @@ import { App } from '../../tui/app.js';
 import { UNICODE_GLYPHS } from '../../tui/state.js';
 import { stringsFor } from '../../tui/strings.js';
 import { frameFor } from '../../tui/views/index.js';
-import { FakeEngine } from './fake-engine.js';
+import { FakeEngine, PENDING_DEVICE } from './fake-engine.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 async function settle(): Promise<void> {
@@ -127,19 +127,35 @@ describe('App (terminal UI controller)', () => {
     expect(t.app.state.verify?.phase).toBe('stopped');
   });
 
-  it('asks before rolling back and marks good only on confirmation', async () => {
+  it('asks before going back and keeps (marks good) only on confirmation; a failed health check needs a second yes', async () => {
     const t = makeApp();
-    await t.app.refreshDevice();
+    t.engine.device = PENDING_DEVICE;
+    await t.app.start();
+    expect(t.app.state.screen).toBe('device'); // the running slot on trial comes first, not the stick
+    expect(t.text()).toContain('Version 1.1.0 (slot B) is on trial, not committed.');
     t.app.key('b');
     expect(t.app.state.screen).toBe('maint');
+    expect(t.text()).toContain('Go back to 1.0.0 (slot A)?');
     t.app.key('enter'); // Back is focused
     expect(t.engine.calls).not.toContain('rollback');
     t.app.key('g');
+    expect(t.text().replace(/\s+/g, ' ')).toContain('after this, versions older than 1.1.0 can no longer be installed');
     t.app.key('tab');
     t.app.key('enter');
     await settle();
     expect(t.engine.calls).toContain('markGood');
     expect(t.text()).toContain('slot A marked good');
+    t.app.key('enter');
+    t.engine.device = { ...PENDING_DEVICE, markGood: { ...PENDING_DEVICE.markGood, failedCheck: { message: 'health check failed: exited 7: disk full' } } };
+    await t.app.refreshDevice();
+    t.app.key('g');
+    expect(t.text().replace(/\s+/g, ' ')).toContain('FAILED: health check failed: exited 7: disk full');
+    t.app.key('y');
+    expect(t.engine.calls).not.toContain('markGood --force');
+    expect(t.text().replace(/\s+/g, ' ')).toContain('Are you sure?');
+    t.app.key('y');
+    await settle();
+    expect(t.engine.calls).toContain('markGood --force');
   });
 
   it('opens the stick by itself once it is plugged in, but never in the middle of a flow', async () => {
