@@ -10,6 +10,7 @@ import { type FlowHost, runApply, runVerify, uiError } from './flows.js';
 import { type MaintHost, maintKey, openMaint } from './maint.js';
 import { type AppState, type Glyphs, initialState, type ScreenId } from './state.js';
 import { type Strings, stringsFor } from './strings.js';
+import { deliverReceipts, loadListing, openMedia, pollMedia } from './sticks.js';
 import { problemOf, verdictKey } from './views/media.js';
 
 /** What the controller needs from main.ts. */
@@ -76,61 +77,19 @@ export class App implements FlowHost, MaintHost {
     await this.openMedia(roots);
   }
 
-  /**
-   * Called every few seconds by main.ts while the technician is on the device or stick
-   * screen: a newly plugged stick opens by itself (and receives waiting receipts); a pulled
-   * one is shown as gone, and another stick is only opened after a key press.
-   */
-  async pollMedia(): Promise<void> {
-    const m = this.state.media;
-    const screen = this.state.screen;
-    if ((screen !== 'device' && screen !== 'media') || m.loading) return;
-    const roots = await this.deps.findMedia();
-    if (this.state.screen !== screen || m.loading || roots.join('\n') === m.roots.join('\n')) return;
-    const inUse = this.root();
-    const added = roots.filter((r) => !m.roots.includes(r));
-    for (const gone of m.roots.filter((r) => !roots.includes(r))) {
-      this.log(`stick removed: ${gone}`);
-      for (const k of Object.keys(m.verdicts)) if (k.startsWith(`${gone}\n`)) delete m.verdicts[k];
-    }
-    if (inUse !== undefined && roots.includes(inUse)) {
-      m.roots = roots;
-      m.rootIndex = roots.indexOf(inUse);
-      for (const r of added) await this.deliverReceipts(r);
-    } else if (inUse !== undefined && roots.length > 0) {
-      // Never switch to another stick silently: it may be an untrusted one.
-      m.roots = roots;
-      m.rootIndex = 0;
-      delete m.listing;
-      m.switchNotice = { gone: inUse, next: roots[0]! };
-      this.go('media');
-    } else if (roots.length > 0) {
-      this.log(`stick found: ${roots.join(', ')}`);
-      if (this.state.device.info?.attention) {
-        m.roots = roots;
-        await this.deliverReceipts(roots[0]!);
-      } else await this.openMedia(roots);
-    } else {
-      m.roots = [];
-      if (screen === 'media') await this.loadListing();
-    }
-    this.changed(true);
+  /** Called every few seconds by main.ts on the device or stick screen (see sticks.ts). */
+  pollMedia(): Promise<void> {
+    return pollMedia(this);
   }
 
-  /** Write the receipts waiting in the device to a freshly found stick, and say what went there. */
-  async deliverReceipts(root: string): Promise<void> {
-    if (!this.state.device.info || this.state.device.info.pendingReceipts === 0) return;
-    try {
-      const d = await this.engine.deliverReceipts(root);
-      this.state.media.delivered = { root, written: d.written, ...(d.problem ? { problem: d.problem } : {}) };
-      if (d.written.length > 0) this.log(`receipts: ${d.written.length} written to ${root}: ${d.written.join(', ')}`);
-      if (d.problem) this.log(`receipts: kept on the device (${d.problem})`);
-    } catch (e) {
-      const err = uiError(e);
-      this.state.media.delivered = { root, written: [], problem: `[${err.code}] ${err.message}` };
-      this.log(`receipts: FAILED [${err.code}] ${err.message}`);
-    }
-    await this.refreshDevice();
+  /** Write the receipts waiting in the device to a stick, and say what went there. */
+  deliverReceipts(root: string): Promise<void> {
+    return deliverReceipts(this, root);
+  }
+
+  /** Sticks mounted now. */
+  findMedia(): Promise<string[]> {
+    return this.deps.findMedia();
   }
 
   /** Re-read the device status. */
@@ -149,43 +108,12 @@ export class App implements FlowHost, MaintHost {
   }
 
   /** Show screen 2 for the given sticks (rescanning when none are given). */
-  async openMedia(roots?: string[]): Promise<void> {
-    const m = this.state.media;
-    this.go('media');
-    delete m.switchNotice;
-    m.loading = true;
-    this.changed(true);
-    const before = m.roots;
-    m.roots = roots ?? (await this.deps.findMedia());
-    m.rootIndex = Math.min(m.rootIndex, Math.max(0, m.roots.length - 1));
-    for (const r of m.roots.filter((x) => !before.includes(x) || roots !== undefined)) await this.deliverReceipts(r);
-    await this.loadListing();
+  openMedia(roots?: string[]): Promise<void> {
+    return openMedia(this, roots);
   }
 
-  async loadListing(): Promise<void> {
-    const m = this.state.media;
-    const root = this.root();
-    delete m.listing;
-    delete m.error;
-    m.selected = 0;
-    if (root === undefined) m.error = { code: 'MEDIA_NOT_FOUND', message: 'no mounted stick has a FERRY folder (looked in /run/media, /media, /mnt)' };
-    else {
-      m.loading = true;
-      this.changed(true);
-      try {
-        m.listing = await this.engine.listUpdates(root);
-        const ok = m.listing.updates.filter((u) => !problemOf(u, root, m.verdicts)).length;
-        this.log(`stick ${root}: ${m.listing.updates.length} update(s), ${ok} installable`);
-        // Start on the update the engine would choose (what `ferry device apply` installs), else the first installable one.
-        const chosen = m.listing.updates.findIndex((u) => u.id === m.listing!.chosenId && !problemOf(u, root, m.verdicts));
-        m.selected = chosen >= 0 ? chosen : Math.max(0, m.listing.updates.findIndex((u) => !problemOf(u, root, m.verdicts)));
-      } catch (e) {
-        m.error = uiError(e);
-        this.log(`stick ${root}: FAILED [${m.error.code}] ${m.error.message}`);
-      }
-    }
-    m.loading = false;
-    this.changed(true);
+  loadListing(): Promise<void> {
+    return loadListing(this);
   }
 
   /** Handle one key (blessed key name or character). */

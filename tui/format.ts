@@ -108,3 +108,10 @@ export function fitKeys(keys: string, width: number): string {
   while (items.length > 2 && Array.from(items.join('  ')).length > width) items.splice(items.length - 3, 1);
   return fit(items.join('  '), width);
 }
+
+/** Word-wrap into at most `maxLines`; when it does not fit, the last line says where the rest is instead of cutting. */
+export function wrapOrMore(text: string, width: number, maxLines: number, more: string): string[] {
+  const all = wrap(text, width);
+  if (all.length <= maxLines) return all;
+  return [...all.slice(0, Math.max(0, maxLines - 1)), fit(more, width)];
+}

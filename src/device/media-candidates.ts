@@ -39,7 +39,9 @@ export async function verifyMediaForDevice(req: MediaVerifyRequest): Promise<Med
       newTrustedTime = Math.max(newTrustedTime ?? 0, r.verified.newTrustedTime);
       crlToCache ??= r.verified.crlToCache;
     } else {
-      candidates.push({ id: r.id, ...(r.manifest ? { manifest: r.manifest } : {}), refusal: { code: r.code ?? 'MANIFEST_INVALID', message: r.message ?? 'refused' } });
+      // A refusal after the signature verified (expired, wrong device, ...) still says who signed it.
+      const signers = (r.signers ?? []).map((s) => s.subject);
+      candidates.push({ id: r.id, ...(r.manifest ? { manifest: r.manifest } : {}), ...(signers.length > 0 ? { signers } : {}), refusal: { code: r.code ?? 'MANIFEST_INVALID', message: r.message ?? 'refused' } });
     }
   }
   return { candidates, ...(newTrustedTime !== undefined ? { newTrustedTime } : {}), ...(crlToCache ? { crlToCache } : {}) };

@@ -72,6 +72,20 @@ export async function makeTrustingDevice(s: SignedStick, spec: DeviceSpec = {}):
   return dev;
 }
 
+/** A device running kiosk 1.0.0, committed, from slot B (installed and boot-checked by the engine); slot A is the empty factory slot. */
+export async function deviceOn100(s: SignedStick, spec: DeviceSpec = {}): Promise<TestDevice> {
+  const { applyUpdate } = await import('../../src/device/apply.js');
+  const { bootCheck } = await import('../../src/device/boot-check.js');
+  const { deviceDeps } = await import('../../src/device/deps.js');
+  const { simulateBoot } = await import('../helpers/device.js');
+  const dev = await makeTrustingDevice(s, spec);
+  await applyUpdate({ ...dev.opts, mediaRoot: s.stick, updateId: 'kiosk-1.0.0' }, deviceDeps);
+  if ((await simulateBoot(dev)) !== 'B') throw new Error('expected to boot B');
+  const bc = await bootCheck({ ...dev.opts, noReboot: true }, deviceDeps);
+  if (bc.outcome !== 'committed') throw new Error(`boot-check: ${bc.outcome}`);
+  return dev;
+}
+
 /** Environment and arguments to run ferry-tui against `dev` and `stick`. */
 export function tuiArgs(dev: TestDevice, stick: string): { args: string[]; env: Record<string, string> } {
   return { args: ['--config', dev.configFile, '--media', stick], env: { FERRY_CMDLINE_FILE: dev.cmdlineFile } };

@@ -213,16 +213,18 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     s.keys('q');
     await s.waitFor(/Running\s+slot A, version 1\.1\.0/);
     s.keys('b');
-    let screen = await s.waitFor('Roll back to slot B (version 1.0.0, good)?');
+    let screen = await s.waitFor('Go back to 1.0.0 (slot B)?');
+    expect(screen).toContain('1.1.0 stays installed');
     expect(screen).toContain('>[ Back ]<');
     await saveScreen('7-rollback', screen);
     s.keys('Enter'); // Back is focused: nothing happens
     await s.waitFor(/ferry \| Device/);
     expect(grubList(dev).ORDER).toBe('A B');
     s.keys('b');
-    await s.waitFor('Roll back to slot B');
+    await s.waitFor('Go back to 1.0.0');
     s.keys('Tab', 'Enter');
-    screen = await s.waitFor('rollback by operator from 1.1.0 (slot A) to 1.0.0 (slot B)');
+    screen = await s.waitFor('rollback by operator from 1.1.0 (slot A) to 1.0.0');
+    expect(screen).toContain('Reboot now (r) to start it');
     expect(grubList(dev).ORDER).toBe('B A');
   });
 
@@ -234,7 +236,7 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     expect(r).toHaveLength(24);
     expect(r.every((x) => Array.from(x).length <= 80)).toBe(true);
     expect(r[0]).toMatch(/^ ferry \| Updates on the stick\s+kiosk-0042  slot B$/);
-    expect(r[23]).toBe(' ↑↓ choose  Enter verify  r rescan  n next stick  l log  q back');
+    expect(r[23]).toBe(' ↑↓ choose  Enter verify  d details  r rescan  n next stick  ? help  q back');
     expect(r.find((x) => x.includes('kiosk-1.1.0'))).toMatch(/ferry signer\s+\d{4}-\d\d-\d\d\s+✓ ready$/);
     s.resize(100, 30);
     screen = await s.waitFor((/ ferry \| Updates on the stick {40,}kiosk-0042  slot B/));
@@ -266,16 +268,14 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     expect(after.lastResult).toMatchObject({ result: 'cancelled' });
   });
 
-  it('marks a freshly booted pending system good after y, committing it in grubenv and the state', async () => {
+  it('opens on a freshly booted pending system and keeps it (marks it good) after y, committing it in grubenv and the state', async () => {
     const dev = await deviceOn100();
     await applyUpdate({ ...dev.opts, mediaRoot: world.stick, updateId: 'kiosk-1.1.0' }, deviceDeps);
     expect(await simulateBoot(dev)).toBe('A');
     const s = start(dev);
-    await s.waitFor('Updates on the stick');
-    s.keys('q');
     await s.waitFor(/Running\s+slot A, version 1\.1\.0/);
     s.keys('g');
-    await s.waitFor('Mark the running system good (slot A, version 1.1.0)?');
+    await s.waitFor('Keep 1.1.0 (slot A) as the committed version?');
     s.keys('y');
     await s.waitFor('is marked good and primary');
     const state = JSON.parse(await fsp.readFile(path.join(dev.stateDir, 'state.json'), 'utf8'));

@@ -4,7 +4,7 @@ import { cell, fit, formatInstant, wrap } from '../format.js';
 import { blank, type Frame, type Line, line, type Size } from '../frame.js';
 import type { AppState, Glyphs } from '../state.js';
 import { fmt, type Strings } from '../strings.js';
-import { errorLines, errorStatus, kv } from './common.js';
+import { errorLines, errorStatus, kv, kvWrap, versionName } from './common.js';
 
 /** The bootloader's view of a slot in words: a pending slot is on trial, never "good". */
 export function bootWords(sl: SlotInfo, s: Strings): string {
@@ -17,15 +17,14 @@ export function bootWords(sl: SlotInfo, s: Strings): string {
 
 /** Column widths for the slot table: Version takes what is left. */
 function slotCols(width: number): [number, number, number, number] {
-  const status = 9;
-  const boot = width >= 70 ? 20 : 14;
-  const installed = width >= 70 ? 18 : 0;
-  return [5, status, Math.max(8, width - 5 - status - boot - installed), boot];
+  const boot = 23;
+  const installed = width >= 78 ? 18 : 0;
+  return [5, 9, Math.max(8, width - 5 - 9 - boot - installed), boot];
 }
 
 function slotRow(sl: SlotInfo, s: Strings, width: number): Line {
   const [a, b, c, d] = slotCols(width);
-  const text = cell(`${sl.name}${sl.booted ? ' *' : ''}`, a) + cell(sl.status, b) + cell(sl.version ?? '-', c) + cell(bootWords(sl, s), d) + (width >= 70 ? formatInstant(sl.installedAt) : '');
+  const text = cell(`${sl.name}${sl.booted ? ' *' : ''}`, a) + cell(sl.status, b) + cell(sl.version ?? '-', c) + cell(bootWords(sl, s), d) + (width >= 78 ? formatInstant(sl.installedAt) : '');
   return line(fit(text, width), sl.booted ? 'bold' : 'normal');
 }
 
@@ -33,10 +32,10 @@ function slotRow(sl: SlotInfo, s: Strings, width: number): Line {
 export function clockLine(info: DeviceInfo): string {
   const clock = Date.parse(info.clock);
   const trusted = info.trustedTime === undefined ? NaN : Date.parse(info.trustedTime);
-  const base = `device ${formatInstant(info.clock)}`;
+  const base = formatInstant(info.clock);
   if (Number.isNaN(trusted)) return `${base}, no trusted time yet`;
-  if (clock + 60_000 < trusted) return `${base}, BEHIND trusted ${formatInstant(info.trustedTime)} (trusted time is used)`;
-  return `${base}, trusted ${formatInstant(info.trustedTime)}`;
+  if (clock + 60_000 < trusted) return `${base}, BEHIND trusted ${formatInstant(info.trustedTime)}`;
+  return `${base}, not behind the trusted time`;
 }
 
 /** The warning block when the running slot is pending or bad: what it is, the health check, the two choices. */
@@ -46,9 +45,9 @@ export function attentionLines(info: DeviceInfo, s: Strings, g: Glyphs, width: n
   const out: Line[] = [line(fit(`! ${fmt(run.status === 'pending' ? s.ui.attnPending : s.ui.attnBad, { v: run.version ?? '?', slot: run.name })}`, width), 'inverse')];
   const failed = info.markGood.failedCheck;
   const check = failed ? `${g.no} ${s.ui.healthFailed}: ${failed.message}` : run.status === 'pending' ? s.ui.healthNotRun : (run.lastError?.message ?? '-');
-  out.push(...wrap(`${s.ui.labelHealth}: ${check}`, width - 2, 2).map((t) => line('  ' + t)));
+  out.push(...wrap(`${s.ui.labelHealth}: ${check}`, width - 2).map((t) => line('  ' + t)));
   const back = info.rollback.ok ? fmt(s.ui.choiceBack, { v: info.rollback.version ?? '?' }) : `${s.ui.choiceNoBack}: ${info.rollback.reason}`;
-  out.push(line(fit(`  g ${s.ui.choiceKeep}`, width), 'bold'), ...wrap(`${info.rollback.ok ? 'b ' : ''}${back}`, width - 2, 2).map((t) => line('  ' + t, 'bold')));
+  out.push(line(fit(`  g ${s.ui.choiceKeep}`, width), 'bold'), ...wrap(`${info.rollback.ok ? 'b ' : ''}${back}`, width - 2).map((t) => line('  ' + t, 'bold')));
   return out;
 }
 
@@ -67,16 +66,16 @@ export function deviceLines(info: DeviceInfo, s: Strings, g: Glyphs, width: numb
   const lines: Line[] = [
     ...attentionLines(info, s, g, width),
     kv(s.ui.labelDevice, `${info.deviceId}  (${info.compatible})`, width),
-    line(fit(`${s.ui.labelRunning.padEnd(12)}${fmt(s.ui.runningText, { slot: info.bootedSlot, v: booted?.version ?? '?', status: booted?.status ?? '?' })}`, width), 'bold'),
-    line(fit(cell('Slot', a) + cell('Status', b) + cell('Version', c) + cell('Boot', d) + (width >= 70 ? 'Installed' : ''), width), 'inverse'),
+    line(fit(`${s.ui.labelRunning.padEnd(12)}${fmt(s.ui.runningText, { slot: info.bootedSlot, v: versionName(booted?.version, booted?.status), status: booted?.status ?? '?' })}`, width), 'bold'),
+    line(fit(cell('Slot', a) + cell('Status', b) + cell('Version', c) + cell('Boot', d) + (width >= 78 ? 'Installed' : ''), width), 'inverse'),
     ...info.slots.map((sl) => slotRow(sl, s, width)),
-    kv(s.ui.labelGoBack, info.rollback.ok ? fmt(s.ui.goBackTo, { v: info.rollback.version ?? '?', slot: info.rollback.slot }) : `${s.ui.none}: ${info.rollback.reason}`, width),
+    ...kvWrap(s.ui.labelGoBack, info.rollback.ok ? fmt(s.ui.goBackTo, { v: versionName(info.rollback.version, 'good'), slot: info.rollback.slot }) : `${s.ui.none}: ${info.rollback.reason}`, width),
   ];
-  if (rb) lines.push(kv(s.ui.labelRolledBack, fmt(s.ui.rolledBackText, { at: formatInstant(rb.at), from: rb.fromVersion ?? '?', to: rb.toVersion ?? '?' }), width));
-  lines.push(kv(s.ui.labelBootCheck, bc ? `${bc.ok ? g.ok : g.no} ${formatInstant(bc.at)}: ${bc.message ?? bc.result}` : s.ui.noneYet, width));
-  lines.push(kv(s.ui.labelLast, lastText(info), width));
-  lines.push(kv(s.ui.labelBootOrder, `${info.bootOrder.join(' ')}   (${info.bootloader})`, width));
-  lines.push(kv(s.ui.labelClock, clockLine(info), width));
+  if (rb) lines.push(...kvWrap(s.ui.labelRolledBack, fmt(s.ui.rolledBackText, { at: formatInstant(rb.at), from: rb.fromVersion ?? '?', to: rb.toVersion ?? '?' }), width));
+  lines.push(...kvWrap(s.ui.labelBootCheck, bc ? `${bc.ok ? g.ok : g.no} ${bc.ok ? s.ui.bootCheckPassed : `${s.ui.healthFailed}${bc.code ? ` [${bc.code}]` : ''}`}, ${formatInstant(bc.at)}` : s.ui.noneYet, width));
+  lines.push(...kvWrap(s.ui.labelLast, lastText(info), width));
+  lines.push(...kvWrap(s.ui.labelBootOrder, `${info.bootOrder.join(' ')}   (${info.bootloader.split(' ')[0]}; d shows the file)`, width));
+  lines.push(...kvWrap(s.ui.labelClock, clockLine(info), width));
   lines.push(kv(s.ui.labelFloor, info.counterFloor === undefined ? s.ui.floorNone : info.floorVersion ? fmt(s.ui.floorVersion, { v: info.floorVersion }) : s.ui.floorSet, width));
   lines.push(kv(s.ui.labelReceipts, info.pendingReceipts === 0 ? s.ui.receiptsNone : fmt(s.ui.receiptsWaiting, { n: info.pendingReceipts }), width));
   if (!info.attention) lines.push(blank, line(fit(s.ui.deviceHint, width), 'dim'));
@@ -84,7 +83,10 @@ export function deviceLines(info: DeviceInfo, s: Strings, g: Glyphs, width: numb
   for (const label of ['', s.ui.deviceHint, s.ui.labelBootOrder, s.ui.labelClock, s.ui.labelLast]) {
     if (lines.length <= height) break;
     const i = lines.findIndex((l) => (label === '' ? l.text === '' : l.text.startsWith(label)));
-    if (i >= 0) lines.splice(i, 1);
+    // A wrapped line takes its continuation lines (indented under the value) with it.
+    let n = 1;
+    while (i >= 0 && label !== '' && lines[i + n]?.text.startsWith(' '.repeat(12))) n++;
+    if (i >= 0) lines.splice(i, n);
   }
   return lines;
 }

@@ -15,9 +15,10 @@ export function logFrame(st: AppState, s: Strings, size: Size): Frame {
   const w = size.width;
   const history = st.device.info?.history ?? [];
   const lines: Line[] = [line(fit(s.ui.logDevice, w), 'inverse')];
-  lines.push(...(history.length === 0 ? [line(s.ui.noneParen)] : history.map((e) => line(fit(historyText(e, st.glyphs), w)))));
+  const wrapped = (t: string) => wrap(t, w - 2).map((x, i) => line(i === 0 ? x : `  ${x}`));
+  lines.push(...(history.length === 0 ? [line(s.ui.noneParen)] : history.flatMap((e) => wrapped(historyText(e, st.glyphs)))));
   lines.push(line(fit(s.ui.logSession, w), 'inverse'));
-  lines.push(...(st.log.length === 0 ? [line(s.ui.noneParen)] : st.log.map((e) => line(fit(`${e.at.slice(11, 19)} ${e.text}`, w)))));
+  lines.push(...(st.log.length === 0 ? [line(s.ui.noneParen)] : st.log.flatMap((e) => wrapped(`${e.at.slice(11, 19)} ${e.text}`))));
   const focus = Math.max(0, lines.length - 1 - st.logScroll);
   return { title: s.ui.screenLog, lines, focusLine: focus, keys: s.ui.keysLog };
 }
@@ -36,11 +37,12 @@ export function receiptsFrame(st: AppState, s: Strings, size: Size): Frame {
   const withReceipt = (info?.history ?? []).filter((e) => e.deliveredTo !== undefined || e.waiting);
   const waiting = withReceipt.filter((e) => e.waiting);
   const sent = withReceipt.filter((e) => !e.waiting);
-  const lines: Line[] = [line(fit(fmt(s.ui.receiptsSummary, { sent: sent.length, waiting: info?.pendingReceipts ?? waiting.length }), w), 'bold'), blank];
+  const lines: Line[] = [...wrap(fmt(s.ui.receiptsSummary, { sent: sent.length, waiting: info?.pendingReceipts ?? waiting.length }), w).map((t) => line(t, 'bold')), blank];
   lines.push(line(fit(s.ui.receiptsWaitingHead, w), 'inverse'));
-  lines.push(...(waiting.length === 0 ? [line(s.ui.noneParen)] : waiting.map((e) => line(fit(historyText(e, g), w)))));
+  const wrapped = (t: string) => wrap(t, w - 2).map((x, i) => line(i === 0 ? x : `  ${x}`));
+  lines.push(...(waiting.length === 0 ? [line(s.ui.noneParen)] : waiting.flatMap((e) => wrapped(historyText(e, g)))));
   lines.push(line(fit(s.ui.receiptsSentHead, w), 'inverse'));
-  for (const e of sent.slice(-20)) lines.push(line(fit(historyText(e, g), w)), ...wrap(`${g.arrow} ${e.deliveredTo}`, w - 4, 2).map((t) => line('    ' + t, 'dim')));
+  for (const e of sent.slice(-20)) lines.push(...wrapped(historyText(e, g)), ...wrap(`${g.arrow} ${e.deliveredTo}`, w - 4).map((t) => line('    ' + t, 'dim')));
   if (sent.length === 0) lines.push(line(s.ui.noneParen));
   return { title: s.ui.screenReceipts, lines, focusLine: lines.length - 1 - st.logScroll, keys: s.ui.keysLog };
 }

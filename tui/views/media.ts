@@ -1,7 +1,7 @@
 /** Screen 2, the updates on the stick: one row each, ✓ or the reason it cannot be installed. */
 import { ERROR_CODES, type ErrorCode } from '../../src/errors.js';
 import type { UpdateEntry } from '../engine-types.js';
-import { cell, fit, formatBytes, formatDate, wrap } from '../format.js';
+import { cell, fit, formatBytes, formatDate, wrap, wrapOrMore } from '../format.js';
 import { blank, type Frame, type Line, line, type Size } from '../frame.js';
 import type { AppState, Glyphs, UiError } from '../state.js';
 import { explainError, fmt, type Strings } from '../strings.js';
@@ -59,7 +59,7 @@ export function problemOf(u: UpdateEntry, root: string | undefined, verdicts: Re
 
 /** Column widths: the Status column always stays; the id takes what is left; signer and expiry go first on narrow terminals. */
 function cols(width: number): { id: number; size: number; signer: number; expires: number; status: number } {
-  const status = 21;
+  const status = 23;
   const size = 10;
   const expires = width >= 76 ? 12 : 0;
   const signer = width >= 70 ? Math.min(18, width - 2 - status - size - expires - 14) : 0;
@@ -83,15 +83,15 @@ export function updateRow(u: UpdateEntry, g: Glyphs, width: number, selected: bo
 
 /** Details of the selected update, under the table. */
 function detailLines(u: UpdateEntry, problem: UiError | undefined, chosen: boolean, s: Strings, g: Glyphs, width: number, room: number): Line[] {
-  const out: Line[] = [line(fit(`${u.id}: ${fmt(s.ui.updateSummary, { v: u.version, created: formatDate(u.created) })}${chosen ? `  (${s.ui.engineChoice})` : ''}`, width), 'bold')];
+  const out: Line[] = wrap(`${u.id}: ${fmt(s.ui.updateSummary, { v: u.version, created: formatDate(u.created) })}${chosen ? `  (${s.ui.engineChoice})` : ''}`, width).map((t) => line(t, 'bold'));
   if (problem) {
     const help = explainError(s, problem.code);
-    out.push(line(fit(`${g.no} ${help.what} [${problem.code}]`, width), 'bold'));
-    out.push(line(fit(`  ${s.ui.next}: ${help.next}`, width)));
-    out.push(...wrap(problem.message, width - 2, Math.max(1, room - out.length - 1)).map((t) => line('  ' + t, 'dim')));
+    out.push(...wrap(`${g.no} ${help.what} [${problem.code}]`, width).map((t) => line(t, 'bold')));
+    out.push(...wrap(`${s.ui.next}: ${help.next}`, width - 2).map((t) => line(`  ${t}`)));
+    out.push(...wrapOrMore(problem.message, width - 2, Math.max(1, room - out.length), `(${s.ui.moreOnD})`).map((t) => line('  ' + t, 'dim')));
   } else {
     out.push(line(fit(`${g.ok} ${s.ui.canInstall}`, width)));
-    if (u.notes) out.push(...wrap(u.notes, width - 2, Math.max(1, room - out.length)).map((t) => line('  ' + t, 'dim')));
+    if (u.notes) out.push(...wrapOrMore(u.notes, width - 2, Math.max(1, room - out.length), `(${s.ui.moreOnD})`).map((t) => line('  ' + t, 'dim')));
   }
   return out.slice(0, Math.max(2, room));
 }
@@ -100,10 +100,10 @@ function headLines(st: AppState, s: Strings, w: number): Line[] {
   const m = st.media;
   const root = m.roots[m.rootIndex];
   const out = [line(fit(`${s.ui.labelStick}  ${root ?? s.ui.noneFound}${m.roots.length > 1 ? `   (${fmt(s.ui.stickOf, { i: m.rootIndex + 1, n: m.roots.length })})` : ''}`, w), 'bold')];
-  if (m.switchNotice) out.push(line(fit(fmt(s.ui.stickSwitched, { gone: m.switchNotice.gone, next: m.switchNotice.next }), w), 'inverse'));
+  if (m.switchNotice) out.push(...wrap(fmt(s.ui.stickSwitched, { gone: m.switchNotice.gone, next: m.switchNotice.next }), w).map((t) => line(t, 'bold')));
   const dl = m.delivered;
   if (dl && dl.root === root && (dl.written.length > 0 || dl.problem)) {
-    out.push(line(fit(dl.written.length > 0 ? fmt(s.ui.receiptsDelivered, { n: dl.written.length }) : `${s.ui.receiptsNotDelivered}: ${dl.problem}`, w), 'dim'));
+    out.push(...wrapOrMore(dl.written.length > 0 ? fmt(s.ui.receiptsDelivered, { n: dl.written.length }) : `${s.ui.receiptsNotDelivered}: ${dl.problem}`, w, 2, `(${s.ui.moreOnD})`).map((t) => line(t, 'dim')));
   }
   return out;
 }

@@ -1,10 +1,10 @@
 /** Screens 3 and 5, Verify and Apply: signature verdict, then bytes, MB/s and ETA per stage. */
-import { bar, cell, fit, formatBytes, formatDuration, formatInstant } from '../format.js';
+import { bar, cell, fit, formatBytes, formatDuration } from '../format.js';
 import { blank, type Frame, type Line, line, type Size } from '../frame.js';
 import { eta, formatRate, type Meter, percent } from '../meter.js';
 import type { AppState, ApplyState, Glyphs, VerifyState } from '../state.js';
 import type { Strings } from '../strings.js';
-import { errorLines, errorStatus, kv } from './common.js';
+import { errorLines, errorStatus, kv, versionName } from './common.js';
 
 /** Gauge + figures for a meter: two lines. A finished meter shows the average and the time taken, a stopped one where it stopped. */
 export function meterLines(m: Meter, g: Glyphs, width: number, indent = 12, stopped = false): Line[] {
@@ -18,6 +18,8 @@ export function meterLines(m: Meter, g: Glyphs, width: number, indent = 12, stop
     : m.finished
       ? `${formatBytes(m.bytesTotal)} in ${formatDuration(took / 1000)}${avg ? `, average ${avg}` : ''}`
       : `${formatBytes(m.bytesDone)} of ${formatBytes(m.bytesTotal)}   ${formatRate(m)}   ETA ${formatDuration(eta(m))}`;
+  // A stopped meter has no gauge: a bar frozen at 99% reads as "almost done".
+  if (stopped) return [line(fit(pad + figures, width))];
   return [line(fit(`${pad}${gauge} ${String(pct).padStart(3)}%`, width), 'bold'), line(fit(pad + figures, width))];
 }
 
@@ -30,8 +32,8 @@ function signatureLine(v: VerifyState, g: Glyphs, w: number): Line {
 /** The certificate chain verdict: the signature only verifies when a chain to a device root exists. */
 function chainLine(v: VerifyState, g: Glyphs, w: number): Line {
   const sig = v.signature!;
-  const path = sig.chain.length > 0 ? sig.chain.join(` ${g.arrow} `) : `${sig.signers[0] ?? 'signer'} ${g.arrow} a root this device trusts`;
-  return kv('Chain', `${g.ok} ${path}${sig.checkedAt ? `, valid at ${formatInstant(sig.checkedAt)}` : ''}`, w);
+  const path = sig.chain.length > 0 ? sig.chain.join(` ${g.arrow} `) : `${sig.signers[0] ?? 'signer'} ${g.arrow} a trusted root`;
+  return kv('Chain', `${g.ok} ${path}`, w);
 }
 
 /** Screen 3. */
@@ -48,7 +50,7 @@ export function verifyFrame(st: AppState, s: Strings, size: Size): Frame {
     lines.push(kv('Blobs', blobs, w), ...meterLines(v.meter, g, w, 12, v.phase === 'failed' || v.phase === 'stopped'));
     if (v.detail && v.phase === 'blobs') lines.push(line(fit(' '.repeat(12) + v.detail, w), 'dim'));
   }
-  if (v.error) lines.push(blank, ...errorLines(v.error, s, g, w, Math.max(1, size.height - lines.length - 4)));
+  if (v.error) lines.push(blank, ...errorLines(v.error, s, g, w, Math.max(1, size.height - lines.length - 3)));
   if (v.phase === 'ok') lines.push(blank, line(fit(`${g.ok} verified. Press Enter to review the install.`, w), 'bold'));
   if (v.phase === 'stopped') lines.push(blank, line('stopped: nothing was changed on the device.'));
   const busy = v.phase === 'signature' || v.phase === 'blobs';
@@ -84,7 +86,7 @@ export function applyFrame(st: AppState, s: Strings, size: Size): Frame {
   const g = st.glyphs;
   const w = size.width;
   const p = a.plan;
-  const lines: Line[] = [kv('Installing', `${p.id}  ${p.fromVersion ?? '?'} ${g.arrow} ${p.toVersion}  into slot ${p.targetSlot}`, w), blank];
+  const lines: Line[] = [kv('Installing', `${versionName(p.fromVersion, 'good')} ${g.arrow} ${p.toVersion}, slot ${p.targetSlot}`, w), blank];
   a.stages.forEach((_, i) => lines.push(stageLine(a, i, g, w)));
   lines.push(blank);
   const running = a.stages.find((x) => x.state === 'running')?.step;

@@ -1,9 +1,9 @@
 /** Screens 4 and 6: confirm and done. */
-import { chunk, fit, formatBytes, formatDuration, wrap } from '../format.js';
+import { chunk, fit, formatBytes, formatDuration, wrap, wrapOrMore } from '../format.js';
 import { blank, type Frame, type Line, line, type Size } from '../frame.js';
 import type { AppState } from '../state.js';
 import { fmt, type Strings } from '../strings.js';
-import { buttons, errorLines, errorStatus, kv } from './common.js';
+import { buttons, errorLines, errorStatus, kv, kvWrap, versionName } from './common.js';
 
 /** Screen 4: current → new, the slot's room, bytes, a time estimate, notes, and an explicit Install button. */
 export function confirmFrame(st: AppState, s: Strings, size: Size): Frame {
@@ -14,16 +14,16 @@ export function confirmFrame(st: AppState, s: Strings, size: Size): Frame {
   const room = p.availableBytes === undefined ? s.ui.freeUnknown : fmt(s.ui.slotRoom, { free: formatBytes(p.availableBytes), need: formatBytes(p.neededBytes ?? p.bytesToWrite) });
   const est = st.readRate && st.readRate > 0 ? fmt(s.ui.estimate, { t: formatDuration(p.bytesToWrite / st.readRate), rate: (st.readRate / 1e6).toFixed(1) }) : s.ui.estimateUnknown;
   const head: Line[] = [
-    kv(s.ui.labelCurrent, `${p.fromVersion ?? '?'}  (${s.ui.currentNote})`, w),
+    kv(s.ui.labelCurrent, `${versionName(p.fromVersion, 'good')}  (${s.ui.currentNote})`, w),
     line(fit(`${s.ui.labelNew.padEnd(12)}${p.toVersion}  ${g.arrow} slot ${p.targetSlot}${p.slotDescribe ? ` (${p.slotDescribe})` : ''}`, w), 'bold'),
     kv(s.ui.labelSlot, room, w),
-    kv(s.ui.labelWrite, `${formatBytes(p.bytesToWrite)}, ${est}`, w),
+    ...kvWrap(s.ui.labelWrite, `${formatBytes(p.bytesToWrite)}, ${est}`, w),
     kv(s.ui.labelSignedBy, p.signers.join(', ') || '?', w),
     line(fit(`${s.ui.labelNotes} (d ${s.ui.notesAll}):`, w)),
   ];
   const tail: Line[] = [blank, line(fit(fmt(s.ui.confirmQuestion, { v: p.toVersion, slot: p.targetSlot }), w)), buttons([s.ui.btnBack, s.ui.btnInstall], c.focus, w)];
   const free = Math.max(1, size.height - head.length - tail.length);
-  const notes = wrap(p.notes ?? s.ui.noneParen, w - 2, free).map((t) => line('  ' + t));
+  const notes = wrapOrMore(p.notes ?? s.ui.noneParen, w - 2, free, `(${s.ui.moreOnD})`).map((t) => line('  ' + t));
   return { title: s.ui.screenConfirm, lines: [...head, ...notes, ...tail], focusLine: head.length + notes.length + tail.length - 1, keys: s.ui.keysConfirm };
 }
 
@@ -34,12 +34,12 @@ export function doneFrame(st: AppState, s: Strings, size: Size): Frame {
   const g = st.glyphs;
   const w = size.width;
   const lines: Line[] = [];
-  if (d.lateCancel) lines.push(line(fit(`${g.no} ${s.ui.lateCancel}`, w), 'inverse'));
+  if (d.lateCancel) lines.push(...wrap(`${g.no} ${s.ui.lateCancel}`, w).map((t) => line(t, 'bold')));
   lines.push(line(fit(`${g.ok} ${fmt(s.ui.installed, { v: o.version, slot: o.slot })}`, w), 'bold'));
   lines.push(...wrap(fmt(s.ui.afterApply, { v: o.version, n: o.attempts ?? '?' }), w - 2).map((t) => line('  ' + t)));
   lines.push(blank);
   if (o.receiptPath) {
-    lines.push(kv(s.ui.labelReceipt, `${g.ok} ${s.ui.receiptOnStick}`, w), ...chunk(o.receiptPath, w - 12, 3).map((t) => line('            ' + t)));
+    lines.push(kv(s.ui.labelReceipt, `${g.ok} ${s.ui.receiptOnStick}`, w), ...chunk(o.receiptPath, w - 12).map((t) => line('            ' + t)));
     lines.push(line(fit(`  ${s.ui.removeStick}`, w)));
   } else {
     lines.push(...wrap(`${s.ui.labelReceipt.padEnd(12)}${g.no} ${s.ui.receiptNotOnStick}: ${o.receiptProblem ?? '?'}`, w, 2).map((t) => line(t)));
