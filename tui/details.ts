@@ -2,13 +2,27 @@
  * The full text behind each screen, for the detail view (Enter/d) and help (?):
  * nothing a technician may need is only available cut. Pure: state in, lines out.
  */
-import type { DeviceInfo } from './engine-types.js';
+import type { DeviceInfo, SignerDetail } from './engine-types.js';
 import { formatBytes, formatInstant } from './format.js';
 import type { AppState, Overlay, ScreenId, UiError } from './state.js';
 import { explainError, type Strings } from './strings.js';
 import { clockLine } from './views/device.js';
 import { logText } from './views/log.js';
 import { problemOf } from './views/media.js';
+
+/** Every signer in full: subject, issuer, serial, validity, signing time, SHA-256 fingerprint, the root it chains to. */
+export function signerText(list: SignerDetail[] | undefined): string[] {
+  if (!list || list.length === 0) return [];
+  return list.flatMap((d, i) => [
+    '',
+    `Signer ${i + 1} of ${list.length}: ${d.subject}`,
+    `  issued by ${d.issuer}`,
+    `  serial ${d.serial}`,
+    `  valid until ${formatInstant(d.notAfter)}; signed at ${formatInstant(d.signingTime)}`,
+    `  SHA-256 ${d.fingerprint}`,
+    `  chain ends at the trusted root ${d.anchor}`,
+  ]);
+}
 
 function errorText(e: UiError, s: Strings): string[] {
   const h = explainError(s, e.code);
@@ -45,8 +59,11 @@ function mediaText(st: AppState, s: Strings): string[] {
   if (m.error) return errorText(m.error, s);
   if (!u) return [s.ui.noneParen];
   const p = problemOf(u, m.roots[m.rootIndex], m.verdicts);
-  const out = [`${u.id}: version ${u.version} for ${u.target}`, `size ${u.sizeBytes === undefined ? '?' : formatBytes(u.sizeBytes)}, created ${formatInstant(u.created)}, expires ${formatInstant(u.expires)}`, `signed by: ${u.signer ?? s.ui.signerUnverified}`];
+  const k = m.listing?.stick;
+  const stick = k ? [`stick ${m.roots[m.rootIndex] ?? '?'}: ${[k.label, k.device, k.fsType].filter(Boolean).join(', ')}${k.sizeBytes !== undefined ? `, ${formatBytes(k.sizeBytes)} (${formatBytes(k.freeBytes ?? 0)} free)` : ''}, ${k.readOnly ? 'read-only' : 'writable'}`, ''] : [];
+  const out = [...stick, `${u.id}: version ${u.version} for ${u.target}`, `size ${u.sizeBytes === undefined ? '?' : formatBytes(u.sizeBytes)}, created ${formatInstant(u.created)}, expires ${formatInstant(u.expires)}`, `signed by: ${u.signer ?? s.ui.signerUnverified}`];
   if (p) out.push('', ...errorText(p, s));
+  out.push(...signerText(u.signerDetails));
   if (u.notes) out.push('', `${s.ui.labelNotes}:`, ...u.notes.split(/\r?\n/));
   return out;
 }
@@ -60,7 +77,7 @@ export function detailLines(st: AppState, s: Strings): string[] {
       return mediaText(st, s);
     case 'verify': {
       const v = st.verify!;
-      return [`${v.entry.id}`, v.signature ? `signed by ${v.signature.signers.join(', ')}` : '', ...(v.error ? errorText(v.error, s) : [v.phase])];
+      return [`${v.entry.id}`, ...(v.error ? ['', ...errorText(v.error, s)] : [v.phase]), ...signerText(v.signature?.details ?? v.entry.signerDetails)];
     }
     case 'confirm': {
       const p = st.confirm!.plan;

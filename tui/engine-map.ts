@@ -92,6 +92,7 @@ export function toUpdateEntry(c: UpdateCandidate, inputs: MediaSurvey['inputs'],
     Object.assign(base, { counter: m.target.counter, sizeBytes: m.image.payloadBytes, created: m.created, expires: m.expires, ...(m.notes !== undefined ? { notes: m.notes } : {}) });
   }
   if (c.signers && c.signers.length > 0) base.signer = c.signers.map(signerName).join(', ');
+  if (c.signerDetails && c.signerDetails.length > 0) base.signerDetails = c.signerDetails.map((d) => ({ ...d }));
   const why = verdictFor(c, inputs);
   return why ? { ...base, problem: { code: why.code as ErrorCode, message: why.message } } : base;
 }

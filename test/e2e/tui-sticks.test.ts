@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TestDevice } from '../helpers/device.js';
 import { deviceOn100, makeSignedStick, type SignedStick } from './tui-fixtures.js';
-import { cutRows, rows, TuiSession } from './tui-harness.js';
+import { cutRows, rows, saveScreen, TuiSession } from './tui-harness.js';
 
 let world: SignedStick;
 let session: TuiSession | undefined;
@@ -53,6 +53,7 @@ for (const [width, height] of [[80, 24], [60, 20]] as const) {
       expect(text).toContain(`Stick ${a} was removed. Another stick is in: ${b}. Press Enter to open it.`);
       expect(screen).not.toContain('kiosk-1.1.0'); // nothing of the other stick is shown yet
       expect(cutRows(screen)).toEqual([]);
+      await saveScreen(`2-media-stick-pulled${width === 80 ? '' : `-${width}x${height}`}`, screen);
       s.keys('Enter');
       screen = await s.waitFor('kiosk-1.1.0');
       expect(screen).toContain(`Stick  ${b}`);

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { apply, bootCheck, deviceDeps, status } from '../../src/device/index.js';
 import { grubList, simulateBoot, type TestDevice } from '../helpers/device.js';
-import { deviceOn100, layerAsFifo, makeSignedStick, makeTrustingDevice, type SignedStick, tamperLargestLayer, tuiArgs } from './tui-fixtures.js';
+import { deviceOn100, freezableSlotA, makeSignedStick, makeTrustingDevice, type SignedStick, tamperLargestLayer, tuiArgs } from './tui-fixtures.js';
 import { cutRows, rows, saveScreen, TuiSession } from './tui-harness.js';
 
 let world: SignedStick;
@@ -148,27 +148,25 @@ for (const [width, height] of [[80, 24], [60, 20]] as const) {
 
     it('4: a cancel that loses the race with the bootloader switch is reported on Done', async () => {
       const dev = await on100();
-      const stick = path.join(world.dir, `stick-race-${size}`);
-      await fsp.cp(world.stick, stick, { recursive: true });
-      const fifo = await layerAsFifo(stick, 'kiosk-1.1.0');
+      const slot = await freezableSlotA(dev);
       try {
-        const s = start(dev, stick);
+        const s = start(dev);
         await s.waitFor('kiosk-1.1.0');
         s.keys('Enter');
-        await fifo.serve();
         await s.waitFor('verified. Press Enter');
         s.keys('Enter');
         await s.waitFor('Install 1.1.0 into slot A?');
+        slot.freeze();
         s.keys('y');
         await s.waitFor(/> write\s+running/);
         s.keys('c');
         await s.waitFor('Cancel the update?');
-        await fifo.serve(); // the write finishes while the question is on screen
-        const screen = await see(s, 'Installed 1.1.0 into slot A.');
+        slot.thaw(); // the write finishes while the question is on screen
+        const screen = await see(s, 'Installed 1.1.0 into slot A.', '6-done-late-cancel');
         expect(flat(screen)).toContain('Your cancel came too late: the update was already installed.');
         expect(flat(screen)).toContain('1.1.0 gets 3 tries to start; the boot check commits it');
       } finally {
-        await fifo.release();
+        await slot.cleanup();
       }
     });
 
@@ -180,7 +178,7 @@ for (const [width, height] of [[80, 24], [60, 20]] as const) {
       let screen = await see(s, /Go back\s+none: slot A is empty/);
       expect(rows(screen)[height - 1]).not.toContain('b go back');
       s.keys('b');
-      screen = await see(s, 'There is no previous version to go back to.');
+      screen = await see(s, 'There is no previous version to go back to.', '7-no-rollback');
       expect(screen).not.toContain('[ Go back ]');
       s.kill();
       await apply({ ...dev.opts, mediaRoot: world.stick, updateId: 'kiosk-1.1.0' }, deviceDeps);
@@ -197,7 +195,7 @@ for (const [width, height] of [[80, 24], [60, 20]] as const) {
       const dev = await makeTrustingDevice(world);
       devices.push(dev);
       const s = start(dev);
-      const screen = await see(s, 'the one ferry would choose', '2-media');
+      const screen = await see(s, 'the one ferry would choose', '2-media-choice');
       expect(rows(screen).find((r) => r.startsWith('> '))).toContain('kiosk-1.1.0');
       expect(screen).not.toMatch(/counter/i);
       s.keys('q');
@@ -213,7 +211,7 @@ for (const [width, height] of [[80, 24], [60, 20]] as const) {
       const s = start(dev, bad);
       await s.waitFor('kiosk-1.1.0');
       s.keys('Enter');
-      let screen = await see(s, '[DIGEST_MISMATCH]', '3-verify-damaged');
+      let screen = await see(s, '[DIGEST_MISMATCH]', '3-verify-failed');
       expect(screen).not.toMatch(/99%|ETA 0s|-- MB\/s/);
       expect(screen).toContain('stopped at');
       s.keys('d');
@@ -256,7 +254,7 @@ for (const [width, height] of [[80, 24], [60, 20]] as const) {
       const screen = await see(s, /A\s+pending\s+1\.1\.0/);
       expect(screen).toMatch(/A\s+pending\s+1\.1\.0\s+on trial, 3 tries left/);
       s.keys('l');
-      const log = await see(s, 'Device history', '8-log');
+      const log = await see(s, 'Device history', '8-log-history');
       expect(log).toMatch(/apply 1\.0\.0: success/);
       expect(log).toMatch(/boot-check 1\.0\.0: success/);
       expect(log).toMatch(/apply 1\.1\.0: success/);
@@ -267,11 +265,11 @@ for (const [width, height] of [[80, 24], [60, 20]] as const) {
       let s = start(dev);
       await s.waitFor('Updates on the stick');
       s.keys('?');
-      let screen = await see(s, 'ferry | Help');
+      let screen = await see(s, 'ferry | Help', '10-help');
       expect(flat(screen)).toContain('Enter checks every byte of it first');
       s.kill();
       s = start(dev, world.stick, ['--lang', 'de']);
-      screen = await see(s, 'bereit');
+      screen = await see(s, 'bereit', '2-media-de');
       expect(screen).toContain('Updates auf dem Stick');
       s.kill();
       s = start(dev, world.stick, ['--lang', 'xx']);

@@ -99,7 +99,12 @@ function detailLines(u: UpdateEntry, problem: UiError | undefined, chosen: boole
 function headLines(st: AppState, s: Strings, w: number): Line[] {
   const m = st.media;
   const root = m.roots[m.rootIndex];
-  const out = [line(fit(`${s.ui.labelStick}  ${root ?? s.ui.noneFound}${m.roots.length > 1 ? `   (${fmt(s.ui.stickOf, { i: m.rootIndex + 1, n: m.roots.length })})` : ''}`, w), 'bold')];
+  const out = wrap(`${s.ui.labelStick}  ${root ?? s.ui.noneFound}${m.roots.length > 1 ? `   (${fmt(s.ui.stickOf, { i: m.rootIndex + 1, n: m.roots.length })})` : ''}`, w).map((t) => line(t, 'bold'));
+  const k = m.listing?.root === root ? m.listing?.stick : undefined;
+  if (k) {
+    const parts = [k.label, k.device, k.fsType, k.sizeBytes !== undefined ? fmt(s.ui.stickSize, { size: formatBytes(k.sizeBytes), free: formatBytes(k.freeBytes ?? 0) }) : undefined, k.readOnly ? s.ui.stickReadOnly : s.ui.stickWritable];
+    out.push(...wrap(`       ${parts.filter(Boolean).join(', ')}`, w).map((t) => line(t)));
+  }
   if (m.switchNotice) out.push(...wrap(fmt(s.ui.stickSwitched, { gone: m.switchNotice.gone, next: m.switchNotice.next }), w).map((t) => line(t, 'bold')));
   const dl = m.delivered;
   if (dl && dl.root === root && (dl.written.length > 0 || dl.problem)) {
