@@ -4,7 +4,8 @@
  * stick's lock, say CANCELLED and exit 130 (128 + SIGINT, what shells expect). What the
  * run already made reachable stays: the layout on the stick is valid at every moment.
  */
-import { activeLocks } from '../media/lock.js';
+import { activeLocks, type LockOptions, type MediaLock, withMediaLock } from '../media/lock.js';
+import { checkMediaPath } from '../media/media-path.js';
 
 /** Install the handler for the duration of a write; returns the function that removes it. */
 export function cancelOnSignal(json: boolean): () => void {
@@ -22,4 +23,21 @@ export function cancelOnSignal(json: boolean): () => void {
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);
   };
+}
+
+/** Tell the user once that another ferry holds the stick and we wait for it. */
+export const waitMessage: LockOptions['onWait'] = (o, file) => void process.stderr.write(`ferry: waiting for pid ${o.pid} on ${o.host} (${o.what}) to finish writing the media (lock ${file})\n`);
+
+/**
+ * An HQ write as the CLI runs it: the media path checked (warnings printed), Ctrl-C
+ * handled, the stick's lock held around `fn`.
+ */
+export async function hqWrite<T>(media: string, what: string, opts: { json?: boolean; create?: boolean }, fn: (lock: MediaLock) => Promise<T>): Promise<T> {
+  for (const w of await checkMediaPath(media, { create: opts.create ?? false })) process.stderr.write(`ferry: warning: ${w}\n`);
+  const uncancel = cancelOnSignal(opts.json ?? false);
+  try {
+    return await withMediaLock(media, what, { onWait: waitMessage }, fn);
+  } finally {
+    uncancel();
+  }
 }

@@ -181,7 +181,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   lock.commit();
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
   const replaced = existing && req.replace && existing.digest !== entry.digest ? { replaced: existing.digest } : {};
-  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), warnings: [] };
+  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), warnings: repairedWarnings(store.layout.repaired) };
 }
 
 /** Remove `updates/<id>.json` (first: nothing lists the update any more) and then its signature. */
@@ -204,4 +204,8 @@ export async function undoExport(mediaRoot: string, r: ExportResult, lock: Media
     for (const f of lock.takeCommitted()) await fsp.rm(f, { force: true });
   }
   await lock.rollback();
+}
+
+function repairedWarnings(repaired: string[]): string[] {
+  return repaired.map((d) => `blob ${d} on the media was damaged (its content did not match its digest) and was written again: check the stick's health`);
 }

@@ -208,10 +208,10 @@ export async function lockMedia(mediaRoot: string, what: string, opts: LockOptio
   const { ferry } = mediaPaths(mediaRoot);
   let createdFerry = false;
   try {
-    await fsp.mkdir(ferry);
-    createdFerry = true;
+    // the CLI checked the media path (media-path.ts); a library caller's folder is made when missing
+    await fsp.mkdir(ferry, { recursive: true }).then((made) => (createdFerry = made !== undefined));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw toFerryError(e, `cannot create ${ferry}`);
+    throw toFerryError(e, `cannot create ${ferry}`);
   }
   const file = path.join(ferry, '.lock');
   const start = processStart(process.pid);

@@ -75,6 +75,8 @@ export interface PublishResult {
 export interface PublishPlan {
   signer: Signer;
   expires: Date;
+  /** The expiry as written into the manifest (RFC 3339). */
+  expiresArg: string;
   lastAccepted: Date;
   warnings: string[];
 }
@@ -91,22 +93,28 @@ export function chainEnd(signer: Signer): Date {
  * and not past the signer chain unless allowed), and the signer (code signing, valid now).
  */
 export function checkPublishPlan(req: Omit<PublishRequest, 'manifest' | 'platform' | 'payloadBytes' | 'mediaRoot' | 'signerDir'>, signer: Signer, now: Date): PublishPlan {
-  const probe = { ...req, mediaRoot: '', signerDir: '', manifest: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 1 }, platform: { os: 'linux', architecture: 'amd64' }, payloadBytes: 1 };
+  usableSigner(signer, now);
+  const end = chainEnd(signer);
+  const warnings: string[] = [];
+  let expiresArg = req.expires;
+  // the default (365 days) never outlives the signer: it ends with the chain, and says so
+  if (expiresArg === undefined && now.getTime() + 365 * DAY > end.getTime()) {
+    expiresArg = isoSeconds(end);
+    warnings.push(`the update expires ${expiresArg}, when the signer's certificate chain ends (not in 365 days): renew the signer for a longer-lived update`);
+  }
+  const probe = { ...req, ...(expiresArg !== undefined ? { expires: expiresArg } : {}), mediaRoot: '', signerDir: '', manifest: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 1 }, platform: { os: 'linux', architecture: 'amd64' }, payloadBytes: 1 };
   const m = buildUpdateManifest(probe, now);
   const bytes = Buffer.from(canonicalJson(m));
   if (bytes.length > Caps.updateManifest) {
     throw new FerryError('USAGE', `the update manifest would be ${bytes.length} bytes, over the ${Caps.updateManifest}-byte cap: shorten the release notes`);
   }
-  usableSigner(signer, now);
   const expires = new Date(m.expires);
-  const end = chainEnd(signer);
-  const warnings: string[] = [];
   if (expires > end) {
     const msg = `the update would expire ${m.expires} but the signer's chain ends ${isoSeconds(end)}: devices refuse it (CERT_EXPIRED) from then on`;
     if (!req.allowExpiryPastSigner) throw new FerryError('USAGE', `${msg}; pass --expires ${isoSeconds(end).slice(0, 10)} or earlier, renew the signer, or --allow-expiry-past-signer`, { details: { expires: m.expires, chainEnd: isoSeconds(end) } });
     warnings.push(`WARNING: ${msg}; the real last day of this update is ${isoSeconds(end)}`);
   }
-  return { signer, expires, lastAccepted: expires < end ? expires : end, warnings };
+  return { signer, expires, expiresArg: m.expires, lastAccepted: expires < end ? expires : end, warnings };
 }
 
 /**
@@ -121,7 +129,7 @@ export function checkPublishPlan(req: Omit<PublishRequest, 'manifest' | 'platfor
 export async function publishUpdate(req: PublishRequest): Promise<PublishResult> {
   const now = req.now ?? new Date();
   const plan = checkPublishPlan(req, req.signer ?? (await loadFileSigner(req.signerDir, req.signerPassphrase)), now);
-  const manifest = buildUpdateManifest(req, now);
+  const manifest = buildUpdateManifest({ ...req, expires: plan.expiresArg }, now);
   const bytes = Buffer.from(canonicalJson(manifest));
   const dir = mediaPaths(req.mediaRoot).updates;
   const manifestPath = path.join(dir, `${manifest.id}.json`);

@@ -47,6 +47,8 @@ export class LayoutWriter {
   private blobsWritten = 0;
   /** Told the final path of every blob this writer creates (the HQ lock's journal, to undo a failed run). */
   onWrite?: (file: string) => void;
+  /** Blobs found damaged on the media (re-hashed with verifyExisting) and written again. */
+  readonly repaired: string[] = [];
 
   private constructor(readonly root: string) {}
 
@@ -102,6 +104,7 @@ export class LayoutWriter {
       });
       return true;
     } catch {
+      this.repaired.push(desc.digest); // the caller writes it again: say so
       return false;
     }
   }

@@ -4,13 +4,12 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { exportImage, type ExportResult, refName, undoExport } from '../../media/export.js';
-import { type MediaLock, withMediaLock } from '../../media/lock.js';
-import { checkMediaPath } from '../../media/media-path.js';
+import type { MediaLock } from '../../media/lock.js';
 import { checkPublishPlan, type PublishPlan, publishUpdate, type PublishResult } from '../../media/publish.js';
 import { readPassphrase } from '../../trust/keys.js';
 import { loadFileSigner } from '../../trust/signer.js';
 import type { Signer } from '../../trust/types.js';
-import { cancelOnSignal } from '../cancel.js';
+import { hqWrite } from '../cancel.js';
 import type { CompressChoice } from '../../oci/layer-copy.js';
 import { checkTargetAndVersion, parseInputName } from '../../oci/input-name.js';
 import { formatPlatform, parsePlatform } from '../../oci/types.js';
@@ -155,15 +154,12 @@ export function registerExport(program: Command): void {
         if (!COMPRESS.includes(opts.compress as CompressChoice)) throw new FerryError('USAGE', `--compress must be one of ${COMPRESS.join(', ')}, not "${opts.compress}"`);
         checkTargetAndVersion(opts.target, opts.version);
         parseInputName(opts.image);
+        const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
         const signing = await checkSigning(opts);
         const progress = cliProgress(opts);
         const epoch = process.env.SOURCE_DATE_EPOCH;
         if (epoch !== undefined && !/^\d+$/.test(epoch)) throw new FerryError('USAGE', `SOURCE_DATE_EPOCH "${epoch}" is not a number of seconds`);
-        const warnings = await checkMediaPath(opts.media, { create: opts.create ?? false });
-        for (const w of warnings) process.stderr.write(`ferry: warning: ${w}\n`);
-        const uncancel = cancelOnSignal(opts.json ?? false);
-        const onWait = (o: { pid: number; host: string; what: string }, file: string) => void process.stderr.write(`ferry: waiting for pid ${o.pid} on ${o.host} (${o.what}) to finish writing the media (lock ${file})\n`);
-        const { r, signed } = await withMediaLock(opts.media, `export ${refName(opts.target, opts.version)}`, { onWait }, async (lock) => {
+        const { r, signed } = await hqWrite(opts.media, `export ${refName(opts.target, opts.version)}`, opts, async (lock) => {
           const r = await exportImage({
             image: opts.image,
             target: opts.target,
@@ -174,7 +170,7 @@ export function registerExport(program: Command): void {
             compress: opts.compress as CompressChoice,
             verifyExisting: opts.verifyExisting ?? false,
             checkLayers: opts.checkLayers ?? false,
-            ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
+            ...(platform ? { platform } : {}),
             ...(progress ? { progress } : {}),
             ...(epoch !== undefined ? { sourceDateEpoch: Number(epoch) } : {}),
           });
@@ -184,8 +180,8 @@ export function registerExport(program: Command): void {
             await undoExport(opts.media, r, lock).catch(() => undefined);
             throw e;
           }
-        }).finally(uncancel);
-        printExport(opts, r, signed, [...warnings, ...r.warnings, ...(signed?.warnings ?? [])]);
+        });
+        printExport(opts, r, signed, [...r.warnings, ...(signed?.warnings ?? [])]);
       }),
     );
 }
