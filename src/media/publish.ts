@@ -102,11 +102,15 @@ export function checkPublishPlan(req: Omit<PublishRequest, 'manifest' | 'platfor
     expiresArg = isoSeconds(end);
     warnings.push(`the update expires ${expiresArg}, when the signer's certificate chain ends (not in 365 days): renew the signer for a longer-lived update`);
   }
-  const probe = { ...req, ...(expiresArg !== undefined ? { expires: expiresArg } : {}), mediaRoot: '', signerDir: '', manifest: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 1 }, platform: { os: 'linux', architecture: 'amd64' }, payloadBytes: 1 };
-  const m = buildUpdateManifest(probe, now);
+  let m = probeManifest(req, expiresArg, now);
   const bytes = Buffer.from(canonicalJson(m));
   if (bytes.length > Caps.updateManifest) {
     throw new FerryError('USAGE', `the update manifest would be ${bytes.length} bytes, over the ${Caps.updateManifest}-byte cap: shorten the release notes`);
+  }
+  // "--expires 30" with a 30-day signer overshoots by the seconds between issuing and exporting: end with the chain instead
+  if (Date.parse(m.expires) > end.getTime() && Date.parse(m.expires) - end.getTime() <= DAY && !req.allowExpiryPastSigner) {
+    m = probeManifest(req, isoSeconds(end), now);
+    warnings.push(`the update expires ${m.expires}, when the signer's certificate chain ends (less than a day before the asked expiry)`);
   }
   const expires = new Date(m.expires);
   if (expires > end) {
@@ -117,12 +121,20 @@ export function checkPublishPlan(req: Omit<PublishRequest, 'manifest' | 'platfor
   return { signer, expires, expiresArg: m.expires, lastAccepted: expires < end ? expires : end, warnings };
 }
 
+/** The manifest a publish would write, with a placeholder image: every field check runs without the image. */
+function probeManifest(req: Omit<PublishRequest, 'manifest' | 'platform' | 'payloadBytes' | 'mediaRoot' | 'signerDir'>, expires: string | undefined, now: Date): UpdateManifest {
+  const image = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 1 };
+  return buildUpdateManifest({ ...req, ...(expires !== undefined ? { expires } : {}), mediaRoot: '', signerDir: '', manifest: image, platform: { os: 'linux', architecture: 'amd64' }, payloadBytes: 1 }, now);
+}
+
 /**
  * Create, sign and atomically write the update manifest and its signature.
  * Order: `<id>.json.p7s` first, `<id>.json` last. A stick must never claim an update
  * whose signature is missing: the manifest is what listing looks for, so a crash
- * between the two writes leaves an orphan .p7s that nothing reads, and a .json
- * without .p7s is reported as unsigned/incomplete (media/updates.ts). Re-publishing
+ * between the two writes leaves an orphan .p7s (a failed write removes it; verify reports
+ * one as an error), and a .json without .p7s is reported as unsigned/incomplete
+ * (media/updates.ts). An update manifest already pinning this very image is kept with
+ * its signatures (an identical re-export); otherwise re-publishing
  * the same id replaces both; in the window between the renames the pair mismatches
  * and verification refuses it (fail closed), and a re-run repairs it.
  */
