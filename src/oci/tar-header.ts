@@ -127,12 +127,22 @@ export function parseHeader(h: Buffer, what: string): RawHeader {
 /**
  * Parse pax extended header records ("<len> <key>=<value>\n", POSIX.1-2001 pax
  * "extended header"). Values stay byte strings; lengths are trusted only after checks.
+ *
+ * Strictly narrower than GNU tar's reader (src/xheader.c, decode_record / xheader_decode),
+ * so no record can mean one thing to ferry and another to tar:
+ * - decode_record skips blanks AND tabs before the length and after it ("12  path=x" is
+ *   "path" to tar): ferry wants the length at the record start and exactly one space after it;
+ * - the length goes through strtoumax (leading zeros accepted): ferry refuses leading zeros;
+ * - the key runs to the first "=" found by strchr, so a NUL before it ends tar's parse and a
+ *   blank inside it is part of tar's key: ferry accepts only printable ASCII keys, no blanks;
+ * - a record starting with NUL silently ends tar's parse (later records ignored): ferry
+ *   allows only NULs from there to the end;
+ * - decx applies records in order, so a repeated key means its last value: ferry refuses it.
  */
 export function parsePaxRecords(data: Buffer, what: string): Map<string, string> {
   const out = new Map<string, string>();
   let i = 0;
   while (i < data.length) {
-    // GNU tar pads nothing inside the record area, but some writers leave trailing NULs.
     if (data[i] === 0) {
       for (let j = i; j < data.length; j++) if (data[j] !== 0) throw corruptArchive(what, 'a pax header has bytes after its records');
       break;
@@ -140,16 +150,22 @@ export function parsePaxRecords(data: Buffer, what: string): Map<string, string>
     const sp = data.indexOf(0x20, i);
     if (sp === -1 || sp - i > 10) throw corruptArchive(what, 'a pax record has no length');
     const lenText = data.toString('latin1', i, sp);
-    if (!/^[1-9][0-9]*$/.test(lenText)) throw corruptArchive(what, `a pax record has a malformed length "${lenText}"`);
+    if (!/^[1-9][0-9]*$/.test(lenText)) throw corruptArchive(what, `a pax record has a malformed length ${JSON.stringify(lenText)}`);
     const len = Number(lenText);
     if (i + len > data.length || len <= sp + 1 - i || data[i + len - 1] !== 0x0a) throw corruptArchive(what, 'a pax record length does not match its content');
     const eq = data.indexOf(0x3d, sp + 1);
     if (eq === -1 || eq >= i + len - 1) throw corruptArchive(what, 'a pax record has no "="');
-    out.set(data.toString('latin1', sp + 1, eq), data.toString('latin1', eq + 1, i + len - 1));
+    const key = data.toString('latin1', sp + 1, eq);
+    if (!PAX_KEY.test(key)) throw corruptArchive(what, `a pax record has a malformed key ${JSON.stringify(key.slice(0, 64))} (GNU tar could read it differently)`);
+    if (out.has(key)) throw corruptArchive(what, `a pax header repeats the key ${JSON.stringify(key)} (GNU tar would use the last one)`);
+    out.set(key, data.toString('latin1', eq + 1, i + len - 1));
     i += len;
   }
   return out;
 }
+
+/** pax keys ferry accepts: printable ASCII without blanks (and "=" ends the key anyway). */
+const PAX_KEY = /^[\x21-\x3c\x3e-\x7e]{1,256}$/;
 
 /** Decode a pax numeric value (uid, gid, size): decimal digits only. */
 export function paxNumber(v: string, key: string, what: string): number {
