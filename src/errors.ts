@@ -100,6 +100,7 @@ export const ERROR_CODES = {
   COMMAND_FAILED: ExitCode.FAILURE,
   ROLLBACK_REFUSED: ExitCode.FAILURE,
   CONFIRMATION_REQUIRED: ExitCode.USAGE,
+  ALREADY_PROVISIONED: ExitCode.USAGE,
   INTERNAL: ExitCode.FAILURE,
 } as const satisfies Record<string, ExitCode>;
 

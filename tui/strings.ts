@@ -79,6 +79,7 @@ const ERRORS_EN: Partial<Record<ErrorCode, ErrorHelp>> = {
   COMMAND_FAILED: { what: 'a system command failed', next: 'see the log (l), then call support' },
   ROLLBACK_REFUSED: { what: 'there is no committed system in the other slot to go back to', next: 'nothing to roll back to; call support if this system misbehaves' },
   CONFIRMATION_REQUIRED: { what: 'this action needs an explicit confirmation', next: 'choose the action again and confirm it' },
+  ALREADY_PROVISIONED: { what: 'this device was already set up differently', next: 'call support: ferry device init --force replaces the setup' },
   INTERNAL: { what: 'ferry hit an unexpected problem', next: 'see the log (l), then call support' },
 };
 

@@ -8,6 +8,7 @@
  *   apply       verify and install into the inactive slot; switch the bootloader last
  *   bootCheck   at boot: commit a pending slot after its health check, or roll back
  *   markGood / markBad / rollback   the operator's manual controls
+ *   init        provision once: trust root, the bootloader's initial state, state.json
  *   events      the device's recent history (applies, boot checks, rollbacks, mark-goods)
  */
 import { runRebootCommand } from './commands.js';
@@ -21,6 +22,7 @@ export { bootCheck, bootCheckError, type BootCheckOptions, type BootCheckResult 
 export { DEFAULT_CONFIG_FILE } from './config.js';
 export type { DeviceDeps, DeviceOptions } from './context.js';
 export { deviceDeps } from './deps.js';
+export { initDevice as init, type InitOptions, type InitPlan, type InitResult } from './init.js';
 export {
   type MediaSurvey,
   planMedia as plan,

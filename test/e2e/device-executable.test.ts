@@ -15,12 +15,10 @@ let box: Chroot;
 const socket = `ferry-ship-sea-${process.pid}`;
 const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8', timeout: 10_000 });
 
-/** A device in the root: dir slots, a JSON boot file, booted from A (declared in the config). */
+/** A device config in the root: dir slots, a JSON boot file, booted from A (declared in the config); `ferry device init` does the rest. */
 async function writeDevice(root: string): Promise<void> {
   const p = (...s: string[]) => path.join(root, ...s);
-  for (const d of ['etc/ferry/trust/roots', 'srv/slot-a', 'srv/slot-b', 'var/lib/ferry-boot', 'srv/empty-stick']) await fsp.mkdir(p(d), { recursive: true });
-  const boot = { order: ['A', 'B'], slots: { A: { good: true, attemptsLeft: 3 }, B: { good: false, attemptsLeft: 0 } } };
-  await fsp.writeFile(p('var/lib/ferry-boot/boot.json'), JSON.stringify(boot));
+  for (const d of ['etc/ferry', 'srv/slot-a', 'srv/slot-b', 'srv/empty-stick']) await fsp.mkdir(p(d), { recursive: true });
   const config = {
     compatible: 'acme,kiosk-v2',
     // a minbase root has no /etc/machine-id
@@ -70,15 +68,20 @@ describe('dist/device/ferry in a Debian minbase root without Node', () => {
     expect(box.run(['sh', '-c', 'find / -xdev -name node_modules -print -quit']).stdout).toBe('');
   });
 
-  it('prints its version and the device status', () => {
+  it('prints its version, provisions the device with device init, and prints the device status', () => {
     const v = box.run(['ferry', '--version']);
     expect(v.stderr).toBe('');
     expect(v.stdout.trim()).toBe('0.1.0');
+    const init = box.run(['ferry', 'device', 'init', '--config', '/etc/ferry/device.json', '--version', '1.0.0', '--yes']);
+    expect(init.status).toBe(0);
+    expect(init.stdout).toContain('provisioned device kiosk-0001 (slot A good and committed, version 1.0.0)');
+    expect(box.run(['cat', '/var/lib/ferry-boot/boot.json']).stdout).toContain('"order"');
     const s = box.run(['ferry', 'device', 'status', '--config', '/etc/ferry/device.json', '--json']);
     expect(s.stderr).toBe('');
     expect(s.status).toBe(0);
-    const status = JSON.parse(s.stdout) as { ok: boolean; booted: string; deviceId: string };
+    const status = JSON.parse(s.stdout) as { ok: boolean; booted: string; deviceId: string; slots: { A: { status: string; version: string } } };
     expect(status.ok).toBe(true);
+    expect(status.slots.A).toMatchObject({ status: 'good', version: '1.0.0' });
     expect(status.booted).toBe('A');
     expect(status.deviceId).toBe('kiosk-0001');
   });
