@@ -6,6 +6,7 @@
  */
 import { activeLocks, type LockOptions, type MediaLock, withMediaLock } from '../media/lock.js';
 import { checkMediaPath } from '../media/media-path.js';
+import { printJson, printNotes } from './run.js';
 
 /** Install the handler for the duration of a write; returns the function that removes it. */
 export function cancelOnSignal(json: boolean): () => void {
@@ -13,8 +14,8 @@ export function cancelOnSignal(json: boolean): () => void {
     let removed = 0;
     for (const lock of activeLocks()) removed += lock.cancelSync().length;
     const message = `cancelled by ${signal}: ${removed} unfinished file(s) removed; the media holds only complete images, run the command again to finish`;
-    if (json) process.stdout.write(JSON.stringify({ ok: false, error: { code: 'CANCELLED', message } }) + '\n');
-    else process.stderr.write(`\nferry: error[CANCELLED]: ${message}\n`);
+    if (json) printJson({ ok: false, error: { code: 'CANCELLED', message } });
+    else printNotes('', `ferry: error[CANCELLED]: ${message}`);
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.on('SIGINT', handler);
@@ -26,14 +27,14 @@ export function cancelOnSignal(json: boolean): () => void {
 }
 
 /** Tell the user once that another ferry holds the stick and we wait for it. */
-export const waitMessage: LockOptions['onWait'] = (o, file) => void process.stderr.write(`ferry: waiting for pid ${o.pid} on ${o.host} (${o.what}) to finish writing the media (lock ${file})\n`);
+export const waitMessage: LockOptions['onWait'] = (o, file) => printNotes(`ferry: waiting for pid ${o.pid} on ${o.host} (${o.what}) to finish writing the media (lock ${file})`);
 
 /**
  * An HQ write as the CLI runs it: the media path checked (warnings printed), Ctrl-C
  * handled, the stick's lock held around `fn`.
  */
 export async function hqWrite<T>(media: string, what: string, opts: { json?: boolean; create?: boolean }, fn: (lock: MediaLock) => Promise<T>): Promise<T> {
-  for (const w of await checkMediaPath(media, { create: opts.create ?? false })) process.stderr.write(`ferry: warning: ${w}\n`);
+  printNotes(...(await checkMediaPath(media, { create: opts.create ?? false })).map((w) => `ferry: warning: ${w}`));
   const uncancel = cancelOnSignal(opts.json ?? false);
   try {
     return await withMediaLock(media, what, { onWait: waitMessage }, fn);

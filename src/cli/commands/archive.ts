@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { archiveMedia, unarchiveMedia } from '../../media/archive.js';
 import { hqWrite } from '../cancel.js';
-import { action, cliProgress, printJson } from '../run.js';
+import { action, cliProgress, printJson, printLines } from '../run.js';
 
 /** Register `ferry archive` and `ferry unarchive` on the program. */
 export function registerArchive(program: Command): void {
@@ -18,7 +18,7 @@ export function registerArchive(program: Command): void {
         const progress = cliProgress(opts);
         const r = await archiveMedia({ mediaRoot: opts.media, outFile: opts.out, ...(progress ? { progress } : {}) });
         if (opts.json) printJson({ ok: true, out: opts.out, ...r });
-        else process.stdout.write(`wrote ${opts.out}: ${r.blobs} blobs, ${r.bytes} bytes\n`);
+        else printLines(`wrote ${opts.out}: ${r.blobs} blobs, ${r.bytes} bytes`);
       }),
     );
   program
@@ -37,7 +37,7 @@ export function registerArchive(program: Command): void {
         if (opts.json) printJson({ ok: true, ...r });
         else {
           const extra = [r.replaced.length ? `; replaced ${r.replaced.join(', ')}` : '', r.kept.length ? `; kept the update manifests already on the media (with their signatures): ${r.kept.join(', ')}` : ''].join('');
-          process.stdout.write(`unarchived ${r.images} image(s): ${r.blobsWritten} blobs written, ${r.blobsSkipped} already present, ${r.files} update/trust files${extra}\n`);
+          printLines(`unarchived ${r.images} image(s): ${r.blobsWritten} blobs written, ${r.blobsSkipped} already present, ${r.files} update/trust files${extra}`);
         }
       }),
     );

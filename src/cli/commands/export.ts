@@ -14,7 +14,7 @@ import type { CompressChoice } from '../../oci/layer-copy.js';
 import { checkTargetAndVersion, parseInputName } from '../../oci/input-name.js';
 import { formatPlatform, parsePlatform } from '../../oci/types.js';
 import { readFileCapped } from '../../util/fsx.js';
-import { action, cliProgress, printJson } from '../run.js';
+import { action, cliProgress, printJson, printLines, printNotes } from '../run.js';
 
 
 /** Release notes are shown on a device screen: 64 KiB is plenty. */
@@ -193,7 +193,7 @@ function printExport(opts: ExportOpts, r: ExportResult, signed: PublishResult | 
     printJson({ ok: true, ...rest, warnings, update });
     return;
   }
-  for (const w of r.warnings.concat(signed?.warnings ?? [])) process.stderr.write(`ferry: ${w.startsWith('WARNING') ? w : `warning: ${w}`}\n`);
+  printNotes(...r.warnings.concat(signed?.warnings ?? []).map((w) => `ferry: ${w.startsWith('WARNING') ? w : `warning: ${w}`}`));
   const head = r.unchanged
     ? `${r.ref} is already on ${opts.media}/FERRY/oci with the same content (manifest ${r.manifest.digest}): nothing changed`
     : `exported ${r.ref} (${formatPlatform(r.platform)}) to ${opts.media}/FERRY/oci: manifest ${r.manifest.digest}${r.replaced ? ` (replaced ${r.replaced})` : ''}`;
@@ -204,5 +204,5 @@ function printExport(opts: ExportOpts, r: ExportResult, signed: PublishResult | 
     : signed.kept
       ? `  signed update manifest kept with its signatures: ${signed.manifestPath} (pass --replace to re-sign)`
       : `  signed update manifest: ${signed.manifestPath}; devices accept it until ${signed.lastAccepted}`;
-  process.stdout.write([head, `  payload ${r.payloadBytes} bytes; wrote ${r.blobsWritten} blob(s) (${r.bytesWritten} bytes), ${r.blobsSkipped} already present (${r.bytesSkipped} bytes)`, update].join('\n') + '\n');
+  printLines(head, `  payload ${r.payloadBytes} bytes; wrote ${r.blobsWritten} blob(s) (${r.bytesWritten} bytes), ${r.blobsSkipped} already present (${r.bytesSkipped} bytes)`, update);
 }

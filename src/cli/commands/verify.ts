@@ -5,7 +5,7 @@ import { reportError as blobReportError, type MediaBlobReport, verifyMediaBlobs 
 import { lastAccepted, trustNotices, updateFileNotices, type VerifyNotice } from '../../media/verify-report.js';
 import { firstRefusal, formatUpdateResult, type MediaUpdateResult, verifyMediaUpdates } from '../../media/verify-updates.js';
 import { loadTrustMaterial } from '../../trust/load.js';
-import { action, cliProgress, printJson } from '../run.js';
+import { action, cliProgress, printJson, printLines, printNotes } from '../run.js';
 
 interface VerifyOpts {
   media: string;
@@ -72,13 +72,14 @@ export function registerVerify(program: Command): void {
           printJson({ ...report, ok: err === undefined, ...trust, notices, ...(err ? { error: { code: err.code, message: err.message } } : {}) });
           return err?.exitCode ?? 0;
         }
-        for (const p of report.problems) process.stderr.write(`ferry: ${p.kind}: ${p.digest} (needed by ${p.refs.join(', ')}): ${p.message}\n`);
-        for (const u of updates) process.stdout.write(formatUpdateResult(u) + (u.ok ? `; devices accept it until ${lastAccepted(u, required)}` : '') + '\n');
-        if (opts.trust !== undefined && updates.length === 0) process.stdout.write('no signed updates on the media (FERRY/updates is empty)\n');
-        for (const n of notices) (n.level === 'error' ? process.stderr : process.stdout).write(`${n.level === 'error' ? 'ferry: error: ' : 'note: '}${n.message}\n`);
+        printNotes(...report.problems.map((p) => `ferry: ${p.kind}: ${p.digest} (needed by ${p.refs.join(', ')}): ${p.message}`));
+        printLines(...updates.map((u) => formatUpdateResult(u) + (u.ok ? `; devices accept it until ${lastAccepted(u, required)}` : '')));
+        if (opts.trust !== undefined && updates.length === 0) printLines('no signed updates on the media (FERRY/updates is empty)');
+        printNotes(...notices.filter((n) => n.level === 'error').map((n) => `ferry: error: ${n.message}`));
+        printLines(...notices.filter((n) => n.level !== 'error').map((n) => `note: ${n.message}`));
         if (err) throw err;
         const what = opts.trust !== undefined ? `${updates.length} signed update(s) checked` : 'signatures not checked (no --trust)';
-        process.stdout.write(`ok: ${report.images.length} image(s), ${report.blobsChecked} blobs, ${report.bytesChecked} bytes verified; ${what}\n`);
+        printLines(`ok: ${report.images.length} image(s), ${report.blobsChecked} blobs, ${report.bytesChecked} bytes verified; ${what}`);
         return 0;
       }),
     );
