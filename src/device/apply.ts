@@ -10,7 +10,7 @@ import { openMediaLayout } from '../media/source.js';
 import { toPem } from '../trust/der-write.js';
 import { noProgress, type ProgressFn } from '../progress.js';
 import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice, planInputs } from './context.js';
-import { faultHold, faultingProgress, faultPoint } from './fault.js';
+import { faultingProgress, faultPoint } from './fault.js';
 import { acquireLock } from './lock.js';
 import { type InstallPlan, planInstall, type SkipReason } from './plan.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
@@ -161,8 +161,6 @@ async function markTargetBad(run: Run, plan: InstallPlan): Promise<void> {
 async function writeSlot(run: Run, plan: InstallPlan, slot: Slot, planned: () => Promise<PlannedImage>): Promise<number> {
   throwIfCancelled(run);
   const { layout, image } = await planned();
-  await faultHold(run.progress, run.opts.signal);
-  throwIfCancelled(run);
   const res = await slot
     .write({ layout, image, ref: plan.update.id, progress: faultingProgress(run.progress), signal: run.opts.signal })
     .catch((e: unknown) => {

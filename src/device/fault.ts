@@ -23,16 +23,3 @@ export function faultingProgress(progress: ProgressFn, env: NodeJS.ProcessEnv = 
     if (e.step === 'write' && e.bytesTotal > 0 && e.bytesDone * 2 >= e.bytesTotal) process.kill(process.pid, 'SIGKILL');
   };
 }
-
-/**
- * TEST HOOK: FERRY_FAULT_AT=hold-write parks the apply at the start of its write (target marked
- * bad, the write step reported) until the run is cancelled, like a stick that stops answering.
- * Tests used a FIFO on the stick for this; a FIFO is now refused as UNSAFE_MEDIA before any read.
- * Not in FAULT_POINTS: it holds rather than kills, so the crash tests must not iterate it.
- */
-export async function faultHold(progress: ProgressFn, signal: AbortSignal | undefined, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  if (env.FERRY_FAULT_AT !== 'hold-write' || !signal) return;
-  progress({ step: 'write', bytesDone: 0, bytesTotal: 1 });
-  if (signal.aborted) return;
-  await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-}
