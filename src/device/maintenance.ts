@@ -7,7 +7,7 @@ import { FerryError } from '../errors.js';
 import { type DeviceDeps, type DeviceOptions, openDevice, type DeviceContext } from './context.js';
 import { acquireLock } from './lock.js';
 import { deliverReceipts, type Receipt, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
-import { type DeviceState, loadState, raiseFloor, saveState } from './state.js';
+import { type DeviceState, commitRelease, loadState, saveState } from './state.js';
 import { otherSlot, type SlotName } from './types.js';
 
 /** Options of the maintenance commands. */
@@ -64,7 +64,7 @@ export function markGood(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slotT
     await dev.bootloader.markGood(slot);
     state.slots[slot] = { ...rec, status: 'good', committedAt: rec.status === 'good' ? (rec.committedAt ?? now.toISOString()) : now.toISOString() };
     delete state.slots[slot].lastError;
-    if (rec.target !== undefined && rec.counter !== undefined) raiseFloor(state, rec.target, rec.counter);
+    commitRelease(state, rec);
     return { action: 'mark-good', slot, message: `slot ${slot} (${rec.version ?? 'unknown version'}) is marked good and primary` };
   });
 }

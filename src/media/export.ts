@@ -11,6 +11,7 @@ import { type CompressChoice, type LayerAction, planLayer, writeLayer } from '..
 import { openImageSource, type SourceImage } from '../oci/source.js';
 import { Annotation, type Descriptor, MediaType, type Platform } from '../oci/types.js';
 import { checkStoreCapacity, openMediaStore, type PlannedBlob } from './store.js';
+import { writeChunkIndex } from './chunk-index-writer.js';
 
 /** What to export and where. */
 export interface ExportRequest {
@@ -44,6 +45,8 @@ export interface ExportResult {
   payloadBytes: number;
   /** Sum of the uncompressed layer tar sizes, when every layer's is known (oci/unpacked-size.ts); the space a dir or block slot needs. */
   unpackedBytes?: number;
+  /** The chunk index blob (oci/chunk-index.ts) written beside the image; pin it in the update manifest. */
+  chunkIndex: Descriptor;
   blobsWritten: number;
   bytesWritten: number;
   blobsSkipped: number;
@@ -107,9 +110,13 @@ export async function exportImage(req: ExportRequest): Promise<ExportResult> {
   const layers: Descriptor[] = [];
   const diffIds: string[] = [];
   let unpacked: number | undefined = 0;
+  // A layer already on the stick is always re-read: its chunk digests must come from its
+  // real bytes (the device trusts them in place of the blob digest), and the same read finds
+  // a damaged copy, which is then replaced. --verify-existing extends that to config and manifest.
+  const layerOpts = { ...opts, verifyExisting: true };
   for (const [i, layer] of src.layers.entries()) {
     progress?.({ step: 'layer', bytesDone: i, bytesTotal: src.layers.length, detail: layer.what });
-    const w = await writeLayer(store.layout, layer, actions[i]!, opts);
+    const w = await writeLayer(store.layout, layer, actions[i]!, layerOpts);
     count(w.descriptor, w.written);
     layers.push(w.descriptor);
     diffIds.push(w.diffId);
@@ -124,6 +131,9 @@ export async function exportImage(req: ExportRequest): Promise<ExportResult> {
     : await store.layout.writeBytes(Buffer.from(JSON.stringify(newManifest(src, cfg.descriptor, layers))), MediaType.imageManifest, opts);
   count(man.descriptor, man.written);
 
+  // The chunk index is a loose blob (no manifest lists it): written before index.json names the image.
+  const chunkIndex = await writeChunkIndex(store, layers, opts);
+
   const entry: Descriptor = {
     mediaType: MediaType.imageManifest,
     digest: man.descriptor.digest,
@@ -133,5 +143,5 @@ export async function exportImage(req: ExportRequest): Promise<ExportResult> {
   progress?.({ step: 'index', bytesDone: 0, bytesTotal: 0, detail: ref });
   await store.layout.addToIndex([entry]);
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
-  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...tally };
+  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), chunkIndex, ...tally };
 }

@@ -34,6 +34,10 @@ export interface PublishRequest {
   payloadBytes: number;
   /** Sum of the uncompressed layer sizes (ExportResult.unpackedBytes); omitted when unknown. */
   unpackedBytes?: number;
+  /** The chunk index blob written by export (ExportResult.chunkIndex); devices refuse media without one by default. */
+  chunkIndex?: Descriptor;
+  /** Earlier target names this target succeeds (a device bound to one of them may switch). */
+  replaces?: string[];
   /** Folder with the signer's key.pem and cert.pem (+ chain.pem). */
   signerDir: string;
   compatible: string[];
@@ -106,8 +110,15 @@ export function buildUpdateManifest(req: PublishRequest, now: Date): UpdateManif
     id,
     created: isoSeconds(now),
     expires: isoSeconds(expires),
-    target: { name: req.target, compatible: [...req.compatible], version: req.version, counter },
-    image: { ref: id, manifest: descriptor, platform, payloadBytes: req.payloadBytes, ...(req.unpackedBytes !== undefined ? { unpackedBytes: req.unpackedBytes } : {}) },
+    target: { name: req.target, compatible: [...req.compatible], version: req.version, counter, ...(req.replaces?.length ? { replaces: [...req.replaces] } : {}) },
+    image: {
+      ref: id,
+      manifest: descriptor,
+      platform,
+      payloadBytes: req.payloadBytes,
+      ...(req.unpackedBytes !== undefined ? { unpackedBytes: req.unpackedBytes } : {}),
+      ...(req.chunkIndex ? { chunkIndex: { mediaType: req.chunkIndex.mediaType, digest: req.chunkIndex.digest, size: req.chunkIndex.size } } : {}),
+    },
     ...(req.notes !== undefined ? { notes: req.notes } : {}),
   };
   try {

@@ -51,6 +51,7 @@ export async function makeSignedStick(entries: StickEntry[] = DEFAULT_ENTRIES): 
       manifest: res.manifest,
       platform: res.platform,
       payloadBytes: res.payloadBytes,
+      chunkIndex: res.chunkIndex,
       signerDir: path.join(dir, 'pki/signer'),
       compatible: e.compatible,
       ...(e.notes ? { notes: e.notes } : {}),

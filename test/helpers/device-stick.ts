@@ -64,6 +64,7 @@ export async function makeStickKit(): Promise<StickKit> {
           manifest: ex.manifest,
           platform: ex.platform,
           payloadBytes: ex.payloadBytes,
+          chunkIndex: ex.chunkIndex,
           ...(ex.unpackedBytes !== undefined ? { unpackedBytes: ex.unpackedBytes } : {}),
           signerDir: r.signerDir ?? signerDir,
           compatible: r.compatible ?? ['acme,kiosk-v2'],

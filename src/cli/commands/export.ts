@@ -89,6 +89,7 @@ async function sign(opts: ExportOpts, r: ExportResult, plan: SigningPlan): Promi
     manifest: r.manifest,
     platform: r.platform,
     payloadBytes: r.payloadBytes,
+    chunkIndex: r.chunkIndex,
     ...(r.unpackedBytes !== undefined ? { unpackedBytes: r.unpackedBytes } : {}),
     signerDir: opts.signer!,
     signer: plan.signer,
