@@ -18,7 +18,7 @@ import { faultingProgress, faultPoint } from './fault.js';
 import { acquireLock } from './lock.js';
 import { type InstallPlan, planInstall, type SkipReason } from './plan.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
-import { settleInterrupted } from './interrupted.js';
+import { settleDeadApply } from './interrupted.js';
 import { type DeviceState, loadState, raiseTrustedTime, saveState } from './state.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
 import type { Slot } from './types.js';
@@ -108,14 +108,6 @@ async function cacheRevocation(run: Run, verified: MediaVerifyResult): Promise<v
   if (!verified.crlToCache) return;
   run.state.crlPem = toPem(verified.crlToCache, 'X509 CRL');
   await saveState(run.dev.config.stateDir, run.state);
-}
-
-/** An earlier apply that died without a word (power cut, out of memory) is recorded now that the lock proves it dead. */
-async function settleDeadApply(dev: DeviceContext, state: DeviceState, now: Date): Promise<void> {
-  if (!state.inProgress) return;
-  const boot = await dev.bootloader.getState().catch(() => undefined);
-  const switched = (p: { targetSlot: 'A' | 'B' }) => boot !== undefined && boot.order[0] === p.targetSlot && boot.slots[p.targetSlot].good && boot.slots[p.targetSlot].attemptsLeft > 0;
-  if (settleInterrupted(state, dev.config, now, switched)) await saveState(dev.config.stateDir, state);
 }
 
 /** Step plan: decide everything before the first write; nothing applicable ends here with a receipt. */

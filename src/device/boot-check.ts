@@ -10,6 +10,7 @@
 import { FerryError } from '../errors.js';
 import { runHealthCheck, runRebootCommand } from './commands.js';
 import { type DeviceDeps, type DeviceOptions, openDevice, type DeviceContext } from './context.js';
+import { settleDeadApply } from './interrupted.js';
 import { acquireLock } from './lock.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, commitRelease, loadState, saveState } from './state.js';
@@ -43,6 +44,7 @@ export async function bootCheck(opts: BootCheckOptions, deps: Pick<DeviceDeps, '
   const lock = await acquireLock(dev.config.stateDir, 'boot-check');
   try {
     const state = await loadState(dev.config.stateDir);
+    await settleDeadApply(dev, state, clock());
     const started = clock();
     const before = slotSummary(state);
     const out = await decide(dev, state, clock);

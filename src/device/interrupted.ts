@@ -6,8 +6,9 @@
  * stays bad with the reason, `lastResult` says INTERRUPTED, and a receipt waits for the
  * next writable stick.
  */
+import type { DeviceContext } from './context.js';
 import { RECEIPT_SCHEMA, type Receipt, slotSummary, utcStamp } from './receipts.js';
-import type { DeviceState, InProgress } from './state.js';
+import { type DeviceState, type InProgress, saveState } from './state.js';
 
 /** Who the device is, for the receipt. */
 export interface DeviceIdentity {
@@ -55,4 +56,12 @@ export function settleInterrupted(state: DeviceState, who: DeviceIdentity, now: 
   };
   state.pendingReceipts.push(receipt);
   return true;
+}
+
+/** Call with the device lock held, right after loading the state: records a dead apply and saves. */
+export async function settleDeadApply(dev: DeviceContext, state: DeviceState, now: Date): Promise<void> {
+  if (!state.inProgress) return;
+  const boot = await dev.bootloader.getState().catch(() => undefined);
+  const switched = (p: InProgress) => boot !== undefined && boot.order[0] === p.targetSlot && boot.slots[p.targetSlot].good && boot.slots[p.targetSlot].attemptsLeft > 0;
+  if (settleInterrupted(state, dev.config, now, switched)) await saveState(dev.config.stateDir, state);
 }

@@ -5,6 +5,7 @@
  */
 import { FerryError } from '../errors.js';
 import { type DeviceDeps, type DeviceOptions, openDevice, type DeviceContext } from './context.js';
+import { settleDeadApply } from './interrupted.js';
 import { acquireLock } from './lock.js';
 import { deliverReceipts, type Receipt, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, commitRelease, loadState, saveState } from './state.js';
@@ -33,6 +34,7 @@ async function withDevice(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slot
   try {
     const state = await loadState(dev.config.stateDir);
     const clock = opts.clock ?? (() => new Date());
+    await settleDeadApply(dev, state, clock());
     const started = clock();
     const before = slotSummary(state);
     const res = await body(dev, state, started);
