@@ -102,38 +102,20 @@ export async function tamperLargestLayer(stick: string, id: string): Promise<str
   return file;
 }
 
-/** A layer blob replaced by a named pipe: every reader blocks until the test serves the bytes. */
-export interface FifoLayer {
-  file: string;
-  /** Wait for the next reader and hand it the real bytes. */
-  serve(): Promise<void>;
-  /** Unblock a serve() that nobody is reading (cleanup). */
+/** A hold on the next slot write (the FERRY_TEST_HOLD_WRITE hook): ferry waits mid-write until released. */
+export interface WriteHold {
+  /** Pass these to the process that writes. */
+  env: Record<string, string>;
+  /** Let the write go on. */
   release(): Promise<void>;
 }
 
-/** Turn the largest layer of `id` into a FIFO so a test can hold ferry mid-read, deterministically. */
-export async function layerAsFifo(stick: string, id: string): Promise<FifoLayer> {
-  const { execFileSync } = await import('node:child_process');
-  const { constants } = await import('node:fs');
-  const file = (await layerFiles(stick, id))[0]!;
-  const data = await fsp.readFile(file);
-  await fsp.rm(file);
-  execFileSync('mkfifo', [file]);
-  return {
-    file,
-    async serve() {
-      const fh = await fsp.open(file, 'w'); // blocks until a reader opens the pipe
-      try {
-        await fh.write(data);
-      } catch {
-        // the reader went away (cancelled): fine
-      } finally {
-        await fh.close();
-      }
-    },
-    async release() {
-      const fh = await fsp.open(file, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
-      await fh?.close();
-    },
-  };
+/**
+ * Hold ferry mid-write, deterministically. (A FIFO in place of a layer used to do this; the
+ * device now refuses any non-regular file on a stick with UNSAFE_MEDIA before reading it.)
+ */
+export async function holdWrite(dir: string): Promise<WriteHold> {
+  const file = path.join(dir, `hold-${process.pid}-${Date.now()}`);
+  await fsp.writeFile(file, '');
+  return { env: { FERRY_TEST_HOLD_WRITE: file }, release: () => fsp.rm(file, { force: true }) };
 }

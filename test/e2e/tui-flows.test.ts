@@ -11,7 +11,7 @@ import { bootCheck } from '../../src/device/boot-check.js';
 import { deviceDeps } from '../../src/device/deps.js';
 import { initRoot } from '../../src/trust/pki.js';
 import { grubList, simulateBoot, type TestDevice } from '../helpers/device.js';
-import { layerAsFifo, makeSignedStick, makeTrustingDevice, type SignedStick, tamperLargestLayer, tuiArgs } from './tui-fixtures.js';
+import { holdWrite, makeSignedStick, makeTrustingDevice, type SignedStick, tamperLargestLayer, tuiArgs } from './tui-fixtures.js';
 import { rows, saveScreen, TuiSession } from './tui-harness.js';
 
 let world: SignedStick;
@@ -55,13 +55,12 @@ async function installUntilWriteBlocks(name: string) {
   const dev = await deviceOn100();
   const stick = path.join(world.dir, name);
   await fsp.cp(world.stick, stick, { recursive: true });
-  const fifo = await layerAsFifo(stick, 'kiosk-1.1.0');
+  const fifo = await holdWrite(world.dir);
   const before = await snapshot(dev);
-  const s = start(dev, stick);
+  const s = start(dev, stick, fifo.env);
   try {
     await s.waitFor('kiosk-1.1.0');
     s.keys('Enter');
-    await fifo.serve();
     await s.waitFor('verified. Press Enter');
     s.keys('Enter');
     await s.waitFor('Install 1.1.0 into slot A?');
@@ -74,9 +73,9 @@ async function installUntilWriteBlocks(name: string) {
   }
 }
 
-function start(dev: TestDevice, stick = world.stick): TuiSession {
+function start(dev: TestDevice, stick = world.stick, extraEnv: Record<string, string> = {}): TuiSession {
   const { args, env } = tuiArgs(dev, stick);
-  session = TuiSession.start(args, env);
+  session = TuiSession.start(args, { ...env, ...extraEnv });
   return session;
 }
 
@@ -249,11 +248,7 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     const { dev, fifo, before, s } = await installUntilWriteBlocks('stick-fifo-term');
     try {
       process.kill(s.pid(), 'SIGTERM');
-      // The engine's read of the pipe is parked in an open(); a pulled stick would fail it with
-      // EIO instead. Feed the pipe so that read returns and the process can exit.
-      const served = fifo.serve();
       await s.waitFor('[exit 143]');
-      await served;
     } finally {
       await fifo.release();
     }
