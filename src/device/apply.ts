@@ -166,6 +166,8 @@ async function confirmPlan(run: Run, plan: InstallPlan, skipped: SkipReason[], i
   // nothing is activated). policy.verifyBeforeWrite adds a full read first, so a damaged stick
   // leaves even the inactive slot as it was. Legacy media are always pre-verified.
   if (image.chunks === undefined || (run.opts.verifyBeforeWrite ?? run.dev.config.policy.verifyBeforeWrite)) await preverifyBlobs(run, plan, image);
+  // A missing blob, or a FIFO, device or link in its place, is refused while the target is still untouched.
+  await image.layout.requireBlobs([image.image.configDescriptor, ...image.image.manifest.layers], plan.update.id);
 }
 
 async function preverifyBlobs(run: Run, plan: InstallPlan, { layout, image }: PlannedImage): Promise<void> {
