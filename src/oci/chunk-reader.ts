@@ -38,10 +38,14 @@ export async function openRegularForRead(file: string, what: string): Promise<fs
  * A stream of the blob `desc`, whose bytes sit at `range`, in which every chunk of
  * `chunkSize` bytes has been checked against `chunks` (hex SHA-256) before it is emitted.
  * Fails with SIZE_MISMATCH when the stick holds another size, DIGEST_MISMATCH at the
- * first chunk that differs (details.chunk is its index).
+ * first chunk that differs (details.chunk is its index), and DIGEST_MISMATCH at the end when
+ * the verified chunks do not make up the blob's own digest.
  */
 export function readChunkVerified(locate: () => Promise<FileRange | undefined>, desc: Descriptor, chunks: readonly string[], chunkSize: number, what: string): Readable {
   let range: FileRange;
+  // The blob's own digest too: a signer's chunk index must describe the bytes stored under
+  // that digest, so the layout stays content-addressed for skopeo, umoci and bootc.
+  const whole = createHash('sha256');
   let fh: fsp.FileHandle | undefined;
   let next = 0;
   let ahead: Promise<Buffer> | undefined;
@@ -77,6 +81,15 @@ export function readChunkVerified(locate: () => Promise<FileRange | undefined>, 
     },
     read() {
       if (next >= chunks.length) {
+        const actual = whole.digest('hex');
+        if (`sha256:${actual}` !== desc.digest) {
+          this.destroy(
+            new FerryError('DIGEST_MISMATCH', `${what}: its chunks match the signed chunk index but the blob does not match its digest ${desc.digest}: the update is inconsistent; nothing was activated; report this stick to headquarters`, {
+              details: { expected: desc.digest, actual: `sha256:${actual}` },
+            }),
+          );
+          return;
+        }
         this.push(null);
         return;
       }
@@ -94,6 +107,7 @@ export function readChunkVerified(locate: () => Promise<FileRange | undefined>, 
             );
             return;
           }
+          whole.update(buf);
           next = i + 1;
           if (next < chunks.length) ahead = read(next);
           ahead?.catch(() => undefined); // surfaced when consumed

@@ -98,6 +98,14 @@ describe('readChunkVerified', () => {
     expect(r.bytes.equals(data.subarray(0, k * CH))).toBe(true);
   });
 
+  it('refuses, at the end, chunks that match the index but not the blob digest (a signer cannot store other bytes under a digest)', async () => {
+    const other = randomBytes(data.length);
+    const f = path.join(dir, 'other');
+    await fsp.writeFile(f, other);
+    const r = await drain(readChunkVerified(at(f), desc, chunkList(other), CH, 'blob'));
+    expect(r.error).toMatchObject({ code: 'DIGEST_MISMATCH', details: { expected: desc.digest } });
+  });
+
   it('refuses a blob of another size before reading it, and a symlink or a FIFO as UNSAFE_MEDIA without blocking', async () => {
     const short = path.join(dir, 'short');
     await fsp.writeFile(short, data.subarray(0, 10));
