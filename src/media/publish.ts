@@ -17,7 +17,9 @@ import { type Signer, UPDATE_SCHEMA, type UpdateManifest } from '../trust/types.
 import { parseCertificate } from '../trust/x509.js';
 import { readFileCapped, writeFileAtomic } from '../util/fsx.js';
 import { refName } from './export.js';
-import { mediaPaths } from './store.js';
+import { OciLayout } from '../oci/layout.js';
+import { writeChunkIndex } from './chunk-index-writer.js';
+import { mediaPaths, openMediaStore } from './store.js';
 import { UPDATE_ID_RE } from './updates.js';
 
 const DAY = 86_400_000;
@@ -34,8 +36,12 @@ export interface PublishRequest {
   payloadBytes: number;
   /** Sum of the uncompressed layer sizes (ExportResult.unpackedBytes); omitted when unknown. */
   unpackedBytes?: number;
-  /** The chunk index blob written by export (ExportResult.chunkIndex); devices refuse media without one by default. */
-  chunkIndex?: Descriptor;
+  /**
+   * The chunk index blob written by export (ExportResult.chunkIndex). Absent: computed here
+   * from the image's layers on the stick (one read), so every update ferry signs pins one.
+   * null: pin none (media as an older ferry made them; devices refuse them by default).
+   */
+  chunkIndex?: Descriptor | null;
   /** Earlier target names this target succeeds (a device bound to one of them may switch). */
   replaces?: string[];
   /** Folder with the signer's key.pem and cert.pem (+ chain.pem). */
@@ -73,12 +79,14 @@ export interface PublishResult {
  */
 export async function publishUpdate(req: PublishRequest): Promise<PublishResult> {
   const now = req.now ?? new Date();
+  buildUpdateManifest(req, now); // every option checked before anything is read or written
+  const signer = usableSigner(req.signer ?? (await loadFileSigner(req.signerDir, req.signerPassphrase)), now);
+  if (req.chunkIndex === undefined) req = { ...req, chunkIndex: await chunkIndexFor(req.mediaRoot, req.manifest, req.platform) };
   const manifest = buildUpdateManifest(req, now);
   const bytes = Buffer.from(canonicalJson(manifest));
   if (bytes.length > Caps.updateManifest) {
     throw new FerryError('USAGE', `the update manifest would be ${bytes.length} bytes, over the ${Caps.updateManifest}-byte cap: shorten the release notes`);
   }
-  const signer = usableSigner(req.signer ?? (await loadFileSigner(req.signerDir, req.signerPassphrase)), now);
   const signature = await createSignedData(bytes, [signer], now);
   const dir = mediaPaths(req.mediaRoot).updates;
   await fsp.mkdir(dir, { recursive: true });
@@ -87,6 +95,14 @@ export async function publishUpdate(req: PublishRequest): Promise<PublishResult>
   await writeFileAtomic(signaturePath, signature);
   await writeFileAtomic(manifestPath, bytes);
   return { manifestPath, signaturePath, manifest };
+}
+
+/** Write (or find) the chunk index of the image `manifest` already on the stick. */
+async function chunkIndexFor(mediaRoot: string, manifest: Descriptor, platform: Platform): Promise<Descriptor> {
+  const store = await openMediaStore(mediaRoot);
+  const layout = await OciLayout.open(store.paths.oci);
+  const image = await layout.resolveImage(manifest, platform);
+  return writeChunkIndex(store, image.manifest.layers, {});
 }
 
 /** Refuse at headquarters what every device would refuse: a signer that is not code-signing, weak, or not valid now. */

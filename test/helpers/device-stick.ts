@@ -79,7 +79,7 @@ export async function makeStickKit(): Promise<StickKit> {
           manifest: ex.manifest,
           platform: ex.platform,
           payloadBytes: ex.payloadBytes,
-          ...(r.noChunkIndex ? {} : { chunkIndex: ex.chunkIndex }),
+          chunkIndex: r.noChunkIndex ? null : ex.chunkIndex,
           ...(r.replaces ? { replaces: r.replaces } : {}),
           ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}),
           signerDir: r.signerDir ?? signerDir,
