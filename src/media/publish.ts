@@ -18,8 +18,14 @@ import { type Signer, UPDATE_SCHEMA, type UpdateManifest } from '../trust/types.
 import { parseCertificate } from '../trust/x509.js';
 import { readFileCapped, writeFileAtomic } from '../util/fsx.js';
 import { refName } from './export.js';
+<<<<<<< HEAD
+import { OciLayout } from '../oci/layout.js';
+import { writeChunkIndex } from './chunk-index-writer.js';
+import { mediaPaths, openMediaStore } from './store.js';
+=======
 import type { MediaLock } from './lock.js';
 import { mediaPaths } from './store.js';
+>>>>>>> main
 import { UPDATE_ID_RE } from './updates.js';
 
 const DAY = 86_400_000;
@@ -36,6 +42,14 @@ export interface PublishRequest {
   payloadBytes: number;
   /** Sum of the uncompressed layer sizes (ExportResult.unpackedBytes); omitted when unknown. */
   unpackedBytes?: number;
+  /**
+   * The chunk index blob written by export (ExportResult.chunkIndex). Absent: computed here
+   * from the image's layers on the stick (one read), so every update ferry signs pins one.
+   * null: pin none (media as an older ferry made them; devices refuse them by default).
+   */
+  chunkIndex?: Descriptor | null;
+  /** Earlier target names this target succeeds (a device bound to one of them may switch). */
+  replaces?: string[];
   /** Folder with the signer's key.pem and cert.pem (+ chain.pem). */
   signerDir: string;
   compatible: string[];
@@ -140,9 +154,21 @@ function probeManifest(req: Omit<PublishRequest, 'manifest' | 'platform' | 'payl
  */
 export async function publishUpdate(req: PublishRequest): Promise<PublishResult> {
   const now = req.now ?? new Date();
+<<<<<<< HEAD
+  buildUpdateManifest(req, now); // every option checked before anything is read or written
+  const signer = usableSigner(req.signer ?? (await loadFileSigner(req.signerDir, req.signerPassphrase)), now);
+  if (req.chunkIndex === undefined) req = { ...req, chunkIndex: await chunkIndexFor(req.mediaRoot, req.manifest, req.platform) };
+  const manifest = buildUpdateManifest(req, now);
+  const bytes = Buffer.from(canonicalJson(manifest));
+  if (bytes.length > Caps.updateManifest) {
+    throw new FerryError('USAGE', `the update manifest would be ${bytes.length} bytes, over the ${Caps.updateManifest}-byte cap: shorten the release notes`);
+  }
+  const signature = await createSignedData(bytes, [signer], now);
+=======
   const plan = checkPublishPlan(req, req.signer ?? (await loadFileSigner(req.signerDir, req.signerPassphrase)), now);
   const manifest = buildUpdateManifest({ ...req, expires: plan.expiresArg }, now);
   const bytes = Buffer.from(canonicalJson(manifest));
+>>>>>>> main
   const dir = mediaPaths(req.mediaRoot).updates;
   const manifestPath = path.join(dir, `${manifest.id}.json`);
   const signaturePath = `${manifestPath}.p7s`;
@@ -176,6 +202,14 @@ async function signedForSameImage(manifestPath: string, image: Descriptor): Prom
   return pinned.digest === image.digest && pinned.size === image.size && (await fsp.access(`${manifestPath}.p7s`).then(() => true, () => false)) ? m : undefined;
 }
 
+/** Write (or find) the chunk index of the image `manifest` already on the stick. */
+async function chunkIndexFor(mediaRoot: string, manifest: Descriptor, platform: Platform): Promise<Descriptor> {
+  const store = await openMediaStore(mediaRoot);
+  const layout = await OciLayout.open(store.paths.oci);
+  const image = await layout.resolveImage(manifest, platform);
+  return writeChunkIndex(store, image.manifest.layers, {});
+}
+
 /** Refuse at headquarters what every device would refuse: a signer that is not code-signing, weak, or not valid now. */
 function usableSigner(signer: Signer, now: Date): Signer {
   const leaf = parseCertificate(signer.certificateChain[0] ?? Buffer.alloc(0), 'signer certificate', 'KEY_INVALID');
@@ -197,8 +231,15 @@ export function buildUpdateManifest(req: PublishRequest, now: Date): UpdateManif
     id,
     created: isoSeconds(now),
     expires: isoSeconds(expires),
-    target: { name: req.target, compatible: [...req.compatible], version: req.version, counter },
-    image: { ref: id, manifest: descriptor, platform, payloadBytes: req.payloadBytes, ...(req.unpackedBytes !== undefined ? { unpackedBytes: req.unpackedBytes } : {}) },
+    target: { name: req.target, compatible: [...req.compatible], version: req.version, counter, ...(req.replaces?.length ? { replaces: [...req.replaces] } : {}) },
+    image: {
+      ref: id,
+      manifest: descriptor,
+      platform,
+      payloadBytes: req.payloadBytes,
+      ...(req.unpackedBytes !== undefined ? { unpackedBytes: req.unpackedBytes } : {}),
+      ...(req.chunkIndex ? { chunkIndex: { mediaType: req.chunkIndex.mediaType, digest: req.chunkIndex.digest, size: req.chunkIndex.size } } : {}),
+    },
     ...(req.notes !== undefined ? { notes: req.notes } : {}),
   };
   try {
