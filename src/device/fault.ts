@@ -4,8 +4,6 @@
  * after-bootloader), the process kills itself with SIGKILL there, exactly like a
  * power cut as far as ferry's files are concerned. Unset in production.
  */
-import { existsSync } from 'node:fs';
-import { Transform, type TransformCallback } from 'node:stream';
 import type { ProgressFn } from '../progress.js';
 
 /** The points at which a fault can be injected. */
@@ -26,26 +24,3 @@ export function faultingProgress(progress: ProgressFn, env: NodeJS.ProcessEnv = 
   };
 }
 
-/**
- * TEST HOOK: while the file named by FERRY_TEST_HOLD_WRITE exists, a slot write waits after
- * the first bytes of its first layer (tests hold ferry mid-write this way, e.g. to cancel it
- * from the TUI; a FIFO on the stick no longer can, it is refused as UNSAFE_MEDIA). Unset in
- * production: no stage is added at all.
- */
-export function holdStage(env: NodeJS.ProcessEnv = process.env): Transform | undefined {
-  const file = env.FERRY_TEST_HOLD_WRITE;
-  if (!file) return undefined;
-  let held = false;
-  return new Transform({
-    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-      if (held) return cb(null, chunk);
-      held = true;
-      this.push(chunk);
-      const wait = (): void => {
-        if (this.destroyed || !existsSync(file)) return cb();
-        setTimeout(wait, 50);
-      };
-      wait();
-    },
-  });
-}

@@ -12,14 +12,10 @@ import { checkTargetAndVersion, parseInputName } from '../oci/input-name.js';
 import { type CompressChoice, type LayerAction, planLayer, writeLayer } from '../oci/layer-copy.js';
 import { openImageSource, type SourceImage } from '../oci/source.js';
 import { Annotation, type Descriptor, MediaType, type Platform } from '../oci/types.js';
-<<<<<<< HEAD
-import { checkStoreCapacity, openMediaStore, type PlannedBlob } from './store.js';
-import { writeChunkIndex } from './chunk-index-writer.js';
-=======
 import { type LockOptions, type MediaLock, withMediaLock } from './lock.js';
 import { checkMediaPath } from './media-path.js';
 import { checkStoreCapacity, mediaPaths, openMediaStore, type PlannedBlob } from './store.js';
->>>>>>> main
+import { writeChunkIndex } from './chunk-index-writer.js';
 
 /** What to export and where. */
 export interface ExportRequest {
@@ -194,11 +190,8 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   if (!unchanged) await store.layout.addToIndex([entry]);
   lock.commit();
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
-<<<<<<< HEAD
-  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), chunkIndex, ...tally };
-=======
   const replaced = existing && req.replace && existing.digest !== entry.digest ? { replaced: existing.digest } : {};
-  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), warnings: repairedWarnings(store.layout.repaired) };
+  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), chunkIndex, ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), warnings: repairedWarnings(store.layout.repaired) };
 }
 
 /** Remove `updates/<id>.json` (first: nothing lists the update any more) and then its signature. */
@@ -225,5 +218,4 @@ export async function undoExport(mediaRoot: string, r: ExportResult, lock: Media
 
 function repairedWarnings(repaired: string[]): string[] {
   return repaired.map((d) => `blob ${d} on the media was damaged (its content did not match its digest) and was written again: check the stick's health`);
->>>>>>> main
 }

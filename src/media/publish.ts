@@ -18,14 +18,9 @@ import { type Signer, UPDATE_SCHEMA, type UpdateManifest } from '../trust/types.
 import { parseCertificate } from '../trust/x509.js';
 import { readFileCapped, writeFileAtomic } from '../util/fsx.js';
 import { refName } from './export.js';
-<<<<<<< HEAD
-import { OciLayout } from '../oci/layout.js';
 import { writeChunkIndex } from './chunk-index-writer.js';
-import { mediaPaths, openMediaStore } from './store.js';
-=======
 import type { MediaLock } from './lock.js';
-import { mediaPaths } from './store.js';
->>>>>>> main
+import { mediaPaths, openMediaStore } from './store.js';
 import { UPDATE_ID_RE } from './updates.js';
 
 const DAY = 86_400_000;
@@ -154,27 +149,17 @@ function probeManifest(req: Omit<PublishRequest, 'manifest' | 'platform' | 'payl
  */
 export async function publishUpdate(req: PublishRequest): Promise<PublishResult> {
   const now = req.now ?? new Date();
-<<<<<<< HEAD
-  buildUpdateManifest(req, now); // every option checked before anything is read or written
-  const signer = usableSigner(req.signer ?? (await loadFileSigner(req.signerDir, req.signerPassphrase)), now);
-  if (req.chunkIndex === undefined) req = { ...req, chunkIndex: await chunkIndexFor(req.mediaRoot, req.manifest, req.platform) };
-  const manifest = buildUpdateManifest(req, now);
-  const bytes = Buffer.from(canonicalJson(manifest));
-  if (bytes.length > Caps.updateManifest) {
-    throw new FerryError('USAGE', `the update manifest would be ${bytes.length} bytes, over the ${Caps.updateManifest}-byte cap: shorten the release notes`);
-  }
-  const signature = await createSignedData(bytes, [signer], now);
-=======
   const plan = checkPublishPlan(req, req.signer ?? (await loadFileSigner(req.signerDir, req.signerPassphrase)), now);
+  if (req.chunkIndex === undefined) req = { ...req, chunkIndex: await chunkIndexFor(req.mediaRoot, req.manifest, req.platform) };
   const manifest = buildUpdateManifest({ ...req, expires: plan.expiresArg }, now);
   const bytes = Buffer.from(canonicalJson(manifest));
->>>>>>> main
   const dir = mediaPaths(req.mediaRoot).updates;
   const manifestPath = path.join(dir, `${manifest.id}.json`);
   const signaturePath = `${manifestPath}.p7s`;
   const base = { manifestPath, signaturePath, lastAccepted: isoSeconds(plan.lastAccepted), warnings: plan.warnings };
   const kept = req.replace ? undefined : await signedForSameImage(manifestPath, req.manifest);
-  if (kept) return { ...base, manifest: kept, kept: true };
+  // one made before chunk indexes existed is signed anew, so devices can verify it while streaming
+  if (kept && (kept.image.chunkIndex !== undefined || manifest.image.chunkIndex === undefined)) return { ...base, manifest: kept, kept: true };
   const signature = await createSignedData(bytes, [plan.signer], now);
   try {
     await fsp.mkdir(dir, { recursive: true });

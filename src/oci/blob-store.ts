@@ -57,15 +57,12 @@ export interface BlobWrite {
 /** Writer for one OCI layout directory. */
 export class LayoutWriter {
   private blobsWritten = 0;
-<<<<<<< HEAD
   /** Chunk digests of the blobs this writer wrote, computed while they streamed (chunk-index.ts). */
   private readonly chunkLists = new Map<string, string[]>();
-=======
   /** Told the final path of every blob this writer creates (the HQ lock's journal, to undo a failed run). */
   onWrite?: (file: string) => void;
   /** Blobs found damaged on the media (re-hashed with verifyExisting) and written again. */
   readonly repaired: string[] = [];
->>>>>>> main
 
   private constructor(readonly root: string) {}
 

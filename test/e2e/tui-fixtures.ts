@@ -51,7 +51,6 @@ export async function makeSignedStick(entries: StickEntry[] = DEFAULT_ENTRIES): 
       manifest: res.manifest,
       platform: res.platform,
       payloadBytes: res.payloadBytes,
-      chunkIndex: res.chunkIndex,
       signerDir: path.join(dir, 'pki/signer'),
       compatible: e.compatible,
       ...(e.notes ? { notes: e.notes } : {}),
@@ -116,24 +115,6 @@ export async function tamperLargestLayer(stick: string, id: string): Promise<str
   return file;
 }
 
-<<<<<<< HEAD
-/** A hold on the next slot write (the FERRY_TEST_HOLD_WRITE hook): ferry waits mid-write until released. */
-export interface WriteHold {
-  /** Pass these to the process that writes. */
-  env: Record<string, string>;
-  /** Let the write go on. */
-  release(): Promise<void>;
-}
-
-/**
- * Hold ferry mid-write, deterministically. (A FIFO in place of a layer used to do this; the
- * device now refuses any non-regular file on a stick with UNSAFE_MEDIA before reading it.)
- */
-export async function holdWrite(dir: string): Promise<WriteHold> {
-  const file = path.join(dir, `hold-${process.pid}-${Date.now()}`);
-  await fsp.writeFile(file, '');
-  return { env: { FERRY_TEST_HOLD_WRITE: file }, release: () => fsp.rm(file, { force: true }) };
-=======
 /** Slot A's file system, frozen on demand: the apply then blocks in its write (after it reported the write stage) until thawed. */
 export interface FreezableSlot {
   /** Freeze slot A's file system (fsfreeze -f): every write to it waits. */
@@ -197,5 +178,4 @@ export async function freezableSlotA(dev: TestDevice): Promise<FreezableSlot> {
       }
     },
   };
->>>>>>> main
 }

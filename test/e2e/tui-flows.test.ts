@@ -11,11 +11,7 @@ import { bootCheck } from '../../src/device/boot-check.js';
 import { deviceDeps } from '../../src/device/deps.js';
 import { initRoot } from '../../src/trust/pki.js';
 import { grubList, simulateBoot, type TestDevice } from '../helpers/device.js';
-<<<<<<< HEAD
-import { holdWrite, makeSignedStick, makeTrustingDevice, type SignedStick, tamperLargestLayer, tuiArgs } from './tui-fixtures.js';
-=======
 import { freezableSlotA, makeSignedStick, makeTrustingDevice, type SignedStick, tamperLargestLayer, tuiArgs } from './tui-fixtures.js';
->>>>>>> main
 import { rows, saveScreen, TuiSession } from './tui-harness.js';
 
 let world: SignedStick;
@@ -57,17 +53,9 @@ async function snapshot(dev: TestDevice) {
  */
 async function installUntilWriteBlocks() {
   const dev = await deviceOn100();
-<<<<<<< HEAD
-  const stick = path.join(world.dir, name);
-  await fsp.cp(world.stick, stick, { recursive: true });
-  const fifo = await holdWrite(world.dir);
-  const before = await snapshot(dev);
-  const s = start(dev, stick, fifo.env);
-=======
   const slot = await freezableSlotA(dev);
   const before = await snapshot(dev);
   const s = start(dev);
->>>>>>> main
   try {
     await s.waitFor('kiosk-1.1.0');
     s.keys('Enter');
@@ -84,9 +72,9 @@ async function installUntilWriteBlocks() {
   }
 }
 
-function start(dev: TestDevice, stick = world.stick, extraEnv: Record<string, string> = {}): TuiSession {
+function start(dev: TestDevice, stick = world.stick): TuiSession {
   const { args, env } = tuiArgs(dev, stick);
-  session = TuiSession.start(args, { ...env, ...extraEnv });
+  session = TuiSession.start(args, env);
   return session;
 }
 
@@ -263,12 +251,9 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     const { dev, slot, before, s } = await installUntilWriteBlocks();
     try {
       process.kill(s.pid(), 'SIGTERM');
-<<<<<<< HEAD
-=======
       // The engine's write is parked on the frozen file system; thawing lets it see the cancel.
       await new Promise((r) => setTimeout(r, 300));
       slot.thaw();
->>>>>>> main
       await s.waitFor('[exit 143]');
     } finally {
       await slot.cleanup();

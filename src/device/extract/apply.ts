@@ -20,7 +20,6 @@ import type { SlotWriteRequest, SlotWriteResult } from '../types.js';
 import { ensureGnuTar, TarExtractor } from './gnu-tar.js';
 import { LayerGate } from './layer-gate.js';
 import { TarSanitizer } from './tar-sanitizer.js';
-import { holdStage } from '../fault.js';
 import { UnpackBudget } from './unpack-budget.js';
 
 const PROGRESS_EVERY = 4 * 1024 * 1024;
@@ -129,11 +128,8 @@ async function applyLayer(io: LayerIo, desc: Descriptor, diffId: string, root: s
   const sanitizer = new TarSanitizer(what, gate, tar);
   const diff = new DigestComputer();
   try {
-    const opened = io.open(desc, what);
-    const hold = holdStage(); // a test hook; undefined in production
-    if (hold) opened.on('error', (e) => hold.destroy(e));
     await pipeline(
-      hold ? opened.pipe(hold) : opened,
+      io.open(desc, what),
       new ByteCounter(onBytes),
       decompressor(compression, what),
       io.budget.stage(what),
