@@ -9,9 +9,8 @@ import { FerryError, toFerryError } from '../errors.js';
 import { openMediaLayout } from '../media/source.js';
 import { toPem } from '../trust/der-write.js';
 import { noProgress, type ProgressFn } from '../progress.js';
-import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice, planInputs } from './context.js';
+import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, lockDevice, openDevice, planInputs } from './context.js';
 import { faultingProgress, faultPoint } from './fault.js';
-import { acquireLock } from './lock.js';
 import { type InstallPlan, planInstall, type SkipReason } from './plan.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, loadState, raiseTrustedTime, saveState } from './state.js';
@@ -59,7 +58,7 @@ interface Run {
 /** Apply the best (or the requested) verified update from the media to the inactive slot. */
 export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise<ApplyResult> {
   const dev = await openDevice(opts, deps);
-  const lock = await acquireLock(dev.config.stateDir, 'apply');
+  const lock = await lockDevice(dev, 'apply');
   try {
     const state = await loadState(dev.config.stateDir);
     const clock = opts.clock ?? (() => new Date());

@@ -9,8 +9,7 @@
  */
 import { FerryError } from '../errors.js';
 import { runHealthCheck, runRebootCommand } from './commands.js';
-import { type DeviceDeps, type DeviceOptions, openDevice, type DeviceContext } from './context.js';
-import { acquireLock } from './lock.js';
+import { type DeviceDeps, type DeviceOptions, lockDevice, openDevice, type DeviceContext } from './context.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, loadState, raiseFloor, saveState } from './state.js';
 import { otherSlot, type SlotName } from './types.js';
@@ -40,7 +39,7 @@ type Outcome = Pick<BootCheckResult, 'outcome' | 'message'> & { result: Receipt[
 export async function bootCheck(opts: BootCheckOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>): Promise<BootCheckResult> {
   const dev = await openDevice(opts, deps);
   const clock = opts.clock ?? (() => new Date());
-  const lock = await acquireLock(dev.config.stateDir, 'boot-check');
+  const lock = await lockDevice(dev, 'boot-check');
   try {
     const state = await loadState(dev.config.stateDir);
     const started = clock();

@@ -4,8 +4,7 @@
  * (the bootloader is what decides the next boot).
  */
 import { FerryError } from '../errors.js';
-import { type DeviceDeps, type DeviceOptions, openDevice, type DeviceContext } from './context.js';
-import { acquireLock } from './lock.js';
+import { type DeviceDeps, type DeviceOptions, lockDevice, openDevice, type DeviceContext } from './context.js';
 import { deliverReceipts, type Receipt, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, loadState, raiseFloor, saveState } from './state.js';
 import { otherSlot, type SlotName } from './types.js';
@@ -29,7 +28,7 @@ type Body = (dev: DeviceContext, state: DeviceState, now: Date) => Promise<Maint
 
 async function withDevice(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>, body: Body): Promise<MaintenanceResult> {
   const dev = await openDevice(opts, deps);
-  const lock = await acquireLock(dev.config.stateDir, 'maintenance');
+  const lock = await lockDevice(dev, 'maintenance');
   try {
     const state = await loadState(dev.config.stateDir);
     const clock = opts.clock ?? (() => new Date());

@@ -7,8 +7,9 @@
  * mark-good resets TRY to 0, like rauc-mark-good on every boot.
  */
 import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
 import { FerryError } from '../../errors.js';
-import { readFileCapped, writeFileAtomic } from '../../util/fsx.js';
+import { readFileCapped, removeStaleTemps, writeFileAtomic } from '../../util/fsx.js';
 import type { BootState, Bootloader, SlotName } from '../types.js';
 import { otherSlot } from '../types.js';
 import { type BootloaderFactory, intVar, orderWithFirst, parseOrder, requireParam } from './common.js';
@@ -28,6 +29,10 @@ export function grubVarsToState(vars: ReadonlyMap<string, string>): BootState {
 class GrubBootloader implements Bootloader {
   readonly type = 'grub';
   constructor(private readonly envFile: string) {}
+
+  async removeStaleTemps(): Promise<void> {
+    await removeStaleTemps(path.dirname(this.envFile), this.envFile);
+  }
 
   describe(): string {
     return `grub ${this.envFile}`;
