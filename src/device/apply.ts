@@ -53,6 +53,8 @@ interface Run {
   markedBad: boolean;
   /** Set once the bootloader points at the target: from then on the install stands. */
   switched: boolean;
+  /** The success receipt, queued in the state with the install record (before the switch). */
+  queued?: Receipt;
 }
 
 /** Apply the best (or the requested) verified update from the media to the inactive slot. */
@@ -72,10 +74,9 @@ export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise
       await confirmPlan(run, plan, skipped, image);
       await markTargetBad(run, plan);
       const bytesWritten = await writeSlot(run, plan, slot, image);
-      await recordInstall(run, plan, verified);
+      const receipt = await recordInstall(run, plan, verified, makeReceipt(run, 'success', plan, { bytesWritten, skipped }));
       await switchBootloader(run, plan);
-      const receipt = makeReceipt(run, 'success', plan, { bytesWritten, skipped });
-      const delivery = await finish(run, receipt);
+      const delivery = await finish(run);
       return { plan, skipped, bytesWritten, receipt, delivery };
     } catch (e) {
       await recordFailure(run, plan, e);
@@ -166,8 +167,12 @@ async function writeSlot(run: Run, plan: InstallPlan, slot: Slot, planned: () =>
   return res.bytesWritten;
 }
 
-/** Step record: the target now holds the update, pending its first good boot; trust state only rises. */
-async function recordInstall(run: Run, plan: InstallPlan, verified: MediaVerifyResult): Promise<void> {
+/**
+ * Step record: the target now holds the update, pending its first good boot; trust state
+ * only rises. The success receipt is queued in this same atomic state write, before the
+ * bootloader switch, so a power cut after the switch cannot lose it.
+ */
+async function recordInstall(run: Run, plan: InstallPlan, verified: MediaVerifyResult, receipt: Receipt): Promise<Receipt> {
   faultPoint('before-record');
   const { state } = run;
   const u = plan.update;
@@ -182,9 +187,14 @@ async function recordInstall(run: Run, plan: InstallPlan, verified: MediaVerifyR
   };
   if (verified.newTrustedTime !== undefined) raiseTrustedTime(state, new Date(verified.newTrustedTime));
   if (verified.crlToCache) state.crlPem = toPem(verified.crlToCache, 'X509 CRL');
+  const queued: Receipt = { ...receipt, after: slotSummary(state) };
+  state.pendingReceipts.push(queued);
+  state.lastResult = { action: 'apply', result: 'success', at: queued.finishedAt, updateId: queued.updateId };
+  run.queued = queued;
   run.progress({ step: 'sync', bytesDone: 1, bytesTotal: 1 });
   await saveState(run.dev.config.stateDir, state);
   faultPoint('before-bootloader');
+  return queued;
 }
 
 /** Step bootloader, LAST: the target becomes the boot-counted primary; the running slot stays the fallback. */
@@ -204,16 +214,15 @@ async function recordFailure(run: Run, plan: InstallPlan, e: unknown): Promise<v
   const err = toFerryError(e);
   const at = run.clock().toISOString();
   if (run.markedBad && !run.switched) run.state.slots[plan.target] = { status: 'bad', lastError: { code: err.code, message: err.message, at } };
+  // the switch failed after the success receipt was queued: the failure receipt replaces it
+  if (run.queued && !run.switched) run.state.pendingReceipts = run.state.pendingReceipts.filter((r) => r !== run.queued);
   const result = err.code === 'CANCELLED' ? 'cancelled' : 'failure';
   run.state.lastResult = { action: 'apply', result, at, updateId: plan.update.id, code: err.code, message: err.message };
   await finish(run, makeReceipt(run, result, plan, { error: err })).catch(() => undefined);
 }
 
-/** Step receipt: persist the state with the receipt queued, then flush receipts to the stick. */
-async function finish(run: Run, receipt: Receipt): Promise<ReceiptDelivery> {
-  if (receipt.result === 'success') {
-    run.state.lastResult = { action: 'apply', result: 'success', at: receipt.finishedAt, updateId: receipt.updateId };
-  }
+/** Step receipt: persist the state with the receipt queued (a success receipt already is), then flush receipts to the stick. */
+async function finish(run: Run, receipt?: Receipt): Promise<ReceiptDelivery> {
   run.progress({ step: 'receipt', bytesDone: 0, bytesTotal: 1 });
   const delivery = await deliverReceipts(run.opts.mediaRoot, run.state, receipt);
   await saveState(run.dev.config.stateDir, run.state);
