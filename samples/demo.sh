@@ -60,12 +60,8 @@ $FERRY verify --media "$STICK" --trust "$PKI/trust" --required-signers 2 --compa
 if [ "$(id -u)" = 0 ] && command -v grub-editenv >/dev/null; then
   DEV="$(realpath "$WORK")/device"
   step "a throwaway device in $DEV: dir slots A/B, grubenv, booted from A (ferry.slot=A on the kernel command line)"
-  mkdir -p "$DEV/slots/a" "$DEV/slots/b" "$DEV/trust/roots" "$DEV/state"
-  cp "$PKI/root/cert.pem" "$DEV/trust/roots/root.pem"
-  grub-editenv "$DEV/grubenv" create
-  grub-editenv "$DEV/grubenv" set ORDER="A B" A_OK=1 A_TRY=0 B_OK=0 B_TRY=0
+  mkdir -p "$DEV/slots/a" "$DEV/slots/b"
   echo "ferry.slot=A" > "$DEV/cmdline"
-  echo 0123456789abcdef0123456789abcdef > "$DEV/machine-id"
   cat > "$DEV/device.json" <<JSON
 {
   "compatible": "acme,kiosk-v2",
@@ -80,6 +76,10 @@ if [ "$(id -u)" = 0 ] && command -v grub-editenv >/dev/null; then
 }
 JSON
   export FERRY_CMDLINE_FILE="$DEV/cmdline"
+  step "ferry device init: trust root, the grubenv's initial state, state.json (slot A good and committed)"
+  $FERRY device init --config "$DEV/device.json" --trust-root "$PKI/root/cert.pem" --version 0.9.0 --yes
+  grub-editenv "$DEV/grubenv" list
+  $FERRY device init --config "$DEV/device.json" --trust-root "$PKI/root/cert.pem" --version 0.9.0 --yes   # a second run changes nothing
   step "ferry device apply: picks the newest applicable update, writes slot B, switches the bootloader last"
   $FERRY device apply --config "$DEV/device.json" --media "$STICK" --yes
   grub-editenv "$DEV/grubenv" list

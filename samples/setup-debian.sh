@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian tools ferry's demo and tests use (real skopeo, umoci, openssl,
-# grub-editenv, fw_printenv, mkfs.ext4, tmux, zstd, rauc), only those missing.
+# grub-editenv, fw_printenv, mkfs.ext4, tmux, zstd, rauc, debootstrap), only those missing.
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -23,6 +23,9 @@ have mksquashfs || need+=(squashfs-tools)     # bench: rauc bundle peer
 [ "${FERRY_SKIP_RAUC:-}" = 1 ] || have rauc || need+=(rauc)
 have dbus-daemon || need+=(dbus-daemon)        # device tests: a private bus for the rauc service (grubenv interop)
 have systemd-analyze || need+=(systemd)        # tests: systemd-analyze verify of the shipped units
+have debootstrap || need+=(debootstrap)        # tests: a Debian minbase root without Node for the device executable
+have strip || need+=(binutils)                 # build:device strips the node binary's symbols
+have tic || need+=(ncurses-bin)                # build:device compiles the TUI's terminfo entries
 if [ ${#need[@]} -eq 0 ]; then echo "setup-debian: all tools present"; exit 0; fi
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 echo "setup-debian: installing ${need[*]}"

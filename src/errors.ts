@@ -88,6 +88,8 @@ export const ERROR_CODES = {
 
   // device engine
   SLOT_BUSY: ExitCode.FAILURE,
+  /** The running slot is not committed (still on trial, or marked bad): keep it or go back before installing. */
+  UPDATE_PENDING: ExitCode.FAILURE,
   SLOT_WRITE_FAILED: ExitCode.MEDIA_IO,
   BOOTLOADER_ERROR: ExitCode.FAILURE,
   STATE_INVALID: ExitCode.FAILURE,
@@ -98,6 +100,7 @@ export const ERROR_CODES = {
   COMMAND_FAILED: ExitCode.FAILURE,
   ROLLBACK_REFUSED: ExitCode.FAILURE,
   CONFIRMATION_REQUIRED: ExitCode.USAGE,
+  ALREADY_PROVISIONED: ExitCode.USAGE,
   INTERNAL: ExitCode.FAILURE,
 } as const satisfies Record<string, ExitCode>;
 

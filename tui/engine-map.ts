@@ -1,15 +1,13 @@
 /**
- * Pure mapping from the device engine's data (config, state, boot state, planner
- * verdicts) to what the screens show. No I/O: tui/engine.ts gathers, this translates.
+ * Pure mapping from the device engine's data (status, planner verdicts, receipts) to
+ * what the screens show. No I/O: tui/engine.ts gathers through src/device/index.ts,
+ * this translates. Every judgement (installable? rollback possible? what does mark-good
+ * cost?) is the engine's; nothing here decides anew.
  */
-import type { InstallPlan, PlanInputs, UpdateCandidate } from '../src/device/plan.js';
-import { planInstall } from '../src/device/plan.js';
-import type { ReceiptDelivery } from '../src/device/receipts.js';
-import type { DeviceState } from '../src/device/state.js';
+import { type DeviceEvent, type DeviceStatus, type InstallPlan, type MediaSurvey, type ReceiptDelivery, SLOT_NAMES, type UpdateCandidate, verdictFor } from '../src/device/index.js';
+import type { ErrorCode } from '../src/errors.js';
 import type { UpdateManifest } from '../src/trust/types.js';
-import type { DeviceStatus } from '../src/device/status.js';
-import { SLOT_NAMES } from '../src/device/types.js';
-import type { ApplyOutcome, DeviceInfo, PlanInfo, UpdateEntry } from './engine-types.js';
+import type { ApplyOutcome, DeviceInfo, HistoryEntry, PlanInfo, SlotInfo, UpdateEntry } from './engine-types.js';
 
 /** "CN=ferry signer 2026,O=ACME" → "ferry signer 2026"; other forms pass through. */
 export function signerName(subject: string): string {
@@ -17,43 +15,76 @@ export function signerName(subject: string): string {
   return (m?.[1] ?? subject).trim();
 }
 
-/** Screen 1's data from `ferry device status`'s report. */
-export function toDeviceInfo(st: DeviceStatus): DeviceInfo {
+function slotInfo(st: DeviceStatus, name: 'A' | 'B'): SlotInfo {
+  const r = st.slots[name];
+  const boot = st.bootloader.state;
+  return {
+    name,
+    status: r.status,
+    booted: name === st.booted,
+    ...(r.version !== undefined ? { version: r.version } : {}),
+    ...(r.counter !== undefined ? { counter: r.counter } : {}),
+    ...(r.imageDigest !== undefined ? { digest: r.imageDigest } : {}),
+    ...(r.installedAt !== undefined ? { installedAt: r.installedAt } : {}),
+    ...(r.describe !== undefined ? { describe: r.describe } : {}),
+    ...(r.lastError ? { lastError: { code: r.lastError.code, message: r.lastError.message, at: r.lastError.at } } : {}),
+    ...(boot ? { bootGood: boot.slots[name].good, attemptsLeft: boot.slots[name].attemptsLeft } : {}),
+  };
+}
+
+/** One history entry; `waiting` when its receipt is still queued on the device. */
+export function historyEntry(e: DeviceEvent, waiting: Set<string>): HistoryEntry {
+  return {
+    at: e.at, action: e.action, result: e.result, ok: e.result === 'success' || e.result === 'nothing-to-do',
+    ...(e.version ? { version: e.version } : {}), ...(e.slot ? { slot: e.slot } : {}), ...(e.code ? { code: e.code } : {}),
+    ...(e.message ? { message: e.message } : {}), ...(e.deliveredTo ? { deliveredTo: e.deliveredTo } : {}),
+    ...(e.receipt && waiting.has(`${e.receipt}-${e.action}`) ? { waiting: true } : {}),
+  };
+}
+
+/** The version whose counter is the floor, when a slot still holds it. */
+function floorVersion(st: DeviceStatus, floor: number | undefined): string | undefined {
+  if (floor === undefined) return undefined;
+  return SLOT_NAMES.map((n) => st.slots[n]).find((r) => r.counter === floor)?.version;
+}
+
+/** Screen 1's data from the engine's status. */
+export function toDeviceInfo(st: DeviceStatus, waitingReceipts: Set<string> = new Set()): DeviceInfo {
   const running = st.slots[st.booted];
   const last = st.lastResult;
   const boot = st.bootloader.state;
+  const floor = running.target !== undefined ? st.counterFloor[running.target] : undefined;
+  const fv = floorVersion(st, floor);
+  const rb = st.rollback;
   return {
     deviceId: st.deviceId,
     compatible: st.compatible,
     bootedSlot: st.booted,
-    slots: SLOT_NAMES.map((name) => {
-      const r = st.slots[name];
-      return {
-        name,
-        status: r.status,
-        booted: name === st.booted,
-        ...(r.version !== undefined ? { version: r.version } : {}),
-        ...(r.counter !== undefined ? { counter: r.counter } : {}),
-        ...(r.imageDigest !== undefined ? { digest: r.imageDigest } : {}),
-        ...(r.installedAt !== undefined ? { installedAt: r.installedAt } : {}),
-        ...(r.describe !== undefined ? { describe: r.describe } : {}),
-        ...(boot ? { bootGood: boot.slots[name].good, attemptsLeft: boot.slots[name].attemptsLeft } : {}),
-      };
-    }),
+    slots: SLOT_NAMES.map((name) => slotInfo(st, name)),
     bootOrder: boot?.order ?? [],
     bootloader: boot ? st.bootloader.describe : `${st.bootloader.describe}: unreadable (${st.bootloader.error ?? '?'})`,
     clock: st.clock,
     ...(st.trustedTime !== undefined ? { trustedTime: st.trustedTime } : {}),
-    ...(running.target !== undefined && st.counterFloor[running.target] !== undefined ? { counterFloor: st.counterFloor[running.target] } : {}),
+    ...(floor !== undefined ? { counterFloor: floor } : {}),
+    ...(fv !== undefined ? { floorVersion: fv } : {}),
     ...(last
       ? { lastResult: { action: last.action, ok: last.result === 'success' || last.result === 'nothing-to-do', at: last.at, ...(last.updateId ? { version: last.updateId } : {}), ...(last.code ? { code: last.code } : {}), ...(last.message ? { message: last.message } : {}) } }
       : {}),
     pendingReceipts: st.pendingReceipts,
+    ...(st.attention ? { attention: st.attention } : {}),
+    rollback: st.rollbackOption,
+    markGood: {
+      ...(st.markGoodRisk.failedCheck ? { failedCheck: { message: st.markGoodRisk.failedCheck.message, at: st.markGoodRisk.failedCheck.at } } : {}),
+      ...(st.markGoodRisk.floor ? { floor: st.markGoodRisk.floor } : {}),
+    },
+    ...(rb ? { operatorRollback: { at: rb.at, fromSlot: rb.from.slot, toSlot: rb.to.slot, ...(rb.from.version ? { fromVersion: rb.from.version } : {}), ...(rb.to.version ? { toVersion: rb.to.version } : {}) } } : {}),
+    history: st.events.map((e) => historyEntry(e, waitingReceipts)),
+    ...(st.lastBootCheck ? { lastBootCheck: historyEntry(st.lastBootCheck, waitingReceipts) } : {}),
   };
 }
 
-/** One row of screen 2: the candidate and, through the same planner `ferry device apply` uses, why it cannot be installed. */
-export function toUpdateEntry(c: UpdateCandidate, inputs: Omit<PlanInputs, 'requestedId'>, unverified?: UpdateManifest): UpdateEntry {
+/** One row of screen 2: the candidate and, through the engine's planner, why it cannot be installed. */
+export function toUpdateEntry(c: UpdateCandidate, inputs: MediaSurvey['inputs'], unverified?: UpdateManifest): UpdateEntry {
   // A refused update's own claims (unverified) are shown for orientation only; its row is always ✗.
   const m = c.manifest ?? (c.refusal && unverified?.id === c.id ? unverified : undefined);
   const base: UpdateEntry = { id: c.id, target: m?.target.name ?? '?', version: m?.target.version ?? c.id };
@@ -61,34 +92,35 @@ export function toUpdateEntry(c: UpdateCandidate, inputs: Omit<PlanInputs, 'requ
     Object.assign(base, { counter: m.target.counter, sizeBytes: m.image.payloadBytes, created: m.created, expires: m.expires, ...(m.notes !== undefined ? { notes: m.notes } : {}) });
   }
   if (c.signers && c.signers.length > 0) base.signer = c.signers.map(signerName).join(', ');
-  if (c.refusal) return { ...base, problem: { code: c.refusal.code, message: c.refusal.message } };
-  const verdict = planInstall({ ...inputs, candidates: [c], requestedId: c.id });
-  if (verdict.kind === 'install') return base;
-  const mine = verdict.skipped.find((s) => s.id === c.id);
-  return { ...base, problem: mine ? { code: mine.code, message: mine.message } : { code: verdict.code, message: verdict.message } };
+  const why = verdictFor(c, inputs);
+  return why ? { ...base, problem: { code: why.code as ErrorCode, message: why.message } } : base;
 }
 
 /** Screen 4's data from the planner's InstallPlan. */
-export function toPlanInfo(plan: InstallPlan, state: DeviceState, slotDescribe: string): PlanInfo {
+export function toPlanInfo(plan: InstallPlan, slotDescribe: string, fromVersion?: string): PlanInfo {
   const u = plan.update;
-  const running = state.slots[plan.booted].version;
   return {
     id: u.id,
-    ...(running !== undefined ? { fromVersion: running } : {}),
+    ...(fromVersion !== undefined ? { fromVersion } : {}),
     toVersion: u.target.version,
     targetSlot: plan.target,
     slotDescribe,
     bytesToWrite: plan.payloadBytes,
+    neededBytes: plan.space.neededBytes,
+    ...(plan.space.availableBytes !== undefined ? { availableBytes: plan.space.availableBytes } : {}),
     ...(u.notes !== undefined ? { notes: u.notes } : {}),
     signers: plan.signers.map(signerName),
   };
 }
 
+/** The receipt line of a delivery: the file on the stick, or why it waits. */
+export function receiptOf(delivery: ReceiptDelivery): { receiptPath?: string; receiptProblem?: string } {
+  const written = delivery.written[delivery.written.length - 1];
+  if (written !== undefined && delivery.kept === 0) return { receiptPath: written };
+  return { receiptProblem: delivery.error ?? `${delivery.kept} receipt(s) kept on the device` };
+}
+
 /** Screen 6's data from a finished apply. */
 export function toApplyOutcome(plan: InstallPlan, delivery: ReceiptDelivery): ApplyOutcome {
-  const written = delivery.written[delivery.written.length - 1];
-  const out: ApplyOutcome = { slot: plan.target, version: plan.update.target.version };
-  if (written !== undefined && delivery.kept === 0) out.receiptPath = written;
-  else out.receiptProblem = delivery.error ?? `${delivery.kept} receipt(s) kept on the device`;
-  return out;
+  return { slot: plan.target, version: plan.update.target.version, ...receiptOf(delivery) };
 }

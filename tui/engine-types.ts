@@ -5,7 +5,7 @@
  */
 import type { ErrorCode } from '../src/errors.js';
 import type { ProgressFn } from '../src/progress.js';
-import type { SlotName, SlotStatus } from '../src/device/types.js';
+import type { SlotName, SlotStatus } from '../src/device/index.js';
 
 /** One A/B slot as the technician sees it. */
 export interface SlotInfo {
@@ -21,6 +21,24 @@ export interface SlotInfo {
   attemptsLeft?: number;
   /** e.g. "dir /var/lib/slots/b". */
   describe?: string;
+  /** Why the slot was marked bad or failed its check (the full text). */
+  lastError?: { code: string; message: string; at?: string };
+}
+
+/** One entry of the device's persistent history (state.json events). */
+export interface HistoryEntry {
+  at: string;
+  action: string;
+  ok: boolean;
+  result: string;
+  version?: string;
+  slot?: SlotName;
+  code?: string;
+  message?: string;
+  /** Where the receipt went, once delivered to a stick. */
+  deliveredTo?: string;
+  /** The receipt is still waiting in the device for a writable stick. */
+  waiting?: boolean;
 }
 
 /** The last install/rollback/boot-check outcome recorded by the device. */
@@ -49,6 +67,19 @@ export interface DeviceInfo {
   counterFloor?: number;
   lastResult?: LastResult;
   pendingReceipts: number;
+  /** Set when the running slot is pending or bad: the engine's words for it. */
+  attention?: string;
+  /** Whether rolling back is possible, to what, or why not (the engine's rule). */
+  rollback: { ok: true; slot: SlotName; version?: string } | { ok: false; reason: string };
+  /** What marking the running slot good overrides and raises. */
+  markGood: { failedCheck?: { message: string; at?: string }; floor?: string };
+  /** The operator's last rollback. */
+  operatorRollback?: { at: string; fromSlot: SlotName; fromVersion?: string; toSlot: SlotName; toVersion?: string };
+  /** The anti-rollback floor as a version a technician recognises, when known. */
+  floorVersion?: string;
+  /** The device's recent history, oldest first. */
+  history: HistoryEntry[];
+  lastBootCheck?: HistoryEntry;
 }
 
 /** Why an update on the stick cannot be installed. */
@@ -80,6 +111,8 @@ export interface MediaListing {
   updates: UpdateEntry[];
   /** The stick holds no usable FERRY folder (or it is unreadable). */
   problem?: NotApplicable;
+  /** The update the engine would choose (`ferry device apply` without --update). */
+  chosenId?: string;
 }
 
 /** Result of checking an update's signature and chain (screen 3, first half). */
@@ -99,6 +132,9 @@ export interface PlanInfo {
   targetSlot: SlotName;
   slotDescribe?: string;
   bytesToWrite: number;
+  /** Space the image needs in the slot (unpacked or payload), and what the slot has free. */
+  neededBytes?: number;
+  availableBytes?: number;
   notes?: string;
   signers: string[];
 }
@@ -115,6 +151,16 @@ export interface ApplyOutcome {
 /** Result of mark-good / rollback (screen 7). */
 export interface MaintenanceOutcome {
   message: string;
+  /** The receipt file on the stick, or why it waits on the device. */
+  receiptPath?: string;
+  receiptProblem?: string;
+}
+
+/** Receipts written to a stick from the device's waiting queue. */
+export interface ReceiptsDelivered {
+  written: string[];
+  kept: number;
+  problem?: string;
 }
 
 /** The calls the UI makes; every one throws FerryError on failure. */
@@ -127,8 +173,10 @@ export interface TuiEngine {
   plan(mediaRoot: string, id: string): Promise<PlanInfo>;
   /** Apply; must honour `signal` until the bootloader switch and leave the device as before. */
   apply(mediaRoot: string, id: string, progress: ProgressFn, signal: AbortSignal): Promise<ApplyOutcome>;
-  /** `mediaRoot`: a stick to write the receipt to, when one is plugged in. */
-  markGood(mediaRoot?: string): Promise<MaintenanceOutcome>;
+  /** `mediaRoot`: a stick to write the receipt to, when one is plugged in; `force`: the second confirmation after a failed check. */
+  markGood(mediaRoot?: string, force?: boolean): Promise<MaintenanceOutcome>;
   rollback(mediaRoot?: string): Promise<MaintenanceOutcome>;
+  /** Write the receipts waiting in the device to the stick (when it is writable). */
+  deliverReceipts(mediaRoot: string): Promise<ReceiptsDelivered>;
   reboot(): Promise<void>;
 }

@@ -9,7 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, FerryError, toFerryError } from '../src/errors.js';
 import { App } from './app.js';
 import { createEngine } from './engine.js';
-import { deviceDeps } from '../src/device/deps.js';
+import { deviceDeps } from '../src/device/index.js';
 import { findMediaRoots, mediaRootFor } from './media-scan.js';
 import { TerminalView } from './render.js';
 import { createRepaintScheduler } from './scheduler.js';

@@ -67,7 +67,8 @@ const ERRORS_EN: Partial<Record<ErrorCode, ErrorHelp>> = {
   REQUIREMENT_NOT_MET: { what: 'this update needs an intermediate release first', next: 'install the required release first' },
   NOT_YET_ROLLED_OUT: { what: 'this update may not be installed before its rollout date', next: 'wait for the rollout date, or ask headquarters' },
   WRONG_TARGET: { what: 'this update is for another product line than this device follows', next: 'use a stick made for this device' },
-  SLOT_BUSY: { what: 'the target slot is in use', next: 'reboot the device and try again' },
+  SLOT_BUSY: { what: 'the slot is in use or cannot take this action', next: 'see the detail; call support if it repeats' },
+  UPDATE_PENDING: { what: 'the running system is not committed yet (its update is on trial, or it is marked bad)', next: 'finish the pending update first: keep this version or go back, on the Device screen' },
   SLOT_WRITE_FAILED: { what: 'writing the new system failed; the running system is untouched', next: 'try again; if it repeats, call support' },
   BOOTLOADER_ERROR: { what: 'the boot settings could not be changed', next: 'do not reboot; call support' },
   STATE_INVALID: { what: 'the device\'s update records are damaged', next: 'call support' },
@@ -78,6 +79,7 @@ const ERRORS_EN: Partial<Record<ErrorCode, ErrorHelp>> = {
   COMMAND_FAILED: { what: 'a system command failed', next: 'see the log (l), then call support' },
   ROLLBACK_REFUSED: { what: 'there is no committed system in the other slot to go back to', next: 'nothing to roll back to; call support if this system misbehaves' },
   CONFIRMATION_REQUIRED: { what: 'this action needs an explicit confirmation', next: 'choose the action again and confirm it' },
+  ALREADY_PROVISIONED: { what: 'this device was already set up differently', next: 'call support: ferry device init --force replaces the setup' },
   INTERNAL: { what: 'ferry hit an unexpected problem', next: 'see the log (l), then call support' },
 };
 

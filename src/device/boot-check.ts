@@ -10,7 +10,7 @@
 import { FerryError } from '../errors.js';
 import { runHealthCheck, runRebootCommand } from './commands.js';
 import { type DeviceDeps, type DeviceOptions, lockDevice, openDevice, type DeviceContext } from './context.js';
-import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
+import { deliverReceipts, type Receipt, recordEvent, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, loadState, raiseFloor, saveState } from './state.js';
 import { otherSlot, type SlotName } from './types.js';
 
@@ -49,6 +49,7 @@ export async function bootCheck(opts: BootCheckOptions, deps: Pick<DeviceDeps, '
     state.lastResult = { action: 'boot-check', result: out.result, at, message: out.message, ...(out.code ? { code: out.code } : {}) };
     const receipt = out.outcome === 'already-good' || out.outcome === 'awaiting-reboot' ? undefined : bootCheckReceipt(dev, state, before, out, started, clock());
     const delivery = await deliverReceipts(opts.mediaRoot, state, receipt);
+    if (!receipt) recordEvent(state, { at, action: 'boot-check', result: out.result, slot: dev.booted, ...(state.slots[dev.booted].version ? { version: state.slots[dev.booted].version } : {}), message: out.message });
     await saveState(dev.config.stateDir, state);
     let rebooted = false;
     if (out.reboot && !opts.noReboot) {
@@ -75,7 +76,7 @@ async function decide(dev: DeviceContext, state: DeviceState, clock: () => Date)
     case 'good':
       if (state.slots[other].status === 'pending') return recordFallback(dev, state, clock);
       await resetTries(dev, booted);
-      return { outcome: 'already-good', result: 'success', message: `slot ${booted} is committed (${rec.version ?? 'unknown version'}); nothing to do` };
+      return { outcome: 'already-good', result: 'success', message: `slot ${booted} is committed (${rec.version ?? 'unknown version'}); nothing to do${afterRollback(state, booted)}` };
     case 'empty':
       // A factory-installed slot that ferry never wrote: it booted, so it becomes the known-good one.
       await dev.bootloader.markGood(booted);
@@ -85,6 +86,13 @@ async function decide(dev: DeviceContext, state: DeviceState, clock: () => Date)
     case 'bad':
       return { outcome: 'running-bad-slot', result: 'failure', code: 'BOOTLOADER_ERROR', message: `slot ${booted} is running but marked bad; check the bootloader configuration, then run \`ferry device mark-good\` if it is healthy` };
   }
+}
+
+/** "; running after a rollback by operator at …" when the operator's last rollback led here. */
+function afterRollback(state: DeviceState, booted: SlotName): string {
+  const rb = state.rollback;
+  if (!rb || rb.to.slot !== booted || state.slots[rb.from.slot].version !== rb.from.version) return '';
+  return `; running after a rollback by operator at ${rb.at} from ${rb.from.version ?? 'unknown version'} (slot ${rb.from.slot})`;
 }
 
 /** True when the bootloader will boot `slot` next: first in order, good, tries left (nothing has fallen back). */

@@ -120,12 +120,12 @@ export function planInstall(inp: PlanInputs): PlanResult {
   const { booted, state } = inp;
   const target = otherSlot(booted);
   if (state.slots[booted].status === 'pending') {
-    const msg = `the running slot ${booted} is not committed yet: run \`ferry device boot-check\` (or mark-good) before installing, or the fallback slot ${target} would be overwritten`;
-    return { kind: 'nothing', code: 'SLOT_BUSY', message: msg, skipped: [] };
+    const msg = `the running slot ${booted} (${state.slots[booted].version ?? 'unknown version'}) is a pending update, not committed yet: finish it first (boot-check or mark-good keeps it, rollback goes back), or the fallback slot ${target} would be overwritten`;
+    return { kind: 'nothing', code: 'UPDATE_PENDING', message: msg, skipped: [] };
   }
   if (state.slots[booted].status === 'bad') {
-    const msg = `the running slot ${booted} is marked bad: check the bootloader, then \`ferry device mark-good\` it if it is healthy, before installing over slot ${target}`;
-    return { kind: 'nothing', code: 'SLOT_BUSY', message: msg, skipped: [] };
+    const msg = `the running slot ${booted} is marked bad: finish that first (mark-good keeps it if it is healthy, rollback goes back) before installing over slot ${target}`;
+    return { kind: 'nothing', code: 'UPDATE_PENDING', message: msg, skipped: [] };
   }
   if (!inp.bootState.slots[booted].good) {
     // After the switch the running slot is the only fallback: the bootloader must be willing to boot it.

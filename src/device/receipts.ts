@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { FerryError } from '../errors.js';
 import { receiptsRootFor } from '../media/source.js';
 import { writeFileAtomic } from '../util/fsx.js';
-import type { DeviceState } from './state.js';
+import type { DeviceEvent, DeviceState, OperatorRollback } from './state.js';
 import type { SlotName, SlotStatus } from './types.js';
 
 export const RECEIPT_SCHEMA = 'ferry.receipt/v1';
@@ -38,6 +38,10 @@ export interface Receipt {
   finishedAt: string;
   durationMs: number;
   bytesWritten?: number;
+  /** What happened, in words (e.g. "rollback by operator from 1.1.0 (slot B) to 1.0.0 (slot A)"). */
+  message?: string;
+  /** Set on a rollback the operator chose: when, from which version, to which. */
+  rollback?: OperatorRollback;
 }
 
 /** A compact UTC stamp for file names (no colons, sortable). */
@@ -56,8 +60,11 @@ export function receiptsDir(mediaRoot: string, deviceId: string): string {
   return path.join(mediaRoot, 'FERRY', 'receipts', deviceId);
 }
 
+/** Most receipts with one stamp and action in a folder (a stick pre-filled with names cannot keep ferry looping). */
+const MAX_SAME_STAMP = 1000;
+
 async function freeName(dir: string, base: string): Promise<string> {
-  for (let i = 1; ; i++) {
+  for (let i = 1; i <= MAX_SAME_STAMP; i++) {
     const file = path.join(dir, i === 1 ? `${base}.json` : `${base}-${i}.json`);
     try {
       await fsp.lstat(file);
@@ -65,6 +72,7 @@ async function freeName(dir: string, base: string): Promise<string> {
       return file;
     }
   }
+  throw new FerryError('LIMIT_EXCEEDED', `${dir} already holds ${MAX_SAME_STAMP} receipts named ${base}: do not use this stick; report it to headquarters`);
 }
 
 /**
@@ -81,7 +89,7 @@ async function realReceiptsDir(mediaRoot: string, deviceId: string): Promise<str
     });
     const st = await fsp.lstat(dir);
     if (!st.isDirectory()) {
-      throw new FerryError('UNSAFE_PATH', `${dir} on the media is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; receipts are not written through it (they wait in the device state)`);
+      throw new FerryError('UNSAFE_MEDIA', `${dir} on the media is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; receipts are not written through it (they wait in the device state): do not use this stick; report it to headquarters`);
     }
   }
   return dir;
@@ -102,13 +110,33 @@ export interface ReceiptDelivery {
   error?: string;
 }
 
+/** Append an event to the device's history; a repeated identical boot-check result replaces its predecessor. */
+export function recordEvent(state: DeviceState, ev: DeviceEvent): void {
+  const events = (state.events ??= []);
+  const last = events[events.length - 1];
+  if (last && ev.receipt === undefined && last.receipt === undefined && last.action === ev.action && last.result === ev.result && last.message === ev.message) events.pop();
+  events.push(ev);
+}
+
+function eventOf(r: Receipt): DeviceEvent {
+  const message = r.message ?? r.error?.message;
+  return {
+    at: r.finishedAt, action: r.action, result: r.result, receipt: r.stamp,
+    ...(r.targetSlot ? { slot: r.targetSlot } : {}), ...(r.version ? { version: r.version } : {}),
+    ...(r.error ? { code: r.error.code } : {}), ...(message ? { message } : {}),
+  };
+}
+
 /**
  * Queue `receipt` (if any) and write every waiting receipt to the stick, oldest
  * first; whatever cannot be written (no stick, read-only stick, an archive file given as
  * media) stays queued in `state.pendingReceipts`. The caller persists the state.
  */
 export async function deliverReceipts(mediaRoot: string | undefined, state: DeviceState, receipt?: Receipt): Promise<ReceiptDelivery> {
-  if (receipt) state.pendingReceipts.push(receipt);
+  if (receipt) {
+    state.pendingReceipts.push(receipt);
+    recordEvent(state, eventOf(receipt));
+  }
   const written: string[] = [];
   if (mediaRoot === undefined) return { written, kept: state.pendingReceipts.length };
   if ((await receiptsRootFor(mediaRoot)) === undefined) {
@@ -116,7 +144,11 @@ export async function deliverReceipts(mediaRoot: string | undefined, state: Devi
   }
   while (state.pendingReceipts.length > 0) {
     try {
-      written.push(await writeReceipt(mediaRoot, state.pendingReceipts[0]!));
+      const r = state.pendingReceipts[0]!;
+      const file = await writeReceipt(mediaRoot, r);
+      written.push(file);
+      const ev = state.events?.find((e) => e.receipt === r.stamp && e.action === r.action);
+      if (ev) ev.deliveredTo = file;
     } catch (e) {
       return { written, kept: state.pendingReceipts.length, error: (e as Error).message };
     }

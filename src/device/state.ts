@@ -48,6 +48,31 @@ export interface LastResult {
   message?: string;
 }
 
+/** A rollback the operator chose (mark-good/rollback by hand), so it is never mistaken for a failed boot. */
+export interface OperatorRollback {
+  by: 'operator';
+  at: string;
+  from: { slot: SlotName; version?: string };
+  to: { slot: SlotName; version?: string };
+}
+
+/** One entry of the device's recent history (apply, boot-check, mark-good, mark-bad, rollback). */
+export interface DeviceEvent {
+  at: string;
+  action: string;
+  result: LastResult['result'];
+  slot?: SlotName;
+  version?: string;
+  code?: string;
+  message?: string;
+  /** The receipt's stamp, and where it was delivered once a writable stick came by. */
+  receipt?: string;
+  deliveredTo?: string;
+}
+
+/** Events kept in the state (the oldest are dropped beyond this). */
+export const MAX_EVENTS = 100;
+
 /** The whole persisted device state. */
 export interface DeviceState {
   schema: typeof STATE_SCHEMA;
@@ -67,6 +92,10 @@ export interface DeviceState {
   crlPem?: string;
   pendingReceipts: Receipt[];
   lastResult?: LastResult;
+  /** The last rollback chosen by the operator. */
+  rollback?: OperatorRollback;
+  /** Recent history, oldest first (at most MAX_EVENTS). */
+  events?: DeviceEvent[];
 }
 
 /** A fresh state: both slots empty, no floor. */
@@ -106,6 +135,8 @@ export function parseDeviceState(v: unknown, where = 'state.json'): DeviceState 
       bad.push('pendingReceipts must be a list of receipts');
     }
     if (v.lastResult !== undefined && !(isObj(v.lastResult) && typeof v.lastResult.action === 'string')) bad.push('lastResult must be an object');
+    if (v.rollback !== undefined && !(isObj(v.rollback) && isTime(v.rollback.at) && isObj(v.rollback.from) && isObj(v.rollback.to))) bad.push('rollback must be {by, at, from, to}');
+    if (v.events !== undefined && !(Array.isArray(v.events) && v.events.every((e) => isObj(e) && typeof e.action === 'string' && isTime(e.at)))) bad.push('events must be a list of {at, action, result}');
   }
   if (bad.length > 0) {
     throw new FerryError('STATE_INVALID', `${where} is invalid (${bad.join('; ')}): restore it from backup or move it away to start from a fresh state (slots then show as empty)`, {
@@ -143,6 +174,7 @@ export async function loadState(stateDir: string): Promise<DeviceState> {
 export async function saveState(stateDir: string, state: DeviceState): Promise<void> {
   await fsp.mkdir(stateDir, { recursive: true, mode: 0o700 });
   if (state.pendingReceipts.length > MAX_PENDING_RECEIPTS) state.pendingReceipts.splice(0, state.pendingReceipts.length - MAX_PENDING_RECEIPTS);
+  if (state.events && state.events.length > MAX_EVENTS) state.events.splice(0, state.events.length - MAX_EVENTS);
   await writeFileAtomic(statePath(stateDir), JSON.stringify(state, null, 2) + '\n', 0o600);
 }
 

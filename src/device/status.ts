@@ -5,8 +5,9 @@
  * receipts are flushed to it (under the lock).
  */
 import { type DeviceDeps, type DeviceOptions, lockDevice, openDevice } from './context.js';
+import { type MarkGoodRisk, markGoodRisk, type RollbackOption, rollbackOption } from './maintenance.js';
 import { deliverReceipts, type ReceiptDelivery } from './receipts.js';
-import { type DeviceState, type LastResult, loadState, saveState, type SlotRecord } from './state.js';
+import { type DeviceEvent, type DeviceState, type LastResult, loadState, type OperatorRollback, saveState, type SlotRecord } from './state.js';
 import type { BootState, SlotName } from './types.js';
 
 /** Everything status reports (also the --json shape). */
@@ -26,6 +27,30 @@ export interface DeviceStatus {
   pendingReceipts: number;
   lastResult?: LastResult;
   delivery?: ReceiptDelivery;
+  /** Set when the running slot is pending or bad: what that means, in words (installs wait until it is settled). */
+  attention?: string;
+  /** Whether `rollback` would go back, and to what; or why there is nothing to go back to. */
+  rollbackOption: RollbackOption;
+  /** What mark-good of the running slot would override and raise. */
+  markGoodRisk: MarkGoodRisk;
+  /** The last rollback the operator chose. */
+  rollback?: OperatorRollback;
+  /** The device's recent history, oldest first. */
+  events: DeviceEvent[];
+  /** The newest boot-check event. */
+  lastBootCheck?: DeviceEvent;
+}
+
+/** The running slot's unsettled state in words, or undefined when it is committed. */
+export function attentionFor(state: DeviceState, booted: SlotName): string | undefined {
+  const rec = state.slots[booted];
+  const v = rec.version ?? 'an unknown version';
+  if (rec.status === 'pending') {
+    const failed = rec.lastError?.code === 'HEALTH_CHECK_FAILED' ? `its health check FAILED (${rec.lastError.message})` : 'its boot check has not passed yet';
+    return `the running slot ${booted} (${v}) is a pending update: ${failed}; keep it (mark-good) or go back (rollback) before installing anything`;
+  }
+  if (rec.status === 'bad') return `the running slot ${booted} (${v}) is marked bad${rec.lastError ? ` (${rec.lastError.message})` : ''}; go back (rollback) or keep it (mark-good) if it is healthy`;
+  return undefined;
 }
 
 /** Options of status. */
@@ -76,12 +101,28 @@ export async function deviceStatus(opts: StatusOptions, deps: Pick<DeviceDeps, '
     pendingReceipts: state.pendingReceipts.length,
     ...(state.lastResult ? { lastResult: state.lastResult } : {}),
     ...(delivery ? { delivery } : {}),
+    ...truth(state, dev.booted),
+  };
+}
+
+function truth(state: DeviceState, booted: SlotName): Pick<DeviceStatus, 'attention' | 'rollbackOption' | 'markGoodRisk' | 'rollback' | 'events' | 'lastBootCheck'> {
+  const events = state.events ?? [];
+  const attention = attentionFor(state, booted);
+  const lastBootCheck = [...events].reverse().find((e) => e.action === 'boot-check');
+  return {
+    ...(attention ? { attention } : {}),
+    rollbackOption: rollbackOption(state, booted),
+    markGoodRisk: markGoodRisk(state, booted),
+    ...(state.rollback ? { rollback: state.rollback } : {}),
+    events,
+    ...(lastBootCheck ? { lastBootCheck } : {}),
   };
 }
 
 /** Human lines for `ferry device status`. */
 export function formatStatus(s: DeviceStatus): string[] {
   const lines = [`device ${s.deviceId} (${s.compatible}), booted slot ${s.booted} (from ${s.bootedSource})`];
+  if (s.attention) lines.push(`ATTENTION: ${s.attention}`);
   for (const n of ['A', 'B'] as const) {
     const r = s.slots[n];
     const boot = s.bootloader.state?.slots[n];
@@ -96,6 +137,9 @@ export function formatStatus(s: DeviceStatus): string[] {
   lines.push(`anti-rollback floor: ${floors.join(', ') || 'none yet'}`);
   lines.push(`clock ${s.clock}, trusted time ${s.trustedTime ?? 'none'}${s.clockBehindTrustedTime ? ' (clock is behind: check the RTC)' : ''}`);
   lines.push(`receipts waiting for a writable stick: ${s.pendingReceipts}${s.delivery?.written.length ? ` (${s.delivery.written.length} just written)` : ''}`);
+  if (s.rollback) lines.push(`rollback by operator at ${s.rollback.at}: from ${s.rollback.from.version ?? 'unknown version'} (slot ${s.rollback.from.slot}) to ${s.rollback.to.version ?? 'unknown version'} (slot ${s.rollback.to.slot})`);
+  lines.push(s.rollbackOption.ok ? `rollback possible to slot ${s.rollbackOption.slot} (${s.rollbackOption.version ?? 'unknown version'})` : `no rollback: ${s.rollbackOption.reason}`);
+  if (s.lastBootCheck) lines.push(`last boot check: ${s.lastBootCheck.result} at ${s.lastBootCheck.at}${s.lastBootCheck.message ? `: ${s.lastBootCheck.message}` : ''}`);
   if (s.lastResult) lines.push(`last: ${s.lastResult.action} ${s.lastResult.result} at ${s.lastResult.at}${s.lastResult.code ? ` [${s.lastResult.code}]` : ''}${s.lastResult.message ? `: ${s.lastResult.message}` : ''}`);
   return lines;
 }

@@ -29,6 +29,11 @@ export interface RawHeader {
   uid: number;
   gid: number;
   size: number;
+  /** Seconds since the epoch (the octal or base-256 field; pax mtime may refine it). */
+  mtime: number;
+  /** Device numbers of char and block entries (0 for every other type, as GNU tar reads them). */
+  devmajor: number;
+  devminor: number;
   typeflag: string;
   /** "ustar" (POSIX), "gnu" ("ustar  "), or "v7" (no magic). */
   format: 'ustar' | 'gnu' | 'v7';
@@ -107,19 +112,27 @@ export function parseHeader(h: Buffer, what: string): RawHeader {
   const uid = parseNumber(h.subarray(108, 116));
   const gid = parseNumber(h.subarray(116, 124));
   const size = parseNumber(h.subarray(124, 136));
-  if (mode === undefined || uid === undefined || gid === undefined || size === undefined) {
-    const bad = Object.entries({ mode, uid, gid, size }).filter(([, v]) => v === undefined).map(([k]) => k);
-    throw corruptArchive(what, `a tar header has malformed numeric fields (${bad.join(', ')})`);
-  }
+  const mtime = parseNumber(h.subarray(136, 148));
   const tf = h[156]!;
+  const typeflag = tf === 0 ? '0' : String.fromCharCode(tf);
+  // GNU tar (list.c decode_header) reads the device fields only for char and block entries.
+  const isDev = typeflag === '3' || typeflag === '4';
+  const devmajor = isDev ? parseNumber(h.subarray(329, 337)) : 0;
+  const devminor = isDev ? parseNumber(h.subarray(337, 345)) : 0;
+  const fields = { mode, uid, gid, size, mtime, devmajor, devminor };
+  const bad = Object.entries(fields).filter(([, v]) => v === undefined).map(([k]) => k);
+  if (bad.length) throw corruptArchive(what, `a tar header has malformed numeric fields (${bad.join(', ')})`);
   return {
     name: headerName(h, format),
     linkname: cString(h, 157, 100),
-    mode,
-    uid,
-    gid,
-    size,
-    typeflag: tf === 0 ? '0' : String.fromCharCode(tf),
+    mode: mode!,
+    uid: uid!,
+    gid: gid!,
+    size: size!,
+    mtime: mtime!,
+    devmajor: devmajor!,
+    devminor: devminor!,
+    typeflag,
     format,
   };
 }
@@ -127,12 +140,22 @@ export function parseHeader(h: Buffer, what: string): RawHeader {
 /**
  * Parse pax extended header records ("<len> <key>=<value>\n", POSIX.1-2001 pax
  * "extended header"). Values stay byte strings; lengths are trusted only after checks.
+ *
+ * Strictly narrower than GNU tar's reader (src/xheader.c, decode_record / xheader_decode),
+ * so no record can mean one thing to ferry and another to tar:
+ * - decode_record skips blanks AND tabs before the length and after it ("12  path=x" is
+ *   "path" to tar): ferry wants the length at the record start and exactly one space after it;
+ * - the length goes through strtoumax (leading zeros accepted): ferry refuses leading zeros;
+ * - the key runs to the first "=" found by strchr, so a NUL before it ends tar's parse and a
+ *   blank inside it is part of tar's key: ferry accepts only printable ASCII keys, no blanks;
+ * - a record starting with NUL silently ends tar's parse (later records ignored): ferry
+ *   allows only NULs from there to the end;
+ * - decx applies records in order, so a repeated key means its last value: ferry refuses it.
  */
 export function parsePaxRecords(data: Buffer, what: string): Map<string, string> {
   const out = new Map<string, string>();
   let i = 0;
   while (i < data.length) {
-    // GNU tar pads nothing inside the record area, but some writers leave trailing NULs.
     if (data[i] === 0) {
       for (let j = i; j < data.length; j++) if (data[j] !== 0) throw corruptArchive(what, 'a pax header has bytes after its records');
       break;
@@ -140,16 +163,22 @@ export function parsePaxRecords(data: Buffer, what: string): Map<string, string>
     const sp = data.indexOf(0x20, i);
     if (sp === -1 || sp - i > 10) throw corruptArchive(what, 'a pax record has no length');
     const lenText = data.toString('latin1', i, sp);
-    if (!/^[1-9][0-9]*$/.test(lenText)) throw corruptArchive(what, `a pax record has a malformed length "${lenText}"`);
+    if (!/^[1-9][0-9]*$/.test(lenText)) throw corruptArchive(what, `a pax record has a malformed length ${JSON.stringify(lenText)}`);
     const len = Number(lenText);
     if (i + len > data.length || len <= sp + 1 - i || data[i + len - 1] !== 0x0a) throw corruptArchive(what, 'a pax record length does not match its content');
     const eq = data.indexOf(0x3d, sp + 1);
     if (eq === -1 || eq >= i + len - 1) throw corruptArchive(what, 'a pax record has no "="');
-    out.set(data.toString('latin1', sp + 1, eq), data.toString('latin1', eq + 1, i + len - 1));
+    const key = data.toString('latin1', sp + 1, eq);
+    if (!PAX_KEY.test(key)) throw corruptArchive(what, `a pax record has a malformed key ${JSON.stringify(key.slice(0, 64))} (GNU tar could read it differently)`);
+    if (out.has(key)) throw corruptArchive(what, `a pax header repeats the key ${JSON.stringify(key)} (GNU tar would use the last one)`);
+    out.set(key, data.toString('latin1', eq + 1, i + len - 1));
     i += len;
   }
   return out;
 }
+
+/** pax keys ferry accepts: printable ASCII without blanks (and "=" ends the key anyway). */
+const PAX_KEY = /^[\x21-\x3c\x3e-\x7e]{1,256}$/;
 
 /** Decode a pax numeric value (uid, gid, size): decimal digits only. */
 export function paxNumber(v: string, key: string, what: string): number {

@@ -62,13 +62,13 @@ describe('planInstall', () => {
   it('refuses to overwrite the fallback while the running slot is still pending', () => {
     const inp = inputs([ok(manifest('1.1.0', 11))]);
     inp.state.slots.A.status = 'pending';
-    expect(planInstall(inp)).toMatchObject({ kind: 'nothing', code: 'SLOT_BUSY' });
+    expect(planInstall(inp)).toMatchObject({ kind: 'nothing', code: 'UPDATE_PENDING', message: expect.stringContaining('pending update') });
   });
 
   it('refuses to install while running a slot that is marked bad', () => {
     const inp = inputs([ok(manifest('1.1.0', 11))]);
     inp.state.slots.A.status = 'bad';
-    expect(planInstall(inp)).toMatchObject({ kind: 'nothing', code: 'SLOT_BUSY', message: expect.stringContaining('marked bad') });
+    expect(planInstall(inp)).toMatchObject({ kind: 'nothing', code: 'UPDATE_PENDING', message: expect.stringContaining('marked bad') });
   });
 
   it('reinstalls a pending update whose bootloader switch never happened, but not one waiting for its reboot', () => {

@@ -222,7 +222,7 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     s.keys('b');
     await s.waitFor('Roll back to slot B');
     s.keys('Tab', 'Enter');
-    screen = await s.waitFor('boots next; reboot to roll back');
+    screen = await s.waitFor('rollback by operator from 1.1.0 (slot A) to 1.0.0 (slot B)');
     expect(grubList(dev).ORDER).toBe('B A');
   });
 

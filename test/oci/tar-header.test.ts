@@ -46,6 +46,36 @@ describe('parsePaxRecords', () => {
   });
 });
 
+describe('parsePaxRecords is strictly narrower than GNU tar decode_record', () => {
+  const bad: Array<[string, string]> = [
+    ['two blanks after the length', '14  path=../x\n'],
+    ['a tab after the length', '13\tpath=../x\n'],
+    ['a blank and a tab after the length', '14 \tpath=../x\n'],
+    ['a blank before the length', ' 13 path=../x\n'],
+    ['a length with a leading zero', '013 path=../x\n'],
+    ['a length with a plus sign', '+13 path=../x\n'],
+    ['a blank inside the key', '14 path =../x\n'],
+    ['a NUL inside the key', '14 pa\0th=../x\n'],
+    ['a byte above 0x7e in the key', '14 p\xe4th=../x\n'],
+    ['an empty key', '9 =../x\n'],
+    ['a repeated key', '13 path=safe\n15 path=../../x\n'],
+    ['records after a NUL', '13 path=safe\n\x0015 path=../../x\n'],
+  ];
+  for (const [what, text] of bad) {
+    it(`refuses ${what}`, () => {
+      expect(() => parsePaxRecords(Buffer.from(text, 'latin1'), 'layer')).toThrowError(expect.objectContaining({ code: 'CORRUPT_ARCHIVE' }));
+    });
+  }
+
+  it('still reads what GNU tar writes (trailing NUL padding, xattr keys with dots and percent escapes)', () => {
+    const m = parsePaxRecords(Buffer.from('30 mtime=1700000000.123456789\n37 SCHILY.xattr.user.a%3Db=v=with=eq\n\0\0\0', 'latin1'), 'layer');
+    expect([...m]).toEqual([
+      ['mtime', '1700000000.123456789'],
+      ['SCHILY.xattr.user.a%3Db', 'v=with=eq'],
+    ]);
+  });
+});
+
 describe('parseHeader', () => {
   it('joins the ustar prefix and name and verifies the checksum', () => {
     const h = tarEntryBytes({ name: 'usr/bin/tool', data: 'x', mode: 0o4755, uid: 7, gid: 9 }).subarray(0, 512);

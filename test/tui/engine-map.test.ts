@@ -67,10 +67,15 @@ describe('engine-map', () => {
       slots: { A: { status: 'good', version: '1.0.0', counter: 100, target: 'kiosk' }, B: { status: 'empty' } },
       counterFloor: { kiosk: 100 }, clock: '2026-11-22T00:00:00Z', clockBehindTrustedTime: false, pendingReceipts: 2,
       lastResult: { action: 'apply', result: 'cancelled', at: '2026-11-21T00:00:00Z', code: 'CANCELLED' },
+      rollbackOption: { ok: false, reason: 'slot B is empty' }, markGoodRisk: {},
+      events: [{ at: '2026-11-21T00:00:00Z', action: 'apply', result: 'cancelled', receipt: '20261121T000000.000Z' }],
     };
-    const info = toDeviceInfo(st);
+    const info = toDeviceInfo(st, new Set(['20261121T000000.000Z-apply']));
     expect(info.bootloader).toContain('unreadable (bad crc)');
     expect(info.counterFloor).toBe(100);
+    expect(info.floorVersion).toBe('1.0.0');
+    expect(info.rollback).toEqual({ ok: false, reason: 'slot B is empty' });
+    expect(info.history).toEqual([{ at: '2026-11-21T00:00:00Z', action: 'apply', result: 'cancelled', ok: false, waiting: true }]);
     expect(info.lastResult).toMatchObject({ ok: false, code: 'CANCELLED' });
     expect(info.slots.map((s) => [s.name, s.booted])).toEqual([['A', true], ['B', false]]);
   });

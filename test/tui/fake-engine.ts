@@ -5,7 +5,7 @@
  */
 import { FerryError } from '../../src/errors.js';
 import type { ProgressFn } from '../../src/progress.js';
-import type { ApplyOutcome, DeviceInfo, MediaListing, PlanInfo, SignatureInfo, TuiEngine } from '../../tui/engine-types.js';
+import type { ApplyOutcome, ReceiptsDelivered, DeviceInfo, MediaListing, PlanInfo, SignatureInfo, TuiEngine } from '../../tui/engine-types.js';
 
 export const DEVICE: DeviceInfo = {
   deviceId: 'kiosk-0042',
@@ -20,7 +20,11 @@ export const DEVICE: DeviceInfo = {
   clock: '2026-11-22T01:00:00Z',
   trustedTime: '2026-11-21T09:00:00Z',
   counterFloor: 100,
+  floorVersion: '1.0.0',
   pendingReceipts: 1,
+  rollback: { ok: false, reason: 'slot B is empty (nothing was ever installed there), so there is nothing to go back to' },
+  markGood: {},
+  history: [],
 };
 
 export const LISTING: MediaListing = {
@@ -91,6 +95,10 @@ export class FakeEngine implements TuiEngine {
   async rollback(): Promise<{ message: string }> {
     this.calls.push('rollback');
     return { message: 'slot B will boot next' };
+  }
+  async deliverReceipts(root: string): Promise<ReceiptsDelivered> {
+    this.calls.push(`deliver ${root}`);
+    return { written: [], kept: 0 };
   }
   async reboot(): Promise<void> {
     this.calls.push('reboot');

@@ -5,15 +5,9 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { FerryError } from '../../errors.js';
-import { applyUpdate } from '../../device/apply.js';
-import { bootCheck, bootCheckError } from '../../device/boot-check.js';
-import { DEFAULT_CONFIG_FILE } from '../../device/config.js';
-import { deviceDeps } from '../../device/deps.js';
-import { markBad, markGood, rollback, type MaintenanceOptions } from '../../device/maintenance.js';
-import type { InstallPlan, SkipReason } from '../../device/plan.js';
-import { deviceStatus, formatStatus } from '../../device/status.js';
-import type { SlotName } from '../../device/types.js';
+import { apply, bootCheck, bootCheckError, DEFAULT_CONFIG_FILE, deviceDeps, type InstallPlan, markBad, markGood, type MaintenanceOptions, rollback, type SkipReason, type SlotName, status, formatStatus } from '../../device/index.js';
 import { action, cliProgress, printJson } from '../run.js';
+import { registerInit } from './device-init.js';
 
 
 interface CommonOpts {
@@ -72,7 +66,7 @@ function registerApply(device: Command): void {
         process.on('SIGTERM', onInt);
         try {
           const progress = cliProgress({ progress: Boolean(opts.json) });
-          const r = await applyUpdate(
+          const r = await apply(
             {
               configFile: opts.config,
               mediaRoot: opts.media,
@@ -125,16 +119,17 @@ function registerMaintenance(device: Command): void {
   const commands = [
     ['mark-good', 'commit a slot (default: the booted one): good in the bootloader and the state', markGood],
     ['mark-bad', 'mark a slot bad (default: the other one) so it does not boot', markBad],
-    ['rollback', 'make the other slot primary if it is a committed good slot (takes effect at the next boot)', rollback],
+    ['rollback', 'go back to the other slot if it holds a committed, good, older system (takes effect at the next boot; recorded as a rollback by operator)', rollback],
   ] as const;
   for (const [name, description, fn] of commands) {
     const cmd = common(device.command(name)).description(description);
     if (name !== 'rollback') cmd.option('--slot <slot>', 'A or B', parseSlot);
+    if (name === 'mark-good') cmd.option('--force', 'commit even a slot whose last health check failed (raises the anti-rollback floor to its version)');
     cmd.option('--media <dir>', 'a writable stick to write the receipt to').action(
-      action(async (opts: CommonOpts & { slot?: SlotName; media?: string }) => {
-        const o: MaintenanceOptions = { configFile: opts.config, ...(opts.slot ? { slot: opts.slot } : {}), ...(opts.media ? { mediaRoot: opts.media } : {}) };
+      action(async (opts: CommonOpts & { slot?: SlotName; media?: string; force?: boolean }) => {
+        const o: MaintenanceOptions = { configFile: opts.config, ...(opts.slot ? { slot: opts.slot } : {}), ...(opts.force ? { force: true } : {}), ...(opts.media ? { mediaRoot: opts.media } : {}) };
         const r = await fn(o, deviceDeps);
-        if (opts.json) printJson({ ok: true, ...r });
+        if (opts.json) printJson({ ok: true, action: r.action, slot: r.slot, message: r.message, receipt: r.receipt, receipts: r.delivery });
         else process.stdout.write(`${r.message}\n`);
       }),
     );
@@ -147,7 +142,7 @@ function registerStatus(device: Command): void {
     .option('--media <dir>', 'a writable stick to flush waiting receipts to')
     .action(
       action(async (opts: CommonOpts & { media?: string }) => {
-        const s = await deviceStatus({ configFile: opts.config, ...(opts.media ? { mediaRoot: opts.media } : {}) }, deviceDeps);
+        const s = await status({ configFile: opts.config, ...(opts.media ? { mediaRoot: opts.media } : {}) }, deviceDeps);
         if (opts.json) printJson({ ok: true, ...s });
         else process.stdout.write(formatStatus(s).join('\n') + '\n');
       }),
@@ -161,4 +156,5 @@ export function registerDevice(program: Command): void {
   registerBootCheck(device);
   registerMaintenance(device);
   registerStatus(device);
+  registerInit(device);
 }

@@ -31,7 +31,7 @@ type Keep = (p: string) => boolean;
  * Apply `whiteouts` in `root`; `keep(p)` is true for paths the layer wrote and their
  * ancestors. Returns how many lower-layer entries were removed.
  */
-export async function applyWhiteouts(root: string, what: string, whiteouts: Whiteout[], keep: Keep): Promise<number> {
+export async function applyWhiteouts(root: string, what: string, whiteouts: Iterable<Whiteout>, keep: Keep): Promise<number> {
   let removed = 0;
   for (const wo of whiteouts) {
     if (wo.kind === 'reserved') continue;

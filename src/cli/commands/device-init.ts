@@ -1,0 +1,86 @@
+/** `ferry device init`: provision a device once (src/device/init.ts does the work). */
+import type { Command } from 'commander';
+import { createInterface } from 'node:readline/promises';
+import { FerryError } from '../../errors.js';
+import { DEFAULT_CONFIG_FILE, deviceDeps, init, type InitPlan, type InitResult, type SlotName } from '../../device/index.js';
+import { action, printJson } from '../run.js';
+
+interface InitCliOptions {
+  config: string;
+  json?: boolean;
+  trustRoot?: string;
+  booted?: SlotName;
+  version?: string;
+  digest?: string;
+  target?: string;
+  yes?: boolean;
+  force?: boolean;
+}
+
+function parseSlot(v: string): SlotName {
+  if (v !== 'A' && v !== 'B') throw new FerryError('USAGE', `--booted must be A or B, not "${v}"`);
+  return v;
+}
+
+/** Show the plan and ask on the terminal; without one, --yes is required. */
+async function confirmInit(plan: InitPlan): Promise<boolean> {
+  if (!process.stdin.isTTY || !process.stderr.isTTY) throw new FerryError('CONFIRMATION_REQUIRED', 'no terminal to confirm on: pass --yes to provision without asking');
+  process.stderr.write(`provision device ${plan.deviceId} (booted slot ${plan.booted}):\n${plan.changes.map((c) => `  ${c}\n`).join('')}`);
+  for (const r of plan.replaces) process.stderr.write(`  replaces ${r}\n`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await new Promise<string>((resolve) => {
+      rl.on('SIGINT', () => resolve(''));
+      rl.on('close', () => resolve(''));
+      rl.question('proceed? [y/N] ').then(resolve, () => resolve(''));
+    });
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+function printResult(r: InitResult): void {
+  const what = `slot ${r.booted} good and committed${r.version ? `, version ${r.version}` : ''}${r.target ? `, target ${r.target}` : ''}`;
+  if (!r.changed) process.stdout.write(`device ${r.deviceId} is already provisioned (${what}); nothing changed\n`);
+  else {
+    process.stdout.write(`provisioned device ${r.deviceId} (${what}):\n${r.changes.map((c) => `  ${c}\n`).join('')}`);
+    for (const x of r.replaces) process.stdout.write(`  replaced ${x}\n`);
+  }
+  for (const w of r.warnings) process.stderr.write(`ferry: warning: ${w}\n`);
+}
+
+/** Register `ferry device init` under `ferry device`. */
+export function registerInit(device: Command): void {
+  device
+    .command('init')
+    .description('provision the device once: check the config, install the trust root, write the bootloader\'s initial state and state.json (booted slot good and committed)')
+    .option('--config <file>', 'device configuration file', DEFAULT_CONFIG_FILE)
+    .option('--trust-root <pem>', 'root CA certificate to install into <trustDir>/roots/')
+    .option('--booted <slot>', 'the running slot, A or B (default: ferry.slot= on the kernel command line, or bootedSlot in the config)', parseSlot)
+    .option('--version <version>', 'version of the running image (default: IMAGE_VERSION or VERSION_ID from the slot\'s os-release)')
+    .option('--digest <digest>', 'image manifest digest of the running image (sha256:…)')
+    .option('--target <name>', 'the update target name this device follows (recorded as state.target)')
+    .option('--yes', 'do not ask for confirmation (required without a terminal)')
+    .option('--force', 'replace a provisioned state, trust root or damaged boot state that differs (the output lists what it replaces)')
+    .option('--json', 'print the result as JSON')
+    .action(
+      action(async (opts: InitCliOptions) => {
+        const r = await init(
+          {
+            configFile: opts.config,
+            ...(opts.trustRoot ? { trustRoot: opts.trustRoot } : {}),
+            ...(opts.booted ? { booted: opts.booted } : {}),
+            ...(opts.version ? { version: opts.version } : {}),
+            ...(opts.digest ? { digest: opts.digest } : {}),
+            ...(opts.target ? { target: opts.target } : {}),
+            force: Boolean(opts.force),
+            confirm: (plan) => (opts.yes ? Promise.resolve(true) : confirmInit(plan)),
+          },
+          deviceDeps,
+        );
+        if (opts.json) printJson({ ok: true, ...r });
+        else printResult(r);
+      }),
+    );
+}
