@@ -29,12 +29,10 @@ mkdir -p "$CACHE" "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 log() { echo "build-image: $*" >&2; }
 
-# ferry on the host (PKI, export) and in the guest: the single executable when built,
-# else (development only) Node plus dist/ and the production node_modules.
-if [ -x "$FERRY_BIN" ]; then FERRY_KIND=sea; else FERRY_KIND=node; fi
-host_ferry() {
-  if [ "$FERRY_KIND" = sea ]; then "$FERRY_BIN" "$@"; else "$REPO/node_modules/.bin/node" "$REPO/dist/src/cli/main.js" "$@"; fi
-}
+# ferry's single executable (npm run build:device) runs in the guest and, for the PKI and
+# the export of the stick, on the host.
+[ -x "$FERRY_BIN" ] || { echo "build-image.sh: $FERRY_BIN is missing: run npm run build:device first (or pass --ferry PATH)" >&2; exit 2; }
+FERRY_BIN="$(readlink -f "$FERRY_BIN")"
 
 # --- the kernel: Debian's generic amd64 build (the cloud flavour has no USB support) ---
 deb="$(ls "$CACHE"/"$KPKG"_*.deb 2>/dev/null | head -1 || true)"
@@ -47,9 +45,9 @@ KREL="${KPKG#linux-image-}"
 
 # --- the cache key: every input of the images ---
 key_inputs() {
-  echo "$FLAVOUR $KPKG $(basename "$deb") $FERRY_KIND"
+  echo "$FLAVOUR $KPKG $(basename "$deb")"
   cat "$0" "$HERE"/initramfs-init "$HERE"/kiosk-init "$HERE"/health "$HERE"/reboot-cmd "$HERE"/device.json "$HERE"/run.sh "$REPO"/samples/grub/grub.cfg
-  if [ "$FERRY_KIND" = sea ]; then sha256sum "$FERRY_BIN"; else find "$REPO/dist/src" -type f -newer "$REPO/package.json" -printf '%p %T@\n' | sort; fi
+  sha256sum < "$FERRY_BIN"
 }
 KEY="$(key_inputs | sha256sum | cut -c1-16)"
 BASE="$CACHE/base-$FLAVOUR-$KEY"
@@ -57,7 +55,7 @@ if [ -f "$BASE/done" ]; then
   log "using cached images $BASE"
 else
   rm -rf "$BASE" && mkdir -p "$BASE"
-  bash "$HERE/build-base.sh" "$BASE" "$FLAVOUR" "$deb" "$KREL" "$FERRY_KIND" "$FERRY_BIN"
+  bash "$HERE/build-base.sh" "$BASE" "$FLAVOUR" "$deb" "$KREL" "$FERRY_BIN"
   touch "$BASE/done"
 fi
 cp --sparse=always "$BASE/disk.img" "$OUT/disk.img"

@@ -24,7 +24,7 @@ if [ -z "${FERRY_VM_ACCEL:-}" ] && [ -w /dev/kvm ]; then
   if echo quit | timeout 20 qemu-system-x86_64 -accel kvm -machine pc -m 64 -display none -nodefaults -monitor stdio >/dev/null 2>&1; then accel=kvm; fi
 fi
 accel="${FERRY_VM_ACCEL:-$accel}"
-args=(-machine pc -accel "$accel" -m 1024 -smp 1 -display none -vga none -nodefaults -no-user-config
+args=(-machine pc -accel "$accel" -m 1024 -smp 2 -display none -vga none -nodefaults -no-user-config
   -serial stdio -monitor none
   -drive "file=$DISK,format=raw,if=virtio,cache=unsafe"
   -device qemu-xhci,id=xhci)

@@ -10,25 +10,23 @@ import * as fsp from 'node:fs/promises';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { readBuild } from './build.js';
 
-export const REPO = path.resolve(import.meta.dirname, '..', '..', '..');
+export const REPO = path.resolve(import.meta.dirname, '..', '..');
 const SAMPLES = path.join(REPO, 'samples', 'vm');
 
 /** A built kiosk: base disk, stick and PKI (DIR of build-image.sh). */
 export interface KioskBuild {
   dir: string;
-  layout: { BOOT_OFFSET: number; DATA_OFFSET: number };
+  /** bios: grubenv on the ext4 boot partition; uefi: on the FAT ESP. */
+  flavour: 'bios' | 'uefi';
+  layout: { BOOT_OFFSET: number; DATA_OFFSET: number; SLOT_A_OFFSET: number; TINY_OFFSET: number; ESP_OFFSET: number };
 }
 
 /** Build (or take from the cache) the kiosk images into `dir`. */
 export function buildKiosk(dir: string, flavour: 'bios' | 'uefi' = 'bios'): KioskBuild {
   execFileSync('bash', [path.join(SAMPLES, 'build-image.sh'), '--out', dir, '--flavour', flavour], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const layout: Record<string, number> = {};
-  for (const line of fs.readFileSync(path.join(dir, 'layout.env'), 'utf8').split('\n')) {
-    const m = /^(\w+)=(\d+)$/.exec(line);
-    if (m) layout[m[1]!] = Number(m[2]);
-  }
-  return { dir, layout: layout as KioskBuild['layout'] };
+  return readBuild(dir);
 }
 
 /** A private copy of the base disk (and stick) for one case. */
@@ -37,6 +35,8 @@ export interface Case {
   disk: string;
   stick: string;
   build: KioskBuild;
+  /** Set while the disk may hold unreplayed ext4 journals (after a VM ran on it). */
+  dirty?: boolean;
 }
 
 /** Copy the base disk and stick for a case named `name` (sparse copies: fast). */
@@ -48,12 +48,36 @@ export function newCase(build: KioskBuild, work: string, name: string): Case {
   return { name, disk, stick, build };
 }
 
+/**
+ * Replay the ext4 journals of the boot and data partitions (e2fsck -p, as the kernel's
+ * mount would) before reading or writing them: after a power cut the newest metadata may
+ * sit in the journal only, and debugfs does not replay it. Exit 4 and up means damage.
+ */
+function settle(c: Case): void {
+  if (!c.dirty) return;
+  for (const off of [c.build.layout.BOOT_OFFSET, c.build.layout.DATA_OFFSET]) {
+    // through a loop device at the partition's offset: e2fsck loses an `image?offset=` when it
+    // re-opens the file system after the journal replay
+    const loop = execFileSync('losetup', ['-f', '--show', '-o', String(off), c.disk], { encoding: 'utf8' }).trim();
+    try {
+      execFileSync('e2fsck', ['-p', loop], { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      const status = (e as { status?: number }).status ?? 8;
+      if (status >= 4) throw new Error(`${c.name}: e2fsck found damage at offset ${off} (exit ${status}): ${(e as { stdout?: Buffer }).stdout?.toString() ?? ''}`);
+    } finally {
+      execFileSync('losetup', ['-d', loop]);
+    }
+  }
+  c.dirty = false;
+}
+
 function debugfs(image: string, offset: number, request: string, write = false): string {
   return execFileSync('debugfs', [...(write ? ['-w'] : []), '-R', request, `${image}?offset=${offset}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Write the per-boot scenario lines (one line per boot, consumed by the kiosk's init). */
 export function setScenario(c: Case, lines: string[]): void {
+  settle(c);
   const tmp = path.join(os.tmpdir(), `ferry-vm-scenario-${process.pid}-${c.name}`);
   fs.writeFileSync(tmp, lines.join('\n') + '\n');
   try {
@@ -66,12 +90,14 @@ export function setScenario(c: Case, lines: string[]): void {
 
 /** A file on the data partition (undefined when absent). */
 export function dataFile(c: Case, file: string): string | undefined {
+  settle(c);
   const out = debugfs(c.disk, c.build.layout.DATA_OFFSET, `cat ${file}`);
   return out.length === 0 ? undefined : out;
 }
 
 /** Names in a folder of the data partition. */
 export function dataLs(c: Case, dir: string): string[] {
+  settle(c);
   return debugfs(c.disk, c.build.layout.DATA_OFFSET, `ls -1 ${dir}`)
     .split('\n')
     .map((s) => s.trim())
@@ -87,9 +113,11 @@ export function readState(c: Case): { slots: Record<'A' | 'B', { status: string;
 
 /** `grub-editenv list` of the boot partition's grubenv. */
 export function grubenv(c: Case): Record<string, string> {
+  settle(c);
   const tmp = path.join(os.tmpdir(), `ferry-vm-grubenv-${process.pid}-${c.name}`);
   try {
-    debugfs(c.disk, c.build.layout.BOOT_OFFSET, `dump /boot/grub/grubenv ${tmp}`);
+    if (c.build.flavour === 'uefi') execFileSync('mcopy', ['-n', '-i', `${c.disk}@@${c.build.layout.ESP_OFFSET}`, '::/EFI/BOOT/grubenv', tmp]);
+    else debugfs(c.disk, c.build.layout.BOOT_OFFSET, `dump /boot/grub/grubenv ${tmp}`);
     const out = execFileSync('grub-editenv', [tmp, 'list'], { encoding: 'utf8' });
     return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   } finally {
@@ -106,7 +134,7 @@ export function stickReceipts(c: Case): Array<{ file: string; action: string; re
   } catch {
     return [];
   }
-  return names.sort().map((f) => ({ file: path.basename(f), ...JSON.parse(execFileSync('mtype', ['-i', c.stick, `::${f}`], { encoding: 'utf8' })) }));
+  return names.sort().map((f) => ({ file: path.basename(f), ...JSON.parse(execFileSync('mtype', ['-i', c.stick, f.startsWith('::') ? f : `::${f}`], { encoding: 'utf8' })) }));
 }
 
 /** Copy the stick's FERRY folder out of the image (mtools) for `ferry verify`. */
@@ -119,6 +147,8 @@ export function extractStick(c: Case, into: string): string {
 /** One boot of the kiosk under QEMU, serial console collected. */
 export class Vm {
   readonly lines: string[] = [];
+  /** When each line arrived (ms since the epoch). */
+  readonly times: number[] = [];
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcess;
   private waiters: Array<() => void> = [];
@@ -129,6 +159,7 @@ export class Vm {
     readonly c: Case,
     opts: { stick?: boolean } = {},
   ) {
+    c.dirty = true;
     this.qmpSocket = path.join(os.tmpdir(), `ferry-vm-qmp-${process.pid}-${c.name}.sock`);
     fs.rmSync(this.qmpSocket, { force: true });
     const args = [path.join(c.build.dir, 'run.sh'), '--disk', c.disk, '--qmp', this.qmpSocket];
@@ -142,7 +173,9 @@ export class Vm {
         const line = buf.slice(0, nl).replace(/\r/g, '');
         buf = buf.slice(nl + 1);
         this.lines.push(line);
-        if (process.env.FERRY_VM_VERBOSE) process.stderr.write(`[${c.name} ${((Date.now() - this.started) / 1000).toFixed(0)}s] ${line}\n`);
+        this.times.push(Date.now());
+        // FERRY_VM_LOG=FILE: every serial line, with the case and the seconds since boot (watch with tail -f)
+        if (process.env.FERRY_VM_LOG) fs.appendFileSync(process.env.FERRY_VM_LOG, `[${c.name} ${((Date.now() - this.started) / 1000).toFixed(0)}s] ${line}\n`);
       }
       for (const w of this.waiters.splice(0)) w();
     };
@@ -157,6 +190,15 @@ export class Vm {
   /** The `ferry-vm:` event lines so far. */
   events(): string[] {
     return this.lines.filter((l) => l.startsWith('ferry-vm: ')).map((l) => l.slice('ferry-vm: '.length));
+  }
+
+  /** The `ferry-vm:` events with their arrival times. */
+  eventTimes(): Array<{ event: string; at: number }> {
+    const out: Array<{ event: string; at: number }> = [];
+    this.lines.forEach((l, i) => {
+      if (l.startsWith('ferry-vm: ')) out.push({ event: l.slice('ferry-vm: '.length), at: this.times[i]! });
+    });
+    return out;
   }
 
   /** Wait until an event line matches `re` (counting from event index `from`); fails on exit or timeout. */
