@@ -15,7 +15,7 @@ import { expect } from 'vitest';
 import type { ErrorCode } from '../../src/errors.js';
 import type { Jail } from '../helpers/hostile-device.js';
 import { usedBytes } from '../helpers/hostile-mutate.js';
-import { putRawBlob, type PublishSpec } from '../helpers/hostile-stick.js';
+import { blobPath, putRawBlob, type PublishSpec } from '../helpers/hostile-stick.js';
 import { type RawEntry, tarArchive, type TestLayer } from '../helpers/layers.js';
 import { putIndex, sha } from '../media/fixtures.js';
 import type { CaseCtx, HostileCase } from './harness.js';
@@ -143,6 +143,24 @@ export const BOMB_CASES: HostileCase[] = [
   }),
   signed('unpacked-bytes-negative', 'signed unpackedBytes of -1', 'MANIFEST_INVALID', () => ({ layers: [{ tar: zeros(1) }], unpackedBytes: -1 })),
   signed('payload-bytes-huge', 'signed payloadBytes of 2^53-1 (more than any slot)', 'NO_SPACE', () => ({ layers: [{ tar: zeros(1) }], payloadBytes: Number.MAX_SAFE_INTEGER, unpackedBytes: null })),
+  {
+    name: 'chunk-index-not-the-blob',
+    attacker: 'signer',
+    tries: 'a signed chunk index that matches the bytes stored under a layer digest those bytes do not have',
+    expect: 'DIGEST_MISMATCH',
+    async stick({ hk }) {
+      const media = await hk.newMedia();
+      const fake = sha(Buffer.from('some other layer'));
+      let real = '';
+      const desc = await rawImage(media, (m) => {
+        real = m.layers[0]!.digest as string;
+        m.layers[0]!.digest = fake;
+      });
+      await fsp.rename(blobPath(media, real), blobPath(media, fake));
+      await hk.publish(media, { descriptor: desc, version: '6.6.6', counter: 666, payloadBytes: 4096, unpackedBytes: null });
+      return media;
+    },
+  },
   rawSigned('layer-size-negative', 'a signed image whose layer descriptor says size -1', 'INVALID_MANIFEST', (m) => void (m.layers[0]!.size = -1)),
   rawSigned('layer-size-huge', 'a signed image whose layer descriptor says 2^52 bytes', 'SIZE_MISMATCH', (m) => void (m.layers[0]!.size = 2 ** 52)),
   rawSigned('manifest-over-cap', 'a signed 5 MiB image manifest (cap 4 MiB)', 'FILE_TOO_LARGE', (m) => void (m.annotations = { pad: 'p'.repeat(5 * MiB) })),

@@ -48,7 +48,7 @@ export const LAYER_CASES: HostileCase[] = [
   signed('pax-stacked', 'two pax headers before one entry (safe, then ../)', 'CORRUPT_ARCHIVE', () => [
     R(extendedHeader('x', paxRecord(' path=ok')), rawPaxEntry([' path=../canary/canary'], { name: 'innocent', data: PWNED })),
   ]),
-  signed('pax-global-path', 'a global pax header with path=../', 'ok', () => [R(extendedHeader('g', paxRecord(' path=../canary/canary')), tarEntryBytes({ name: 'innocent', data: 'harmless\n' }))]),
+  signed('pax-global-path', 'a global pax header with path=../ (GNU tar applies it to later entries)', 'CORRUPT_ARCHIVE', () => [R(extendedHeader('g', paxRecord(' path=../canary/canary')), tarEntryBytes({ name: 'innocent', data: 'harmless\n' }))]),
   signed('pax-linkpath-dotdot', 'pax linkpath ../ on a hardlink', 'UNSAFE_PATH', () => [L({ name: 'h', type: '1', linkname: 'ok', pax: { linkpath: '../canary/canary' } })]),
   signed('pax-path-and-gnu-longname', 'a pax path and a GNU long name on one entry', 'CORRUPT_ARCHIVE', () => [L({ name: 'x', data: PWNED, pax: { path: 'ok' }, gnuLongName: '../canary/canary' })]),
   signed('gnu-longname-dotdot', 'GNU long name (L) ../canary/canary', 'UNSAFE_PATH', () => [L({ name: 'innocent', data: PWNED, gnuLongName: '../canary/canary' })]),

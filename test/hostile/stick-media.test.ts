@@ -5,6 +5,11 @@ import { defineCorpus, only } from './harness.js';
 defineCorpus(
   'hostile sticks: no key, a signed stick altered afterwards',
   only(MEDIA_CASES, [
+    'fifo-at-config',
+    'fifo-at-layer',
+    'symlink-at-layer',
+    'char-at-layer',
+    'tampered-pax-exploit',
     'receipts-symlink',
     'chunk-middle-gzip',
     'chunk-last-zstd',

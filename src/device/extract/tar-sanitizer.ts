@@ -43,6 +43,9 @@ export interface ByteSink {
   write(chunks: Buffer[]): Promise<void>;
 }
 
+/** The largest uid or gid (uid_t and gid_t are 32-bit on Linux). */
+const MAX_ID = 0xffffffff;
+
 type State = 'header' | 'meta' | 'data' | 'skip' | 'end';
 
 /** Pending extended headers that apply to the next entry. */
@@ -155,7 +158,7 @@ export class TarSanitizer {
     const kind = kindOfTypeflag(h.typeflag);
     if (kind === undefined) throw corruptArchive(this.what, `entry ${JSON.stringify(h.name)} has unsupported tar type "${h.typeflag}" (sparse, multi-volume and incremental entries are not accepted)`);
     const entry = this.resolveEntry(h, kind);
-    if (++this.entries > ExtractCaps.entries) throw new FerryError('FILE_TOO_LARGE', `${this.what}: more than ${ExtractCaps.entries} entries in one layer; split the image into more layers`);
+    if (++this.entries > ExtractCaps.entries) throw new FerryError('LIMIT_EXCEEDED', `${this.what}: more than ${ExtractCaps.entries} entries in one layer; split the image into more layers`);
     const verdict = this.gate.admit(entry);
     if (typeof verdict !== 'string') return verdict.then((v) => this.afterVerdict(v, entry));
     this.afterVerdict(verdict, entry);
@@ -193,9 +196,11 @@ export class TarSanitizer {
     this.state = 'header';
     const body = m.data.subarray(0, m.size);
     if (m.kind === 'g') {
-      // Global pax headers would change every later entry behind ferry's back; they carry
-      // nothing an OS image needs (git archive puts a commit id there), so they are dropped.
-      parsePaxRecords(body, this.what);
+      // GNU tar applies a global header's records to every later entry; ferry drops global
+      // headers, so one that says more than a comment (git archive's commit id) is refused.
+      for (const k of parsePaxRecords(body, this.what).keys()) {
+        if (k !== 'comment') throw corruptArchive(this.what, `a global pax header sets ${JSON.stringify(k)} for every later entry (ferry accepts only a comment there)`);
+      }
       return;
     }
     // GNU tar keeps only the last extended header of a kind (a second pax header replaces the
@@ -229,6 +234,8 @@ export class TarSanitizer {
     const size = pax.has('size') ? paxNumber(pax.get('size')!, 'size', this.what) : h.size;
     const uid = pax.has('uid') ? paxNumber(pax.get('uid')!, 'uid', this.what) : h.uid;
     const gid = pax.has('gid') ? paxNumber(pax.get('gid')!, 'gid', this.what) : h.gid;
+    // GNU tar refuses ids beyond uid_t/gid_t (32 bits); ferry must not accept what tar then fails on.
+    if (uid > MAX_ID || gid > MAX_ID) throw corruptArchive(this.what, `entry ${JSON.stringify(h.name)} has an owner id above ${MAX_ID}`);
     // GNU tar extracts a regular-file entry named "x/" as a directory (old tars marked them so).
     const kind: EntryKind = typeKind === 'file' && name.endsWith('/') ? 'dir' : typeKind;
     if (isHeaderOnly(kind) && size !== 0) throw corruptArchive(this.what, `entry ${JSON.stringify(name)} of type ${kind} claims ${size} bytes of data`);
@@ -250,7 +257,7 @@ export class TarSanitizer {
   private mtimeOf(h: RawHeader, pax: Map<string, string>): string {
     const v = pax.get('mtime');
     if (v === undefined) return String(h.mtime);
-    if (!/^-?[0-9]{1,19}(\.[0-9]{1,20})?$/.test(v)) throw corruptArchive(this.what, `pax mtime ${JSON.stringify(v.slice(0, 32))} is not a decimal time`);
+    if (!/^-?[0-9]{1,12}(\.[0-9]{1,20})?$/.test(v)) throw corruptArchive(this.what, `pax mtime ${JSON.stringify(v.slice(0, 32))} is not a decimal time`);
     return v;
   }
 }

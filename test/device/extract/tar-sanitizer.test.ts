@@ -86,12 +86,18 @@ describe('TarSanitizer', () => {
 
   it('drops global headers, GNU long names and unknown pax keys; keeps binary xattrs, big ids, sub-second times, devices', async () => {
     const cap = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0x0a, 0x3d, 0x00, 0xff]);
-    const global = fixChecksum(tarEntryBytes({ name: 'pax_global_header', type: 'x', data: '16 path=../../x\n' }));
-    global[156] = 'g'.charCodeAt(0);
+    const globalHeader = (records: string): Buffer => {
+      const g = tarEntryBytes({ name: 'pax_global_header', type: 'x', data: records });
+      g[156] = 'g'.charCodeAt(0);
+      return fixChecksum(g);
+    };
+    const global = globalHeader('15 comment=abc\n');
+    // GNU tar would apply a global path to every later entry: refused, not dropped
+    await expect(sanitize(Buffer.concat([globalHeader('16 path=../../x\n'), tarArchive([{ name: 'a' }])]), () => 4096, passAll)).rejects.toMatchObject({ code: 'CORRUPT_ARCHIVE' });
     const longName = `long/${'n'.repeat(150)}`;
     const longLink = `/usr/${'t'.repeat(300)}`;
     const tar = Buffer.concat([
-      fixChecksum(global),
+      global,
       tarArchive(
         [
           { name: 'short', data: 'x', pax: { comment: 'hi', 'LIBARCHIVE.xattr.user.x': 'dropped', 'SCHILY.xattr.security.capability': cap, uid: '3000000000', gid: '2500000000', mtime: '1700000000.123456789', atime: '5', uname: 'root' } },
