@@ -105,8 +105,8 @@ mkfs.ext4 -q -F -L boot -d "$W/bootfs" "$W/boot.img" "${BOOT_MIB}M"
 if [ "$FLAVOUR" = uefi ]; then
   # UEFI: GRUB, grub.cfg and the grubenv on the FAT EFI System Partition (gpt1), the usual place
   P1_MIB=34 P1_TYPE=C12A7328-F81F-11D2-BA4B-00A0C93EC93B P1_NAME=esp
-  grub-mkimage -O x86_64-efi -o "$W/BOOTX64.EFI" -p '(hd0,gpt1)/EFI/BOOT' \
-    part_gpt fat ext2 normal linux loadenv test echo configfile efi_gop efi_uga boot
+  grub-mkimage -O x86_64-efi -o "$W/BOOTX64.EFI" -p /EFI/BOOT \
+    part_gpt fat ext2 normal linux loadenv test echo configfile regexp efi_gop efi_uga boot
   mkfs.vfat -n ESP -C "$W/esp.img" $((P1_MIB * 1024)) >/dev/null
   mmd -i "$W/esp.img" ::/EFI ::/EFI/BOOT
   mcopy -i "$W/esp.img" "$W/BOOTX64.EFI" "$W/bootfs/boot/grub/grub.cfg" "$W/bootfs/boot/grub/grubenv" ::/EFI/BOOT/

@@ -209,9 +209,9 @@ export class Vm {
     for (;;) {
       const ev = this.events();
       for (let i = from; i < ev.length; i++) if (re.test(ev[i]!)) return { line: ev[i]!, index: i };
-      if (done) throw new Error(`${this.c.name}: QEMU exited before ${re}; events:\n${ev.join('\n')}`);
+      if (done) throw new Error(`${this.c.name}: QEMU exited before ${re}; events:\n${ev.join('\n')}\nlast console lines:\n${this.lines.slice(-20).join('\n')}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.c.name}: timed out waiting for ${re}; events:\n${ev.join('\n')}`);
+      if (left <= 0) throw new Error(`${this.c.name}: timed out waiting for ${re}; events:\n${ev.join('\n')}\nlast console lines:\n${this.lines.slice(-20).join('\n')}`);
       await new Promise<void>((r) => {
         const t = setTimeout(r, Math.min(left, 1000));
         this.waiters.push(() => {
