@@ -16,7 +16,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
-import { isTempName } from '../util/fsx.js';
+import { isHostileMedia, isTempName, readFileCapped } from '../util/fsx.js';
 import { mediaPaths } from './store.js';
 
 /** What a lock file says about its owner. */
@@ -65,9 +65,11 @@ export function isStale(owner: LockOwner): boolean {
 
 async function readOwner(file: string): Promise<LockOwner | undefined> {
   try {
-    const o = JSON.parse(await fsp.readFile(file, 'utf8')) as LockOwner;
+    // never blocks: a FIFO or device at FERRY/.lock is UNSAFE_MEDIA, not a hang
+    const o = JSON.parse((await readFileCapped(file, 64 * 1024, 'stick lock', { media: true })).toString('utf8')) as LockOwner;
     return typeof o.pid === 'number' && typeof o.host === 'string' ? o : undefined;
-  } catch {
+  } catch (e) {
+    if (isHostileMedia(e)) throw e;
     return undefined; // gone, or half written by its creator: look again
   }
 }
@@ -161,9 +163,11 @@ export function activeLocks(): MediaLock[] {
   return [...active];
 }
 
-async function tryCreate(file: string, owner: LockOwner): Promise<boolean> {
+async function tryCreate(file: string, owner: LockOwner, onCreated: () => void): Promise<boolean> {
   try {
     const fh = await fsp.open(file, 'wx', 0o644);
+    // ours from this moment: a Ctrl-C while the owner record is written must still remove it
+    onCreated();
     try {
       await fh.writeFile(JSON.stringify(owner) + '\n');
       await fh.sync();
@@ -177,7 +181,7 @@ async function tryCreate(file: string, owner: LockOwner): Promise<boolean> {
     // FERRY/ was removed by a writer that created it and just released it: make it again
     if (code === 'ENOENT') {
       await fsp.mkdir(path.dirname(file), { recursive: true });
-      return tryCreate(file, owner);
+      return tryCreate(file, owner, onCreated);
     }
     throw e;
   }
@@ -218,18 +222,16 @@ export async function lockMedia(mediaRoot: string, what: string, opts: LockOptio
   const me: LockOwner = { pid: process.pid, host: os.hostname(), ...(start ? { start } : {}), since: new Date().toISOString(), what, nonce: randomBytes(8).toString('hex') };
   const deadline = Date.now() + (opts.waitMs ?? 120_000);
   let told = false;
+  const lock = new MediaLock(mediaRoot, file, createdFerry);
   for (;;) {
     let created: boolean;
     try {
-      created = await tryCreate(file, me);
+      created = await tryCreate(file, me, () => active.add(lock));
     } catch (e) {
+      if (active.delete(lock)) await fsp.rm(file, { force: true });
       throw toFerryError(e, `cannot lock ${file}`);
     }
-    if (created) {
-      const lock = new MediaLock(mediaRoot, file, createdFerry);
-      active.add(lock);
-      return lock;
-    }
+    if (created) return lock;
     const owner = await readOwner(file);
     if (owner && isStale(owner)) {
       await breakStale(file, owner);
