@@ -12,9 +12,8 @@ import { CHUNK_INDEX_CAP, type ChunkIndex, chunksOf, parseChunkIndex } from '../
 import { readChunkVerified } from '../oci/chunk-reader.js';
 import type { Descriptor } from '../oci/types.js';
 import { noProgress, type ProgressFn } from '../progress.js';
-import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice, planInputs } from './context.js';
+import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, lockDevice, openDevice, planInputs } from './context.js';
 import { faultingProgress, faultPoint } from './fault.js';
-import { acquireLock } from './lock.js';
 import { type InstallPlan, planInstall, type SkipReason } from './plan.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { settleDeadApply } from './interrupted.js';
@@ -64,7 +63,7 @@ interface Run {
 /** Apply the best (or the requested) verified update from the media to the inactive slot. */
 export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise<ApplyResult> {
   const dev = await openDevice(opts, deps);
-  const lock = await acquireLock(dev.config.stateDir, 'apply');
+  const lock = await lockDevice(dev, 'apply');
   try {
     const state = await loadState(dev.config.stateDir);
     const clock = opts.clock ?? (() => new Date());
