@@ -42,6 +42,7 @@ describe('ferry_<version>_amd64.deb', () => {
       './usr/bin/ferry-tui -> ferry',
       './lib/systemd/system/ferry-boot-check.service',
       './lib/systemd/system/ferry-tui@.service',
+      './lib/systemd/system/ferry-auto@.service',
       './lib/udev/rules.d/99-ferry.rules',
       './etc/ferry/device.json.example',
       './usr/share/doc/ferry/copyright',
@@ -80,14 +81,14 @@ describe('ferry_<version>_amd64.deb', () => {
     expect(s.status).toBe(0);
     expect(s.stdout).toMatch(/^device kiosk-deb-1 \(acme,kiosk-v2\), booted slot A/);
     expect(s.stdout).toMatch(/slot A\* good +1\.0\.0/);
-  });
+  }, 10 * 60_000);
 
   it('passes lintian without errors', () => {
     const r = spawnSync('lintian', ['--tag-display-limit', '0', deb], { encoding: 'utf8', timeout: 20 * 60_000 });
     const lines = (r.stdout + r.stderr).split('\n').filter((l) => /^[EWIXO]: /.test(l));
     execFileSync('sh', ['-c', `cat > "${path.join(REPO, 'dist/deb/lintian.txt')}"`], { input: lines.join('\n') + '\n' });
     expect(lines.filter((l) => l.startsWith('E: '))).toEqual([]);
-  });
+  }, 25 * 60_000);
 
   it('removes and purges cleanly (the boot check is no longer enabled)', () => {
     expect(box.run(['dpkg', '--purge', 'ferry']).status).toBe(0);
