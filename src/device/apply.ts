@@ -125,6 +125,9 @@ async function confirmPlan(run: Run, plan: InstallPlan, skipped: SkipReason[], i
   // policy.verifyBeforeWrite the blobs are hashed once more before anything is touched, so a
   // damaged stick leaves even the inactive slot as it was; the slot still re-verifies while writing.
   if (run.opts.verifyBeforeWrite ?? run.dev.config.policy.verifyBeforeWrite) await preverifyBlobs(run, plan, await image());
+  // A missing blob, or a FIFO, device or link in its place, is refused while the target is still untouched.
+  const { layout, image: img } = await image();
+  await layout.requireBlobs([img.configDescriptor, ...img.manifest.layers], plan.update.id);
 }
 
 async function preverifyBlobs(run: Run, plan: InstallPlan, { layout, image }: PlannedImage): Promise<void> {

@@ -60,8 +60,11 @@ export function receiptsDir(mediaRoot: string, deviceId: string): string {
   return path.join(mediaRoot, 'FERRY', 'receipts', deviceId);
 }
 
+/** Most receipts with one stamp and action in a folder (a stick pre-filled with names cannot keep ferry looping). */
+const MAX_SAME_STAMP = 1000;
+
 async function freeName(dir: string, base: string): Promise<string> {
-  for (let i = 1; ; i++) {
+  for (let i = 1; i <= MAX_SAME_STAMP; i++) {
     const file = path.join(dir, i === 1 ? `${base}.json` : `${base}-${i}.json`);
     try {
       await fsp.lstat(file);
@@ -69,6 +72,7 @@ async function freeName(dir: string, base: string): Promise<string> {
       return file;
     }
   }
+  throw new FerryError('LIMIT_EXCEEDED', `${dir} already holds ${MAX_SAME_STAMP} receipts named ${base}: do not use this stick; report it to headquarters`);
 }
 
 /**
@@ -85,7 +89,7 @@ async function realReceiptsDir(mediaRoot: string, deviceId: string): Promise<str
     });
     const st = await fsp.lstat(dir);
     if (!st.isDirectory()) {
-      throw new FerryError('UNSAFE_PATH', `${dir} on the media is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; receipts are not written through it (they wait in the device state)`);
+      throw new FerryError('UNSAFE_MEDIA', `${dir} on the media is ${st.isSymbolicLink() ? 'a symlink' : 'not a directory'}; receipts are not written through it (they wait in the device state): do not use this stick; report it to headquarters`);
     }
   }
   return dir;

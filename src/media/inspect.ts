@@ -4,6 +4,7 @@
  */
 import { FerryError } from '../errors.js';
 import { Annotation, Caps, configPlatform, type Descriptor, formatPlatform, MediaType, parseImageConfig, parseImageManifest } from '../oci/types.js';
+import { isHostileMedia } from '../util/fsx.js';
 import { openMediaSource } from './source.js';
 
 /** One image on the media. */
@@ -59,6 +60,8 @@ export async function inspectMedia(mediaRoot: string): Promise<MediaSummary> {
       for (const d of [entry, ...blobs]) use(d, ref);
       perImage.push({ entry, ref, blobs, platform, layers: m.layers.length });
     } catch (e) {
+      // a hostile stick is refused as a whole
+      if (isHostileMedia(e)) throw e;
       // one damaged image must not hide the others: list it with its problem
       use(entry, ref);
       perImage.push({ entry, ref, blobs: [], platform: 'unknown', layers: 0, problem: e instanceof Error ? e.message : String(e) });
@@ -76,7 +79,7 @@ export async function inspectMedia(mediaRoot: string): Promise<MediaSummary> {
   }));
   const all = [...users.values()];
   // hidden and AppleDouble ._* files are not updates
-  const updates = (await source.list('updates').catch(() => [] as string[])).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+  const updates = (await source.list('updates').catch((e: unknown) => (isHostileMedia(e) ? Promise.reject(e) : []))).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
   return {
     mediaRoot,
     images,

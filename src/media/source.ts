@@ -15,7 +15,7 @@ import { FerryError, toFerryError } from '../errors.js';
 import { OciLayout } from '../oci/layout.js';
 import { layoutPrefix, sideFoldersBase, tarBackend } from '../oci/oci-archive.js';
 import { indexTar, normaliseTarName, type TarIndex } from '../oci/tar.js';
-import { readFileCapped } from '../util/fsx.js';
+import { listMediaDir, readFileCapped, unsafeMedia } from '../util/fsx.js';
 
 /** Read access to ferry media, whatever form it has. */
 export interface MediaSource {
@@ -28,10 +28,14 @@ export interface MediaSource {
   openLayout(): Promise<OciLayout>;
   /**
    * A small file relative to FERRY/ (e.g. 'updates/kiosk-1.0.0.json'), refused over `cap`
-   * bytes (FILE_TOO_LARGE); undefined when absent; UNSAFE_PATH when it is not a regular file.
+   * bytes (FILE_TOO_LARGE); undefined when absent; UNSAFE_MEDIA when it (or a folder on the
+   * way) is a link, FIFO, socket, device or folder.
    */
   readFile(rel: string, cap: number, what: string): Promise<Buffer | undefined>;
-  /** Names directly inside a folder relative to FERRY/ (e.g. 'updates'), sorted; [] when absent. */
+  /**
+   * Names directly inside a folder relative to FERRY/ (e.g. 'updates'), sorted; [] when absent;
+   * UNSAFE_MEDIA for a link or special file in it, LIMIT_EXCEEDED over MAX_LISTED names.
+   */
   list(relDir: string): Promise<string[]>;
   /** A writable media root for receipts, or undefined (an archive): receipts then wait in the device state. */
   readonly receiptsRoot: string | undefined;
@@ -51,7 +55,25 @@ function notFound(p: string, why: string, cause?: unknown): FerryError {
   return new FerryError('MEDIA_NOT_FOUND', `${p} ${why}: pass a folder holding FERRY/ or an archive written by ferry archive (check the --media path)`, cause === undefined ? {} : { cause });
 }
 
-/** A mounted stick or folder: FERRY/ under `root`. */
+/** Most names ferry lists in one folder of FERRY/ (updates/, trust/roots/): more is LIMIT_EXCEEDED before anything is read. */
+export const MAX_LISTED = 10_000;
+
+/** FERRY/ and the folders ferry walks in it must be real folders: a link there is refused, never followed. */
+async function realFolder(root: string, rel: string): Promise<boolean> {
+  let at = root;
+  for (const part of rel.split('/')) {
+    at = path.join(at, part);
+    const st = await fsp.lstat(at).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
+      throw toFerryError(e, `cannot read ${at}`);
+    });
+    if (!st) return false;
+    if (!st.isDirectory()) throw unsafeMedia(at, st.isSymbolicLink() ? 'is a symbolic link' : 'is not a folder');
+  }
+  return true;
+}
+
+/** A mounted stick or folder: FERRY/ under `root`. Every read goes through fsx.openRegular below `root`. */
 function folderSource(root: string): MediaSource {
   const ferry = path.join(root, 'FERRY');
   return {
@@ -60,28 +82,28 @@ function folderSource(root: string): MediaSource {
     receiptsRoot: root,
     describe: () => `folder ${root}`,
     async openLayout() {
-      const oci = path.join(ferry, 'oci');
-      const st = await fsp.stat(oci).catch(() => undefined);
-      if (!st?.isDirectory()) throw new FerryError('MEDIA_NOT_FOUND', `${root} holds no FERRY/oci: not ferry media (check the --media path)`);
-      return OciLayout.open(oci);
+      if (!(await realFolder(root, 'FERRY/oci'))) throw new FerryError('MEDIA_NOT_FOUND', `${root} holds no FERRY/oci: not ferry media (check the --media path)`);
+      return OciLayout.open(path.join(ferry, 'oci'));
     },
     async readFile(rel, cap, what) {
       const file = path.join(ferry, checkRel(rel));
-      const st = await fsp.lstat(file).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
-        throw toFerryError(e, `cannot read ${file}`);
-      });
-      if (!st) return undefined;
-      if (!st.isFile()) throw new FerryError('UNSAFE_PATH', `${file} is not a regular file (a link or folder): refusing it`);
-      return readFileCapped(file, cap, what);
+      try {
+        return await readFileCapped(file, cap, what, { under: root });
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+        throw e instanceof FerryError ? e : toFerryError(e, `cannot read ${file}`);
+      }
     },
     async list(relDir) {
       const dir = path.join(ferry, checkRel(relDir));
-      const names = await fsp.readdir(dir).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return [] as string[];
-        throw toFerryError(e, `cannot list ${dir}`);
+      const entries = await listMediaDir(root, dir, MAX_LISTED).catch((e: unknown) => {
+        throw e instanceof FerryError ? e : toFerryError(e, `cannot list ${dir}`);
       });
-      return names.sort();
+      for (const e of entries ?? []) {
+        if (!e.isFile() && !e.isDirectory()) throw unsafeMedia(path.join(dir, e.name), 'is a link or special file, not a regular file');
+      }
+      return (entries ?? []).map((e) => e.name).sort();
     },
   };
 }
@@ -99,14 +121,18 @@ function archiveSource(file: string, index: TarIndex, prefix: string): MediaSour
     async readFile(rel, cap, what) {
       const e = index.entries.get(base + checkRel(rel));
       if (!e) return undefined;
-      if (e.type !== 'file') throw new FerryError('UNSAFE_PATH', `${rel} in ${file} is not a regular file (a link or folder): refusing it`);
+      if (e.type !== 'file') throw unsafeMedia(`${file}!${base}${rel}`, `is a ${e.type} member, not a file`);
       return side.readCapped(rel, cap, what);
     },
     async list(relDir) {
       const dir = `${base}${normaliseTarName(checkRel(relDir))}/`;
       const names = new Set<string>();
-      for (const name of index.entries.keys()) {
-        if (name.startsWith(dir) && name.length > dir.length) names.add(name.slice(dir.length).split('/')[0]!);
+      for (const [name, e] of index.entries) {
+        if (!name.startsWith(dir) || name.length === dir.length) continue;
+        const child = name.slice(dir.length).split('/')[0]!;
+        if (child === name.slice(dir.length) && e.type !== 'file' && e.type !== 'directory') throw unsafeMedia(`${file}!${name}`, `is a ${e.type} member, not a file`);
+        names.add(child);
+        if (names.size > MAX_LISTED) throw new FerryError('LIMIT_EXCEEDED', `${file}!${dir} holds more than ${MAX_LISTED} entries: do not use this stick; report it to headquarters`, { details: { cap: MAX_LISTED } });
       }
       return [...names].sort();
     },
@@ -138,11 +164,11 @@ export async function openMediaSource(pathOrFile: string): Promise<MediaSource> 
     throw notFound(pathOrFile, 'does not exist', e);
   }
   if (st.isDirectory()) {
-    const ferry = await fsp.stat(path.join(pathOrFile, 'FERRY')).catch(() => undefined);
-    if (!ferry?.isDirectory()) throw new FerryError('MEDIA_NOT_FOUND', `${pathOrFile} holds no FERRY folder: is this a ferry stick, and is it mounted? (or pass an archive written by ferry archive)`);
+    if (!(await realFolder(pathOrFile, 'FERRY'))) throw new FerryError('MEDIA_NOT_FOUND', `${pathOrFile} holds no FERRY folder: is this a ferry stick, and is it mounted? (or pass an archive written by ferry archive)`);
     return folderSource(pathOrFile);
   }
-  if (!st.isFile()) throw notFound(pathOrFile, 'is neither a folder nor a regular file');
+  // a FIFO or device given as an archive would hang the first read
+  if (!st.isFile()) throw unsafeMedia(pathOrFile, 'is neither a folder nor a regular file');
   const index = await indexOnce(pathOrFile, st);
   const prefix = layoutPrefix(index);
   if (prefix === undefined) {

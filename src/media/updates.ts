@@ -2,7 +2,8 @@
  * Reading the signed updates on a stick (I/O shell): `FERRY/updates/<id>.json` and
  * `<id>.json.p7s`, plus the stick's trust material (`FERRY/trust/crl.pem`,
  * `FERRY/trust/roots/*.pem` cross-certificates). Every read is capped; hidden and
- * AppleDouble `._*` files, temp files, unrelated names and links under trust/ are ignored. The media
+ * AppleDouble `._*` files, temp files and unrelated names are ignored; a link, FIFO, socket
+ * or device node in any folder read here refuses the whole stick (UNSAFE_MEDIA). The media
  * may be a folder or an archive written by `ferry archive` (source.ts). Nothing read
  * here is trusted: verify-updates.ts hands the bytes to the pure verifier.
  *
@@ -16,6 +17,7 @@ import { FerryError, toFerryError } from '../errors.js';
 import { Caps } from '../oci/types.js';
 import { fromPem } from '../trust/der-write.js';
 import { pemNames } from '../trust/load.js';
+import { isHostileMedia } from '../util/fsx.js';
 import { type MediaSource, openMediaSource } from './source.js';
 
 const MAX_UPDATES = 1000;
@@ -51,34 +53,24 @@ export async function listMediaUpdates(media: string | MediaSource): Promise<Med
   const src = typeof media === 'string' ? await openMediaSource(media) : media;
   const names = await src.list('updates');
   const ids = names.filter((n) => n.endsWith('.json') && !n.startsWith('.') && UPDATE_ID_RE.test(n.slice(0, -5))).map((n) => n.slice(0, -5)).sort();
-  if (ids.length > MAX_UPDATES) throw new FerryError('MEDIA_DAMAGED', `${where(src, 'updates')} holds ${ids.length} update manifests, more than ${MAX_UPDATES}: the media is damaged or not ferry's`);
+  if (ids.length > MAX_UPDATES) throw new FerryError('LIMIT_EXCEEDED', `${where(src, 'updates')} holds ${ids.length} update manifests, more than ${MAX_UPDATES}: do not use this stick; report it to headquarters`);
   const updates: MediaUpdateFiles[] = [];
   let total = 0;
   for (const id of ids) {
     const u = await readPair(src, id, names.includes(`${id}.json.p7s`));
     total += (u.manifestBytes?.length ?? 0) + (u.signatureBytes?.length ?? 0);
-    if (total > MAX_UPDATE_BYTES) throw new FerryError('MEDIA_DAMAGED', `${where(src, 'updates')} holds more than ${MAX_UPDATE_BYTES} bytes of update manifests and signatures: the media is damaged or not ferry's`);
+    if (total > MAX_UPDATE_BYTES) throw new FerryError('LIMIT_EXCEEDED', `${where(src, 'updates')} holds more than ${MAX_UPDATE_BYTES} bytes of update manifests and signatures: do not use this stick; report it to headquarters`);
     updates.push(u);
   }
-  const crl = await readRegular(src, 'trust/crl.pem', CRL_CAP, 'x509 crl');
+  const crl = await src.readFile('trust/crl.pem', CRL_CAP, 'x509 crl');
   const crlCandidates = crl ? fromPem(crl.toString('utf8'), 'X509 CRL') : [];
-  const pems = pemNames(await src.list('trust/roots'), where(src, 'trust/roots'));
+  const pems = pemNames(await src.list('trust/roots'), where(src, 'trust/roots'), true);
   const crossCerts: Buffer[] = [];
   for (const n of pems) {
-    const pem = await readRegular(src, `trust/roots/${n}`, PEM_CAP, 'certificate');
+    const pem = await src.readFile(`trust/roots/${n}`, PEM_CAP, 'certificate');
     if (pem) crossCerts.push(...fromPem(pem.toString('utf8'), 'CERTIFICATE'));
   }
   return { updates, crlCandidates, crossCerts };
-}
-
-/** Trust files that are links or folders are ignored, like any other stray entry (caps still apply). */
-async function readRegular(src: MediaSource, rel: string, cap: number, what: string): Promise<Buffer | undefined> {
-  try {
-    return await src.readFile(rel, cap, what);
-  } catch (e) {
-    if (e instanceof FerryError && e.code === 'UNSAFE_PATH') return undefined;
-    throw e;
-  }
 }
 
 /** A file's name for messages: its path in the folder, or archive!member. */
@@ -99,6 +91,8 @@ async function readPair(src: MediaSource, id: string, hasSignature: boolean): Pr
     if (!signatureBytes) throw new FerryError('SIGNATURE_MISSING', `update ${id} has no signature (${id}.json.p7s): re-copy the stick or sign it with ferry sign`);
     return { ...base, manifestBytes, signatureBytes };
   } catch (e) {
+    // a link or special file refuses the whole stick, not one update of it
+    if (isHostileMedia(e)) throw e;
     return { ...base, problem: e instanceof FerryError ? e : toFerryError(e, `update ${id}`) };
   }
 }

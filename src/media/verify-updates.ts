@@ -12,6 +12,7 @@ import type { Descriptor } from '../oci/types.js';
 import { type ProgressFn, noProgress } from '../progress.js';
 import type { TrustMaterial, UpdateManifest, VerifiedSigner, VerifiedUpdate, VerifyPolicy } from '../trust/types.js';
 import { checkUpdatePolicy, verifySignedUpdate } from '../trust/verify.js';
+import { isHostileMedia } from '../util/fsx.js';
 import { openMediaSource } from './source.js';
 import { listMediaUpdates } from './updates.js';
 
@@ -82,6 +83,8 @@ export async function verifyMediaUpdates(mediaRoot: string, trust: TrustMaterial
       const checked = await checkImage(layout, v.manifest, opts);
       results.push({ ...base, verified: v, ...checked });
     } catch (e) {
+      // a link or special file in the layout refuses the whole stick, not this update only
+      if (isHostileMedia(e)) throw e;
       results.push({ ...base, ...failed(u.id, toFerryError(e)) });
     }
   }

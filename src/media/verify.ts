@@ -5,11 +5,11 @@
  * next read in flight while the current one is hashed (to keep pace with sha256sum).
  */
 import { createHash } from 'node:crypto';
-import * as fsp from 'node:fs/promises';
 import { FerryError, isFerryError } from '../errors.js';
 import { OciLayout } from '../oci/layout.js';
 import { Annotation, Caps, type Descriptor, MediaType, parseImageIndex, parseImageManifest } from '../oci/types.js';
 import type { ProgressFn } from '../progress.js';
+import { isHostileMedia, openRegular } from '../util/fsx.js';
 import { openMediaSource } from './source.js';
 
 /** One missing or damaged blob. */
@@ -36,8 +36,8 @@ const CHUNK = 4 * 1024 * 1024;
  * sha256 of a file, or of `range` (a blob inside an archive read in place), reading ahead
  * one chunk while hashing the previous one.
  */
-export async function hashFile(file: string, onBytes?: (n: number) => void, range?: { start: number; size: number }): Promise<{ digest: string; size: number }> {
-  const fh = await fsp.open(file, 'r');
+export async function hashFile(file: string, onBytes?: (n: number) => void, range?: { start: number; size: number; under?: string }): Promise<{ digest: string; size: number }> {
+  const { fh } = await openRegular(file, 'blob', { media: true, ...(range?.under !== undefined ? { under: range.under } : {}) });
   try {
     const hash = createHash('sha256');
     const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
@@ -72,6 +72,8 @@ function want(map: Wanted, desc: Descriptor, ref: string): void {
 }
 
 function problemOf(e: unknown, digest: string, refs: string[]): BlobProblem {
+  // a hostile stick is refused as a whole, not listed as one damaged blob among others
+  if (isHostileMedia(e)) throw e;
   const code = isFerryError(e) ? e.code : undefined;
   const kind = code === 'BLOB_MISSING' ? 'missing' : code === 'DIGEST_MISMATCH' ? 'digest-mismatch' : code === 'SIZE_MISMATCH' ? 'size-mismatch' : code === undefined || code === 'IO_ERROR' ? 'unreadable' : 'invalid';
   return { digest, kind, message: e instanceof Error ? e.message : String(e), refs };

@@ -3,13 +3,11 @@
  * and blobs/sha256/<hex>. Every JSON read is capped; every blob read is verified
  * against its descriptor while it streams. Writing lives in blob-store.ts.
  */
-import { createReadStream } from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
-import { readFileCapped } from '../util/fsx.js';
+import { mediaFileSize, readFileCapped, streamRegular } from '../util/fsx.js';
 import { parseStrictJson } from '../util/json.js';
 import { DigestVerifier, sha256Digest } from './digest.js';
 import type { FileRange } from './range-copy.js';
@@ -61,27 +59,20 @@ export function blobRel(digest: string): string {
   return `blobs/sha256/${digestHex(digest)}`;
 }
 
-/** The plain directory backend. */
+/**
+ * The plain directory backend. Nothing below `root` is followed or opened unless it is a
+ * real folder or a regular file (fsx.openRegular): a FIFO, socket, device node or link in
+ * the layout is UNSAFE_MEDIA at once, never a hang and never a read of the device's files.
+ */
 export function directoryBackend(root: string): LayoutBackend {
   return {
-    readCapped: (rel, cap, what) => readFileCapped(path.join(root, rel), cap, what),
-    open: (rel) => createReadStream(path.join(root, rel), { highWaterMark: 1024 * 1024 }),
-    size: async (rel) => {
-      try {
-        const st = await fsp.stat(path.join(root, rel));
-        return st.isFile() ? st.size : undefined;
-      } catch {
-        return undefined;
-      }
-    },
+    readCapped: (rel, cap, what) => readFileCapped(path.join(root, rel), cap, what, { under: root }),
+    open: (rel) => streamRegular(path.join(root, rel), rel, { under: root, highWaterMark: 1024 * 1024 }),
+    size: (rel) => mediaFileSize(root, path.join(root, rel)),
     range: async (rel) => {
       const file = path.join(root, rel);
-      try {
-        const st = await fsp.stat(file);
-        return st.isFile() ? { file, start: 0, size: st.size } : undefined;
-      } catch {
-        return undefined;
-      }
+      const size = await mediaFileSize(root, file);
+      return size === undefined ? undefined : { file, start: 0, size, under: root };
     },
   };
 }
@@ -114,6 +105,18 @@ export class OciLayout {
     return this.backend.range(blobRel(digest));
   }
 
+  /**
+   * Check before anything is written that every blob is there as a regular file: a missing
+   * blob is BLOB_MISSING and a FIFO, device or link UNSAFE_MEDIA while nothing has changed yet.
+   */
+  async requireBlobs(descs: Descriptor[], what: string): Promise<void> {
+    for (const d of descs) {
+      if (!(await this.hasBlob(d.digest))) {
+        throw new FerryError('BLOB_MISSING', `blob ${d.digest} of ${what} is missing from the layout: the media is incomplete; re-copy it at headquarters`, { details: { digest: d.digest } });
+      }
+    }
+  }
+
   /** The parsed index.json. */
   async readIndex(): Promise<ImageIndex> {
     let bytes: Buffer;
@@ -140,9 +143,11 @@ export class OciLayout {
     const src = this.backend.open(blobRel(desc.digest));
     src.on('error', (e: NodeJS.ErrnoException) => {
       verifier.destroy(
-        e.code === 'ENOENT'
-          ? new FerryError('BLOB_MISSING', `${what} is missing from the layout: the media is incomplete; re-copy it at headquarters`, { cause: e, details: { digest: desc.digest } })
-          : new FerryError('IO_ERROR', `${what}: ${e.message}`, { cause: e }),
+        e instanceof FerryError
+          ? e
+          : e.code === 'ENOENT'
+            ? new FerryError('BLOB_MISSING', `${what} is missing from the layout: the media is incomplete; re-copy it at headquarters`, { cause: e, details: { digest: desc.digest } })
+            : new FerryError('IO_ERROR', `${what}: ${e.message}`, { cause: e }),
       );
     });
     return src.pipe(verifier);

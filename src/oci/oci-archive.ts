@@ -7,12 +7,11 @@
  * and what `ferry archive` writes), or under `oci/` or `FERRY/oci/` (a tar of the FERRY/
  * tree or of the stick).
  */
-import { createReadStream } from 'node:fs';
-import * as fsp from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { type LayoutBackend, OciLayout } from './layout.js';
 import { indexTar, type TarEntry, type TarIndex } from './tar.js';
+import { openRegular, streamRegular, unsafeMedia } from '../util/fsx.js';
 
 function enoent(rel: string): NodeJS.ErrnoException {
   const e = new Error(`${rel}: no such member in the archive`) as NodeJS.ErrnoException;
@@ -27,7 +26,7 @@ export async function readMemberCapped(index: TarIndex, e: TarEntry, cap: number
       details: { size: e.size, cap },
     });
   }
-  const fh = await fsp.open(index.file, 'r');
+  const { fh } = await openRegular(index.file, 'archive', { media: true });
   try {
     const buf = Buffer.alloc(e.size);
     let off = 0;
@@ -45,13 +44,15 @@ export async function readMemberCapped(index: TarIndex, e: TarEntry, cap: number
 /** A stream of one member's bytes, read straight from the tar file. */
 export function openMember(file: string, e: TarEntry): Readable {
   if (e.size === 0) return Readable.from([]);
-  return createReadStream(file, { start: e.offset, end: e.offset + e.size - 1, highWaterMark: 1024 * 1024 });
+  return streamRegular(file, 'archive', { media: true, start: e.offset, end: e.offset + e.size - 1, highWaterMark: 1024 * 1024 });
 }
 
 /** A LayoutBackend over an indexed tar, with the layout under `prefix`. */
 export function tarBackend(index: TarIndex, prefix: string): LayoutBackend {
+  // a link, device or FIFO member where ferry reads a file is refused like one on a stick
   const find = (rel: string): TarEntry | undefined => {
     const e = index.entries.get(prefix + rel);
+    if (e && e.type !== 'file' && e.type !== 'directory') throw unsafeMedia(`${index.file}!${prefix}${rel}`, `is a ${e.type} member, not a file`);
     return e && e.type === 'file' ? e : undefined;
   };
   return {
@@ -61,10 +62,16 @@ export function tarBackend(index: TarIndex, prefix: string): LayoutBackend {
       return readMemberCapped(index, e, cap, what);
     },
     open(rel) {
-      const e = find(rel);
+      let e: TarEntry | undefined;
+      let err: Error | undefined;
+      try {
+        e = find(rel);
+      } catch (x) {
+        err = x as Error;
+      }
       if (!e) {
         const s = new Readable({ read() {} });
-        process.nextTick(() => s.destroy(enoent(rel)));
+        process.nextTick(() => s.destroy(err ?? enoent(rel)));
         return s;
       }
       return openMember(index.file, e);
@@ -93,6 +100,8 @@ export function sideFoldersBase(prefix: string): string {
 export async function openOciArchive(file: string): Promise<{ layout: OciLayout; index: TarIndex; prefix: string }> {
   let index: TarIndex;
   try {
+    // a FIFO or device given as the archive would hang the indexer's open()
+    await (await openRegular(file, 'archive', { media: true })).fh.close();
     index = await indexTar(file);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new FerryError('IMAGE_NOT_FOUND', `${file} does not exist`, { cause: e });

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { FerryError } from '../errors.js';
+import { openRegular } from '../util/fsx.js';
 import { digestHex, type Descriptor } from './types.js';
 
 /** Where a blob's bytes sit: `size` bytes of `file` starting at `start`. */
@@ -14,6 +15,8 @@ export interface FileRange {
   file: string;
   start: number;
   size: number;
+  /** The file lies on media below this folder: it is opened as fsx.openRegular's `under` (no links, no special files). */
+  under?: string;
 }
 
 const CHUNK = 4 * 1024 * 1024;
@@ -26,7 +29,7 @@ export async function copyRangeVerified(range: FileRange, dest: string, desc: De
   if (range.size !== desc.size) {
     throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, the source holds ${range.size}: the source was altered or damaged`, { details: { expected: desc.size, actual: range.size } });
   }
-  const src = await fsp.open(range.file, 'r');
+  const src = (await openRegular(range.file, what, { media: true, ...(range.under !== undefined ? { under: range.under } : {}) })).fh;
   const out = await fsp.open(dest, 'wx', 0o644);
   try {
     const hash = createHash('sha256');

@@ -29,6 +29,11 @@ export interface RawHeader {
   uid: number;
   gid: number;
   size: number;
+  /** Seconds since the epoch (the octal or base-256 field; pax mtime may refine it). */
+  mtime: number;
+  /** Device numbers of char and block entries (0 for every other type, as GNU tar reads them). */
+  devmajor: number;
+  devminor: number;
   typeflag: string;
   /** "ustar" (POSIX), "gnu" ("ustar  "), or "v7" (no magic). */
   format: 'ustar' | 'gnu' | 'v7';
@@ -107,19 +112,27 @@ export function parseHeader(h: Buffer, what: string): RawHeader {
   const uid = parseNumber(h.subarray(108, 116));
   const gid = parseNumber(h.subarray(116, 124));
   const size = parseNumber(h.subarray(124, 136));
-  if (mode === undefined || uid === undefined || gid === undefined || size === undefined) {
-    const bad = Object.entries({ mode, uid, gid, size }).filter(([, v]) => v === undefined).map(([k]) => k);
-    throw corruptArchive(what, `a tar header has malformed numeric fields (${bad.join(', ')})`);
-  }
+  const mtime = parseNumber(h.subarray(136, 148));
   const tf = h[156]!;
+  const typeflag = tf === 0 ? '0' : String.fromCharCode(tf);
+  // GNU tar (list.c decode_header) reads the device fields only for char and block entries.
+  const isDev = typeflag === '3' || typeflag === '4';
+  const devmajor = isDev ? parseNumber(h.subarray(329, 337)) : 0;
+  const devminor = isDev ? parseNumber(h.subarray(337, 345)) : 0;
+  const fields = { mode, uid, gid, size, mtime, devmajor, devminor };
+  const bad = Object.entries(fields).filter(([, v]) => v === undefined).map(([k]) => k);
+  if (bad.length) throw corruptArchive(what, `a tar header has malformed numeric fields (${bad.join(', ')})`);
   return {
     name: headerName(h, format),
     linkname: cString(h, 157, 100),
-    mode,
-    uid,
-    gid,
-    size,
-    typeflag: tf === 0 ? '0' : String.fromCharCode(tf),
+    mode: mode!,
+    uid: uid!,
+    gid: gid!,
+    size: size!,
+    mtime: mtime!,
+    devmajor: devmajor!,
+    devminor: devminor!,
+    typeflag,
     format,
   };
 }

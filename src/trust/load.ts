@@ -15,10 +15,17 @@ const PEM_CAP = 1024 * 1024;
 const CRL_CAP = 8 * 1024 * 1024;
 const MAX_FILES = 64;
 
-/** The `.pem` names among a folder's `names`, sorted, hidden files skipped; more than 64 is refused. */
-export function pemNames(names: string[], where: string): string[] {
+/**
+ * The `.pem` names among a folder's `names`, sorted, hidden files skipped; more than 64 is
+ * refused: TRUST_INVALID in the device's trust folder, LIMIT_EXCEEDED on a stick (`onMedia`).
+ */
+export function pemNames(names: string[], where: string, onMedia = false): string[] {
   const pems = names.filter((n) => n.endsWith('.pem') && !n.startsWith('.')).sort();
-  if (pems.length > MAX_FILES) throw new FerryError('TRUST_INVALID', `${where} holds ${pems.length} PEM files, more than ${MAX_FILES}: remove stale ones`);
+  if (pems.length > MAX_FILES) {
+    throw onMedia
+      ? new FerryError('LIMIT_EXCEEDED', `${where} holds ${pems.length} PEM files, more than ${MAX_FILES}: do not use this stick; report it to headquarters`)
+      : new FerryError('TRUST_INVALID', `${where} holds ${pems.length} PEM files, more than ${MAX_FILES}: remove stale ones`);
+  }
   return pems;
 }
 

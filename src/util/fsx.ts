@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 
 /** A temporary name beside `target`, recognisable (".ferry-tmp-") so a re-run can clean it up. */
@@ -46,22 +47,121 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   await fsyncDir(path.dirname(target));
 }
 
+/** How a file is opened by openRegular. */
+export interface OpenRegularOptions {
+  /**
+   * The file lies on ferry media below this folder (the media root or its layout): every
+   * folder between it and the file must be a real folder (not a link), and the file itself
+   * a regular file that is no link; anything else is UNSAFE_MEDIA.
+   */
+  under?: string;
+  /** The file is media given by path (an archive; the path may be a link): anything but a regular file is UNSAFE_MEDIA. */
+  media?: boolean;
+}
+
+/** A regular file opened by openRegular, with its size at open time. */
+export interface RegularFile {
+  fh: fsp.FileHandle;
+  size: number;
+}
+
+/** The refusal for a special file or link on media: one line naming the path. */
+export function unsafeMedia(file: string, why: string): FerryError {
+  return new FerryError('UNSAFE_MEDIA', `${file} ${why}: do not use this stick; report it to headquarters`, { details: { file } });
+}
+
+/** True for the refusals that condemn a whole stick (UNSAFE_MEDIA, LIMIT_EXCEEDED): never downgraded to one bad update or blob. */
+export function isHostileMedia(e: unknown): boolean {
+  return e instanceof FerryError && (e.code === 'UNSAFE_MEDIA' || e.code === 'LIMIT_EXCEEDED');
+}
+
+function kindOf(st: import('node:fs').Stats): string {
+  if (st.isSymbolicLink()) return 'is a symbolic link';
+  if (st.isFIFO()) return 'is a FIFO (named pipe)';
+  if (st.isSocket()) return 'is a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'is a device node';
+  if (st.isDirectory()) return 'is a folder, not a file';
+  return 'is not a regular file';
+}
+
 /**
- * Read a whole file of untrusted origin, refusing it when larger than `maxBytes`
- * before reading a single byte past the cap.
+ * lstat every folder between `under` and `file` and the file itself, refusing links and
+ * special files before anything is opened: opening a device node can have side effects,
+ * and a folder link would steer the read to the device's own files.
  */
-export async function readFileCapped(file: string, maxBytes: number, what = 'file'): Promise<Buffer> {
-  const fh = await fsp.open(file, 'r');
+async function checkUnder(under: string, file: string): Promise<import('node:fs').Stats> {
+  const rel = path.relative(under, file);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new FerryError('INTERNAL', `${file} is not below ${under}`);
+  let at = under;
+  const parts = rel.split(path.sep);
+  for (let i = 0; i < parts.length; i++) {
+    at = path.join(at, parts[i]!);
+    const st = await fsp.lstat(at);
+    const last = i === parts.length - 1;
+    if (last ? !st.isFile() : !st.isDirectory()) throw unsafeMedia(at, kindOf(st));
+    if (last) return st;
+  }
+  throw new FerryError('INTERNAL', `${file}: empty path`);
+}
+
+/** The size of a regular file on media below `under` (UNSAFE_MEDIA for links and special files on the way), or undefined when absent. */
+export async function mediaFileSize(under: string, file: string): Promise<number | undefined> {
+  try {
+    return (await checkUnder(under, file)).size;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Open a file for reading without ever blocking or following a link into the device:
+ * O_NONBLOCK (a FIFO or device would otherwise hang open() for ever), O_NOFOLLOW below `under`,
+ * then fstat: anything but a regular file is refused (UNSAFE_MEDIA on media). O_NONBLOCK has
+ * no effect on the reads of a regular file, so it is left set. Errors other than these
+ * (ENOENT, EACCES) keep their errno code for the caller.
+ */
+export async function openRegular(file: string, what: string, opts: OpenRegularOptions = {}): Promise<RegularFile> {
+  const media = opts.media === true || opts.under !== undefined;
+  const before = opts.under !== undefined ? await checkUnder(opts.under, file) : undefined;
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, fsc.O_RDONLY | fsc.O_NONBLOCK | (opts.under !== undefined ? fsc.O_NOFOLLOW : 0));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (media && code === 'ELOOP') throw unsafeMedia(file, 'is a symbolic link');
+    if (media && code === 'ENXIO') throw unsafeMedia(file, 'is a socket or device node');
+    throw e;
+  }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw new FerryError('INVALID_LAYOUT', `${what} ${file} is not a regular file`);
-    if (st.size > maxBytes) {
-      throw new FerryError('FILE_TOO_LARGE', `${what} ${file} is ${st.size} bytes, over the ${maxBytes}-byte cap: the media is damaged or not ferry's`, {
-        details: { file, size: st.size, cap: maxBytes },
+    if (!st.isFile()) {
+      throw media ? unsafeMedia(file, kindOf(st)) : new FerryError('INVALID_LAYOUT', `${what} ${file} is not a regular file`);
+    }
+    // the file checked by lstat must be the one opened (nothing swapped in between)
+    if (before && (before.dev !== st.dev || before.ino !== st.ino)) throw unsafeMedia(file, 'changed while it was opened');
+    return { fh, size: st.size };
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * Read a whole file of untrusted origin, refusing it when larger than `maxBytes`
+ * before reading a single byte past the cap; never blocks on a FIFO (openRegular).
+ */
+export async function readFileCapped(file: string, maxBytes: number, what = 'file', opts: OpenRegularOptions = {}): Promise<Buffer> {
+  const { fh, size } = await openRegular(file, what, opts);
+  try {
+    if (size > maxBytes) {
+      throw new FerryError('FILE_TOO_LARGE', `${what} ${file} is ${size} bytes, over the ${maxBytes}-byte cap: the media is damaged or not ferry's`, {
+        details: { file, size, cap: maxBytes },
       });
     }
     // Read at most cap+1 bytes even if the file grew since stat.
-    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+    const buf = Buffer.alloc(Math.min(size, maxBytes) + 1);
     let off = 0;
     for (;;) {
       const { bytesRead } = await fh.read(buf, off, buf.length - off, off);
@@ -74,6 +174,91 @@ export async function readFileCapped(file: string, maxBytes: number, what = 'fil
   } finally {
     await fh.close();
   }
+}
+
+/** Options of streamRegular: openRegular's, plus an inclusive byte range. */
+export interface StreamRegularOptions extends OpenRegularOptions {
+  start?: number;
+  /** Last byte to read (inclusive, as fs.createReadStream). */
+  end?: number;
+  highWaterMark?: number;
+}
+
+/**
+ * A stream of a file's bytes opened by openRegular (so a FIFO, device or link fails the
+ * stream with UNSAFE_MEDIA instead of hanging it); errors keep their errno code (ENOENT).
+ */
+export function streamRegular(file: string, what: string, opts: StreamRegularOptions = {}): Readable {
+  const chunk = opts.highWaterMark ?? 1024 * 1024;
+  let fh: fsp.FileHandle | undefined;
+  let pos = opts.start ?? 0;
+  const end = opts.end ?? Infinity;
+  return new Readable({
+    highWaterMark: chunk,
+    construct(cb) {
+      openRegular(file, what, opts).then(
+        (f) => {
+          fh = f.fh;
+          cb();
+        },
+        (e: Error) => cb(e),
+      );
+    },
+    read() {
+      const want = Math.min(chunk, end + 1 - pos);
+      if (want <= 0) {
+        this.push(null);
+        return;
+      }
+      const buf = Buffer.allocUnsafe(want);
+      fh!.read(buf, 0, want, pos).then(
+        ({ bytesRead }) => {
+          if (bytesRead === 0) {
+            this.push(null);
+            return;
+          }
+          pos += bytesRead;
+          this.push(bytesRead === want ? buf : buf.subarray(0, bytesRead));
+        },
+        (e: Error) => this.destroy(e),
+      );
+    },
+    destroy(err, cb) {
+      if (!fh) return cb(err);
+      fh.close().then(
+        () => cb(err),
+        () => cb(err),
+      );
+    },
+  });
+}
+
+/**
+ * The names in a folder on media, refusing a folder that is a link or special file
+ * (UNSAFE_MEDIA) and more than `maxEntries` names (LIMIT_EXCEEDED); undefined when absent.
+ * Folders between `under` and `dir` must be real folders too.
+ */
+export async function listMediaDir(under: string, dir: string, maxEntries: number): Promise<import('node:fs').Dirent[] | undefined> {
+  let at = under;
+  for (const part of path.relative(under, dir).split(path.sep).filter(Boolean)) {
+    at = path.join(at, part);
+    const st = await fsp.lstat(at).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
+      throw e;
+    });
+    if (!st) return undefined;
+    if (!st.isDirectory()) throw unsafeMedia(at, kindOf(st));
+  }
+  const d = await fsp.opendir(dir, { bufferSize: 256 });
+  const out: import('node:fs').Dirent[] = [];
+  // leaving the for-await (also by throwing) closes the Dir
+  for await (const e of d) {
+    if (out.length >= maxEntries) {
+      throw new FerryError('LIMIT_EXCEEDED', `${dir} holds more than ${maxEntries} entries: do not use this stick; report it to headquarters`, { details: { dir, cap: maxEntries } });
+    }
+    out.push(e);
+  }
+  return out;
 }
 
 /** True when `p` exists (lstat, no symlink following). */

@@ -1,14 +1,16 @@
 /**
  * The streaming tar filter between a verified layer and GNU tar. It parses every
  * header itself (never trusting tar to agree), asks an EntryGate about each entry
- * before any of its bytes move on, and passes the ORIGINAL bytes of accepted
- * entries through unchanged: pax records (binary xattrs, uids above 262143) reach
- * tar exactly as the image author wrote them. Whiteouts and anything refused never
- * reach tar. Data is forwarded chunk by chunk (no entry is ever held in memory).
+ * before any of its bytes move on, and hands tar a canonical header re-encoded from
+ * ferry's parsed view (tar-encode.ts) instead of the layer's own header bytes: GNU
+ * tar only ever sees what ferry checked, so no parser differential can matter. Data
+ * bytes pass through unchanged, chunk by chunk (no entry is ever held in memory).
+ * Whiteouts, global pax headers, unknown pax keys and anything refused never reach tar.
  */
 import { FerryError } from '../../errors.js';
 import { type EntryKind, isHeaderOnly, kindOfTypeflag, normalizeEntryPath, unsafePath } from './entry-path.js';
 import { BLOCK, corruptArchive, ExtractCaps, isZeroBlock, paddedSize, parseHeader, parsePaxRecords, paxNumber, type RawHeader } from '../../oci/tar-header.js';
+import { encodeEntry, XATTR_PREFIX } from './tar-encode.js';
 
 /** One entry as ferry understands it, after pax and GNU long-name headers are applied. */
 export interface TarEntry {
@@ -20,7 +22,15 @@ export interface TarEntry {
   size: number;
   uid: number;
   gid: number;
+  /** Permission bits as GNU tar applies them (07777: setuid, setgid and sticky included). */
   mode: number;
+  /** Modification time as pax decimal text: seconds, maybe "-" and a fraction ("1700000000.25"). */
+  mtime: string;
+  /** Device numbers of char and block entries (0 otherwise). */
+  devmajor: number;
+  devminor: number;
+  /** SCHILY.xattr.* records in order: [attribute name, value as a byte string]. */
+  xattrs: Array<[string, string]>;
 }
 
 /** Decides, before an entry's bytes reach tar, whether it passes or is dropped; throws to refuse. */
@@ -33,11 +43,15 @@ export interface ByteSink {
   write(chunks: Buffer[]): Promise<void>;
 }
 
+/** The largest uid or gid (uid_t and gid_t are 32-bit on Linux). */
+const MAX_ID = 0xffffffff;
+
 type State = 'header' | 'meta' | 'data' | 'skip' | 'end';
 
 /** Pending extended headers that apply to the next entry. */
 interface Pending {
-  raw: Buffer[];
+  /** True once an extended header was seen (it must be followed by an entry). */
+  used: boolean;
   pax: Map<string, string>;
   longName?: string;
   longLink?: string;
@@ -49,9 +63,9 @@ export class TarSanitizer {
   private state: State = 'header';
   private readonly hdr = Buffer.alloc(BLOCK);
   private hdrFill = 0;
-  private meta: { kind: string; raw: Buffer; data: Buffer; fill: number; size: number } | undefined;
+  private meta: { kind: string; data: Buffer; fill: number; size: number } | undefined;
   private remaining = 0;
-  private pending: Pending = { raw: [], pax: new Map() };
+  private pending: Pending = { used: false, pax: new Map() };
   private out: Buffer[] = [];
   private entries = 0;
   /** Uncompressed tar bytes forwarded to the sink. */
@@ -107,7 +121,7 @@ export class TarSanitizer {
 
   /** The layer ended: refuse a truncated archive, then send tar the end-of-archive blocks. */
   async finish(): Promise<void> {
-    const clean = this.state === 'end' || (this.state === 'header' && this.hdrFill === 0 && this.pending.raw.length === 0);
+    const clean = this.state === 'end' || (this.state === 'header' && this.hdrFill === 0 && !this.pending.used);
     if (!clean) throw corruptArchive(this.what, 'the tar stream is truncated (it ends inside an entry)');
     this.emit(Buffer.alloc(2 * BLOCK));
     await this.flush();
@@ -128,7 +142,7 @@ export class TarSanitizer {
 
   private onHeader(block: Buffer): Promise<void> | undefined {
     if (isZeroBlock(block)) {
-      if (this.pending.raw.length) throw corruptArchive(this.what, 'an extended header is followed by the end of the archive');
+      if (this.pending.used) throw corruptArchive(this.what, 'an extended header is followed by the end of the archive');
       this.state = 'end';
       return undefined;
     }
@@ -138,7 +152,7 @@ export class TarSanitizer {
       case 'g':
       case 'L':
       case 'K':
-        this.startMeta(h, block);
+        this.startMeta(h);
         return undefined;
     }
     const kind = kindOfTypeflag(h.typeflag);
@@ -146,26 +160,23 @@ export class TarSanitizer {
     const entry = this.resolveEntry(h, kind);
     if (++this.entries > ExtractCaps.entries) throw new FerryError('FILE_TOO_LARGE', `${this.what}: more than ${ExtractCaps.entries} entries in one layer; split the image into more layers`);
     const verdict = this.gate.admit(entry);
-    if (typeof verdict !== 'string') return verdict.then((v) => this.afterVerdict(v, block, entry.size));
-    this.afterVerdict(verdict, block, entry.size);
+    if (typeof verdict !== 'string') return verdict.then((v) => this.afterVerdict(v, entry));
+    this.afterVerdict(verdict, entry);
     return undefined;
   }
 
-  private afterVerdict(verdict: 'pass' | 'drop', block: Buffer, size: number): void {
-    if (verdict === 'pass') {
-      for (const r of this.pending.raw) this.emit(r);
-      this.emit(block);
-    }
-    if (this.pending.raw.length) this.pending = { raw: [], pax: new Map() };
-    this.remaining = paddedSize(size);
+  private afterVerdict(verdict: 'pass' | 'drop', entry: TarEntry): void {
+    if (verdict === 'pass') this.emit(encodeEntry(entry));
+    if (this.pending.used) this.pending = { used: false, pax: new Map() };
+    this.remaining = paddedSize(entry.size);
     this.state = this.remaining === 0 ? 'header' : verdict === 'pass' ? 'data' : 'skip';
   }
 
-  private startMeta(h: RawHeader, block: Buffer): void {
+  private startMeta(h: RawHeader): void {
     const cap = h.typeflag === 'L' || h.typeflag === 'K' ? ExtractCaps.nameLength + BLOCK : ExtractCaps.paxHeader;
     if (h.size > cap) throw new FerryError('FILE_TOO_LARGE', `${this.what}: a tar extended header of ${h.size} bytes is over the ${cap}-byte cap; rebuild the image`);
     const padded = paddedSize(h.size);
-    this.meta = { kind: h.typeflag, raw: Buffer.from(block), data: Buffer.alloc(padded), fill: 0, size: h.size };
+    this.meta = { kind: h.typeflag, data: Buffer.alloc(padded), fill: 0, size: h.size };
     this.state = 'meta';
     if (padded === 0) this.endMeta();
   }
@@ -185,16 +196,18 @@ export class TarSanitizer {
     this.state = 'header';
     const body = m.data.subarray(0, m.size);
     if (m.kind === 'g') {
-      // Global pax headers would change every later entry behind ferry's back; they carry
-      // nothing an OS image needs (git archive puts a commit id there), so they are dropped.
-      parsePaxRecords(body, this.what);
+      // GNU tar applies a global header's records to every later entry; ferry drops global
+      // headers, so one that says more than a comment (git archive's commit id) is refused.
+      for (const k of parsePaxRecords(body, this.what).keys()) {
+        if (k !== 'comment') throw corruptArchive(this.what, `a global pax header sets ${JSON.stringify(k)} for every later entry (ferry accepts only a comment there)`);
+      }
       return;
     }
     // GNU tar keeps only the last extended header of a kind (a second pax header replaces the
     // first), so merging them here would check a different name than the one tar writes.
     const seen = m.kind === 'x' ? this.pending.sawPax : m.kind === 'L' ? this.pending.longName !== undefined : this.pending.longLink !== undefined;
     if (seen) throw corruptArchive(this.what, `two "${m.kind}" extended headers precede one entry`);
-    this.pending.raw.push(m.raw, m.data); // non-empty raw marks `pending` as used (see afterVerdict)
+    this.pending.used = true;
     if (m.kind === 'x') {
       this.pending.sawPax = true;
       for (const [k, v] of parsePaxRecords(body, this.what)) this.pending.pax.set(k, v);
@@ -221,6 +234,8 @@ export class TarSanitizer {
     const size = pax.has('size') ? paxNumber(pax.get('size')!, 'size', this.what) : h.size;
     const uid = pax.has('uid') ? paxNumber(pax.get('uid')!, 'uid', this.what) : h.uid;
     const gid = pax.has('gid') ? paxNumber(pax.get('gid')!, 'gid', this.what) : h.gid;
+    // GNU tar refuses ids beyond uid_t/gid_t (32 bits); ferry must not accept what tar then fails on.
+    if (uid > MAX_ID || gid > MAX_ID) throw corruptArchive(this.what, `entry ${JSON.stringify(h.name)} has an owner id above ${MAX_ID}`);
     // GNU tar extracts a regular-file entry named "x/" as a directory (old tars marked them so).
     const kind: EntryKind = typeKind === 'file' && name.endsWith('/') ? 'dir' : typeKind;
     if (isHeaderOnly(kind) && size !== 0) throw corruptArchive(this.what, `entry ${JSON.stringify(name)} of type ${kind} claims ${size} bytes of data`);
@@ -234,6 +249,22 @@ export class TarSanitizer {
       if (linkRaw.length > ExtractCaps.nameLength) throw new FerryError('FILE_TOO_LARGE', `${this.what}: a symlink target is over the ${ExtractCaps.nameLength}-byte cap`);
       link = linkRaw;
     }
-    return { path, kind, link, size, uid, gid, mode: h.mode };
+    if ((kind === 'char' || kind === 'block') && h.format === 'v7') throw corruptArchive(this.what, `entry ${JSON.stringify(name)} is a device node in a pre-POSIX header (it has no device number fields)`);
+    return { path, kind, link, size, uid, gid, mode: h.mode & 0o7777, mtime: this.mtimeOf(h, pax), devmajor: h.devmajor, devminor: h.devminor, xattrs: xattrsOf(pax) };
   }
+
+  /** The pax mtime (decimal seconds with an optional fraction, as GNU tar writes it) or the header's. */
+  private mtimeOf(h: RawHeader, pax: Map<string, string>): string {
+    const v = pax.get('mtime');
+    if (v === undefined) return String(h.mtime);
+    if (!/^-?[0-9]{1,12}(\.[0-9]{1,20})?$/.test(v)) throw corruptArchive(this.what, `pax mtime ${JSON.stringify(v.slice(0, 32))} is not a decimal time`);
+    return v;
+  }
+}
+
+/** The entry's xattrs from its SCHILY.xattr.* records, in order; every other pax key is dropped here. */
+function xattrsOf(pax: Map<string, string>): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [k, v] of pax) if (k.startsWith(XATTR_PREFIX) && k.length > XATTR_PREFIX.length) out.push([k.slice(XATTR_PREFIX.length), v]);
+  return out;
 }

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { LayerGate } from '../../../src/device/extract/layer-gate.js';
 import type { TarEntry } from '../../../src/device/extract/tar-sanitizer.js';
 
-const file = (p: string): TarEntry => ({ path: p, kind: 'file', link: '', size: 0, uid: 0, gid: 0, mode: 0o644 });
+const file = (p: string): TarEntry => ({ path: p, kind: 'file', link: '', size: 0, uid: 0, gid: 0, mode: 0o644, mtime: '0', devmajor: 0, devminor: 0, xattrs: [] });
 const dir = (p: string): TarEntry => ({ ...file(p), kind: 'dir', mode: 0o755 });
 
 /** 1,000,000 entries over a non-empty root: 1,000 directories of 999 files, every 10th a whiteout. */

@@ -1,9 +1,19 @@
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EntryGate, TarSanitizer, type TarEntry } from '../../../src/device/extract/tar-sanitizer.js';
-import { buildFidelityRootfs, gnuTarDir, tarArchive } from '../../helpers/layers.js';
+import { buildFidelityRootfs, gnuTarDir, tarArchive, tarEntryBytes } from '../../helpers/layers.js';
+import { fixChecksum, gnuTarExtract, gnuTarList, parseListing, walkTar } from './tar-walk.js';
+import { snapshotTree } from './tree-snapshot.js';
+
+/** Every path's mtime in nanoseconds (symlinks not followed). */
+function mtimes(root: string): Record<string, bigint> {
+  const out: Record<string, bigint> = {};
+  for (const rel of fs.readdirSync(root, { recursive: true, encoding: 'utf8' })) out[rel] = fs.lstatSync(path.join(root, rel), { bigint: true }).mtimeNs;
+  return out;
+}
 
 let tmp: string;
 beforeAll(async () => {
@@ -28,20 +38,32 @@ async function sanitize(tar: Buffer, chunk: (i: number) => number, gate: EntryGa
 const passAll: EntryGate = { admit: () => 'pass' };
 
 describe('TarSanitizer', () => {
-  it('passes a GNU tar pax archive through byte for byte, whatever the chunking', async () => {
+  it('re-encodes a GNU tar pax archive canonically: same tree, same times, whatever the chunking', async () => {
     const src = path.join(tmp, 'rootfs');
     await fsp.mkdir(src);
     await buildFidelityRootfs(src);
     const tar = gnuTarDir(src);
     let seed = 7;
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % 3000;
-    for (const chunking of [() => 1 << 20, (i: number) => (i < 20_000 ? 1 : 4096), () => 511, () => 513, random]) {
-      const out = await sanitize(tar, chunking, passAll);
-      // everything up to GNU tar's end-of-archive blocks is identical; ferry ends with exactly two zero blocks
-      expect(out.subarray(0, out.length - 1024)).toEqual(tar.subarray(0, out.length - 1024));
-      expect(out.subarray(out.length - 1024).every((b) => b === 0)).toBe(true);
-      expect(tar.subarray(out.length - 1024).every((b) => b === 0)).toBe(true);
+    const outs: Buffer[] = [];
+    for (const chunking of [() => 1 << 20, (i: number) => (i < 20_000 ? 1 : 4096), () => 511, () => 513, random]) outs.push(await sanitize(tar, chunking, passAll));
+    for (const o of outs) expect(o.equals(outs[0]!)).toBe(true);
+    const out = outs[0]!;
+    // only ustar entries and 'x' headers with the keys ferry understands reach tar
+    for (const { header, pax } of walkTar(out)) {
+      expect('0123456x').toContain(header.typeflag);
+      expect(header.format).toBe('ustar');
+      for (const k of pax?.keys() ?? []) expect(k).toMatch(/^(path|linkpath|size|uid|gid|mtime|SCHILY\.xattr\..+)$/);
     }
+    const a = path.join(tmp, 'from-original');
+    const b = path.join(tmp, 'from-canonical');
+    await fsp.mkdir(a);
+    await fsp.mkdir(b);
+    gnuTarExtract(tar, a);
+    gnuTarExtract(out, b);
+    expect(snapshotTree(b)).toEqual(snapshotTree(a));
+    expect(mtimes(b)).toEqual(mtimes(a));
+    expect(parseListing(gnuTarList(out)!)).toEqual(parseListing(gnuTarList(tar)!));
   });
 
   it('hands the gate pax-resolved entries (long names, big uids, link targets)', async () => {
@@ -59,6 +81,47 @@ describe('TarSanitizer', () => {
       ['gnu/long/name', 'hardlink', 'short', 0, 0],
       ['dir', 'dir', '', 0, 0],
       ['s', 'symlink', '/abs/target', 0, 0],
+    ]);
+  });
+
+  it('drops global headers, GNU long names and unknown pax keys; keeps binary xattrs, big ids, sub-second times, devices', async () => {
+    const cap = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0x0a, 0x3d, 0x00, 0xff]);
+    const globalHeader = (records: string): Buffer => {
+      const g = tarEntryBytes({ name: 'pax_global_header', type: 'x', data: records });
+      g[156] = 'g'.charCodeAt(0);
+      return fixChecksum(g);
+    };
+    const global = globalHeader('15 comment=abc\n');
+    // GNU tar would apply a global path to every later entry: refused, not dropped
+    await expect(sanitize(Buffer.concat([globalHeader('16 path=../../x\n'), tarArchive([{ name: 'a' }])]), () => 4096, passAll)).rejects.toMatchObject({ code: 'CORRUPT_ARCHIVE' });
+    const longName = `long/${'n'.repeat(150)}`;
+    const longLink = `/usr/${'t'.repeat(300)}`;
+    const tar = Buffer.concat([
+      global,
+      tarArchive(
+        [
+          { name: 'short', data: 'x', pax: { comment: 'hi', 'LIBARCHIVE.xattr.user.x': 'dropped', 'SCHILY.xattr.security.capability': cap, uid: '3000000000', gid: '2500000000', mtime: '1700000000.123456789', atime: '5', uname: 'root' } },
+          { name: 'x', data: 'gnu', gnuLongName: longName },
+          { name: 's', type: '2', linkname: 'x', pax: { linkpath: longLink } },
+          { name: 'dev/null', type: '3', devmajor: 4095, devminor: 1048575 },
+          { name: 'olddir/', type: '0', mode: 0o1777 },
+        ],
+      ),
+    ]);
+    const out = await sanitize(tar, () => 700, passAll);
+    const walked = walkTar(out);
+    expect(walked.map((w) => w.header.typeflag).join('')).toBe('x0x0x235');
+    expect([...walked[0]!.pax!.keys()]).toEqual(['uid', 'gid', 'mtime', 'SCHILY.xattr.security.capability']);
+    expect(Buffer.from(walked[0]!.pax!.get('SCHILY.xattr.security.capability')!, 'latin1')).toEqual(cap);
+    expect([...walked[2]!.pax!]).toEqual([['path', longName]]);
+    expect([...walked[4]!.pax!]).toEqual([['linkpath', longLink]]);
+    expect(walked[6]!.header).toMatchObject({ name: 'dev/null', devmajor: 4095, devminor: 1048575 });
+    expect(parseListing(gnuTarList(out)!).map((e) => [e.type, e.name, e.link, e.uid, e.gid, e.size, e.mode.toString(8), e.mtime])).toEqual([
+      ['-', 'short', '', 3000000000, 2500000000, '1', '644', '2023-11-14 22:13:20.123456789'],
+      ['-', longName, '', 0, 0, '3', '644', '2023-11-14 22:13:20'],
+      ['l', 's', longLink, 0, 0, '0', '644', '2023-11-14 22:13:20'],
+      ['c', 'dev/null', '', 0, 0, '4095,1048575', '644', '2023-11-14 22:13:20'],
+      ['d', 'olddir', '', 0, 0, '0', '1777', '2023-11-14 22:13:20'],
     ]);
   });
 

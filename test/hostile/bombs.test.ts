@@ -1,0 +1,8 @@
+/** Hostile-stick corpus, bombs, lying sizes and caps: the cases that pass today (cases-bombs.ts; table in README.md). */
+import { BOMB_CASES } from './cases-bombs.js';
+import { defineCorpus, only } from './harness.js';
+
+defineCorpus(
+  'hostile sticks: bombs, lying sizes and caps',
+  only(BOMB_CASES, ['chunk-index-not-the-blob', 'deep-whiteout-bomb', 'zip-as-gzip-layer', 'unpacked-bytes-negative', 'payload-bytes-huge', 'layer-size-negative', 'layer-size-huge', 'manifest-over-cap', 'config-size-over-cap']),
+);

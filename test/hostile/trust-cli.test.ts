@@ -1,0 +1,5 @@
+/** Hostile-stick corpus, terminal escapes, FIFOs through the CLI, trust across sticks: the cases that pass today (cases-trust.ts; table in README.md). */
+import { TRUST_CASES } from './cases-trust.js';
+import { defineCorpus, only } from './harness.js';
+
+defineCorpus('hostile sticks: escapes on the terminal, FIFOs, trust across sticks', only(TRUST_CASES, ['index-mediatype-escape', 'index-annotation-escape', 'update-filename-escape', 'fifo-at-layer-cli']));
