@@ -1,7 +1,9 @@
 /**
  * Pure text helpers for the terminal UI: sizes, durations, dates, and fitting text
  * into a fixed number of columns (80x24 serial consoles are the design target).
+ * Control characters are replaced by the one sanitiser the CLI uses too (src/util/terminal.ts).
  */
+import { sanitize } from '../src/util/terminal.js';
 
 /** Bytes as a short human figure: "512 B", "3.4 MiB", "1.20 GiB". */
 export function formatBytes(n: number): string {
@@ -52,12 +54,6 @@ export function fit(s: string, width: number): string {
 export function cell(s: string, width: number): string {
   const f = fit(s, width);
   return f + ' '.repeat(Math.max(0, width - Array.from(f).length));
-}
-
-/** Replace control characters (text from the stick is untrusted) with "?". */
-export function sanitize(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/g, '?');
 }
 
 /** Word-wrap `text` (paragraphs split on newlines) to `width` columns, at most `maxLines` lines. */

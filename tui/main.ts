@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ExitCode, FerryError, toFerryError } from '../src/errors.js';
+import { sanitize, sanitizeText } from '../src/util/terminal.js';
 import { App } from './app.js';
 import { createEngine } from './engine.js';
 import { deviceDeps } from '../src/device/index.js';
@@ -44,9 +45,9 @@ function utf8Terminal(): boolean {
 
 function fail(e: unknown): never {
   const err = toFerryError(e);
-  process.stderr.write(`ferry-tui: error[${err.code}]: ${err.message}\n`);
-  // Like the CLI: a stack trace only on request, never by default.
-  if (process.env.FERRY_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  // Like the CLI: the message (it may quote the stick) sanitised; a stack trace only on request.
+  process.stderr.write(`ferry-tui: error[${err.code}]: ${sanitize(err.message)}\n`);
+  if (process.env.FERRY_DEBUG && e instanceof Error && e.stack) process.stderr.write(sanitizeText(e.stack) + '\n');
   process.exit(err.exitCode);
 }
 

@@ -1,18 +1,31 @@
 /**
  * The one place where errors become exit codes and printed lines (STYLE.md rule 6).
- * Every command action is wrapped by `action()`.
+ * Every command action is wrapped by `action()`, and commands print only through
+ * printLines, printNotes and printJson: every line is sanitised for the terminal there
+ * (src/util/terminal.ts), because messages and listings embed strings from the stick.
  */
 import { ExitCode, FerryError, toFerryError } from '../errors.js';
 import type { ProgressEvent, ProgressFn } from '../progress.js';
+import { sanitize, sanitizeText, terminalSafeJson } from '../util/terminal.js';
+
+/** Print lines for a person on stdout; each argument is one line, its control characters (newlines too) shown as "?". */
+export function printLines(...lines: string[]): void {
+  process.stdout.write(lines.map((l) => sanitize(l) + '\n').join(''));
+}
+
+/** Print lines on stderr (the plan before a prompt, skipped updates, warnings), sanitised like printLines. */
+export function printNotes(...lines: string[]): void {
+  process.stderr.write(lines.map((l) => sanitize(l) + '\n').join(''));
+}
 
 /** Print one line to stderr (or a JSON error object when --json) and return the exit code. */
 export function reportError(e: unknown, json: boolean): number {
   const err = e instanceof FerryError ? e : toFerryError(e);
   if (json) {
-    process.stdout.write(JSON.stringify({ ok: false, error: { code: err.code, message: err.message, details: err.details } }) + '\n');
+    printJson({ ok: false, error: { code: err.code, message: err.message, details: err.details } });
   } else {
-    process.stderr.write(`ferry: error[${err.code}]: ${err.message}\n`);
-    if (process.env.FERRY_DEBUG && err.stack) process.stderr.write(err.stack + '\n');
+    printNotes(`ferry: error[${err.code}]: ${err.message}`);
+    if (process.env.FERRY_DEBUG && err.stack) process.stderr.write(sanitizeText(err.stack) + '\n');
   }
   return err.exitCode;
 }
@@ -35,9 +48,9 @@ export function action<A extends unknown[]>(body: (...args: A) => Promise<number
   };
 }
 
-/** Print a value as one JSON line. */
+/** Print a value as one JSON line (controls escaped: safe on a terminal, same value when parsed). */
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value) + '\n');
+  process.stdout.write(terminalSafeJson(value) + '\n');
 }
 
 function mib(n: number): string {
@@ -49,14 +62,15 @@ function mib(n: number): string {
  * stderr when it is a TTY, nothing otherwise. Shared by export, verify and archive.
  */
 export function cliProgress(opts: { progress?: boolean }): ProgressFn | undefined {
-  if (opts.progress) return (e: ProgressEvent) => void process.stderr.write(JSON.stringify(e) + '\n');
+  if (opts.progress) return (e: ProgressEvent) => void process.stderr.write(terminalSafeJson(e) + '\n');
   if (!process.stderr.isTTY) return undefined;
   return (e: ProgressEvent) => {
     const width = 30;
     const frac = e.bytesTotal > 0 ? Math.min(1, e.bytesDone / e.bytesTotal) : 0;
     const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
     const amount = e.step === 'layer' ? `${e.bytesDone + 1}/${e.bytesTotal}` : `${mib(e.bytesDone)}${e.bytesTotal ? ` / ${mib(e.bytesTotal)}` : ''}`;
-    process.stderr.write(`\r${e.step.padEnd(10)} [${bar}] ${amount}`.padEnd(78).slice(0, 100));
+    // the carriage return is ferry's own; the step name is sanitised like every printed string
+    process.stderr.write(`\r${sanitize(`${e.step.padEnd(10)} [${bar}] ${amount}`).padEnd(78).slice(0, 100)}`);
     if (e.bytesTotal > 0 && e.bytesDone >= e.bytesTotal && e.step !== 'layer') process.stderr.write('\n');
   };
 }

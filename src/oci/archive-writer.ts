@@ -9,7 +9,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
-import { fsyncDir, tempNameFor } from '../util/fsx.js';
+import { fsyncDir, openRegular, tempNameFor } from '../util/fsx.js';
 import { TAR_END, tarHeader, tarPadding } from './tar.js';
 import { digestHex } from './types.js';
 
@@ -34,9 +34,9 @@ async function copyInto(out: fsp.FileHandle, m: ArchiveMember, buf: Buffer, prog
     await out.write(tarPadding(m.bytes.length));
     return m.bytes.length;
   }
-  const src = await fsp.open(m.source!, 'r');
+  // a FIFO or device in the media folder being archived must fail, not hang the open
+  const { fh: src, size } = await openRegular(m.source!, m.name, { media: true });
   try {
-    const size = (await src.stat()).size;
     await out.write(tarHeader({ name: m.name, type: 'file', size }));
     const hash = m.digest ? createHash('sha256') : undefined;
     let done = 0;

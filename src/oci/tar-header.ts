@@ -10,13 +10,13 @@ import { FerryError } from '../errors.js';
 
 export const BLOCK = 512;
 
-/** Caps on what one layer may make ferry hold in memory (FILE_TOO_LARGE above them). */
+/** Caps on what one layer may make ferry hold (FILE_TOO_LARGE above the sizes, LIMIT_EXCEEDED above the entry count). */
 export const ExtractCaps = {
   /** One pax extended header, or one GNU long name/link record. */
   paxHeader: 1024 * 1024,
   /** A path or link target after all headers are applied (Linux PATH_MAX). */
   nameLength: 4096,
-  /** Entries in one layer (the per-layer path map grows with it). */
+  /** Entries in one layer (the layer gate's path trie grows with it). */
   entries: 1_000_000,
 } as const;
 

@@ -7,6 +7,7 @@
 import { basename } from 'node:path';
 import { isSea } from 'node:sea';
 import { installTerminfo } from './terminfo.js';
+import { sanitizeText } from '../util/terminal.js';
 
 /** The module shape the build gives src/cli/main.ts and tui/main.ts (their top-level `await main()` becomes `ready`). */
 interface MainModule {
@@ -35,6 +36,6 @@ async function start(): Promise<void> {
 
 start().catch((e: unknown) => {
   // Both mains report their own errors; this is only reached by a bug, so say where.
-  process.stderr.write(`ferry: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(`ferry: internal error: ${sanitizeText(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
   process.exit(70);
 });

@@ -119,7 +119,7 @@ export async function mediaFileSize(under: string, file: string): Promise<number
  * Open a file for reading without ever blocking or following a link into the device:
  * O_NONBLOCK (a FIFO or device would otherwise hang open() for ever), O_NOFOLLOW below `under`,
  * then fstat: anything but a regular file is refused (UNSAFE_MEDIA on media). O_NONBLOCK has
- * no effect on the reads of a regular file, so it is left set. Errors other than these
+ * no effect on the reads of a regular file, so it is left set; libuv adds O_CLOEXEC to every open. Errors other than these
  * (ENOENT, EACCES) keep their errno code for the caller.
  */
 export async function openRegular(file: string, what: string, opts: OpenRegularOptions = {}): Promise<RegularFile> {

@@ -182,8 +182,11 @@ export function exitCodeOf(code: ErrorCode | 'ok'): number {
 
 /** Terminal control put into stick strings: erase the line, move up, set the window title, bell, bidi override, a C1 CSI. */
 export const ESCAPES = '\u001b[2K\r\u001b[1A\u001b]0;owned\u0007\u202e\u009b31m';
-/** Fragments of ESCAPES that must never reach a terminal (checked where the terminal itself also writes control, under script(1)). */
-export const ESCAPE_MARKERS = ['\u001b[2K', '\u001b[1A', '\u001b]0;', '\u0007', '\u202e', '\u009b'];
+/**
+ * Fragments of ESCAPES that must never reach a terminal, checked where the terminal itself
+ * also writes control (under script(1), readline draws the prompt with its own escapes).
+ */
+export const ESCAPE_MARKERS = ['\u001b[2K\r\u001b[1A', '\u001b]0;owned', '\u0007', '\u202e', '\u009b31m'];
 
 /** Terminal control a stick must never get onto the technician's screen: C0 but \t \n, DEL, C1, and bidi overrides. */
 export const CONTROL_RE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;

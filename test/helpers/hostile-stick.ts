@@ -157,7 +157,8 @@ export async function makeHostileKit(): Promise<HostileKit> {
       }
       const man = await readImageManifest(media, descriptor);
       payload ??= man.config.size + man.layers.reduce((s, l) => s + l.size, 0);
-      if (!spec.legacy && !chunkIndex) chunkIndex = await writeChunkIndex(media, man.layers);
+      if (spec.legacy) chunkIndex = undefined; // media as an older ferry made them: nothing pinned
+      else chunkIndex ??= await writeChunkIndex(media, man.layers);
       const m = buildUpdateManifest(
         {
           mediaRoot: media,

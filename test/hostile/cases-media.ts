@@ -5,6 +5,7 @@
  * passed. Each stops with its typed error before any altered byte is parsed or
  * extracted (table: test/hostile/README.md).
  */
+import { execFileSync } from 'node:child_process';
 import { createCipheriv } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
@@ -207,6 +208,30 @@ export const MEDIA_CASES: HostileCase[] = [
     const dir = path.join(m, 'FERRY', 'updates');
     for (let i = 0; i < 1001; i++) await fsp.writeFile(path.join(dir, `junk-${i}.json`), '{}');
   }),
+  {
+    name: 'archive-fifo',
+    attacker: 'no-key',
+    tries: '--media names a FIFO where an archive file is expected',
+    expect: 'UNSAFE_MEDIA',
+    async stick({ hk }) {
+      const fifo = path.join(await hk.newMedia(), 'stick.tar');
+      execFileSync('mkfifo', [fifo]);
+      return { media: fifo, fifos: [fifo] };
+    },
+  },
+  {
+    name: 'archive-symlink-member',
+    attacker: 'no-key',
+    tries: 'an archive (read in place) whose FERRY/oci/index.json member is a symlink',
+    expect: 'UNSAFE_MEDIA',
+    async stick({ base, jail }) {
+      const media = await base();
+      await replaceWithSpecial(media, 'index.json', 'symlink', jail.rootCanary);
+      const file = `${media}.tar`;
+      execFileSync('tar', ['-C', media, '-cf', file, 'FERRY']);
+      return file;
+    },
+  },
   noKey('many-index-entries', '14,000 entries in index.json (under its 4 MiB byte cap)', 'LIMIT_EXCEEDED', async (m) => {
     const file = await partPath(m, 'index.json');
     const idx = JSON.parse(await fsp.readFile(file, 'utf8')) as { manifests: Array<Record<string, unknown>> };

@@ -12,6 +12,7 @@ import { applyUpdate } from '../../src/device/apply.js';
 import { deviceDeps } from '../../src/device/deps.js';
 import { deliverReceipts, RECEIPT_SCHEMA, type Receipt } from '../../src/device/receipts.js';
 import { emptyState, loadState } from '../../src/device/state.js';
+import { archiveMedia } from '../../src/media/archive.js';
 import { inspectMedia } from '../../src/media/inspect.js';
 import { openMediaSource } from '../../src/media/source.js';
 import { listMediaUpdates } from '../../src/media/updates.js';
@@ -131,6 +132,13 @@ describe('only regular files are read from a stick', () => {
       });
     }
   }
+
+  it('ferry archive of a folder with a FIFO at index.json or a blob fails with UNSAFE_MEDIA instead of hanging', async () => {
+    for (const place of ['FERRY/oci/index.json', 'layer-blob'] as const) {
+      const media = await hostileStick(place, 'fifo');
+      await expect(within(archiveMedia({ mediaRoot: media, outFile: path.join(kit.dir, `out-${++n}.tar`) }), HANG_MS)).rejects.toMatchObject({ code: 'UNSAFE_MEDIA' });
+    }
+  });
 
   it('a FIFO given as the media (an archive path) is UNSAFE_MEDIA, not a hang', async () => {
     const fifo = path.join(kit.dir, `media-fifo-${++n}`);

@@ -1,7 +1,7 @@
 /** `ferry archive` / `ferry unarchive`: the single-file (oci-archive) form of the media. */
 import type { Command } from 'commander';
 import { archiveMedia, unarchiveMedia } from '../../media/archive.js';
-import { action, cliProgress, printJson } from '../run.js';
+import { action, cliProgress, printJson, printLines } from '../run.js';
 
 
 /** Register `ferry archive` and `ferry unarchive` on the program. */
@@ -18,7 +18,7 @@ export function registerArchive(program: Command): void {
         const progress = cliProgress(opts);
         const r = await archiveMedia({ mediaRoot: opts.media, outFile: opts.out, ...(progress ? { progress } : {}) });
         if (opts.json) printJson({ ok: true, out: opts.out, ...r });
-        else process.stdout.write(`wrote ${opts.out}: ${r.blobs} blobs, ${r.bytes} bytes\n`);
+        else printLines(`wrote ${opts.out}: ${r.blobs} blobs, ${r.bytes} bytes`);
       }),
     );
   program
@@ -33,7 +33,7 @@ export function registerArchive(program: Command): void {
         const progress = cliProgress(opts);
         const r = await unarchiveMedia({ inFile: opts.in, mediaRoot: opts.media, ...(progress ? { progress } : {}) });
         if (opts.json) printJson({ ok: true, ...r });
-        else process.stdout.write(`unarchived ${r.images} image(s): ${r.blobsWritten} blobs written, ${r.blobsSkipped} already present, ${r.files} update/trust files\n`);
+        else printLines(`unarchived ${r.images} image(s): ${r.blobsWritten} blobs written, ${r.blobsSkipped} already present, ${r.files} update/trust files`);
       }),
     );
 }

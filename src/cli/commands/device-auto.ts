@@ -10,7 +10,7 @@ import { loadDeviceConfig } from '../../device/config.js';
 import { BOOTLOADER_TYPES } from '../../device/bootloaders/registry.js';
 import { apply, DEFAULT_CONFIG_FILE, deviceDeps, type InstallPlan } from '../../device/index.js';
 import { FerryError } from '../../errors.js';
-import { action, cliProgress, printJson } from '../run.js';
+import { action, cliProgress, printJson, printLines, printNotes } from '../run.js';
 
 interface AutoCliOptions {
   config: string;
@@ -54,7 +54,7 @@ async function runAuto(o: AutoCliOptions): Promise<number> {
   process.on('SIGINT', stop);
   // The console (blessed) is loaded only here, so other commands start without it.
   const view = wantsConsole(o) ? (await import('../../../tui/auto-console.js')).openAutoConsole(o.config, o.media) : undefined;
-  const log = (line: string) => (view ? view.note(line) : o.json ? printJson({ event: line }) : process.stderr.write(`ferry: ${line}\n`));
+  const log = (line: string) => (view ? view.note(line) : o.json ? printJson({ event: line }) : printNotes(`ferry: ${line}`));
   const installWithLog = async (plan: InstallPlan) => {
     const progress = cliProgress({ progress: Boolean(o.json) });
     const r = await apply({ configFile: o.config, mediaRoot: o.media, updateId: plan.update.id, signal: ac.signal, ...(progress ? { progress } : {}) }, deviceDeps);
@@ -75,7 +75,7 @@ async function runAuto(o: AutoCliOptions): Promise<number> {
     }
     view?.close(); // give the console back before the last line, so it stays readable
     if (o.json) printJson({ ok: true, ...r });
-    else process.stdout.write(`${text}\n`);
+    else printLines(text);
     return 0;
   } finally {
     view?.close();
@@ -103,7 +103,7 @@ export function registerAuto(device: Command): void {
       action(async (o: { config: string; is?: string }) => {
         if (o.is !== undefined && o.is !== 'tui' && o.is !== 'auto') throw new FerryError('USAGE', `--is must be tui or auto, not "${o.is}"`);
         const cfg = await loadDeviceConfig(o.config, { slots: deviceDeps.slotTypes, bootloaders: BOOTLOADER_TYPES });
-        process.stdout.write(`${cfg.auto.onInsert}\n`);
+        printLines(cfg.auto.onInsert);
         return o.is === undefined || o.is === cfg.auto.onInsert ? 0 : 1;
       }),
     );

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { FerryError } from '../../errors.js';
 import { DEFAULT_CONFIG_FILE, deviceDeps, init, type InitPlan, type InitResult, type SlotName } from '../../device/index.js';
-import { action, printJson } from '../run.js';
+import { action, printJson, printLines, printNotes } from '../run.js';
 
 interface InitCliOptions {
   config: string;
@@ -25,8 +25,7 @@ function parseSlot(v: string): SlotName {
 /** Show the plan and ask on the terminal; without one, --yes is required. */
 async function confirmInit(plan: InitPlan): Promise<boolean> {
   if (!process.stdin.isTTY || !process.stderr.isTTY) throw new FerryError('CONFIRMATION_REQUIRED', 'no terminal to confirm on: pass --yes to provision without asking');
-  process.stderr.write(`provision device ${plan.deviceId} (booted slot ${plan.booted}):\n${plan.changes.map((c) => `  ${c}\n`).join('')}`);
-  for (const r of plan.replaces) process.stderr.write(`  replaces ${r}\n`);
+  printNotes(`provision device ${plan.deviceId} (booted slot ${plan.booted}):`, ...plan.changes.map((c) => `  ${c}`), ...plan.replaces.map((r) => `  replaces ${r}`));
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await new Promise<string>((resolve) => {
@@ -42,12 +41,9 @@ async function confirmInit(plan: InitPlan): Promise<boolean> {
 
 function printResult(r: InitResult): void {
   const what = `slot ${r.booted} good and committed${r.version ? `, version ${r.version}` : ''}${r.target ? `, target ${r.target}` : ''}`;
-  if (!r.changed) process.stdout.write(`device ${r.deviceId} is already provisioned (${what}); nothing changed\n`);
-  else {
-    process.stdout.write(`provisioned device ${r.deviceId} (${what}):\n${r.changes.map((c) => `  ${c}\n`).join('')}`);
-    for (const x of r.replaces) process.stdout.write(`  replaced ${x}\n`);
-  }
-  for (const w of r.warnings) process.stderr.write(`ferry: warning: ${w}\n`);
+  if (!r.changed) printLines(`device ${r.deviceId} is already provisioned (${what}); nothing changed`);
+  else printLines(`provisioned device ${r.deviceId} (${what}):`, ...r.changes.map((c) => `  ${c}`), ...r.replaces.map((x) => `  replaced ${x}`));
+  printNotes(...r.warnings.map((w) => `ferry: warning: ${w}`));
 }
 
 /** Register `ferry device init` under `ferry device`. */

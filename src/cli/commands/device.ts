@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { FerryError } from '../../errors.js';
 import { apply, bootCheck, bootCheckError, DEFAULT_CONFIG_FILE, deviceDeps, type InstallPlan, markBad, markGood, type MaintenanceOptions, rollback, type SkipReason, type SlotName, status, formatStatus } from '../../device/index.js';
-import { action, cliProgress, printJson } from '../run.js';
+import { action, cliProgress, printJson, printLines, printNotes } from '../run.js';
 import { registerAuto } from './device-auto.js';
 import { registerInit } from './device-init.js';
 
@@ -27,7 +27,7 @@ function parseSlot(v: string): SlotName {
 }
 
 function printSkipped(skipped: SkipReason[]): void {
-  for (const s of skipped) process.stderr.write(`ferry: skipped ${s.id}: ${s.code}: ${s.message}\n`);
+  printNotes(...skipped.map((s) => `ferry: skipped ${s.id}: ${s.code}: ${s.message}`));
 }
 
 /** Ask on the terminal; without one, --yes is required. */
@@ -36,9 +36,11 @@ async function confirmOnTty(plan: InstallPlan): Promise<boolean> {
     throw new FerryError('CONFIRMATION_REQUIRED', 'no terminal to confirm on: pass --yes to install without asking');
   }
   const u = plan.update;
-  process.stderr.write(`install ${u.id} (version ${u.target.version}, counter ${u.target.counter}) into slot ${plan.target}, replacing ${plan.replaces.version ?? plan.replaces.status}\n`);
-  process.stderr.write(`  ${plan.payloadBytes} bytes (${plan.space.neededBytes} ${plan.space.measure === 'unpacked' ? 'unpacked' : 'compressed'} in the slot), signed by ${plan.signers.join(', ') || 'unknown'}; slot ${plan.booted} stays as the fallback\n`);
-  if (u.notes) process.stderr.write(`  notes: ${u.notes.split('\n')[0]}\n`);
+  printNotes(
+    `install ${u.id} (version ${u.target.version}, counter ${u.target.counter}) into slot ${plan.target}, replacing ${plan.replaces.version ?? plan.replaces.status}`,
+    `  ${plan.payloadBytes} bytes (${plan.space.neededBytes} ${plan.space.measure === 'unpacked' ? 'unpacked' : 'compressed'} in the slot), signed by ${plan.signers.join(', ') || 'unknown'}; slot ${plan.booted} stays as the fallback`,
+    ...(u.notes ? [`  notes: ${u.notes.split('\n')[0]}`] : []),
+  );
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     // Ctrl-C or end of input at the prompt means no.
@@ -82,8 +84,8 @@ function registerApply(device: Command): void {
             deviceDeps,
           );
           if (opts.json) return void printJson({ ok: true, plan: r.plan, skipped: r.skipped, bytesWritten: r.bytesWritten, receipt: r.receipt, receipts: r.delivery });
-          process.stdout.write(`installed ${r.plan.update.id} into slot ${r.plan.target} (${r.bytesWritten} bytes); it boots next with ${r.plan.bootloader.attempts} attempts: reboot, then boot-check commits it\n`);
-          if (r.delivery.kept > 0) process.stderr.write(`ferry: ${r.delivery.kept} receipt(s) kept on the device (stick not writable): ${r.delivery.error ?? ''}\n`);
+          printLines(`installed ${r.plan.update.id} into slot ${r.plan.target} (${r.bytesWritten} bytes); it boots next with ${r.plan.bootloader.attempts} attempts: reboot, then boot-check commits it`);
+          if (r.delivery.kept > 0) printNotes(`ferry: ${r.delivery.kept} receipt(s) kept on the device (stick not writable): ${r.delivery.error ?? ''}`);
         } catch (e) {
           const skipped = (e as FerryError).details?.skipped as SkipReason[] | undefined;
           if (!opts.json && skipped) printSkipped(skipped);
@@ -110,7 +112,7 @@ function registerBootCheck(device: Command): void {
           return err?.exitCode ?? 0;
         }
         if (err) throw err;
-        process.stdout.write(`${r.outcome}: ${r.message}\n`);
+        printLines(`${r.outcome}: ${r.message}`);
         return 0;
       }),
     );
@@ -131,7 +133,7 @@ function registerMaintenance(device: Command): void {
         const o: MaintenanceOptions = { configFile: opts.config, ...(opts.slot ? { slot: opts.slot } : {}), ...(opts.force ? { force: true } : {}), ...(opts.media ? { mediaRoot: opts.media } : {}) };
         const r = await fn(o, deviceDeps);
         if (opts.json) printJson({ ok: true, action: r.action, slot: r.slot, message: r.message, receipt: r.receipt, receipts: r.delivery });
-        else process.stdout.write(`${r.message}\n`);
+        else printLines(r.message);
       }),
     );
   }
@@ -145,7 +147,7 @@ function registerStatus(device: Command): void {
       action(async (opts: CommonOpts & { media?: string }) => {
         const s = await status({ configFile: opts.config, ...(opts.media ? { mediaRoot: opts.media } : {}) }, deviceDeps);
         if (opts.json) printJson({ ok: true, ...s });
-        else process.stdout.write(formatStatus(s).join('\n') + '\n');
+        else printLines(...formatStatus(s));
       }),
     );
 }

@@ -11,7 +11,7 @@ import type { Signer } from '../../trust/types.js';
 import type { CompressChoice } from '../../oci/layer-copy.js';
 import { formatPlatform, parsePlatform } from '../../oci/types.js';
 import { readFileCapped } from '../../util/fsx.js';
-import { action, cliProgress, printJson } from '../run.js';
+import { action, cliProgress, printJson, printLines } from '../run.js';
 
 
 /** Release notes are shown on a device screen: 64 KiB is plenty. */
@@ -145,12 +145,10 @@ export function registerExport(program: Command): void {
           printJson({ ok: true, ...r, update: signed ? { manifestPath: signed.manifestPath, signaturePath: signed.signaturePath } : null });
           return;
         }
-        process.stdout.write(
-          [
-            `exported ${r.ref} (${formatPlatform(r.platform)}) to ${opts.media}/FERRY/oci: manifest ${r.manifest.digest}`,
-            `  payload ${r.payloadBytes} bytes; wrote ${r.blobsWritten} blob(s) (${r.bytesWritten} bytes), ${r.blobsSkipped} already present (${r.bytesSkipped} bytes)`,
-            signed ? `  signed update manifest: ${signed.manifestPath}` : '  no update manifest written (no --signer): devices will not install this image until it is signed',
-          ].join('\n') + '\n',
+        printLines(
+          `exported ${r.ref} (${formatPlatform(r.platform)}) to ${opts.media}/FERRY/oci: manifest ${r.manifest.digest}`,
+          `  payload ${r.payloadBytes} bytes; wrote ${r.blobsWritten} blob(s) (${r.bytesWritten} bytes), ${r.blobsSkipped} already present (${r.bytesSkipped} bytes)`,
+          signed ? `  signed update manifest: ${signed.manifestPath}` : '  no update manifest written (no --signer): devices will not install this image until it is signed',
         );
       }),
     );

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ERROR_CODES } from '../../errors.js';
 import { inspectMedia } from '../../media/inspect.js';
-import { action, printJson } from '../run.js';
+import { action, printJson, printLines } from '../run.js';
 
 function human(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -38,7 +38,7 @@ export function registerInspect(program: Command): void {
         }
         out.push(`total ${human(s.totalBytes)} in ${s.blobs} blobs; ${human(s.sharedBytes)} stored once for several images`);
         out.push(s.updates.length ? `update manifests: ${s.updates.join(', ')}` : 'update manifests: none (images are not signed)');
-        process.stdout.write(out.join('\n') + '\n');
+        printLines(...out);
         return damaged ? ERROR_CODES.MEDIA_DAMAGED : 0;
       }),
     );

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { readPassphrase } from '../../trust/keys.js';
 import { crossSign, initRoot, issueCertificate, type PkiResult, revokeCertificate } from '../../trust/pki.js';
-import { action, printJson } from '../run.js';
+import { action, printJson, printLines } from '../run.js';
 
 interface PassOpts {
   passphraseEnv?: string;
@@ -30,7 +30,7 @@ function days(v: string): number {
 
 function show(r: PkiResult, json: boolean | undefined, what: string): void {
   if (json) printJson({ ok: true, ...r });
-  else process.stdout.write(`${what}: ${r.path}\n  subject ${r.subject}\n  valid until ${r.notAfter}\n  sha256 ${r.fingerprint}\n`);
+  else printLines(`${what}: ${r.path}`, `  subject ${r.subject}`, `  valid until ${r.notAfter}`, `  sha256 ${r.fingerprint}`);
 }
 
 /** Register `ferry pki` on the program. */
@@ -118,7 +118,7 @@ function registerRevoke(pki: Command): void {
       const pass = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
       const r = await revokeCertificate({ rootDir: o.root, certFile: o.cert, mediaRoot: o.media, nextUpdateDays: days(o.nextUpdateDays), ...(pass ? { rootPassphrase: pass } : {}) });
       if (o.json) printJson({ ok: true, ...r });
-      else process.stdout.write(`CRL #${r.crlNumber} revokes ${r.revokedSerials.length} certificate(s): ${r.crlPaths.join(', ')}\n`);
+      else printLines(`CRL #${r.crlNumber} revokes ${r.revokedSerials.length} certificate(s): ${r.crlPaths.join(', ')}`);
     }),
   );
 }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { addSignature } from '../../media/publish.js';
 import { readPassphrase } from '../../trust/keys.js';
-import { action, printJson } from '../run.js';
+import { action, printJson, printLines } from '../run.js';
 
 /** Register `ferry sign` on the program. */
 export function registerSign(program: Command): void {
@@ -20,7 +20,7 @@ export function registerSign(program: Command): void {
         const pass = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
         const r = await addSignature({ mediaRoot: o.media, id: o.update, signerDir: o.signer, ...(pass ? { signerPassphrase: pass } : {}) });
         if (o.json) printJson({ ok: true, ...r });
-        else process.stdout.write(`signed: ${r.signaturePath} now carries ${r.signerInfos} signature(s)\n`);
+        else printLines(`signed: ${r.signaturePath} now carries ${r.signerInfos} signature(s)`);
       }),
     );
 }

@@ -4,7 +4,7 @@ import { FerryError } from '../../errors.js';
 import { reportError as blobReportError, type MediaBlobReport, verifyMediaBlobs } from '../../media/verify.js';
 import { firstRefusal, formatUpdateResult, type MediaUpdateResult, verifyMediaUpdates } from '../../media/verify-updates.js';
 import { loadTrustMaterial } from '../../trust/load.js';
-import { action, cliProgress, printJson } from '../run.js';
+import { action, cliProgress, printJson, printLines, printNotes } from '../run.js';
 
 interface VerifyOpts {
   media: string;
@@ -53,11 +53,11 @@ export function registerVerify(program: Command): void {
           printJson({ ...report, ...(opts.trust ? { updates: updates.map(jsonUpdate) } : {}), ...(err ? { error: { code: err.code, message: err.message } } : {}) });
           return err?.exitCode ?? 0;
         }
-        for (const p of report.problems) process.stderr.write(`ferry: ${p.kind}: ${p.digest} (needed by ${p.refs.join(', ')}): ${p.message}\n`);
-        for (const u of updates) process.stdout.write(formatUpdateResult(u) + '\n');
-        if (opts.trust !== undefined && updates.length === 0) process.stdout.write('no signed updates on the media (FERRY/updates is empty)\n');
+        printNotes(...report.problems.map((p) => `ferry: ${p.kind}: ${p.digest} (needed by ${p.refs.join(', ')}): ${p.message}`));
+        printLines(...updates.map(formatUpdateResult));
+        if (opts.trust !== undefined && updates.length === 0) printLines('no signed updates on the media (FERRY/updates is empty)');
         if (err) throw err;
-        process.stdout.write(`ok: ${report.images.length} image(s), ${report.blobsChecked} blobs, ${report.bytesChecked} bytes verified\n`);
+        printLines(`ok: ${report.images.length} image(s), ${report.blobsChecked} blobs, ${report.bytesChecked} bytes verified`);
         return 0;
       }),
     );

@@ -1,7 +1,8 @@
 /**
  * The GNU tar child that writes a sanitised layer to disk. Node cannot create
- * device nodes or set extended attributes, so the bytes the sanitiser accepted are
- * handed, unchanged, to `tar -x` running as root with every fidelity option on.
+ * device nodes or set extended attributes, so the sanitiser's canonical re-encoding
+ * of the entries it accepted (tar-encode.ts) is handed to `tar -x` running as root
+ * with every fidelity option on.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { FerryError } from '../../errors.js';

@@ -158,7 +158,7 @@ export class TarSanitizer {
     const kind = kindOfTypeflag(h.typeflag);
     if (kind === undefined) throw corruptArchive(this.what, `entry ${JSON.stringify(h.name)} has unsupported tar type "${h.typeflag}" (sparse, multi-volume and incremental entries are not accepted)`);
     const entry = this.resolveEntry(h, kind);
-    if (++this.entries > ExtractCaps.entries) throw new FerryError('FILE_TOO_LARGE', `${this.what}: more than ${ExtractCaps.entries} entries in one layer; split the image into more layers`);
+    if (++this.entries > ExtractCaps.entries) throw new FerryError('LIMIT_EXCEEDED', `${this.what}: more than ${ExtractCaps.entries} entries in one layer; split the image into more layers`);
     const verdict = this.gate.admit(entry);
     if (typeof verdict !== 'string') return verdict.then((v) => this.afterVerdict(v, entry));
     this.afterVerdict(verdict, entry);
