@@ -63,7 +63,7 @@ async function deviceSide(inputs: SizeInputs, dir: string): Promise<Contender> {
   await run(['pki', 'issue-signer', '--root', join(dir, 'root'), '--out', join(dir, 'signer'), '--name', 'ferry bench signer', '--days', '30']);
   await runChecked('cp', [join(dir, 'root', 'cert.pem'), join(dir, 'trust', 'roots', 'root.pem')]);
   const stick = join(dir, 'stick');
-  await run(['export', '--image', `oci-archive:${inputs.archive.v1}`, '--media', stick, '--target', BENCH_TARGET, '--version', '1.0.0',
+  await run(['export', '--image', `oci-archive:${inputs.archive.v1}`, '--media', stick, '--create', '--target', BENCH_TARGET, '--version', '1.0.0',
     '--signer', join(dir, 'signer'), '--compatible', COMPATIBLE]);
   const config = join(dir, 'device.json');
   await writeFile(config, JSON.stringify({

@@ -36,9 +36,11 @@ export function ferrySteps(cli: FerryCli): FerrySteps {
   const libWhy = existsSync(lib) ? undefined : 'ferry: not built (run tsc)';
   const exportCli = cli.missing['export'] === undefined && hasOption(cli, 'export', '--media');
   const verifyCli = cli.missing['verify'] === undefined && hasOption(cli, 'verify', '--media');
+  // a --media path must exist unless --create says it may be made (the bench's sticks are fresh folders)
+  const create = exportCli && hasOption(cli, 'export', '--create') ? ['--create'] : [];
   const steps: FerrySteps = {
     exportArgv: exportCli
-      ? (archive, stick, version) => [...ferry, 'export', '--image', `oci-archive:${archive}`, '--media', stick, '--target', BENCH_TARGET, ...versionArgs(cli, version)]
+      ? (archive, stick, version) => [...ferry, 'export', '--image', `oci-archive:${archive}`, '--media', stick, ...create, '--target', BENCH_TARGET, ...versionArgs(cli, version)]
       : (archive, stick, version) => [ferry[0] as string, lib, 'export', `oci-archive:${archive}`, stick, BENCH_TARGET, version],
     verifyArgv: verifyCli ? (stick) => [...ferry, 'verify', '--media', stick] : (stick) => [ferry[0] as string, lib, 'verify', stick],
     applyPrepare: async (_inputs, slot) => { await rm(slot, { recursive: true, force: true }); },

@@ -17,7 +17,7 @@ $NODE dist/samples/build-samples.js "$WORK" > "$WORK.json"
 echo "layout: $WORK/layout (refs sample-1.0.0, sample-1.1.0); archives: $WORK/sample-*.oci.tar"
 
 step "exporting kiosk 1.0.0 onto $STICK (from the OCI layout)"
-$FERRY export --image "oci:$WORK/layout:sample-1.0.0" --target kiosk --version 1.0.0 --media "$STICK"
+$FERRY export --image "oci:$WORK/layout:sample-1.0.0" --target kiosk --version 1.0.0 --media "$STICK" --create
 
 step "exporting kiosk 1.1.0 onto $STICK (from the oci-archive; the shared base layer is not written again)"
 $FERRY export --image "oci-archive:$WORK/sample-1.1.0.oci.tar" --target kiosk --version 1.1.0 --media "$STICK"

@@ -1,11 +1,17 @@
 /**
  * The controller: keys in, engine calls out, state changed, repaint requested. No
  * blessed here, so the whole navigation can be driven by tests with plain key names
- * ("up", "enter", "tab", "escape", "q", "y", ...).
+ * ("up", "enter", "tab", "escape", "q", "y", ...). The device's own state decides what
+ * is offered: a running slot on trial opens on that fact, not on the stick.
  */
+import { overlay } from './details.js';
 import type { TuiEngine } from './engine-types.js';
 import { type FlowHost, runApply, runVerify, uiError } from './flows.js';
+import { type MaintHost, maintKey, openMaint } from './maint.js';
 import { type AppState, type Glyphs, initialState, type ScreenId } from './state.js';
+import { type Strings, stringsFor } from './strings.js';
+import { deliverReceipts, loadListing, openMedia, pollMedia } from './sticks.js';
+import { problemOf, verdictKey } from './views/media.js';
 
 /** What the controller needs from main.ts. */
 export interface AppDeps {
@@ -13,6 +19,7 @@ export interface AppDeps {
   /** Sticks currently mounted (or the one given with --media). */
   findMedia(): Promise<string[]>;
   glyphs: Glyphs;
+  strings?: Strings;
   now?: () => number;
   /** Repaint soon; `urgent` for key feedback, otherwise at most ~10 per second. */
   changed(urgent: boolean): void;
@@ -20,12 +27,13 @@ export interface AppDeps {
 }
 
 /** Keys that back out of any screen. */
-const BACK = new Set(['q', 'escape', 'C-c']);
+export const BACK = new Set(['q', 'escape', 'C-c']);
 
 /** The terminal UI's controller. */
-export class App implements FlowHost {
+export class App implements FlowHost, MaintHost {
   readonly state: AppState;
   readonly engine: TuiEngine;
+  readonly strings: Strings;
   private verifyAbort: AbortController | undefined;
   private applyAbort: AbortController | undefined;
   /** The running apply, so shutdown can wait for it to leave the device consistent. */
@@ -34,6 +42,7 @@ export class App implements FlowHost {
   constructor(private readonly deps: AppDeps) {
     this.state = initialState(deps.glyphs);
     this.engine = deps.engine;
+    this.strings = deps.strings ?? stringsFor('en');
   }
 
   now(): number {
@@ -46,32 +55,41 @@ export class App implements FlowHost {
     this.state.log.push({ at: new Date(this.now()).toISOString(), text });
     if (this.state.log.length > 1000) this.state.log.splice(0, this.state.log.length - 1000);
   }
+  go(screen: ScreenId): void {
+    this.state.screen = screen;
+  }
+  /** The stick in use, if any. */
+  root(): string | undefined {
+    return this.state.media.roots[this.state.media.rootIndex];
+  }
 
-  /** Load the device status and look for a stick; opens the media screen when one is found. */
+  /** Load the device status and look for a stick; a running slot on trial keeps the device screen first. */
   async start(): Promise<void> {
     await this.refreshDevice();
     const roots = await this.deps.findMedia();
-    if (roots.length > 0) await this.openMedia(roots);
+    if (roots.length === 0) return;
+    if (this.state.device.info?.attention) {
+      this.state.media.roots = roots;
+      await this.deliverReceipts(roots[0]!);
+      this.log(`running slot needs a decision: ${this.state.device.info.attention}`);
+      return;
+    }
+    await this.openMedia(roots);
   }
 
-  /**
-   * Called every few seconds by main.ts while the technician is on the device or stick
-   * screen: a newly plugged stick opens by itself, a pulled one is shown as gone.
-   */
-  async pollMedia(): Promise<void> {
-    const m = this.state.media;
-    const screen = this.state.screen;
-    if ((screen !== 'device' && screen !== 'media') || m.loading) return;
-    const roots = await this.deps.findMedia();
-    if (this.state.screen !== screen || m.loading || roots.join('\n') === m.roots.join('\n')) return;
-    if (roots.length > 0) {
-      this.log(`stick found: ${roots.join(', ')}`);
-      await this.openMedia(roots);
-    } else {
-      this.log('stick removed');
-      m.roots = [];
-      if (screen === 'media') await this.loadListing();
-    }
+  /** Called every few seconds by main.ts on the device or stick screen (see sticks.ts). */
+  pollMedia(): Promise<void> {
+    return pollMedia(this);
+  }
+
+  /** Write the receipts waiting in the device to a stick, and say what went there. */
+  deliverReceipts(root: string): Promise<void> {
+    return deliverReceipts(this, root);
+  }
+
+  /** Sticks mounted now. */
+  findMedia(): Promise<string[]> {
+    return this.deps.findMedia();
   }
 
   /** Re-read the device status. */
@@ -90,55 +108,30 @@ export class App implements FlowHost {
   }
 
   /** Show screen 2 for the given sticks (rescanning when none are given). */
-  async openMedia(roots?: string[]): Promise<void> {
-    const m = this.state.media;
-    this.go('media');
-    m.loading = true;
-    this.changed(true);
-    m.roots = roots ?? (await this.deps.findMedia());
-    m.rootIndex = Math.min(m.rootIndex, Math.max(0, m.roots.length - 1));
-    await this.loadListing();
+  openMedia(roots?: string[]): Promise<void> {
+    return openMedia(this, roots);
   }
 
-  private async loadListing(): Promise<void> {
-    const m = this.state.media;
-    const root = m.roots[m.rootIndex];
-    delete m.listing;
-    delete m.error;
-    m.selected = 0;
-    if (root === undefined) m.error = { code: 'MEDIA_NOT_FOUND', message: 'no mounted stick has a FERRY folder (looked in /run/media, /media, /mnt)' };
-    else {
-      m.loading = true;
-      this.changed(true);
-      try {
-        m.listing = await this.engine.listUpdates(root);
-        const ok = m.listing.updates.filter((u) => !u.problem).length;
-        this.log(`stick ${root}: ${m.listing.updates.length} update(s), ${ok} installable`);
-        // Start on the first installable update: that is what the technician came for.
-        m.selected = Math.max(0, m.listing.updates.findIndex((u) => !u.problem));
-      } catch (e) {
-        m.error = uiError(e);
-        this.log(`stick ${root}: FAILED [${m.error.code}] ${m.error.message}`);
-      }
-    }
-    m.loading = false;
-    this.changed(true);
-  }
-
-  private go(screen: ScreenId): void {
-    this.state.screen = screen;
+  loadListing(): Promise<void> {
+    return loadListing(this);
   }
 
   /** Handle one key (blessed key name or character). */
   key(k: string): void {
     const st = this.state;
-    if (k === 'l' && st.screen !== 'log' && !(st.screen === 'apply' && st.apply?.cancelAsked)) {
+    const asking = st.screen === 'apply' && st.apply?.cancelAsked;
+    if (k === 'l' && st.screen !== 'log' && st.screen !== 'detail' && !asking) {
       st.logReturn = st.screen;
       st.logScroll = 0;
       this.go('log');
-      this.changed(true);
-      return;
-    }
+    } else if ((k === '?' || k === 'd') && st.screen !== 'detail' && !asking && !(k === 'd' && st.screen === 'apply' && !st.apply?.error)) {
+      st.overlay = overlay(k === '?' ? 'help' : 'detail', st, this.strings);
+      this.go('detail');
+    } else this.screenKey(k);
+    this.changed(true);
+  }
+
+  private screenKey(k: string): void {
     const handlers: Record<ScreenId, (k: string) => void> = {
       device: (x) => this.deviceKey(x),
       media: (x) => this.mediaKey(x),
@@ -146,26 +139,33 @@ export class App implements FlowHost {
       confirm: (x) => this.confirmKey(x),
       apply: (x) => this.applyKey(x),
       done: (x) => this.doneKey(x),
-      maint: (x) => this.maintKey(x),
-      log: (x) => this.logKey(x),
+      maint: (x) => maintKey(this, x),
+      log: (x) => this.scrollKey(x, () => this.go(this.state.logReturn)),
+      receipts: (x) => this.scrollKey(x, () => this.go('device')),
+      detail: (x) => this.overlayKey(x),
     };
-    handlers[st.screen](k);
-    this.changed(true);
+    handlers[this.state.screen](k);
   }
 
   private deviceKey(k: string): void {
     if (BACK.has(k)) this.deps.quit();
     else if (k === 'm' || k === 'enter') void this.openMedia();
     else if (k === 'r') void this.refreshDevice();
-    else if (k === 'g' || k === 'b') {
-      this.state.maint = { action: k === 'g' ? 'markGood' : 'rollback', focus: 0, busy: false };
-      this.go('maint');
-    }
+    else if (k === 'e') {
+      this.state.logScroll = 0;
+      this.go('receipts');
+    } else if (k === 'g' && this.state.device.info?.attention) openMaint(this, 'markGood');
+    else if (k === 'b' && this.state.device.info) openMaint(this, 'rollback');
   }
 
   private mediaKey(k: string): void {
     const m = this.state.media;
     const n = m.listing?.updates.length ?? 0;
+    if (m.switchNotice) {
+      if (k === 'enter') void this.openMedia(m.roots);
+      else if (BACK.has(k)) this.go('device');
+      return;
+    }
     if (BACK.has(k)) this.go('device');
     else if (k === 'up' || k === 'k') m.selected = Math.max(0, m.selected - 1);
     else if (k === 'down' || k === 'j') m.selected = Math.min(Math.max(0, n - 1), m.selected + 1);
@@ -175,12 +175,24 @@ export class App implements FlowHost {
       void this.loadListing();
     } else if (k === 'enter' && !m.loading) {
       const u = m.listing?.updates[m.selected];
-      if (u && !u.problem) {
+      if (u && !problemOf(u, this.root(), m.verdicts)) {
         this.verifyAbort = new AbortController();
         this.go('verify');
-        void runVerify(this, m.roots[m.rootIndex]!, u, this.verifyAbort.signal);
+        void runVerify(this, this.root()!, u, this.verifyAbort.signal).then(() => this.keepVerdict());
       }
     }
+  }
+
+  /** A failed verification stays attached to its update for as long as that stick is in. */
+  private keepVerdict(): void {
+    const v = this.state.verify;
+    const root = this.root();
+    if (v?.phase === 'failed' && v.error && root !== undefined) this.state.media.verdicts[verdictKey(root, v.entry.id)] = v.error;
+    if (v?.phase === 'ok' && v.meter) {
+      const took = (v.meter.samples[v.meter.samples.length - 1]?.[0] ?? v.meter.startedAt) - v.meter.startedAt;
+      if (took > 0) this.state.readRate = (v.meter.bytesTotal * 1000) / took;
+    }
+    this.changed(true);
   }
 
   private verifyKey(k: string): void {
@@ -194,9 +206,8 @@ export class App implements FlowHost {
 
   private async openConfirm(): Promise<void> {
     const v = this.state.verify!;
-    const m = this.state.media;
     try {
-      const plan = await this.engine.plan(m.roots[m.rootIndex]!, v.entry.id);
+      const plan = await this.engine.plan(this.root()!, v.entry.id);
       this.state.confirm = { plan, focus: 0 };
       this.go('confirm');
     } catch (e) {
@@ -216,12 +227,20 @@ export class App implements FlowHost {
   }
 
   private startApply(): void {
-    const m = this.state.media;
     this.state.apply = { plan: this.state.confirm!.plan, stages: [], switched: false, cancelAsked: false, cancelling: false, cancelled: false };
     this.applyAbort = new AbortController();
     this.go('apply');
-    this.applying = runApply(this, m.roots[m.rootIndex]!, this.applyAbort.signal).then((ok) => {
-      if (ok) this.go('done');
+    const a = this.state.apply;
+    this.applying = runApply(this, this.root()!, this.applyAbort.signal).then((ok) => {
+      if (ok) {
+        // The cancel question (or a cancel already sent) lost the race with the bootloader switch: say so.
+        if (a.cancelAsked || a.cancelling) {
+          this.state.done!.lateCancel = true;
+          this.log('apply: the cancel came too late; the update was already installed');
+        }
+        a.cancelAsked = false;
+        this.go('done');
+      }
       this.applying = undefined;
       this.changed(true);
       return ok;
@@ -242,69 +261,59 @@ export class App implements FlowHost {
 
   private applyKey(k: string): void {
     const a = this.state.apply!;
-    const finished = this.applying === undefined;
-    if (finished) {
+    if (this.applying === undefined) {
       if (BACK.has(k) || k === 'enter') {
         this.go('device');
         void this.refreshDevice();
       }
     } else if (a.cancelAsked) {
-      if (k === 'y') {
-        this.cancelApply();
-      } else if (k === 'n' || BACK.has(k)) a.cancelAsked = false;
+      if (k === 'y') this.cancelApply();
+      else if (k === 'n' || BACK.has(k)) a.cancelAsked = false;
     } else if ((k === 'c' || BACK.has(k)) && !a.switched && !a.cancelling) a.cancelAsked = true;
+  }
+
+  /** Run the reboot command; `mark` records the request and its result on the screen's state. */
+  reboot(mark: (phase: 'asked' | 'sent' | undefined, err?: unknown) => void): void {
+    mark('asked');
+    this.log('reboot requested');
+    this.engine.reboot().then(
+      () => {
+        mark('sent');
+        this.log('reboot command ran');
+        this.changed(true);
+      },
+      (e: unknown) => {
+        mark(undefined, e);
+        this.changed(true);
+      },
+    );
   }
 
   private doneKey(k: string): void {
     const d = this.state.done!;
-    if (k === 'r' && !d.rebooting) {
-      d.rebooting = true;
-      this.log('reboot requested');
-      this.engine.reboot().catch((e: unknown) => {
-        d.rebooting = false;
-        d.error = uiError(e);
-        this.changed(true);
+    if (k === 'r' && !d.rebooting && !d.rebootSent) {
+      this.reboot((phase, e) => {
+        d.rebooting = phase === 'asked';
+        d.rebootSent = phase === 'sent';
+        if (e !== undefined) d.error = uiError(e);
       });
-    } else if (k === 'enter' || BACK.has(k)) {
+    } else if ((k === 'enter' || BACK.has(k)) && !d.rebooting) {
       this.go('device');
       void this.refreshDevice();
     }
   }
 
-  private maintKey(k: string): void {
-    const m = this.state.maint!;
-    if (m.busy) return;
-    if (m.result !== undefined || m.error !== undefined) {
-      if (BACK.has(k) || k === 'enter') {
-        this.go('device');
-        void this.refreshDevice();
-      }
-    } else if (BACK.has(k)) this.go('device');
-    else if (k === 'tab' || k === 'left' || k === 'right') m.focus = m.focus === 0 ? 1 : 0;
-    else if (k === 'y' || (k === 'enter' && m.focus === 1)) void this.runMaint();
-    else if (k === 'enter') this.go('device');
-  }
-
-  private async runMaint(): Promise<void> {
-    const m = this.state.maint!;
-    m.busy = true;
-    this.changed(true);
-    try {
-      const root = this.state.media.roots[this.state.media.rootIndex];
-      m.result = (await (m.action === 'rollback' ? this.engine.rollback(root) : this.engine.markGood(root))).message;
-      this.log(`${m.action}: ${m.result}`);
-    } catch (e) {
-      m.error = uiError(e);
-      this.log(`${m.action}: FAILED [${m.error.code}] ${m.error.message}`);
-    }
-    m.busy = false;
-    this.changed(true);
-  }
-
-  private logKey(k: string): void {
+  private scrollKey(k: string, back: () => void): void {
     const st = this.state;
-    if (BACK.has(k)) this.go(st.logReturn);
-    else if (k === 'up' || k === 'k') st.logScroll = Math.min(Math.max(0, st.log.length - 1), st.logScroll + 1);
+    if (BACK.has(k) || k === 'enter') back();
+    else if (k === 'up' || k === 'k') st.logScroll += 1;
     else if (k === 'down' || k === 'j') st.logScroll = Math.max(0, st.logScroll - 1);
+  }
+
+  private overlayKey(k: string): void {
+    const o = this.state.overlay!;
+    if (BACK.has(k) || k === 'enter' || k === '?' || k === 'd') this.go(o.back);
+    else if (k === 'up' || k === 'k') o.scroll = Math.max(0, o.scroll - 1);
+    else if (k === 'down' || k === 'j' || k === ' ') o.scroll += 1;
   }
 }

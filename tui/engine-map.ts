@@ -92,6 +92,7 @@ export function toUpdateEntry(c: UpdateCandidate, inputs: MediaSurvey['inputs'],
     Object.assign(base, { counter: m.target.counter, sizeBytes: m.image.payloadBytes, created: m.created, expires: m.expires, ...(m.notes !== undefined ? { notes: m.notes } : {}) });
   }
   if (c.signers && c.signers.length > 0) base.signer = c.signers.map(signerName).join(', ');
+  if (c.signerDetails && c.signerDetails.length > 0) base.signerDetails = c.signerDetails.map((d) => ({ ...d }));
   const why = verdictFor(c, inputs);
   return why ? { ...base, problem: { code: why.code as ErrorCode, message: why.message } } : base;
 }
@@ -122,5 +123,5 @@ export function receiptOf(delivery: ReceiptDelivery): { receiptPath?: string; re
 
 /** Screen 6's data from a finished apply. */
 export function toApplyOutcome(plan: InstallPlan, delivery: ReceiptDelivery): ApplyOutcome {
-  return { slot: plan.target, version: plan.update.target.version, ...receiptOf(delivery) };
+  return { slot: plan.target, version: plan.update.target.version, attempts: plan.bootloader.attempts, ...receiptOf(delivery) };
 }

@@ -88,6 +88,28 @@ export interface NotApplicable {
   message: string;
 }
 
+/** One signer of an update, in full. */
+export interface SignerDetail {
+  subject: string;
+  issuer: string;
+  serial: string;
+  notAfter: string;
+  fingerprint: string;
+  signingTime: string;
+  /** The trusted root its chain ends at. */
+  anchor: string;
+}
+
+/** The stick itself: label, device, file system, size, free space, read-only. */
+export interface StickDescription {
+  label?: string;
+  device?: string;
+  fsType?: string;
+  sizeBytes?: number;
+  freeBytes?: number;
+  readOnly?: boolean;
+}
+
 /** One update found on the stick, with its verdict. */
 export interface UpdateEntry {
   id: string;
@@ -103,6 +125,7 @@ export interface UpdateEntry {
   notes?: string;
   /** undefined when installable. */
   problem?: NotApplicable;
+  signerDetails?: SignerDetail[];
 }
 
 /** The listing of one stick. */
@@ -113,6 +136,7 @@ export interface MediaListing {
   problem?: NotApplicable;
   /** The update the engine would choose (`ferry device apply` without --update). */
   chosenId?: string;
+  stick?: StickDescription;
 }
 
 /** Result of checking an update's signature and chain (screen 3, first half). */
@@ -122,6 +146,7 @@ export interface SignatureInfo {
   chain: string[];
   /** Evaluation time used (max of clock and trusted time). */
   checkedAt?: string;
+  details?: SignerDetail[];
 }
 
 /** The install plan, as screen 4 shows it. */
@@ -143,6 +168,8 @@ export interface PlanInfo {
 export interface ApplyOutcome {
   slot: SlotName;
   version: string;
+  /** Boot attempts the new version gets before the bootloader falls back. */
+  attempts?: number;
   /** Receipt written to the stick (path), or why not. */
   receiptPath?: string;
   receiptProblem?: string;

@@ -29,15 +29,20 @@ export function createEngine(opts: EngineOptions): TuiEngine {
     async listUpdates(mediaRoot) {
       const { survey, result } = await device.plan(devOpts, deps, mediaRoot, clock());
       const claims = await device.unverifiedClaims(mediaRoot);
+      const { root: _root, ...stick } = await device.stickInfo(mediaRoot);
+      void _root;
       return {
         root: mediaRoot,
+        stick,
         updates: survey.inputs.candidates.map((c) => toUpdateEntry(c, survey.inputs, claims.get(c.id))),
         ...(result.kind === 'install' ? { chosenId: result.plan.update.id } : {}),
       };
     },
     async verifySignature(mediaRoot, id) {
       const { candidate, checkedAt } = await device.verifiedCandidate(devOpts, deps, mediaRoot, id, clock());
-      return { signers: (candidate.signers ?? []).map(signerName), chain: [], checkedAt: checkedAt.toISOString() };
+      const details = (candidate.signerDetails ?? []).map((d) => ({ ...d }));
+      const first = details[0];
+      return { signers: (candidate.signers ?? []).map(signerName), chain: first ? [signerName(first.subject), signerName(first.anchor)] : [], checkedAt: checkedAt.toISOString(), details };
     },
     async verifyBlobs(mediaRoot, id, progress, signal) {
       const { manifest } = await device.verifiedCandidate(devOpts, deps, mediaRoot, id, clock());

@@ -61,7 +61,9 @@ export function wrap(text: string, width: number, maxLines = Infinity): string[]
   const out: string[] = [];
   for (const para of text.split(/\r?\n/)) {
     let line = '';
-    for (const word of sanitize(para).split(/\s+/).filter(Boolean)) {
+    // A word longer than the line (a path, a digest) is cut into pieces, never cut off.
+    const words = sanitize(para).split(/\s+/).filter(Boolean).flatMap((x) => (Array.from(x).length > width && width > 0 ? chunk(x, width) : [x]));
+    for (const word of words) {
       if (line === '') line = word;
       else if (Array.from(line).length + 1 + Array.from(word).length <= width) line += ' ' + word;
       else {
@@ -91,4 +93,21 @@ export function chunk(s: string, width: number, maxLines = Infinity): string[] {
   for (let i = 0; i < chars.length && out.length < maxLines; i += Math.max(1, width)) out.push(chars.slice(i, i + width).join(''));
   if (out.length === maxLines && chars.length > maxLines * width) out[maxLines - 1] = fit(out[maxLines - 1]! + '…', width);
   return out;
+}
+
+/**
+ * Fit a key bar ("a do  b that  ? help  q back") into `width` columns by dropping whole
+ * hints before the last two (help and back stay; `?` lists every key), never cutting one.
+ */
+export function fitKeys(keys: string, width: number): string {
+  const items = keys.split(/ {2,}/);
+  while (items.length > 2 && Array.from(items.join('  ')).length > width) items.splice(items.length - 3, 1);
+  return fit(items.join('  '), width);
+}
+
+/** Word-wrap into at most `maxLines`; when it does not fit, the last line says where the rest is instead of cutting. */
+export function wrapOrMore(text: string, width: number, maxLines: number, more: string): string[] {
+  const all = wrap(text, width);
+  if (all.length <= maxLines) return all;
+  return [...all.slice(0, Math.max(0, maxLines - 1)), fit(more, width)];
 }

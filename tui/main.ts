@@ -15,7 +15,7 @@ import { findMediaRoots, mediaRootFor } from './media-scan.js';
 import { TerminalView } from './render.js';
 import { createRepaintScheduler } from './scheduler.js';
 import { ASCII_GLYPHS, UNICODE_GLYPHS } from './state.js';
-import { LANGUAGES, stringsFor } from './strings.js';
+import { LANGUAGES, stringsFor, supportedLanguage } from './strings.js';
 import { frameFor } from './views/index.js';
 
 interface TuiOptions {
@@ -60,6 +60,7 @@ async function main(): Promise<void> {
   }
   if (!process.stdout.isTTY || !process.stdin.isTTY) fail(new FerryError('USAGE', 'ferry-tui needs a terminal (stdin and stdout must be a tty); use `ferry device` in scripts'));
   if (!process.env.TERM || process.env.TERM === 'dumb') fail(new FerryError('USAGE', `ferry-tui needs a terminal that can move the cursor (TERM=${process.env.TERM ?? ''}); set TERM=linux or vt100, or use \`ferry device\``));
+  if (!supportedLanguage(opts.lang)) fail(new FerryError('USAGE', `language "${opts.lang}" is not supported: use one of ${Object.keys(LANGUAGES).join(', ')}`));
   const strings = stringsFor(opts.lang);
   const engine = createEngine({ configFile: opts.config, deps: deviceDeps });
   const fixedMedia = opts.media === undefined ? undefined : await mediaRootFor(opts.media);
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
   const app: App = new App({
     engine,
     glyphs: opts.ascii || !utf8Terminal() ? ASCII_GLYPHS : UNICODE_GLYPHS,
+    strings,
     findMedia: async () => (fixedMedia !== undefined ? [fixedMedia] : findMediaRoots()),
     changed: (urgent) => repaint(urgent),
     quit: () => void shutdown(ExitCode.OK),

@@ -6,7 +6,7 @@ import type { ApplyOutcome, DeviceInfo, MediaListing, PlanInfo, SignatureInfo, U
 import type { Meter } from './meter.js';
 
 /** The screens, in the order a technician meets them. */
-export type ScreenId = 'device' | 'media' | 'verify' | 'confirm' | 'apply' | 'done' | 'maint' | 'log';
+export type ScreenId = 'device' | 'media' | 'verify' | 'confirm' | 'apply' | 'done' | 'maint' | 'log' | 'receipts' | 'detail';
 
 /** An error as the UI keeps it: the stable code and the library's one-line message. */
 export interface UiError {
@@ -73,8 +73,39 @@ export interface MaintState {
   /** 0 = Back, 1 = the action button. */
   focus: 0 | 1;
   busy: boolean;
+  /** mark-good of a slot whose health check failed: the deliberate second question is on screen. */
+  second?: boolean;
   result?: string;
+  /** Where the receipt went, or why it waits. */
+  receipt?: string;
   error?: UiError;
+  rebooting?: 'asked' | 'sent';
+  /** The device as it was when the screen opened: the question must not change under the answer. */
+  info?: DeviceInfo;
+}
+
+/** A full-text view over any screen (Enter/d on a detail, ? for help): nothing is cut, it scrolls. */
+export interface Overlay {
+  title: string;
+  lines: string[];
+  scroll: number;
+  back: ScreenId;
+}
+
+/** Sticks: the ones mounted, the listing, verify verdicts kept while the stick stays in, and notices. */
+export interface MediaState {
+  roots: string[];
+  rootIndex: number;
+  listing?: MediaListing;
+  error?: UiError;
+  loading: boolean;
+  selected: number;
+  /** Failed verifications, keyed by stick root and update id; dropped when that stick is pulled. */
+  verdicts: Record<string, UiError>;
+  /** The stick in use was pulled while another is present: nothing is opened until a key press. */
+  switchNotice?: { gone: string; next: string };
+  /** Receipts delivered to the stick (or why not), shown under the list. */
+  delivered?: { root: string; written: string[]; problem?: string };
 }
 
 /** Everything on screen, as data. */
@@ -84,12 +115,16 @@ export interface AppState {
   logReturn: ScreenId;
   glyphs: Glyphs;
   device: { info?: DeviceInfo; error?: UiError; loading: boolean };
-  media: { roots: string[]; rootIndex: number; listing?: MediaListing; error?: UiError; loading: boolean; selected: number };
+  media: MediaState;
   verify?: VerifyState;
   confirm?: { plan: PlanInfo; focus: 0 | 1 };
   apply?: ApplyState;
-  done?: { outcome: ApplyOutcome; rebooting: boolean; error?: UiError };
+  done?: { outcome: ApplyOutcome; rebooting: boolean; rebootSent?: boolean; lateCancel?: boolean; error?: UiError };
   maint?: MaintState;
+  /** Help or a detail text over the current screen. */
+  overlay?: Overlay;
+  /** Read rate measured while verifying (bytes/s), for the time estimate before confirming. */
+  readRate?: number;
   log: LogEntry[];
   logScroll: number;
 }
@@ -101,7 +136,7 @@ export function initialState(glyphs: Glyphs): AppState {
     logReturn: 'device',
     glyphs,
     device: { loading: true },
-    media: { roots: [], rootIndex: 0, loading: false, selected: 0 },
+    media: { roots: [], rootIndex: 0, loading: false, selected: 0, verdicts: {} },
     log: [],
     logScroll: 0,
   };

@@ -4,6 +4,7 @@
  * the stable codes in src/errors.ts, never by message text.
  */
 import { ERROR_CODES, type ErrorCode } from '../src/errors.js';
+import { ERRORS_DE, HELP_DE, UI_DE } from './strings-de.js';
 
 /** An error explained for the field: what happened, and the next step. */
 export interface ErrorHelp {
@@ -11,12 +12,12 @@ export interface ErrorHelp {
   next: string;
 }
 
-const ERRORS_EN: Partial<Record<ErrorCode, ErrorHelp>> = {
+export const ERRORS_EN: Partial<Record<ErrorCode, ErrorHelp>> = {
   USAGE: { what: 'ferry-tui was started with wrong options', next: 'check the service file or call support' },
   BAD_INPUT_NAME: { what: 'a name on the stick or command line is not valid', next: 're-create the stick at headquarters' },
-  CONFIG_INVALID: { what: 'the device configuration is not valid', next: 'call support: /etc/ferry/device.json must be fixed' },
-  UNKNOWN_SLOT_TYPE: { what: 'the device configuration names an unknown slot type', next: 'call support: /etc/ferry/device.json must be fixed' },
-  UNKNOWN_BOOTLOADER_TYPE: { what: 'the device configuration names an unknown bootloader', next: 'call support: /etc/ferry/device.json must be fixed' },
+  CONFIG_INVALID: { what: 'the device configuration is not valid', next: 'call support: the configuration file named in the detail (d) must be fixed' },
+  UNKNOWN_SLOT_TYPE: { what: 'the device configuration names an unknown slot type', next: 'call support: the configuration file named in the detail (d) must be fixed' },
+  UNKNOWN_BOOTLOADER_TYPE: { what: 'the device configuration names an unknown bootloader', next: 'call support: the configuration file named in the detail (d) must be fixed' },
   PASSPHRASE_REQUIRED: { what: 'a signing key needs its passphrase', next: 'this is a headquarters task, not a device one' },
   UNSUPPORTED_MEDIA_TYPE: { what: 'the image uses a format ferry does not install', next: 're-export the image at headquarters' },
   INVALID_JSON: { what: 'a file on the stick is not valid JSON', next: 'the stick is damaged: re-copy it at headquarters' },
@@ -59,7 +60,7 @@ const ERRORS_EN: Partial<Record<ErrorCode, ErrorHelp>> = {
   UNKNOWN_SCHEMA: { what: 'the update was made by a newer ferry', next: 'update this device\'s ferry first, or ask headquarters' },
   DUPLICATE_JSON_KEY: { what: 'the update description is ambiguous (duplicate field)', next: 'do not install: report this stick to headquarters' },
   KEY_INVALID: { what: 'a key file is not valid', next: 'this is a headquarters task, not a device one' },
-  TRUST_INVALID: { what: 'the device\'s trust store is not valid', next: 'call support: /etc/ferry/trust must be fixed' },
+  TRUST_INVALID: { what: 'the device\'s trust store is not valid', next: 'call support: the trust folder named in the detail (d) must be fixed' },
   INCOMPATIBLE_DEVICE: { what: 'this update is for another kind of device', next: 'use a stick made for this device' },
   DOWNGRADE_REFUSED: { what: 'this update is older than what the device has seen', next: 'use a stick with a newer release' },
   ALREADY_INSTALLED: { what: 'this version is already installed', next: 'nothing to do' },
@@ -83,8 +84,8 @@ const ERRORS_EN: Partial<Record<ErrorCode, ErrorHelp>> = {
   INTERNAL: { what: 'ferry hit an unexpected problem', next: 'see the log (l), then call support' },
 };
 
-/** Words on screen (English). */
-const UI_EN = {
+/** Words on screen (English). `{name}` marks a value filled in by fmt(). */
+export const UI_EN = {
   appName: 'ferry',
   screenDevice: 'Device',
   screenMedia: 'Updates on the stick',
@@ -92,38 +93,190 @@ const UI_EN = {
   screenConfirm: 'Confirm install',
   screenApply: 'Installing',
   screenDone: 'Done',
-  screenRollback: 'Roll back',
-  screenMarkGood: 'Mark this system good',
+  screenRollback: 'Go back to the previous version',
+  screenMarkGood: 'Keep this version',
   screenLog: 'Log',
+  screenReceipts: 'Receipts',
+  screenHelp: 'Help',
+  screenDetail: 'Details',
   loading: 'reading…',
-  keysDevice: 'm stick  g mark good  b roll back  r refresh  l log  q quit',
-  keysMedia: '↑↓ choose  Enter verify  r rescan  n next stick  l log  q back',
-  keysVerify: 'Enter continue  q back',
+  working: 'working…',
+  none: 'none',
+  noneYet: 'none yet',
+  moreOnD: 'more: press d for the whole text',
+  noneParen: '(none)',
+  noneFound: 'none found',
+  next: 'Next',
+  ready: 'ready',
+  keysDevice: 'm stick  e receipts  d details  l log  ? help  q quit',
+  keyKeep: 'g keep',
+  keyGoBack: 'b go back',
+  keysMedia: '↑↓ choose  Enter verify  d details  r rescan  n next stick  l log  ? help  q back',
+  keysSwitch: 'Enter open the other stick  q back',
+  keysVerify: 'Enter continue  q back  ? help',
   keysVerifyBusy: 'q stop',
-  keysConfirm: 'Tab move  Enter choose  y install  q back',
-  keysApply: 'c cancel  l log',
+  keysConfirm: 'Tab move  Enter choose  y install  d notes  q back  ? help',
+  keysApply: 'c cancel  l log  ? help',
   keysApplyLate: 'cannot cancel now  l log',
   keysCancelAsk: 'y yes, cancel   n no, continue',
-  keysDone: 'r reboot now  Enter later  l log',
-  keysMaint: 'Tab move  Enter choose  y confirm  q back',
-  keysLog: '↑↓ scroll  q back',
+  keysDone: 'r reboot now  Enter later  l log  ? help',
+  keysMaint: 'Tab move  Enter choose  y confirm  q back  ? help',
+  keysBack: 'Enter back  l log',
+  keysLog: '↑↓ scroll  d all text  q back',
   keysError: 'q back  l log',
+  keysErrorDetail: 'd full detail  q back  l log',
+  keysOverlay: '↑↓ scroll  q back',
+  labelDevice: 'Device',
+  labelRunning: 'Running',
+  runningText: 'slot {slot}, version {v} ({status})',
+  labelGoBack: 'Go back',
+  goBackTo: 'possible to {v} (slot {slot}): b',
+  labelRolledBack: 'Rolled back',
+  rolledBackText: 'by operator at {at}, from {from} to {to}',
+  labelBootCheck: 'Boot check',
+  bootCheckPassed: 'passed',
+  labelLast: 'Last action',
+  labelBootOrder: 'Boot order',
+  labelClock: 'Clock',
+  labelFloor: 'Floor',
+  floorNone: 'none yet (any release can be installed)',
+  floorSet: 'set (older releases are refused)',
+  floorVersion: 'versions older than {v} are refused',
+  labelReceipts: 'Receipts',
+  receiptsNone: 'none waiting',
+  receiptsWaiting: '{n} waiting for a writable stick (e shows them)',
+  deviceHint: 'Plug in the stick (m) to see its updates.',
+  bootNever: 'will not boot',
+  bootTrial: 'on trial, {n} tries left',
+  bootFactory: 'boots (factory)',
+  bootOk: 'committed',
+  attnPending: 'Version {v} (slot {slot}) is on trial, not committed.',
+  attnBad: 'Version {v} (slot {slot}) is running but marked bad.',
+  labelHealth: 'Health check',
+  healthFailed: 'FAILED',
+  healthNotRun: 'not passed yet: the boot check has not committed this version',
+  healthNoFailure: 'no failure recorded',
+  choiceKeep: 'keep this version (commit it)',
+  choiceBack: 'go back to {v}',
+  choiceNoBack: 'no way back',
+  stickSize: '{size}, {free} free',
+  stickReadOnly: 'read-only: receipts wait on the device',
+  stickWritable: 'writable',
+  labelStick: 'Stick',
+  stickOf: '{i} of {n}, n next',
+  stickSwitched: 'Stick {gone} was removed. Another stick is in: {next}. Press Enter to open it.',
+  receiptsDelivered: '{n} waiting receipt(s) written to this stick (e shows them)',
+  receiptsNotDelivered: 'receipts could not be written here',
+  colUpdate: 'Update',
+  colSize: 'Size',
+  colSigner: 'Signer',
+  colExpires: 'Expires',
+  colStatus: 'Status',
+  moreUpdates: '({n} updates, ↑↓ to see all)',
+  updateSummary: 'version {v}, created {created}',
+  engineChoice: 'the one ferry would choose',
+  canInstall: 'can be installed: press Enter to verify every byte first',
+  signerUnverified: 'not verified',
+  reasonIncompatible: 'incompatible',
+  reasonOlder: 'older release',
+  reasonInstalled: 'already installed',
+  reasonExpired: 'expired',
+  reasonNotYet: 'not yet valid',
+  reasonUntrusted: 'untrusted',
+  reasonNeedsOlder: 'needs older first',
+  reasonPending: 'finish pending first',
+  reasonNoSpace: 'no space',
+  reasonDamaged: 'damaged',
+  reasonCannot: 'cannot install',
+  reasonVerifyFailed: 'verify failed',
+  labelCurrent: 'Current',
+  currentNote: 'running, stays as fallback',
+  labelNew: 'New',
+  labelSlot: 'Slot room',
+  slotRoom: '{free} free, needs {need}',
+  freeUnknown: 'free space unknown',
+  labelWrite: 'Write',
+  estimate: 'about {t} at {rate} MB/s (read while verifying)',
+  estimateUnknown: 'time unknown',
+  labelSignedBy: 'Signed by',
+  labelNotes: 'Release notes',
+  notesAll: 'shows all',
+  confirmQuestion: 'Install {v} into slot {slot}? The running system is not touched.',
+  btnBack: 'Back',
+  btnInstall: 'Install',
+  btnGoBack: 'Go back',
+  btnKeep: 'Keep',
+  btnKeepAnyway: 'Keep anyway',
+  lateCancel: 'Your cancel came too late: the update was already installed.',
+  installed: 'Installed {v} into slot {slot}.',
+  afterApply: 'Next: reboot. {v} gets {n} tries to start; the boot check commits it. If it does not pass, the device goes back by itself.',
+  labelReceipt: 'Receipt',
+  receiptOnStick: 'written to the stick:',
+  receiptNotOnStick: 'not on the stick',
+  removeStick: 'You can remove the stick now.',
+  keepStick: 'It waits on the device: keep a writable stick in to receive it.',
+  rebootAsk: 'Reboot now (r) or later (Enter).',
+  rebooting: 'reboot requested…',
+  rebootSent: 'The reboot command ran: the device restarts now. If it does not within a minute, reboot it by hand.',
+  rebootToGoBack: 'Reboot now (r) to start it, or later (Enter).',
+  noRollback: 'There is no previous version to go back to.',
+  rollbackQuestion: 'Go back to {v} (slot {slot})?',
+  rollbackRejects: '{v} is not committed: it is set aside (marked bad) and the device starts the previous version at the next boot.',
+  rollbackKeeps: '{v} stays installed; the device starts the previous version at the next boot.',
+  keepQuestion: 'Keep {v} (slot {slot}) as the committed version?',
+  keepNote: 'It becomes the default; the other slot stays as the fallback.',
+  floorWarn: 'This cannot be undone',
+  secondQuestion: 'This version FAILED its health check. Are you sure? Choose "Keep anyway" to commit it.',
+  logDevice: 'Device history (kept across runs)',
+  logSession: 'This session',
+  receiptsSummary: '{sent} receipt(s) written to sticks, {waiting} waiting for a writable stick',
+  receiptsWaitingHead: 'Waiting on the device',
+  receiptsSentHead: 'Written to sticks',
 } as const;
+
+/** Help per screen: what it shows and what the keys do. */
+export const HELP_EN: Record<string, string[]> = {
+  device: ['This screen shows what the device runs and what each slot (A and B) holds.', 'Status: good = committed; pending = installed and on trial; bad = will not be started; empty = never written.', 'If the running version is on trial or bad, a warning on top offers: g keep it (commit), b go back to the previous version.', 'm opens the stick, e shows receipts, d shows all details, l the log, q quits.'],
+  media: ['The updates on the stick. ✓ ready can be installed; ✗ says why not, with the next step below.', 'The cursor starts on the update ferry would choose. Enter checks every byte of it first; nothing is installed yet.', 'd shows the full text of the selected update, n the next stick, r reads the sticks again.'],
+  verify: ['Verify reads every byte of the update and compares it with its signature.', 'A failure is kept for as long as this stick stays in. q stops; nothing on the device is changed.'],
+  confirm: ['Check what will be installed, where, how much, and how long it takes.', 'The running system stays as the fallback. Tab moves, Enter chooses, y installs, d shows all release notes.'],
+  apply: ['The update is written into the other slot. c cancels until the bootloader switch; after that it cannot be cancelled.'],
+  done: ['The update is installed. Reboot to start it; the boot check commits it if it is healthy, otherwise the device goes back.'],
+  maint: ['Keep commits the running version; the anti-rollback floor then rises to it.', 'Go back starts the previous committed version at the next boot; it is recorded as a rollback by operator.'],
+  log: ['The device history (kept across runs) and what happened in this session. d shows the full text.'],
+  receipts: ['Receipts tell headquarters what this device did. They go onto the next writable stick by themselves.'],
+  detail: ['Full text. ↑↓ scroll, q back.'],
+};
 
 /** A full language pack. */
 export interface Strings {
+  lang: string;
   ui: { [K in keyof typeof UI_EN]: string };
+  help: Record<string, string[]>;
   errors: Partial<Record<ErrorCode, ErrorHelp>>;
 }
 
-/** Language packs; add a language by adding an entry. */
+const EN: Strings = { lang: 'en', ui: UI_EN, help: HELP_EN, errors: ERRORS_EN };
+
+/** Language packs; add a language by adding one file like strings-de.ts and an entry here. */
 export const LANGUAGES: Record<string, Strings> = {
-  en: { ui: UI_EN, errors: ERRORS_EN },
+  en: EN,
+  de: { lang: 'de', ui: UI_DE, help: { ...HELP_EN, ...HELP_DE }, errors: { ...ERRORS_EN, ...ERRORS_DE } },
 };
 
-/** The pack for `lang`, falling back to English. */
+/** The pack for `lang`, falling back to English (callers check supportedLanguage first). */
 export function stringsFor(lang: string | undefined): Strings {
-  return (lang !== undefined && LANGUAGES[lang]) || LANGUAGES.en!;
+  return (lang !== undefined && LANGUAGES[lang]) || EN;
+}
+
+/** True when `lang` has a pack. */
+export function supportedLanguage(lang: string): boolean {
+  return Object.hasOwn(LANGUAGES, lang);
+}
+
+/** Fill `{name}` placeholders. */
+export function fmt(template: string, vars: Record<string, string | number>): string {
+  return template.replace(/\{(\w+)\}/g, (m, k: string) => (vars[k] !== undefined ? String(vars[k]) : m));
 }
 
 /** Explain an error code; unknown codes fall back by exit-code family. */

@@ -165,6 +165,7 @@ function bootCheckReceipt(dev: DeviceContext, state: DeviceState, before: Receip
     ...(rec.counter !== undefined ? { counter: rec.counter } : {}),
     ...(rec.imageDigest ? { imageDigest: rec.imageDigest } : {}),
     ...(out.code ? { error: { code: out.code, message: out.message } } : {}),
+    message: out.message,
     startedAt: started.toISOString(),
     finishedAt: end.toISOString(),
     durationMs: end.getTime() - started.getTime(),

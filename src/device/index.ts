@@ -10,6 +10,7 @@
  *   markGood / markBad / rollback   the operator's manual controls
  *   init        provision once: trust root, the bootloader's initial state, state.json
  *   events      the device's recent history (applies, boot checks, rollbacks, mark-goods)
+ *   stickInfo   the stick itself: label, device, file system, size, free space, read-only
  */
 import { runRebootCommand } from './commands.js';
 import { type DeviceDeps, type DeviceOptions, openDevice } from './context.js';
@@ -48,6 +49,7 @@ export type { InstallPlan, PlanInputs, PlanResult, SkipReason, UpdateCandidate }
 export type { Receipt, ReceiptDelivery } from './receipts.js';
 export type { DeviceEvent, LastResult, OperatorRollback, RecordedError, SlotRecord } from './state.js';
 export { attentionFor, deviceStatus as status, type DeviceStatus, formatStatus, type StatusOptions } from './status.js';
+export { type StickInfo, stickInfo } from './stick.js';
 export { otherSlot, SLOT_NAMES, type SlotName, type SlotStatus } from './types.js';
 
 /** The device's recent history, oldest first (read-only, no lock: the state is replaced atomically). */

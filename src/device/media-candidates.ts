@@ -35,11 +35,13 @@ export async function verifyMediaForDevice(req: MediaVerifyRequest): Promise<Med
   let crlToCache: Uint8Array | undefined;
   for (const r of results) {
     if (r.ok && r.manifest && r.verified) {
-      candidates.push({ id: r.id, manifest: r.manifest, signers: (r.signers ?? []).map((s) => s.subject) });
+      candidates.push({ id: r.id, manifest: r.manifest, signers: (r.signers ?? []).map((s) => s.subject), signerDetails: r.signers ?? [] });
       newTrustedTime = Math.max(newTrustedTime ?? 0, r.verified.newTrustedTime);
       crlToCache ??= r.verified.crlToCache;
     } else {
-      candidates.push({ id: r.id, ...(r.manifest ? { manifest: r.manifest } : {}), refusal: { code: r.code ?? 'MANIFEST_INVALID', message: r.message ?? 'refused' } });
+      // A refusal after the signature verified (expired, wrong device, ...) still says who signed it.
+      const signers = (r.signers ?? []).map((s) => s.subject);
+      candidates.push({ id: r.id, ...(r.manifest ? { manifest: r.manifest } : {}), ...(signers.length > 0 ? { signers, signerDetails: r.signers! } : {}), refusal: { code: r.code ?? 'MANIFEST_INVALID', message: r.message ?? 'refused' } });
     }
   }
   return { candidates, ...(newTrustedTime !== undefined ? { newTrustedTime } : {}), ...(crlToCache ? { crlToCache } : {}) };

@@ -5,7 +5,7 @@
  * the reason every update was skipped, comes out. Nothing here touches a disk.
  */
 import { ERROR_CODES, type ErrorCode, ExitCode } from '../errors.js';
-import type { UpdateManifest } from '../trust/types.js';
+import type { UpdateManifest, VerifiedSigner } from '../trust/types.js';
 import type { DeviceConfig } from './config.js';
 import type { DeviceState, SlotRecord } from './state.js';
 import { type BootState, type ImageSize, otherSlot, payloadNeed, type SlotName, type SpaceNeed } from './types.js';
@@ -18,6 +18,8 @@ export interface UpdateCandidate {
   refusal?: { code: ErrorCode; message: string };
   /** Signer subjects that verified, for the confirmation screen. */
   signers?: string[];
+  /** Each verified signer in full (issuer, serial, validity, fingerprint, anchor), for the detail views. */
+  signerDetails?: VerifiedSigner[];
 }
 
 /** Why an update was not chosen. */

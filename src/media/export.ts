@@ -3,6 +3,8 @@
  * (plan, check capacity, write layers, config, manifest, index last). Blobs already on
  * the stick are shared, not rewritten. Signing is a separate step (publish.ts).
  */
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
 import { FerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
 import type { LayoutWriter } from '../oci/blob-store.js';
@@ -10,7 +12,9 @@ import { checkTargetAndVersion, parseInputName } from '../oci/input-name.js';
 import { type CompressChoice, type LayerAction, planLayer, writeLayer } from '../oci/layer-copy.js';
 import { openImageSource, type SourceImage } from '../oci/source.js';
 import { Annotation, type Descriptor, MediaType, type Platform } from '../oci/types.js';
-import { checkStoreCapacity, openMediaStore, type PlannedBlob } from './store.js';
+import { type LockOptions, type MediaLock, withMediaLock } from './lock.js';
+import { checkMediaPath } from './media-path.js';
+import { checkStoreCapacity, mediaPaths, openMediaStore, type PlannedBlob } from './store.js';
 
 /** What to export and where. */
 export interface ExportRequest {
@@ -33,6 +37,14 @@ export interface ExportRequest {
   progress?: ProgressFn;
   /** Timestamp for rootfs images (SOURCE_DATE_EPOCH); default 0. */
   sourceDateEpoch?: number;
+  /** Replace a different image already on the media under the same `<target>-<version>` (and drop its signed update manifest). */
+  replace?: boolean;
+  /** The media folder may be created (default true for library callers; the CLI asks for --create). */
+  create?: boolean;
+  /** The stick's write lock, when the caller already holds it (export + sign in one lock). */
+  lock?: MediaLock;
+  /** How to wait for another writer of the stick (when `lock` is not given). */
+  lockOptions?: LockOptions;
 }
 
 /** What export did. `manifest` is the descriptor exactly as written into index.json. */
@@ -48,6 +60,14 @@ export interface ExportResult {
   bytesWritten: number;
   blobsSkipped: number;
   bytesSkipped: number;
+  /** The same image was already on the media under this ref: nothing changed (signatures kept). */
+  unchanged: boolean;
+  /** The manifest digest that `--replace` replaced, when a different image was there. */
+  replaced?: string;
+  /** The entry this ref had before (undoExport puts it back). */
+  previous?: Descriptor;
+  /** Things the user should know (media path on the root file system, digest changed by a conversion). */
+  warnings: string[];
 }
 
 /** The ref name of an image on the media (DESIGN.md section 1). */
@@ -83,19 +103,42 @@ function newManifest(src: SourceImage, config: Descriptor, layers: Descriptor[])
   return manifest;
 }
 
-/** Export one image onto the media; index.json names it `<target>-<version>`. */
+/** Export one image onto the media; index.json names it `<target>-<version>`. Holds the stick's lock while writing. */
 export async function exportImage(req: ExportRequest): Promise<ExportResult> {
   checkTargetAndVersion(req.target, req.version);
   const input = parseInputName(req.image);
   const epoch = req.sourceDateEpoch ?? 0;
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new FerryError('USAGE', `source date epoch ${epoch} is not a non-negative integer`);
+  if (req.lock) return exportLocked(req, input, epoch, req.lock);
+  const warnings = await checkMediaPath(req.mediaRoot, { create: req.create ?? true });
+  const r = await withMediaLock(req.mediaRoot, `export ${refName(req.target, req.version)}`, req.lockOptions ?? {}, (lock) => exportLocked(req, input, epoch, lock));
+  return { ...r, warnings: [...warnings, ...r.warnings] };
+}
+
+/** The manifest digest export will write, when it is known before any blob is written (every layer copied, the source manifest kept). */
+function predictedManifest(src: SourceImage, actions: LayerAction[]): Descriptor | undefined {
+  if (src.config.kind !== 'blob' || !actions.every((a) => a.kind === 'copy')) return undefined;
+  const layers = actions.map((a) => (a.kind === 'copy' ? a.descriptor : undefined)!);
+  return sameAsOriginal(src, src.config.descriptor, layers) ? src.original!.descriptor : undefined;
+}
+
+function versionExists(ref: string, existing: Descriptor, incoming: string): FerryError {
+  return new FerryError('VERSION_EXISTS', `${ref} is already on the media as ${existing.digest}, a different image (${incoming}): choose a new version, or pass --replace to replace it and its signed update manifest`, {
+    details: { ref, existing: existing.digest, incoming },
+  });
+}
+
+async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseInputName>, epoch: number, lock: MediaLock): Promise<ExportResult> {
   const progress = req.progress;
   const ref = refName(req.target, req.version);
-
   const src = await openImageSource(input, req.platform ? { platform: req.platform, sourceDateEpoch: epoch } : { sourceDateEpoch: epoch });
   const actions = src.layers.map((l) => planLayer(l, req.compress ?? 'keep', src.keepDefault));
   const store = await openMediaStore(req.mediaRoot);
+  const existing = (await store.layout.readIndex()).manifests.find((d) => d.annotations?.[Annotation.refName] === ref);
+  const predicted = predictedManifest(src, actions);
+  if (existing && predicted && predicted.digest !== existing.digest && !req.replace) throw versionExists(ref, existing, predicted.digest);
   await checkStoreCapacity(store, await plannedBlobs(store.layout, src, actions));
+  store.layout.onWrite = (file) => lock.wrote(file);
 
   const tally = { blobsWritten: 0, bytesWritten: 0, blobsSkipped: 0, bytesSkipped: 0 };
   const count = (d: Descriptor, written: boolean) => {
@@ -130,8 +173,39 @@ export async function exportImage(req: ExportRequest): Promise<ExportResult> {
     size: man.descriptor.size,
     annotations: { [Annotation.refName]: ref, [Annotation.version]: req.version },
   };
+  const unchanged = existing !== undefined && existing.digest === entry.digest && existing.size === entry.size && !req.replace;
+  if (existing && !unchanged && existing.digest !== entry.digest && !req.replace) throw versionExists(ref, existing, entry.digest);
+  if (existing && req.replace) await removeSignedUpdate(req.mediaRoot, ref);
   progress?.({ step: 'index', bytesDone: 0, bytesTotal: 0, detail: ref });
-  await store.layout.addToIndex([entry]);
+  if (!unchanged) await store.layout.addToIndex([entry]);
+  lock.commit();
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
-  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...tally };
+  const replaced = existing && req.replace && existing.digest !== entry.digest ? { replaced: existing.digest } : {};
+  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), warnings: repairedWarnings(store.layout.repaired) };
+}
+
+/** Remove `updates/<id>.json` (first: nothing lists the update any more) and then its signature. */
+export async function removeSignedUpdate(mediaRoot: string, id: string): Promise<void> {
+  const file = path.join(mediaPaths(mediaRoot).updates, `${id}.json`);
+  await fsp.rm(file, { force: true });
+  await fsp.rm(`${file}.p7s`, { force: true });
+}
+
+/**
+ * Undo an export whose signing failed (same lock): index.json gets its previous entry for
+ * the ref back (or loses it), then the blobs this run wrote are removed. Index first, so
+ * the layout never names a missing blob.
+ */
+export async function undoExport(mediaRoot: string, r: ExportResult, lock: MediaLock): Promise<void> {
+  if (!r.unchanged) {
+    const layout = (await openMediaStore(mediaRoot)).layout;
+    if (r.previous) await layout.addToIndex([r.previous]);
+    else await layout.removeFromIndex(r.ref);
+    for (const f of lock.takeCommitted()) await fsp.rm(f, { force: true });
+  }
+  await lock.rollback();
+}
+
+function repairedWarnings(repaired: string[]): string[] {
+  return repaired.map((d) => `blob ${d} on the media was damaged (its content did not match its digest) and was written again: check the stick's health`);
 }

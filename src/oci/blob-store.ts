@@ -45,6 +45,10 @@ export interface BlobWrite {
 /** Writer for one OCI layout directory. */
 export class LayoutWriter {
   private blobsWritten = 0;
+  /** Told the final path of every blob this writer creates (the HQ lock's journal, to undo a failed run). */
+  onWrite?: (file: string) => void;
+  /** Blobs found damaged on the media (re-hashed with verifyExisting) and written again. */
+  readonly repaired: string[] = [];
 
   private constructor(readonly root: string) {}
 
@@ -60,6 +64,9 @@ export class LayoutWriter {
     }
     const w = new LayoutWriter(root);
     await w.removeStaleTemps();
+    // a fresh layout gets an empty index.json at once: valid for skopeo and umoci at every moment
+    const index = path.join(root, 'index.json');
+    if (!(await fsp.access(index).then(() => true, () => false))) await writeFileAtomic(index, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.imageIndex, manifests: [] }, null, 2) + '\n');
     return w;
   }
 
@@ -97,6 +104,7 @@ export class LayoutWriter {
       });
       return true;
     } catch {
+      this.repaired.push(desc.digest); // the caller writes it again: say so
       return false;
     }
   }
@@ -126,6 +134,7 @@ export class LayoutWriter {
 
   private async commitTemp(tmp: string, digest: string): Promise<void> {
     await fsp.rename(tmp, this.blobPath(digest));
+    this.onWrite?.(this.blobPath(digest));
     await fsyncDir(path.dirname(tmp));
     if (this.blobsWritten++ === 0) faultPoint('after-first-blob-rename');
   }
@@ -197,6 +206,13 @@ export class LayoutWriter {
     const kept = index.manifests.filter((d) => !refs.has(d.annotations?.[Annotation.refName] ?? '\0'));
     const next: ImageIndex = { schemaVersion: 2, mediaType: MediaType.imageIndex, manifests: [...kept, ...entries] };
     if (index.annotations) next.annotations = index.annotations;
+    await writeFileAtomic(path.join(this.root, 'index.json'), JSON.stringify(next, null, 2) + '\n');
+  }
+
+  /** Drop the entry named `ref` from index.json (atomic rewrite), e.g. to undo a failed export. */
+  async removeFromIndex(ref: string): Promise<void> {
+    const index = await this.readIndex();
+    const next: ImageIndex = { ...index, manifests: index.manifests.filter((d) => d.annotations?.[Annotation.refName] !== ref) };
     await writeFileAtomic(path.join(this.root, 'index.json'), JSON.stringify(next, null, 2) + '\n');
   }
 }

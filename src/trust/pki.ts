@@ -6,7 +6,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { FerryError } from '../errors.js';
+import { FerryError, toFerryError } from '../errors.js';
 import { exists, readFileCapped, writeFileAtomic } from '../util/fsx.js';
 import { createCertificate } from './cert-build.js';
 import { issuedBy } from './chain.js';
@@ -170,14 +170,53 @@ export async function revokeCertificate(req: { rootDir: string; rootPassphrase?:
   if (req.certFile) {
     const [der] = await readCertificates(req.certFile, 'certificate to revoke');
     const cert = parseCertificate(der!, req.certFile, 'KEY_INVALID');
+    // a root on its own CRL makes openssl and RAUC refuse every signer while ferry ignores it: never write one
+    if (cert.fingerprint === root.cert.fingerprint || cert.subjectDer.equals(cert.issuerDer)) {
+      throw new FerryError('USAGE', `${req.certFile} is a root certificate: a root cannot be revoked by its own CRL; to retire it, rotate to a new root (ferry pki cross-sign) and remove it from the devices' trust folder`);
+    }
     if (!issuedBy(cert, root.cert)) throw new FerryError('USAGE', `${req.certFile} was not issued by this root: revoke it with the CA that issued it, or revoke that intermediate CA`);
     if (!revoked.has(cert.serialHex)) revoked.set(cert.serialHex, now);
   }
   const days = req.nextUpdateDays ?? 365;
   const crl = buildCrl({ issuer: root.cert, crlNumber: number + 1n, thisUpdate: now, nextUpdate: new Date(now.getTime() + days * DAY), revoked }, key);
-  for (const file of targets) {
-    await fsp.mkdir(path.dirname(file), { recursive: true });
-    await writeFileAtomic(file, toPem(crl, 'X509 CRL'));
+  // the stick first, the root folder's record last: a failed stick write leaves HQ's CRL unchanged
+  // (nothing claims a revocation the devices never got); a failed record write is repaired by
+  // the next revoke, which reads the stick's CRL back in
+  for (const file of [...targets.slice(1), targets[0]!]) {
+    try {
+      await fsp.mkdir(path.dirname(file), { recursive: true });
+      await writeFileAtomic(file, toPem(crl, 'X509 CRL'));
+    } catch (e) {
+      throw toFerryError(e, `cannot write the CRL ${file}${file === targets[0] ? '' : ' (the root folder\'s CRL was not changed)'}`);
+    }
   }
   return { crlPaths: targets, crlNumber: (number + 1n).toString(), revokedSerials: [...revoked.keys()] };
+}
+
+/**
+ * `ferry pki publish-crl`: put the root's current CRL (`<root>/crl.pem`) on a stick
+ * without revoking anything. A stick whose CRL is newer (a higher cRLNumber) is refused:
+ * run revoke with this root and stick to merge them.
+ */
+export async function publishCrl(req: { rootDir: string; mediaRoot: string }): Promise<{ crlPath: string; crlNumber: string; revokedSerials: string[] }> {
+  const root = await readCaDir(req.rootDir);
+  const source = path.join(req.rootDir, 'crl.pem');
+  if (!(await exists(source))) throw new FerryError('USAGE', `${source} does not exist: this root has revoked nothing yet (ferry pki revoke writes it)`);
+  const pem = (await readFileCapped(source, 16 * 1024 * 1024, 'CRL')).toString('utf8');
+  const ders = fromPem(pem, 'X509 CRL');
+  if (ders.length !== 1) throw new FerryError('CRL_INVALID', `${source} holds ${ders.length} CRLs, expected one`);
+  const crl = parseCrl(ders[0]!, source);
+  if (!crlSignedBy(crl, root.cert)) throw new FerryError('CRL_INVALID', `${source} is not a CRL of this root: use the matching --root`);
+  const target = path.join(req.mediaRoot, 'FERRY', 'trust', 'crl.pem');
+  if (await exists(target)) {
+    for (const der of fromPem((await readFileCapped(target, 16 * 1024 * 1024, 'CRL')).toString('utf8'), 'X509 CRL')) {
+      const have = parseCrl(der, target);
+      if (crlSignedBy(have, root.cert) && have.crlNumber > crl.crlNumber) {
+        throw new FerryError('CRL_INVALID', `${target} is CRL #${have.crlNumber}, newer than the root folder's #${crl.crlNumber}: run ferry pki revoke with this --root and --media to merge them`);
+      }
+    }
+  }
+  await fsp.mkdir(path.dirname(target), { recursive: true });
+  await writeFileAtomic(target, pem);
+  return { crlPath: target, crlNumber: crl.crlNumber.toString(), revokedSerials: [...crl.revoked.keys()] };
 }

@@ -156,7 +156,7 @@ export function checkUpdatePolicy(m: UpdateManifest, policy: VerifyPolicy, t: nu
     throw new FerryError('DOWNGRADE_REFUSED', `update ${m.id} has counter ${m.target.counter}, below the installed ${floor}: downgrades are refused; bring a newer release`, { details: { counter: m.target.counter, floor } });
   }
   if (floor !== undefined && m.target.counter === floor && !policy.allowSameVersion) {
-    throw new FerryError('ALREADY_INSTALLED', `update ${m.id} (counter ${floor}) is already installed: nothing to do (allow reinstall to force it)`, { details: { counter: floor } });
+    throw new FerryError('ALREADY_INSTALLED', `update ${m.id} (version ${m.target.version}) is already installed: nothing to do (a device whose policy sets allowSameVersion may reinstall it)`, { details: { counter: floor } });
   }
   const min = m.target.requires?.minCounter;
   const installed = policy.installedCounter?.[m.target.name];

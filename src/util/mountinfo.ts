@@ -10,6 +10,10 @@ export interface MountEntry {
   point: string;
   /** File system type, e.g. "ext4", "vfat", "fuse.fusefat" (undefined on a malformed line). */
   type: string | undefined;
+  /** The mounted device or source, e.g. "/dev/sdb1" (after the type). */
+  source?: string;
+  /** Mounted read-only (per-mount option "ro"). */
+  readOnly?: boolean;
 }
 
 /** Every mount listed in `mountinfo`, mount points decoded. */
@@ -18,7 +22,13 @@ export function parseMountinfo(mountinfo: string): MountEntry[] {
   for (const line of mountinfo.split('\n')) {
     const [left, right] = line.split(' - ');
     const f = left!.split(' ');
-    if (f[4] !== undefined) out.push({ majMin: f[2]!, point: f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), type: right?.split(' ')[0] || undefined });
+    const r = right?.split(' ') ?? [];
+    if (f[4] !== undefined) {
+      out.push({
+        majMin: f[2]!, point: f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), type: r[0] || undefined,
+        ...(r[1] ? { source: r[1] } : {}), readOnly: (f[5] ?? '').split(',').includes('ro'),
+      });
+    }
   }
   return out;
 }

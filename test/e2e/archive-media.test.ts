@@ -76,7 +76,7 @@ describe('ferry archive → --media <file.tar>', () => {
     const r = ferry(['verify', '--media', tar, '--trust', trust]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^ok kiosk-1\.0\.0: signed by .*ferry test signer/m);
-    expect(r.stdout).toMatch(/^ok: 1 image\(s\), \d+ blobs, \d+ bytes verified$/m);
+    expect(r.stdout).toMatch(/^ok: 1 image\(s\), \d+ blobs, \d+ bytes verified; 1 signed update\(s\) checked$/m);
     expectTempUntouched();
   });
 

@@ -31,7 +31,7 @@ afterAll(async () => {
 describe('ferry export', () => {
   it('exports without --signer and says that no update manifest was written', () => {
     const media = path.join(dir, 'plain');
-    const r = ferry('export', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', media);
+    const r = ferry('export', '--create', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', media);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('exported kiosk-1.0.0');
     expect(r.out).toContain('no update manifest written');
@@ -44,7 +44,7 @@ describe('ferry export', () => {
     const notes = path.join(dir, 'notes.txt');
     await fsp.writeFile(notes, 'fixes the printer\n');
     const media = path.join(dir, 'signed');
-    const r = ferry('export', '--image', s.v2Archive, '--target', 'kiosk', '--version', '1.1.0', '--media', media, '--signer', path.join(pki, 'signer'), '--compatible', 'acme-kiosk', '--counter', '7', '--notes', notes, '--json');
+    const r = ferry('export', '--create', '--image', s.v2Archive, '--target', 'kiosk', '--version', '1.1.0', '--media', media, '--signer', path.join(pki, 'signer'), '--compatible', 'acme-kiosk', '--counter', '7', '--notes', notes, '--json');
     expect(r.code, r.err).toBe(0);
     const res = JSON.parse(r.out);
     expect(res.update.manifestPath).toMatch(/kiosk-1\.1\.0\.json$/);
@@ -66,11 +66,11 @@ describe('ferry export', () => {
       ['--target', 'kiosk', '--version', '1.0.0', '--platform', 'linux'],
     ];
     for (const c of cases) {
-      const r = ferry('export', '--image', s.v1, '--media', media, ...c);
+      const r = ferry('export', '--create', '--image', s.v1, '--media', media, ...c);
       expect(r.code, `${c.join(' ')}: ${r.err}`).toBe(2);
       expect(r.err).toMatch(/^ferry: error\[[A-Z_]+\]: /);
     }
-    const bad = ferry('export', '--image', 'docker://x', '--target', 'k', '--version', '1.0.0', '--media', media, '--json');
+    const bad = ferry('export', '--create', '--image', 'docker://x', '--target', 'k', '--version', '1.0.0', '--media', media, '--json');
     expect(bad.code).toBe(2);
     expect(JSON.parse(bad.out).error.code).toBe('BAD_INPUT_NAME');
     expect(await mediaState(media)).toEqual({ blobs: [], refs: [] });
@@ -80,13 +80,13 @@ describe('ferry export', () => {
     const pki = path.join(dir, 'pki');
     const notes = path.join(dir, 'long-notes.txt');
     await fsp.writeFile(notes, 'n'.repeat(64 * 1024 + 1));
-    const r = ferry('export', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', path.join(dir, 'notes-media'), '--signer', path.join(pki, 'signer'), '--compatible', 'x', '--notes', notes);
+    const r = ferry('export', '--create', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', path.join(dir, 'notes-media'), '--signer', path.join(pki, 'signer'), '--compatible', 'x', '--notes', notes);
     expect(r.code).toBe(5);
     expect(r.err).toContain('FILE_TOO_LARGE');
   });
 
   it('picks the platform with --platform and reports PLATFORM_NOT_FOUND with exit 5', () => {
-    const r = ferry('export', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', path.join(dir, 'plat'), '--platform', 'linux/arm64');
+    const r = ferry('export', '--create', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', path.join(dir, 'plat'), '--platform', 'linux/arm64');
     expect(r.code).toBe(5);
     expect(r.err).toContain('PLATFORM_NOT_FOUND');
   });
@@ -95,12 +95,12 @@ describe('ferry export', () => {
 describe('ferry archive and unarchive', () => {
   it('round-trips a stick through one tar file', () => {
     const media = path.join(dir, 'arch-src');
-    expect(ferry('export', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', media).code).toBe(0);
+    expect(ferry('export', '--create', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', media).code).toBe(0);
     const tar = path.join(dir, 'stick.tar');
     const a = ferry('archive', '--media', media, '--out', tar);
     expect(a.code, a.err).toBe(0);
     const out = path.join(dir, 'arch-dst');
-    const u = ferry('unarchive', '--in', tar, '--media', out, '--json');
+    const u = ferry('unarchive', '--create', '--in', tar, '--media', out, '--json');
     expect(u.code, u.err).toBe(0);
     expect(JSON.parse(u.out)).toMatchObject({ ok: true, images: 1 });
     expect(ferry('verify', '--media', out).code).toBe(0);

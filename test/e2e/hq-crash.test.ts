@@ -48,7 +48,7 @@ describe('export killed mid-way', () => {
   ] as const) {
     it(`leaves a valid layout without the new image when killed at ${point} (--compress ${compress}), and a re-run completes`, async () => {
       const media = path.join(dir, `${point}-${compress}`);
-      execFileSync(NODE, [CLI, 'export', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', media]);
+      execFileSync(NODE, [CLI, 'export', '--create', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', media]);
       const killed = exportV2(media, compress, point);
       expect(killed.signal, killed.stderr.toString()).toBe('SIGKILL');
       expect(await temps(media)).toHaveLength(point === 'after-first-blob-temp' ? 1 : 0);

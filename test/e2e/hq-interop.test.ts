@@ -53,8 +53,8 @@ afterAll(async () => {
 describe('ferry media read by skopeo and umoci', () => {
   it('skopeo inspects and copies an exported image by its ref', () => {
     const media = path.join(dir, 'stick');
-    ferry('export', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', media);
-    ferry('export', '--image', s.v2Archive, '--target', 'kiosk', '--version', '1.1.0', '--media', media);
+    ferry('export', '--create', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', media);
+    ferry('export', '--create', '--image', s.v2Archive, '--target', 'kiosk', '--version', '1.1.0', '--media', media);
     const info = JSON.parse(execFileSync('skopeo', ['inspect', `oci:${media}/FERRY/oci:kiosk-1.1.0`]).toString());
     expect(info.Digest).toBe(s.v2Manifest.digest);
     expect(info.Layers).toHaveLength(2);
@@ -65,7 +65,7 @@ describe('ferry media read by skopeo and umoci', () => {
 
   it('umoci unpacks a rootfs export to the same tree (names, types, modes, sizes, contents, symlinks, hardlinks)', async () => {
     const media = path.join(dir, 'rootfs-stick');
-    ferry('export', '--image', `rootfs:${s.rootfsV1}`, '--target', 'os', '--version', '1.0.0', '--media', media); // gzip: umoci 0.4.7 cannot read zstd layers
+    ferry('export', '--create', '--image', `rootfs:${s.rootfsV1}`, '--target', 'os', '--version', '1.0.0', '--media', media); // gzip: umoci 0.4.7 cannot read zstd layers
     const bundle = path.join(dir, 'bundle-rootfs');
     execFileSync('umoci', ['unpack', '--image', `${media}/FERRY/oci:os-1.0.0`, bundle], { stdio: 'ignore' });
     expect(await describeTree(path.join(bundle, 'rootfs'))).toEqual(await describeTree(s.rootfsV1));
@@ -75,7 +75,7 @@ describe('ferry media read by skopeo and umoci', () => {
 
   it('umoci unpacks 1.1.0 (whiteout + opaque dir) to the expected 1.1.0 tree', async () => {
     const media = path.join(dir, 'v2-stick');
-    ferry('export', '--image', s.v2, '--target', 'os', '--version', '1.1.0', '--media', media);
+    ferry('export', '--create', '--image', s.v2, '--target', 'os', '--version', '1.1.0', '--media', media);
     const bundle = path.join(dir, 'bundle-v2');
     execFileSync('umoci', ['unpack', '--image', `${media}/FERRY/oci:os-1.1.0`, bundle], { stdio: 'ignore' });
     const tree = await describeTree(path.join(bundle, 'rootfs'));
@@ -93,7 +93,7 @@ describe('images made by umoci and skopeo exported by ferry', () => {
     execFileSync('umoci', ['insert', '--image', `${layout}:base`, path.join(s.rootfsV1, 'usr/bin/hello'), '/usr/bin/hello']);
     execFileSync('umoci', ['insert', '--image', `${layout}:base`, path.join(s.rootfsV1, 'etc'), '/etc']);
     const media = path.join(dir, 'umoci-stick');
-    const r = JSON.parse(ferry('export', '--image', `oci:${layout}:base`, '--target', 'um', '--version', '0.1.0', '--media', media, '--json'));
+    const r = JSON.parse(ferry('export', '--create', '--image', `oci:${layout}:base`, '--target', 'um', '--version', '0.1.0', '--media', media, '--json'));
     expect(r.ok).toBe(true);
     ferry('verify', '--media', media);
     const bundle = path.join(dir, 'bundle-umoci');
@@ -108,8 +108,8 @@ describe('images made by umoci and skopeo exported by ferry', () => {
     execFileSync('skopeo', ['copy', '-q', s.v2, `oci-archive:${ociArchive}:v2`]);
     execFileSync('skopeo', ['copy', '-q', s.v2, `docker-archive:${dockerArchive}:sample:v2`]);
     const media = path.join(dir, 'skopeo-stick');
-    ferry('export', '--image', `oci-archive:${ociArchive}:v2`, '--target', 'sk', '--version', '1.0.0', '--media', media);
-    ferry('export', '--image', `docker-archive:${dockerArchive}`, '--target', 'sk', '--version', '2.0.0', '--media', media, '--compress', 'gzip');
+    ferry('export', '--create', '--image', `oci-archive:${ociArchive}:v2`, '--target', 'sk', '--version', '1.0.0', '--media', media);
+    ferry('export', '--create', '--image', `docker-archive:${dockerArchive}`, '--target', 'sk', '--version', '2.0.0', '--media', media, '--compress', 'gzip');
     for (const ref of ['sk-1.0.0', 'sk-2.0.0']) {
       const cfg = JSON.parse(execFileSync('skopeo', ['inspect', '--config', `oci:${media}/FERRY/oci:${ref}`]).toString());
       expect(cfg.rootfs.diff_ids).toEqual(srcCfg.rootfs.diff_ids);

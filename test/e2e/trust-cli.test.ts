@@ -49,7 +49,7 @@ describe('ferry pki + export --signer + sign, verified offline', () => {
   });
 
   it('signs at export, adds a QA signature, and stock openssl verifies both', () => {
-    ferry('export', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', d('stick'), '--signer', d('build'), '--compatible', 'acme,kiosk-v2');
+    ferry('export', '--create', '--image', s.v1, '--target', 'kiosk', '--version', '1.0.0', '--media', d('stick'), '--signer', d('build'), '--compatible', 'acme,kiosk-v2');
     const out = ferry('sign', '--media', d('stick'), '--update', 'kiosk-1.0.0', '--signer', d('qa'));
     expect(out).toMatch(/now carries 2 signature/);
     const u = d('stick/FERRY/updates/kiosk-1.0.0.json');
@@ -89,11 +89,11 @@ describe('ferry pki + export --signer + sign, verified offline', () => {
   it('export --signer decrypts an encrypted signer key from --passphrase-env before writing anything', () => {
     ferry('pki', 'issue-signer', '--root', d('root'), '--name', 'locked signer', '--days', '30', '--out', d('locked'), '--root-passphrase-env', 'ROOT_PASS', '--passphrase-env', 'ROOT_PASS');
     expect(fs.readFileSync(d('locked/key.pem'), 'utf8')).toMatch(/BEGIN ENCRYPTED PRIVATE KEY/);
-    const refused = ferryFails('export', '--image', s.v2, '--target', 'kiosk', '--version', '1.1.0', '--media', d('stick-locked'), '--signer', d('locked'), '--compatible', 'acme,kiosk-v2');
+    const refused = ferryFails('export', '--create', '--image', s.v2, '--target', 'kiosk', '--version', '1.1.0', '--media', d('stick-locked'), '--signer', d('locked'), '--compatible', 'acme,kiosk-v2');
     expect(refused.status).toBe(2);
     expect(refused.stderr).toMatch(/PASSPHRASE_REQUIRED/);
     expect(fs.existsSync(d('stick-locked/FERRY/oci/index.json'))).toBe(false);
-    ferry('export', '--image', s.v2, '--target', 'kiosk', '--version', '1.1.0', '--media', d('stick-locked'), '--signer', d('locked'), '--compatible', 'acme,kiosk-v2', '--passphrase-env', 'ROOT_PASS');
+    ferry('export', '--create', '--image', s.v2, '--target', 'kiosk', '--version', '1.1.0', '--media', d('stick-locked'), '--signer', d('locked'), '--compatible', 'acme,kiosk-v2', '--passphrase-env', 'ROOT_PASS');
     const u = d('stick-locked/FERRY/updates/kiosk-1.1.0.json');
     execFileSync('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', `${u}.p7s`, '-content', u, '-CAfile', d('root/cert.pem'), '-purpose', 'any', '-out', '/dev/null'], { stdio: 'pipe' });
   });
@@ -128,7 +128,7 @@ describe('ferry pki + export --signer + sign, verified offline', () => {
   it('accepts a new root after rotation only through the cross-certificate on the stick', async () => {
     ferry('pki', 'init-root', '--out', d('root2'), '--name', 'ACME Root 2026');
     ferry('pki', 'issue-signer', '--root', d('root2'), '--name', 'build signer 2', '--days', '365', '--out', d('build2'));
-    ferry('export', '--image', s.v2, '--target', 'kiosk', '--version', '1.1.0', '--media', d('stick2'), '--signer', d('build2'), '--compatible', 'acme,kiosk-v2');
+    ferry('export', '--create', '--image', s.v2, '--target', 'kiosk', '--version', '1.1.0', '--media', d('stick2'), '--signer', d('build2'), '--compatible', 'acme,kiosk-v2');
     const trust = await loadTrustMaterial(d('trust'));
     const [before] = await verifyMediaUpdates(d('stick2'), trust, {}, new Date());
     expect(before).toMatchObject({ ok: false, code: 'UNTRUSTED_SIGNER' });

@@ -72,6 +72,20 @@ export async function makeTrustingDevice(s: SignedStick, spec: DeviceSpec = {}):
   return dev;
 }
 
+/** A device running kiosk 1.0.0, committed, from slot B (installed and boot-checked by the engine); slot A is the empty factory slot. */
+export async function deviceOn100(s: SignedStick, spec: DeviceSpec = {}): Promise<TestDevice> {
+  const { applyUpdate } = await import('../../src/device/apply.js');
+  const { bootCheck } = await import('../../src/device/boot-check.js');
+  const { deviceDeps } = await import('../../src/device/deps.js');
+  const { simulateBoot } = await import('../helpers/device.js');
+  const dev = await makeTrustingDevice(s, spec);
+  await applyUpdate({ ...dev.opts, mediaRoot: s.stick, updateId: 'kiosk-1.0.0' }, deviceDeps);
+  if ((await simulateBoot(dev)) !== 'B') throw new Error('expected to boot B');
+  const bc = await bootCheck({ ...dev.opts, noReboot: true }, deviceDeps);
+  if (bc.outcome !== 'committed') throw new Error(`boot-check: ${bc.outcome}`);
+  return dev;
+}
+
 /** Environment and arguments to run ferry-tui against `dev` and `stick`. */
 export function tuiArgs(dev: TestDevice, stick: string): { args: string[]; env: Record<string, string> } {
   return { args: ['--config', dev.configFile, '--media', stick], env: { FERRY_CMDLINE_FILE: dev.cmdlineFile } };
@@ -101,38 +115,67 @@ export async function tamperLargestLayer(stick: string, id: string): Promise<str
   return file;
 }
 
-/** A layer blob replaced by a named pipe: every reader blocks until the test serves the bytes. */
-export interface FifoLayer {
-  file: string;
-  /** Wait for the next reader and hand it the real bytes. */
-  serve(): Promise<void>;
-  /** Unblock a serve() that nobody is reading (cleanup). */
-  release(): Promise<void>;
+/** Slot A's file system, frozen on demand: the apply then blocks in its write (after it reported the write stage) until thawed. */
+export interface FreezableSlot {
+  /** Freeze slot A's file system (fsfreeze -f): every write to it waits. */
+  freeze(): void;
+  /** Let the waiting writes go on. */
+  thaw(): void;
+  /** Thaw, unmount and remove; safe to call twice. */
+  cleanup(): Promise<void>;
 }
 
-/** Turn the largest layer of `id` into a FIFO so a test can hold ferry mid-read, deterministically. */
-export async function layerAsFifo(stick: string, id: string): Promise<FifoLayer> {
+/**
+ * Move slot A of `dev` onto its own small ext4 (a loop-mounted file under /tmp) so a test can
+ * hold ferry mid-write, deterministically: the stick itself must be plain files (a FIFO on it is
+ * refused as UNSAFE_MEDIA), so the hold is on the slot side. The mount root is the slot and is
+ * emptied first (no lost+found), so nothing is written before the first extracted file.
+ */
+export async function freezableSlotA(dev: TestDevice): Promise<FreezableSlot> {
   const { execFileSync } = await import('node:child_process');
-  const { constants } = await import('node:fs');
-  const file = (await layerFiles(stick, id))[0]!;
-  const data = await fsp.readFile(file);
-  await fsp.rm(file);
-  execFileSync('mkfifo', [file]);
+  const base = await fsp.mkdtemp(path.join(dev.root, 'slot-a-fs-'));
+  const img = path.join(base, 'fs.img');
+  const mnt = path.join(base, 'a');
+  await fsp.writeFile(img, '');
+  await fsp.truncate(img, 64 * 1024 * 1024);
+  execFileSync('mkfs.ext4', ['-q', '-F', img]);
+  await fsp.mkdir(mnt);
+  execFileSync('mount', ['-o', 'loop', img, mnt]);
+  let frozen = false;
+  let mounted = true;
+  const thaw = () => {
+    if (frozen) execFileSync('fsfreeze', ['-u', mnt]);
+    frozen = false;
+  };
+  try {
+    await fsp.rmdir(path.join(mnt, 'lost+found'));
+    const cfg = JSON.parse(await fsp.readFile(dev.configFile, 'utf8'));
+    cfg.slots.A = { ...cfg.slots.A, path: mnt };
+    await fsp.writeFile(dev.configFile, JSON.stringify(cfg));
+  } catch (e) {
+    execFileSync('umount', [mnt]);
+    throw e;
+  }
   return {
-    file,
-    async serve() {
-      const fh = await fsp.open(file, 'w'); // blocks until a reader opens the pipe
-      try {
-        await fh.write(data);
-      } catch {
-        // the reader went away (cancelled): fine
-      } finally {
-        await fh.close();
-      }
+    freeze() {
+      execFileSync('fsfreeze', ['-f', mnt]);
+      frozen = true;
     },
-    async release() {
-      const fh = await fsp.open(file, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
-      await fh?.close();
+    thaw,
+    async cleanup() {
+      thaw();
+      if (mounted) {
+        // The writer may still be finishing after the thaw: retry the unmount briefly.
+        for (let i = 0; i < 50; i++) {
+          try {
+            execFileSync('umount', [mnt], { stdio: 'ignore' });
+            break;
+          } catch {
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+        mounted = false;
+      }
     },
   };
 }

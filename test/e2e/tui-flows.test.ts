@@ -11,7 +11,7 @@ import { bootCheck } from '../../src/device/boot-check.js';
 import { deviceDeps } from '../../src/device/deps.js';
 import { initRoot } from '../../src/trust/pki.js';
 import { grubList, simulateBoot, type TestDevice } from '../helpers/device.js';
-import { layerAsFifo, makeSignedStick, makeTrustingDevice, type SignedStick, tamperLargestLayer, tuiArgs } from './tui-fixtures.js';
+import { freezableSlotA, makeSignedStick, makeTrustingDevice, type SignedStick, tamperLargestLayer, tuiArgs } from './tui-fixtures.js';
 import { rows, saveScreen, TuiSession } from './tui-harness.js';
 
 let world: SignedStick;
@@ -47,29 +47,27 @@ async function snapshot(dev: TestDevice) {
 }
 
 /**
- * Start installing 1.1.0 from a copy of the stick whose layer is a named pipe: ferry-tui's
- * own verify pass is fed once, then the engine's single write pass (target already marked
- * bad) blocks on the pipe, at an exact point of the apply.
+ * Start installing 1.1.0 with slot A's file system frozen: ferry-tui verifies every byte, the
+ * engine marks the target bad, reports the write stage and then waits in its first write to
+ * the slot, at an exact point of the apply, until the test thaws it.
  */
-async function installUntilWriteBlocks(name: string) {
+async function installUntilWriteBlocks() {
   const dev = await deviceOn100();
-  const stick = path.join(world.dir, name);
-  await fsp.cp(world.stick, stick, { recursive: true });
-  const fifo = await layerAsFifo(stick, 'kiosk-1.1.0');
+  const slot = await freezableSlotA(dev);
   const before = await snapshot(dev);
-  const s = start(dev, stick);
+  const s = start(dev);
   try {
     await s.waitFor('kiosk-1.1.0');
     s.keys('Enter');
-    await fifo.serve();
     await s.waitFor('verified. Press Enter');
     s.keys('Enter');
     await s.waitFor('Install 1.1.0 into slot A?');
+    slot.freeze();
     s.keys('y');
     const screen = await s.waitFor(/> write\s+running/);
-    return { dev, fifo, before, s, screen };
+    return { dev, slot, before, s, screen };
   } catch (e) {
-    await fifo.release();
+    await slot.cleanup();
     throw e;
   }
 }
@@ -176,7 +174,7 @@ describe('ferry-tui flows (80x24, real engine)', () => {
   });
 
   it('cancels during the write on c + y: the running slot, its tree, the boot order and the floor are untouched; the target stays bad', async () => {
-    const { dev, fifo, before, s, screen: writing } = await installUntilWriteBlocks('stick-fifo');
+    const { dev, slot, before, s, screen: writing } = await installUntilWriteBlocks();
     try {
       let screen = writing;
       expect(screen).toContain('Cancel (c) is possible until the bootloader switch.');
@@ -185,11 +183,13 @@ describe('ferry-tui flows (80x24, real engine)', () => {
       screen = await s.waitFor('Cancel the update?');
       expect(screen).toContain('y yes, cancel');
       s.keys('y');
+      await s.waitFor('cancelling');
+      slot.thaw(); // the write in progress finishes its current file, sees the cancel and stops
       screen = await s.waitFor('cancelled: running system untouched; slot A stays bad until rewritten.');
       expect(screen).not.toContain('Installed 1.1.0');
       await saveScreen('5-apply-cancelled', screen);
     } finally {
-      await fifo.release();
+      await slot.cleanup();
     }
     const after = await snapshot(dev);
     // booted B: its tree, record and boot priority are untouched; target A is never booted.
@@ -213,16 +213,18 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     s.keys('q');
     await s.waitFor(/Running\s+slot A, version 1\.1\.0/);
     s.keys('b');
-    let screen = await s.waitFor('Roll back to slot B (version 1.0.0, good)?');
+    let screen = await s.waitFor('Go back to 1.0.0 (slot B)?');
+    expect(screen).toContain('1.1.0 stays installed');
     expect(screen).toContain('>[ Back ]<');
     await saveScreen('7-rollback', screen);
     s.keys('Enter'); // Back is focused: nothing happens
     await s.waitFor(/ferry \| Device/);
     expect(grubList(dev).ORDER).toBe('A B');
     s.keys('b');
-    await s.waitFor('Roll back to slot B');
+    await s.waitFor('Go back to 1.0.0');
     s.keys('Tab', 'Enter');
-    screen = await s.waitFor('rollback by operator from 1.1.0 (slot A) to 1.0.0 (slot B)');
+    screen = await s.waitFor('rollback by operator from 1.1.0 (slot A) to 1.0.0');
+    expect(screen).toContain('Reboot now (r) to start it');
     expect(grubList(dev).ORDER).toBe('B A');
   });
 
@@ -234,7 +236,7 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     expect(r).toHaveLength(24);
     expect(r.every((x) => Array.from(x).length <= 80)).toBe(true);
     expect(r[0]).toMatch(/^ ferry \| Updates on the stick\s+kiosk-0042  slot B$/);
-    expect(r[23]).toBe(' ↑↓ choose  Enter verify  r rescan  n next stick  l log  q back');
+    expect(r[23]).toBe(' ↑↓ choose  Enter verify  d details  r rescan  n next stick  ? help  q back');
     expect(r.find((x) => x.includes('kiosk-1.1.0'))).toMatch(/ferry signer\s+\d{4}-\d\d-\d\d\s+✓ ready$/);
     s.resize(100, 30);
     screen = await s.waitFor((/ ferry \| Updates on the stick {40,}kiosk-0042  slot B/));
@@ -246,16 +248,15 @@ describe('ferry-tui flows (80x24, real engine)', () => {
   });
 
   it('on SIGTERM mid-write (service stopped, stick pulled) cancels, waits for the engine, exits 143 and leaves the running slot as before', async () => {
-    const { dev, fifo, before, s } = await installUntilWriteBlocks('stick-fifo-term');
+    const { dev, slot, before, s } = await installUntilWriteBlocks();
     try {
       process.kill(s.pid(), 'SIGTERM');
-      // The engine's read of the pipe is parked in an open(); a pulled stick would fail it with
-      // EIO instead. Feed the pipe so that read returns and the process can exit.
-      const served = fifo.serve();
+      // The engine's write is parked on the frozen file system; thawing lets it see the cancel.
+      await new Promise((r) => setTimeout(r, 300));
+      slot.thaw();
       await s.waitFor('[exit 143]');
-      await served;
     } finally {
-      await fifo.release();
+      await slot.cleanup();
     }
     const after = await snapshot(dev);
     expect(after.grub.ORDER).toBe('B A');
@@ -266,16 +267,14 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     expect(after.lastResult).toMatchObject({ result: 'cancelled' });
   });
 
-  it('marks a freshly booted pending system good after y, committing it in grubenv and the state', async () => {
+  it('opens on a freshly booted pending system and keeps it (marks it good) after y, committing it in grubenv and the state', async () => {
     const dev = await deviceOn100();
     await applyUpdate({ ...dev.opts, mediaRoot: world.stick, updateId: 'kiosk-1.1.0' }, deviceDeps);
     expect(await simulateBoot(dev)).toBe('A');
     const s = start(dev);
-    await s.waitFor('Updates on the stick');
-    s.keys('q');
     await s.waitFor(/Running\s+slot A, version 1\.1\.0/);
     s.keys('g');
-    await s.waitFor('Mark the running system good (slot A, version 1.1.0)?');
+    await s.waitFor('Keep 1.1.0 (slot A) as the committed version?');
     s.keys('y');
     await s.waitFor('is marked good and primary');
     const state = JSON.parse(await fsp.readFile(path.join(dev.stateDir, 'state.json'), 'utf8'));

@@ -122,3 +122,11 @@ export async function saveScreen(name: string, screen: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, `${name}.txt`), rows(screen).join('\n').replace(/\n+$/, '') + '\n');
 }
+
+/** Words that end in "…" on purpose (work in progress), not because text was cut. */
+const ELLIPSIS_WORDS = /(reading|working|requested|cancelling|checking|lese|arbeite|angefordert)…/g;
+
+/** Rows of `screen` that were cut (an ellipsis where text did not fit); [] when nothing is cut. */
+export function cutRows(screen: string): string[] {
+  return rows(screen).filter((r) => r.replace(ELLIPSIS_WORDS, '').includes('…') || r.replace(ELLIPSIS_WORDS, '').includes('~'));
+}

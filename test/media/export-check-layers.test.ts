@@ -127,7 +127,7 @@ describe('export --check-layers decodes layers it copies unchanged, in the same 
     const c = corruptGzip();
     const img = await layoutOf([c.blob], [c.diffId]);
     const media = path.join(dir, `m${n++}`);
-    const cli = (...extra: string[]) => spawnSync(path.resolve('node_modules/.bin/node'), [path.resolve('dist/src/cli/main.js'), 'export', '--image', img, '--target', 'cli', '--version', '1.0.0', '--media', media, '--json', ...extra], { encoding: 'utf8' });
+    const cli = (...extra: string[]) => spawnSync(path.resolve('node_modules/.bin/node'), [path.resolve('dist/src/cli/main.js'), 'export', '--create', '--image', img, '--target', 'cli', '--version', '1.0.0', '--media', media, '--json', ...extra], { encoding: 'utf8' });
     const refused = cli('--check-layers');
     expect(JSON.parse(refused.stdout || refused.stderr).error?.code).toBe('CORRUPT_COMPRESSION');
     expect(refused.status).toBe(ERROR_CODES.CORRUPT_COMPRESSION);

@@ -28,8 +28,8 @@ const req = (over: Partial<PublishRequest> = {}): PublishRequest => ({
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-publish-'));
   await initRoot({ out: path.join(tmp, 'root'), now: new Date(NOW.getTime() - 86_400_000) });
-  await issueCertificate({ issuerDir: path.join(tmp, 'root'), profile: 'signer', name: 'build', days: 30, out: path.join(tmp, 'signer'), now: new Date(NOW.getTime() - 3600_000) });
-  await issueCertificate({ issuerDir: path.join(tmp, 'root'), profile: 'signer', name: 'locked', days: 30, out: path.join(tmp, 'locked'), passphrase: 'pw', now: new Date(NOW.getTime() - 3600_000) });
+  await issueCertificate({ issuerDir: path.join(tmp, 'root'), profile: 'signer', name: 'build', days: 400, out: path.join(tmp, 'signer'), now: new Date(NOW.getTime() - 3600_000) });
+  await issueCertificate({ issuerDir: path.join(tmp, 'root'), profile: 'signer', name: 'locked', days: 400, out: path.join(tmp, 'locked'), passphrase: 'pw', now: new Date(NOW.getTime() - 3600_000) });
   root = fromPem(fs.readFileSync(path.join(tmp, 'root', 'cert.pem'), 'utf8'), 'CERTIFICATE')[0]!;
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -67,27 +67,28 @@ describe('publishUpdate', () => {
   });
 
   it('refuses to sign with a certificate no device would accept (expired now)', async () => {
-    await expect(publishUpdate(req({ version: '2.9.0', now: new Date(NOW.getTime() + 40 * 86_400_000) }))).rejects.toMatchObject({ code: 'CERT_EXPIRED' });
+    await expect(publishUpdate(req({ version: '2.9.0', now: new Date(NOW.getTime() + 410 * 86_400_000), expires: '2029-01-01' }))).rejects.toMatchObject({ code: 'CERT_EXPIRED' });
     expect(fs.existsSync(path.join(tmp, 'stick', 'FERRY', 'updates', 'kiosk-2.9.0.json.p7s'))).toBe(false);
   });
 
-  it('writes the signature before the manifest, so a failed manifest write leaves no claimed update', async () => {
+  it('writes the signature before the manifest, and removes it when the manifest write fails: no claimed update, no orphan', async () => {
     const media = path.join(tmp, 'crash');
     fs.mkdirSync(path.join(media, 'FERRY', 'updates', 'kiosk-3.0.0.json'), { recursive: true }); // the manifest rename will fail
-    await expect(publishUpdate(req({ mediaRoot: media, version: '3.0.0' }))).rejects.toThrow();
-    expect(fs.existsSync(path.join(media, 'FERRY', 'updates', 'kiosk-3.0.0.json.p7s'))).toBe(true);
+    await expect(publishUpdate(req({ mediaRoot: media, version: '3.0.0' }))).rejects.toThrow(/kiosk-3\.0\.0\.json/);
+    expect(fs.existsSync(path.join(media, 'FERRY', 'updates', 'kiosk-3.0.0.json.p7s'))).toBe(false);
     fs.rmdirSync(path.join(media, 'FERRY', 'updates', 'kiosk-3.0.0.json'));
     expect((await listMediaUpdates(media)).updates).toEqual([]);
   });
 
-  it('addSignature adds a second SignerInfo without changing the manifest', async () => {
+  it('addSignature refuses to co-sign an update whose pinned image is not on the stick, and leaves the signature as it was', async () => {
     const r = await publishUpdate(req({ version: '4.0.0' }));
-    const before = fs.readFileSync(r.manifestPath);
-    const out = await addSignature({ mediaRoot: req().mediaRoot, id: 'kiosk-4.0.0', signerDir: path.join(tmp, 'locked'), signerPassphrase: 'pw', now: NOW });
-    expect(out.signerInfos).toBe(2);
-    expect(fs.readFileSync(r.manifestPath)).toEqual(before);
-    const v = verifyUpdate(before, fs.readFileSync(r.signaturePath), { roots: [root] }, { requiredSigners: 2 }, NOW);
-    expect(v.signers).toHaveLength(2);
+    const before = fs.readFileSync(r.signaturePath);
+    fs.mkdirSync(path.join(tmp, 'stick', 'FERRY', 'oci', 'blobs', 'sha256'), { recursive: true });
+    fs.writeFileSync(path.join(tmp, 'stick', 'FERRY', 'oci', 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    fs.writeFileSync(path.join(tmp, 'stick', 'FERRY', 'oci', 'index.json'), '{"schemaVersion":2,"manifests":[]}');
+    await expect(addSignature({ mediaRoot: req().mediaRoot, id: 'kiosk-4.0.0', signerDir: path.join(tmp, 'locked'), signerPassphrase: 'pw', now: NOW })).rejects.toMatchObject({ code: 'IMAGE_NOT_FOUND' });
+    expect(fs.readFileSync(r.signaturePath)).toEqual(before);
+    expect(verifyUpdate(fs.readFileSync(r.manifestPath), before, { roots: [root] }, { requiredSigners: 1 }, NOW).signers).toHaveLength(1);
     await expect(addSignature({ mediaRoot: req().mediaRoot, id: 'kiosk-9.9.9', signerDir: path.join(tmp, 'signer') })).rejects.toMatchObject({ code: 'USAGE' });
     await expect(addSignature({ mediaRoot: req().mediaRoot, id: '../x', signerDir: path.join(tmp, 'signer') })).rejects.toMatchObject({ code: 'USAGE' });
   });

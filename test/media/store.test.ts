@@ -95,6 +95,6 @@ describe('media store', () => {
     await fsp.writeFile(path.join(store.paths.oci, '.ferry-tmp-index.json.cafe'), '{');
     await openMediaStore(media);
     expect(await fsp.readdir(path.join(store.paths.oci, 'blobs', 'sha256'))).toEqual([]);
-    expect((await fsp.readdir(store.paths.oci)).sort()).toEqual(['blobs', 'oci-layout']);
+    expect((await fsp.readdir(store.paths.oci)).sort()).toEqual(['blobs', 'index.json', 'oci-layout']);
   });
 });

@@ -4,7 +4,7 @@ import { App } from '../../tui/app.js';
 import { UNICODE_GLYPHS } from '../../tui/state.js';
 import { stringsFor } from '../../tui/strings.js';
 import { frameFor } from '../../tui/views/index.js';
-import { FakeEngine } from './fake-engine.js';
+import { FakeEngine, LISTING, PENDING_DEVICE } from './fake-engine.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 async function settle(): Promise<void> {
@@ -127,19 +127,35 @@ describe('App (terminal UI controller)', () => {
     expect(t.app.state.verify?.phase).toBe('stopped');
   });
 
-  it('asks before rolling back and marks good only on confirmation', async () => {
+  it('asks before going back and keeps (marks good) only on confirmation; a failed health check needs a second yes', async () => {
     const t = makeApp();
-    await t.app.refreshDevice();
+    t.engine.device = PENDING_DEVICE;
+    await t.app.start();
+    expect(t.app.state.screen).toBe('device'); // the running slot on trial comes first, not the stick
+    expect(t.text()).toContain('Version 1.1.0 (slot B) is on trial, not committed.');
     t.app.key('b');
     expect(t.app.state.screen).toBe('maint');
+    expect(t.text()).toContain('Go back to 1.0.0 (slot A)?');
     t.app.key('enter'); // Back is focused
     expect(t.engine.calls).not.toContain('rollback');
     t.app.key('g');
+    expect(t.text().replace(/\s+/g, ' ')).toContain('after this, versions older than 1.1.0 can no longer be installed');
     t.app.key('tab');
     t.app.key('enter');
     await settle();
     expect(t.engine.calls).toContain('markGood');
     expect(t.text()).toContain('slot A marked good');
+    t.app.key('enter');
+    t.engine.device = { ...PENDING_DEVICE, markGood: { ...PENDING_DEVICE.markGood, failedCheck: { message: 'health check failed: exited 7: disk full' } } };
+    await t.app.refreshDevice();
+    t.app.key('g');
+    expect(t.text().replace(/\s+/g, ' ')).toContain('FAILED: health check failed: exited 7: disk full');
+    t.app.key('y');
+    expect(t.engine.calls).not.toContain('markGood --force');
+    expect(t.text().replace(/\s+/g, ' ')).toContain('Are you sure?');
+    t.app.key('y');
+    await settle();
+    expect(t.engine.calls).toContain('markGood --force');
   });
 
   it('opens the stick by itself once it is plugged in, but never in the middle of a flow', async () => {
@@ -191,5 +207,70 @@ describe('App (terminal UI controller)', () => {
     t.app.key('q');
     t.app.key('q');
     expect(t.quitted()).toBe(true);
+  });
+
+  it('starts on the update the engine would choose, not the first installable one', async () => {
+    const engine = new FakeEngine();
+    engine.listUpdates = async (root: string) => ({ root, updates: [{ ...LISTING.updates[1]!, id: 'kiosk-1.0.5' }, ...LISTING.updates], chosenId: 'kiosk-1.1.0' });
+    const t = makeApp(engine);
+    await t.app.start();
+    expect(t.app.state.media.listing!.updates[t.app.state.media.selected]!.id).toBe('kiosk-1.1.0');
+    expect(t.text()).toContain('the one ferry would choose');
+  });
+
+  it('keeps a failed verify on the list while the stick is in, and forgets it when the stick is pulled', async () => {
+    const engine = new FakeEngine();
+    engine.verifyBlobs = async () => {
+      throw new FerryError('DIGEST_MISMATCH', 'blob sha256:ab of kiosk-1.1.0: content does not match its digest');
+    };
+    let mounted = ['/run/media/tech/STICK'];
+    const app = new App({ engine, glyphs: UNICODE_GLYPHS, findMedia: async () => mounted, changed: () => undefined, quit: () => undefined });
+    await app.start();
+    app.key('enter');
+    await settle();
+    app.key('q');
+    const text = () => frameFor(app.state, stringsFor('en'), { width: 80, height: 21 }).lines.map((l) => l.text).join('\n');
+    expect(text()).toMatch(/kiosk-1\.1\.0.*✗ verify failed/);
+    app.key('enter'); // refused: nothing starts
+    expect(app.state.screen).toBe('media');
+    mounted = [];
+    await app.pollMedia();
+    expect(app.state.media.verdicts).toEqual({});
+  });
+
+  it('never switches to another stick silently when the one in use is pulled', async () => {
+    const engine = new FakeEngine();
+    let mounted = ['/media/ONE', '/media/TWO'];
+    const app = new App({ engine, glyphs: UNICODE_GLYPHS, findMedia: async () => mounted, changed: () => undefined, quit: () => undefined });
+    await app.start();
+    expect(app.state.media.listing?.root).toBe('/media/ONE');
+    mounted = ['/media/TWO'];
+    await app.pollMedia();
+    expect(app.state.media.switchNotice).toEqual({ gone: '/media/ONE', next: '/media/TWO' });
+    expect(app.state.media.listing).toBeUndefined();
+    expect(engine.calls.filter((c) => c === 'list /media/TWO')).toHaveLength(0);
+    app.key('enter');
+    await settle();
+    expect(app.state.media.listing?.root).toBe('/media/TWO');
+  });
+
+  it('says on Done that a cancel came too late when the install finished while the question was open', async () => {
+    const t = makeApp();
+    await toConfirm(t);
+    t.app.key('y');
+    await settle();
+    t.app.key('c'); // the question is on screen ...
+    t.engine.applyGate.open(); // ... and the engine finishes anyway
+    await settle();
+    expect(t.app.state.screen).toBe('done');
+    expect(t.text()).toContain('Your cancel came too late: the update was already installed.');
+  });
+
+  it('delivers waiting receipts to a stick as soon as it is found', async () => {
+    const engine = new FakeEngine();
+    engine.deliverReceipts = async (root: string) => ({ written: [`${root}/FERRY/receipts/kiosk-0042/x-boot-check.json`], kept: 0 });
+    const t = makeApp(engine);
+    await t.app.start();
+    expect(t.text()).toContain('1 waiting receipt(s) written to this stick');
   });
 });

@@ -81,8 +81,8 @@ describe('engine-map', () => {
   });
 
   it('reports the receipt path only when every receipt reached the stick', () => {
-    const plan = { update: manifest('1.1.0', 110), target: 'B' } as InstallPlan;
-    expect(toApplyOutcome(plan, { written: ['/s/FERRY/receipts/d/x-apply.json'], kept: 0 })).toEqual({ slot: 'B', version: '1.1.0', receiptPath: '/s/FERRY/receipts/d/x-apply.json' });
+    const plan = { update: manifest('1.1.0', 110), target: 'B', bootloader: { setPrimary: 'B', attempts: 3 } } as InstallPlan;
+    expect(toApplyOutcome(plan, { written: ['/s/FERRY/receipts/d/x-apply.json'], kept: 0 })).toEqual({ slot: 'B', version: '1.1.0', attempts: 3, receiptPath: '/s/FERRY/receipts/d/x-apply.json' });
     expect(toApplyOutcome(plan, { written: [], kept: 1, error: 'EROFS: read-only file system' }).receiptProblem).toContain('read-only');
     expect(signerName('CN=ferry signer 2026,O=ACME')).toBe('ferry signer 2026');
   });

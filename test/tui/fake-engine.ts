@@ -52,9 +52,10 @@ export class FakeEngine implements TuiEngine {
   progress: ProgressFn | undefined;
   applyFails: FerryError | undefined;
 
+  device: DeviceInfo = DEVICE;
   async status(): Promise<DeviceInfo> {
     this.calls.push('status');
-    return DEVICE;
+    return this.device;
   }
   async listUpdates(root: string): Promise<MediaListing> {
     this.calls.push(`list ${root}`);
@@ -88,8 +89,8 @@ export class FakeEngine implements TuiEngine {
     progress({ step: 'bootloader', bytesDone: 0, bytesTotal: 0 });
     return { slot: 'B', version: '1.1.0', receiptPath: '/run/media/tech/FERRY/receipts/kiosk-0042/x-apply.json' };
   }
-  async markGood(): Promise<{ message: string }> {
-    this.calls.push('markGood');
+  async markGood(_root?: string, force?: boolean): Promise<{ message: string }> {
+    this.calls.push(force ? 'markGood --force' : 'markGood');
     return { message: 'slot A marked good' };
   }
   async rollback(): Promise<{ message: string }> {
@@ -104,3 +105,16 @@ export class FakeEngine implements TuiEngine {
     this.calls.push('reboot');
   }
 }
+
+/** The device after a reboot into 1.1.0 in slot B, whose boot check has not passed: the running slot is on trial. */
+export const PENDING_DEVICE: DeviceInfo = {
+  ...DEVICE,
+  bootedSlot: 'B',
+  slots: [
+    { name: 'A', status: 'good', booted: false, version: '1.0.0', bootGood: true, attemptsLeft: 3 },
+    { name: 'B', status: 'pending', booted: true, version: '1.1.0', bootGood: true, attemptsLeft: 2 },
+  ],
+  attention: 'the running slot B (1.1.0) is a pending update',
+  rollback: { ok: true, slot: 'A', version: '1.0.0' },
+  markGood: { floor: 'after this, versions older than 1.1.0 can no longer be installed' },
+};

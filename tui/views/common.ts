@@ -1,5 +1,5 @@
 /** Pieces shared by several screens: error panels, key/value rows, buttons. */
-import { fit, wrap } from '../format.js';
+import { fit, wrap, wrapOrMore } from '../format.js';
 import { type Line, line, parts } from '../frame.js';
 import type { Glyphs, UiError } from '../state.js';
 import { explainError, type Strings } from '../strings.js';
@@ -8,21 +8,33 @@ import { explainError, type Strings } from '../strings.js';
 export function errorLines(err: UiError, s: Strings, g: Glyphs, width: number, maxDetail = 3): Line[] {
   const help = explainError(s, err.code);
   return [
-    line(fit(`${g.no} ${help.what} [${err.code}]`, width), 'bold'),
-    line(fit(`  Next: ${help.next}`, width), 'bold'),
-    ...wrap(`detail: ${err.message}`, width - 2, maxDetail).map((t) => line('  ' + t, 'dim')),
+    ...wrap(`${g.no} ${help.what} [${err.code}]`, width).map((t) => line(t, 'bold')),
+    ...wrap(`${s.ui.next}: ${help.next}`, width - 2).map((t) => line('  ' + t, 'bold')),
+    ...wrapOrMore(`detail: ${err.message}`, width - 2, maxDetail, `(${s.ui.moreOnD})`).map((t) => line('  ' + t, 'dim')),
   ];
 }
 
 /** A one-line status for the bottom bar from an error. */
 export function errorStatus(err: UiError, s: Strings, g: Glyphs, width: number): Line {
   const help = explainError(s, err.code);
-  return line(fit(`${g.no} [${err.code}] ${help.next}`, width), 'bold');
+  const full = `${g.no} [${err.code}] ${help.next}`;
+  // The next step is on the screen above in full; the bar only repeats it when it fits.
+  return line(Array.from(full).length <= width ? full : fit(`${g.no} [${err.code}]`, width), 'bold');
 }
 
 /** "Label      value", the label padded to `labelWidth`. */
 export function kv(label: string, value: string, width: number, labelWidth = 12): Line {
   return line(fit(label.padEnd(labelWidth) + value, width));
+}
+
+/** "Label      value" wrapped under the value's column instead of cut (at most `maxLines`). */
+export function kvWrap(label: string, value: string, width: number, maxLines = Infinity, labelWidth = 12): Line[] {
+  return wrap(value, Math.max(10, width - labelWidth), maxLines).map((t, i) => line((i === 0 ? label.padEnd(labelWidth) : ' '.repeat(labelWidth)) + t));
+}
+
+/** A slot's version as a technician says it: the version, or "factory system" for a slot ferry never wrote. */
+export function versionName(v: string | undefined, status?: string): string {
+  return v ?? (status === 'empty' || status === 'good' ? 'factory system' : 'unknown version');
 }
 
 /** Two buttons side by side; the focused one is drawn inverse with arrows (monochrome-safe). */

@@ -1,15 +1,30 @@
-/** Screen 1, Device: what runs, what each slot holds, the last result, clocks, receipts. */
+/** Screen 1, Device: what runs (and whether it is settled), each slot, the way back, clocks, receipts. */
 import type { DeviceInfo, SlotInfo } from '../engine-types.js';
-import { cell, fit, formatInstant } from '../format.js';
+import { cell, fit, formatInstant, wrap } from '../format.js';
 import { blank, type Frame, type Line, line, type Size } from '../frame.js';
 import type { AppState, Glyphs } from '../state.js';
-import type { Strings } from '../strings.js';
-import { errorLines, errorStatus, kv } from './common.js';
+import { fmt, type Strings } from '../strings.js';
+import { errorLines, errorStatus, kv, kvWrap, versionName } from './common.js';
 
-/** The slot table row. */
-function slotRow(sl: SlotInfo, width: number): Line {
-  const boot = sl.bootGood === undefined ? '-' : `${sl.bootGood ? 'good' : 'not good'}${sl.attemptsLeft !== undefined ? `, ${sl.attemptsLeft} left` : ''}`;
-  const text = cell(`${sl.name}${sl.booted ? ' *' : ''}`, 5) + cell(sl.status, 9) + cell(sl.version ?? '-', 11) + cell(sl.counter === undefined ? '-' : String(sl.counter), 15) + cell(boot, 15) + formatInstant(sl.installedAt);
+/** The bootloader's view of a slot in words: a pending slot is on trial, never "good". */
+export function bootWords(sl: SlotInfo, s: Strings): string {
+  if (sl.bootGood === undefined) return '-';
+  if (!sl.bootGood) return s.ui.bootNever;
+  if (sl.status === 'pending') return fmt(s.ui.bootTrial, { n: sl.attemptsLeft ?? '?' });
+  if (sl.status === 'empty') return s.ui.bootFactory;
+  return s.ui.bootOk;
+}
+
+/** Column widths for the slot table: Version takes what is left. */
+function slotCols(width: number): [number, number, number, number] {
+  const boot = 23;
+  const installed = width >= 78 ? 18 : 0;
+  return [5, 9, Math.max(8, width - 5 - 9 - boot - installed), boot];
+}
+
+function slotRow(sl: SlotInfo, s: Strings, width: number): Line {
+  const [a, b, c, d] = slotCols(width);
+  const text = cell(`${sl.name}${sl.booted ? ' *' : ''}`, a) + cell(sl.status, b) + cell(sl.version ?? '-', c) + cell(bootWords(sl, s), d) + (width >= 78 ? formatInstant(sl.installedAt) : '');
   return line(fit(text, width), sl.booted ? 'bold' : 'normal');
 }
 
@@ -17,37 +32,77 @@ function slotRow(sl: SlotInfo, width: number): Line {
 export function clockLine(info: DeviceInfo): string {
   const clock = Date.parse(info.clock);
   const trusted = info.trustedTime === undefined ? NaN : Date.parse(info.trustedTime);
-  const base = `device ${formatInstant(info.clock)}`;
+  const base = formatInstant(info.clock);
   if (Number.isNaN(trusted)) return `${base}, no trusted time yet`;
-  if (clock + 60_000 < trusted) return `${base}, BEHIND trusted ${formatInstant(info.trustedTime)} (trusted time is used)`;
-  return `${base}, trusted ${formatInstant(info.trustedTime)}`;
+  if (clock + 60_000 < trusted) return `${base}, BEHIND trusted ${formatInstant(info.trustedTime)}`;
+  return `${base}, not behind the trusted time`;
+}
+
+/** The warning block when the running slot is pending or bad: what it is, the health check, the two choices. */
+export function attentionLines(info: DeviceInfo, s: Strings, g: Glyphs, width: number): Line[] {
+  const run = info.slots.find((x) => x.booted);
+  if (!info.attention || !run) return [];
+  const out: Line[] = [line(fit(`! ${fmt(run.status === 'pending' ? s.ui.attnPending : s.ui.attnBad, { v: run.version ?? '?', slot: run.name })}`, width), 'inverse')];
+  const failed = info.markGood.failedCheck;
+  const check = failed ? `${g.no} ${s.ui.healthFailed}: ${failed.message}` : run.status === 'pending' ? s.ui.healthNotRun : (run.lastError?.message ?? '-');
+  out.push(...wrap(`${s.ui.labelHealth}: ${check}`, width - 2).map((t) => line('  ' + t)));
+  const back = info.rollback.ok ? fmt(s.ui.choiceBack, { v: info.rollback.version ?? '?' }) : `${s.ui.choiceNoBack}: ${info.rollback.reason}`;
+  out.push(line(fit(`  g ${s.ui.choiceKeep}`, width), 'bold'), ...wrap(`${info.rollback.ok ? 'b ' : ''}${back}`, width - 2).map((t) => line('  ' + t, 'bold')));
+  return out;
+}
+
+function lastText(info: DeviceInfo): string {
+  const last = info.lastResult;
+  if (last === undefined) return 'none yet';
+  return `${last.action}${last.version ? ' ' + last.version : ''}: ${last.ok ? 'ok' : 'FAILED'}${last.code ? ` [${last.code}]` : ''}${last.at ? ' at ' + formatInstant(last.at) : ''}`;
 }
 
 /** Lines for a loaded device. */
-export function deviceLines(info: DeviceInfo, width: number): Line[] {
-  const booted = info.slots.find((s) => s.name === info.bootedSlot);
-  const last = info.lastResult;
-  const lastText = last === undefined ? 'none yet' : `${last.action}${last.version ? ' ' + last.version : ''}: ${last.ok ? 'ok' : 'FAILED'}${last.code ? ` [${last.code}]` : ''}${last.at ? ' at ' + formatInstant(last.at) : ''}`;
-  return [
-    kv('Device', `${info.deviceId}  (${info.compatible})`, width),
-    line(fit(`Running     slot ${info.bootedSlot}, version ${booted?.version ?? 'unknown'}${booted?.counter !== undefined ? ` (counter ${booted.counter})` : ''}`, width), 'bold'),
-    blank,
-    line(fit(cell('Slot', 5) + cell('Status', 9) + cell('Version', 11) + cell('Counter', 15) + cell('Boot', 15) + 'Installed', width), 'inverse'),
-    ...info.slots.map((sl) => slotRow(sl, width)),
-    blank,
-    kv('Boot order', `${info.bootOrder.join(' ')}   (${info.bootloader})`, width),
-    kv('Last result', lastText, width),
-    ...(last && !last.ok && last.message ? [line(fit('            ' + last.message, width), 'dim')] : []),
-    kv('Clock', clockLine(info), width),
-    kv('Floor', info.counterFloor === undefined ? '-' : `counter ${info.counterFloor} (older updates are refused)`, width),
-    kv('Receipts', info.pendingReceipts === 0 ? 'none waiting' : `${info.pendingReceipts} waiting for a writable stick`, width),
+export function deviceLines(info: DeviceInfo, s: Strings, g: Glyphs, width: number, height = Infinity): Line[] {
+  const booted = info.slots.find((x) => x.name === info.bootedSlot);
+  const [a, b, c, d] = slotCols(width);
+  const bc = info.lastBootCheck;
+  const rb = info.operatorRollback;
+  const lines: Line[] = [
+    ...attentionLines(info, s, g, width),
+    kv(s.ui.labelDevice, `${info.deviceId}  (${info.compatible})`, width),
+    line(fit(`${s.ui.labelRunning.padEnd(12)}${fmt(s.ui.runningText, { slot: info.bootedSlot, v: versionName(booted?.version, booted?.status), status: booted?.status ?? '?' })}`, width), 'bold'),
+    line(fit(cell('Slot', a) + cell('Status', b) + cell('Version', c) + cell('Boot', d) + (width >= 78 ? 'Installed' : ''), width), 'inverse'),
+    ...info.slots.map((sl) => slotRow(sl, s, width)),
+    ...kvWrap(s.ui.labelGoBack, info.rollback.ok ? fmt(s.ui.goBackTo, { v: versionName(info.rollback.version, 'good'), slot: info.rollback.slot }) : `${s.ui.none}: ${info.rollback.reason}`, width),
   ];
+  if (rb) lines.push(...kvWrap(s.ui.labelRolledBack, fmt(s.ui.rolledBackText, { at: formatInstant(rb.at), from: rb.fromVersion ?? '?', to: rb.toVersion ?? '?' }), width));
+  lines.push(...kvWrap(s.ui.labelBootCheck, bc ? `${bc.ok ? g.ok : g.no} ${bc.ok ? s.ui.bootCheckPassed : `${s.ui.healthFailed}${bc.code ? ` [${bc.code}]` : ''}`}, ${formatInstant(bc.at)}` : s.ui.noneYet, width));
+  lines.push(...kvWrap(s.ui.labelLast, lastText(info), width));
+  lines.push(...kvWrap(s.ui.labelBootOrder, `${info.bootOrder.join(' ')}   (${info.bootloader.split(' ')[0]}; d shows the file)`, width));
+  lines.push(...kvWrap(s.ui.labelClock, clockLine(info), width));
+  lines.push(kv(s.ui.labelFloor, info.counterFloor === undefined ? s.ui.floorNone : info.floorVersion ? fmt(s.ui.floorVersion, { v: info.floorVersion }) : s.ui.floorSet, width));
+  lines.push(kv(s.ui.labelReceipts, info.pendingReceipts === 0 ? s.ui.receiptsNone : fmt(s.ui.receiptsWaiting, { n: info.pendingReceipts }), width));
+  if (!info.attention) lines.push(blank, line(fit(s.ui.deviceHint, width), 'dim'));
+  // On a small terminal the least needed lines give way (d shows everything).
+  for (const label of ['', s.ui.deviceHint, s.ui.labelBootOrder, s.ui.labelClock, s.ui.labelLast]) {
+    if (lines.length <= height) break;
+    const i = lines.findIndex((l) => (label === '' ? l.text === '' : l.text.startsWith(label)));
+    // A wrapped line takes its continuation lines (indented under the value) with it.
+    let n = 1;
+    while (i >= 0 && label !== '' && lines[i + n]?.text.startsWith(' '.repeat(12))) n++;
+    if (i >= 0) lines.splice(i, n);
+  }
+  return lines;
+}
+
+/** The key bar: only the actions that apply now. */
+export function deviceKeys(info: DeviceInfo | undefined, s: Strings): string {
+  const keys: string[] = [];
+  if (info?.attention) keys.push(s.ui.keyKeep);
+  if (info?.rollback.ok) keys.push(s.ui.keyGoBack);
+  return [...keys, s.ui.keysDevice].join('  ');
 }
 
 /** Screen 1. */
 export function deviceFrame(st: AppState, s: Strings, size: Size): Frame {
   const g: Glyphs = st.glyphs;
   const d = st.device;
-  const lines: Line[] = d.info ? deviceLines(d.info, size.width) : d.error ? errorLines(d.error, s, g, size.width) : [line(s.ui.loading)];
-  return { title: s.ui.screenDevice, lines, keys: s.ui.keysDevice, ...(d.error && d.info ? { status: errorStatus(d.error, s, g, size.width) } : {}) };
+  const lines: Line[] = d.info ? deviceLines(d.info, s, g, size.width, size.height) : d.error ? errorLines(d.error, s, g, size.width) : [line(s.ui.loading)];
+  return { title: s.ui.screenDevice, lines, keys: deviceKeys(d.info, s), ...(d.error && d.info ? { status: errorStatus(d.error, s, g, size.width) } : {}) };
 }

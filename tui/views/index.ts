@@ -1,11 +1,14 @@
 /** Which view-model draws which screen. */
+import { fitKeys } from '../format.js';
 import type { Frame, Line, Size } from '../frame.js';
 import { type AppState, type ScreenId, UNICODE_GLYPHS } from '../state.js';
 import type { Strings } from '../strings.js';
 import { deviceFrame } from './device.js';
 import { mediaFrame } from './media.js';
 import { applyFrame, verifyFrame } from './progress.js';
-import { confirmFrame, doneFrame, logFrame, maintFrame } from './screens.js';
+import { logFrame, overlayFrame, receiptsFrame } from './log.js';
+import { maintFrame } from './maint.js';
+import { confirmFrame, doneFrame } from './screens.js';
 
 const VIEWS: Record<ScreenId, (st: AppState, s: Strings, size: Size) => Frame> = {
   device: deviceFrame,
@@ -16,6 +19,8 @@ const VIEWS: Record<ScreenId, (st: AppState, s: Strings, size: Size) => Frame> =
   done: doneFrame,
   maint: maintFrame,
   log: logFrame,
+  receipts: receiptsFrame,
+  detail: overlayFrame,
 };
 
 const ASCII_MAP: Array<[RegExp, string]> = [
@@ -37,7 +42,8 @@ function asciiLine(l: Line): Line {
 
 /** The frame for the current screen (pure); ASCII-only when the terminal is not UTF-8. */
 export function frameFor(st: AppState, s: Strings, size: Size): Frame {
-  const f = VIEWS[st.screen](st, s, size);
+  const raw = VIEWS[st.screen](st, s, size);
+  const f = { ...raw, keys: fitKeys(raw.keys, size.width - 1) };
   if (st.glyphs.ok === UNICODE_GLYPHS.ok) return f;
   return { ...f, title: toAscii(f.title), keys: toAscii(f.keys), lines: f.lines.map(asciiLine), ...(f.status ? { status: asciiLine(f.status) } : {}) };
 }

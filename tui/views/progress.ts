@@ -1,17 +1,25 @@
 /** Screens 3 and 5, Verify and Apply: signature verdict, then bytes, MB/s and ETA per stage. */
-import { bar, cell, fit, formatBytes, formatDuration, formatInstant } from '../format.js';
+import { bar, cell, fit, formatBytes, formatDuration } from '../format.js';
 import { blank, type Frame, type Line, line, type Size } from '../frame.js';
 import { eta, formatRate, type Meter, percent } from '../meter.js';
 import type { AppState, ApplyState, Glyphs, VerifyState } from '../state.js';
 import type { Strings } from '../strings.js';
-import { errorLines, errorStatus, kv } from './common.js';
+import { errorLines, errorStatus, kv, versionName } from './common.js';
 
-/** Gauge + figures for a meter: two lines. */
-export function meterLines(m: Meter, g: Glyphs, width: number, indent = 12): Line[] {
+/** Gauge + figures for a meter: two lines. A finished meter shows the average and the time taken, a stopped one where it stopped. */
+export function meterLines(m: Meter, g: Glyphs, width: number, indent = 12, stopped = false): Line[] {
   const pct = percent(m);
   const pad = ' '.repeat(indent);
   const gauge = bar(pct / 100, Math.max(10, width - indent - 6), g);
-  const figures = `${formatBytes(m.bytesDone)} of ${formatBytes(m.bytesTotal)}   ${formatRate(m)}   ETA ${m.finished ? '0s' : formatDuration(eta(m))}`;
+  const took = (m.samples[m.samples.length - 1]?.[0] ?? m.startedAt) - m.startedAt;
+  const avg = took > 0 ? `${((m.bytesDone * 1000) / took / 1e6).toFixed(1)} MB/s` : '';
+  const figures = stopped
+    ? `stopped at ${formatBytes(m.bytesDone)} of ${formatBytes(m.bytesTotal)}`
+    : m.finished
+      ? `${formatBytes(m.bytesTotal)} in ${formatDuration(took / 1000)}${avg ? `, average ${avg}` : ''}`
+      : `${formatBytes(m.bytesDone)} of ${formatBytes(m.bytesTotal)}   ${formatRate(m)}   ETA ${formatDuration(eta(m))}`;
+  // A stopped meter has no gauge: a bar frozen at 99% reads as "almost done".
+  if (stopped) return [line(fit(pad + figures, width))];
   return [line(fit(`${pad}${gauge} ${String(pct).padStart(3)}%`, width), 'bold'), line(fit(pad + figures, width))];
 }
 
@@ -24,8 +32,8 @@ function signatureLine(v: VerifyState, g: Glyphs, w: number): Line {
 /** The certificate chain verdict: the signature only verifies when a chain to a device root exists. */
 function chainLine(v: VerifyState, g: Glyphs, w: number): Line {
   const sig = v.signature!;
-  const path = sig.chain.length > 0 ? sig.chain.join(` ${g.arrow} `) : `${sig.signers[0] ?? 'signer'} ${g.arrow} a root this device trusts`;
-  return kv('Chain', `${g.ok} ${path}${sig.checkedAt ? `, valid at ${formatInstant(sig.checkedAt)}` : ''}`, w);
+  const path = sig.chain.length > 0 ? sig.chain.join(` ${g.arrow} `) : `${sig.signers[0] ?? 'signer'} ${g.arrow} a trusted root`;
+  return kv('Chain', `${g.ok} ${path}`, w);
 }
 
 /** Screen 3. */
@@ -38,14 +46,15 @@ export function verifyFrame(st: AppState, s: Strings, size: Size): Frame {
   if (v.signature) lines.push(chainLine(v, g, w));
   lines.push(blank);
   if (v.meter) {
-    lines.push(kv('Blobs', v.phase === 'ok' ? `${g.ok} every byte read and matched its digest` : 'reading every blob and checking its digest', w), ...meterLines(v.meter, g, w));
+    const blobs = v.phase === 'ok' ? `${g.ok} every byte read and matched its digest` : v.phase === 'failed' || v.phase === 'stopped' ? `${g.no} not every byte was checked` : 'reading every blob and checking its digest';
+    lines.push(kv('Blobs', blobs, w), ...meterLines(v.meter, g, w, 12, v.phase === 'failed' || v.phase === 'stopped'));
     if (v.detail && v.phase === 'blobs') lines.push(line(fit(' '.repeat(12) + v.detail, w), 'dim'));
   }
-  if (v.error) lines.push(blank, ...errorLines(v.error, s, g, w));
+  if (v.error) lines.push(blank, ...errorLines(v.error, s, g, w, Math.max(1, size.height - lines.length - 3)));
   if (v.phase === 'ok') lines.push(blank, line(fit(`${g.ok} verified. Press Enter to review the install.`, w), 'bold'));
   if (v.phase === 'stopped') lines.push(blank, line('stopped: nothing was changed on the device.'));
   const busy = v.phase === 'signature' || v.phase === 'blobs';
-  return { title: `${s.ui.screenVerify}: ${u.id}`, lines, keys: busy ? s.ui.keysVerifyBusy : v.error ? s.ui.keysError : s.ui.keysVerify, ...(v.error ? { status: errorStatus(v.error, s, g, w) } : {}) };
+  return { title: `${s.ui.screenVerify}: ${u.id}`, lines, keys: busy ? s.ui.keysVerifyBusy : v.error ? s.ui.keysErrorDetail : s.ui.keysVerify, ...(v.error ? { status: errorStatus(v.error, s, g, w) } : {}) };
 }
 
 function stageLine(a: ApplyState, i: number, g: Glyphs, w: number): Line {
@@ -77,13 +86,15 @@ export function applyFrame(st: AppState, s: Strings, size: Size): Frame {
   const g = st.glyphs;
   const w = size.width;
   const p = a.plan;
-  const lines: Line[] = [kv('Installing', `${p.id}  ${p.fromVersion ?? '?'} ${g.arrow} ${p.toVersion}  into slot ${p.targetSlot}`, w), blank];
+  const lines: Line[] = [kv('Installing', `${versionName(p.fromVersion, 'good')} ${g.arrow} ${p.toVersion}, slot ${p.targetSlot}`, w), blank];
   a.stages.forEach((_, i) => lines.push(stageLine(a, i, g, w)));
   lines.push(blank);
-  if (a.meter) lines.push(line(fit(`   ${a.meterStage === 'verify' ? 'reading and checking every blob' : 'writing and checking while streaming'}`, w)), ...meterLines(a.meter, g, w, 3));
-  if (a.detail) lines.push(line(fit('   ' + a.detail, w), 'dim'));
+  const running = a.stages.find((x) => x.state === 'running')?.step;
+  // The meter and its detail belong to the stage that runs: nothing from an earlier stage stays under the bar.
+  if (a.meter && running === a.meterStage) lines.push(line(fit(`   ${a.meterStage === 'verify' ? 'reading and checking every blob' : 'writing and checking while streaming'}`, w)), ...meterLines(a.meter, g, w, 3));
+  if (a.detail && running !== undefined && a.detail.startsWith(`${running}:`)) lines.push(line(fit('   ' + a.detail, w), 'dim'));
   lines.push(blank, applyNote(a, g));
-  if (a.error && !a.cancelled) lines.push(...errorLines(a.error, s, g, w));
-  const keys = a.cancelAsked ? s.ui.keysCancelAsk : a.error || a.cancelled ? s.ui.keysError : a.switched ? s.ui.keysApplyLate : s.ui.keysApply;
+  if (a.error && !a.cancelled) lines.push(...errorLines(a.error, s, g, w, Math.max(1, size.height - lines.length - 2)));
+  const keys = a.cancelAsked ? s.ui.keysCancelAsk : a.error ? s.ui.keysErrorDetail : a.cancelled ? s.ui.keysError : a.switched ? s.ui.keysApplyLate : s.ui.keysApply;
   return { title: `${s.ui.screenApply}: ${p.id}`, lines, keys, ...(a.error && !a.cancelled ? { status: errorStatus(a.error, s, g, w) } : {}) };
 }

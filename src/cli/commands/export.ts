@@ -3,15 +3,18 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
-import { exportImage, type ExportResult } from '../../media/export.js';
-import { publishUpdate, type PublishResult } from '../../media/publish.js';
+import { exportImage, type ExportResult, refName, undoExport } from '../../media/export.js';
+import type { MediaLock } from '../../media/lock.js';
+import { checkPublishPlan, type PublishPlan, publishUpdate, type PublishResult } from '../../media/publish.js';
 import { readPassphrase } from '../../trust/keys.js';
 import { loadFileSigner } from '../../trust/signer.js';
 import type { Signer } from '../../trust/types.js';
+import { hqWrite } from '../cancel.js';
 import type { CompressChoice } from '../../oci/layer-copy.js';
+import { checkTargetAndVersion, parseInputName } from '../../oci/input-name.js';
 import { formatPlatform, parsePlatform } from '../../oci/types.js';
 import { readFileCapped } from '../../util/fsx.js';
-import { action, cliProgress, printJson, printLines } from '../run.js';
+import { action, cliProgress, printJson, printLines, printNotes } from '../run.js';
 
 
 /** Release notes are shown on a device screen: 64 KiB is plenty. */
@@ -36,12 +39,16 @@ interface ExportOpts {
   notes?: string;
   passphraseEnv?: string;
   passphraseFile?: string;
+  replace?: boolean;
+  create?: boolean;
+  allowExpiryPastSigner?: boolean;
 }
 
-/** What signing needs, loaded before anything is written. */
+/** What signing needs, loaded and checked before anything is written. */
 interface SigningPlan {
   notes: string | undefined;
   signer: Signer;
+  plan: PublishPlan;
 }
 
 function collect(v: string, prev: string[]): string[] {
@@ -76,13 +83,31 @@ async function checkSigning(opts: ExportOpts): Promise<SigningPlan | undefined> 
   }
   const notes = opts.notes === undefined ? undefined : (await readFileCapped(opts.notes, NOTES_CAP, 'release notes')).toString('utf8');
   const passphrase = await readPassphrase({ env: opts.passphraseEnv, file: opts.passphraseFile });
-  return { notes, signer: await loadFileSigner(opts.signer, passphrase) };
+  const signer = await loadFileSigner(opts.signer, passphrase);
+  const counter = parseCounter(opts.counter);
+  const plan = checkPublishPlan(
+    {
+      target: opts.target,
+      version: opts.version,
+      compatible: opts.compatible,
+      ...(counter !== undefined ? { counter } : {}),
+      ...(opts.expires !== undefined ? { expires: opts.expires } : {}),
+      ...(notes !== undefined ? { notes } : {}),
+      allowExpiryPastSigner: opts.allowExpiryPastSigner ?? false,
+    },
+    signer,
+    new Date(),
+  );
+  return { notes, signer, plan };
 }
 
-async function sign(opts: ExportOpts, r: ExportResult, plan: SigningPlan): Promise<PublishResult> {
+async function sign(opts: ExportOpts, r: ExportResult, plan: SigningPlan, lock: MediaLock): Promise<PublishResult> {
   const notes = plan.notes;
   const counter = parseCounter(opts.counter);
   return publishUpdate({
+    lock,
+    replace: opts.replace ?? false,
+    allowExpiryPastSigner: opts.allowExpiryPastSigner ?? false,
     mediaRoot: opts.media,
     target: opts.target,
     version: opts.version,
@@ -115,41 +140,69 @@ export function registerExport(program: Command): void {
     .option('--signer <dir>', 'sign an update manifest with key.pem + cert.pem (+ chain.pem) from this folder')
     .option('--compatible <string>', 'device compatible string allowed to install it (repeatable)', collect, [])
     .option('--counter <n>', 'release counter (anti-rollback); derived from the version when omitted')
-    .option('--expires <date|days>', 'expiry of the update manifest: an RFC 3339 date or a number of days')
+    .option('--expires <date|days>', 'expiry of the update manifest: a date (2027-01-31), an RFC 3339 UTC time or a number of days (default 365)')
     .option('--notes <file>', 'release notes file (UTF-8, at most 64 KiB)')
     .option('--passphrase-env <VAR>', "the signer key's passphrase, from this environment variable")
     .option('--passphrase-file <FILE>', "the signer key's passphrase, from this file")
+    .option('--allow-expiry-past-signer', "accept an --expires later than the end of the signer's certificate chain (warned; devices refuse the update from that end on)")
+    .option('--replace', 'replace a different image already on the media under the same target and version, and its signed update manifest')
+    .option('--create', 'create the --media folder when it does not exist (else a missing path is refused: a typo must not write elsewhere)')
     .option('--json', 'print the result as JSON')
     .option('--progress', 'print progress events as JSON lines on stderr')
     .action(
       action(async (opts: ExportOpts) => {
         if (!COMPRESS.includes(opts.compress as CompressChoice)) throw new FerryError('USAGE', `--compress must be one of ${COMPRESS.join(', ')}, not "${opts.compress}"`);
+        checkTargetAndVersion(opts.target, opts.version);
+        parseInputName(opts.image);
+        const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
         const signing = await checkSigning(opts);
         const progress = cliProgress(opts);
         const epoch = process.env.SOURCE_DATE_EPOCH;
         if (epoch !== undefined && !/^\d+$/.test(epoch)) throw new FerryError('USAGE', `SOURCE_DATE_EPOCH "${epoch}" is not a number of seconds`);
-        const r = await exportImage({
-          image: opts.image,
-          target: opts.target,
-          version: opts.version,
-          mediaRoot: opts.media,
-          compress: opts.compress as CompressChoice,
-          verifyExisting: opts.verifyExisting ?? false,
-          checkLayers: opts.checkLayers ?? false,
-          ...(opts.platform ? { platform: parsePlatform(opts.platform) } : {}),
-          ...(progress ? { progress } : {}),
-          ...(epoch !== undefined ? { sourceDateEpoch: Number(epoch) } : {}),
+        const { r, signed } = await hqWrite(opts.media, `export ${refName(opts.target, opts.version)}`, opts, async (lock) => {
+          const r = await exportImage({
+            image: opts.image,
+            target: opts.target,
+            version: opts.version,
+            mediaRoot: opts.media,
+            lock,
+            replace: opts.replace ?? false,
+            compress: opts.compress as CompressChoice,
+            verifyExisting: opts.verifyExisting ?? false,
+            checkLayers: opts.checkLayers ?? false,
+            ...(platform ? { platform } : {}),
+            ...(progress ? { progress } : {}),
+            ...(epoch !== undefined ? { sourceDateEpoch: Number(epoch) } : {}),
+          });
+          try {
+            return { r, signed: signing !== undefined ? await sign(opts, r, signing, lock) : undefined };
+          } catch (e) {
+            await undoExport(opts.media, r, lock).catch(() => undefined);
+            throw e;
+          }
         });
-        const signed = signing !== undefined ? await sign(opts, r, signing) : undefined;
-        if (opts.json) {
-          printJson({ ok: true, ...r, update: signed ? { manifestPath: signed.manifestPath, signaturePath: signed.signaturePath } : null });
-          return;
-        }
-        printLines(
-          `exported ${r.ref} (${formatPlatform(r.platform)}) to ${opts.media}/FERRY/oci: manifest ${r.manifest.digest}`,
-          `  payload ${r.payloadBytes} bytes; wrote ${r.blobsWritten} blob(s) (${r.bytesWritten} bytes), ${r.blobsSkipped} already present (${r.bytesSkipped} bytes)`,
-          signed ? `  signed update manifest: ${signed.manifestPath}` : '  no update manifest written (no --signer): devices will not install this image until it is signed',
-        );
+        printExport(opts, r, signed, [...r.warnings, ...(signed?.warnings ?? [])]);
       }),
     );
+}
+
+function printExport(opts: ExportOpts, r: ExportResult, signed: PublishResult | undefined, warnings: string[]): void {
+  if (opts.json) {
+    const update = signed ? { manifestPath: signed.manifestPath, signaturePath: signed.signaturePath, kept: signed.kept, lastAccepted: signed.lastAccepted } : null;
+    const { previous: _previous, ...rest } = r;
+    printJson({ ok: true, ...rest, warnings, update });
+    return;
+  }
+  printNotes(...r.warnings.concat(signed?.warnings ?? []).map((w) => `ferry: ${w.startsWith('WARNING') ? w : `warning: ${w}`}`));
+  const head = r.unchanged
+    ? `${r.ref} is already on ${opts.media}/FERRY/oci with the same content (manifest ${r.manifest.digest}): nothing changed`
+    : `exported ${r.ref} (${formatPlatform(r.platform)}) to ${opts.media}/FERRY/oci: manifest ${r.manifest.digest}${r.replaced ? ` (replaced ${r.replaced})` : ''}`;
+  const update = !signed
+    ? r.unchanged
+      ? '  no --signer: its update manifest and signatures, if any, are unchanged'
+      : '  no update manifest written (no --signer): devices will not install this image until it is signed'
+    : signed.kept
+      ? `  signed update manifest kept with its signatures: ${signed.manifestPath} (pass --replace to re-sign)`
+      : `  signed update manifest: ${signed.manifestPath}; devices accept it until ${signed.lastAccepted}`;
+  printLines(head, `  payload ${r.payloadBytes} bytes; wrote ${r.blobsWritten} blob(s) (${r.bytesWritten} bytes), ${r.blobsSkipped} already present (${r.bytesSkipped} bytes)`, update);
 }

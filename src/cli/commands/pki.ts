@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { readPassphrase } from '../../trust/keys.js';
-import { crossSign, initRoot, issueCertificate, type PkiResult, revokeCertificate } from '../../trust/pki.js';
+import { crossSign, initRoot, issueCertificate, type PkiResult, publishCrl, revokeCertificate } from '../../trust/pki.js';
+import { hqWrite } from '../cancel.js';
 import { action, printJson, printLines } from '../run.js';
 
 interface PassOpts {
@@ -41,6 +42,7 @@ export function registerPki(program: Command): void {
   registerIssue(pki, 'ca');
   registerCrossSign(pki);
   registerRevoke(pki);
+  registerPublishCrl(pki);
 }
 
 function registerInitRoot(pki: Command): void {
@@ -98,7 +100,8 @@ function registerCrossSign(pki: Command): void {
   ).action(
     action(async (o: { oldRoot: string; newRoot: string; out: string; media?: string; days?: string; json?: boolean } & PassOpts) => {
       const pass = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
-      const r = await crossSign({ oldRootDir: o.oldRoot, newRootDir: o.newRoot, out: o.out, ...(o.media ? { mediaRoot: o.media } : {}), ...(o.days ? { days: days(o.days) } : {}), ...(pass ? { oldRootPassphrase: pass } : {}) });
+      const run = () => crossSign({ oldRootDir: o.oldRoot, newRootDir: o.newRoot, out: o.out, ...(o.media ? { mediaRoot: o.media } : {}), ...(o.days ? { days: days(o.days) } : {}), ...(pass ? { oldRootPassphrase: pass } : {}) });
+      const r = o.media ? await hqWrite(o.media, 'pki cross-sign', o, run) : await run();
       show(r, o.json, 'cross-certificate');
     }),
   );
@@ -116,9 +119,25 @@ function registerRevoke(pki: Command): void {
   ).action(
     action(async (o: { root: string; cert: string; media: string; nextUpdateDays: string; json?: boolean } & PassOpts) => {
       const pass = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
-      const r = await revokeCertificate({ rootDir: o.root, certFile: o.cert, mediaRoot: o.media, nextUpdateDays: days(o.nextUpdateDays), ...(pass ? { rootPassphrase: pass } : {}) });
+      const r = await hqWrite(o.media, 'pki revoke', o, () => revokeCertificate({ rootDir: o.root, certFile: o.cert, mediaRoot: o.media, nextUpdateDays: days(o.nextUpdateDays), ...(pass ? { rootPassphrase: pass } : {}) }));
       if (o.json) printJson({ ok: true, ...r });
       else printLines(`CRL #${r.crlNumber} revokes ${r.revokedSerials.length} certificate(s): ${r.crlPaths.join(', ')}`);
     }),
   );
+}
+
+function registerPublishCrl(pki: Command): void {
+  pki
+    .command('publish-crl')
+    .description("put the root's current CRL (<root>/crl.pem) on a stick as FERRY/trust/crl.pem, without revoking anything")
+    .requiredOption('--root <dir>', 'the root CA folder that keeps crl.pem')
+    .requiredOption('--media <dir>', 'media root: the CRL goes to FERRY/trust/crl.pem')
+    .option('--json', 'print the result as JSON')
+    .action(
+      action(async (o: { root: string; media: string; json?: boolean }) => {
+        const r = await hqWrite(o.media, 'pki publish-crl', o, () => publishCrl({ rootDir: o.root, mediaRoot: o.media }));
+        if (o.json) printJson({ ok: true, ...r });
+        else printLines(`CRL #${r.crlNumber} (revokes ${r.revokedSerials.length} certificate(s)) written to ${r.crlPath}`);
+      }),
+    );
 }

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { addSignature } from '../../media/publish.js';
 import { readPassphrase } from '../../trust/keys.js';
+import { hqWrite } from '../cancel.js';
 import { action, printJson, printLines } from '../run.js';
 
 /** Register `ferry sign` on the program. */
@@ -18,9 +19,9 @@ export function registerSign(program: Command): void {
     .action(
       action(async (o: { media: string; update: string; signer: string; passphraseEnv?: string; passphraseFile?: string; json?: boolean }) => {
         const pass = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
-        const r = await addSignature({ mediaRoot: o.media, id: o.update, signerDir: o.signer, ...(pass ? { signerPassphrase: pass } : {}) });
+        const r = await hqWrite(o.media, `sign ${o.update}`, o, () => addSignature({ mediaRoot: o.media, id: o.update, signerDir: o.signer, ...(pass ? { signerPassphrase: pass } : {}) }));
         if (o.json) printJson({ ok: true, ...r });
-        else printLines(`signed: ${r.signaturePath} now carries ${r.signerInfos} signature(s)`);
+        else printLines(`signed: ${r.signaturePath} now carries ${r.signerInfos} signature(s); the pinned image's ${r.blobsChecked} blobs were verified first`);
       }),
     );
 }

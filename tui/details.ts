@@ -1,0 +1,109 @@
+/**
+ * The full text behind each screen, for the detail view (Enter/d) and help (?):
+ * nothing a technician may need is only available cut. Pure: state in, lines out.
+ */
+import type { DeviceInfo, SignerDetail } from './engine-types.js';
+import { formatBytes, formatInstant } from './format.js';
+import type { AppState, Overlay, ScreenId, UiError } from './state.js';
+import { explainError, type Strings } from './strings.js';
+import { clockLine } from './views/device.js';
+import { logText } from './views/log.js';
+import { problemOf } from './views/media.js';
+
+/** Every signer in full: subject, issuer, serial, validity, signing time, SHA-256 fingerprint, the root it chains to. */
+export function signerText(list: SignerDetail[] | undefined): string[] {
+  if (!list || list.length === 0) return [];
+  return list.flatMap((d, i) => [
+    '',
+    `Signer ${i + 1} of ${list.length}: ${d.subject}`,
+    `  issued by ${d.issuer}`,
+    `  serial ${d.serial}`,
+    `  valid until ${formatInstant(d.notAfter)}; signed at ${formatInstant(d.signingTime)}`,
+    `  SHA-256 ${d.fingerprint}`,
+    `  chain ends at the trusted root ${d.anchor}`,
+  ]);
+}
+
+function errorText(e: UiError, s: Strings): string[] {
+  const h = explainError(s, e.code);
+  return [`${h.what} [${e.code}]`, `${s.ui.next}: ${h.next}`, '', e.message];
+}
+
+function deviceText(i: DeviceInfo, s: Strings): string[] {
+  const out = [`${s.ui.labelDevice}: ${i.deviceId} (${i.compatible})`];
+  if (i.attention) out.push('', `! ${i.attention}`);
+  for (const sl of i.slots) {
+    out.push('', `Slot ${sl.name}${sl.booted ? ' (running)' : ''}: ${sl.status}, version ${sl.version ?? '-'}`);
+    if (sl.describe) out.push(`  ${sl.describe}`);
+    if (sl.installedAt) out.push(`  installed ${formatInstant(sl.installedAt)}`);
+    if (sl.digest) out.push(`  image ${sl.digest}`);
+    if (sl.bootGood !== undefined) out.push(`  bootloader: ${sl.bootGood ? 'bootable' : 'not bootable'}, ${sl.attemptsLeft ?? '?'} tries left`);
+    if (sl.lastError) out.push(`  last error [${sl.lastError.code}]${sl.lastError.at ? ` at ${formatInstant(sl.lastError.at)}` : ''}: ${sl.lastError.message}`);
+  }
+  out.push('', `${s.ui.labelGoBack}: ${i.rollback.ok ? `to ${i.rollback.version ?? '?'} (slot ${i.rollback.slot})` : i.rollback.reason}`);
+  if (i.markGood.failedCheck) out.push(`${s.ui.labelHealth}: ${s.ui.healthFailed}: ${i.markGood.failedCheck.message}`);
+  if (i.markGood.floor) out.push(`Keep (mark good): ${i.markGood.floor}`);
+  const rb = i.operatorRollback;
+  if (rb) out.push(`${s.ui.labelRolledBack}: by operator at ${formatInstant(rb.at)} from ${rb.fromVersion ?? '?'} (slot ${rb.fromSlot}) to ${rb.toVersion ?? '?'} (slot ${rb.toSlot})`);
+  if (i.lastBootCheck) out.push(`${s.ui.labelBootCheck}: ${i.lastBootCheck.result} at ${formatInstant(i.lastBootCheck.at)}: ${i.lastBootCheck.message ?? ''}`);
+  if (i.lastResult) out.push(`${s.ui.labelLast}: ${i.lastResult.action} ${i.lastResult.ok ? 'ok' : 'FAILED'}${i.lastResult.code ? ` [${i.lastResult.code}]` : ''}${i.lastResult.at ? ` at ${formatInstant(i.lastResult.at)}` : ''}${i.lastResult.message ? `: ${i.lastResult.message}` : ''}`);
+  out.push(`${s.ui.labelBootOrder}: ${i.bootOrder.join(' ')} (${i.bootloader})`, `${s.ui.labelClock}: ${clockLine(i)}`);
+  out.push(`${s.ui.labelFloor}: ${i.floorVersion ? `versions older than ${i.floorVersion} are refused` : i.counterFloor === undefined ? 'none yet' : 'set'}`);
+  out.push(`${s.ui.labelReceipts}: ${i.pendingReceipts} waiting`);
+  return out;
+}
+
+function mediaText(st: AppState, s: Strings): string[] {
+  const m = st.media;
+  const u = m.listing?.updates[m.selected];
+  if (m.error) return errorText(m.error, s);
+  if (!u) return [s.ui.noneParen];
+  const p = problemOf(u, m.roots[m.rootIndex], m.verdicts);
+  const k = m.listing?.stick;
+  const stick = k ? [`stick ${m.roots[m.rootIndex] ?? '?'}: ${[k.label, k.device, k.fsType].filter(Boolean).join(', ')}${k.sizeBytes !== undefined ? `, ${formatBytes(k.sizeBytes)} (${formatBytes(k.freeBytes ?? 0)} free)` : ''}, ${k.readOnly ? 'read-only' : 'writable'}`, ''] : [];
+  const out = [...stick, `${u.id}: version ${u.version} for ${u.target}`, `size ${u.sizeBytes === undefined ? '?' : formatBytes(u.sizeBytes)}, created ${formatInstant(u.created)}, expires ${formatInstant(u.expires)}`, `signed by: ${u.signer ?? s.ui.signerUnverified}`];
+  if (p) out.push('', ...errorText(p, s));
+  out.push(...signerText(u.signerDetails));
+  if (u.notes) out.push('', `${s.ui.labelNotes}:`, ...u.notes.split(/\r?\n/));
+  return out;
+}
+
+/** The detail text for the current screen. */
+export function detailLines(st: AppState, s: Strings): string[] {
+  switch (st.screen) {
+    case 'device':
+      return st.device.info ? deviceText(st.device.info, s) : st.device.error ? errorText(st.device.error, s) : [];
+    case 'media':
+      return mediaText(st, s);
+    case 'verify': {
+      const v = st.verify!;
+      return [`${v.entry.id}`, ...(v.error ? ['', ...errorText(v.error, s)] : [v.phase]), ...signerText(v.signature?.details ?? v.entry.signerDetails)];
+    }
+    case 'confirm': {
+      const p = st.confirm!.plan;
+      return [`${p.id}: ${p.fromVersion ?? '?'} → ${p.toVersion}, slot ${p.targetSlot} (${p.slotDescribe ?? '?'})`, `${s.ui.labelSignedBy}: ${p.signers.join(', ')}`, '', `${s.ui.labelNotes}:`, ...(p.notes ?? s.ui.noneParen).split(/\r?\n/)];
+    }
+    case 'apply':
+      return st.apply?.error ? errorText(st.apply.error, s) : st.apply ? st.apply.stages.map((x) => `${x.step}: ${x.state}`) : [];
+    case 'done': {
+      const o = st.done!.outcome;
+      return [`${s.ui.labelReceipt}: ${o.receiptPath ?? o.receiptProblem ?? '?'}`, ...(st.done!.error ? ['', ...errorText(st.done!.error, s)] : [])];
+    }
+    case 'maint': {
+      const m = st.maint!;
+      return m.error ? errorText(m.error, s) : [m.result ?? '', m.receipt ? `${s.ui.labelReceipt}: ${m.receipt}` : ''];
+    }
+    case 'log':
+    case 'receipts':
+      return logText(st);
+    case 'detail':
+      return st.overlay?.lines ?? [];
+  }
+}
+
+/** An overlay over `back`: help or details. */
+export function overlay(kind: 'help' | 'detail', st: AppState, s: Strings): Overlay {
+  const back: ScreenId = st.screen;
+  const lines = kind === 'help' ? (s.help[back] ?? s.help.device ?? []) : detailLines(st, s);
+  return { title: `${kind === 'help' ? s.ui.screenHelp : s.ui.screenDetail}`, lines, scroll: 0, back };
+}
