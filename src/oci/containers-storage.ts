@@ -24,7 +24,10 @@ export async function copyFromContainersStorage(reference: string, describe: str
   const copied = new Promise<void>((resolve, reject) => {
     execFile('skopeo', ['copy', '--quiet', `containers-storage:${reference}`, `oci:${layout}:image`], { maxBuffer: 1024 * 1024 }, (err, _out, stderr) => {
       if (!err) return resolve();
-      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'skopeo is not installed (apt-get install skopeo)' : String(stderr).trim().split('\n').pop() || err.message;
+      // skopeo logs `time=… level=fatal msg="…"`: keep the message
+      const last = String(stderr).trim().split('\n').pop() ?? '';
+      const msg = /msg="(.*)"$/.exec(last)?.[1]?.replace(/\\"/g, '"') ?? last;
+      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'skopeo is not installed (apt-get install skopeo)' : msg || err.message;
       reject(new FerryError('IMAGE_NOT_FOUND', `${describe}: cannot read it from containers storage: ${why}`, { cause: err }));
     });
   });

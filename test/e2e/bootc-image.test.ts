@@ -57,6 +57,7 @@ describe('samples/bootc/Containerfile', () => {
     const built = JSON.parse(execFileSync('skopeo', ['inspect', `containers-storage:${store}localhost/${tag}-kiosk:1.0.0`], { encoding: 'utf8' })) as { Layers: string[]; Labels: Record<string, string> };
     expect(built.Labels['containers.bootc']).toBe('1');
     const media = path.join(dir, 'stick');
+    await fsp.mkdir(media); // a mounted stick
     const r = ferry('export', '--image', `containers-storage:${store}localhost/${tag}-kiosk:1.0.0`, '--target', 'kiosk', '--version', '1.0.0', '--media', media, '--signer', path.join(dir, 'signer'), '--compatible', 'acme,kiosk-v2', '--expires', '30');
     expect(r.stderr).not.toMatch(/error\[/);
     expect(r.status).toBe(0);
@@ -75,9 +76,10 @@ describe('samples/bootc/Containerfile', () => {
     expect(v.status).toBe(0);
   });
 
-  it('names a missing image in containers storage with IMAGE_NOT_FOUND', () => {
+  it('names a missing image in containers storage with IMAGE_NOT_FOUND', async () => {
+    await fsp.mkdir(path.join(dir, 'stick2'));
     const r = ferry('export', '--image', `containers-storage:${store}localhost/${tag}-nope:9.9.9`, '--target', 'kiosk', '--version', '9.9.9', '--media', path.join(dir, 'stick2'));
-    expect(r.stderr).toMatch(/^ferry: error\[IMAGE_NOT_FOUND\]: containers-storage:.*nope:9\.9\.9: cannot read it from containers storage/);
+    expect(r.stderr).toMatch(/^ferry: error\[IMAGE_NOT_FOUND\]: containers-storage:.*nope:9\.9\.9: cannot read it from containers storage: .*does not resolve to an image/m);
     expect(r.status).toBe(5);
   });
 });
