@@ -13,7 +13,7 @@ import { parseSize, prepareInputs, type SizeInputs } from './inputs.js';
 import { attachLoop, type LoopDevice } from './loop.js';
 import { describeMachine } from './machine.js';
 import { deviceApplyComparison } from './device-apply.js';
-import { applyBlockComparison, applyDirComparison, exportComparison, incrementalComparison, verifyComparison, type OpsContext, type PeerStatus } from './ops.js';
+import { applyBlockComparison, applyDirComparison, exportComparison, incrementalComparison, verifiedStreamingComparison, verifyComparison, type OpsContext, type PeerStatus } from './ops.js';
 import { ensurePeers } from './peers.js';
 import { rssMethod, runChecked, runProc } from './proc.js';
 import { profileFerry } from './profile.js';
@@ -83,7 +83,7 @@ async function comparisonsFor(ctx: OpsContext, loop: LoopDevice): Promise<Compar
   const { stick, blobDir, bundle } = await verifyFixtures(ctx.inputs, ctx.scratch, ctx.steps, ctx);
   return [
     exportComparison(ctx), incrementalComparison(ctx), verifyComparison(ctx, stick, blobDir, bundle),
-    applyDirComparison(ctx), applyBlockComparison(ctx, loop),
+    applyDirComparison(ctx), verifiedStreamingComparison(ctx), applyBlockComparison(ctx, loop),
     await deviceApplyComparison(ctx.inputs, ctx.scratch, ctx.cli, ctx.steps, ctx.peers),
   ];
 }

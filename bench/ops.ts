@@ -199,6 +199,41 @@ export function applyDirComparison(ctx: OpsContext): Comparison {
   };
 }
 
+/**
+ * The cost of verified streaming (issue: at most 10%): the dir-slot write with every chunk
+ * checked against the chunk index before it is decompressed, against the same write with the
+ * whole-blob digest checked while streaming (ferry before the chunk index), in the same run.
+ */
+export function verifiedStreamingComparison(ctx: OpsContext): Comparison {
+  const { inputs, scratch, steps } = ctx;
+  const lib = steps.applyArgv(inputs, 'x');
+  const node = lib[0] as string;
+  const script = lib[1] as string;
+  const index = join(scratch, 'chunk-index.json');
+  const slotNew = join(scratch, 'slot-verified');
+  const slotOld = join(scratch, 'slot-digest');
+  return {
+    op: 'apply to dir slot: verified streaming',
+    size: inputs.sizeLabel,
+    inputBytes: inputs.rootfsBytes,
+    ferry: ferrySide(steps.applyWhy, 'ferry apply, chunk-verified (now)', () => [node, script, 'apply-dir-verified', inputs.layout, '1.0.0', slotNew, index], {
+      prepare: async () => {
+        await rm(slotNew, { recursive: true, force: true });
+        await runChecked(node, [script, 'chunk-index', inputs.layout, '1.0.0', index]);
+      },
+    }),
+    peers: [
+      {
+        contender: { name: 'ferry apply, whole-blob digest (before)', notRun: steps.applyWhy, prepare: () => rm(slotOld, { recursive: true, force: true }),
+          argv: () => [node, script, 'apply-dir', inputs.layout, '1.0.0', slotOld] },
+        target: { maxRatio: 1.1, maxRssMiB: RSS_TARGET_MIB },
+      },
+    ],
+    notes: () => 'same write; only how layer bytes are verified differs',
+    check: () => sameTree(slotNew, slotOld),
+  };
+}
+
 /** Throw unless two trees hold the same names, types, modes, link counts, sizes, link targets and bytes. */
 export async function sameTree(a: string, b: string): Promise<void> {
   const list = async (dir: string) => (await runChecked('find', ['.', '-printf', '%y %m %n %s %U:%G %l %p\\n'], { cwd: dir })).stdout.split('\n').sort().join('\n');

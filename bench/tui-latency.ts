@@ -163,7 +163,7 @@ async function main(): Promise<void> {
     await issueCertificate({ issuerDir: path.join(work, 'pki/root'), profile: 'signer', name: 'bench signer', days: 30, out: path.join(work, 'pki/signer') });
     const stick = path.join(work, 'stick');
     const ex = await exportImage({ image: `rootfs:${path.join(work, 'rootfs')}`, target: 'kiosk', version: '2.0.0', mediaRoot: stick, compress: 'none' });
-    await publishUpdate({ mediaRoot: stick, target: 'kiosk', version: '2.0.0', manifest: ex.manifest, platform: ex.platform, payloadBytes: ex.payloadBytes, signerDir: path.join(work, 'pki/signer'), compatible: ['bench,kiosk'] });
+    await publishUpdate({ mediaRoot: stick, target: 'kiosk', version: '2.0.0', manifest: ex.manifest, platform: ex.platform, payloadBytes: ex.payloadBytes, chunkIndex: ex.chunkIndex, signerDir: path.join(work, 'pki/signer'), compatible: ['bench,kiosk'] });
     const rows: Array<Record<string, unknown>> = [];
     const during: number[] = [];
     const idle: number[] = [];

@@ -97,6 +97,8 @@ export const ERROR_CODES = {
   BOOTC_FAILED: ExitCode.FAILURE,
   CANCELLED: ExitCode.FAILURE,
   LOCKED: ExitCode.FAILURE,
+  /** An apply was cut short (power cut, out of memory, killed) and is recorded by the next device command. */
+  INTERRUPTED: ExitCode.FAILURE,
   COMMAND_FAILED: ExitCode.FAILURE,
   ROLLBACK_REFUSED: ExitCode.FAILURE,
   CONFIRMATION_REQUIRED: ExitCode.USAGE,

@@ -76,6 +76,7 @@ export const ERRORS_EN: Partial<Record<ErrorCode, ErrorHelp>> = {
   HEALTH_CHECK_FAILED: { what: 'the new system failed its health check', next: 'roll back, then report to headquarters' },
   BOOTC_FAILED: { what: 'bootc could not stage the image', next: 'try again; if it repeats, call support' },
   CANCELLED: { what: 'the update was cancelled; the running system was not touched', next: 'start again when ready' },
+  INTERRUPTED: { what: 'an earlier update was cut short (power cut or crash); the running system was not touched', next: 'start the update again' },
   LOCKED: { what: 'another update is running on this device', next: 'wait for it to finish, then try again' },
   COMMAND_FAILED: { what: 'a system command failed', next: 'see the log (l), then call support' },
   ROLLBACK_REFUSED: { what: 'there is no committed system in the other slot to go back to', next: 'nothing to roll back to; call support if this system misbehaves' },

@@ -5,8 +5,12 @@
  * until the bootloader switch the device can be cancelled or lose power and still
  * boot exactly what it booted before (the target then stays marked bad).
  */
+import type { Readable } from 'node:stream';
 import { FerryError, toFerryError } from '../errors.js';
 import { openMediaLayout } from '../media/source.js';
+import { CHUNK_INDEX_CAP, type ChunkIndex, chunksOf, parseChunkIndex } from '../oci/chunk-index.js';
+import { readChunkVerified } from '../oci/chunk-reader.js';
+import type { Descriptor } from '../oci/types.js';
 import { toPem } from '../trust/der-write.js';
 import { noProgress, type ProgressFn } from '../progress.js';
 import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice, planInputs } from './context.js';
@@ -14,6 +18,7 @@ import { faultingProgress, faultPoint } from './fault.js';
 import { acquireLock } from './lock.js';
 import { type InstallPlan, planInstall, type SkipReason } from './plan.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
+import { settleDeadApply } from './interrupted.js';
 import { type DeviceState, loadState, raiseTrustedTime, saveState } from './state.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
 import type { Slot } from './types.js';
@@ -63,13 +68,14 @@ export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise
   try {
     const state = await loadState(dev.config.stateDir);
     const clock = opts.clock ?? (() => new Date());
+    await settleDeadApply(dev, state, clock());
     const run: Run = { dev, state, opts, deps, clock, started: clock(), before: slotSummary(state), progress: opts.progress ?? noProgress, markedBad: false, switched: false };
     const verified = await verifyMedia(run);
+    await cacheRevocation(run, verified);
     const { plan, skipped } = await choosePlan(run, verified);
     const slot = dev.slots[plan.target];
-    let opened: Promise<PlannedImage> | undefined;
-    const image = () => (opened ??= openPlannedImage(run, plan));
     try {
+      const image = await openPlannedImage(run, plan);
       await confirmPlan(run, plan, skipped, image);
       await markTargetBad(run, plan);
       const bytesWritten = await writeSlot(run, plan, slot, image);
@@ -94,6 +100,16 @@ async function verifyMedia(run: Run): Promise<MediaVerifyResult> {
   return run.deps.verifyMedia(mediaVerifyRequest(dev, state, run.opts.mediaRoot, run.clock()));
 }
 
+/**
+ * A newer root-signed CRL on the stick is kept at once, whatever happens next: a stick that
+ * carries only a CRL, or whose updates are all refused, must still revoke for every later stick.
+ */
+async function cacheRevocation(run: Run, verified: MediaVerifyResult): Promise<void> {
+  if (!verified.crlToCache) return;
+  run.state.crlPem = toPem(verified.crlToCache, 'X509 CRL');
+  await saveState(run.dev.config.stateDir, run.state);
+}
+
 /** Step plan: decide everything before the first write; nothing applicable ends here with a receipt. */
 async function choosePlan(run: Run, verified: MediaVerifyResult): Promise<{ plan: InstallPlan; skipped: SkipReason[] }> {
   const { dev, state } = run;
@@ -105,29 +121,53 @@ async function choosePlan(run: Run, verified: MediaVerifyResult): Promise<{ plan
   throw err;
 }
 
-/** The planned image on the stick: its layout opened and the image resolved once, for the pre-verify and the write. */
+/**
+ * The planned image on the stick, resolved before anything is touched: its manifest and
+ * config (small, digest-checked before they are parsed), its chunk index (pinned by the
+ * signed update; every layer must be covered, with its signed size), and how its blobs are read.
+ */
 interface PlannedImage {
   layout: OciLayout;
   image: ResolvedImage;
+  /** undefined: legacy media without a chunk index (policy.legacyMedia "preverify"). */
+  chunks: ChunkIndex | undefined;
 }
 
 async function openPlannedImage(run: Run, plan: InstallPlan): Promise<PlannedImage> {
   const layout = await openMediaLayout(run.opts.mediaRoot);
-  return { layout, image: await layout.resolveImage(plan.update.image.manifest, plan.update.image.platform, plan.update.image.ref) };
+  const image = await layout.resolveImage(plan.update.image.manifest, plan.update.image.platform, plan.update.image.ref);
+  const pinned = plan.update.image.chunkIndex;
+  if (pinned === undefined) {
+    if (run.dev.config.policy.legacyMedia !== 'preverify') {
+      throw new FerryError('CHUNK_INDEX_MISSING', `${plan.update.id} was exported by an older ferry: its signed update pins no chunk index, so its layers cannot be checked before they are unpacked; ask headquarters to re-export the stick (or set policy.legacyMedia to "preverify")`);
+    }
+    return { layout, image, chunks: undefined };
+  }
+  const chunks = parseChunkIndex(await layout.readJsonBlob(pinned, CHUNK_INDEX_CAP, `chunk index of ${plan.update.id}`), `chunk index of ${plan.update.id}`);
+  for (const [i, l] of image.manifest.layers.entries()) chunksOf(chunks, l, `layer ${i + 1}`);
+  return { layout, image, chunks };
 }
 
-async function confirmPlan(run: Run, plan: InstallPlan, skipped: SkipReason[], image: () => Promise<PlannedImage>): Promise<void> {
+/** How the slot reads a blob: chunk-verified for layers; small blobs (config, manifest: bootc copies them) digest-checked while streaming. */
+function blobOpener({ layout, chunks }: PlannedImage): (desc: Descriptor, what: string) => Readable {
+  if (chunks === undefined) return (desc, what) => layout.openBlob(desc, what);
+  return (desc, what) => {
+    if (!Object.hasOwn(chunks.blobs, desc.digest)) return layout.openBlob(desc, what);
+    return readChunkVerified(() => layout.blobRange(desc.digest), desc, chunksOf(chunks, desc, what), chunks.chunkSize, what);
+  };
+}
+
+async function confirmPlan(run: Run, plan: InstallPlan, skipped: SkipReason[], image: PlannedImage): Promise<void> {
   if (run.opts.confirm && !(await run.opts.confirm(plan, skipped))) {
     throw new FerryError('CANCELLED', 'cancelled before anything was written; the device is unchanged');
   }
-  // By default the write is the single pass over the stick (hash, decompress, extract in
-  // one stream; a bad digest leaves the target marked bad and nothing activated). With
-  // policy.verifyBeforeWrite the blobs are hashed once more before anything is touched, so a
-  // damaged stick leaves even the inactive slot as it was; the slot still re-verifies while writing.
-  if (run.opts.verifyBeforeWrite ?? run.dev.config.policy.verifyBeforeWrite) await preverifyBlobs(run, plan, await image());
+  // With a chunk index the write is the single pass over the stick and no unverified byte is
+  // ever parsed; a tampered chunk stops the write at that chunk (the target stays marked bad,
+  // nothing is activated). policy.verifyBeforeWrite adds a full read first, so a damaged stick
+  // leaves even the inactive slot as it was. Legacy media are always pre-verified.
+  if (image.chunks === undefined || (run.opts.verifyBeforeWrite ?? run.dev.config.policy.verifyBeforeWrite)) await preverifyBlobs(run, plan, image);
   // A missing blob, or a FIFO, device or link in its place, is refused while the target is still untouched.
-  const { layout, image: img } = await image();
-  await layout.requireBlobs([img.configDescriptor, ...img.manifest.layers], plan.update.id);
+  await image.layout.requireBlobs([image.image.configDescriptor, ...image.image.manifest.layers], plan.update.id);
 }
 
 async function preverifyBlobs(run: Run, plan: InstallPlan, { layout, image }: PlannedImage): Promise<void> {
@@ -152,17 +192,32 @@ async function markTargetBad(run: Run, plan: InstallPlan): Promise<void> {
   await run.dev.bootloader.markBad(plan.target).catch((e: unknown) => {
     throw toFerryError(e).withContext(`slot ${plan.target}: marking bad before writing`);
   });
-  run.state.slots[plan.target] = { status: 'bad', lastError: { code: 'SLOT_BUSY', message: `being written with ${plan.update.id}`, at: run.clock().toISOString() } };
+  const u = plan.update;
+  run.state.slots[plan.target] = { status: 'bad', lastError: { code: 'SLOT_BUSY', message: `being written with ${u.id}`, at: run.clock().toISOString() } };
+  run.state.inProgress = {
+    action: 'apply',
+    phase: 'writing',
+    pid: process.pid,
+    startedAt: run.started.toISOString(),
+    targetSlot: plan.target,
+    bootedSlot: plan.booted,
+    updateId: u.id,
+    version: u.target.version,
+    counter: u.target.counter,
+    imageDigest: u.image.manifest.digest,
+  };
   await saveState(run.dev.config.stateDir, run.state);
   faultPoint('after-mark-bad');
 }
 
 /** Step write: stream the verified image into the slot (digests checked while streaming). */
-async function writeSlot(run: Run, plan: InstallPlan, slot: Slot, planned: () => Promise<PlannedImage>): Promise<number> {
+async function writeSlot(run: Run, plan: InstallPlan, slot: Slot, planned: PlannedImage): Promise<number> {
   throwIfCancelled(run);
-  const { layout, image } = await planned();
+  const { layout, image } = planned;
+  const u = plan.update.image;
+  const limits = { reserveBytes: run.dev.config.policy.reserveBytes, ...(u.unpackedBytes !== undefined ? { unpackedBytes: u.unpackedBytes } : {}) };
   const res = await slot
-    .write({ layout, image, ref: plan.update.id, progress: faultingProgress(run.progress), signal: run.opts.signal })
+    .write({ layout, image, ref: plan.update.id, progress: faultingProgress(run.progress), signal: run.opts.signal, openBlob: blobOpener(planned), limits })
     .catch((e: unknown) => {
       throw toFerryError(e).withContext(`slot ${plan.target} (${slot.describe()})`);
     });
@@ -185,7 +240,7 @@ async function recordInstall(run: Run, plan: InstallPlan, verified: MediaVerifyR
     installedAt: run.clock().toISOString(),
   };
   if (verified.newTrustedTime !== undefined) raiseTrustedTime(state, new Date(verified.newTrustedTime));
-  if (verified.crlToCache) state.crlPem = toPem(verified.crlToCache, 'X509 CRL');
+  if (state.inProgress) state.inProgress.phase = 'switching';
   run.progress({ step: 'sync', bytesDone: 1, bytesTotal: 1 });
   await saveState(run.dev.config.stateDir, state);
   faultPoint('before-bootloader');
@@ -215,6 +270,7 @@ async function recordFailure(run: Run, plan: InstallPlan, e: unknown): Promise<v
 
 /** Step receipt: persist the state with the receipt queued, then flush receipts to the stick. */
 async function finish(run: Run, receipt: Receipt): Promise<ReceiptDelivery> {
+  delete run.state.inProgress;
   if (receipt.result === 'success') {
     run.state.lastResult = { action: 'apply', result: 'success', at: receipt.finishedAt, updateId: receipt.updateId };
   }

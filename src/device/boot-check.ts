@@ -10,9 +10,10 @@
 import { FerryError } from '../errors.js';
 import { runHealthCheck, runRebootCommand } from './commands.js';
 import { type DeviceDeps, type DeviceOptions, openDevice, type DeviceContext } from './context.js';
+import { settleDeadApply } from './interrupted.js';
 import { acquireLock } from './lock.js';
 import { deliverReceipts, type Receipt, recordEvent, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
-import { type DeviceState, loadState, raiseFloor, saveState } from './state.js';
+import { type DeviceState, commitRelease, loadState, saveState } from './state.js';
 import { otherSlot, type SlotName } from './types.js';
 
 /** Options of boot-check. */
@@ -43,6 +44,7 @@ export async function bootCheck(opts: BootCheckOptions, deps: Pick<DeviceDeps, '
   const lock = await acquireLock(dev.config.stateDir, 'boot-check');
   try {
     const state = await loadState(dev.config.stateDir);
+    await settleDeadApply(dev, state, clock());
     const started = clock();
     const before = slotSummary(state);
     const out = await decide(dev, state, clock);
@@ -118,7 +120,7 @@ async function checkPending(dev: DeviceContext, state: DeviceState, clock: () =>
     state.slots[booted] = { ...rec, status: 'good', committedAt: clock().toISOString() };
     delete state.slots[booted].lastError;
     // Anti-rollback: the floor rises at commit, not at apply, so a failed update never blocks reinstalling the release the device fell back to.
-    if (rec.target !== undefined && rec.counter !== undefined) raiseFloor(state, rec.target, rec.counter);
+    commitRelease(state, rec);
     return { outcome: 'committed', result: 'success', message: `slot ${booted} (${rec.version ?? '?'}) passed its health check and is committed` };
   }
   const why = `health check failed: ${health.reason}`;

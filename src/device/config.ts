@@ -49,6 +49,15 @@ export interface DevicePolicy {
    * issue asks; on keeps the inactive slot intact when a stick turns out damaged.
    */
   verifyBeforeWrite: boolean;
+  /**
+   * Media whose signed update pins no chunk index (made before verified streaming):
+   * "refuse" (default: CHUNK_INDEX_MISSING), or "preverify" (hash every blob in full first,
+   * then write in a second read; a stick that changes its answers between the two reads is
+   * not caught by the chunk check, only by the digest check while streaming).
+   */
+  legacyMedia: 'refuse' | 'preverify';
+  /** Free bytes a slot's (and the state directory's) file system keeps while a slot is written; NO_SPACE below it. */
+  reserveBytes: number;
 }
 
 /** A validated device configuration with every default filled in. */
@@ -179,8 +188,11 @@ function parseHealthCheck(v: unknown, bad: string[]): HealthCheckConfig | undefi
   return { command: v.command, timeoutSec: Number(t) };
 }
 
+/** 16 MiB: room for the state (capped at 8 MiB), receipts and logs after a slot write that went to the limit. */
+export const DEFAULT_RESERVE_BYTES = 16 * 1024 * 1024;
+
 function parsePolicy(v: unknown, bad: string[]): DevicePolicy {
-  const p: DevicePolicy = { requiredSigners: 1, allowSameVersion: false, verifyBeforeWrite: false };
+  const p: DevicePolicy = { requiredSigners: 1, allowSameVersion: false, verifyBeforeWrite: false, legacyMedia: 'refuse', reserveBytes: DEFAULT_RESERVE_BYTES };
   if (v === undefined) return p;
   if (!isObj(v)) {
     bad.push('"policy" must be an object');
@@ -197,6 +209,14 @@ function parsePolicy(v: unknown, bad: string[]): DevicePolicy {
   if (v.verifyBeforeWrite !== undefined) {
     if (typeof v.verifyBeforeWrite !== 'boolean') bad.push('policy.verifyBeforeWrite must be true or false');
     else p.verifyBeforeWrite = v.verifyBeforeWrite;
+  }
+  if (v.legacyMedia !== undefined) {
+    if (v.legacyMedia !== 'refuse' && v.legacyMedia !== 'preverify') bad.push('policy.legacyMedia must be "refuse" or "preverify"');
+    else p.legacyMedia = v.legacyMedia;
+  }
+  if (v.reserveBytes !== undefined) {
+    if (!Number.isSafeInteger(v.reserveBytes) || (v.reserveBytes as number) < 0) bad.push('policy.reserveBytes must be a whole number of bytes ≥ 0');
+    else p.reserveBytes = v.reserveBytes as number;
   }
   return p;
 }

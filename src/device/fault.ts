@@ -23,3 +23,4 @@ export function faultingProgress(progress: ProgressFn, env: NodeJS.ProcessEnv = 
     if (e.step === 'write' && e.bytesTotal > 0 && e.bytesDone * 2 >= e.bytesTotal) process.kill(process.pid, 'SIGKILL');
   };
 }
+

@@ -7,9 +7,10 @@
  */
 import { FerryError } from '../errors.js';
 import { type DeviceDeps, type DeviceOptions, openDevice, type DeviceContext } from './context.js';
+import { settleDeadApply } from './interrupted.js';
 import { acquireLock } from './lock.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
-import { type DeviceState, loadState, type OperatorRollback, raiseFloor, type RecordedError, saveState } from './state.js';
+import { type DeviceState, commitRelease, loadState, type OperatorRollback, type RecordedError, saveState } from './state.js';
 import { otherSlot, type SlotName } from './types.js';
 
 /** Options of the maintenance commands. */
@@ -78,6 +79,7 @@ async function withDevice(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slot
   try {
     const state = await loadState(dev.config.stateDir);
     const clock = opts.clock ?? (() => new Date());
+    await settleDeadApply(dev, state, clock());
     const started = clock();
     const before = slotSummary(state);
     const res = await body(dev, state, started);
@@ -123,7 +125,7 @@ export function markGood(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slotT
     await dev.bootloader.markGood(slot);
     state.slots[slot] = { ...rec, status: 'good', committedAt: rec.status === 'good' ? (rec.committedAt ?? now.toISOString()) : now.toISOString() };
     delete state.slots[slot].lastError;
-    if (rec.target !== undefined && rec.counter !== undefined) raiseFloor(state, rec.target, rec.counter);
+    commitRelease(state, rec);
     const forced = risk.failedCheck ? ' despite its failed health check' : '';
     return { action: 'mark-good', slot, message: `slot ${slot} (${rec.version ?? 'unknown version'}) is marked good and primary${forced}${risk.floor ? `; ${risk.floor}` : ''}` };
   });

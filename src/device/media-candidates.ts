@@ -9,6 +9,7 @@
  */
 import { verifyMediaUpdates } from '../media/verify-updates.js';
 import { loadTrustMaterial } from '../trust/load.js';
+import { revocationToCache } from '../trust/verify.js';
 import type { MediaVerifyRequest, MediaVerifyResult } from './context.js';
 import type { UpdateCandidate } from './plan.js';
 
@@ -24,20 +25,20 @@ export async function verifyMediaForDevice(req: MediaVerifyRequest): Promise<Med
   const running = state.slots[req.booted];
   const installedCounter: Record<string, number> = {};
   if (running?.target !== undefined && running.counter !== undefined) installedCounter[running.target] = running.counter;
+  let crlToCache: Uint8Array | undefined;
   const results = await verifyMediaUpdates(
     req.mediaRoot,
     trust,
     { requiredSigners: req.requiredSigners, compatible: req.compatible, counterFloor: state.counterFloor, allowSameVersion: req.allowSameVersion, installedCounter },
     req.clock,
+    { onTrust: (merged) => (crlToCache = revocationToCache(merged)) },
   );
   const candidates: UpdateCandidate[] = [];
   let newTrustedTime: number | undefined;
-  let crlToCache: Uint8Array | undefined;
   for (const r of results) {
     if (r.ok && r.manifest && r.verified) {
       candidates.push({ id: r.id, manifest: r.manifest, signers: (r.signers ?? []).map((s) => s.subject), signerDetails: r.signers ?? [] });
       newTrustedTime = Math.max(newTrustedTime ?? 0, r.verified.newTrustedTime);
-      crlToCache ??= r.verified.crlToCache;
     } else {
       // A refusal after the signature verified (expired, wrong device, ...) still says who signed it.
       const signers = (r.signers ?? []).map((s) => s.subject);

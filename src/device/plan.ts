@@ -7,7 +7,7 @@
 import { ERROR_CODES, type ErrorCode, ExitCode } from '../errors.js';
 import type { UpdateManifest, VerifiedSigner } from '../trust/types.js';
 import type { DeviceConfig } from './config.js';
-import type { DeviceState, SlotRecord } from './state.js';
+import { boundTarget, type DeviceState, type SlotRecord } from './state.js';
 import { type BootState, type ImageSize, otherSlot, payloadNeed, type SlotName, type SpaceNeed } from './types.js';
 
 /** One update found on the stick: verified (signature, chain, expiry) or refused with a reason. */
@@ -73,6 +73,16 @@ export function applicability(m: UpdateManifest, inp: PlanInputs): SkipReason | 
   const target = state.slots[otherSlot(booted)];
   if (!m.target.compatible.includes(config.compatible)) {
     return skip('INCOMPATIBLE_DEVICE', `built for ${m.target.compatible.join(', ')}, this device is ${config.compatible}`);
+  }
+  const bound = boundTarget(state);
+  if (bound !== undefined && m.target.name !== bound) {
+    if (!(m.target.replaces ?? []).includes(bound)) {
+      return skip('WRONG_TARGET', `this device follows ${bound}; ${m.id} is for ${m.target.name}, which does not replace ${bound}`);
+    }
+    const carried = state.counterFloor[bound];
+    if (carried !== undefined && m.target.counter <= carried) {
+      return skip('DOWNGRADE_REFUSED', `counter ${m.target.counter} of ${m.target.name} is not above this device's floor ${carried} for ${bound}, which it replaces (anti-rollback)`);
+    }
   }
   const nb = m.rollout?.notBefore;
   if (nb !== undefined && Date.parse(nb) > inp.now.getTime()) return skip('NOT_YET_ROLLED_OUT', `not to be installed before ${nb}`);
@@ -164,10 +174,13 @@ export function planInstall(inp: PlanInputs): PlanResult {
   const update = chosen.manifest!;
   const need = (inp.targetRequiredBytes ?? payloadNeed)(update.image);
   const avail = inp.targetAvailableBytes;
-  const space = { availableBytes: avail, neededBytes: need.bytes, measure: need.measure, ok: avail === undefined || avail >= need.bytes };
+  // The write stops at the slot's free-space reserve (extract/unpack-budget.ts): plan with it, so the plan and the write agree.
+  const reserve = inp.config.policy.reserveBytes;
+  const space = { availableBytes: avail, neededBytes: need.bytes, measure: need.measure, ok: avail === undefined || avail >= need.bytes + reserve };
   if (!space.ok) {
     const what = need.measure === 'unpacked' ? 'unpacked' : 'compressed payload';
-    const message = `slot ${target} has ${avail} bytes free but ${update.id} needs ${need.bytes} (${what} size): use a larger slot or free space on it`;
+    const plus = avail !== undefined && avail >= need.bytes ? ` plus the ${reserve}-byte reserve (policy.reserveBytes)` : '';
+    const message = `slot ${target} has ${avail} bytes free but ${update.id} needs ${need.bytes} (${what} size)${plus}: use a larger slot or free space on it`;
     return { kind: 'nothing', code: 'NO_SPACE', message, skipped: [...skipped, { id: update.id, code: 'NO_SPACE', message }] };
   }
   const plan: InstallPlan = {

@@ -48,6 +48,26 @@ export interface LastResult {
   message?: string;
 }
 
+/**
+ * An apply that has marked its target bad and not yet finished. Written before the first
+ * byte of the slot, cleared when the apply records its result: if it is still there when
+ * the next device command holds the lock, the apply died (power cut, out of memory,
+ * SIGKILL) and that command records it (interrupted.ts).
+ */
+export interface InProgress {
+  action: 'apply';
+  /** writing: slot marked bad and being written; switching: written and recorded pending, bootloader switch next. */
+  phase: 'writing' | 'switching';
+  pid: number;
+  startedAt: string;
+  targetSlot: SlotName;
+  bootedSlot: SlotName;
+  updateId: string;
+  version: string;
+  counter: number;
+  imageDigest: string;
+}
+
 /** A rollback the operator chose (mark-good/rollback by hand), so it is never mistaken for a failed boot. */
 export interface OperatorRollback {
   by: 'operator';
@@ -92,6 +112,14 @@ export interface DeviceState {
   crlPem?: string;
   pendingReceipts: Receipt[];
   lastResult?: LastResult;
+  /**
+   * The target name this device follows (DESIGN.md §6 "Target binding"): set by
+   * `ferry device init --target` or by the first committed release; an update for
+   * another name is refused (WRONG_TARGET) unless its signed manifest `replaces` it.
+   */
+  target?: string;
+  /** An apply in flight (see InProgress). */
+  inProgress?: InProgress;
   /** The last rollback chosen by the operator. */
   rollback?: OperatorRollback;
   /** Recent history, oldest first (at most MAX_EVENTS). */
@@ -135,6 +163,10 @@ export function parseDeviceState(v: unknown, where = 'state.json'): DeviceState 
       bad.push('pendingReceipts must be a list of receipts');
     }
     if (v.lastResult !== undefined && !(isObj(v.lastResult) && typeof v.lastResult.action === 'string')) bad.push('lastResult must be an object');
+    if (v.target !== undefined && (typeof v.target !== 'string' || v.target.length === 0)) bad.push('target must be a target name');
+    if (v.inProgress !== undefined && !(isObj(v.inProgress) && v.inProgress.action === 'apply' && SLOT_NAMES.includes(v.inProgress.targetSlot as SlotName) && typeof v.inProgress.updateId === 'string')) {
+      bad.push('inProgress must be {action: "apply", targetSlot, updateId, ...}');
+    }
     if (v.rollback !== undefined && !(isObj(v.rollback) && isTime(v.rollback.at) && isObj(v.rollback.from) && isObj(v.rollback.to))) bad.push('rollback must be {by, at, from, to}');
     if (v.events !== undefined && !(Array.isArray(v.events) && v.events.every((e) => isObj(e) && typeof e.action === 'string' && isTime(e.at)))) bad.push('events must be a list of {at, action, result}');
   }
@@ -182,6 +214,33 @@ export async function saveState(stateDir: string, state: DeviceState): Promise<v
 export function raiseFloor(state: DeviceState, target: string, counter: number): void {
   const cur = state.counterFloor[target];
   if (cur === undefined || counter > cur) state.counterFloor[target] = counter;
+}
+
+/**
+ * The target name the device follows: the one set at provisioning or by the last commit,
+ * or (state written before target binding) the target of its newest committed slot.
+ */
+export function boundTarget(state: DeviceState): string | undefined {
+  if (state.target !== undefined) return state.target;
+  const committed = SLOT_NAMES.map((n) => state.slots[n]).filter((r) => r.status === 'good' && r.target !== undefined);
+  committed.sort((a, b) => Date.parse(b.committedAt ?? b.installedAt ?? '0') - Date.parse(a.committedAt ?? a.installedAt ?? '0'));
+  return committed[0]?.target;
+}
+
+/**
+ * Commit a release (boot-check pass, mark-good): the floor of its target rises to its
+ * counter, and the device now follows its target; when that name replaced the one the
+ * device followed, the old name's floor carries over (it never falls by a rename).
+ */
+export function commitRelease(state: DeviceState, rec: SlotRecord): void {
+  if (rec.target === undefined || rec.counter === undefined) return;
+  const before = boundTarget(state);
+  if (before !== undefined && before !== rec.target) {
+    const old = state.counterFloor[before];
+    if (old !== undefined) raiseFloor(state, rec.target, old);
+  }
+  raiseFloor(state, rec.target, rec.counter);
+  state.target = rec.target;
 }
 
 /** Raise the trusted time to `t`; never lowers it. */

@@ -3,8 +3,10 @@
  * filesystem, a Bootloader decides what boots. Backends live one per file under
  * slots/ and bootloaders/, registered in a Record<type, factory>.
  */
+import type { Readable } from 'node:stream';
 import type { ProgressFn } from '../progress.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
+import type { Descriptor } from '../oci/types.js';
 
 export type SlotName = 'A' | 'B';
 export const SLOT_NAMES: readonly SlotName[] = ['A', 'B'];
@@ -25,6 +27,23 @@ export interface SlotWriteRequest {
   ref: string;
   progress: ProgressFn;
   signal?: AbortSignal;
+  /**
+   * A blob of the image as a stream of verified bytes: every chunk checked against the
+   * signed chunk index before it is emitted (legacy media: checked while streaming, after a
+   * full pre-verify). The engine (device/apply.ts) always sets it; absent (unit tests of a
+   * slot on a plain layout), blobs are digest-checked while they stream (OciLayout.openBlob).
+   */
+  openBlob?(desc: Descriptor, what: string): Readable;
+  /** Bounds on what the write may produce; the engine always sets them. */
+  limits?: WriteLimits;
+}
+
+/** Bounds checked while a slot is written (LIMIT_EXCEEDED / NO_SPACE as soon as one is passed). */
+export interface WriteLimits {
+  /** The signed uncompressed size of all layers (image.unpackedBytes), when the manifest has it. */
+  unpackedBytes?: number;
+  /** Free bytes the slot's file system must keep. */
+  reserveBytes: number;
 }
 
 /** The result of writing a slot. */

@@ -15,6 +15,7 @@ import { Annotation, type Descriptor, MediaType, type Platform } from '../oci/ty
 import { type LockOptions, type MediaLock, withMediaLock } from './lock.js';
 import { checkMediaPath } from './media-path.js';
 import { checkStoreCapacity, mediaPaths, openMediaStore, type PlannedBlob } from './store.js';
+import { writeChunkIndex } from './chunk-index-writer.js';
 
 /** What to export and where. */
 export interface ExportRequest {
@@ -56,6 +57,8 @@ export interface ExportResult {
   payloadBytes: number;
   /** Sum of the uncompressed layer tar sizes, when every layer's is known (oci/unpacked-size.ts); the space a dir or block slot needs. */
   unpackedBytes?: number;
+  /** The chunk index blob (oci/chunk-index.ts) written beside the image; pin it in the update manifest. */
+  chunkIndex: Descriptor;
   blobsWritten: number;
   bytesWritten: number;
   blobsSkipped: number;
@@ -150,9 +153,13 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   const layers: Descriptor[] = [];
   const diffIds: string[] = [];
   let unpacked: number | undefined = 0;
+  // A layer already on the stick is always re-read: its chunk digests must come from its
+  // real bytes (the device trusts them in place of the blob digest), and the same read finds
+  // a damaged copy, which is then replaced. --verify-existing extends that to config and manifest.
+  const layerOpts = { ...opts, verifyExisting: true };
   for (const [i, layer] of src.layers.entries()) {
     progress?.({ step: 'layer', bytesDone: i, bytesTotal: src.layers.length, detail: layer.what });
-    const w = await writeLayer(store.layout, layer, actions[i]!, opts);
+    const w = await writeLayer(store.layout, layer, actions[i]!, layerOpts);
     count(w.descriptor, w.written);
     layers.push(w.descriptor);
     diffIds.push(w.diffId);
@@ -166,6 +173,9 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
     ? await store.layout.writeBlob(src.original!.descriptor, src.original!.open, opts)
     : await store.layout.writeBytes(Buffer.from(JSON.stringify(newManifest(src, cfg.descriptor, layers))), MediaType.imageManifest, opts);
   count(man.descriptor, man.written);
+
+  // The chunk index is a loose blob (no manifest lists it): written before index.json names the image.
+  const chunkIndex = await writeChunkIndex(store, layers, opts);
 
   const entry: Descriptor = {
     mediaType: MediaType.imageManifest,
@@ -181,7 +191,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   lock.commit();
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
   const replaced = existing && req.replace && existing.digest !== entry.digest ? { replaced: existing.digest } : {};
-  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), warnings: repairedWarnings(store.layout.repaired) };
+  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), chunkIndex, ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), warnings: repairedWarnings(store.layout.repaired) };
 }
 
 /** Remove `updates/<id>.json` (first: nothing lists the update any more) and then its signature. */

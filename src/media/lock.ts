@@ -16,7 +16,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
-import { isTempName } from '../util/fsx.js';
+import { isHostileMedia, isTempName, readFileCapped } from '../util/fsx.js';
 import { mediaPaths } from './store.js';
 
 /** What a lock file says about its owner. */
@@ -65,9 +65,11 @@ export function isStale(owner: LockOwner): boolean {
 
 async function readOwner(file: string): Promise<LockOwner | undefined> {
   try {
-    const o = JSON.parse(await fsp.readFile(file, 'utf8')) as LockOwner;
+    // never blocks: a FIFO or device at FERRY/.lock is UNSAFE_MEDIA, not a hang
+    const o = JSON.parse((await readFileCapped(file, 64 * 1024, 'stick lock', { media: true })).toString('utf8')) as LockOwner;
     return typeof o.pid === 'number' && typeof o.host === 'string' ? o : undefined;
-  } catch {
+  } catch (e) {
+    if (isHostileMedia(e)) throw e;
     return undefined; // gone, or half written by its creator: look again
   }
 }

@@ -18,8 +18,9 @@ import { type Signer, UPDATE_SCHEMA, type UpdateManifest } from '../trust/types.
 import { parseCertificate } from '../trust/x509.js';
 import { readFileCapped, writeFileAtomic } from '../util/fsx.js';
 import { refName } from './export.js';
+import { writeChunkIndex } from './chunk-index-writer.js';
 import type { MediaLock } from './lock.js';
-import { mediaPaths } from './store.js';
+import { mediaPaths, openMediaStore } from './store.js';
 import { UPDATE_ID_RE } from './updates.js';
 
 const DAY = 86_400_000;
@@ -36,6 +37,14 @@ export interface PublishRequest {
   payloadBytes: number;
   /** Sum of the uncompressed layer sizes (ExportResult.unpackedBytes); omitted when unknown. */
   unpackedBytes?: number;
+  /**
+   * The chunk index blob written by export (ExportResult.chunkIndex). Absent: computed here
+   * from the image's layers on the stick (one read), so every update ferry signs pins one.
+   * null: pin none (media as an older ferry made them; devices refuse them by default).
+   */
+  chunkIndex?: Descriptor | null;
+  /** Earlier target names this target succeeds (a device bound to one of them may switch). */
+  replaces?: string[];
   /** Folder with the signer's key.pem and cert.pem (+ chain.pem). */
   signerDir: string;
   compatible: string[];
@@ -141,6 +150,7 @@ function probeManifest(req: Omit<PublishRequest, 'manifest' | 'platform' | 'payl
 export async function publishUpdate(req: PublishRequest): Promise<PublishResult> {
   const now = req.now ?? new Date();
   const plan = checkPublishPlan(req, req.signer ?? (await loadFileSigner(req.signerDir, req.signerPassphrase)), now);
+  if (req.chunkIndex === undefined) req = { ...req, chunkIndex: await chunkIndexFor(req.mediaRoot, req.manifest, req.platform) };
   const manifest = buildUpdateManifest({ ...req, expires: plan.expiresArg }, now);
   const bytes = Buffer.from(canonicalJson(manifest));
   const dir = mediaPaths(req.mediaRoot).updates;
@@ -148,7 +158,8 @@ export async function publishUpdate(req: PublishRequest): Promise<PublishResult>
   const signaturePath = `${manifestPath}.p7s`;
   const base = { manifestPath, signaturePath, lastAccepted: isoSeconds(plan.lastAccepted), warnings: plan.warnings };
   const kept = req.replace ? undefined : await signedForSameImage(manifestPath, req.manifest);
-  if (kept) return { ...base, manifest: kept, kept: true };
+  // one made before chunk indexes existed is signed anew, so devices can verify it while streaming
+  if (kept && (kept.image.chunkIndex !== undefined || manifest.image.chunkIndex === undefined)) return { ...base, manifest: kept, kept: true };
   const signature = await createSignedData(bytes, [plan.signer], now);
   try {
     await fsp.mkdir(dir, { recursive: true });
@@ -176,6 +187,14 @@ async function signedForSameImage(manifestPath: string, image: Descriptor): Prom
   return pinned.digest === image.digest && pinned.size === image.size && (await fsp.access(`${manifestPath}.p7s`).then(() => true, () => false)) ? m : undefined;
 }
 
+/** Write (or find) the chunk index of the image `manifest` already on the stick. */
+async function chunkIndexFor(mediaRoot: string, manifest: Descriptor, platform: Platform): Promise<Descriptor> {
+  const store = await openMediaStore(mediaRoot);
+  const layout = await OciLayout.open(store.paths.oci);
+  const image = await layout.resolveImage(manifest, platform);
+  return writeChunkIndex(store, image.manifest.layers, {});
+}
+
 /** Refuse at headquarters what every device would refuse: a signer that is not code-signing, weak, or not valid now. */
 function usableSigner(signer: Signer, now: Date): Signer {
   const leaf = parseCertificate(signer.certificateChain[0] ?? Buffer.alloc(0), 'signer certificate', 'KEY_INVALID');
@@ -197,8 +216,15 @@ export function buildUpdateManifest(req: PublishRequest, now: Date): UpdateManif
     id,
     created: isoSeconds(now),
     expires: isoSeconds(expires),
-    target: { name: req.target, compatible: [...req.compatible], version: req.version, counter },
-    image: { ref: id, manifest: descriptor, platform, payloadBytes: req.payloadBytes, ...(req.unpackedBytes !== undefined ? { unpackedBytes: req.unpackedBytes } : {}) },
+    target: { name: req.target, compatible: [...req.compatible], version: req.version, counter, ...(req.replaces?.length ? { replaces: [...req.replaces] } : {}) },
+    image: {
+      ref: id,
+      manifest: descriptor,
+      platform,
+      payloadBytes: req.payloadBytes,
+      ...(req.unpackedBytes !== undefined ? { unpackedBytes: req.unpackedBytes } : {}),
+      ...(req.chunkIndex ? { chunkIndex: { mediaType: req.chunkIndex.mediaType, digest: req.chunkIndex.digest, size: req.chunkIndex.size } } : {}),
+    },
     ...(req.notes !== undefined ? { notes: req.notes } : {}),
   };
   try {

@@ -40,6 +40,8 @@ export interface VerifyMediaOptions {
   /** Stream every blob of each verified image through its digest check. */
   checkBlobs?: boolean;
   progress?: ProgressFn;
+  /** Sees the trust material in force (the caller's plus the stick's CRL and cross-certificates), e.g. to cache a CRL. */
+  onTrust?: (merged: TrustMaterial) => void;
 }
 
 /**
@@ -54,6 +56,7 @@ export async function verifyMediaUpdates(mediaRoot: string, trust: TrustMaterial
     crossCerts: [...(trust.crossCerts ?? []), ...media.crossCerts],
     crlCandidates: [...(trust.crlCandidates ?? []), ...media.crlCandidates],
   };
+  opts.onTrust?.(merged);
   const results: MediaUpdateResult[] = [];
   let layout: OciLayout | FerryError | undefined;
   for (const u of media.updates) {

@@ -7,11 +7,12 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { Readable, type Transform } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
 import { fsyncDir, isTempName, tempNameFor, writeFileAtomic } from '../util/fsx.js';
+import { ChunkHasher } from './chunk-index.js';
 import { DigestComputer, DigestVerifier, sha256Digest } from './digest.js';
 import { faultPoint } from './fault.js';
 import { blobRel, directoryBackend, OciLayout } from './layout.js';
@@ -35,6 +36,17 @@ function progressTally(progress: ProgressFn | undefined, total: number, detail: 
   };
 }
 
+/** Feeds every byte that passes to a ChunkHasher (the chunk index is computed in the same read as the copy). */
+class ChunkTap extends Transform {
+  constructor(readonly hasher: ChunkHasher) {
+    super({ highWaterMark: CHUNK });
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hasher.update(chunk);
+    cb(null, chunk);
+  }
+}
+
 /** Result of writing one blob. */
 export interface BlobWrite {
   descriptor: Descriptor;
@@ -45,6 +57,8 @@ export interface BlobWrite {
 /** Writer for one OCI layout directory. */
 export class LayoutWriter {
   private blobsWritten = 0;
+  /** Chunk digests of the blobs this writer wrote, computed while they streamed (chunk-index.ts). */
+  private readonly chunkLists = new Map<string, string[]>();
   /** Told the final path of every blob this writer creates (the HQ lock's journal, to undo a failed run). */
   onWrite?: (file: string) => void;
   /** Blobs found damaged on the media (re-hashed with verifyExisting) and written again. */
@@ -98,41 +112,47 @@ export class LayoutWriter {
   async hasGoodBlob(desc: Descriptor, rehash: boolean): Promise<boolean> {
     if ((await this.existingSize(desc.digest)) !== desc.size) return false;
     if (!rehash) return true;
+    const chunker = new ChunkHasher();
     try {
-      await pipeline(createReadStream(this.blobPath(desc.digest), { highWaterMark: 4 * CHUNK }), new DigestVerifier(desc.digest, desc.size), async (s: AsyncIterable<Buffer>) => {
+      await pipeline(createReadStream(this.blobPath(desc.digest), { highWaterMark: 4 * CHUNK }), new DigestVerifier(desc.digest, desc.size), new ChunkTap(chunker), async (s: AsyncIterable<Buffer>) => {
         for await (const _ of s);
       });
-      return true;
     } catch {
       this.repaired.push(desc.digest); // the caller writes it again: say so
       return false;
     }
+    this.chunkLists.set(desc.digest, chunker.finish()); // the same read gave the chunk index its digests
+    return true;
   }
 
   /**
    * Stream `src` to a temp file through `stages`, fsync it, and return the temp path
    * with the digest and size of what was written. The temp file is removed on failure.
    */
-  private async streamToTemp(src: Readable, stages: Transform[], what: string, progress?: ProgressFn, total?: number): Promise<{ tmp: string; digest: string; size: number }>;
-  private async streamToTemp(src: Readable, stages: Transform[], what: string, progress: ProgressFn | undefined, total: number, hashOutput: false): Promise<{ tmp: string }>;
-  private async streamToTemp(src: Readable, stages: Transform[], what: string, progress?: ProgressFn, total = 0, hashOutput = true): Promise<{ tmp: string; digest?: string; size?: number }> {
+  private async streamToTemp(src: Readable, stages: Transform[], what: string, progress?: ProgressFn, total?: number): Promise<{ tmp: string; digest: string; size: number; chunks: string[] }>;
+  private async streamToTemp(src: Readable, stages: Transform[], what: string, progress: ProgressFn | undefined, total: number, hashOutput: false): Promise<{ tmp: string; chunks: string[] }>;
+  private async streamToTemp(src: Readable, stages: Transform[], what: string, progress?: ProgressFn, total = 0, hashOutput = true): Promise<{ tmp: string; digest?: string; size?: number; chunks: string[] }> {
     const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
     // a known-digest write is already checked by the DigestVerifier among `stages`: no second hash
     const hash = hashOutput ? new DigestComputer() : undefined;
     const tally = progressTally(progress, total, what);
+    let chunks = (): string[] => [];
     try {
-      const chain: NodeJS.ReadWriteStream[] = hash ? [...stages, hash] : [...stages];
+      const chunker = new ChunkHasher();
+      const chain: NodeJS.ReadWriteStream[] = hash ? [...stages, hash, new ChunkTap(chunker)] : [...stages, new ChunkTap(chunker)];
       if (tally) chain.push(new ByteCounter(tally));
+      chunks = () => chunker.finish();
       await pipeline([src, ...chain, createWriteStream(tmp, { flags: 'wx', flush: true, highWaterMark: CHUNK })]);
     } catch (e) {
       await fsp.rm(tmp, { force: true });
       throw e instanceof FerryError ? e : toFerryError(e, what);
     }
     faultPoint(this.blobsWritten === 0 ? 'after-first-blob-temp' : 'never');
-    return hash ? { tmp, digest: hash.digest, size: hash.bytes } : { tmp };
+    return hash ? { tmp, digest: hash.digest, size: hash.bytes, chunks: chunks() } : { tmp, chunks: chunks() };
   }
 
-  private async commitTemp(tmp: string, digest: string): Promise<void> {
+  private async commitTemp(tmp: string, digest: string, chunks: string[]): Promise<void> {
+    this.chunkLists.set(digest, chunks);
     await fsp.rename(tmp, this.blobPath(digest));
     this.onWrite?.(this.blobPath(digest));
     await fsyncDir(path.dirname(tmp));
@@ -147,8 +167,8 @@ export class LayoutWriter {
   async writeBlob(desc: Descriptor, open: () => Readable, opts: { verifyExisting?: boolean; progress?: ProgressFn } = {}): Promise<BlobWrite> {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
-    const { tmp } = await this.streamToTemp(open(), [new DigestVerifier(desc.digest, desc.size, what)], what, opts.progress, desc.size, false);
-    await this.commitTemp(tmp, desc.digest);
+    const { tmp, chunks } = await this.streamToTemp(open(), [new DigestVerifier(desc.digest, desc.size, what)], what, opts.progress, desc.size, false);
+    await this.commitTemp(tmp, desc.digest, chunks);
     return { descriptor: desc, written: true };
   }
 
@@ -157,26 +177,44 @@ export class LayoutWriter {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
+    const chunker = new ChunkHasher();
     try {
-      await copyRangeVerified(range, tmp, desc, what, progressTally(opts.progress, desc.size, what));
+      await copyRangeVerified(range, tmp, desc, what, progressTally(opts.progress, desc.size, what), (b) => chunker.update(b));
     } catch (e) {
       throw e instanceof FerryError ? e : toFerryError(e, what);
     }
     faultPoint(this.blobsWritten === 0 ? 'after-first-blob-temp' : 'never');
-    await this.commitTemp(tmp, desc.digest);
+    await this.commitTemp(tmp, desc.digest, chunker.finish());
     return { descriptor: desc, written: true };
   }
 
   /** Write a blob produced by a stream (digest unknown up front). */
   async writeStream(src: Readable, stages: Transform[], mediaType: string, what: string, progress?: ProgressFn, total = 0): Promise<BlobWrite> {
-    const { tmp, digest, size } = await this.streamToTemp(src, stages, what, progress, total);
+    const { tmp, digest, size, chunks } = await this.streamToTemp(src, stages, what, progress, total);
     const descriptor: Descriptor = { mediaType, digest, size };
     if ((await this.existingSize(digest)) === size) {
       await fsp.rm(tmp, { force: true });
+      this.chunkLists.set(digest, chunks);
       return { descriptor, written: false };
     }
-    await this.commitTemp(tmp, digest);
+    await this.commitTemp(tmp, digest, chunks);
     return { descriptor, written: true };
+  }
+
+  /**
+   * The chunk digests of a blob in this layout: remembered when this writer streamed it,
+   * else computed by reading the blob once, digest-checked (a blob that an earlier export put there).
+   */
+  async chunksOf(desc: Descriptor): Promise<string[]> {
+    const known = this.chunkLists.get(desc.digest);
+    if (known) return known;
+    const chunker = new ChunkHasher();
+    await pipeline(createReadStream(this.blobPath(desc.digest), { highWaterMark: 4 * CHUNK }), new DigestVerifier(desc.digest, desc.size, `blob ${desc.digest}`), new ChunkTap(chunker), async (s: AsyncIterable<Buffer>) => {
+      for await (const _ of s);
+    });
+    const list = chunker.finish();
+    this.chunkLists.set(desc.digest, list);
+    return list;
   }
 
   /** Write a small in-memory blob (config, manifest). */

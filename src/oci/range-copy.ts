@@ -23,9 +23,9 @@ const CHUNK = 4 * 1024 * 1024;
 
 /**
  * Copy `range` to the new file `dest` (created exclusively), checking size and sha256
- * against `desc`, and fsync it. `dest` is removed again on any failure.
+ * against `desc`, and fsync it; `onData` sees every byte copied (e.g. to hash chunks). `dest` is removed again on any failure.
  */
-export async function copyRangeVerified(range: FileRange, dest: string, desc: Descriptor, what: string, onBytes?: (n: number) => void): Promise<void> {
+export async function copyRangeVerified(range: FileRange, dest: string, desc: Descriptor, what: string, onBytes?: (n: number) => void, onData?: (b: Buffer) => void): Promise<void> {
   if (range.size !== desc.size) {
     throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, the source holds ${range.size}: the source was altered or damaged`, { details: { expected: desc.size, actual: range.size } });
   }
@@ -48,6 +48,7 @@ export async function copyRangeVerified(range: FileRange, dest: string, desc: De
       i ^= 1;
       pending = done < range.size ? readAt(bufs[i]!, done) : undefined;
       hash.update(cur.subarray(0, bytesRead));
+      onData?.(cur.subarray(0, bytesRead));
       writing = out.write(cur, 0, bytesRead);
       onBytes?.(bytesRead);
     }

@@ -3,6 +3,7 @@
  * field, canonical JSON for signing, and the semver → counter rule. Pure.
  */
 import { FerryError } from '../errors.js';
+import { CHUNK_INDEX_CAP, CHUNK_INDEX_MEDIA_TYPE, isChunkIndexDescriptor } from '../oci/chunk-index.js';
 import { isSha256Digest } from '../oci/types.js';
 import { UPDATE_SCHEMA, type UpdateManifest } from './types.js';
 
@@ -48,6 +49,9 @@ export function validateUpdateManifest(v: unknown, what = 'update manifest'): Up
     int(t.counter, 'target.counter');
     if (!Array.isArray(t.compatible) || t.compatible.length === 0 || t.compatible.some((c) => typeof c !== 'string' || c.length === 0)) bad.push('target.compatible is not a non-empty list of strings');
     if (t.requires !== undefined && (!isObject(t.requires) || (t.requires.minCounter !== undefined && !Number.isSafeInteger(t.requires.minCounter)))) bad.push('target.requires is invalid');
+    if (t.replaces !== undefined && (!Array.isArray(t.replaces) || t.replaces.length > 16 || t.replaces.some((r) => typeof r !== 'string' || !NAME_RE.test(r) || r === t.name))) {
+      bad.push('target.replaces is not a list of up to 16 other target names');
+    }
   }
   const expectedId = t ? `${String(t.name)}-${String(t.version)}` : undefined;
   if (typeof v.id !== 'string' || v.id !== expectedId) bad.push(`id is not "<target.name>-<target.version>"${expectedId ? ` (${expectedId})` : ''}`);
@@ -70,6 +74,7 @@ export function validateUpdateManifest(v: unknown, what = 'update manifest'): Up
     }
     int(img.payloadBytes, 'image.payloadBytes');
     if (img.unpackedBytes !== undefined) int(img.unpackedBytes, 'image.unpackedBytes');
+    if (img.chunkIndex !== undefined && !isChunkIndexDescriptor(img.chunkIndex)) bad.push(`image.chunkIndex is not a ${CHUNK_INDEX_MEDIA_TYPE} descriptor of at most ${CHUNK_INDEX_CAP} bytes`);
   }
   if (v.notes !== undefined && typeof v.notes !== 'string') bad.push('notes is not a string');
   if (v.rollout !== undefined && (!isObject(v.rollout) || (v.rollout.notBefore !== undefined && parseUtc(v.rollout.notBefore) === undefined))) bad.push('rollout.notBefore is not an RFC 3339 UTC time');

@@ -25,6 +25,11 @@ export interface UpdateManifest {
     /** Release counter, strictly increasing per target: the anti-rollback value. */
     counter: number;
     requires?: { minCounter?: number };
+    /**
+     * Earlier target names this one succeeds (DESIGN.md §6 "Target binding"): a device bound
+     * to one of them may switch to this name; the old name's anti-rollback floor carries over.
+     */
+    replaces?: string[];
   };
   image: {
     /** The ref name in FERRY/oci/index.json (= id). */
@@ -39,6 +44,12 @@ export interface UpdateManifest {
      * receives, often 2-3x payloadBytes). Absent when export could not know it for sure.
      */
     unpackedBytes?: number;
+    /**
+     * The chunk index blob (application/vnd.ferry.chunks.v1+json, oci/chunk-index.ts): the
+     * SHA-256 of every 4 MiB chunk of every layer, so the device verifies each chunk before
+     * it decompresses a byte of it. Absent on media made before ferry 0.2 (policy.legacyMedia).
+     */
+    chunkIndex?: Descriptor;
   };
   notes?: string;
   rollout?: { notBefore?: string };

@@ -63,6 +63,23 @@ export function verifySignedUpdate(manifestBytes: Uint8Array, signatureBytes: Ui
   };
 }
 
+/**
+ * The CRL the device should cache from `trust` (its cached CRL against the stick's
+ * candidates), independent of any update: a stick may carry nothing but a CRL. A candidate
+ * that is not signed by a trusted root is not cached (verification refuses it separately).
+ */
+export function revocationToCache(trust: TrustMaterial): Buffer | undefined {
+  if (!trust.crlCandidates?.length || trust.roots.length === 0) return undefined;
+  try {
+    const anchors = trust.roots.map((r, i) => parseCertificate(r instanceof Uint8Array ? r : r.raw, `trusted root #${i + 1}`, 'TRUST_INVALID'));
+    const cross = (trust.crossCerts ?? []).map((c, i) => parseCertificate(c, `cross-certificate #${i + 1}`, 'TRUST_INVALID'));
+    return selectCrls(trust, anchors, cross).crlToCache;
+  } catch (e) {
+    if (e instanceof FerryError && (e.code === 'CRL_INVALID' || e.code === 'TRUST_INVALID' || e.code === 'MALFORMED_SIGNATURE')) return undefined;
+    throw e;
+  }
+}
+
 function capSize(b: Uint8Array, cap: number, what: string, code: 'FILE_TOO_LARGE' | 'MALFORMED_SIGNATURE'): void {
   if (b.length > cap) throw new FerryError(code, `${what} is ${b.length} bytes, over the ${cap}-byte cap: the media is damaged or not ferry's`, { details: { size: b.length, cap } });
 }

@@ -35,7 +35,7 @@ async function bigStick(): Promise<string> {
   const ex = await exportImage({ image: `rootfs:${root}`, target: 'kiosk', version: '2.0.0', mediaRoot: media });
   payload = ex.payloadBytes;
   unpacked = ex.unpackedBytes!;
-  await publishUpdate({ mediaRoot: media, target: 'kiosk', version: '2.0.0', manifest: ex.manifest, platform: ex.platform, payloadBytes: ex.payloadBytes, unpackedBytes: ex.unpackedBytes!, signerDir: kit.signerDir, compatible: ['acme,kiosk-v2'], counter: 200, expires: '30' });
+  await publishUpdate({ mediaRoot: media, target: 'kiosk', version: '2.0.0', manifest: ex.manifest, platform: ex.platform, payloadBytes: ex.payloadBytes, chunkIndex: ex.chunkIndex, unpackedBytes: ex.unpackedBytes!, signerDir: kit.signerDir, compatible: ['acme,kiosk-v2'], counter: 200, expires: '30' });
   return media;
 }
 

@@ -140,6 +140,7 @@ describe('strings from a stick are sanitised before they reach a terminal', () =
       manifest: ex.manifest,
       platform: ex.platform,
       payloadBytes: ex.payloadBytes,
+      chunkIndex: ex.chunkIndex,
       signerDir: kit.signerDir,
       compatible: ['acme,kiosk-v2'],
       counter: 100,

@@ -21,6 +21,18 @@ export interface Release {
   compatible?: string[];
   /** Sign with this signer folder instead of the kit's signer. */
   signerDir?: string;
+  /** Target name (default kiosk). */
+  target?: string;
+  /** Earlier target names this one replaces (signed target.replaces). */
+  replaces?: string[];
+  /** An image input name instead of a sample (e.g. rootfs:DIR). */
+  input?: string;
+  /** Re-encode layers (export --compress). */
+  compress?: 'keep' | 'gzip' | 'zstd' | 'none';
+  /** Sign this unpackedBytes instead of the measured one (null: leave it out). */
+  unpackedBytes?: number | null;
+  /** Sign without pinning the chunk index (media as an older ferry made them). */
+  noChunkIndex?: boolean;
 }
 
 /** The PKI and samples shared by a test file. */
@@ -56,15 +68,20 @@ export async function makeStickKit(): Promise<StickKit> {
       const media = path.join(dir, `stick-${++n}`);
       await fsp.mkdir(media);
       for (const r of releases) {
-        const ex = await exportImage({ image: r.image === 'v1' ? samples.v1 : samples.v2, target: 'kiosk', version: r.version, mediaRoot: media });
+        const target = r.target ?? 'kiosk';
+        const image = r.input ?? (r.image === 'v1' ? samples.v1 : samples.v2);
+        const ex = await exportImage({ image, target, version: r.version, mediaRoot: media, ...(r.compress ? { compress: r.compress } : {}) });
+        const unpacked = r.unpackedBytes === null ? undefined : (r.unpackedBytes ?? ex.unpackedBytes);
         await publishUpdate({
           mediaRoot: media,
-          target: 'kiosk',
+          target,
           version: r.version,
           manifest: ex.manifest,
           platform: ex.platform,
           payloadBytes: ex.payloadBytes,
-          ...(ex.unpackedBytes !== undefined ? { unpackedBytes: ex.unpackedBytes } : {}),
+          chunkIndex: r.noChunkIndex ? null : ex.chunkIndex,
+          ...(r.replaces ? { replaces: r.replaces } : {}),
+          ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}),
           signerDir: r.signerDir ?? signerDir,
           compatible: r.compatible ?? ['acme,kiosk-v2'],
           counter: r.counter,

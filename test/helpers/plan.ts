@@ -7,9 +7,9 @@ import type { PlanInputs, UpdateCandidate } from '../../src/device/plan.js';
 import { emptyState } from '../../src/device/state.js';
 import type { UpdateManifest } from '../../src/trust/types.js';
 
-/** A dir/dir device with a file bootloader, compatible acme,kiosk-v2. */
+/** A dir/dir device with a file bootloader, compatible acme,kiosk-v2; no free-space reserve (the space tests set their own). */
 export const planConfig = parseDeviceConfig(
-  { compatible: 'acme,kiosk-v2', deviceId: 'k1', slots: { A: { type: 'dir', path: '/a' }, B: { type: 'dir', path: '/b' } }, bootloader: { type: 'file', path: '/boot.json' } },
+  { compatible: 'acme,kiosk-v2', deviceId: 'k1', slots: { A: { type: 'dir', path: '/a' }, B: { type: 'dir', path: '/b' } }, bootloader: { type: 'file', path: '/boot.json' }, policy: { reserveBytes: 0 } },
   { slots: ['dir'], bootloaders: ['file'] },
 );
 

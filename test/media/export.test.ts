@@ -58,8 +58,16 @@ describe('exportImage', () => {
     const fh = await fsp.open(blob(media, layer.digest), 'r+');
     await fh.write(Buffer.from('XX'), 0, 2, 100);
     await fh.close();
+    // Layers are always re-read (their chunk index must come from their real bytes): the damaged one is replaced.
     const lazy = await exportImage({ image: s.v1, target: 'kiosk', version: '1.0.0', mediaRoot: media });
-    expect(lazy.blobsWritten).toBe(0); // same size: trusted without --verify-existing
+    expect(lazy.blobsWritten).toBe(1);
+    expect((await verifyMediaBlobs(media)).ok).toBe(true);
+    // --verify-existing covers the small blobs too: a damaged config is replaced, not trusted by its size.
+    const cfg = (await readJson(media, r.manifest.digest)).config;
+    const fc = await fsp.open(blob(media, cfg.digest), 'r+');
+    await fc.write(Buffer.from('X'), 0, 1, 2);
+    await fc.close();
+    expect((await exportImage({ image: s.v1, target: 'kiosk', version: '1.0.0', mediaRoot: media })).blobsWritten).toBe(0);
     expect((await verifyMediaBlobs(media)).ok).toBe(false);
     const careful = await exportImage({ image: s.v1, target: 'kiosk', version: '1.0.0', mediaRoot: media, verifyExisting: true });
     expect(careful.blobsWritten).toBe(1);

@@ -14,6 +14,7 @@ import { deliverReceipts, RECEIPT_SCHEMA, type Receipt } from '../../src/device/
 import { emptyState, loadState } from '../../src/device/state.js';
 import { archiveMedia } from '../../src/media/archive.js';
 import { inspectMedia } from '../../src/media/inspect.js';
+import { lockMedia } from '../../src/media/lock.js';
 import { openMediaSource } from '../../src/media/source.js';
 import { listMediaUpdates } from '../../src/media/updates.js';
 import { verifyMediaBlobs } from '../../src/media/verify.js';
@@ -138,6 +139,14 @@ describe('only regular files are read from a stick', () => {
       const media = await hostileStick(place, 'fifo');
       await expect(within(archiveMedia({ mediaRoot: media, outFile: path.join(kit.dir, `out-${++n}.tar`) }), HANG_MS)).rejects.toMatchObject({ code: 'UNSAFE_MEDIA' });
     }
+  });
+
+  it('the HQ write lock refuses a FIFO at FERRY/.lock (UNSAFE_MEDIA) instead of hanging in its read', async () => {
+    const media = path.join(kit.dir, `lock-${++n}`);
+    await fsp.cp(good, media, { recursive: true });
+    made.push(media);
+    await plant(path.join(media, 'FERRY', '.lock'), 'fifo', canary);
+    await expect(within(lockMedia(media, 'export', { waitMs: 60_000 }), HANG_MS)).rejects.toMatchObject({ code: 'UNSAFE_MEDIA' });
   });
 
   it('a FIFO given as the media (an archive path) is UNSAFE_MEDIA, not a hang', async () => {

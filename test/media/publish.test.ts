@@ -19,6 +19,7 @@ const req = (over: Partial<PublishRequest> = {}): PublishRequest => ({
   manifest: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:' + 'ab'.repeat(32), size: 321 },
   platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
   payloadBytes: 1000,
+  chunkIndex: null, // the descriptor above names no image on a stick: nothing to index
   signerDir: path.join(tmp, 'signer'),
   compatible: ['acme,kiosk-v2', 'acme,kiosk-v3'],
   now: NOW,

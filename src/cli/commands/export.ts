@@ -34,6 +34,7 @@ interface ExportOpts {
   progress?: boolean;
   signer?: string;
   compatible: string[];
+  replaces: string[];
   counter?: string;
   expires?: string;
   notes?: string;
@@ -67,8 +68,8 @@ function parseCounter(s: string | undefined): number | undefined {
  */
 async function checkSigning(opts: ExportOpts): Promise<SigningPlan | undefined> {
   if (opts.signer === undefined) {
-    if (opts.compatible.length || opts.counter || opts.expires || opts.notes || opts.passphraseEnv || opts.passphraseFile) {
-      throw new FerryError('USAGE', '--compatible, --counter, --expires, --notes and --passphrase-* only apply with --signer <dir>');
+    if (opts.compatible.length || opts.replaces.length || opts.counter || opts.expires || opts.notes || opts.passphraseEnv || opts.passphraseFile) {
+      throw new FerryError('USAGE', '--compatible, --replaces, --counter, --expires, --notes and --passphrase-* only apply with --signer <dir>');
     }
     return undefined;
   }
@@ -114,10 +115,12 @@ async function sign(opts: ExportOpts, r: ExportResult, plan: SigningPlan, lock: 
     manifest: r.manifest,
     platform: r.platform,
     payloadBytes: r.payloadBytes,
+    chunkIndex: r.chunkIndex,
     ...(r.unpackedBytes !== undefined ? { unpackedBytes: r.unpackedBytes } : {}),
     signerDir: opts.signer!,
     signer: plan.signer,
     compatible: opts.compatible,
+    ...(opts.replaces.length ? { replaces: opts.replaces } : {}),
     ...(counter !== undefined ? { counter } : {}),
     ...(opts.expires !== undefined ? { expires: opts.expires } : {}),
     ...(notes !== undefined ? { notes } : {}),
@@ -139,6 +142,7 @@ export function registerExport(program: Command): void {
     .option('--check-layers', 'also decode layers copied unchanged (--compress keep), in the same read: diff_id and tar structure')
     .option('--signer <dir>', 'sign an update manifest with key.pem + cert.pem (+ chain.pem) from this folder')
     .option('--compatible <string>', 'device compatible string allowed to install it (repeatable)', collect, [])
+    .option('--replaces <target>', 'an earlier target name this one succeeds: devices following it may switch, keeping its anti-rollback floor (repeatable)', collect, [])
     .option('--counter <n>', 'release counter (anti-rollback); derived from the version when omitted')
     .option('--expires <date|days>', 'expiry of the update manifest: a date (2027-01-31), an RFC 3339 UTC time or a number of days (default 365)')
     .option('--notes <file>', 'release notes file (UTF-8, at most 64 KiB)')

@@ -1,13 +1,15 @@
 /**
  * Applying a verified image to a directory in one pass over the stick: for each
  * layer, in order, the blob is read once and flows
- *   stick -> digest+size check -> decompress -> diff_id hash -> sanitiser -> GNU tar
+ *   stick -> chunk check (req.openBlob) -> decompress -> budget -> diff_id hash -> sanitiser -> GNU tar
  * with backpressure all the way (no layer, entry or image is ever held in memory).
+ * The budget stops a decompression bomb at the signed size and the write at the
+ * slot's free-space reserve.
  * A failed digest, diff_id, path check or tar run throws; the caller has marked the
  * slot bad before writing, so nothing half-written is ever activated.
  */
 import * as fsp from 'node:fs/promises';
-import { Transform, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError, isFerryError, toFerryError } from '../../errors.js';
 import { decompressor } from '../../oci/compress.js';
@@ -18,6 +20,7 @@ import type { SlotWriteRequest, SlotWriteResult } from '../types.js';
 import { ensureGnuTar, TarExtractor } from './gnu-tar.js';
 import { LayerGate } from './layer-gate.js';
 import { TarSanitizer } from './tar-sanitizer.js';
+import { UnpackBudget } from './unpack-budget.js';
 
 const PROGRESS_EVERY = 4 * 1024 * 1024;
 
@@ -70,10 +73,14 @@ export async function applyImageToDir(req: SlotWriteRequest & { root: string }):
   report(true);
   let lowerEmpty = await isEmptyRoot(root);
   let uncompressed = 0;
+  const budget = new UnpackBudget(root, req.limits?.unpackedBytes, req.limits?.reserveBytes ?? 0);
+  await budget.checkSpace(`writing ${root}`);
+  const open: Opener = req.openBlob ? (d, w) => req.openBlob!(d, w) : (d, w) => layout.openBlob(d, w);
+  const chunkVerified = req.openBlob !== undefined;
   for (const [i, desc] of layers.entries()) {
     if (signal?.aborted) throw cancelled(`writing ${root}`);
     const what = `layer ${i + 1}/${layers.length} (${desc.digest.slice(0, 19)})`;
-    uncompressed += await applyLayer(layout, desc, image.config.rootfs.diff_ids[i]!, root, what, lowerEmpty, signal, (n) => {
+    uncompressed += await applyLayer({ layout, open, budget, chunkVerified }, desc, image.config.rootfs.diff_ids[i]!, root, what, lowerEmpty, signal, (n) => {
       done += n;
       report(false);
     });
@@ -101,8 +108,20 @@ async function explainLayerFailure(layout: OciLayout, desc: Descriptor, what: st
   return err;
 }
 
+/** Opens a blob as a stream of verified bytes. */
+type Opener = (desc: Descriptor, what: string) => Readable;
+
+/** Where a layer's bytes come from and what bounds them. */
+interface LayerIo {
+  layout: OciLayout;
+  open: Opener;
+  budget: UnpackBudget;
+  /** Every byte was checked before it was read on (verified streaming): a failure is never tampering in disguise. */
+  chunkVerified: boolean;
+}
+
 /** Apply one layer and return its uncompressed size; on any failure the tar child is killed before the error is thrown. */
-async function applyLayer(layout: OciLayout, desc: Descriptor, diffId: string, root: string, what: string, lowerEmpty: boolean, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<number> {
+async function applyLayer(io: LayerIo, desc: Descriptor, diffId: string, root: string, what: string, lowerEmpty: boolean, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<number> {
   const compression = layerCompression(desc.mediaType);
   const tar = new TarExtractor(root, what);
   const gate = new LayerGate(root, what, lowerEmpty);
@@ -110,9 +129,10 @@ async function applyLayer(layout: OciLayout, desc: Descriptor, diffId: string, r
   const diff = new DigestComputer();
   try {
     await pipeline(
-      layout.openBlob(desc, what),
+      io.open(desc, what),
       new ByteCounter(onBytes),
       decompressor(compression, what),
+      io.budget.stage(what),
       diff,
       async (src: AsyncIterable<Buffer>) => {
         for await (const chunk of src) {
@@ -127,7 +147,7 @@ async function applyLayer(layout: OciLayout, desc: Descriptor, diffId: string, r
   } catch (e) {
     await tar.kill();
     if (signal?.aborted) throw cancelled(what);
-    throw await explainLayerFailure(layout, desc, what, e);
+    throw io.chunkVerified ? (isFerryError(e) ? e : toFerryError(e, what)) : await explainLayerFailure(io.layout, desc, what, e);
   }
   if (diff.digest !== diffId) {
     throw new FerryError('DIGEST_MISMATCH', `${what}: uncompressed content does not match the image config's diff_id (expected ${diffId}, got ${diff.digest}): the image was built wrongly or altered; re-export it`, {

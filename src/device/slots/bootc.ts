@@ -126,7 +126,7 @@ class BootcSlot implements Slot {
     for (const desc of blobs) {
       if (req.signal?.aborted) throw new FerryError('CANCELLED', 'cancelled while copying the image');
       const progress: ProgressFn = (e) => req.progress({ step: 'write', bytesDone: base + e.bytesDone, bytesTotal: total, detail: desc.digest });
-      const r = await writer.writeBlob(desc, () => req.layout.openBlob(desc), { progress });
+      const r = await writer.writeBlob(desc, () => (req.openBlob ? req.openBlob(desc, `blob ${desc.digest}`) : req.layout.openBlob(desc)), { progress });
       if (r.written) {
         read += desc.size;
         written += desc.size;

@@ -158,10 +158,12 @@ class DirSlot implements Slot {
 
   async write(req: SlotWriteRequest): Promise<SlotWriteResult> {
     const dir = this.cfg.path;
+    let started = false;
     try {
       await fsp.mkdir(dir, { recursive: true });
       await refuseBootedRoot(dir);
       await emptyDirectory(dir);
+      started = true;
       const result = await applyImageToDir({ ...req, root: dir });
       // Durable before the pipeline records the slot and switches the bootloader:
       // syncfs(2) of the slot's file system (GNU tar does not fsync what it writes).
@@ -169,6 +171,9 @@ class DirSlot implements Slot {
       if (r.code !== 0) throw new FerryError('SLOT_WRITE_FAILED', `cannot sync ${dir}: ${r.stderr.trim() || `sync exited with ${r.code ?? r.signal}`}`);
       return result;
     } catch (e) {
+      // The slot is marked bad and is rewritten in full next time: give its space back now, so a
+      // bomb or a too-large image does not leave a full disk that the state directory may share.
+      if (started) await emptyDirectory(dir).catch(() => undefined);
       throw toFerryError(e);
     }
   }

@@ -1,0 +1,127 @@
+/**
+ * Verified streaming (README "Verified streaming"): a blob is read from the stick in
+ * whole chunks, each chunk is hashed and compared with the signed chunk index, and only
+ * then handed on. Nothing downstream (decompressor, tar parser, GNU tar) ever sees a byte
+ * that was not verified, each byte is read from the stick exactly once, and the buffer
+ * that was hashed is the buffer that is passed on: a stick that answers differently on a
+ * second read has nothing to exploit. The next chunk is read while the current one is
+ * being consumed, so the disk and the decompressor overlap.
+ */
+import { createHash } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { FerryError } from '../errors.js';
+import type { FileRange } from './range-copy.js';
+import type { Descriptor } from './types.js';
+
+/** Open a file of the stick for reading: never a FIFO (O_NONBLOCK), never through a symlink (O_NOFOLLOW), only a regular file. */
+export async function openRegularForRead(file: string, what: string): Promise<fsp.FileHandle> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new FerryError('UNSAFE_MEDIA', `${what} is a symbolic link on the stick (${file}): do not use this stick; report it to headquarters`, { cause: e });
+    if (code === 'ENOENT') throw new FerryError('BLOB_MISSING', `${what} is missing from the stick: the media is incomplete; re-copy it at headquarters`, { cause: e });
+    throw new FerryError('IO_ERROR', `${what}: cannot open ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  const st = await fh.stat();
+  if (!st.isFile()) {
+    await fh.close();
+    throw new FerryError('UNSAFE_MEDIA', `${what} is not a regular file on the stick (${file}): do not use this stick; report it to headquarters`);
+  }
+  return fh;
+}
+
+/**
+ * A stream of the blob `desc`, whose bytes sit at `range`, in which every chunk of
+ * `chunkSize` bytes has been checked against `chunks` (hex SHA-256) before it is emitted.
+ * Fails with SIZE_MISMATCH when the stick holds another size, DIGEST_MISMATCH at the
+ * first chunk that differs (details.chunk is its index), and DIGEST_MISMATCH at the end when
+ * the verified chunks do not make up the blob's own digest.
+ */
+export function readChunkVerified(locate: () => Promise<FileRange | undefined>, desc: Descriptor, chunks: readonly string[], chunkSize: number, what: string): Readable {
+  let range: FileRange;
+  // The blob's own digest too: a signer's chunk index must describe the bytes stored under
+  // that digest, so the layout stays content-addressed for skopeo, umoci and bootc.
+  const whole = createHash('sha256');
+  let fh: fsp.FileHandle | undefined;
+  let next = 0;
+  let ahead: Promise<Buffer> | undefined;
+  const read = async (i: number): Promise<Buffer> => {
+    const off = i * chunkSize;
+    const len = Math.min(chunkSize, desc.size - off);
+    const buf = Buffer.allocUnsafe(len);
+    for (let got = 0; got < len; ) {
+      const { bytesRead } = await fh!.read(buf, got, len - got, range.start + off + got);
+      if (bytesRead === 0) throw new FerryError('SIZE_MISMATCH', `${what}: the stick's copy ends after ${off + got} of ${desc.size} bytes: the media was altered or damaged; re-copy it at headquarters`);
+      got += bytesRead;
+    }
+    return buf;
+  };
+  return new Readable({
+    highWaterMark: chunkSize,
+    construct(cb) {
+      const open = async (): Promise<void> => {
+        const r = await locate();
+        if (r === undefined) throw new FerryError('BLOB_MISSING', `${what} is missing from the stick: the media is incomplete; re-copy it at headquarters`, { details: { digest: desc.digest } });
+        if (r.size !== desc.size) {
+          throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, the stick holds ${r.size}: the media was altered or damaged; re-copy it at headquarters`, { details: { expected: desc.size, actual: r.size } });
+        }
+        range = r;
+        fh = await openRegularForRead(r.file, what);
+        // the handle, not the name: the size that counts is the one of the file actually opened
+        if ((await fh.stat()).size < r.start + r.size) throw new FerryError('SIZE_MISMATCH', `${what}: the stick's file is shorter than the ${desc.size} bytes it should hold: re-copy it at headquarters`);
+      };
+      open().then(
+        () => cb(),
+        (e: Error) => cb(e),
+      );
+    },
+    read() {
+      if (next >= chunks.length) {
+        const actual = whole.digest('hex');
+        if (`sha256:${actual}` !== desc.digest) {
+          this.destroy(
+            new FerryError('DIGEST_MISMATCH', `${what}: its chunks match the signed chunk index but the blob does not match its digest ${desc.digest}: the update is inconsistent; nothing was activated; report this stick to headquarters`, {
+              details: { expected: desc.digest, actual: `sha256:${actual}` },
+            }),
+          );
+          return;
+        }
+        this.push(null);
+        return;
+      }
+      const i = next;
+      const cur = ahead ?? read(i);
+      ahead = undefined;
+      cur.then(
+        (buf) => {
+          const actual = createHash('sha256').update(buf).digest('hex');
+          if (actual !== chunks[i]) {
+            this.destroy(
+              new FerryError('DIGEST_MISMATCH', `${what}: chunk ${i + 1} of ${chunks.length} does not match the signed chunk index: the media was altered or damaged; nothing of that chunk was used; re-copy the stick at headquarters`, {
+                details: { chunk: i, expected: chunks[i], actual, digest: desc.digest },
+              }),
+            );
+            return;
+          }
+          whole.update(buf);
+          next = i + 1;
+          if (next < chunks.length) ahead = read(next);
+          ahead?.catch(() => undefined); // surfaced when consumed
+          this.push(buf);
+        },
+        (e: Error) => this.destroy(e),
+      );
+    },
+    destroy(err, cb) {
+      const h = fh;
+      fh = undefined;
+      // wait for a read in flight before closing its handle
+      const settle = ahead ? ahead.then(() => undefined, () => undefined) : Promise.resolve();
+      settle.then(() => (h ? h.close() : undefined)).then(() => cb(err), () => cb(err));
+    },
+  });
+}
