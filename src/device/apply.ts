@@ -11,7 +11,6 @@ import { openMediaLayout } from '../media/source.js';
 import { CHUNK_INDEX_CAP, type ChunkIndex, chunksOf, parseChunkIndex } from '../oci/chunk-index.js';
 import { readChunkVerified } from '../oci/chunk-reader.js';
 import type { Descriptor } from '../oci/types.js';
-import { toPem } from '../trust/der-write.js';
 import { noProgress, type ProgressFn } from '../progress.js';
 import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice, planInputs } from './context.js';
 import { faultingProgress, faultPoint } from './fault.js';
@@ -19,6 +18,7 @@ import { acquireLock } from './lock.js';
 import { type InstallPlan, planInstall, type SkipReason } from './plan.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { settleDeadApply } from './interrupted.js';
+import { keepRevocation } from './revocation.js';
 import { type DeviceState, loadState, raiseTrustedTime, saveState } from './state.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
 import type { Slot } from './types.js';
@@ -71,7 +71,7 @@ export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise
     await settleDeadApply(dev, state, clock());
     const run: Run = { dev, state, opts, deps, clock, started: clock(), before: slotSummary(state), progress: opts.progress ?? noProgress, markedBad: false, switched: false };
     const verified = await verifyMedia(run);
-    await cacheRevocation(run, verified);
+    await keepRevocation(dev, state, verified);
     const { plan, skipped } = await choosePlan(run, verified);
     const slot = dev.slots[plan.target];
     try {
@@ -98,16 +98,6 @@ async function verifyMedia(run: Run): Promise<MediaVerifyResult> {
   const { dev, state } = run;
   run.progress({ step: 'verify', bytesDone: 0, bytesTotal: 0, detail: 'signatures' });
   return run.deps.verifyMedia(mediaVerifyRequest(dev, state, run.opts.mediaRoot, run.clock()));
-}
-
-/**
- * A newer root-signed CRL on the stick is kept at once, whatever happens next: a stick that
- * carries only a CRL, or whose updates are all refused, must still revoke for every later stick.
- */
-async function cacheRevocation(run: Run, verified: MediaVerifyResult): Promise<void> {
-  if (!verified.crlToCache) return;
-  run.state.crlPem = toPem(verified.crlToCache, 'X509 CRL');
-  await saveState(run.dev.config.stateDir, run.state);
 }
 
 /** Step plan: decide everything before the first write; nothing applicable ends here with a receipt. */

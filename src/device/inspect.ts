@@ -17,6 +17,7 @@ import type { UpdateManifest } from '../trust/types.js';
 import { parseStrictJson } from '../util/json.js';
 import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice, planInputs } from './context.js';
 import { type PlanInputs, type PlanResult, planInstall, type UpdateCandidate } from './plan.js';
+import { keepRevocationNow } from './revocation.js';
 import { type DeviceState, effectiveNow, loadState } from './state.js';
 import { otherSlot } from './types.js';
 
@@ -47,6 +48,7 @@ export async function surveyMedia(opts: DeviceOptions, deps: DeviceDeps, mediaRo
   const dev = await openDevice(opts, deps);
   const state = await loadState(dev.config.stateDir);
   const verified = await deps.verifyMedia(mediaVerifyRequest(dev, state, mediaRoot, clock));
+  await keepRevocationNow(dev, verified); // a CRL on this stick counts from now on, even if nothing is installed
   const inputs = await planInputs(dev, state, verified, clock);
   return { dev, state, verified, inputs, describeTarget: dev.slots[otherSlot(dev.booted)].describe() };
 }

@@ -5,7 +5,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { FerryError } from '../errors.js';
+import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
 import type { LayoutWriter } from '../oci/blob-store.js';
 import { checkTargetAndVersion, parseInputName } from '../oci/input-name.js';
@@ -44,6 +44,8 @@ export interface ExportRequest {
   create?: boolean;
   /** The stick's write lock, when the caller already holds it (export + sign in one lock). */
   lock?: MediaLock;
+  /** Further files this run will write (the signed update manifest and its signature), for the space check. */
+  alsoWrites?: PlannedBlob[];
   /** How to wait for another writer of the stick (when `lock` is not given). */
   lockOptions?: LockOptions;
 }
@@ -140,7 +142,10 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   const existing = (await store.layout.readIndex()).manifests.find((d) => d.annotations?.[Annotation.refName] === ref);
   const predicted = predictedManifest(src, actions);
   if (existing && predicted && predicted.digest !== existing.digest && !req.replace) throw versionExists(ref, existing, predicted.digest);
-  await checkStoreCapacity(store, await plannedBlobs(store.layout, src, actions));
+  // index.json is rewritten through a temp file: old and new exist at once
+  const indexBytes = JSON.stringify(await store.layout.readIndex()).length + 1024;
+  const planned = [...(await plannedBlobs(store.layout, src, actions)), { what: 'config', size: 64 * 1024 }, { what: 'manifest', size: 64 * 1024 }, { what: 'index.json', size: 2 * indexBytes }];
+  await checkStoreCapacity(store, [...planned, ...(req.alsoWrites ?? [])]);
   store.layout.onWrite = (file) => lock.wrote(file);
 
   const tally = { blobsWritten: 0, bytesWritten: 0, blobsSkipped: 0, bytesSkipped: 0 };
@@ -187,7 +192,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   if (existing && !unchanged && existing.digest !== entry.digest && !req.replace) throw versionExists(ref, existing, entry.digest);
   if (existing && req.replace) await removeSignedUpdate(req.mediaRoot, ref);
   progress?.({ step: 'index', bytesDone: 0, bytesTotal: 0, detail: ref });
-  if (!unchanged) await store.layout.addToIndex([entry]);
+  if (!unchanged) await store.layout.addToIndex([entry]).catch((e: unknown) => Promise.reject(toFerryError(e, `cannot write ${path.join(store.paths.oci, 'index.json')}`)));
   lock.commit();
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
   const replaced = existing && req.replace && existing.digest !== entry.digest ? { replaced: existing.digest } : {};

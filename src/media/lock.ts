@@ -163,9 +163,11 @@ export function activeLocks(): MediaLock[] {
   return [...active];
 }
 
-async function tryCreate(file: string, owner: LockOwner): Promise<boolean> {
+async function tryCreate(file: string, owner: LockOwner, onCreated: () => void): Promise<boolean> {
   try {
     const fh = await fsp.open(file, 'wx', 0o644);
+    // ours from this moment: a Ctrl-C while the owner record is written must still remove it
+    onCreated();
     try {
       await fh.writeFile(JSON.stringify(owner) + '\n');
       await fh.sync();
@@ -179,7 +181,7 @@ async function tryCreate(file: string, owner: LockOwner): Promise<boolean> {
     // FERRY/ was removed by a writer that created it and just released it: make it again
     if (code === 'ENOENT') {
       await fsp.mkdir(path.dirname(file), { recursive: true });
-      return tryCreate(file, owner);
+      return tryCreate(file, owner, onCreated);
     }
     throw e;
   }
@@ -220,18 +222,16 @@ export async function lockMedia(mediaRoot: string, what: string, opts: LockOptio
   const me: LockOwner = { pid: process.pid, host: os.hostname(), ...(start ? { start } : {}), since: new Date().toISOString(), what, nonce: randomBytes(8).toString('hex') };
   const deadline = Date.now() + (opts.waitMs ?? 120_000);
   let told = false;
+  const lock = new MediaLock(mediaRoot, file, createdFerry);
   for (;;) {
     let created: boolean;
     try {
-      created = await tryCreate(file, me);
+      created = await tryCreate(file, me, () => active.add(lock));
     } catch (e) {
+      if (active.delete(lock)) await fsp.rm(file, { force: true });
       throw toFerryError(e, `cannot lock ${file}`);
     }
-    if (created) {
-      const lock = new MediaLock(mediaRoot, file, createdFerry);
-      active.add(lock);
-      return lock;
-    }
+    if (created) return lock;
     const owner = await readOwner(file);
     if (owner && isStale(owner)) {
       await breakStale(file, owner);

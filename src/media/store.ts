@@ -66,14 +66,25 @@ export function checkCapacity(fs: FsCapacity, blobs: PlannedBlob[], where: strin
     }
   }
   if (fs.blocks === 0) return; // size not reported: a write that does not fit fails with NO_SPACE (ENOSPC) and leaves no blob
-  // per-blob rounding up to whole blocks, plus one block of slack for each file's metadata
-  const needed = blobs.reduce((n, b) => n + Math.ceil(b.size / fs.bsize) * fs.bsize + fs.bsize, 0);
+  const needed = estimateBytes(fs.bsize, blobs);
   const available = fs.bavail * fs.bsize;
   if (needed > available) {
     throw new FerryError('NO_SPACE', `${where} has ${available} bytes free but the export needs about ${needed}: free space or use a bigger stick`, {
       details: { needed, available },
     });
   }
+}
+
+/**
+ * The space a plan takes on a file system with `bsize`-byte clusters: each file rounded up
+ * to whole clusters, plus one cluster per file for its directory entries (FAT's long names
+ * take 7 entries of 32 bytes for a 64-hex blob name, and temp names as many again) and
+ * metadata, plus a margin of 1% and 8 clusters for what no plan sees (the index temp,
+ * the lock, a directory growing by a cluster).
+ */
+export function estimateBytes(bsize: number, blobs: PlannedBlob[]): number {
+  const files = blobs.reduce((n, b) => n + Math.ceil(b.size / bsize) * bsize + bsize, 0);
+  return files + Math.ceil((files * 0.01) / bsize) * bsize + 8 * bsize;
 }
 
 /** An opened media store: its paths and the OCI layout writer. */

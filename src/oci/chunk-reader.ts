@@ -8,30 +8,26 @@
  * being consumed, so the disk and the decompressor overlap.
  */
 import { createHash } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
+import { openRegular } from '../util/fsx.js';
 import type { FileRange } from './range-copy.js';
 import type { Descriptor } from './types.js';
 
-/** Open a file of the stick for reading: never a FIFO (O_NONBLOCK), never through a symlink (O_NOFOLLOW), only a regular file. */
-export async function openRegularForRead(file: string, what: string): Promise<fsp.FileHandle> {
-  let fh: fsp.FileHandle;
+/**
+ * Open a file of the stick for reading through fsx.openRegular (never a FIFO or device, never
+ * through a link below `under`, only a regular file); an archive given by path may be a link.
+ */
+export async function openRegularForRead(file: string, what: string, under?: string): Promise<fsp.FileHandle> {
   try {
-    fh = await fsp.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+    return (await openRegular(file, what, { media: true, ...(under !== undefined ? { under } : {}) })).fh;
   } catch (e) {
+    if (e instanceof FerryError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') throw new FerryError('UNSAFE_MEDIA', `${what} is a symbolic link on the stick (${file}): do not use this stick; report it to headquarters`, { cause: e });
     if (code === 'ENOENT') throw new FerryError('BLOB_MISSING', `${what} is missing from the stick: the media is incomplete; re-copy it at headquarters`, { cause: e });
     throw new FerryError('IO_ERROR', `${what}: cannot open ${file}: ${(e as Error).message}`, { cause: e });
   }
-  const st = await fh.stat();
-  if (!st.isFile()) {
-    await fh.close();
-    throw new FerryError('UNSAFE_MEDIA', `${what} is not a regular file on the stick (${file}): do not use this stick; report it to headquarters`);
-  }
-  return fh;
 }
 
 /**
@@ -70,7 +66,7 @@ export function readChunkVerified(locate: () => Promise<FileRange | undefined>, 
           throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, the stick holds ${r.size}: the media was altered or damaged; re-copy it at headquarters`, { details: { expected: desc.size, actual: r.size } });
         }
         range = r;
-        fh = await openRegularForRead(r.file, what);
+        fh = await openRegularForRead(r.file, what, r.under);
         // the handle, not the name: the size that counts is the one of the file actually opened
         if ((await fh.stat()).size < r.start + r.size) throw new FerryError('SIZE_MISMATCH', `${what}: the stick's file is shorter than the ${desc.size} bytes it should hold: re-copy it at headquarters`);
       };

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyUpdate } from '../../src/device/apply.js';
 import { bootCheck } from '../../src/device/boot-check.js';
 import { deviceDeps } from '../../src/device/deps.js';
+import { surveyMedia } from '../../src/device/inspect.js';
 import { loadState } from '../../src/device/state.js';
 import { issueCertificate, revokeCertificate } from '../../src/trust/pki.js';
 import { makeDevice, simulateBoot, type TestDevice } from '../helpers/device.js';
@@ -185,6 +186,11 @@ describe('revocation and target binding', () => {
     await expect(applyUpdate({ ...dev.opts, mediaRoot: crlOnly }, deviceDeps)).rejects.toMatchObject({ code: 'NO_APPLICABLE_UPDATE' });
     expect((await loadState(dev.stateDir)).crlPem).toMatch(/BEGIN X509 CRL/);
     await expect(applyUpdate({ ...dev.opts, mediaRoot: signedByIt }, deviceDeps)).rejects.toMatchObject({ code: 'CERT_REVOKED' });
+    // the terminal UI only reads the stick (no apply): the CRL is kept all the same
+    const viaTui = await device();
+    await surveyMedia(viaTui.opts, deviceDeps, crlOnly, new Date());
+    expect((await loadState(viaTui.stateDir)).crlPem).toMatch(/BEGIN X509 CRL/);
+    await expect(applyUpdate({ ...viaTui.opts, mediaRoot: signedByIt }, deviceDeps)).rejects.toMatchObject({ code: 'CERT_REVOKED' });
   });
 
   it('follows one target name: another name is WRONG_TARGET unless it replaces this one with a counter above its floor', async () => {

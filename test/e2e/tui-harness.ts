@@ -124,7 +124,7 @@ export async function saveScreen(name: string, screen: string): Promise<void> {
 }
 
 /** Words that end in "…" on purpose (work in progress), not because text was cut. */
-const ELLIPSIS_WORDS = /(reading|working|requested|cancelling|checking|lese|arbeite|angefordert)…/g;
+const ELLIPSIS_WORDS = /(reading|working|requested|cancelling|checking|lese|arbeite|angefordert|prüfe|breche ab)…/g;
 
 /** Rows of `screen` that were cut (an ellipsis where text did not fit); [] when nothing is cut. */
 export function cutRows(screen: string): string[] {

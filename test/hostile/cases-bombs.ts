@@ -162,7 +162,7 @@ export const BOMB_CASES: HostileCase[] = [
     },
   },
   rawSigned('layer-size-negative', 'a signed image whose layer descriptor says size -1', 'INVALID_MANIFEST', (m) => void (m.layers[0]!.size = -1)),
-  rawSigned('layer-size-huge', 'a signed image whose layer descriptor says 2^52 bytes', 'SIZE_MISMATCH', (m) => void (m.layers[0]!.size = 2 ** 52)),
+  rawSigned('layer-size-huge', 'a signed image whose layer descriptor says 2^52 bytes (its signed chunk index lists 1 chunk)', 'MANIFEST_INVALID', (m) => void (m.layers[0]!.size = 2 ** 52)),
   rawSigned('manifest-over-cap', 'a signed 5 MiB image manifest (cap 4 MiB)', 'FILE_TOO_LARGE', (m) => void (m.annotations = { pad: 'p'.repeat(5 * MiB) })),
   rawSigned('config-size-over-cap', 'a signed config descriptor of 9 MiB (cap 8 MiB)', 'FILE_TOO_LARGE', (m) => void (m.config.size = 9 * MiB)),
 ];

@@ -5,6 +5,11 @@ import { defineCorpus, only } from './harness.js';
 defineCorpus(
   'hostile sticks: no key, a signed stick altered afterwards',
   only(MEDIA_CASES, [
+    'chunk-first',
+    'chunk-middle',
+    'chunk-last',
+    'chunk-index-swapped',
+    'no-chunk-index',
     'fifo-at-config',
     'fifo-at-layer',
     'symlink-at-layer',

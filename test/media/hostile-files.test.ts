@@ -149,6 +149,15 @@ describe('only regular files are read from a stick', () => {
     await expect(within(lockMedia(media, 'export', { waitMs: 60_000 }), HANG_MS)).rejects.toMatchObject({ code: 'UNSAFE_MEDIA' });
   });
 
+  it('installs from an archive given through a symlinked path (the path given may be a link; the stick inside may not)', async () => {
+    const tar = path.join(kit.dir, `stick-${++n}.tar`);
+    await archiveMedia({ mediaRoot: good, outFile: tar });
+    const link = path.join(kit.dir, `stick-link-${n}.tar`);
+    await fsp.symlink(tar, link);
+    const r = await within(run('apply', link), 60_000);
+    expect(r).toMatchObject({ plan: { target: 'B' } });
+  });
+
   it('a FIFO given as the media (an archive path) is UNSAFE_MEDIA, not a hang', async () => {
     const fifo = path.join(kit.dir, `media-fifo-${++n}`);
     await plant(fifo, 'fifo', canary);

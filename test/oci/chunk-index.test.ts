@@ -114,7 +114,7 @@ describe('readChunkVerified', () => {
     await fsp.writeFile(good, data);
     const link = path.join(dir, 'link');
     await fsp.symlink(good, link);
-    expect((await drain(readChunkVerified(async () => ({ file: link, start: 0, size: data.length }), desc, chunkList(data), CH, 'blob'))).error).toMatchObject({ code: 'UNSAFE_MEDIA' });
+    expect((await drain(readChunkVerified(async () => ({ file: link, start: 0, size: data.length, under: dir }), desc, chunkList(data), CH, 'blob'))).error).toMatchObject({ code: 'UNSAFE_MEDIA' });
     const fifo = path.join(dir, 'fifo');
     const { execFileSync } = await import('node:child_process');
     execFileSync('mkfifo', [fifo]);

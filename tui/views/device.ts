@@ -72,7 +72,8 @@ export function deviceLines(info: DeviceInfo, s: Strings, g: Glyphs, width: numb
     ...kvWrap(s.ui.labelGoBack, info.rollback.ok ? fmt(s.ui.goBackTo, { v: versionName(info.rollback.version, 'good'), slot: info.rollback.slot }) : `${s.ui.none}: ${info.rollback.reason}`, width),
   ];
   if (rb) lines.push(...kvWrap(s.ui.labelRolledBack, fmt(s.ui.rolledBackText, { at: formatInstant(rb.at), from: rb.fromVersion ?? '?', to: rb.toVersion ?? '?' }), width));
-  lines.push(...kvWrap(s.ui.labelBootCheck, bc ? `${bc.ok ? g.ok : g.no} ${bc.ok ? s.ui.bootCheckPassed : `${s.ui.healthFailed}${bc.code ? ` [${bc.code}]` : ''}`}, ${formatInstant(bc.at)}` : s.ui.noneYet, width));
+  // Which version the last boot check judged: after a reboot into a new one it is still the old one until the check runs.
+  lines.push(...kvWrap(s.ui.labelBootCheck, bc ? `${bc.ok ? g.ok : g.no} ${bc.ok ? s.ui.bootCheckPassed : `${s.ui.healthFailed}${bc.code ? ` [${bc.code}]` : ''}`}${bc.version ? ` (${bc.version})` : ''}, ${formatInstant(bc.at)}` : s.ui.noneYet, width));
   lines.push(...kvWrap(s.ui.labelLast, lastText(info), width));
   lines.push(...kvWrap(s.ui.labelBootOrder, `${info.bootOrder.join(' ')}   (${info.bootloader.split(' ')[0]}; d shows the file)`, width));
   lines.push(...kvWrap(s.ui.labelClock, clockLine(info), width));
