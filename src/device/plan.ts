@@ -7,7 +7,7 @@
 import { ERROR_CODES, type ErrorCode, ExitCode } from '../errors.js';
 import type { UpdateManifest, VerifiedSigner } from '../trust/types.js';
 import type { DeviceConfig } from './config.js';
-import { boundTarget, type DeviceState, type SlotRecord } from './state.js';
+import { boundTarget, type DeviceState, floorOf, type SlotRecord } from './state.js';
 import { type BootState, type ImageSize, otherSlot, payloadNeed, type SlotName, type SpaceNeed } from './types.js';
 
 /** One update found on the stick: verified (signature, chain, expiry) or refused with a reason. */
@@ -79,14 +79,14 @@ export function applicability(m: UpdateManifest, inp: PlanInputs): SkipReason | 
     if (!(m.target.replaces ?? []).includes(bound)) {
       return skip('WRONG_TARGET', `this device follows ${bound}; ${m.id} is for ${m.target.name}, which does not replace ${bound}`);
     }
-    const carried = state.counterFloor[bound];
+    const carried = floorOf(state, bound);
     if (carried !== undefined && m.target.counter <= carried) {
       return skip('DOWNGRADE_REFUSED', `counter ${m.target.counter} of ${m.target.name} is not above this device's floor ${carried} for ${bound}, which it replaces (anti-rollback)`);
     }
   }
   const nb = m.rollout?.notBefore;
   if (nb !== undefined && Date.parse(nb) > inp.now.getTime()) return skip('NOT_YET_ROLLED_OUT', `not to be installed before ${nb}`);
-  const floor = state.counterFloor[m.target.name];
+  const floor = floorOf(state, m.target.name);
   if (floor !== undefined && m.target.counter < floor) {
     return skip('DOWNGRADE_REFUSED', `counter ${m.target.counter} is below this device's floor ${floor} for ${m.target.name} (anti-rollback)`);
   }

@@ -97,7 +97,8 @@ async function plannedBlobs(layout: LayoutWriter, src: SourceImage, actions: Lay
 /** True when the source's own OCI manifest describes exactly these blobs, so its bytes (and digest) can be kept. */
 function sameAsOriginal(src: SourceImage, config: Descriptor, layers: Descriptor[]): boolean {
   const o = src.original;
-  if (!o || o.descriptor.mediaType !== MediaType.imageManifest || o.manifest.mediaType !== MediaType.imageManifest) return false;
+  // the manifest's own mediaType is optional (umoci omits it): the descriptor's says what it is
+  if (!o || o.descriptor.mediaType !== MediaType.imageManifest || (o.manifest.mediaType !== undefined && o.manifest.mediaType !== MediaType.imageManifest)) return false;
   const same = (a: Descriptor, b: Descriptor) => a.digest === b.digest && a.size === b.size && a.mediaType === b.mediaType;
   return same(o.manifest.config, config) && o.manifest.layers.length === layers.length && o.manifest.layers.every((l, i) => same(l, layers[i]!));
 }
@@ -182,6 +183,9 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   // The chunk index is a loose blob (no manifest lists it): written before index.json names the image.
   const chunkIndex = await writeChunkIndex(store, layers, opts);
 
+  const digestChanged = src.original && src.original.descriptor.digest !== man.descriptor.digest && (req.compress ?? 'keep') === 'keep'
+    ? [`manifest digest changed ${src.original.descriptor.digest} → ${man.descriptor.digest}: the source had to be converted to OCI; registries and signatures know the old digest`]
+    : [];
   const entry: Descriptor = {
     mediaType: MediaType.imageManifest,
     digest: man.descriptor.digest,
@@ -196,7 +200,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   lock.commit();
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
   const replaced = existing && req.replace && existing.digest !== entry.digest ? { replaced: existing.digest } : {};
-  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), chunkIndex, ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), warnings: repairedWarnings(store.layout.repaired) };
+  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), chunkIndex, ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), warnings: [...digestChanged, ...repairedWarnings(store.layout.repaired)] };
 }
 
 /** Remove `updates/<id>.json` (first: nothing lists the update any more) and then its signature. */

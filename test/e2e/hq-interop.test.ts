@@ -95,6 +95,10 @@ describe('images made by umoci and skopeo exported by ferry', () => {
     const media = path.join(dir, 'umoci-stick');
     const r = JSON.parse(ferry('export', '--create', '--image', `oci:${layout}:base`, '--target', 'um', '--version', '0.1.0', '--media', media, '--json'));
     expect(r.ok).toBe(true);
+    // the manifest is kept byte for byte (umoci omits its optional mediaType field): the digest the build pipeline knows
+    const source = JSON.parse(await fsp.readFile(path.join(layout, 'index.json'), 'utf8')).manifests[0].digest as string;
+    expect(r.manifest.digest).toBe(source);
+    expect(r.warnings).toEqual(expect.not.arrayContaining([expect.stringContaining('digest changed')]));
     ferry('verify', '--media', media);
     const bundle = path.join(dir, 'bundle-umoci');
     execFileSync('umoci', ['unpack', '--image', `${media}/FERRY/oci:um-0.1.0`, bundle], { stdio: 'ignore' });
