@@ -257,14 +257,18 @@ async function recordFailure(run: Run, plan: InstallPlan, e: unknown): Promise<v
   await finish(run, makeReceipt(run, result, plan, { error: err })).catch(() => undefined);
 }
 
-/** Step receipt: persist the state with the receipt queued, then flush receipts to the stick. */
+/** Step receipt: persist the state with the receipt queued, then flush receipts to the stick (and persist what was delivered). */
 async function finish(run: Run, receipt: Receipt): Promise<ReceiptDelivery> {
   delete run.state.inProgress;
   if (receipt.result === 'success') {
     run.state.lastResult = { action: 'apply', result: 'success', at: receipt.finishedAt, updateId: receipt.updateId };
   }
+  // The record stands before the stick is touched: a stick that stalls the receipt write for
+  // ever (a hostile USB device, a pulled stick) cannot keep this apply's outcome out of the state.
+  await deliverReceipts(undefined, run.state, receipt);
+  await saveState(run.dev.config.stateDir, run.state);
   run.progress({ step: 'receipt', bytesDone: 0, bytesTotal: 1 });
-  const delivery = await deliverReceipts(run.opts.mediaRoot, run.state, receipt);
+  const delivery = await deliverReceipts(run.opts.mediaRoot, run.state);
   await saveState(run.dev.config.stateDir, run.state);
   run.progress({ step: 'receipt', bytesDone: 1, bytesTotal: 1 });
   return delivery;
