@@ -53,7 +53,7 @@ export function toDeviceInfo(st: DeviceStatus, waitingReceipts: Set<string> = ne
   const running = st.slots[st.booted];
   const last = st.lastResult;
   const boot = st.bootloader.state;
-  const floor = running.target !== undefined ? st.counterFloor[running.target] : undefined;
+  const floor = running.target !== undefined && Object.hasOwn(st.counterFloor, running.target) ? st.counterFloor[running.target] : undefined;
   const fv = floorVersion(st, floor);
   const rb = st.rollback;
   return {

@@ -10,7 +10,7 @@ import { type DeviceDeps, type DeviceOptions, openDevice, type DeviceContext } f
 import { settleDeadApply } from './interrupted.js';
 import { acquireLock } from './lock.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
-import { type DeviceState, commitRelease, loadState, type OperatorRollback, type RecordedError, saveState } from './state.js';
+import { type DeviceState, commitRelease, floorOf, loadState, type OperatorRollback, type RecordedError, saveState } from './state.js';
 import { otherSlot, type SlotName } from './types.js';
 
 /** Options of the maintenance commands. */
@@ -66,7 +66,7 @@ export function markGoodRisk(state: DeviceState, slot: SlotName): MarkGoodRisk {
   const rec = state.slots[slot];
   const out: MarkGoodRisk = {};
   if (rec.lastError?.code === 'HEALTH_CHECK_FAILED') out.failedCheck = rec.lastError;
-  const cur = rec.target === undefined ? undefined : state.counterFloor[rec.target];
+  const cur = rec.target === undefined ? undefined : floorOf(state, rec.target);
   if (rec.target !== undefined && rec.counter !== undefined && (cur === undefined || rec.counter > cur)) {
     out.floor = `after this, versions older than ${rec.version ?? `counter ${rec.counter}`} can no longer be installed`;
   }

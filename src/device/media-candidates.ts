@@ -11,7 +11,7 @@ import { verifyMediaUpdates } from '../media/verify-updates.js';
 import { loadTrustMaterial } from '../trust/load.js';
 import { revocationToCache } from '../trust/verify.js';
 import type { MediaVerifyRequest, MediaVerifyResult } from './context.js';
-import type { UpdateCandidate } from './plan.js';
+import { releaseVersion, type UpdateCandidate } from './plan.js';
 
 /** Verify every update on the stick for this device. */
 export async function verifyMediaForDevice(req: MediaVerifyRequest): Promise<MediaVerifyResult> {
@@ -25,11 +25,16 @@ export async function verifyMediaForDevice(req: MediaVerifyRequest): Promise<Med
   const running = state.slots[req.booted];
   const installedCounter: Record<string, number> = {};
   if (running?.target !== undefined && running.counter !== undefined) installedCounter[running.target] = running.counter;
+  const floorVersion: Record<string, string> = {};
+  for (const [name, floor] of Object.entries(state.counterFloor)) {
+    const v = releaseVersion(state, name, floor);
+    if (v !== undefined) floorVersion[name] = v;
+  }
   let crlToCache: Uint8Array | undefined;
   const results = await verifyMediaUpdates(
     req.mediaRoot,
     trust,
-    { requiredSigners: req.requiredSigners, compatible: req.compatible, counterFloor: state.counterFloor, allowSameVersion: req.allowSameVersion, installedCounter },
+    { requiredSigners: req.requiredSigners, compatible: req.compatible, counterFloor: state.counterFloor, floorVersion, allowSameVersion: req.allowSameVersion, installedCounter },
     req.clock,
     { onTrust: (merged) => (crlToCache = revocationToCache(merged)) },
   );

@@ -7,7 +7,7 @@
 import { ERROR_CODES, type ErrorCode, ExitCode } from '../errors.js';
 import type { UpdateManifest, VerifiedSigner } from '../trust/types.js';
 import type { DeviceConfig } from './config.js';
-import { boundTarget, type DeviceState, type SlotRecord } from './state.js';
+import { boundTarget, type DeviceState, floorOf, type SlotRecord } from './state.js';
 import { type BootState, type ImageSize, otherSlot, payloadNeed, type SlotName, type SpaceNeed } from './types.js';
 
 /** One update found on the stick: verified (signature, chain, expiry) or refused with a reason. */
@@ -27,6 +27,15 @@ export interface SkipReason {
   id: string;
   code: ErrorCode;
   message: string;
+  /** Raw numbers behind the message (counters), for --json; technicians read versions in the message. */
+  details?: Record<string, unknown>;
+}
+
+/** The version of the release of `name` with `counter` that a slot still records, when one does. */
+export function releaseVersion(state: DeviceState, name: string, counter: number | undefined): string | undefined {
+  if (counter === undefined) return undefined;
+  for (const r of [state.slots.A, state.slots.B]) if (r.target === name && r.counter === counter && r.version !== undefined) return r.version;
+  return undefined;
 }
 
 /** Everything needed to act, decided before the first write. */
@@ -67,7 +76,8 @@ export interface PlanInputs {
 
 /** Why a verified update does not apply to this device, or undefined when it does. */
 export function applicability(m: UpdateManifest, inp: PlanInputs): SkipReason | undefined {
-  const skip = (code: ErrorCode, message: string): SkipReason => ({ id: m.id, code, message });
+  const skip = (code: ErrorCode, message: string, details?: Record<string, unknown>): SkipReason => ({ id: m.id, code, message, ...(details ? { details } : {}) });
+  const v = m.target.version;
   const { config, state, booted } = inp;
   const running = state.slots[booted];
   const target = state.slots[otherSlot(booted)];
@@ -79,23 +89,25 @@ export function applicability(m: UpdateManifest, inp: PlanInputs): SkipReason | 
     if (!(m.target.replaces ?? []).includes(bound)) {
       return skip('WRONG_TARGET', `this device follows ${bound}; ${m.id} is for ${m.target.name}, which does not replace ${bound}`);
     }
-    const carried = state.counterFloor[bound];
+    const carried = floorOf(state, bound);
     if (carried !== undefined && m.target.counter <= carried) {
-      return skip('DOWNGRADE_REFUSED', `counter ${m.target.counter} of ${m.target.name} is not above this device's floor ${carried} for ${bound}, which it replaces (anti-rollback)`);
+      const had = releaseVersion(state, bound, carried);
+      return skip('DOWNGRADE_REFUSED', `${m.target.name} ${v} is not newer than ${had !== undefined ? `${bound} ${had}, which this device already ran` : `the newest ${bound} release this device already ran`} and which it replaces (anti-rollback)`, { counter: m.target.counter, floor: carried, floorTarget: bound });
     }
   }
   const nb = m.rollout?.notBefore;
   if (nb !== undefined && Date.parse(nb) > inp.now.getTime()) return skip('NOT_YET_ROLLED_OUT', `not to be installed before ${nb}`);
-  const floor = state.counterFloor[m.target.name];
+  const floor = floorOf(state, m.target.name);
   if (floor !== undefined && m.target.counter < floor) {
-    return skip('DOWNGRADE_REFUSED', `counter ${m.target.counter} is below this device's floor ${floor} for ${m.target.name} (anti-rollback)`);
+    const had = releaseVersion(state, m.target.name, floor);
+    return skip('DOWNGRADE_REFUSED', `version ${v} is older than ${had !== undefined ? `version ${had}` : 'a release'} this device already ran (anti-rollback)`, { counter: m.target.counter, floor });
   }
   const sameAsRunning = running.target === m.target.name && running.counter === m.target.counter;
   if (sameAsRunning && !config.policy.allowSameVersion) {
     return skip('ALREADY_INSTALLED', `version ${m.target.version} is already running in slot ${booted}`);
   }
   if (running.target === m.target.name && running.counter !== undefined && m.target.counter < running.counter) {
-    return skip('DOWNGRADE_REFUSED', `counter ${m.target.counter} is older than the running ${running.version ?? ''} (counter ${running.counter})`);
+    return skip('DOWNGRADE_REFUSED', `version ${v} is older than the running version ${running.version ?? '(unknown)'}`, { counter: m.target.counter, runningCounter: running.counter });
   }
   // Pending and primary: installed, waiting for its reboot. Pending but not primary means the
   // apply died before the bootloader switch; installing again rewrites it and switches.
@@ -106,7 +118,8 @@ export function applicability(m: UpdateManifest, inp: PlanInputs): SkipReason | 
   }
   const min = m.target.requires?.minCounter;
   if (min !== undefined && (running.target !== m.target.name || (running.counter ?? -1) < min)) {
-    return skip('REQUIREMENT_NOT_MET', `needs counter ${min} or newer running first (running: ${running.counter ?? 'none'})`);
+    const now = running.version !== undefined ? `${running.target ?? ''} ${running.version}`.trim() : 'none';
+    return skip('REQUIREMENT_NOT_MET', `version ${v} needs a newer release running first (running: ${now}): install the intermediate release first`, { minCounter: min, runningCounter: running.counter });
   }
   return undefined;
 }

@@ -210,9 +210,17 @@ export async function saveState(stateDir: string, state: DeviceState): Promise<v
   await writeFileAtomic(statePath(stateDir), JSON.stringify(state, null, 2) + '\n', 0o600);
 }
 
+/**
+ * The anti-rollback floor of `target`, or undefined. Own keys only: a signed target name may
+ * be "constructor" or "valueOf", and an inherited Object.prototype member is no floor.
+ */
+export function floorOf(state: DeviceState, target: string): number | undefined {
+  return Object.hasOwn(state.counterFloor, target) ? state.counterFloor[target] : undefined;
+}
+
 /** Raise the counter floor of `target` to `counter`; never lowers it. */
 export function raiseFloor(state: DeviceState, target: string, counter: number): void {
-  const cur = state.counterFloor[target];
+  const cur = floorOf(state, target);
   if (cur === undefined || counter > cur) state.counterFloor[target] = counter;
 }
 
@@ -236,7 +244,7 @@ export function commitRelease(state: DeviceState, rec: SlotRecord): void {
   if (rec.target === undefined || rec.counter === undefined) return;
   const before = boundTarget(state);
   if (before !== undefined && before !== rec.target) {
-    const old = state.counterFloor[before];
+    const old = floorOf(state, before);
     if (old !== undefined) raiseFloor(state, rec.target, old);
   }
   raiseFloor(state, rec.target, rec.counter);

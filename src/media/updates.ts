@@ -25,6 +25,14 @@ const MAX_UPDATES = 1000;
 const MAX_UPDATE_BYTES = 64 * 1024 * 1024;
 const PEM_CAP = 1024 * 1024;
 const CRL_CAP = 8 * 1024 * 1024;
+/**
+ * Most CRLs and cross-certificates taken from a stick. Every one is parsed and (CRLs)
+ * signature-checked again for each of up to 1,000 updates: a copied legitimate CRL
+ * repeated 8,000 times in crl.pem kept a device busy for about half an hour, lock held.
+ * HQ writes one CRL (ferry pki revoke) and a few cross-certificates (root rotation).
+ */
+export const MAX_MEDIA_CRLS = 16;
+export const MAX_MEDIA_CROSS_CERTS = 64;
 /** Update ids are file names: the same characters as target names and versions. */
 export const UPDATE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
 
@@ -64,11 +72,17 @@ export async function listMediaUpdates(media: string | MediaSource): Promise<Med
   }
   const crl = await src.readFile('trust/crl.pem', CRL_CAP, 'x509 crl');
   const crlCandidates = crl ? fromPem(crl.toString('utf8'), 'X509 CRL') : [];
+  if (crlCandidates.length > MAX_MEDIA_CRLS) {
+    throw new FerryError('LIMIT_EXCEEDED', `${where(src, 'trust/crl.pem')} holds ${crlCandidates.length} CRLs, more than ${MAX_MEDIA_CRLS}: do not use this stick; report it to headquarters`, { details: { cap: MAX_MEDIA_CRLS } });
+  }
   const pems = pemNames(await src.list('trust/roots'), where(src, 'trust/roots'), true);
   const crossCerts: Buffer[] = [];
   for (const n of pems) {
     const pem = await src.readFile(`trust/roots/${n}`, PEM_CAP, 'certificate');
     if (pem) crossCerts.push(...fromPem(pem.toString('utf8'), 'CERTIFICATE'));
+    if (crossCerts.length > MAX_MEDIA_CROSS_CERTS) {
+      throw new FerryError('LIMIT_EXCEEDED', `${where(src, 'trust/roots')} holds more than ${MAX_MEDIA_CROSS_CERTS} certificates: do not use this stick; report it to headquarters`, { details: { cap: MAX_MEDIA_CROSS_CERTS } });
+    }
   }
   return { updates, crlCandidates, crossCerts };
 }

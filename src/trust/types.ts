@@ -94,6 +94,8 @@ export interface VerifyPolicy {
   compatible?: string;
   /** Lowest acceptable counter per target name (anti-rollback). */
   counterFloor?: Record<string, number>;
+  /** The version of the release that set each floor, when known: messages name versions, not counters. */
+  floorVersion?: Record<string, string>;
   /** Accept a counter equal to the floor (reinstall of the same release). */
   allowSameVersion?: boolean;
   /** Counter currently installed per target, for `target.requires.minCounter`. */

@@ -159,6 +159,11 @@ function checkSignerInfo(si: ParsedSignerInfo, embedded: ParsedCert[], digest: B
   return leaf;
 }
 
+/** `rec[key]` when it is rec's own: a signed target name may be "constructor", and Object.prototype's is no counter. */
+function ownNumber(rec: Record<string, number> | undefined, key: string): number | undefined {
+  return rec !== undefined && Object.hasOwn(rec, key) ? rec[key] : undefined;
+}
+
 /** The device policy for a verified manifest at effective time `t`: expiry, compatibility, anti-rollback, requirements, rollout. */
 export function checkUpdatePolicy(m: UpdateManifest, policy: VerifyPolicy, t: number): void {
   const at = new Date(t).toISOString();
@@ -168,17 +173,19 @@ export function checkUpdatePolicy(m: UpdateManifest, policy: VerifyPolicy, t: nu
       details: { compatible: m.target.compatible, device: policy.compatible },
     });
   }
-  const floor = policy.counterFloor?.[m.target.name];
+  const floor = ownNumber(policy.counterFloor, m.target.name);
   if (floor !== undefined && m.target.counter < floor) {
-    throw new FerryError('DOWNGRADE_REFUSED', `update ${m.id} has counter ${m.target.counter}, below the installed ${floor}: downgrades are refused; bring a newer release`, { details: { counter: m.target.counter, floor } });
+    const had = policy.floorVersion?.[m.target.name];
+    const than = had !== undefined ? `version ${had}` : 'a release';
+    throw new FerryError('DOWNGRADE_REFUSED', `update ${m.id} (version ${m.target.version}) is older than ${than} this device already ran: downgrades are refused; bring a newer release`, { details: { counter: m.target.counter, floor } });
   }
   if (floor !== undefined && m.target.counter === floor && !policy.allowSameVersion) {
     throw new FerryError('ALREADY_INSTALLED', `update ${m.id} (version ${m.target.version}) is already installed: nothing to do (a device whose policy sets allowSameVersion may reinstall it)`, { details: { counter: floor } });
   }
   const min = m.target.requires?.minCounter;
-  const installed = policy.installedCounter?.[m.target.name];
+  const installed = ownNumber(policy.installedCounter, m.target.name);
   if (min !== undefined && installed !== undefined && installed < min) {
-    throw new FerryError('REQUIREMENT_NOT_MET', `update ${m.id} needs installed counter ≥ ${min}, the device has ${installed}: install the intermediate release first`);
+    throw new FerryError('REQUIREMENT_NOT_MET', `update ${m.id} (version ${m.target.version}) needs a newer release installed than this device has: install the intermediate release first`, { details: { minCounter: min, installedCounter: installed } });
   }
   const notBefore = m.rollout?.notBefore;
   if (notBefore !== undefined && !policy.ignoreRollout && t < parseUtc(notBefore)!) {

@@ -82,4 +82,23 @@ describe('planInstall', () => {
   it('checks requires.minCounter against the running release', () => {
     expect(planInstall(inputs([ok(manifest('2.0.0', 20, { requires: { minCounter: 12 } }))]))).toMatchObject({ kind: 'nothing', code: 'REQUIREMENT_NOT_MET' });
   });
+
+  it('names versions, not counters, when it refuses a downgrade or a missing requirement; the counters stay in details', () => {
+    const skipOf = (r: ReturnType<typeof planInstall>) => (r.kind === 'nothing' ? r.skipped[0] : undefined);
+    expect(skipOf(planInstall(inputs([ok(manifest('0.9.0', 9))])))).toEqual({
+      id: 'kiosk-0.9.0', code: 'DOWNGRADE_REFUSED', message: 'version 0.9.0 is older than version 1.0.0 this device already ran (anti-rollback)', details: { counter: 9, floor: 10 },
+    });
+    const unknownFloor = inputs([ok(manifest('1.2.0', 12))]);
+    unknownFloor.state.counterFloor.kiosk = 15; // set by a release no slot records any more
+    expect(skipOf(planInstall(unknownFloor))?.message).toBe('version 1.2.0 is older than a release this device already ran (anti-rollback)');
+    const noFloor = inputs([ok(manifest('0.9.0', 9))]);
+    delete noFloor.state.counterFloor.kiosk;
+    expect(skipOf(planInstall(noFloor))).toMatchObject({ message: 'version 0.9.0 is older than the running version 1.0.0', details: { counter: 9, runningCounter: 10 } });
+    const replaced = inputs([ok(manifest('0.5.0', 10, { name: 'kiosk2', replaces: ['kiosk'] }))]);
+    expect(skipOf(planInstall(replaced))?.message).toBe('kiosk2 0.5.0 is not newer than kiosk 1.0.0, which this device already ran and which it replaces (anti-rollback)');
+    expect(skipOf(planInstall(inputs([ok(manifest('2.0.0', 20, { requires: { minCounter: 12 } }))])))).toEqual({
+      id: 'kiosk-2.0.0', code: 'REQUIREMENT_NOT_MET', message: 'version 2.0.0 needs a newer release running first (running: kiosk 1.0.0): install the intermediate release first', details: { minCounter: 12, runningCounter: 10 },
+    });
+    for (const r of [planInstall(inputs([ok(manifest('0.9.0', 9))])), planInstall(noFloor), planInstall(replaced)]) expect(skipOf(r)?.message).not.toMatch(/counter|(?<![.\d])(9|10|15)(?![.\d])/);
+  });
 });

@@ -30,7 +30,7 @@ export const DEVICE: DeviceInfo = {
 export const LISTING: MediaListing = {
   root: '/run/media/tech/FERRY',
   updates: [
-    { id: 'kiosk-0.9.0', target: 'kiosk', version: '0.9.0', counter: 90, sizeBytes: 10_000_000, signer: 'ferry signer', expires: '2027-01-01T00:00:00Z', problem: { code: 'DOWNGRADE_REFUSED', message: 'counter 90 is below this device\'s floor 100 for kiosk (anti-rollback)' } },
+    { id: 'kiosk-0.9.0', target: 'kiosk', version: '0.9.0', counter: 90, sizeBytes: 10_000_000, signer: 'ferry signer', expires: '2027-01-01T00:00:00Z', problem: { code: 'DOWNGRADE_REFUSED', message: 'version 0.9.0 is older than version 1.0.0 this device already ran (anti-rollback)' } },
     { id: 'kiosk-1.1.0', target: 'kiosk', version: '1.1.0', counter: 110, sizeBytes: 12_582_912, signer: 'ferry signer', expires: '2027-01-01T00:00:00Z', notes: 'Fixes the printer queue.\nFaster boot.' },
     { id: 'tablet-3.0.0', target: 'tablet', version: '3.0.0', counter: 300, sizeBytes: 50_000_000, signer: 'ferry signer', expires: '2027-01-01T00:00:00Z', problem: { code: 'INCOMPATIBLE_DEVICE', message: 'built for acme,tablet, this device is acme,kiosk-v2' } },
   ],

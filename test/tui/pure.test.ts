@@ -4,7 +4,8 @@ import { bar, fit, formatBytes, formatDuration, wrap } from '../../tui/format.js
 import { eta, finishMeter, percent, rate, startMeter, updateMeter } from '../../tui/meter.js';
 import { createRepaintScheduler } from '../../tui/scheduler.js';
 import { stageOf } from '../../tui/state.js';
-import { explainError, LANGUAGES } from '../../tui/strings.js';
+import { explainError, ERRORS_EN, LANGUAGES } from '../../tui/strings.js';
+import { ERRORS_DE } from '../../tui/strings-de.js';
 
 describe('string table', () => {
   it('explains every error code in every language, in one line each', () => {
@@ -14,6 +15,14 @@ describe('string table', () => {
         expect(help, `${lang}: ${code}`).toBeDefined();
         expect(`${help!.what} ${help!.next}`).not.toContain('\n');
       }
+    }
+  });
+  it('has its own German line for every error code (no silent English fallback)', () => {
+    for (const code of Object.keys(ERROR_CODES) as Array<keyof typeof ERROR_CODES>) {
+      const de = ERRORS_DE[code];
+      expect(de, `German line for ${code}`).toBeDefined();
+      expect(de!.what, code).not.toBe(ERRORS_EN[code]!.what);
+      expect(de!.next, code).not.toBe(ERRORS_EN[code]!.next);
     }
   });
   it('falls back by exit-code family for a code it does not know', () => {
