@@ -26,6 +26,19 @@ have systemd-analyze || need+=(systemd)        # tests: systemd-analyze verify o
 have debootstrap || need+=(debootstrap)        # tests: a Debian minbase root without Node for the device executable
 have strip || need+=(binutils)                 # build:device strips the node binary's symbols
 have tic || need+=(ncurses-bin)                # build:device compiles the TUI's terminfo entries
+have lintian || need+=(lintian)                # tests: the .deb passes lintian
+have podman || need+=(podman)                  # tests: podman build of samples/bootc/Containerfile
+# the virtual kiosk (samples/vm, npm run test:vm): QEMU, real GRUB (BIOS and EFI), OVMF, a busybox userland
+have qemu-system-x86_64 || need+=(qemu-system-x86)
+have qemu-img || need+=(qemu-utils)
+[ -d /usr/lib/grub/i386-pc ] || need+=(grub-pc-bin)
+[ -d /usr/lib/grub/x86_64-efi ] || need+=(grub-efi-amd64-bin)
+have grub-install || need+=(grub2-common)
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need+=(ovmf)
+[ -x /bin/busybox ] && busybox --list | grep -qx findfs || need+=(busybox-static)
+have mcopy || need+=(mtools)
+have sfdisk || need+=(fdisk)
+have debugfs || need+=(e2fsprogs)
 if [ ${#need[@]} -eq 0 ]; then echo "setup-debian: all tools present"; exit 0; fi
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 echo "setup-debian: installing ${need[*]}"

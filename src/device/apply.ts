@@ -12,9 +12,8 @@ import { CHUNK_INDEX_CAP, type ChunkIndex, chunksOf, parseChunkIndex } from '../
 import { readChunkVerified } from '../oci/chunk-reader.js';
 import type { Descriptor } from '../oci/types.js';
 import { noProgress, type ProgressFn } from '../progress.js';
-import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, openDevice, planInputs } from './context.js';
+import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, lockDevice, openDevice, planInputs } from './context.js';
 import { faultingProgress, faultPoint } from './fault.js';
-import { acquireLock } from './lock.js';
 import { type InstallPlan, planInstall, type SkipReason } from './plan.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { settleDeadApply } from './interrupted.js';
@@ -64,7 +63,7 @@ interface Run {
 /** Apply the best (or the requested) verified update from the media to the inactive slot. */
 export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise<ApplyResult> {
   const dev = await openDevice(opts, deps);
-  const lock = await acquireLock(dev.config.stateDir, 'apply');
+  const lock = await lockDevice(dev, 'apply');
   try {
     const state = await loadState(dev.config.stateDir);
     const clock = opts.clock ?? (() => new Date());
@@ -264,14 +263,18 @@ async function recordFailure(run: Run, plan: InstallPlan | undefined, e: unknown
   await finish(run, makeReceipt(run, result, plan, { error: err })).catch(() => undefined);
 }
 
-/** Step receipt: persist the state with the receipt queued, then flush receipts to the stick. */
+/** Step receipt: persist the state with the receipt queued, then flush receipts to the stick (and persist what was delivered). */
 async function finish(run: Run, receipt: Receipt): Promise<ReceiptDelivery> {
   delete run.state.inProgress;
   if (receipt.result === 'success') {
     run.state.lastResult = { action: 'apply', result: 'success', at: receipt.finishedAt, updateId: receipt.updateId };
   }
+  // The record stands before the stick is touched: a stick that stalls the receipt write for
+  // ever (a hostile USB device, a pulled stick) cannot keep this apply's outcome out of the state.
+  await deliverReceipts(undefined, run.state, receipt);
+  await saveState(run.dev.config.stateDir, run.state);
   run.progress({ step: 'receipt', bytesDone: 0, bytesTotal: 1 });
-  const delivery = await deliverReceipts(run.opts.mediaRoot, run.state, receipt);
+  const delivery = await deliverReceipts(run.opts.mediaRoot, run.state);
   await saveState(run.dev.config.stateDir, run.state);
   run.progress({ step: 'receipt', bytesDone: 1, bytesTotal: 1 });
   return delivery;

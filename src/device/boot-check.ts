@@ -9,9 +9,8 @@
  */
 import { FerryError } from '../errors.js';
 import { runHealthCheck, runRebootCommand } from './commands.js';
-import { type DeviceDeps, type DeviceOptions, openDevice, type DeviceContext } from './context.js';
+import { type DeviceDeps, type DeviceOptions, lockDevice, openDevice, type DeviceContext } from './context.js';
 import { settleDeadApply } from './interrupted.js';
-import { acquireLock } from './lock.js';
 import { deliverReceipts, type Receipt, recordEvent, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, commitRelease, loadState, saveState } from './state.js';
 import { otherSlot, type SlotName } from './types.js';
@@ -41,7 +40,7 @@ type Outcome = Pick<BootCheckResult, 'outcome' | 'message'> & { result: Receipt[
 export async function bootCheck(opts: BootCheckOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>): Promise<BootCheckResult> {
   const dev = await openDevice(opts, deps);
   const clock = opts.clock ?? (() => new Date());
-  const lock = await acquireLock(dev.config.stateDir, 'boot-check');
+  const lock = await lockDevice(dev, 'boot-check');
   try {
     const state = await loadState(dev.config.stateDir);
     await settleDeadApply(dev, state, clock());

@@ -8,7 +8,9 @@ import type { SlotConfig } from './config.js';
 import { type DeviceConfig, loadDeviceConfig } from './config.js';
 import { type BootedSlotSource, readBootedSlot } from './booted-slot.js';
 import { BOOTLOADER_TYPES, createBootloader } from './bootloaders/registry.js';
+import { acquireLock, type DeviceLock } from './lock.js';
 import type { PlanInputs, UpdateCandidate } from './plan.js';
+import { removeStaleTemps } from '../util/fsx.js';
 import { type DeviceState, effectiveNow } from './state.js';
 import { type Bootloader, type ImageSize, otherSlot, type Slot, type SlotName } from './types.js';
 
@@ -67,6 +69,23 @@ export async function openDevice(opts: DeviceOptions, deps: Pick<DeviceDeps, 'sl
   const slots = buildSlots(config, deps, opts.configFile);
   const b = await readBootedSlot({ cmdlineFile: opts.cmdlineFile, configBootedSlot: config.bootedSlot, env: opts.env });
   return { configFile: opts.configFile, config, bootloader, booted: b.slot, bootedSource: b.source, slots };
+}
+
+/**
+ * Take the device lock for one command, then remove the temporary files a run that died
+ * (a power cut between create and rename) left in the state folder and beside the
+ * bootloader environment: only ferry's own names, only under the lock.
+ */
+export async function lockDevice(dev: DeviceContext, what: string): Promise<DeviceLock> {
+  const lock = await acquireLock(dev.config.stateDir, what);
+  try {
+    await removeStaleTemps(dev.config.stateDir);
+    await dev.bootloader.removeStaleTemps?.();
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+  return lock;
 }
 
 /** The verification request for this device: its trust, policy and state, at `clock`. */

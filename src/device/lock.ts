@@ -6,6 +6,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { fsyncDir } from '../util/fsx.js';
 import { FerryError } from '../errors.js';
 
 /** A held lock; `release` removes it (idempotent). */
@@ -96,6 +97,9 @@ export async function acquireLock(stateDir: string, what = 'device operation'): 
           released = true;
           await fsp.rm(file, { force: true });
           heldHere.delete(file);
+          // sync the removal: unsynced, a power cut brings the lock back (the next boot would
+          // still take it over by boot id, but a clean release should stay released)
+          await fsyncDir(stateDir).catch(() => undefined);
         },
       };
     } catch (e) {

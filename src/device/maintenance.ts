@@ -6,9 +6,8 @@
  * markGoodRisk), for the CLI and the terminal UI alike.
  */
 import { FerryError } from '../errors.js';
-import { type DeviceDeps, type DeviceOptions, openDevice, type DeviceContext } from './context.js';
+import { type DeviceDeps, type DeviceOptions, lockDevice, openDevice, type DeviceContext } from './context.js';
 import { settleDeadApply } from './interrupted.js';
-import { acquireLock } from './lock.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, commitRelease, floorOf, loadState, type OperatorRollback, type RecordedError, saveState } from './state.js';
 import { otherSlot, type SlotName } from './types.js';
@@ -75,7 +74,7 @@ export function markGoodRisk(state: DeviceState, slot: SlotName): MarkGoodRisk {
 
 async function withDevice(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>, body: Body): Promise<MaintenanceResult> {
   const dev = await openDevice(opts, deps);
-  const lock = await acquireLock(dev.config.stateDir, 'maintenance');
+  const lock = await lockDevice(dev, 'maintenance');
   try {
     const state = await loadState(dev.config.stateDir);
     const clock = opts.clock ?? (() => new Date());

@@ -4,8 +4,7 @@
  * result. Read-only, except that with a writable stick (`--media`) waiting
  * receipts are flushed to it (under the lock).
  */
-import { type DeviceDeps, type DeviceOptions, openDevice } from './context.js';
-import { acquireLock } from './lock.js';
+import { type DeviceDeps, type DeviceOptions, lockDevice, openDevice } from './context.js';
 import { type MarkGoodRisk, markGoodRisk, type RollbackOption, rollbackOption } from './maintenance.js';
 import { deliverReceipts, type ReceiptDelivery } from './receipts.js';
 import { type DeviceEvent, type DeviceState, type LastResult, loadState, type OperatorRollback, saveState, type SlotRecord } from './state.js';
@@ -66,7 +65,7 @@ export async function deviceStatus(opts: StatusOptions, deps: Pick<DeviceDeps, '
   let state: DeviceState;
   let delivery: ReceiptDelivery | undefined;
   if (opts.mediaRoot !== undefined) {
-    const lock = await acquireLock(dev.config.stateDir, 'status');
+    const lock = await lockDevice(dev, 'status');
     try {
       state = await loadState(dev.config.stateDir);
       if (state.pendingReceipts.length > 0) {

@@ -111,4 +111,6 @@ export interface Bootloader {
   markGood(slot: SlotName): Promise<void>;
   /** Never boot `slot` again until rewritten: not good, 0 attempts, last in order. */
   markBad(slot: SlotName): Promise<void>;
+  /** Remove ferry's temporary files a run that died left beside the environment (under the device lock). */
+  removeStaleTemps?(): Promise<void>;
 }

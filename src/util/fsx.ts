@@ -20,6 +20,28 @@ export function isTempName(name: string): boolean {
   return name.startsWith('.ferry-tmp-');
 }
 
+/**
+ * Remove the temporary files a run that died left in `dir`: every `.ferry-tmp-*`, or with
+ * `target` only those of that file (`.ferry-tmp-<name>.*`, for folders ferry shares with
+ * others, such as the grubenv's). Returns how many were removed; a missing dir is none.
+ */
+export async function removeStaleTemps(dir: string, target?: string): Promise<number> {
+  const prefix = target === undefined ? '.ferry-tmp-' : `.ferry-tmp-${path.basename(target)}.`;
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return 0;
+  }
+  let n = 0;
+  for (const name of names.filter((x) => x.startsWith(prefix))) {
+    await fsp.rm(path.join(dir, name), { force: true });
+    n++;
+  }
+  if (n > 0) await fsyncDir(dir);
+  return n;
+}
+
 /** fsync a directory so a rename inside it survives power loss. */
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await fsp.open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);

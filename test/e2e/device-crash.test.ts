@@ -34,7 +34,7 @@ async function slotAFingerprint(dev: TestDevice): Promise<string> {
 
 describe('ferry device apply killed with SIGKILL', () => {
   it.each(FAULT_POINTS)('at %s leaves a bootable device and a re-run completes', async (point) => {
-    const dev = await makeDevice({ kind: 'grub', extra: { deviceId: 'crash-test' } });
+    const dev = await makeDevice({ kind: 'grub', extra: { deviceId: `crash-test-${point}` } });
     devices.push(dev);
     await kit.installTrust(dev.trustDir);
     // slot A holds the running system: it must never be touched
@@ -67,6 +67,14 @@ describe('ferry device apply killed with SIGKILL', () => {
       expect(again.status).toBe(0);
     }
     expect((await loadState(dev.stateDir)).slots.B.status).toBe('pending');
+    // the install's success receipt reaches the stick, even when the cut came after the switch
+    const receipts = path.join(stick, 'FERRY', 'receipts', `crash-test-${point}`);
+    const applied = [];
+    for (const f of await fsp.readdir(receipts)) {
+      const r = JSON.parse(await fsp.readFile(path.join(receipts, f), 'utf8')) as { action: string; result: string; version?: string };
+      if (r.action === 'apply' && r.result === 'success') applied.push(r.version);
+    }
+    expect(applied).toEqual(['1.1.0']);
     expect(await simulateBoot(dev)).toBe('B');
     expect(ferry(dev, ['device', 'boot-check']).status).toBe(0);
     expect((await loadState(dev.stateDir)).slots.B.status).toBe('good');

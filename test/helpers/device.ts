@@ -136,7 +136,12 @@ export async function simulateBoot(dev: TestDevice): Promise<SlotName> {
   return slot;
 }
 
-/** samples/grub/grub.cfg in TypeScript: first slot in ORDER with OK=1 and TRY < FERRY_MAX_TRY; count the try. */
+/**
+ * samples/grub/grub.cfg in TypeScript, the fast stand-in for unit tests: first slot in ORDER
+ * with OK=1 and TRY < FERRY_MAX_TRY; count the try. The real script runs under GRUB in
+ * test/vm (docs/vm.md), whose results (two tries for B with FERRY_MAX_TRY=2, then A; a
+ * committed B boots with B_TRY reset) this model must keep matching.
+ */
 async function bootGrub(dev: TestDevice): Promise<SlotName> {
   const vars = decodeGrubenv(await fsp.readFile(dev.bootFile));
   const max = Number(vars.get('FERRY_MAX_TRY') ?? '1');

@@ -6,7 +6,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError } from '../../errors.js';
-import { readFileCapped, writeFileAtomic } from '../../util/fsx.js';
+import { readFileCapped, removeStaleTemps, writeFileAtomic } from '../../util/fsx.js';
 import { parseStrictJson } from '../../util/json.js';
 import type { BootState, Bootloader, SlotName } from '../types.js';
 import { otherSlot } from '../types.js';
@@ -32,6 +32,10 @@ class FileBootloader implements Bootloader {
     private readonly file: string,
     private readonly attempts: number,
   ) {}
+
+  async removeStaleTemps(): Promise<void> {
+    await removeStaleTemps(path.dirname(this.file), this.file);
+  }
 
   describe(): string {
     return `file ${this.file}`;

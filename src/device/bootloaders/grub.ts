@@ -7,8 +7,9 @@
  * mark-good resets TRY to 0, like rauc-mark-good on every boot.
  */
 import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
 import { FerryError } from '../../errors.js';
-import { readFileCapped, writeFileAtomic } from '../../util/fsx.js';
+import { readFileCapped, removeStaleTemps, writeFileAtomic } from '../../util/fsx.js';
 import type { BootState, Bootloader, SlotName } from '../types.js';
 import { otherSlot } from '../types.js';
 import { type BootloaderFactory, intVar, orderWithFirst, parseOrder, requireParam } from './common.js';
@@ -25,9 +26,39 @@ export function grubVarsToState(vars: ReadonlyMap<string, string>): BootState {
   return { order: parseOrder(vars.get('ORDER')), slots: { A: slot('A'), B: slot('B') } };
 }
 
+/** statfs f_type of FAT (msdos, vfat): the EFI System Partition, where UEFI machines keep the grubenv. */
+export const FAT_SUPER_MAGIC = 0x4d44;
+
+/**
+ * How to replace the grubenv on a file system of statfs type `fsType`. On FAT, rename is
+ * not atomic (vfat rewrites several directory entries; a cut between them can leave no
+ * `grubenv` at all), so the block is rewritten in place, as GRUB's own save_env does: the
+ * file keeps its clusters, and since ferry's variables fit the first 512-byte sector with
+ * the rest '#' padding in both versions, only one sector really changes. Elsewhere (ext4):
+ * temp file, fsync, rename, fsync dir.
+ */
+export function grubenvWriteMode(fsType: number): 'in-place' | 'rename' {
+  return fsType === FAT_SUPER_MAGIC ? 'in-place' : 'rename';
+}
+
+/** Overwrite the same-size block in place and fsync it. */
+async function rewriteInPlace(file: string, bytes: Buffer): Promise<void> {
+  const fh = await fsp.open(file, 'r+');
+  try {
+    await fh.write(bytes, 0, bytes.length, 0);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 class GrubBootloader implements Bootloader {
   readonly type = 'grub';
   constructor(private readonly envFile: string) {}
+
+  async removeStaleTemps(): Promise<void> {
+    await removeStaleTemps(path.dirname(this.envFile), this.envFile);
+  }
 
   describe(): string {
     return `grub ${this.envFile}`;
@@ -53,7 +84,9 @@ class GrubBootloader implements Bootloader {
     change(vars);
     try {
       const st = await fsp.stat(this.envFile);
-      await writeFileAtomic(this.envFile, encodeGrubenv(vars, size), st.mode & 0o777);
+      const bytes = encodeGrubenv(vars, size);
+      if (grubenvWriteMode((await fsp.statfs(this.envFile)).type) === 'in-place') await rewriteInPlace(this.envFile, bytes);
+      else await writeFileAtomic(this.envFile, bytes, st.mode & 0o777);
     } catch (e) {
       if (e instanceof FerryError) throw e.withContext(`grub: ${this.envFile}`);
       throw new FerryError('BOOTLOADER_ERROR', `grub: cannot write ${this.envFile}: ${(e as Error).message}`, { cause: e });

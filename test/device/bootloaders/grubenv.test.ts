@@ -3,6 +3,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAT_SUPER_MAGIC, grubenvWriteMode } from '../../../src/device/bootloaders/grub.js';
 import { decodeGrubenv, encodeGrubenv, GRUBENV_SIGNATURE } from '../../../src/device/bootloaders/grubenv.js';
 
 let dir: string;
@@ -40,5 +41,21 @@ describe('grubenv codec', () => {
     expect(() => decodeGrubenv(Buffer.from('ORDER=A B\n'))).toThrow(/GRUB Environment Block/);
     expect(() => encodeGrubenv(new Map([['big', 'x'.repeat(1100)]]))).toThrow(/needs \d+ bytes/);
     expect(() => encodeGrubenv(new Map([['bad name', '1']]))).toThrow(/not a valid grubenv variable name/);
+  });
+});
+
+describe('grubenv on FAT (the EFI System Partition)', () => {
+  it('is rewritten in place there and replaced by rename elsewhere', () => {
+    expect(grubenvWriteMode(FAT_SUPER_MAGIC)).toBe('in-place');
+    expect(grubenvWriteMode(0xef53)).toBe('rename'); // ext4
+  });
+
+  it("keeps all of ferry's variables in the first 512-byte sector, so an in-place rewrite changes one sector", () => {
+    const vars = new Map([['ORDER', 'B A'], ['A_OK', '1'], ['B_OK', '1'], ['A_TRY', '9'], ['B_TRY', '9'], ['FERRY_MAX_TRY', '9']]);
+    const block = encodeGrubenv(vars);
+    expect(block.length).toBe(1024);
+    const text = block.toString('latin1');
+    expect(text.lastIndexOf('\n')).toBeLessThan(512);
+    expect(/^#+$/.test(text.slice(512))).toBe(true);
   });
 });

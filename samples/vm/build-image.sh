@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Builds ferry's virtual kiosk (docs/vm.md): DIR/disk.img (GPT: BIOS boot partition with
+# GRUB, slots A and B, a boot partition holding samples/grub/grub.cfg verbatim and the
+# grubenv, a data partition with ferry's config, trust and state), DIR/stick.img (a FAT32
+# stick labelled FERRY carrying kiosk 1.1.0, signed by DIR/pki), DIR/run.sh to boot it.
+#   bash samples/vm/build-image.sh --out DIR [--flavour bios|uefi] [--ferry PATH]
+# Heavy parts are cached under $FERRY_VM_CACHE (default /var/cache/ferry-vm): the kernel
+# .deb and the built images, keyed by everything that goes into them.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+OUT=
+FLAVOUR=bios
+FERRY_BIN="${FERRY_BIN:-$REPO/dist/device/ferry}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) OUT="$2"; shift 2 ;;
+    --flavour) FLAVOUR="$2"; shift 2 ;;
+    --ferry) FERRY_BIN="$2"; shift 2 ;;
+    *) echo "usage: build-image.sh --out DIR [--flavour bios|uefi] [--ferry PATH]" >&2; exit 2 ;;
+  esac
+done
+[ -n "$OUT" ] || { echo "build-image.sh: --out DIR is required" >&2; exit 2; }
+case "$FLAVOUR" in bios|uefi) ;; *) echo "build-image.sh: --flavour must be bios or uefi" >&2; exit 2 ;; esac
+[ "$(id -u)" = 0 ] || { echo "build-image.sh: run as root (grub-install needs a loop device)" >&2; exit 2; }
+CACHE="${FERRY_VM_CACHE:-/var/cache/ferry-vm}"
+KPKG="${FERRY_VM_KERNEL:-linux-image-6.1.0-57-amd64}"
+mkdir -p "$CACHE" "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+log() { echo "build-image: $*" >&2; }
+
+# ferry's single executable (npm run build:device) runs in the guest and, for the PKI and
+# the export of the stick, on the host.
+[ -x "$FERRY_BIN" ] || { echo "build-image.sh: $FERRY_BIN is missing: run npm run build:device first (or pass --ferry PATH)" >&2; exit 2; }
+FERRY_BIN="$(readlink -f "$FERRY_BIN")"
+
+# --- the kernel: Debian's generic amd64 build (the cloud flavour has no USB support) ---
+deb="$(ls "$CACHE"/"$KPKG"_*.deb 2>/dev/null | head -1 || true)"
+if [ -z "$deb" ]; then
+  log "downloading $KPKG (apt-get download, not installed)"
+  (cd "$CACHE" && apt-get download "$KPKG" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+  deb="$(ls "$CACHE"/"$KPKG"_*.deb | head -1)"
+fi
+KREL="${KPKG#linux-image-}"
+
+# --- the cache key: every input of the images ---
+key_inputs() {
+  echo "$FLAVOUR $KPKG $(basename "$deb")"
+  cat "$0" "$HERE"/initramfs-init "$HERE"/kiosk-init "$HERE"/health "$HERE"/reboot-cmd "$HERE"/device.json "$HERE"/run.sh "$REPO"/samples/grub/grub.cfg
+  sha256sum < "$FERRY_BIN"
+}
+KEY="$(key_inputs | sha256sum | cut -c1-16)"
+BASE="$CACHE/base-$FLAVOUR-$KEY"
+if [ -f "$BASE/done" ]; then
+  log "using cached images $BASE"
+else
+  rm -rf "$BASE" && mkdir -p "$BASE"
+  bash "$HERE/build-base.sh" "$BASE" "$FLAVOUR" "$deb" "$KREL" "$FERRY_BIN"
+  touch "$BASE/done"
+fi
+cp --sparse=always "$BASE/disk.img" "$OUT/disk.img"
+cp --sparse=always "$BASE/stick.img" "$OUT/stick.img"
+rm -rf "$OUT/pki" && cp -a "$BASE/pki" "$OUT/pki"
+cp "$BASE/layout.env" "$OUT/layout.env"
+cp "$HERE/run.sh" "$OUT/run.sh" && chmod +x "$OUT/run.sh"
+echo "$FLAVOUR" > "$OUT/flavour"
+log "done: $OUT/disk.img, $OUT/stick.img, $OUT/run.sh"

@@ -1,0 +1,272 @@
+/**
+ * The virtual kiosk for the VM tests (samples/vm, docs/vm.md): build it once, copy its
+ * disk per case, set the per-boot scenario lines on the data partition, boot it with
+ * QEMU, read `ferry-vm:` lines off the serial console, kill it like a power cut, and
+ * inspect the disk image afterwards without mounting anything (debugfs, grub-editenv, mtools).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { readBuild } from './build.js';
+
+export const REPO = path.resolve(import.meta.dirname, '..', '..');
+const SAMPLES = path.join(REPO, 'samples', 'vm');
+
+/** A built kiosk: base disk, stick and PKI (DIR of build-image.sh). */
+export interface KioskBuild {
+  dir: string;
+  /** bios: grubenv on the ext4 boot partition; uefi: on the FAT ESP. */
+  flavour: 'bios' | 'uefi';
+  layout: { BOOT_OFFSET: number; DATA_OFFSET: number; SLOT_A_OFFSET: number; TINY_OFFSET: number; ESP_OFFSET: number };
+}
+
+/** Build (or take from the cache) the kiosk images into `dir`. */
+export function buildKiosk(dir: string, flavour: 'bios' | 'uefi' = 'bios'): KioskBuild {
+  execFileSync('bash', [path.join(SAMPLES, 'build-image.sh'), '--out', dir, '--flavour', flavour], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return readBuild(dir);
+}
+
+/** A private copy of the base disk (and stick) for one case. */
+export interface Case {
+  name: string;
+  disk: string;
+  stick: string;
+  build: KioskBuild;
+  /** Set while the disk may hold unreplayed ext4 journals (after a VM ran on it). */
+  dirty?: boolean;
+}
+
+/** Copy the base disk and stick for a case named `name` (sparse copies: fast). */
+export function newCase(build: KioskBuild, work: string, name: string): Case {
+  const disk = path.join(work, `${name}.disk.img`);
+  const stick = path.join(work, `${name}.stick.img`);
+  execFileSync('cp', ['--sparse=always', path.join(build.dir, 'disk.img'), disk]);
+  execFileSync('cp', ['--sparse=always', path.join(build.dir, 'stick.img'), stick]);
+  return { name, disk, stick, build };
+}
+
+/**
+ * Replay the ext4 journals of the boot and data partitions (e2fsck -p, as the kernel's
+ * mount would) before reading or writing them: after a power cut the newest metadata may
+ * sit in the journal only, and debugfs does not replay it. Exit 4 and up means damage.
+ */
+function settle(c: Case): void {
+  if (!c.dirty) return;
+  for (const off of [c.build.layout.BOOT_OFFSET, c.build.layout.DATA_OFFSET]) {
+    // through a loop device at the partition's offset: e2fsck loses an `image?offset=` when it
+    // re-opens the file system after the journal replay
+    const loop = execFileSync('losetup', ['-f', '--show', '-o', String(off), c.disk], { encoding: 'utf8' }).trim();
+    try {
+      execFileSync('e2fsck', ['-p', loop], { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      const status = (e as { status?: number }).status ?? 8;
+      if (status >= 4) throw new Error(`${c.name}: e2fsck found damage at offset ${off} (exit ${status}): ${(e as { stdout?: Buffer }).stdout?.toString() ?? ''}`);
+    } finally {
+      execFileSync('losetup', ['-d', loop]);
+    }
+  }
+  c.dirty = false;
+}
+
+function debugfs(image: string, offset: number, request: string, write = false): string {
+  return execFileSync('debugfs', [...(write ? ['-w'] : []), '-R', request, `${image}?offset=${offset}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Write the per-boot scenario lines (one line per boot, consumed by the kiosk's init). */
+export function setScenario(c: Case, lines: string[]): void {
+  settle(c);
+  const tmp = path.join(os.tmpdir(), `ferry-vm-scenario-${process.pid}-${c.name}`);
+  fs.writeFileSync(tmp, lines.join('\n') + '\n');
+  try {
+    debugfs(c.disk, c.build.layout.DATA_OFFSET, 'rm /vm/scenario', true);
+    debugfs(c.disk, c.build.layout.DATA_OFFSET, `write ${tmp} /vm/scenario`, true);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** A file on the data partition (undefined when absent). */
+export function dataFile(c: Case, file: string): string | undefined {
+  settle(c);
+  const out = debugfs(c.disk, c.build.layout.DATA_OFFSET, `cat ${file}`);
+  return out.length === 0 ? undefined : out;
+}
+
+/** Names in a folder of the data partition. */
+export function dataLs(c: Case, dir: string): string[] {
+  settle(c);
+  return debugfs(c.disk, c.build.layout.DATA_OFFSET, `ls -1 ${dir}`)
+    .split('\n')
+    .map((s) => s.trim())
+    .filter((s) => s !== '' && s !== '.' && s !== '..');
+}
+
+/** ferry's state.json from the data partition, parsed (throws if unreadable). */
+export function readState(c: Case): { slots: Record<'A' | 'B', { status: string; version?: string; lastError?: { code: string; message: string } }>; lastResult?: { action: string; result: string; code?: string }; pendingReceipts: unknown[] } {
+  const text = dataFile(c, '/ferry/state/state.json');
+  if (text === undefined) throw new Error(`${c.name}: no state.json on the data partition`);
+  return JSON.parse(text);
+}
+
+/** `grub-editenv list` of the boot partition's grubenv. */
+export function grubenv(c: Case): Record<string, string> {
+  settle(c);
+  const tmp = path.join(os.tmpdir(), `ferry-vm-grubenv-${process.pid}-${c.name}`);
+  try {
+    if (c.build.flavour === 'uefi') execFileSync('mcopy', ['-n', '-i', `${c.disk}@@${c.build.layout.ESP_OFFSET}`, '::/EFI/BOOT/grubenv', tmp]);
+    else debugfs(c.disk, c.build.layout.BOOT_OFFSET, `dump /boot/grub/grubenv ${tmp}`);
+    const out = execFileSync('grub-editenv', [tmp, 'list'], { encoding: 'utf8' });
+    return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** The receipts on the stick image for the kiosk (read with mtools). */
+export function stickReceipts(c: Case): Array<{ file: string; action: string; result: string; version?: string; error?: { code: string } }> {
+  const dir = '::/FERRY/receipts/vm-kiosk-0001';
+  let names: string[];
+  try {
+    names = execFileSync('mdir', ['-b', '-i', c.stick, dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n').filter((l) => l.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  return names.sort().map((f) => ({ file: path.basename(f), ...JSON.parse(execFileSync('mtype', ['-i', c.stick, f.startsWith('::') ? f : `::${f}`], { encoding: 'utf8' })) }));
+}
+
+/** Copy the stick's FERRY folder out of the image (mtools) for `ferry verify`. */
+export function extractStick(c: Case, into: string): string {
+  fs.mkdirSync(into, { recursive: true });
+  execFileSync('mcopy', ['-s', '-n', '-i', c.stick, '::/FERRY', into]);
+  return into;
+}
+
+/** One boot of the kiosk under QEMU, serial console collected. */
+export class Vm {
+  readonly lines: string[] = [];
+  /** When each line arrived (ms since the epoch). */
+  readonly times: number[] = [];
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+  private waiters: Array<() => void> = [];
+  readonly qmpSocket: string;
+  readonly started = Date.now();
+
+  constructor(
+    readonly c: Case,
+    opts: { stick?: boolean } = {},
+  ) {
+    c.dirty = true;
+    this.qmpSocket = path.join(os.tmpdir(), `ferry-vm-qmp-${process.pid}-${c.name}.sock`);
+    fs.rmSync(this.qmpSocket, { force: true });
+    const args = [path.join(c.build.dir, 'run.sh'), '--disk', c.disk, '--qmp', this.qmpSocket];
+    if (opts.stick !== false) args.push('--stick', c.stick);
+    this.child = spawn('bash', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let buf = '';
+    const onData = (d: Buffer) => {
+      buf += d.toString('utf8');
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).replace(/\r/g, '');
+        buf = buf.slice(nl + 1);
+        this.lines.push(line);
+        this.times.push(Date.now());
+        // FERRY_VM_LOG=FILE: every serial line, with the case and the seconds since boot (watch with tail -f)
+        if (process.env.FERRY_VM_LOG) fs.appendFileSync(process.env.FERRY_VM_LOG, `[${c.name} ${((Date.now() - this.started) / 1000).toFixed(0)}s] ${line}\n`);
+      }
+      for (const w of this.waiters.splice(0)) w();
+    };
+    this.child.stdout!.on('data', onData);
+    this.child.stderr!.on('data', onData);
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => {
+      for (const w of this.waiters.splice(0)) w();
+      resolve(code);
+    }));
+  }
+
+  /** The `ferry-vm:` event lines so far. */
+  events(): string[] {
+    return this.lines.filter((l) => l.startsWith('ferry-vm: ')).map((l) => l.slice('ferry-vm: '.length));
+  }
+
+  /** The `ferry-vm:` events with their arrival times. */
+  eventTimes(): Array<{ event: string; at: number }> {
+    const out: Array<{ event: string; at: number }> = [];
+    this.lines.forEach((l, i) => {
+      if (l.startsWith('ferry-vm: ')) out.push({ event: l.slice('ferry-vm: '.length), at: this.times[i]! });
+    });
+    return out;
+  }
+
+  /** Wait until an event line matches `re` (counting from event index `from`); fails on exit or timeout. */
+  async waitFor(re: RegExp, timeoutMs: number, from = 0): Promise<{ line: string; index: number }> {
+    const deadline = Date.now() + timeoutMs;
+    let done = false;
+    void this.exited.then(() => (done = true));
+    for (;;) {
+      const ev = this.events();
+      for (let i = from; i < ev.length; i++) if (re.test(ev[i]!)) return { line: ev[i]!, index: i };
+      if (done) throw new Error(`${this.c.name}: QEMU exited before ${re}; events:\n${ev.join('\n')}\nlast console lines:\n${this.lines.slice(-20).join('\n')}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${this.c.name}: timed out waiting for ${re}; events:\n${ev.join('\n')}\nlast console lines:\n${this.lines.slice(-20).join('\n')}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 1000));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  /** Wait for the guest to power off (QEMU exits). */
+  async waitExit(timeoutMs: number): Promise<void> {
+    const t = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
+    if ((await Promise.race([this.exited, t])) === 'timeout') {
+      this.kill();
+      throw new Error(`${this.c.name}: the kiosk did not power off in time; events:\n${this.events().join('\n')}`);
+    }
+  }
+
+  /** Pull the plug: SIGKILL QEMU (the guest's page cache is lost, as in a power cut). */
+  async kill(): Promise<void> {
+    // run.sh exec()s QEMU, so the child is QEMU itself
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** Send one QMP command (after the capabilities handshake); resolves with its reply. */
+  async qmp(command: string, args?: Record<string, unknown>): Promise<unknown> {
+    const sock = net.createConnection(this.qmpSocket);
+    let buf = '';
+    const replies: unknown[] = [];
+    sock.on('data', (d) => {
+      buf += d.toString('utf8');
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const msg = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>;
+        buf = buf.slice(nl + 1);
+        if ('return' in msg || 'error' in msg) replies.push(msg);
+      }
+    });
+    await new Promise<void>((r, j) => sock.once('connect', r).once('error', j));
+    const send = async (cmd: Record<string, unknown>, n: number) => {
+      sock.write(JSON.stringify(cmd) + '\n');
+      while (replies.length < n) await new Promise((r) => setTimeout(r, 50));
+      return replies[n - 1];
+    };
+    await send({ execute: 'qmp_capabilities' }, 1);
+    const reply = await send({ execute: command, ...(args ? { arguments: args } : {}) }, 2);
+    sock.end();
+    return reply;
+  }
+}
+
+/** Remove a case's images. */
+export async function dropCase(c: Case): Promise<void> {
+  await fsp.rm(c.disk, { force: true });
+  await fsp.rm(c.stick, { force: true });
+}
