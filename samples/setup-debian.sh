@@ -26,6 +26,8 @@ have systemd-analyze || need+=(systemd)        # tests: systemd-analyze verify o
 have debootstrap || need+=(debootstrap)        # tests: a Debian minbase root without Node for the device executable
 have strip || need+=(binutils)                 # build:device strips the node binary's symbols
 have tic || need+=(ncurses-bin)                # build:device compiles the TUI's terminfo entries
+have lintian || need+=(lintian)                # tests: the .deb passes lintian
+have podman || need+=(podman)                  # tests: podman build of samples/bootc/Containerfile
 # the virtual kiosk (samples/vm, npm run test:vm): QEMU, real GRUB (BIOS and EFI), OVMF, a busybox userland
 have qemu-system-x86_64 || need+=(qemu-system-x86)
 have qemu-img || need+=(qemu-utils)

@@ -69,8 +69,14 @@ export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise
     const clock = opts.clock ?? (() => new Date());
     await settleDeadApply(dev, state, clock());
     const run: Run = { dev, state, opts, deps, clock, started: clock(), before: slotSummary(state), progress: opts.progress ?? noProgress, markedBad: false, switched: false };
-    const verified = await verifyMedia(run);
-    await keepRevocation(dev, state, verified);
+    let verified: MediaVerifyResult;
+    try {
+      verified = await verifyMedia(run);
+      await keepRevocation(dev, state, verified);
+    } catch (e) {
+      await recordFailure(run, undefined, e); // a stick refused as a whole (UNSAFE_MEDIA, LIMIT_EXCEEDED, …) is recorded too
+      throw e;
+    }
     const { plan, skipped } = await choosePlan(run, verified);
     const slot = dev.slots[plan.target];
     try {
@@ -247,13 +253,13 @@ async function switchBootloader(run: Run, plan: InstallPlan): Promise<void> {
   faultPoint('after-bootloader');
 }
 
-/** After a failure or cancel between mark-bad and the switch: the target stays bad, with the reason. An earlier stop changed nothing (a pending install waiting for its reboot stays pending). */
-async function recordFailure(run: Run, plan: InstallPlan, e: unknown): Promise<void> {
+/** After a failure or cancel between mark-bad and the switch: the target stays bad, with the reason. A stick refused before any plan (plan undefined), or an earlier stop, changed nothing (a pending install waiting for its reboot stays pending). */
+async function recordFailure(run: Run, plan: InstallPlan | undefined, e: unknown): Promise<void> {
   const err = toFerryError(e);
   const at = run.clock().toISOString();
-  if (run.markedBad && !run.switched) run.state.slots[plan.target] = { status: 'bad', lastError: { code: err.code, message: err.message, at } };
+  if (plan && run.markedBad && !run.switched) run.state.slots[plan.target] = { status: 'bad', lastError: { code: err.code, message: err.message, at } };
   const result = err.code === 'CANCELLED' ? 'cancelled' : 'failure';
-  run.state.lastResult = { action: 'apply', result, at, updateId: plan.update.id, code: err.code, message: err.message };
+  run.state.lastResult = { action: 'apply', result, at, ...(plan ? { updateId: plan.update.id } : {}), code: err.code, message: err.message };
   await finish(run, makeReceipt(run, result, plan, { error: err })).catch(() => undefined);
 }
 

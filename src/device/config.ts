@@ -3,6 +3,7 @@
  * `parseDeviceConfig` is pure and lists every bad field at once (CONFIG_INVALID);
  * unknown slot and bootloader types are refused with the list of known ones.
  */
+import { AUTO_KEYS, type AutoSettings, parseAutoSettings } from './auto-config.js';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError } from '../errors.js';
@@ -71,6 +72,8 @@ export interface DeviceConfig {
   policy: DevicePolicy;
   rebootCommand: string;
   bootedSlot: SlotName | undefined;
+  /** What a stick insertion starts, the maintenance window, unattended reboot (auto-config.ts). */
+  auto: AutoSettings;
 }
 
 /** The types the registries know, passed in so this module stays pure. */
@@ -79,7 +82,7 @@ export interface KnownTypes {
   bootloaders: readonly string[];
 }
 
-const TOP_KEYS = ['compatible', 'deviceId', 'stateDir', 'trustDir', 'slots', 'bootloader', 'healthCheck', 'policy', 'rebootCommand', 'bootedSlot', '$comment'];
+const TOP_KEYS: readonly string[] = ['compatible', 'deviceId', 'stateDir', 'trustDir', 'slots', 'bootloader', 'healthCheck', 'policy', 'rebootCommand', 'bootedSlot', '$comment', ...AUTO_KEYS];
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -114,6 +117,7 @@ export function parseDeviceConfig(v: unknown, known: KnownTypes, defaultDeviceId
     policy: parsePolicy(v.policy, bad),
     rebootCommand: str('rebootCommand', 'systemctl reboot'),
     bootedSlot: undefined,
+    auto: parseAutoSettings(v, bad),
   };
   if (v.bootedSlot !== undefined) {
     if (v.bootedSlot === 'A' || v.bootedSlot === 'B') cfg.bootedSlot = v.bootedSlot;

@@ -1,11 +1,11 @@
 /**
  * Image input names, spelled like skopeo/podman transports (containers-transports(5)):
- * `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`, and ferry's
+ * `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`, `containers-storage:IMAGE`, and ferry's
  * own `rootfs:PATH` (a directory or a tarball). Pure: a string in, a value or BAD_INPUT_NAME out.
  */
 import { FerryError } from '../errors.js';
 
-export type InputTransport = 'oci' | 'oci-archive' | 'docker-archive' | 'rootfs';
+export type InputTransport = 'oci' | 'oci-archive' | 'docker-archive' | 'rootfs' | 'containers-storage';
 
 /** A parsed input name. `ref` is the image's ref name (oci, oci-archive) or docker reference / @index (docker-archive). */
 export interface InputName {
@@ -14,10 +14,10 @@ export interface InputName {
   ref?: string;
 }
 
-const TRANSPORTS: readonly InputTransport[] = ['oci', 'oci-archive', 'docker-archive', 'rootfs'];
+const TRANSPORTS: readonly InputTransport[] = ['oci', 'oci-archive', 'docker-archive', 'rootfs', 'containers-storage'];
 
 function bad(name: string, why: string): FerryError {
-  return new FerryError('BAD_INPUT_NAME', `input "${name}": ${why}; use oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF] or rootfs:PATH`, {
+  return new FerryError('BAD_INPUT_NAME', `input "${name}": ${why}; use oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF], containers-storage:IMAGE or rootfs:PATH`, {
     details: { input: name },
   });
 }
@@ -34,6 +34,11 @@ export function parseInputName(name: string): InputName {
   const rest = name.slice(colon + 1);
   if (transport === 'rootfs') {
     if (rest === '') throw bad(name, 'empty path');
+    return { transport, path: rest };
+  }
+  if (transport === 'containers-storage') {
+    // the rest is a whole image reference ([store]name:tag@digest), colons included
+    if (rest === '' || /[\s\0]/.test(rest)) throw bad(name, 'an image reference such as localhost/kiosk:1.1.0 is needed');
     return { transport, path: rest };
   }
   const c2 = rest.indexOf(':');

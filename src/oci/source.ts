@@ -10,6 +10,7 @@ import { FerryError } from '../errors.js';
 import { openDockerArchive } from './docker-archive.js';
 import type { InputName, InputTransport } from './input-name.js';
 import { OciLayout } from './layout.js';
+import { copyFromContainersStorage } from './containers-storage.js';
 import { openOciArchive } from './oci-archive.js';
 import type { FileRange } from './range-copy.js';
 import { packRootfsDir, rootfsConfig, tarballCompression } from './rootfs.js';
@@ -161,6 +162,10 @@ const SOURCES: Record<InputTransport, SourceFactory> = {
   'oci-archive': async (input, opts, describe) => sourceFromLayout((await openOciArchive(input.path)).layout, input.ref, opts, describe),
   'docker-archive': (input, opts, describe) => openDockerArchive(input.path, input.ref, opts, describe),
   rootfs: (input, opts, describe) => rootfsSource(input.path, opts, describe),
+  'containers-storage': async (input, opts, describe) => {
+    const copy = await copyFromContainersStorage(input.path, describe);
+    return sourceFromLayout(await OciLayout.open(copy.layout), copy.ref, opts, describe);
+  },
 };
 
 /** Open the image an input name points to. */

@@ -31,6 +31,8 @@ export const Annotation = {
 /** Size caps for JSON documents read from untrusted places. */
 export const Caps = {
   indexJson: 4 * 1024 * 1024,
+  /** Images listed in one index.json or image index. */
+  indexEntries: 10_000,
   manifestJson: 4 * 1024 * 1024,
   configJson: 8 * 1024 * 1024,
   ociLayoutFile: 4096,
@@ -158,7 +160,12 @@ export function parseImageIndex(v: unknown, what = 'image index'): ImageIndex {
     bad.push(`mediaType "${String(v.mediaType)}" is not an image index`);
   }
   if (!Array.isArray(v.manifests)) bad.push('manifests is not a list');
-  else v.manifests.forEach((d, i) => checkDescriptor(d, `manifests[${i}]`, bad));
+  else if (v.manifests.length > Caps.indexEntries) {
+    // bounded work: every entry is validated, looked up and printed; no real stick carries this many
+    throw new FerryError('LIMIT_EXCEEDED', `${what} lists ${v.manifests.length} images, more than the ${Caps.indexEntries} ferry reads: do not use this stick; report it to headquarters`, {
+      details: { entries: v.manifests.length, cap: Caps.indexEntries },
+    });
+  } else v.manifests.forEach((d, i) => checkDescriptor(d, `manifests[${i}]`, bad));
   if (bad.length) fail('INVALID_LAYOUT', what, bad);
   return v as unknown as ImageIndex;
 }

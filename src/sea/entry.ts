@@ -28,6 +28,8 @@ async function start(): Promise<void> {
     if (isSea()) installTerminfo();
     await ((await import('../../tui/main.js')) as MainModule).ready;
   } else {
+    // `ferry device auto` draws the Apply screen with blessed on a console
+    if (isSea() && args[0] === 'device' && args[1] === 'auto') installTerminfo();
     await ((await import('../cli/main.js')) as MainModule).ready;
   }
 }

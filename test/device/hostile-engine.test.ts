@@ -215,6 +215,22 @@ describe('revocation and target binding', () => {
   });
 });
 
+describe('a stick refused as a whole', () => {
+  it('is recorded (lastResult, receipt queued) even though no update was ever planned', async () => {
+    const dev = await device();
+    const fifoStick = path.join(kit.dir, 'fifo-in-updates');
+    execFileSync('cp', ['-a', good, fifoStick]);
+    execFileSync('mkfifo', [path.join(fifoStick, 'FERRY', 'updates', 'kiosk-9.9.9.json')]);
+    const before = running(dev);
+    const pending = (await loadState(dev.stateDir)).pendingReceipts.length;
+    await expect(applyUpdate({ ...dev.opts, mediaRoot: fifoStick }, deviceDeps)).rejects.toMatchObject({ code: 'UNSAFE_MEDIA' });
+    const state = await loadState(dev.stateDir);
+    expect(state.slots.B.status).toBe('empty');
+    expect(state.pendingReceipts.length + (await fsp.readdir(path.join(fifoStick, 'FERRY', 'receipts')).catch(() => [])).length).toBeGreaterThan(pending);
+    await expectRecovers(dev, before, 'UNSAFE_MEDIA');
+  });
+});
+
 describe('an apply that dies without a word', () => {
   it('is recorded by the next apply (INTERRUPTED, target bad, receipt queued) and the next stick installs', async () => {
     const dev = await device();

@@ -1,6 +1,6 @@
 /**
  * Test helper: the device's single executable (dist/device/ferry), rebuilt by
- * `node dist/scripts/build-device.js` when any source it bundles is newer than it.
+ * `node scripts/build-device.ts` when any source it bundles is newer than it.
  * One build at a time across vitest workers (flock), since a build rewrites the file.
  */
 import { execFileSync } from 'node:child_process';
@@ -30,8 +30,9 @@ function stale(): boolean {
 /** Build dist/device/ferry if it is missing or older than its sources; returns its path. */
 export function ensureDeviceExecutable(): string {
   if (!stale()) return DEVICE_EXE;
-  // tsc first: the build script runs from dist/ (the bundle itself is made from the TypeScript sources)
-  const script = `[ -n "$(find src tui scripts/build-device.ts package-lock.json -newer dist/device/ferry -print -quit 2>/dev/null)" ] || [ ! -e dist/device/ferry ] || exit 0; "$1" node_modules/typescript/bin/tsc -p tsconfig.json && "$1" dist/scripts/build-device.js`;
+  // Node 24 runs the build script's TypeScript directly: no tsc, so dist/ is not rewritten under
+  // other test files that run the built CLI at the same time
+  const script = `[ -n "$(find src tui scripts/build-device.ts package-lock.json -newer dist/device/ferry -print -quit 2>/dev/null)" ] || [ ! -e dist/device/ferry ] || exit 0; "$1" scripts/build-device.ts`;
   mkdirSync(path.join(REPO, 'dist'), { recursive: true });
   execFileSync('flock', [path.join(REPO, 'dist/.device-build.lock'), 'sh', '-c', script, 'sh', NODE], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'], timeout: 15 * 60_000 });
   return DEVICE_EXE;

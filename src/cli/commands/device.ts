@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline/promises';
 import { FerryError } from '../../errors.js';
 import { apply, bootCheck, bootCheckError, DEFAULT_CONFIG_FILE, deviceDeps, type InstallPlan, markBad, markGood, type MaintenanceOptions, rollback, type SkipReason, type SlotName, status, formatStatus } from '../../device/index.js';
 import { action, cliProgress, printJson, printLines, printNotes } from '../run.js';
+import { registerAuto } from './device-auto.js';
 import { registerInit } from './device-init.js';
 
 
@@ -159,4 +160,5 @@ export function registerDevice(program: Command): void {
   registerMaintenance(device);
   registerStatus(device);
   registerInit(device);
+  registerAuto(device);
 }

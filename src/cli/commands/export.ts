@@ -132,7 +132,7 @@ export function registerExport(program: Command): void {
   program
     .command('export')
     .description('export an image onto the media (FERRY/oci), sharing blobs already there; with --signer, also write a signed update manifest')
-    .requiredOption('--image <input>', 'oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF] or rootfs:PATH (directory or tarball)')
+    .requiredOption('--image <input>', 'oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF], containers-storage:IMAGE (what podman build made) or rootfs:PATH (directory or tarball)')
     .requiredOption('--target <name>', 'target name, e.g. kiosk ([a-z0-9][a-z0-9._-]*)')
     .requiredOption('--version <semver>', 'image version, e.g. 2.3.1')
     .requiredOption('--media <dir>', 'the media root (a mounted stick or a folder); FERRY/ is created')
