@@ -2,25 +2,35 @@
  * The full text behind each screen, for the detail view (Enter/d) and help (?):
  * nothing a technician may need is only available cut. Pure: state in, lines out.
  */
-import type { DeviceInfo, SignerDetail } from './engine-types.js';
+import type { ChainCertificate, DeviceInfo, SignerDetail } from './engine-types.js';
 import { formatBytes, formatInstant } from './format.js';
 import type { AppState, Overlay, ScreenId, UiError } from './state.js';
-import { explainError, type Strings } from './strings.js';
+import { explainError, fmt, type Strings } from './strings.js';
 import { clockLine } from './views/device.js';
 import { logText } from './views/log.js';
 import { problemOf } from './views/media.js';
 
-/** Every signer in full: subject, issuer, serial, validity, signing time, SHA-256 fingerprint, the root it chains to. */
-export function signerText(list: SignerDetail[] | undefined): string[] {
+/** One certificate's lines: issuer, serial, validity, SHA-256 fingerprint, indented by `pad`. */
+function certLines(c: ChainCertificate, s: Strings, pad: string): string[] {
+  return [
+    pad + fmt(s.ui.certIssuedBy, { v: c.issuer }),
+    pad + fmt(s.ui.certSerial, { v: c.serial }),
+    pad + fmt(s.ui.certValidity, { from: formatInstant(c.notBefore), until: formatInstant(c.notAfter) }),
+    pad + fmt(s.ui.certFingerprint, { v: c.fingerprint }),
+  ];
+}
+
+/** Every signer in full: its certificate, signing time, the root it chains to, and the whole chain, certificate by certificate. */
+export function signerText(list: SignerDetail[] | undefined, s: Strings): string[] {
   if (!list || list.length === 0) return [];
   return list.flatMap((d, i) => [
     '',
-    `Signer ${i + 1} of ${list.length}: ${d.subject}`,
-    `  issued by ${d.issuer}`,
-    `  serial ${d.serial}`,
-    `  valid until ${formatInstant(d.notAfter)}; signed at ${formatInstant(d.signingTime)}`,
-    `  SHA-256 ${d.fingerprint}`,
-    `  chain ends at the trusted root ${d.anchor}`,
+    fmt(s.ui.signerHead, { i: i + 1, n: list.length, subject: d.subject }),
+    ...certLines(d, s, '  '),
+    '  ' + fmt(s.ui.signedAt, { v: formatInstant(d.signingTime) }),
+    '  ' + fmt(s.ui.chainRoot, { v: d.anchor }),
+    '  ' + fmt(s.ui.chainHead, { n: d.chain.length }),
+    ...d.chain.flatMap((c, k) => [`    ${k + 1}. ${c.subject}`, ...certLines(c, s, '       ')]),
   ]);
 }
 
@@ -63,7 +73,7 @@ function mediaText(st: AppState, s: Strings): string[] {
   const stick = k ? [`stick ${m.roots[m.rootIndex] ?? '?'}: ${[k.label, k.device, k.fsType].filter(Boolean).join(', ')}${k.sizeBytes !== undefined ? `, ${formatBytes(k.sizeBytes)} (${formatBytes(k.freeBytes ?? 0)} free)` : ''}, ${k.readOnly ? 'read-only' : 'writable'}`, ''] : [];
   const out = [...stick, `${u.id}: version ${u.version} for ${u.target}`, `size ${u.sizeBytes === undefined ? '?' : formatBytes(u.sizeBytes)}, created ${formatInstant(u.created)}, expires ${formatInstant(u.expires)}`, `signed by: ${u.signer ?? s.ui.signerUnverified}`];
   if (p) out.push('', ...errorText(p, s));
-  out.push(...signerText(u.signerDetails));
+  out.push(...signerText(u.signerDetails, s));
   if (u.notes) out.push('', `${s.ui.labelNotes}:`, ...u.notes.split(/\r?\n/));
   return out;
 }
@@ -77,7 +87,7 @@ export function detailLines(st: AppState, s: Strings): string[] {
       return mediaText(st, s);
     case 'verify': {
       const v = st.verify!;
-      return [`${v.entry.id}`, ...(v.error ? ['', ...errorText(v.error, s)] : [v.phase]), ...signerText(v.signature?.details ?? v.entry.signerDetails)];
+      return [`${v.entry.id}`, ...(v.error ? ['', ...errorText(v.error, s)] : [v.phase]), ...signerText(v.signature?.details ?? v.entry.signerDetails, s)];
     }
     case 'confirm': {
       const p = st.confirm!.plan;

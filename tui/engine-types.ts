@@ -93,11 +93,24 @@ export interface SignerDetail {
   subject: string;
   issuer: string;
   serial: string;
+  notBefore: string;
   notAfter: string;
   fingerprint: string;
   signingTime: string;
   /** The trusted root its chain ends at. */
   anchor: string;
+  /** The validated chain: signer, intermediates, trusted root. */
+  chain: ChainCertificate[];
+}
+
+/** One certificate of a signer's chain. */
+export interface ChainCertificate {
+  subject: string;
+  issuer: string;
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  fingerprint: string;
 }
 
 /** The stick itself: label, device, file system, size, free space, read-only. */

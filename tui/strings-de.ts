@@ -177,6 +177,14 @@ export const UI_DE: { [K in keyof typeof UI_EN]: string } = {
   receiptsSummary: '{sent} Quittung(en) auf Sticks geschrieben, {waiting} warten auf einen beschreibbaren Stick',
   receiptsWaitingHead: 'Warten im Gerät',
   receiptsSentHead: 'Auf Sticks geschrieben',
+  signerHead: 'Signierer {i} von {n}: {subject}',
+  certIssuedBy: 'ausgestellt von {v}',
+  certSerial: 'Seriennummer {v}',
+  certValidity: 'gültig von {from} bis {until}',
+  signedAt: 'signiert am {v}',
+  certFingerprint: 'SHA-256 {v}',
+  chainRoot: 'Kette endet beim vertrauten Stammzertifikat {v}',
+  chainHead: 'Kette aus {n} Zertifikaten, Signierer zuerst, Stammzertifikat zuletzt:',
 };
 
 /** Help per screen (German). */

@@ -257,6 +257,14 @@ export const UI_EN = {
   receiptsSummary: '{sent} receipt(s) written to sticks, {waiting} waiting for a writable stick',
   receiptsWaitingHead: 'Waiting on the device',
   receiptsSentHead: 'Written to sticks',
+  signerHead: 'Signer {i} of {n}: {subject}',
+  certIssuedBy: 'issued by {v}',
+  certSerial: 'serial {v}',
+  certValidity: 'valid from {from} until {until}',
+  signedAt: 'signed at {v}',
+  certFingerprint: 'SHA-256 {v}',
+  chainRoot: 'chain ends at the trusted root {v}',
+  chainHead: 'chain of {n} certificates, signer first, trusted root last:',
 } as const;
 
 /** Help per screen: what it shows and what the keys do. */

@@ -104,17 +104,33 @@ export interface VerifyPolicy {
   ignoreRollout?: boolean;
 }
 
+/** One certificate of a validated chain, as technicians and auditors read it. */
+export interface ChainCertificate {
+  subject: string;
+  issuer: string;
+  /** Serial number, hex. */
+  serial: string;
+  /** Validity (RFC 3339). */
+  notBefore: string;
+  notAfter: string;
+  /** SHA-256 of the DER certificate, hex. */
+  fingerprint: string;
+}
+
 /** A signer that verified and counted. */
 export interface VerifiedSigner {
   subject: string;
   issuer: string;
   serial: string;
+  notBefore: string;
   notAfter: string;
   fingerprint: string;
   /** The signingTime attribute this signer signed (RFC 3339). */
   signingTime: string;
   /** Subject of the trust anchor its chain ended at. */
   anchor: string;
+  /** The validated chain: the signer, its intermediates (and cross-certificates), then the trust anchor. */
+  chain: ChainCertificate[];
 }
 
 /** The verdict for an update that passed every check. */

@@ -16,7 +16,7 @@ import { type ParsedSignerInfo, parseSignedData } from './cms.js';
 import { selectCrls } from './crl-select.js';
 import { validateUpdateManifest, parseUtc } from './manifest.js';
 import { OID } from './oids.js';
-import type { TrustMaterial, UpdateManifest, VerifiedSigner, VerifiedUpdate, VerifyPolicy } from './types.js';
+import type { ChainCertificate, TrustMaterial, UpdateManifest, VerifiedSigner, VerifiedUpdate, VerifyPolicy } from './types.js';
 import { parseCertificate, type ParsedCert } from './x509.js';
 
 interface Counted {
@@ -118,10 +118,12 @@ function verifySigners(manifest: Uint8Array, sigBytes: Uint8Array, anchors: Pars
         subject: leaf.subject,
         issuer: leaf.issuer,
         serial: leaf.serialHex,
+        notBefore: leaf.notBefore.toISOString(),
         notAfter: leaf.notAfter.toISOString(),
         fingerprint: leaf.fingerprint,
         signingTime: si.signingTime.toISOString(),
         anchor: path.anchor.subject,
+        chain: path.certs.map(chainEntry),
       };
       counted.push({ leaf, signer, signingTime: si.signingTime.getTime(), pathNotAfter: Math.min(...path.certs.map((c) => c.notAfter.getTime())) });
     } catch (e) {
@@ -162,6 +164,11 @@ function checkSignerInfo(si: ParsedSignerInfo, embedded: ParsedCert[], digest: B
 /** `rec[key]` when it is rec's own: a signed target name may be "constructor", and Object.prototype's is no counter. */
 function ownNumber(rec: Record<string, number> | undefined, key: string): number | undefined {
   return rec !== undefined && Object.hasOwn(rec, key) ? rec[key] : undefined;
+}
+
+/** What the detail views show of one certificate in a validated path. */
+function chainEntry(c: ParsedCert): ChainCertificate {
+  return { subject: c.subject, issuer: c.issuer, serial: c.serialHex, notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString(), fingerprint: c.fingerprint };
 }
 
 /** The device policy for a verified manifest at effective time `t`: expiry, compatibility, anti-rollback, requirements, rollout. */

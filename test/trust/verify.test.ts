@@ -60,6 +60,26 @@ describe('verifyUpdate', () => {
     opensslVerify(sig, [pki.root.cert]);
   });
 
+  it('reports the whole validated chain of a signer (signer, intermediate, root) with validity and SHA-256 fingerprints', async () => {
+    const sig = await signBytes(m, [signerOf(pki.interSigner, [pki.inter.cert])]);
+    const signer = verifyUpdate(m, sig, trust, {}, NOW).signers[0]!;
+    // Node's own X.509 parser is the independent reference for every field.
+    const ref = [pki.interSigner.cert, pki.inter.cert, pki.root.cert].map((der) => new X509Certificate(der));
+    expect(signer.chain.map((c) => c.subject)).toEqual(ref.map((x) => x.subject));
+    expect([signer.chain[0]!.subject, signer.chain[2]!.subject]).toEqual(['CN=Intermediate Signer', 'CN=Test Root']);
+    ref.forEach((x, i) => {
+      const c = signer.chain[i]!;
+      expect(c.fingerprint).toBe(x.fingerprint256.replace(/:/g, '').toLowerCase());
+      expect(c.serial.toUpperCase().replace(/^0+/, '')).toBe(x.serialNumber.toUpperCase().replace(/^0+/, ''));
+      expect(Date.parse(c.notBefore)).toBe(Date.parse(x.validFrom));
+      expect(Date.parse(c.notAfter)).toBe(Date.parse(x.validTo));
+    });
+    expect(signer.chain[0]!.issuer).toBe(signer.chain[1]!.subject);
+    expect(signer.chain[1]!.issuer).toBe('CN=Test Root');
+    expect(signer.notBefore).toBe(signer.chain[0]!.notBefore);
+    expect(signer.fingerprint).toBe(signer.chain[0]!.fingerprint);
+  });
+
   it('accepts a signer of a new root through a cross-certificate issued by the trusted root (root rotation)', async () => {
     const newRoot = issue({ profile: 'root', commonName: 'New Root', keyName: 'newroot', notAfter: new Date(NOW.getTime() + 3650 * DAY) });
     const cross = issue({ profile: 'ca', commonName: '', keyName: 'newroot', sameSubjectAs: newRoot.cert }, pki.root);
