@@ -50,8 +50,11 @@ export async function bootCheck(opts: BootCheckOptions, deps: Pick<DeviceDeps, '
     const at = clock().toISOString();
     state.lastResult = { action: 'boot-check', result: out.result, at, message: out.message, ...(out.code ? { code: out.code } : {}) };
     const receipt = out.outcome === 'already-good' || out.outcome === 'awaiting-reboot' ? undefined : bootCheckReceipt(dev, state, before, out, started, clock());
-    const delivery = await deliverReceipts(opts.mediaRoot, state, receipt);
+    await deliverReceipts(undefined, state, receipt);
     if (!receipt) recordEvent(state, { at, action: 'boot-check', result: out.result, slot: dev.booted, ...(state.slots[dev.booted].version ? { version: state.slots[dev.booted].version } : {}), message: out.message });
+    // saved before the stick is written: a stick that stalls the receipt write cannot keep the verdict out of the state
+    await saveState(dev.config.stateDir, state);
+    const delivery = await deliverReceipts(opts.mediaRoot, state);
     await saveState(dev.config.stateDir, state);
     let rebooted = false;
     if (out.reboot && !opts.noReboot) {

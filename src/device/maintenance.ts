@@ -92,7 +92,10 @@ async function withDevice(opts: MaintenanceOptions, deps: Pick<DeviceDeps, 'slot
       startedAt: started.toISOString(), finishedAt: end.toISOString(), durationMs: end.getTime() - started.getTime(),
       message: res.message, ...(res.rollback ? { rollback: res.rollback } : {}),
     };
-    const delivery = await deliverReceipts(opts.mediaRoot, state, receipt);
+    await deliverReceipts(undefined, state, receipt);
+    // saved before the stick is written: a stick that stalls the receipt write cannot keep the change out of the state
+    await saveState(dev.config.stateDir, state);
+    const delivery = await deliverReceipts(opts.mediaRoot, state);
     await saveState(dev.config.stateDir, state);
     return { action: res.action, slot: res.slot, message: res.message, receipt, delivery };
   } finally {

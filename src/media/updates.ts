@@ -75,7 +75,8 @@ export async function listMediaUpdates(media: string | MediaSource): Promise<Med
   if (crlCandidates.length > MAX_MEDIA_CRLS) {
     throw new FerryError('LIMIT_EXCEEDED', `${where(src, 'trust/crl.pem')} holds ${crlCandidates.length} CRLs, more than ${MAX_MEDIA_CRLS}: do not use this stick; report it to headquarters`, { details: { cap: MAX_MEDIA_CRLS } });
   }
-  const pems = pemNames(await src.list('trust/roots'), where(src, 'trust/roots'), true);
+  // Names ferry cannot read back safely ("a b.pem", non-ASCII) are ignored like such names in updates/, not a reason to refuse the stick.
+  const pems = pemNames(await src.list('trust/roots'), where(src, 'trust/roots'), true).filter((n) => UPDATE_ID_RE.test(n.slice(0, -4)));
   const crossCerts: Buffer[] = [];
   for (const n of pems) {
     const pem = await src.readFile(`trust/roots/${n}`, PEM_CAP, 'certificate');

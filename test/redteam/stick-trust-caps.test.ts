@@ -67,3 +67,19 @@ describe('red team: CRLs and cross-certificates on a stick are capped in number'
     await expect(listMediaUpdates(media)).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
   });
 });
+
+describe('red team: odd file names in FERRY/trust/roots', () => {
+  it('ignores a PEM whose name has a space, non-ASCII, invalid UTF-8 or terminal escapes (as updates/ does) instead of refusing the stick as UNSAFE_PATH', async () => {
+    const media = await hk.copy(stick);
+    const roots = path.join(media, 'FERRY', 'trust', 'roots');
+    await fsp.mkdir(roots, { recursive: true });
+    await fsp.writeFile(path.join(roots, 'cross 2026.pem'), rootPem);
+    await fsp.writeFile(path.join(roots, 'caf\u00e9.pem'), rootPem);
+    await fsp.writeFile(path.join(roots, '\u001b[2Jx.pem'), rootPem);
+    await fsp.writeFile(Buffer.concat([Buffer.from(`${roots}/`), Buffer.from([0xff]), Buffer.from('.pem')]), rootPem);
+    await fsp.writeFile(path.join(roots, 'ok.pem'), rootPem);
+    expect((await listMediaUpdates(media)).crossCerts).toHaveLength(1);
+    const r = await verifyMediaUpdates(media, trust, { requiredSigners: 1 }, new Date());
+    expect(r.map((x) => x.code ?? 'ok')).toEqual(['ok']);
+  });
+});
