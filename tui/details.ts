@@ -43,23 +43,25 @@ function deviceText(i: DeviceInfo, s: Strings): string[] {
   const out = [`${s.ui.labelDevice}: ${i.deviceId} (${i.compatible})`];
   if (i.attention) out.push('', `! ${i.attention}`);
   for (const sl of i.slots) {
-    out.push('', `Slot ${sl.name}${sl.booted ? ' (running)' : ''}: ${sl.status}, version ${sl.version ?? '-'}`);
+    out.push('', fmt(s.ui.detSlot, { slot: sl.name, running: sl.booted ? s.ui.detRunning : '', status: sl.status, v: sl.version ?? '-' }));
     if (sl.describe) out.push(`  ${sl.describe}`);
-    if (sl.installedAt) out.push(`  installed ${formatInstant(sl.installedAt)}`);
-    if (sl.digest) out.push(`  image ${sl.digest}`);
-    if (sl.bootGood !== undefined) out.push(`  bootloader: ${sl.bootGood ? 'bootable' : 'not bootable'}, ${sl.attemptsLeft ?? '?'} tries left`);
-    if (sl.lastError) out.push(`  last error [${sl.lastError.code}]${sl.lastError.at ? ` at ${formatInstant(sl.lastError.at)}` : ''}: ${sl.lastError.message}`);
+    if (sl.installedAt) out.push('  ' + fmt(s.ui.detInstalled, { t: formatInstant(sl.installedAt) }));
+    if (sl.digest) out.push('  ' + fmt(s.ui.detImage, { v: sl.digest }));
+    if (sl.bootGood !== undefined) out.push('  ' + fmt(s.ui.detBootloader, { state: sl.bootGood ? s.ui.detBootable : s.ui.detNotBootable, n: sl.attemptsLeft ?? '?' }));
+    if (sl.lastError) out.push('  ' + fmt(s.ui.detLastError, { code: sl.lastError.code, at: sl.lastError.at ? ' ' + fmt(s.ui.atTime, { t: formatInstant(sl.lastError.at) }) : '', msg: sl.lastError.message }));
   }
-  out.push('', `${s.ui.labelGoBack}: ${i.rollback.ok ? `to ${i.rollback.version ?? '?'} (slot ${i.rollback.slot})` : i.rollback.reason}`);
+  out.push('', `${s.ui.labelGoBack}: ${i.rollback.ok ? fmt(s.ui.detGoBack, { v: i.rollback.version ?? '?', slot: i.rollback.slot ?? '?' }) : i.rollback.reason}`);
   if (i.markGood.failedCheck) out.push(`${s.ui.labelHealth}: ${s.ui.healthFailed}: ${i.markGood.failedCheck.message}`);
-  if (i.markGood.floor) out.push(`Keep (mark good): ${i.markGood.floor}`);
+  if (i.markGood.floor) out.push(fmt(s.ui.detKeep, { v: i.markGood.floor }));
   const rb = i.operatorRollback;
-  if (rb) out.push(`${s.ui.labelRolledBack}: by operator at ${formatInstant(rb.at)} from ${rb.fromVersion ?? '?'} (slot ${rb.fromSlot}) to ${rb.toVersion ?? '?'} (slot ${rb.toSlot})`);
-  if (i.lastBootCheck) out.push(`${s.ui.labelBootCheck}: ${i.lastBootCheck.result} at ${formatInstant(i.lastBootCheck.at)}: ${i.lastBootCheck.message ?? ''}`);
-  if (i.lastResult) out.push(`${s.ui.labelLast}: ${i.lastResult.action} ${i.lastResult.ok ? 'ok' : 'FAILED'}${i.lastResult.code ? ` [${i.lastResult.code}]` : ''}${i.lastResult.at ? ` at ${formatInstant(i.lastResult.at)}` : ''}${i.lastResult.message ? `: ${i.lastResult.message}` : ''}`);
-  out.push(`${s.ui.labelBootOrder}: ${i.bootOrder.join(' ')} (${i.bootloader})`, `${s.ui.labelClock}: ${clockLine(i)}`);
-  out.push(`${s.ui.labelFloor}: ${i.floorVersion ? `versions older than ${i.floorVersion} are refused` : i.counterFloor === undefined ? 'none yet' : 'set'}`);
-  out.push(`${s.ui.labelReceipts}: ${i.pendingReceipts} waiting`);
+  if (rb) out.push(`${s.ui.labelRolledBack}: ${fmt(s.ui.detRolledBack, { at: formatInstant(rb.at), from: rb.fromVersion ?? '?', fromSlot: rb.fromSlot, to: rb.toVersion ?? '?', toSlot: rb.toSlot })}`);
+  const at = (t: string | undefined) => (t ? ' ' + fmt(s.ui.atTime, { t: formatInstant(t) }) : '');
+  if (i.lastBootCheck) out.push(`${s.ui.labelBootCheck}: ${i.lastBootCheck.result}${at(i.lastBootCheck.at)}: ${i.lastBootCheck.message ?? ''}`);
+  const last = i.lastResult;
+  if (last) out.push(`${s.ui.labelLast}: ${last.action} ${last.ok ? s.ui.resultOk : s.ui.resultFailed}${last.code ? ` [${last.code}]` : ''}${at(last.at)}${last.message ? `: ${last.message}` : ''}`);
+  out.push(`${s.ui.labelBootOrder}: ${i.bootOrder.join(' ')} (${i.bootloader})`, `${s.ui.labelClock}: ${clockLine(i, s)}`);
+  out.push(`${s.ui.labelFloor}: ${i.floorVersion ? fmt(s.ui.detFloor, { v: i.floorVersion }) : i.counterFloor === undefined ? s.ui.noneYet : s.ui.detFloorSet}`);
+  out.push(`${s.ui.labelReceipts}: ${fmt(s.ui.detReceipts, { n: i.pendingReceipts })}`);
   return out;
 }
 
@@ -70,8 +72,15 @@ function mediaText(st: AppState, s: Strings): string[] {
   if (!u) return [s.ui.noneParen];
   const p = problemOf(u, m.roots[m.rootIndex], m.verdicts);
   const k = m.listing?.stick;
-  const stick = k ? [`stick ${m.roots[m.rootIndex] ?? '?'}: ${[k.label, k.device, k.fsType].filter(Boolean).join(', ')}${k.sizeBytes !== undefined ? `, ${formatBytes(k.sizeBytes)} (${formatBytes(k.freeBytes ?? 0)} free)` : ''}, ${k.readOnly ? 'read-only' : 'writable'}`, ''] : [];
-  const out = [...stick, `${u.id}: version ${u.version} for ${u.target}`, `size ${u.sizeBytes === undefined ? '?' : formatBytes(u.sizeBytes)}, created ${formatInstant(u.created)}, expires ${formatInstant(u.expires)}`, `signed by: ${u.signer ?? s.ui.signerUnverified}`];
+  const size = k?.sizeBytes !== undefined ? [fmt(s.ui.detFree, { size: formatBytes(k.sizeBytes), free: formatBytes(k.freeBytes ?? 0) })] : [];
+  const desc = k ? [k.label, k.device, k.fsType, ...size, k.readOnly ? s.ui.detReadOnly : s.ui.detWritable].filter(Boolean).join(', ') : '';
+  const stick = k ? [fmt(s.ui.detStick, { root: m.roots[m.rootIndex] ?? '?', desc }), ''] : [];
+  const out = [
+    ...stick,
+    fmt(s.ui.detUpdate, { id: u.id, v: u.version, target: u.target }),
+    fmt(s.ui.detSize, { size: u.sizeBytes === undefined ? '?' : formatBytes(u.sizeBytes), created: formatInstant(u.created), expires: formatInstant(u.expires) }),
+    fmt(s.ui.detSignedBy, { v: u.signer ?? s.ui.signerUnverified }),
+  ];
   if (p) out.push('', ...errorText(p, s));
   out.push(...signerText(u.signerDetails, s));
   if (u.notes) out.push('', `${s.ui.labelNotes}:`, ...u.notes.split(/\r?\n/));

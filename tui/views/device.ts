@@ -29,13 +29,13 @@ function slotRow(sl: SlotInfo, s: Strings, width: number): Line {
 }
 
 /** Device clock against trusted time, in words. */
-export function clockLine(info: DeviceInfo): string {
+export function clockLine(info: DeviceInfo, s: Strings): string {
   const clock = Date.parse(info.clock);
   const trusted = info.trustedTime === undefined ? NaN : Date.parse(info.trustedTime);
-  const base = formatInstant(info.clock);
-  if (Number.isNaN(trusted)) return `${base}, no trusted time yet`;
-  if (clock + 60_000 < trusted) return `${base}, BEHIND trusted ${formatInstant(info.trustedTime)}`;
-  return `${base}, not behind the trusted time`;
+  const t = formatInstant(info.clock);
+  if (Number.isNaN(trusted)) return fmt(s.ui.clockNoTrusted, { t });
+  if (clock + 60_000 < trusted) return fmt(s.ui.clockBehind, { t, trusted: formatInstant(info.trustedTime) });
+  return fmt(s.ui.clockOk, { t });
 }
 
 /** The warning block when the running slot is pending or bad: what it is, the health check, the two choices. */
@@ -51,10 +51,10 @@ export function attentionLines(info: DeviceInfo, s: Strings, g: Glyphs, width: n
   return out;
 }
 
-function lastText(info: DeviceInfo): string {
+function lastText(info: DeviceInfo, s: Strings): string {
   const last = info.lastResult;
-  if (last === undefined) return 'none yet';
-  return `${last.action}${last.version ? ' ' + last.version : ''}: ${last.ok ? 'ok' : 'FAILED'}${last.code ? ` [${last.code}]` : ''}${last.at ? ' at ' + formatInstant(last.at) : ''}`;
+  if (last === undefined) return s.ui.noneYet;
+  return `${last.action}${last.version ? ' ' + last.version : ''}: ${last.ok ? s.ui.resultOk : s.ui.resultFailed}${last.code ? ` [${last.code}]` : ''}${last.at ? ' ' + fmt(s.ui.atTime, { t: formatInstant(last.at) }) : ''}`;
 }
 
 /** Lines for a loaded device. */
@@ -67,16 +67,16 @@ export function deviceLines(info: DeviceInfo, s: Strings, g: Glyphs, width: numb
     ...attentionLines(info, s, g, width),
     kv(s.ui.labelDevice, `${info.deviceId}  (${info.compatible})`, width),
     line(fit(`${s.ui.labelRunning.padEnd(12)}${fmt(s.ui.runningText, { slot: info.bootedSlot, v: versionName(booted?.version, booted?.status), status: booted?.status ?? '?' })}`, width), 'bold'),
-    line(fit(cell('Slot', a) + cell('Status', b) + cell('Version', c) + cell('Boot', d) + (width >= 78 ? 'Installed' : ''), width), 'inverse'),
+    line(fit(cell(s.ui.colSlot, a) + cell(s.ui.colStatus, b) + cell(s.ui.colVersion, c) + cell(s.ui.colBoot, d) + (width >= 78 ? s.ui.colInstalled : ''), width), 'inverse'),
     ...info.slots.map((sl) => slotRow(sl, s, width)),
     ...kvWrap(s.ui.labelGoBack, info.rollback.ok ? fmt(s.ui.goBackTo, { v: versionName(info.rollback.version, 'good'), slot: info.rollback.slot }) : `${s.ui.none}: ${info.rollback.reason}`, width),
   ];
   if (rb) lines.push(...kvWrap(s.ui.labelRolledBack, fmt(s.ui.rolledBackText, { at: formatInstant(rb.at), from: rb.fromVersion ?? '?', to: rb.toVersion ?? '?' }), width));
   // Which version the last boot check judged: after a reboot into a new one it is still the old one until the check runs.
   lines.push(...kvWrap(s.ui.labelBootCheck, bc ? `${bc.ok ? g.ok : g.no} ${bc.ok ? s.ui.bootCheckPassed : `${s.ui.healthFailed}${bc.code ? ` [${bc.code}]` : ''}`}${bc.version ? ` (${bc.version})` : ''}, ${formatInstant(bc.at)}` : s.ui.noneYet, width));
-  lines.push(...kvWrap(s.ui.labelLast, lastText(info), width));
-  lines.push(...kvWrap(s.ui.labelBootOrder, `${info.bootOrder.join(' ')}   (${info.bootloader.split(' ')[0]}; d shows the file)`, width));
-  lines.push(...kvWrap(s.ui.labelClock, clockLine(info), width));
+  lines.push(...kvWrap(s.ui.labelLast, lastText(info, s), width));
+  lines.push(...kvWrap(s.ui.labelBootOrder, `${info.bootOrder.join(' ')}   (${info.bootloader.split(' ')[0]}; ${s.ui.bootOrderHint})`, width));
+  lines.push(...kvWrap(s.ui.labelClock, clockLine(info, s), width));
   lines.push(kv(s.ui.labelFloor, info.counterFloor === undefined ? s.ui.floorNone : info.floorVersion ? fmt(s.ui.floorVersion, { v: info.floorVersion }) : s.ui.floorSet, width));
   lines.push(kv(s.ui.labelReceipts, info.pendingReceipts === 0 ? s.ui.receiptsNone : fmt(s.ui.receiptsWaiting, { n: info.pendingReceipts }), width));
   if (!info.attention) lines.push(blank, line(fit(s.ui.deviceHint, width), 'dim'));

@@ -57,10 +57,13 @@ export function verifyFrame(st: AppState, s: Strings, size: Size): Frame {
   return { title: `${s.ui.screenVerify}: ${u.id}`, lines, keys: busy ? s.ui.keysVerifyBusy : v.error ? s.ui.keysErrorDetail : s.ui.keysVerify, ...(v.error ? { status: errorStatus(v.error, s, g, w) } : {}) };
 }
 
-function stageLine(a: ApplyState, i: number, g: Glyphs, w: number): Line {
+function stageLine(a: ApplyState, i: number, g: Glyphs, w: number, s: Strings): Line {
   const st = a.stages[i]!;
   const mark = st.state === 'done' ? g.ok : st.state === 'failed' ? g.no : st.state === 'running' ? g.run : st.state === 'stopped' ? '-' : ' ';
-  return line(fit(` ${mark} ${cell(st.step, 12)}${st.state === 'waiting' ? '' : st.state}`, w), st.state === 'running' ? 'bold' : 'normal');
+  // Canonical stages and states come from the catalogue; a step the engine names itself keeps its name.
+  const ui = s.ui as Record<string, string>;
+  const name = ui[`stage_${st.step}`] ?? st.step;
+  return line(fit(` ${mark} ${cell(name, 12)}${st.state === 'waiting' ? '' : (ui[`state_${st.state}`] ?? st.state)}`, w), st.state === 'running' ? 'bold' : 'normal');
 }
 
 /** The sentence under the stages, wrapped (never cut). */
@@ -86,7 +89,7 @@ export function applyFrame(st: AppState, s: Strings, size: Size): Frame {
   const w = size.width;
   const p = a.plan;
   const lines: Line[] = [kv(s.ui.screenApply, `${versionName(p.fromVersion, 'good')} ${g.arrow} ${p.toVersion}, slot ${p.targetSlot}`, w), blank];
-  a.stages.forEach((_, i) => lines.push(stageLine(a, i, g, w)));
+  a.stages.forEach((_, i) => lines.push(stageLine(a, i, g, w, s)));
   lines.push(blank);
   const running = a.stages.find((x) => x.state === 'running')?.step;
   // The meter and its detail belong to the stage that runs: nothing from an earlier stage stays under the bar.

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { detailLines } from '../../tui/details.js';
+import { startMeter, updateMeter } from '../../tui/meter.js';
+import { type AppState, initialState, UNICODE_GLYPHS } from '../../tui/state.js';
+import { UI_DE } from '../../tui/strings-de.js';
+import { stringsFor, UI_EN } from '../../tui/strings.js';
+import { frameFor } from '../../tui/views/index.js';
+import { DEVICE, LISTING } from './fake-engine.js';
+
+const DE = stringsFor('de');
+const ENGINE = '<engine text>';
+
+/** The main screens (and the device and media detail views) as `--lang de` renders them at 80x24. */
+function germanScreens(): string[] {
+  const plan = { id: 'kiosk-1.1.0', fromVersion: '1.0.0', toVersion: '1.1.0', targetSlot: 'B' as const, slotDescribe: 'dir /var/lib/slots/b', bytesToWrite: 12_582_912, notes: 'Fixes the printer queue.', signers: ['ferry signer'] };
+  const meter = updateMeter(startMeter(0, 12_582_912), 2000, 6_000_000);
+  const stages = [{ step: 'verify', state: 'done' }, { step: 'write', state: 'running' }, { step: 'sync', state: 'waiting' }, { step: 'bootloader', state: 'waiting' }, { step: 'receipt', state: 'failed' }];
+  const patches: Array<(s: AppState) => void> = [
+    (s) => (s.screen = 'device'),
+    (s) => (s.screen = 'media'),
+    (s) => Object.assign(s, { screen: 'verify', verify: { entry: LISTING.updates[1], phase: 'blobs', signature: { signers: ['ferry signer'], chain: ['ferry signer', 'ferry root'] }, meter } }),
+    (s) => Object.assign(s, { screen: 'confirm', confirm: { plan, focus: 1 } }),
+    (s) => Object.assign(s, { screen: 'apply', apply: { plan, stages, meter, meterStage: 'write', switched: false, cancelAsked: false, cancelling: false, cancelled: false } }),
+    (s) => Object.assign(s, { screen: 'done', done: { outcome: { slot: 'B', version: '1.1.0', receiptProblem: ENGINE }, rebooting: false } }),
+    (s) => Object.assign(s, { screen: 'maint', maint: { action: 'rollback', focus: 0, busy: false } }),
+  ];
+  return patches.map((p) => {
+    const st = initialState(UNICODE_GLYPHS);
+    // The engine's own reasons (rollback.reason, refusal messages) are engine text, not catalogue text: mark them so they do not count.
+    st.device = { info: { ...DEVICE, rollback: { ok: false as const, reason: ENGINE } }, loading: false };
+    const updates = LISTING.updates.map((u) => (u.problem ? { ...u, problem: { ...u.problem, message: ENGINE } } : u));
+    st.media = { roots: ['/run/media/tech/STICK'], rootIndex: 0, listing: { ...LISTING, updates }, loading: false, selected: 1, verdicts: {} };
+    p(st);
+    const f = frameFor(st, DE, { width: 80, height: 21 });
+    const detail = st.screen === 'device' || st.screen === 'media' ? detailLines(st, DE) : [];
+    return [f.title, ...f.lines.map((l) => l.text), f.keys, f.status?.text ?? '', ...detail].join('\n');
+  });
+}
+
+/** English phrases of the catalogue that German translates: the fixed text between placeholders, 5+ characters. */
+function englishPhrases(): string[] {
+  const german = Object.values(UI_DE).join('\n');
+  const out = new Set<string>();
+  for (const [k, en] of Object.entries(UI_EN)) {
+    if (UI_DE[k as keyof typeof UI_DE] === en) continue;
+    for (const part of en.split(/\{[a-z]+\}/i)) {
+      const t = part.trim().replace(/^[\s,:;.()!?-]+|[\s,:;.()!?-]+$/g, '');
+      if (t.length >= 5 && /[a-z]{3}/i.test(t) && !german.includes(t)) out.add(t);
+    }
+  }
+  return [...out];
+}
+
+describe('--lang de', () => {
+  it('renders the main screens with no English catalogue text left on them', () => {
+    const phrases = englishPhrases();
+    expect(phrases.length).toBeGreaterThan(100);
+    for (const screen of germanScreens()) {
+      const left = phrases.filter((p) => screen.includes(p));
+      expect(left, screen).toEqual([]);
+    }
+  });
+});
