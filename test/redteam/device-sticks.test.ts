@@ -125,6 +125,32 @@ export const REDTEAM_CASES: HostileCase[] = [
     expect(tar.length).toBe(8 * MiB);
     return { layers: [{ tar, compression: 'none' }] };
   }),
+  {
+    name: 'crl-repeated',
+    attacker: 'no-key',
+    tries: 'the legitimate CRL of a signed stick repeated 17 times in FERRY/trust/crl.pem (a CPU bomb at thousands)',
+    expect: 'LIMIT_EXCEEDED',
+    async stick({ base }) {
+      const media = await base();
+      const crl = path.join(media, 'FERRY', 'trust', 'crl.pem');
+      await fsp.writeFile(crl, (await fsp.readFile(crl, 'utf8')).repeat(17));
+      return media;
+    },
+  },
+  {
+    name: 'trust-roots-odd-names',
+    attacker: 'no-key',
+    tries: 'PEM files named with a space, an escape sequence and invalid UTF-8 in FERRY/trust/roots (ignored, the update installs)',
+    expect: 'ok',
+    async stick({ base }) {
+      const media = await base();
+      const roots = path.join(media, 'FERRY', 'trust', 'roots');
+      await fsp.mkdir(roots, { recursive: true });
+      for (const n of ['a b.pem', '\u001b[2Jx.pem']) await fsp.writeFile(path.join(roots, n), 'junk');
+      await fsp.writeFile(Buffer.concat([Buffer.from(`${roots}/`), Buffer.from([0xff]), Buffer.from('.pem')]), 'junk');
+      return media;
+    },
+  },
   signed('empty-tar-layer', 'a layer that is only the end-of-archive blocks', 'ok', () => ({ layers: [{ tar: Buffer.alloc(1024), compression: 'none' }, { tar: tarArchive([{ name: 'a', data: 'a' }]) }] })),
 ];
 
