@@ -6,11 +6,14 @@
 import type { DeviceInfo, TuiEngine } from './engine-types.js';
 import { uiError } from './flows.js';
 import type { AppState, MaintState, ScreenId } from './state.js';
+import { fmt, type Strings } from './strings.js';
 
 /** What the maintenance screen needs from the controller. */
 export interface MaintHost {
   state: AppState;
   engine: TuiEngine;
+  /** The catalogue of the chosen language. */
+  readonly strings: Strings;
   log(text: string): void;
   changed(urgent: boolean): void;
   go(screen: ScreenId): void;
@@ -54,7 +57,7 @@ export function maintKey(h: MaintHost, k: string): void {
       // The first yes only opens the deliberate second question; focus goes back to "Back".
       m.second = true;
       m.focus = 0;
-      h.log('mark good: the health check failed; asking a second time');
+      h.log(h.strings.ui.logSecondAsk);
     } else void runMaint(h);
   } else if (k === 'enter') h.go('device');
 }
@@ -67,11 +70,12 @@ async function runMaint(h: MaintHost): Promise<void> {
     const root = h.root();
     const out = m.action === 'rollback' ? await h.engine.rollback(root) : await h.engine.markGood(root, m.second === true);
     m.result = out.message;
-    m.receipt = out.receiptPath ?? `waits on the device (${out.receiptProblem ?? 'no stick'})`;
-    h.log(`${m.action === 'rollback' ? 'go back' : 'keep'}: ${out.message}`);
+    const ui = h.strings.ui;
+    m.receipt = out.receiptPath ?? fmt(ui.receiptWaits, { why: out.receiptProblem ?? ui.noStick });
+    h.log(`${m.action === 'rollback' ? ui.logGoBack : ui.logKeep}: ${out.message}`);
   } catch (e) {
     m.error = uiError(e);
-    h.log(`${m.action}: FAILED [${m.error.code}] ${m.error.message}`);
+    h.log(`${m.action === 'rollback' ? h.strings.ui.logGoBack : h.strings.ui.logKeep}: ${h.strings.ui.resultFailed} [${m.error.code}] ${m.error.message}`);
   }
   m.busy = false;
   h.changed(true);

@@ -229,6 +229,11 @@ export const UI_DE: { [K in keyof typeof UI_EN]: string } = {
   factorySystem: 'Werkssystem',
   unknownVersion: 'unbekannte Version',
   slotName: 'Slot {slot}',
+  receiptWaits: 'wartet im Gerät ({why})',
+  noStick: 'kein Stick',
+  logGoBack: 'zurückgehen',
+  logKeep: 'behalten',
+  logSecondAsk: 'behalten: die Gesundheitsprüfung ist fehlgeschlagen; zweite Rückfrage',
 };
 
 /** Help per screen (German). */

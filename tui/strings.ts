@@ -309,6 +309,11 @@ export const UI_EN = {
   factorySystem: 'factory system',
   unknownVersion: 'unknown version',
   slotName: 'slot {slot}',
+  receiptWaits: 'waits on the device ({why})',
+  noStick: 'no stick',
+  logGoBack: 'go back',
+  logKeep: 'keep',
+  logSecondAsk: 'keep: the health check failed; asking a second time',
 } as const;
 
 /** Help per screen: what it shows and what the keys do. */
