@@ -87,6 +87,11 @@ function mediaText(st: AppState, s: Strings): string[] {
   return out;
 }
 
+/** A catalogue entry by computed key (stage and state names); a name the engine made up itself stays as it is. */
+function ui(s: Strings, key: string, fallback: string): string {
+  return (s.ui as Record<string, string>)[key] ?? fallback;
+}
+
 /** The detail text for the current screen. */
 export function detailLines(st: AppState, s: Strings): string[] {
   switch (st.screen) {
@@ -100,10 +105,10 @@ export function detailLines(st: AppState, s: Strings): string[] {
     }
     case 'confirm': {
       const p = st.confirm!.plan;
-      return [`${p.id}: ${p.fromVersion ?? '?'} → ${p.toVersion}, slot ${p.targetSlot} (${p.slotDescribe ?? '?'})`, `${s.ui.labelSignedBy}: ${p.signers.join(', ')}`, '', `${s.ui.labelNotes}:`, ...(p.notes ?? s.ui.noneParen).split(/\r?\n/)];
+      return [`${p.id}: ${p.fromVersion ?? '?'} → ${p.toVersion}, ${fmt(s.ui.slotName, { slot: p.targetSlot })} (${p.slotDescribe ?? '?'})`, `${s.ui.labelSignedBy}: ${p.signers.join(', ')}`, '', `${s.ui.labelNotes}:`, ...(p.notes ?? s.ui.noneParen).split(/\r?\n/)];
     }
     case 'apply':
-      return st.apply?.error ? errorText(st.apply.error, s) : st.apply ? st.apply.stages.map((x) => `${x.step}: ${x.state}`) : [];
+      return st.apply?.error ? errorText(st.apply.error, s) : st.apply ? st.apply.stages.map((x) => `${ui(s, `stage_${x.step}`, x.step)}: ${ui(s, `state_${x.state}`, x.state)}`) : [];
     case 'done': {
       const o = st.done!.outcome;
       return [`${s.ui.labelReceipt}: ${o.receiptPath ?? o.receiptProblem ?? '?'}`, ...(st.done!.error ? ['', ...errorText(st.done!.error, s)] : [])];

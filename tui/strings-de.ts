@@ -226,6 +226,9 @@ export const UI_DE: { [K in keyof typeof UI_EN]: string } = {
   detUpdate: '{id}: Version {v} für {target}',
   detSize: 'Größe {size}, erstellt {created}, läuft ab {expires}',
   detSignedBy: 'signiert von: {v}',
+  factorySystem: 'Werkssystem',
+  unknownVersion: 'unbekannte Version',
+  slotName: 'Slot {slot}',
 };
 
 /** Help per screen (German). */

@@ -306,6 +306,9 @@ export const UI_EN = {
   detUpdate: '{id}: version {v} for {target}',
   detSize: 'size {size}, created {created}, expires {expires}',
   detSignedBy: 'signed by: {v}',
+  factorySystem: 'factory system',
+  unknownVersion: 'unknown version',
+  slotName: 'slot {slot}',
 } as const;
 
 /** Help per screen: what it shows and what the keys do. */

@@ -10,7 +10,7 @@ import { DEVICE, LISTING } from './fake-engine.js';
 const DE = stringsFor('de');
 const ENGINE = '<engine text>';
 
-/** The main screens (and the device and media detail views) as `--lang de` renders them at 80x24. */
+/** The main screens (and the detail view of each) as `--lang de` renders them at 80x24. */
 function germanScreens(): string[] {
   const plan = { id: 'kiosk-1.1.0', fromVersion: '1.0.0', toVersion: '1.1.0', targetSlot: 'B' as const, slotDescribe: 'dir /var/lib/slots/b', bytesToWrite: 12_582_912, notes: 'Fixes the printer queue.', signers: ['ferry signer'] };
   const meter = updateMeter(startMeter(0, 12_582_912), 2000, 6_000_000);
@@ -32,7 +32,7 @@ function germanScreens(): string[] {
     st.media = { roots: ['/run/media/tech/STICK'], rootIndex: 0, listing: { ...LISTING, updates }, loading: false, selected: 1, verdicts: {} };
     p(st);
     const f = frameFor(st, DE, { width: 80, height: 21 });
-    const detail = st.screen === 'device' || st.screen === 'media' ? detailLines(st, DE) : [];
+    const detail = detailLines(st, DE);
     return [f.title, ...f.lines.map((l) => l.text), f.keys, f.status?.text ?? '', ...detail].join('\n');
   });
 }

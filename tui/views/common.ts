@@ -33,8 +33,8 @@ export function kvWrap(label: string, value: string, width: number, maxLines = I
 }
 
 /** A slot's version as a technician says it: the version, or "factory system" for a slot ferry never wrote. */
-export function versionName(v: string | undefined, status?: string): string {
-  return v ?? (status === 'empty' || status === 'good' ? 'factory system' : 'unknown version');
+export function versionName(s: Strings, v: string | undefined, status?: string): string {
+  return v ?? (status === 'empty' || status === 'good' ? s.ui.factorySystem : s.ui.unknownVersion);
 }
 
 /** Two buttons side by side; the focused one is drawn inverse with arrows (monochrome-safe). */

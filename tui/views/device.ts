@@ -66,10 +66,10 @@ export function deviceLines(info: DeviceInfo, s: Strings, g: Glyphs, width: numb
   const lines: Line[] = [
     ...attentionLines(info, s, g, width),
     kv(s.ui.labelDevice, `${info.deviceId}  (${info.compatible})`, width),
-    line(fit(`${s.ui.labelRunning.padEnd(12)}${fmt(s.ui.runningText, { slot: info.bootedSlot, v: versionName(booted?.version, booted?.status), status: booted?.status ?? '?' })}`, width), 'bold'),
+    line(fit(`${s.ui.labelRunning.padEnd(12)}${fmt(s.ui.runningText, { slot: info.bootedSlot, v: versionName(s, booted?.version, booted?.status), status: booted?.status ?? '?' })}`, width), 'bold'),
     line(fit(cell(s.ui.colSlot, a) + cell(s.ui.colStatus, b) + cell(s.ui.colVersion, c) + cell(s.ui.colBoot, d) + (width >= 78 ? s.ui.colInstalled : ''), width), 'inverse'),
     ...info.slots.map((sl) => slotRow(sl, s, width)),
-    ...kvWrap(s.ui.labelGoBack, info.rollback.ok ? fmt(s.ui.goBackTo, { v: versionName(info.rollback.version, 'good'), slot: info.rollback.slot }) : `${s.ui.none}: ${info.rollback.reason}`, width),
+    ...kvWrap(s.ui.labelGoBack, info.rollback.ok ? fmt(s.ui.goBackTo, { v: versionName(s, info.rollback.version, 'good'), slot: info.rollback.slot }) : `${s.ui.none}: ${info.rollback.reason}`, width),
   ];
   if (rb) lines.push(...kvWrap(s.ui.labelRolledBack, fmt(s.ui.rolledBackText, { at: formatInstant(rb.at), from: rb.fromVersion ?? '?', to: rb.toVersion ?? '?' }), width));
   // Which version the last boot check judged: after a reboot into a new one it is still the old one until the check runs.

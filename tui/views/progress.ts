@@ -88,7 +88,7 @@ export function applyFrame(st: AppState, s: Strings, size: Size): Frame {
   const g = st.glyphs;
   const w = size.width;
   const p = a.plan;
-  const lines: Line[] = [kv(s.ui.screenApply, `${versionName(p.fromVersion, 'good')} ${g.arrow} ${p.toVersion}, slot ${p.targetSlot}`, w), blank];
+  const lines: Line[] = [kv(s.ui.screenApply, `${versionName(s, p.fromVersion, 'good')} ${g.arrow} ${p.toVersion}, ${fmt(s.ui.slotName, { slot: p.targetSlot })}`, w), blank];
   a.stages.forEach((_, i) => lines.push(stageLine(a, i, g, w, s)));
   lines.push(blank);
   const running = a.stages.find((x) => x.state === 'running')?.step;

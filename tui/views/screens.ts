@@ -14,7 +14,7 @@ export function confirmFrame(st: AppState, s: Strings, size: Size): Frame {
   const room = p.availableBytes === undefined ? s.ui.freeUnknown : fmt(s.ui.slotRoom, { free: formatBytes(p.availableBytes), need: formatBytes(p.neededBytes ?? p.bytesToWrite) });
   const est = st.readRate && st.readRate > 0 ? fmt(s.ui.estimate, { t: formatDuration(p.bytesToWrite / st.readRate), rate: (st.readRate / 1e6).toFixed(1) }) : s.ui.estimateUnknown;
   const head: Line[] = [
-    kv(s.ui.labelCurrent, `${versionName(p.fromVersion, 'good')}  (${s.ui.currentNote})`, w),
+    kv(s.ui.labelCurrent, `${versionName(s, p.fromVersion, 'good')}  (${s.ui.currentNote})`, w),
     line(fit(`${s.ui.labelNew.padEnd(12)}${p.toVersion}  ${g.arrow} slot ${p.targetSlot}${p.slotDescribe ? ` (${p.slotDescribe})` : ''}`, w), 'bold'),
     kv(s.ui.labelSlot, room, w),
     ...kvWrap(s.ui.labelWrite, `${formatBytes(p.bytesToWrite)}, ${est}`, w),
