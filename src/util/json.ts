@@ -5,7 +5,25 @@
  */
 import { FerryError } from '../errors.js';
 
-/** Parse `bytes` as JSON after checking the cap; duplicate keys and bad UTF-8 are refused. */
+/** Nesting deeper than this is refused before parsing (OCI and ferry documents nest about 5 deep). */
+export const MAX_DEPTH = 64;
+
+/** The deepest nesting of objects and arrays in `text` (strings skipped), counted up to `stop` + 1. */
+export function nestingDepth(text: string, stop: number): number {
+  let depth = 0;
+  let max = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max && (max = depth) > stop) return max;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
+
+/** Parse `bytes` as JSON after checking the cap; duplicate keys and bad UTF-8 are refused, and so is nesting past MAX_DEPTH. */
 export function parseStrictJson(bytes: Uint8Array, maxBytes: number, what: string): unknown {
   if (bytes.length > maxBytes) {
     throw new FerryError('FILE_TOO_LARGE', `${what} is ${bytes.length} bytes, over the ${maxBytes}-byte cap`, {
@@ -17,6 +35,10 @@ export function parseStrictJson(bytes: Uint8Array, maxBytes: number, what: strin
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch (e) {
     throw new FerryError('INVALID_JSON', `${what} is not valid UTF-8`, { cause: e });
+  }
+  const depth = nestingDepth(text, MAX_DEPTH);
+  if (depth > MAX_DEPTH) {
+    throw new FerryError('LIMIT_EXCEEDED', `${what} nests deeper than ${MAX_DEPTH} levels: no ferry or OCI document does; refusing it before parsing`, { details: { cap: MAX_DEPTH } });
   }
   let value: unknown;
   try {
