@@ -27,6 +27,8 @@ export interface ExportRequest {
   mediaRoot: string;
   platform?: Platform;
   compress?: CompressChoice;
+  /** Write the chunk index the signed update will pin (default true); false for an export that will not be signed now. */
+  chunkIndex?: boolean;
   /** Re-hash blobs already on the media instead of trusting name + size. */
   verifyExisting?: boolean;
   /**
@@ -59,8 +61,8 @@ export interface ExportResult {
   payloadBytes: number;
   /** Sum of the uncompressed layer tar sizes, when every layer's is known (oci/unpacked-size.ts); the space a dir or block slot needs. */
   unpackedBytes?: number;
-  /** The chunk index blob (oci/chunk-index.ts) written beside the image; pin it in the update manifest. */
-  chunkIndex: Descriptor;
+  /** The chunk index blob (oci/chunk-index.ts) written beside the image, to pin in the update manifest (absent with chunkIndex: false). */
+  chunkIndex?: Descriptor;
   blobsWritten: number;
   bytesWritten: number;
   blobsSkipped: number;
@@ -180,8 +182,9 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
     : await store.layout.writeBytes(Buffer.from(JSON.stringify(newManifest(src, cfg.descriptor, layers))), MediaType.imageManifest, opts);
   count(man.descriptor, man.written);
 
-  // The chunk index is a loose blob (no manifest lists it): written before index.json names the image.
-  const chunkIndex = await writeChunkIndex(store, layers, opts);
+  // The chunk index is a loose blob that only a signed update manifest names: written (before
+  // index.json names the image) when the caller will sign, so an unsigned export leaves no orphan.
+  const chunkIndex = req.chunkIndex === false ? undefined : await writeChunkIndex(store, layers, opts);
 
   const digestChanged = src.original && src.original.descriptor.digest !== man.descriptor.digest && (req.compress ?? 'keep') === 'keep'
     ? [`manifest digest changed ${src.original.descriptor.digest} → ${man.descriptor.digest}: the source had to be converted to OCI; registries and signatures know the old digest`]
@@ -200,7 +203,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   lock.commit();
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
   const replaced = existing && req.replace && existing.digest !== entry.digest ? { replaced: existing.digest } : {};
-  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), chunkIndex, ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), warnings: [...digestChanged, ...repairedWarnings(store.layout.repaired)] };
+  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...(chunkIndex ? { chunkIndex } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), warnings: [...digestChanged, ...repairedWarnings(store.layout.repaired)] };
 }
 
 /** Remove `updates/<id>.json` (first: nothing lists the update any more) and then its signature. */

@@ -11,7 +11,7 @@
  * failed or cancelled run removes exactly its own leftovers (`rollback`, `cancelSync`).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -143,6 +143,12 @@ export class MediaLock {
         rmSync(path.join(dir, n), { force: true });
         gone.push(path.join(dir, n));
       }
+    }
+    // A Ctrl-C while a fresh layout was being set up (its folders made, index.json still a temp
+    // file, removed above) must still leave a layout skopeo and umoci read: complete it, empty.
+    if (existsSync(path.join(p.oci, 'blobs', 'sha256'))) {
+      if (!existsSync(path.join(p.oci, 'oci-layout'))) writeFileSync(path.join(p.oci, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+      if (!existsSync(path.join(p.oci, 'index.json'))) writeFileSync(path.join(p.oci, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }, null, 2) + '\n');
     }
     rmSync(this.file, { force: true });
     if (this.createdFerry) {

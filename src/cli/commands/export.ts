@@ -171,6 +171,8 @@ export function registerExport(program: Command): void {
             mediaRoot: opts.media,
             lock,
             replace: opts.replace ?? false,
+            // the chunk index is named only by the signed update manifest: none without --signer
+            chunkIndex: signing !== undefined,
             // the signed update manifest and its signature, each through a temp file
             ...(signing ? { alsoWrites: [{ what: 'update manifest', size: 2 * 8192 }, { what: 'signature', size: 2 * 16384 }] } : {}),
             compress: opts.compress as CompressChoice,
