@@ -11,7 +11,7 @@
  * V8- and CPU-specific and cannot be made for another architecture, so the arm64 blob has none.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
@@ -155,11 +155,15 @@ export async function buildDevice(arch: Arch): Promise<string> {
   // The blob must be made by the same Node version it runs in; for a cross build the host's Node is that version.
   execFileSync(arch === process.arch ? node : process.execPath, ['--experimental-sea-config', join(work, 'sea-config.json')], { stdio: 'inherit' });
   mkdirSync(outDir, { recursive: true });
-  rmSync(exe, { force: true });
-  copyFileSync(node, exe);
-  chmodSync(exe, 0o755);
-  stripSymbols(exe, arch);
-  execFileSync(join(ROOT, 'node_modules/.bin/postject'), [exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], { stdio: 'ignore' });
+  // made under a temp name and renamed when complete: a reader (another test, a packager) never
+  // runs the plain node binary that sits there between the copy and the injection
+  const tmp = `${exe}.building-${process.pid}`;
+  rmSync(tmp, { force: true });
+  copyFileSync(node, tmp);
+  chmodSync(tmp, 0o755);
+  stripSymbols(tmp, arch);
+  execFileSync(join(ROOT, 'node_modules/.bin/postject'), [tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], { stdio: 'ignore' });
+  renameSync(tmp, exe);
   const tui = join(outDir, 'ferry-tui');
   rmSync(tui, { force: true });
   symlinkSync('ferry', tui);
