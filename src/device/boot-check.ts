@@ -13,7 +13,7 @@ import { type DeviceDeps, type DeviceOptions, lockDevice, openDevice, type Devic
 import { settleDeadApply } from './interrupted.js';
 import { deliverReceipts, type Receipt, recordEvent, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, commitRelease, loadState, saveState } from './state.js';
-import { otherSlot, type SlotName } from './types.js';
+import { bootsNext, otherSlot, type SlotName } from './types.js';
 
 /** Options of boot-check. */
 export interface BootCheckOptions extends DeviceOptions {
@@ -102,8 +102,7 @@ function afterRollback(state: DeviceState, booted: SlotName): string {
 
 /** True when the bootloader will boot `slot` next: first in order, good, tries left (nothing has fallen back). */
 async function awaitingReboot(dev: DeviceContext, slot: SlotName): Promise<boolean> {
-  const bs = await dev.bootloader.getState();
-  return bs.order[0] === slot && bs.slots[slot].good && bs.slots[slot].attemptsLeft > 0;
+  return bootsNext(await dev.bootloader.getState(), slot);
 }
 
 async function resetTries(dev: DeviceContext, slot: SlotName): Promise<void> {

@@ -9,6 +9,7 @@
 import type { DeviceContext } from './context.js';
 import { RECEIPT_SCHEMA, type Receipt, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, type InProgress, saveState } from './state.js';
+import { bootsNext } from './types.js';
 
 /** Who the device is, for the receipt. */
 export interface DeviceIdentity {
@@ -62,6 +63,6 @@ export function settleInterrupted(state: DeviceState, who: DeviceIdentity, now: 
 export async function settleDeadApply(dev: DeviceContext, state: DeviceState, now: Date): Promise<void> {
   if (!state.inProgress) return;
   const boot = await dev.bootloader.getState().catch(() => undefined);
-  const switched = (p: InProgress) => boot !== undefined && boot.order[0] === p.targetSlot && boot.slots[p.targetSlot].good && boot.slots[p.targetSlot].attemptsLeft > 0;
+  const switched = (p: InProgress) => boot !== undefined && bootsNext(boot, p.targetSlot);
   if (settleInterrupted(state, dev.config, now, switched)) await saveState(dev.config.stateDir, state);
 }

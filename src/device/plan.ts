@@ -8,7 +8,7 @@ import { ERROR_CODES, type ErrorCode, ExitCode } from '../errors.js';
 import type { UpdateManifest, VerifiedSigner } from '../trust/types.js';
 import type { DeviceConfig } from './config.js';
 import { boundTarget, type DeviceState, floorOf, type SlotRecord } from './state.js';
-import { type BootState, type ImageSize, otherSlot, payloadNeed, type SlotName, type SpaceNeed } from './types.js';
+import { type BootState, bootsNext, type ImageSize, otherSlot, payloadNeed, type SlotName, type SpaceNeed } from './types.js';
 
 /** One update found on the stick: verified (signature, chain, expiry) or refused with a reason. */
 export interface UpdateCandidate {
@@ -112,7 +112,7 @@ export function applicability(m: UpdateManifest, inp: PlanInputs): SkipReason | 
   // Pending and primary: installed, waiting for its reboot. Pending but not primary means the
   // apply died before the bootloader switch; installing again rewrites it and switches.
   const t = otherSlot(booted);
-  const primary = inp.bootState.order[0] === t && inp.bootState.slots[t].good && inp.bootState.slots[t].attemptsLeft > 0;
+  const primary = bootsNext(inp.bootState, t);
   if (target.status === 'pending' && target.updateId === m.id && primary) {
     return skip('ALREADY_INSTALLED', `already installed in slot ${t} and waiting for a reboot`);
   }

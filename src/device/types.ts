@@ -100,6 +100,11 @@ export interface BootState {
   slots: Record<SlotName, { good: boolean; attemptsLeft: number }>;
 }
 
+/** True when the bootloader boots `slot` next: first in order, good, tries left (nothing has fallen back). */
+export function bootsNext(bs: BootState, slot: SlotName): boolean {
+  return bs.order[0] === slot && bs.slots[slot].good && bs.slots[slot].attemptsLeft > 0;
+}
+
 /** A bootloader backend: grub, uboot, file, custom. */
 export interface Bootloader {
   readonly type: string;
