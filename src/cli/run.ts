@@ -4,6 +4,7 @@
  * printLines, printNotes and printJson: every line is sanitised for the terminal there
  * (src/util/terminal.ts), because messages and listings embed strings from the stick.
  */
+import { createInterface } from 'node:readline/promises';
 import { ExitCode, FerryError, toFerryError } from '../errors.js';
 import type { ProgressEvent, ProgressFn } from '../progress.js';
 import { sanitize, sanitizeText, terminalSafeJson } from '../util/terminal.js';
@@ -73,4 +74,19 @@ export function cliProgress(opts: { progress?: boolean }): ProgressFn | undefine
     process.stderr.write(`\r${sanitize(`${e.step.padEnd(10)} [${bar}] ${amount}`).padEnd(78).slice(0, 100)}`);
     if (e.bytesTotal > 0 && e.bytesDone >= e.bytesTotal && e.step !== 'layer') process.stderr.write('\n');
   };
+}
+
+/** Ask "proceed? [y/N]" on the terminal (stderr); Ctrl-C or the end of input means no. */
+export async function askProceed(): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await new Promise<string>((resolve) => {
+      rl.on('SIGINT', () => resolve(''));
+      rl.on('close', () => resolve(''));
+      rl.question('proceed? [y/N] ').then(resolve, () => resolve(''));
+    });
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
 }

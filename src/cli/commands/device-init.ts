@@ -1,9 +1,8 @@
 /** `ferry device init`: provision a device once (src/device/init.ts does the work). */
 import type { Command } from 'commander';
-import { createInterface } from 'node:readline/promises';
 import { FerryError } from '../../errors.js';
 import { DEFAULT_CONFIG_FILE, deviceDeps, init, type InitPlan, type InitResult, type SlotName } from '../../device/index.js';
-import { action, printJson, printLines, printNotes } from '../run.js';
+import { action, askProceed, printJson, printLines, printNotes } from '../run.js';
 
 interface InitCliOptions {
   config: string;
@@ -26,17 +25,7 @@ function parseSlot(v: string): SlotName {
 async function confirmInit(plan: InitPlan): Promise<boolean> {
   if (!process.stdin.isTTY || !process.stderr.isTTY) throw new FerryError('CONFIRMATION_REQUIRED', 'no terminal to confirm on: pass --yes to provision without asking');
   printNotes(`provision device ${plan.deviceId} (booted slot ${plan.booted}):`, ...plan.changes.map((c) => `  ${c}`), ...plan.replaces.map((r) => `  replaces ${r}`));
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await new Promise<string>((resolve) => {
-      rl.on('SIGINT', () => resolve(''));
-      rl.on('close', () => resolve(''));
-      rl.question('proceed? [y/N] ').then(resolve, () => resolve(''));
-    });
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
+  return askProceed();
 }
 
 function printResult(r: InitResult): void {

@@ -3,10 +3,9 @@
  * here once, calls one library function from src/device/, and prints.
  */
 import type { Command } from 'commander';
-import { createInterface } from 'node:readline/promises';
 import { FerryError } from '../../errors.js';
 import { apply, bootCheck, bootCheckError, DEFAULT_CONFIG_FILE, deviceDeps, type InstallPlan, markBad, markGood, type MaintenanceOptions, rollback, type SkipReason, type SlotName, status, formatStatus } from '../../device/index.js';
-import { action, cliProgress, printJson, printLines, printNotes } from '../run.js';
+import { action, askProceed, cliProgress, printJson, printLines, printNotes } from '../run.js';
 import { registerAuto } from './device-auto.js';
 import { registerInit } from './device-init.js';
 
@@ -41,18 +40,7 @@ async function confirmOnTty(plan: InstallPlan): Promise<boolean> {
     `  ${plan.payloadBytes} bytes (${plan.space.neededBytes} ${plan.space.measure === 'unpacked' ? 'unpacked' : 'compressed'} in the slot), signed by ${plan.signers.join(', ') || 'unknown'}; slot ${plan.booted} stays as the fallback`,
     ...(u.notes ? [`  notes: ${u.notes.split('\n')[0]}`] : []),
   );
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    // Ctrl-C or end of input at the prompt means no.
-    const answer = await new Promise<string>((resolve) => {
-      rl.on('SIGINT', () => resolve(''));
-      rl.on('close', () => resolve(''));
-      rl.question('proceed? [y/N] ').then(resolve, () => resolve(''));
-    });
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
+  return askProceed();
 }
 
 function registerApply(device: Command): void {
