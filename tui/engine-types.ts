@@ -5,7 +5,7 @@
  */
 import type { ErrorCode } from '../src/errors.js';
 import type { ProgressFn } from '../src/progress.js';
-import type { SlotName, SlotStatus } from '../src/device/index.js';
+import type { ChainCertificate, SlotName, SlotStatus, StickInfo, VerifiedSigner as SignerDetail } from '../src/device/index.js';
 
 /** One A/B slot as the technician sees it. */
 export interface SlotInfo {
@@ -88,40 +88,11 @@ export interface NotApplicable {
   message: string;
 }
 
-/** One signer of an update, in full. */
-export interface SignerDetail {
-  subject: string;
-  issuer: string;
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  fingerprint: string;
-  signingTime: string;
-  /** The trusted root its chain ends at. */
-  anchor: string;
-  /** The validated chain: signer, intermediates, trusted root. */
-  chain: ChainCertificate[];
-}
-
-/** One certificate of a signer's chain. */
-export interface ChainCertificate {
-  subject: string;
-  issuer: string;
-  serial: string;
-  notBefore: string;
-  notAfter: string;
-  fingerprint: string;
-}
+/** One signer of an update, in full (the verifier's own record), and one certificate of its chain. */
+export type { ChainCertificate, SignerDetail };
 
 /** The stick itself: label, device, file system, size, free space, read-only. */
-export interface StickDescription {
-  label?: string;
-  device?: string;
-  fsType?: string;
-  sizeBytes?: number;
-  freeBytes?: number;
-  readOnly?: boolean;
-}
+export type StickDescription = Omit<StickInfo, 'root'>;
 
 /** One update found on the stick, with its verdict. */
 export interface UpdateEntry {

@@ -46,6 +46,7 @@ export {
   rollbackOption,
 } from './maintenance.js';
 export type { InstallPlan, PlanInputs, PlanResult, SkipReason, UpdateCandidate } from './plan.js';
+export type { ChainCertificate, VerifiedSigner } from '../trust/types.js';
 export type { Receipt, ReceiptDelivery } from './receipts.js';
 export type { DeviceEvent, LastResult, OperatorRollback, RecordedError, SlotRecord } from './state.js';
 export { attentionFor, deviceStatus as status, type DeviceStatus, formatStatus, type StatusOptions } from './status.js';
