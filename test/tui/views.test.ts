@@ -62,9 +62,9 @@ describe('view-models at 80x24', () => {
     expect(lines.find((l) => l.includes('kiosk-0.9.0'))).toContain('✗ older release');
     expect(lines.find((l) => l.includes('kiosk-1.1.0'))).toContain('✓ ready');
     expect(lines.find((l) => l.includes('tablet-3.0.0'))).toContain('✗ incompatible');
-    expect(shortReason('DIGEST_MISMATCH')).toBe('damaged');
-    expect(shortReason('MANIFEST_EXPIRED')).toBe('expired');
-    expect(shortReason('UNTRUSTED_SIGNER')).toBe('untrusted');
+    expect(shortReason('DIGEST_MISMATCH', S)).toBe('damaged');
+    expect(shortReason('MANIFEST_EXPIRED', S)).toBe('expired');
+    expect(shortReason('UNTRUSTED_SIGNER', S)).toBe('untrusted');
   });
 
   it('show the device: booted slot, both slots, clock against trusted time, receipts', () => {
