@@ -4,8 +4,7 @@
  * nobody is expected at the kiosk, and a stray key must not cancel or change an unattended install.
  */
 import { FerryError, type ErrorCode } from '../src/errors.js';
-import { deviceDeps } from '../src/device/index.js';
-import type { InstallPlan } from '../src/device/plan.js';
+import { deviceDeps, type InstallPlan } from '../src/device/index.js';
 import { createEngine } from './engine.js';
 import { runApply } from './flows.js';
 import { TerminalView } from './render.js';

@@ -1,6 +1,6 @@
 /** The log (the device's persistent history, then this session), the receipts summary, and the full-text overlay (help, details). */
 import type { HistoryEntry } from '../engine-types.js';
-import { fit, formatInstant, wrap } from '../format.js';
+import { chunk, fit, formatInstant, wrap } from '../format.js';
 import { blank, type Frame, type Line, line, type Size } from '../frame.js';
 import type { AppState, Glyphs } from '../state.js';
 import { engineWord, explainError, fmt, type Strings } from '../strings.js';
@@ -46,7 +46,7 @@ export function receiptsFrame(st: AppState, s: Strings, size: Size): Frame {
   const wrapped = (t: string) => wrap(t, w - 2).map((x, i) => line(i === 0 ? x : `  ${x}`));
   lines.push(...(waiting.length === 0 ? [line(s.ui.noneParen)] : waiting.flatMap((e) => wrapped(historyText(e, g, s)))));
   lines.push(line(fit(s.ui.receiptsSentHead, w), 'inverse'));
-  for (const e of sent.slice(-20)) lines.push(...wrapped(historyText(e, g, s)), ...wrap(`${g.arrow} ${e.deliveredTo}`, w - 4).map((t) => line('    ' + t, 'dim')));
+  for (const e of sent.slice(-20)) lines.push(...wrapped(historyText(e, g, s)), ...chunk(`${g.arrow} ${e.deliveredTo}`, w - 4).map((t) => line('    ' + t, 'dim')));
   if (sent.length === 0) lines.push(line(s.ui.noneParen));
   return { title: s.ui.screenReceipts, lines, focusLine: lines.length - 1 - st.logScroll, keys: s.ui.keysLog };
 }
