@@ -71,7 +71,7 @@ function registerIssue(pki: Command, profile: 'signer' | 'ca'): void {
       const issuerDir = o.root ?? o.ca;
       if (!issuerDir || (o.root && o.ca)) throw new FerryError('USAGE', 'name the issuer with exactly one of --root <dir> or --ca <dir>');
       const passphrase = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
-      const issuerPassphrase = await readPassphrase({ env: o.rootPassphraseEnv, file: o.rootPassphraseFile });
+      const issuerPassphrase = await readPassphrase({ env: o.rootPassphraseEnv, file: o.rootPassphraseFile, fileOption: '--root-passphrase-file' });
       const r = await issueCertificate({
         issuerDir,
         profile,
