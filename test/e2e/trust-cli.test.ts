@@ -44,7 +44,7 @@ describe('ferry pki + export --signer + sign, verified offline', () => {
   it('refuses to use an encrypted root key without its passphrase (exit 2)', () => {
     const r = ferryFails('pki', 'issue-signer', '--root', d('root'), '--name', 'x', '--days', '3', '--out', d('nope'));
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^ferry: error\[PASSPHRASE_REQUIRED\]: .*--passphrase-env/);
+    expect(r.stderr).toMatch(/^ferry: error\[PASSPHRASE_REQUIRED\]: .*--root-passphrase-env/);
     expect(fs.readFileSync(d('root/key.pem'), 'utf8')).toMatch(/BEGIN ENCRYPTED PRIVATE KEY/);
   });
 
