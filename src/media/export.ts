@@ -16,6 +16,8 @@ import { type LockOptions, type MediaLock, withMediaLock } from './lock.js';
 import { checkMediaPath } from './media-path.js';
 import { checkStoreCapacity, mediaPaths, openMediaStore, type PlannedBlob } from './store.js';
 import { writeChunkIndex } from './chunk-index-writer.js';
+import { sourceRecord } from './source-record.js';
+import type { ImageSource } from '../trust/types.js';
 
 /** What to export and where. */
 export interface ExportRequest {
@@ -71,6 +73,8 @@ export interface ExportResult {
   unchanged: boolean;
   /** The manifest digest that `--replace` replaced, when a different image was there. */
   replaced?: string;
+  /** Where the image came from when it had to be converted (its digest on the stick is new): for the signed update manifest's image.source. */
+  source?: ImageSource;
   /** The entry this ref had before (undoExport puts it back). */
   previous?: Descriptor;
   /** Things the user should know (media path on the root file system, digest changed by a conversion). */
@@ -186,9 +190,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   // index.json names the image) when the caller will sign, so an unsigned export leaves no orphan.
   const chunkIndex = req.chunkIndex === false ? undefined : await writeChunkIndex(store, layers, opts);
 
-  const digestChanged = src.original && src.original.descriptor.digest !== man.descriptor.digest && (req.compress ?? 'keep') === 'keep'
-    ? [`manifest digest changed ${src.original.descriptor.digest} → ${man.descriptor.digest}: the source had to be converted to OCI; registries and signatures know the old digest`]
-    : [];
+  const converted = sourceRecord(input.transport, src, req.compress ?? 'keep', man.descriptor, cfg.descriptor);
   const entry: Descriptor = {
     mediaType: MediaType.imageManifest,
     digest: man.descriptor.digest,
@@ -203,7 +205,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   lock.commit();
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
   const replaced = existing && req.replace && existing.digest !== entry.digest ? { replaced: existing.digest } : {};
-  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...(chunkIndex ? { chunkIndex } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), warnings: [...digestChanged, ...repairedWarnings(store.layout.repaired)] };
+  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...(chunkIndex ? { chunkIndex } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), ...(converted ? { source: converted.source } : {}), warnings: [...(converted ? [converted.warning] : []), ...repairedWarnings(store.layout.repaired)] };
 }
 
 /** Remove `updates/<id>.json` (first: nothing lists the update any more) and then its signature. */

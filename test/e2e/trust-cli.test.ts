@@ -126,7 +126,7 @@ describe('ferry pki + export --signer + sign, verified offline', () => {
   });
 
   it('accepts a new root after rotation only through the cross-certificate on the stick', async () => {
-    ferry('pki', 'init-root', '--out', d('root2'), '--name', 'ACME Root 2026');
+    ferry('pki', 'init-root', '--out', d('root2'), '--name', 'ACME Root 2026', '--no-passphrase');
     ferry('pki', 'issue-signer', '--root', d('root2'), '--name', 'build signer 2', '--days', '365', '--out', d('build2'));
     ferry('export', '--create', '--image', s.v2, '--target', 'kiosk', '--version', '1.1.0', '--media', d('stick2'), '--signer', d('build2'), '--compatible', 'acme,kiosk-v2');
     const trust = await loadTrustMaterial(d('trust'));
