@@ -16,6 +16,7 @@ import { type LockOptions, type MediaLock, withMediaLock } from './lock.js';
 import { checkMediaPath } from './media-path.js';
 import { checkStoreCapacity, mediaPaths, openMediaStore, type PlannedBlob } from './store.js';
 import { writeChunkIndex } from './chunk-index-writer.js';
+import { ExportProgress } from './export-progress.js';
 import { sourceRecord } from './source-record.js';
 import type { ImageSource } from '../trust/types.js';
 
@@ -160,7 +161,10 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
     if (written) (tally.blobsWritten++, (tally.bytesWritten += d.size));
     else (tally.blobsSkipped++, (tally.bytesSkipped += d.size));
   };
-  const opts = { verifyExisting: req.verifyExisting ?? false, checkLayers: req.checkLayers ?? false, ...(progress ? { progress } : {}) };
+  const opts = { verifyExisting: req.verifyExisting ?? false, checkLayers: req.checkLayers ?? false };
+  const configSize = src.config.kind === 'blob' ? src.config.descriptor.size : 0;
+  const track = new ExportProgress(progress, src.layers.reduce((n, l) => n + l.sizeHint, 0) + configSize, src.layers.length);
+  const withProgress = <T extends object>(o: T, p: ProgressFn | undefined): T & { progress?: ProgressFn } => (p ? { ...o, progress: p } : o);
 
   const layers: Descriptor[] = [];
   const diffIds: string[] = [];
@@ -170,8 +174,8 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   // a damaged copy, which is then replaced. --verify-existing extends that to config and manifest.
   const layerOpts = { ...opts, verifyExisting: true };
   for (const [i, layer] of src.layers.entries()) {
-    progress?.({ step: 'layer', bytesDone: i, bytesTotal: src.layers.length, detail: layer.what });
-    const w = await writeLayer(store.layout, layer, actions[i]!, layerOpts);
+    const w = await writeLayer(store.layout, layer, actions[i]!, withProgress(layerOpts, track.blob(i + 1, layer.sizeHint, layer.what)));
+    track.finish(layer.sizeHint, i + 1, layer.what);
     count(w.descriptor, w.written);
     layers.push(w.descriptor);
     diffIds.push(w.diffId);
@@ -179,6 +183,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   }
 
   const cfg = src.config.kind === 'blob' ? await store.layout.writeBlob(src.config.descriptor, src.config.open, opts) : await store.layout.writeBytes(src.config.build(diffIds), MediaType.imageConfig, opts);
+  track.finish(configSize, src.layers.length, 'config');
   count(cfg.descriptor, cfg.written);
 
   const man = sameAsOriginal(src, cfg.descriptor, layers)
@@ -200,8 +205,8 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   const unchanged = existing !== undefined && existing.digest === entry.digest && existing.size === entry.size && !req.replace;
   if (existing && !unchanged && existing.digest !== entry.digest && !req.replace) throw versionExists(ref, existing, entry.digest);
   if (existing && req.replace) await removeSignedUpdate(req.mediaRoot, ref);
-  progress?.({ step: 'index', bytesDone: 0, bytesTotal: 0, detail: ref });
   if (!unchanged) await store.layout.addToIndex([entry]).catch((e: unknown) => Promise.reject(toFerryError(e, `cannot write ${path.join(store.paths.oci, 'index.json')}`)));
+  track.end(`index.json names ${ref}`);
   lock.commit();
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
   const replaced = existing && req.replace && existing.digest !== entry.digest ? { replaced: existing.digest } : {};
