@@ -26,6 +26,8 @@ export const ENGINE_DE: { [K in keyof typeof ENGINE_EN]: string } = {
   phase_ok: 'geprüft',
   phase_failed: 'fehlgeschlagen',
   phase_stopped: 'angehalten',
+  why_expired: 'Update {id} ist am {at} abgelaufen: in der Zentrale einen frisch signierten Stick anfordern',
+  why_alreadyInstalled: 'Version {v} ist schon installiert',
   why_incompatible: 'gebaut für {builtFor}, dieses Gerät ist {device}',
   why_wrongTarget: 'dieses Gerät folgt {follows}; {id} ist für {target}, das {follows} nicht ersetzt',
   why_replacedNotNewer: '{target} {v} ist nicht neuer als {follows} {had}, das dieses Gerät schon hatte und das es ersetzt (Schutz vor Rückstufung)',
