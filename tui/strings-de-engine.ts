@@ -11,7 +11,7 @@ export const ENGINE_DE: { [K in keyof typeof ENGINE_EN]: string } = {
   status_pending: 'Probe',
   status_empty: 'leer',
   action_apply: 'Installation',
-  action_bootCheck: 'Startprüfung',
+  action_bootCheck: 'Bootprüfung',
   action_markGood: 'behalten',
   action_markBad: 'verworfen',
   action_rollback: 'zurück',
