@@ -1,9 +1,9 @@
 /**
- * German (de): the proof that a translation is one file. Every screen word is here;
- * error lines not translated yet fall back to English one by one (strings.ts merges).
+ * German (de): every word on screen and the help per screen. With strings-de-engine.ts
+ * and strings-de-errors.ts this is the whole translation (a test checks that every
+ * English key is here, with the same placeholders).
  */
-import type { ErrorCode } from '../src/errors.js';
-import type { ErrorHelp, UI_EN } from './strings.js';
+import type { UI_EN } from './strings-en.js';
 
 /** Words on screen (German). */
 export const UI_DE: { [K in keyof typeof UI_EN]: string } = {
@@ -236,83 +236,16 @@ export const UI_DE: { [K in keyof typeof UI_EN]: string } = {
   logSecondAsk: 'behalten: die Gesundheitsprüfung ist fehlgeschlagen; zweite Rückfrage',
 };
 
-/** Help per screen (German). */
+/** Help per screen (German): the same screens and as many lines as the English help. */
 export const HELP_DE: Record<string, string[]> = {
-  device: ['Dieser Bildschirm zeigt, was das Gerät ausführt und was jeder Slot (A und B) enthält.', 'Status: good = bestätigt; pending = installiert, auf Probe; bad = wird nicht gestartet; empty = nie beschrieben.', 'Läuft eine Version auf Probe oder als schlecht markiert, bietet die Warnung oben: g behalten (bestätigen), b zurück zur vorigen Version.', 'm öffnet den Stick, e zeigt Quittungen, d alle Details, l das Protokoll, q beendet.'],
-  media: ['Die Updates auf dem Stick. ✓ bereit ist installierbar; ✗ sagt warum nicht, darunter der nächste Schritt.', 'Der Cursor steht auf dem Update, das ferry wählen würde. Enter prüft zuerst jedes Byte; noch wird nichts installiert.'],
+  device: ['Dieser Bildschirm zeigt, was das Gerät ausführt und was jeder Slot (A und B) enthält.', 'Status: gut = bestätigt; Probe = installiert, auf Probe; schlecht = wird nicht gestartet; leer = nie beschrieben.', 'Läuft eine Version auf Probe oder als schlecht markiert, bietet die Warnung oben: g behalten (bestätigen), b zurück zur vorigen Version.', 'm öffnet den Stick, e zeigt Quittungen, d alle Details, l das Protokoll, q beendet.'],
+  media: ['Die Updates auf dem Stick. ✓ bereit ist installierbar; ✗ sagt warum nicht, darunter der nächste Schritt.', 'Der Cursor steht auf dem Update, das ferry wählen würde. Enter prüft zuerst jedes Byte; noch wird nichts installiert.', 'd zeigt den ganzen Text des gewählten Updates, n den nächsten Stick, r liest die Sticks neu.'],
+  verify: ['Prüfen liest jedes Byte des Updates und vergleicht es mit seiner Signatur.', 'Ein Fehlschlag bleibt vermerkt, solange dieser Stick steckt. q hält an; am Gerät wird nichts geändert.'],
+  confirm: ['Prüfen Sie, was installiert wird, wohin, wie viel und wie lange es dauert.', 'Das laufende System bleibt als Rückfall. Tab wechselt, Enter wählt, y installiert, d zeigt alle Versionshinweise.'],
+  apply: ['Das Update wird in den anderen Slot geschrieben. c bricht ab bis zur Umschaltung des Bootloaders; danach nicht mehr.'],
+  done: ['Das Update ist installiert. Neu starten, um es zu starten; die Startprüfung bestätigt es, wenn es gesund ist, sonst geht das Gerät zurück.'],
   maint: ['Behalten bestätigt die laufende Version; die Untergrenze gegen Rückstufung steigt dann auf sie.', 'Zurückgehen startet beim nächsten Start die vorige bestätigte Version; das wird als Rücksetzung durch den Techniker vermerkt.'],
-};
-
-/** Error lines (German): one for every code in src/errors.ts (a test checks that none is missing). */
-export const ERRORS_DE: Partial<Record<ErrorCode, ErrorHelp>> = {
-  USAGE: { what: 'ferry-tui wurde mit falschen Optionen gestartet', next: 'die Dienstdatei prüfen oder den Support anrufen' },
-  BAD_INPUT_NAME: { what: 'ein Name auf dem Stick oder in der Befehlszeile ist ungültig', next: 'den Stick in der Zentrale neu erstellen' },
-  CONFIG_INVALID: { what: 'die Gerätekonfiguration ist ungültig', next: 'Support anrufen: die in den Details (d) genannte Konfigurationsdatei muss korrigiert werden' },
-  UNKNOWN_SLOT_TYPE: { what: 'die Gerätekonfiguration nennt eine unbekannte Slot-Art', next: 'Support anrufen: die in den Details (d) genannte Konfigurationsdatei muss korrigiert werden' },
-  UNKNOWN_BOOTLOADER_TYPE: { what: 'die Gerätekonfiguration nennt einen unbekannten Bootloader', next: 'Support anrufen: die in den Details (d) genannte Konfigurationsdatei muss korrigiert werden' },
-  PASSPHRASE_REQUIRED: { what: 'ein Signierschlüssel braucht sein Passwort', next: 'das ist eine Aufgabe der Zentrale, nicht des Geräts' },
-  UNSUPPORTED_MEDIA_TYPE: { what: 'das Abbild hat ein Format, das ferry nicht installiert', next: 'das Abbild in der Zentrale neu exportieren' },
-  INVALID_JSON: { what: 'eine Datei auf dem Stick ist kein gültiges JSON', next: 'der Stick ist beschädigt: in der Zentrale neu kopieren' },
-  INVALID_LAYOUT: { what: 'der Abbild-Ordner auf dem Stick ist ungültig', next: 'der Stick ist beschädigt: in der Zentrale neu kopieren' },
-  INVALID_MANIFEST: { what: 'eine Abbild-Beschreibung auf dem Stick ist ungültig', next: 'der Stick ist beschädigt: in der Zentrale neu kopieren' },
-  FILE_TOO_LARGE: { what: 'eine Datei auf dem Stick ist größer als erlaubt', next: 'der Stick ist beschädigt oder manipuliert: in der Zentrale neu kopieren' },
-  IMAGE_NOT_FOUND: { what: 'das Abbild für dieses Update fehlt auf dem Stick', next: 'den Stick in der Zentrale neu kopieren' },
-  AMBIGUOUS_IMAGE: { what: 'der Stick enthält mehrere Abbilder und keines wurde gewählt', next: 'ein Update aus der Liste wählen' },
-  PLATFORM_NOT_FOUND: { what: 'das Abbild hat keinen Build für diese Geräteart', next: 'in der Zentrale ein Abbild für dieses Gerät anfordern' },
-  BLOB_MISSING: { what: 'ein Teil des Abbilds fehlt auf dem Stick', next: 'die Kopie ist unvollständig: den Stick in der Zentrale neu kopieren' },
-  DIGEST_MISMATCH: { what: 'ein Teil des Abbilds passt nicht zu seiner Signatur', next: 'der Stick ist beschädigt: in der Zentrale neu kopieren' },
-  SIZE_MISMATCH: { what: 'ein Teil des Abbilds hat die falsche Größe', next: 'der Stick ist beschädigt: in der Zentrale neu kopieren' },
-  CORRUPT_ARCHIVE: { what: 'eine Schicht des Abbilds ist kein gültiges Archiv', next: 'der Stick ist beschädigt: in der Zentrale neu kopieren' },
-  CORRUPT_COMPRESSION: { what: 'eine Schicht des Abbilds lässt sich nicht entpacken', next: 'der Stick ist beschädigt: in der Zentrale neu kopieren' },
-  MEDIA_INCOMPLETE: { what: 'die Kopie auf dem Stick ist unvollständig', next: 'den Stick in der Zentrale neu kopieren' },
-  MEDIA_DAMAGED: { what: 'der Stick ist beschädigt', next: 'in der Zentrale neu kopieren' },
-  MEDIA_NOT_FOUND: { what: 'kein ferry-Stick gefunden', next: 'Stick einstecken (er braucht einen FERRY-Ordner) und r drücken' },
-  NO_SPACE: { what: 'für das Update ist nicht genug Platz', next: 'Support anrufen: der Slot ist für dieses Abbild zu klein' },
-  FILE_TOO_LARGE_FOR_FILESYSTEM: { what: 'eine Datei ist zu groß für das Dateisystem des Sticks', next: 'den Stick in der Zentrale als exFAT oder ext4 neu erstellen' },
-  UNSAFE_PATH: { what: 'das Abbild enthält einen unsicheren Dateipfad', next: 'nicht installieren: den Stick der Zentrale melden' },
-  IO_ERROR: { what: 'Lesen oder Schreiben ist fehlgeschlagen', next: 'den Stick neu einstecken und erneut versuchen; wenn es wieder passiert, einen anderen Stick nehmen' },
-  READ_ONLY_MEDIA: { what: 'der Stick ist schreibgeschützt', next: 'die Quittung wartet auf dem Gerät auf den nächsten beschreibbaren Stick' },
-  UNSAFE_MEDIA: { what: 'der Stick enthält eine Sonderdatei oder einen Link, wo ferry eine normale Datei erwartet', next: 'diesen Stick nicht verwenden: der Zentrale melden' },
-  LIMIT_EXCEEDED: { what: 'das Update ist größer oder tiefer verschachtelt als erlaubt', next: 'diesen Stick nicht verwenden: der Zentrale melden' },
-  CHUNK_INDEX_MISSING: { what: 'der Stick stammt von einem älteren ferry und kann beim Lesen nicht geprüft werden', next: 'die Zentrale bitten, den Stick mit dem aktuellen ferry neu zu exportieren' },
-  MEDIA_BUSY: { what: 'ein anderes ferry beschreibt gerade diesen Stick', next: 'warten, bis es fertig ist, dann erneut versuchen' },
-  VERSION_EXISTS: { what: 'auf dem Stick liegt schon ein anderes Abbild mit dieser Version', next: 'eine neue Versionsnummer verwenden oder in der Zentrale --replace angeben' },
-  SIGNATURE_MISSING: { what: 'das Update ist nicht signiert', next: 'nicht installieren: den Stick in der Zentrale neu erstellen' },
-  SIGNATURE_INVALID: { what: 'die Signatur passt nicht zum Update', next: 'nicht installieren: der Stick ist beschädigt oder manipuliert' },
-  MALFORMED_SIGNATURE: { what: 'die Signaturdatei ist nicht lesbar', next: 'der Stick ist beschädigt: in der Zentrale neu kopieren' },
-  UNTRUSTED_SIGNER: { what: 'das Update ist von jemandem signiert, dem dieses Gerät nicht vertraut', next: 'nicht installieren: den Stick der Zentrale melden' },
-  SIGNER_NOT_CODE_SIGNING: { what: 'das Zertifikat des Signierers darf keine Updates signieren', next: 'die Zentrale muss mit einem Code-Signing-Zertifikat neu signieren' },
-  CERT_EXPIRED: { what: 'das Zertifikat des Signierers ist abgelaufen', next: 'in der Zentrale einen frisch signierten Stick holen' },
-  CERT_NOT_YET_VALID: { what: 'das Zertifikat des Signierers ist noch nicht gültig', next: 'die Uhr des Geräts prüfen oder die Zentrale fragen' },
-  CERT_REVOKED: { what: 'das Zertifikat des Signierers wurde widerrufen', next: 'nicht installieren: in der Zentrale einen neuen Stick holen' },
-  CRL_INVALID: { what: 'die Sperrliste auf dem Stick ist ungültig', next: 'den Stick in der Zentrale neu kopieren' },
-  NOT_ENOUGH_SIGNERS: { what: 'das Update hat weniger Signaturen, als dieses Gerät verlangt', next: 'in der Zentrale einen Stick mit allen Signaturen holen' },
-  MANIFEST_EXPIRED: { what: 'das Update ist abgelaufen', next: 'in der Zentrale einen frisch signierten Stick holen' },
-  MANIFEST_INVALID: { what: 'die Update-Beschreibung ist ungültig', next: 'den Stick in der Zentrale neu erstellen' },
-  UNKNOWN_SCHEMA: { what: 'das Update wurde mit einem neueren ferry erstellt', next: 'zuerst ferry auf diesem Gerät aktualisieren oder die Zentrale fragen' },
-  DUPLICATE_JSON_KEY: { what: 'die Update-Beschreibung ist mehrdeutig (doppeltes Feld)', next: 'nicht installieren: den Stick der Zentrale melden' },
-  KEY_INVALID: { what: 'eine Schlüsseldatei ist ungültig', next: 'das ist eine Aufgabe der Zentrale, nicht des Geräts' },
-  TRUST_INVALID: { what: 'der Vertrauensspeicher des Geräts ist ungültig', next: 'Support anrufen: der in den Details (d) genannte Trust-Ordner muss korrigiert werden' },
-  INCOMPATIBLE_DEVICE: { what: 'dieses Update ist für eine andere Geräteart', next: 'einen Stick für dieses Gerät verwenden' },
-  DOWNGRADE_REFUSED: { what: 'dieses Update ist älter als das, was das Gerät schon hatte', next: 'einen Stick mit neuerer Version verwenden' },
-  ALREADY_INSTALLED: { what: 'diese Version ist schon installiert', next: 'nichts zu tun' },
-  NO_APPLICABLE_UPDATE: { what: 'der Stick enthält kein Update für dieses Gerät', next: 'einen Stick für dieses Gerät verwenden' },
-  REQUIREMENT_NOT_MET: { what: 'dieses Update braucht zuerst eine Zwischenversion', next: 'zuerst die verlangte Version installieren' },
-  NOT_YET_ROLLED_OUT: { what: 'dieses Update darf vor seinem Freigabedatum nicht installiert werden', next: 'das Freigabedatum abwarten oder die Zentrale fragen' },
-  WRONG_TARGET: { what: 'dieses Update ist für eine andere Produktlinie als die dieses Geräts', next: 'einen Stick für dieses Gerät verwenden' },
-  SLOT_BUSY: { what: 'der Slot ist belegt oder kann diese Aktion nicht ausführen', next: 'die Details ansehen; wenn es wieder passiert, Support anrufen' },
-  UPDATE_PENDING: { what: 'das laufende System ist noch nicht bestätigt (Update auf Probe oder als schlecht markiert)', next: 'erst das laufende Update abschließen: behalten oder zurück, auf dem Gerätebildschirm' },
-  SLOT_WRITE_FAILED: { what: 'das Schreiben des neuen Systems ist fehlgeschlagen; das laufende System blieb unberührt', next: 'erneut versuchen; wenn es wieder passiert, Support anrufen' },
-  BOOTLOADER_ERROR: { what: 'die Starteinstellungen ließen sich nicht ändern', next: 'nicht neu starten; Support anrufen' },
-  STATE_INVALID: { what: 'die Update-Aufzeichnungen des Geräts sind beschädigt', next: 'Support anrufen' },
-  HEALTH_CHECK_FAILED: { what: 'das neue System hat die Gesundheitsprüfung nicht bestanden', next: 'zurückgehen, dann der Zentrale melden' },
-  BOOTC_FAILED: { what: 'bootc konnte das Abbild nicht vorbereiten', next: 'erneut versuchen; wenn es wieder passiert, Support anrufen' },
-  CANCELLED: { what: 'das Update wurde abgebrochen; das laufende System blieb unberührt', next: 'neu beginnen, wenn bereit' },
-  INTERRUPTED: { what: 'ein früheres Update wurde unterbrochen (Stromausfall oder Absturz); das laufende System blieb unberührt', next: 'das Update neu starten' },
-  LOCKED: { what: 'auf diesem Gerät läuft schon ein anderes Update', next: 'warten, bis es fertig ist, dann erneut versuchen' },
-  COMMAND_FAILED: { what: 'ein Systembefehl ist fehlgeschlagen', next: 'Protokoll ansehen (l), dann Support anrufen' },
-  ROLLBACK_REFUSED: { what: 'es gibt keine bestätigte ältere Version im anderen Slot', next: 'kein Weg zurück; bei Problemen den Support anrufen' },
-  CONFIRMATION_REQUIRED: { what: 'diese Aktion braucht eine ausdrückliche Bestätigung', next: 'die Aktion erneut wählen und bestätigen' },
-  ALREADY_PROVISIONED: { what: 'dieses Gerät wurde bereits anders eingerichtet', next: 'Support anrufen: ferry device init --force ersetzt die Einrichtung' },
-  INTERNAL: { what: 'ferry ist auf ein unerwartetes Problem gestoßen', next: 'Protokoll ansehen (l), dann Support anrufen' },
+  log: ['Der Verlauf des Geräts (über Programmläufe hinweg) und was in dieser Sitzung geschah. d zeigt den ganzen Text.'],
+  receipts: ['Quittungen sagen der Zentrale, was dieses Gerät getan hat. Sie kommen von selbst auf den nächsten beschreibbaren Stick.'],
+  detail: ['Ganzer Text. ↑↓ blättern, q zurück.'],
 };

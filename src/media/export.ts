@@ -17,6 +17,9 @@ import { type LockOptions, type MediaLock, withMediaLock } from './lock.js';
 import { checkMediaPath } from './media-path.js';
 import { checkStoreCapacity, mediaPaths, openMediaStore, type PlannedBlob } from './store.js';
 import { writeChunkIndex } from './chunk-index-writer.js';
+import { ExportProgress } from './export-progress.js';
+import { sourceRecord } from './source-record.js';
+import type { ImageSource } from '../trust/types.js';
 
 /** What to export and where. */
 export interface ExportRequest {
@@ -74,6 +77,8 @@ export interface ExportResult {
   unchanged: boolean;
   /** The manifest digest that `--replace` replaced, when a different image was there. */
   replaced?: string;
+  /** Where the image came from when it had to be converted (its digest on the stick is new): for the signed update manifest's image.source. */
+  source?: ImageSource;
   /** The entry this ref had before (undoExport puts it back). */
   previous?: Descriptor;
   /** Things the user should know (media path on the root file system, digest changed by a conversion). */
@@ -159,7 +164,10 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
     if (written) (tally.blobsWritten++, (tally.bytesWritten += d.size));
     else (tally.blobsSkipped++, (tally.bytesSkipped += d.size));
   };
-  const opts = { verifyExisting: req.verifyExisting ?? false, checkLayers: req.checkLayers ?? false, ...(progress ? { progress } : {}) };
+  const opts = { verifyExisting: req.verifyExisting ?? false, checkLayers: req.checkLayers ?? false };
+  const configSize = src.config.kind === 'blob' ? src.config.descriptor.size : 0;
+  const track = new ExportProgress(progress, src.layers.reduce((n, l) => n + l.sizeHint, 0) + configSize, src.layers.length);
+  const withProgress = <T extends object>(o: T, p: ProgressFn | undefined): T & { progress?: ProgressFn } => (p ? { ...o, progress: p } : o);
 
   const layers: Descriptor[] = [];
   const diffIds: string[] = [];
@@ -171,8 +179,8 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   if (req.chunkCache) store.layout.chunkCache = req.chunkCache;
   const layerOpts = { ...opts, needChunks: req.chunkIndex !== false };
   for (const [i, layer] of src.layers.entries()) {
-    progress?.({ step: 'layer', bytesDone: i, bytesTotal: src.layers.length, detail: layer.what });
-    const w = await writeLayer(store.layout, layer, actions[i]!, layerOpts);
+    const w = await writeLayer(store.layout, layer, actions[i]!, withProgress(layerOpts, track.blob(i + 1, layer.sizeHint, layer.what)));
+    track.finish(layer.sizeHint, i + 1, layer.what);
     count(w.descriptor, w.written);
     layers.push(w.descriptor);
     diffIds.push(w.diffId);
@@ -180,6 +188,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   }
 
   const cfg = src.config.kind === 'blob' ? await store.layout.writeBlob(src.config.descriptor, src.config.open, opts) : await store.layout.writeBytes(src.config.build(diffIds), MediaType.imageConfig, opts);
+  track.finish(configSize, src.layers.length, 'config');
   count(cfg.descriptor, cfg.written);
 
   const man = sameAsOriginal(src, cfg.descriptor, layers)
@@ -191,9 +200,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   // index.json names the image) when the caller will sign, so an unsigned export leaves no orphan.
   const chunkIndex = req.chunkIndex === false ? undefined : await writeChunkIndex(store, layers, opts);
 
-  const digestChanged = src.original && src.original.descriptor.digest !== man.descriptor.digest && (req.compress ?? 'keep') === 'keep'
-    ? [`manifest digest changed ${src.original.descriptor.digest} → ${man.descriptor.digest}: the source had to be converted to OCI; registries and signatures know the old digest`]
-    : [];
+  const converted = sourceRecord(input.transport, src, req.compress ?? 'keep', man.descriptor, cfg.descriptor);
   const entry: Descriptor = {
     mediaType: MediaType.imageManifest,
     digest: man.descriptor.digest,
@@ -203,12 +210,12 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   const unchanged = existing !== undefined && existing.digest === entry.digest && existing.size === entry.size && !req.replace;
   if (existing && !unchanged && existing.digest !== entry.digest && !req.replace) throw versionExists(ref, existing, entry.digest);
   if (existing && req.replace) await removeSignedUpdate(req.mediaRoot, ref);
-  progress?.({ step: 'index', bytesDone: 0, bytesTotal: 0, detail: ref });
   if (!unchanged) await store.layout.addToIndex([entry]).catch((e: unknown) => Promise.reject(toFerryError(e, `cannot write ${path.join(store.paths.oci, 'index.json')}`)));
+  track.end(`index.json names ${ref}`);
   lock.commit();
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
   const replaced = existing && req.replace && existing.digest !== entry.digest ? { replaced: existing.digest } : {};
-  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...(chunkIndex ? { chunkIndex } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), warnings: [...digestChanged, ...repairedWarnings(store.layout.repaired)] };
+  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...(chunkIndex ? { chunkIndex } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), ...(converted ? { source: converted.source } : {}), warnings: [...(converted ? [converted.warning] : []), ...repairedWarnings(store.layout.repaired)] };
 }
 
 /** Remove `updates/<id>.json` (first: nothing lists the update any more) and then its signature. */

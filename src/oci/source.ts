@@ -149,16 +149,28 @@ async function rootfsSource(path: string, opts: SourceOptions, describe: string)
 
 type SourceFactory = (input: InputName, opts: SourceOptions, describe: string) => Promise<SourceImage>;
 
+/**
+ * A layout is a folder and an archive is a file: the other kind gets a typed error that
+ * names the path and the transport that reads it (not EISDIR or ENOTDIR from deep inside).
+ */
+async function checkInputKind(input: InputName, describe: string): Promise<void> {
+  if (input.transport === 'rootfs' || input.transport === 'containers-storage') return;
+  const st = await fsp.stat(input.path).catch((e: unknown) => {
+    throw new FerryError('IMAGE_NOT_FOUND', `${describe}: ${input.path} does not exist: check the path`, { cause: e });
+  });
+  const ref = input.ref ? `:${input.ref}` : '';
+  if (input.transport === 'oci' && !st.isDirectory()) {
+    const hint = st.isFile() ? `: an archive is read with oci-archive:${input.path}${ref} (or docker-archive:${input.path}${ref} for docker save output)` : ': give the folder that holds oci-layout and index.json';
+    throw new FerryError('BAD_INPUT_NAME', `${describe}: ${input.path} is a file, not an OCI layout folder${hint}`, { details: { path: input.path } });
+  }
+  if (input.transport !== 'oci' && st.isDirectory()) {
+    throw new FerryError('BAD_INPUT_NAME', `${describe}: ${input.path} is a folder, not an archive file: a layout folder is read with oci:${input.path}${ref}`, { details: { path: input.path } });
+  }
+}
+
 /** One factory per input transport. */
 const SOURCES: Record<InputTransport, SourceFactory> = {
-  oci: async (input, opts, describe) => {
-    try {
-      await fsp.access(input.path);
-    } catch (e) {
-      throw new FerryError('IMAGE_NOT_FOUND', `${describe}: ${input.path} does not exist`, { cause: e });
-    }
-    return sourceFromLayout(await OciLayout.open(input.path), input.ref, opts, describe);
-  },
+  oci: async (input, opts, describe) => sourceFromLayout(await OciLayout.open(input.path), input.ref, opts, describe),
   'oci-archive': async (input, opts, describe) => sourceFromLayout((await openOciArchive(input.path)).layout, input.ref, opts, describe),
   'docker-archive': (input, opts, describe) => openDockerArchive(input.path, input.ref, opts, describe),
   rootfs: (input, opts, describe) => rootfsSource(input.path, opts, describe),
@@ -171,5 +183,6 @@ const SOURCES: Record<InputTransport, SourceFactory> = {
 /** Open the image an input name points to. */
 export async function openImageSource(input: InputName, opts: SourceOptions): Promise<SourceImage> {
   const describe = `${input.transport}:${input.path}${input.ref ? `:${input.ref}` : ''}`;
+  await checkInputKind(input, describe);
   return SOURCES[input.transport](input, opts, describe);
 }

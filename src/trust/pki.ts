@@ -85,7 +85,7 @@ export async function issueCertificate(req: {
   checkDays(req.days);
   const now = req.now ?? new Date();
   const issuer = await readCaDir(req.issuerDir);
-  const issuerKey = await readPrivateKey(path.join(req.issuerDir, 'key.pem'), req.issuerPassphrase);
+  const issuerKey = await readPrivateKey(path.join(req.issuerDir, 'key.pem'), req.issuerPassphrase, '--root-passphrase-env VAR or --root-passphrase-file FILE (the issuing CA key\'s passphrase)');
   const notAfter = new Date(now.getTime() + req.days * DAY);
   if (notAfter > issuer.cert.notAfter) {
     throw new FerryError('USAGE', `--days ${req.days} would outlive the issuing CA (valid until ${issuer.cert.notAfter.toISOString()}): choose fewer days`);

@@ -276,7 +276,7 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     s.keys('g');
     await s.waitFor('Keep 1.1.0 (slot A) as the committed version?');
     s.keys('y');
-    await s.waitFor('is marked good and primary');
+    await s.waitFor('1.1.0 (slot A) is committed and starts by default');
     const state = JSON.parse(await fsp.readFile(path.join(dev.stateDir, 'state.json'), 'utf8'));
     expect(state.slots.A).toMatchObject({ status: 'good', version: '1.1.0' });
     expect(grubList(dev).A_OK).toBe('1');

@@ -84,7 +84,7 @@ for (const [width, height] of [[80, 24], [60, 20]] as const) {
       screen = await see(s, 'Keep 1.1.0 (slot A) as the committed version?', '7-keep');
       expect(flat(screen)).toContain('after this, versions older than 1.1.0 can no longer be installed');
       s.keys('y');
-      await see(s, 'is marked good and primary');
+      await see(s, '1.1.0 (slot A) is committed and starts by default');
       expect((await stateOf(dev)).slots.A).toMatchObject({ status: 'good', version: '1.1.0' });
       expect(grubList(dev)).toMatchObject({ ORDER: 'A B', A_OK: '1' });
     });

@@ -119,6 +119,7 @@ async function sign(opts: ExportOpts, r: ExportResult, plan: SigningPlan, lock: 
     platform: r.platform,
     payloadBytes: r.payloadBytes,
     chunkIndex: r.chunkIndex,
+    ...(r.source ? { source: r.source } : {}),
     ...(r.unpackedBytes !== undefined ? { unpackedBytes: r.unpackedBytes } : {}),
     signerDir: opts.signer!,
     signer: plan.signer,
