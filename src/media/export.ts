@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
 import { checkTargetAndVersion, parseInputName } from '../oci/input-name.js';
+import type { ChunkCache } from '../oci/chunk-cache.js';
 import { type CompressChoice, type LayerAction, planLayer, writeLayer } from '../oci/layer-copy.js';
 import { openImageSource, type SourceImage } from '../oci/source.js';
 import { Annotation, type Descriptor, MediaType, type Platform } from '../oci/types.js';
@@ -34,6 +35,8 @@ export interface ExportRequest {
   chunkIndex?: boolean;
   /** Re-hash blobs already on the media instead of trusting name + size. */
   verifyExisting?: boolean;
+  /** HQ's cache of chunk lists (oci/chunk-cache.ts): layers already on the stick are not re-read for their chunk digests. */
+  chunkCache?: ChunkCache;
   /**
    * Also decode layers that are copied unchanged (`--compress keep`): in the same read as
    * the copy, check the diff_id and the tar structure, so a corrupt stream or a wrong
@@ -153,10 +156,12 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   const layers: Descriptor[] = [];
   const diffIds: string[] = [];
   let unpacked: number | undefined = 0;
-  // A layer already on the stick is always re-read: its chunk digests must come from its
-  // real bytes (the device trusts them in place of the blob digest), and the same read finds
-  // a damaged copy, which is then replaced. --verify-existing extends that to config and manifest.
-  const layerOpts = { ...opts, verifyExisting: true };
+  // A signed export pins each layer's chunk digests, which the device trusts in place of the blob
+  // digest: they must come from the layer's real bytes. A layer already on the stick gets them
+  // from HQ's chunk cache (lists computed from verified bytes, never from the stick), else it is
+  // re-read, and the same read finds a damaged copy, which is then replaced.
+  if (req.chunkCache) store.layout.chunkCache = req.chunkCache;
+  const layerOpts = { ...opts, needChunks: req.chunkIndex !== false };
   for (const [i, layer] of src.layers.entries()) {
     const w = await writeLayer(store.layout, layer, actions[i]!, withProgress(layerOpts, track.blob(i + 1, layer.sizeHint, layer.what)));
     track.finish(layer.sizeHint, i + 1, layer.what);
