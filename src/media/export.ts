@@ -169,6 +169,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
     layers.push(w.descriptor);
     diffIds.push(w.diffId);
     unpacked = unpacked === undefined || w.unpackedBytes === undefined ? undefined : unpacked + w.unpackedBytes;
+    await store.layout.facts.persist(w.descriptor); // into HQ's chunk cache, for the next export onto this stick
   }
 
   const cfg = src.config.kind === 'blob' ? await store.layout.writeBlob(src.config.descriptor, src.config.open, opts) : await store.layout.writeBytes(src.config.build(diffIds), MediaType.imageConfig, opts);

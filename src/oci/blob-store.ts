@@ -148,9 +148,9 @@ export class LayoutWriter {
     return true;
   }
 
-  /** Keep the chunk list of a blob whose bytes were just verified (or computed) against its digest, here and in the cache. */
+  /** Keep the chunk list of a blob whose bytes were just verified (or computed) against its digest. */
   private async remember(desc: Descriptor, chunks: string[]): Promise<void> {
-    await this.facts.record(desc, { chunks });
+    this.facts.record(desc, { chunks });
   }
 
   /**
@@ -161,7 +161,7 @@ export class LayoutWriter {
     let bytes = this.facts.unpackedOf(desc, compression);
     if (bytes === undefined) {
       bytes = (await unpackedSizeOfBlob(this.blobPath(desc.digest), compression)) ?? null;
-      await this.facts.record(desc, { unpacked: { compression, bytes } });
+      this.facts.record(desc, { unpacked: { compression, bytes } });
     }
     return bytes ?? undefined;
   }
@@ -226,7 +226,7 @@ export class LayoutWriter {
       await copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what));
       chunks = await chunker.finish();
       const multi = chunker.maybeMultiMember();
-      if (multi !== undefined) await this.facts.record(desc, { unpacked: { compression: 'gzip', bytes: (await gzipUnpackedFromScan(tmp, desc.size, multi)) ?? null } });
+      if (multi !== undefined) this.facts.record(desc, { unpacked: { compression: 'gzip', bytes: (await gzipUnpackedFromScan(tmp, desc.size, multi)) ?? null } });
     } catch (e) {
       await fsp.rm(tmp, { force: true });
       throw e instanceof FerryError ? e : toFerryError(e, what);

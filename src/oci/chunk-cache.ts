@@ -138,13 +138,16 @@ export class BlobFacts {
     return true;
   }
 
-  /** Record facts of `desc` (computed from its verified bytes), here and in the cache. */
-  async record(desc: Descriptor, facts: { chunks?: string[]; unpacked?: UnpackedFact }): Promise<void> {
+  /** Record facts of `desc`, computed from its verified bytes. */
+  record(desc: Descriptor, facts: { chunks?: string[]; unpacked?: UnpackedFact }): void {
     if (facts.chunks) this.chunkLists.set(desc.digest, facts.chunks);
     if (facts.unpacked) this.unpacked.set(desc.digest, facts.unpacked);
+  }
+
+  /** Store what is known of the layer `desc` in the cache (only layers: nothing else needs chunk lists). */
+  async persist(desc: Descriptor): Promise<void> {
     const chunks = this.chunkLists.get(desc.digest);
     const unpacked = this.unpacked.get(desc.digest);
-    // only layers need these; a blob under one chunk is cheaper to re-read than to cache
-    if (chunks && desc.size >= DEFAULT_CHUNK_SIZE) await this.cache?.put(desc, { chunks, ...(unpacked ? { unpacked } : {}) });
+    if (chunks) await this.cache?.put(desc, { chunks, ...(unpacked ? { unpacked } : {}) });
   }
 }
