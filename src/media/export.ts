@@ -7,13 +7,14 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
-import type { LayoutWriter } from '../oci/blob-store.js';
 import { checkTargetAndVersion, parseInputName } from '../oci/input-name.js';
+import type { ChunkCache } from '../oci/chunk-cache.js';
 import { type CompressChoice, type LayerAction, planLayer, writeLayer } from '../oci/layer-copy.js';
 import { openImageSource, type SourceImage } from '../oci/source.js';
 import { Annotation, type Descriptor, MediaType, type Platform } from '../oci/types.js';
 import { type LockOptions, type MediaLock, withMediaLock } from './lock.js';
 import { checkMediaPath } from './media-path.js';
+import { plannedWrites } from './export-space.js';
 import { checkStoreCapacity, mediaPaths, openMediaStore, type PlannedBlob } from './store.js';
 import { writeChunkIndex } from './chunk-index-writer.js';
 import { ExportProgress } from './export-progress.js';
@@ -34,6 +35,8 @@ export interface ExportRequest {
   chunkIndex?: boolean;
   /** Re-hash blobs already on the media instead of trusting name + size. */
   verifyExisting?: boolean;
+  /** HQ's cache of chunk lists (oci/chunk-cache.ts): layers already on the stick are not re-read for their chunk digests. */
+  chunkCache?: ChunkCache;
   /**
    * Also decode layers that are copied unchanged (`--compress keep`): in the same read as
    * the copy, check the diff_id and the tar structure, so a corrupt stream or a wrong
@@ -87,20 +90,6 @@ export function refName(target: string, version: string): string {
   return `${target}-${version}`;
 }
 
-async function plannedBlobs(layout: LayoutWriter, src: SourceImage, actions: LayerAction[]): Promise<PlannedBlob[]> {
-  const out: PlannedBlob[] = [];
-  for (const [i, a] of actions.entries()) {
-    const layer = src.layers[i]!;
-    if (a.kind === 'copy') {
-      if ((await layout.existingSize(a.descriptor.digest)) !== a.descriptor.size) out.push({ what: `blob ${a.descriptor.digest}`, size: a.descriptor.size });
-    } else {
-      // re-encoded size is unknown before the write: the source size is the estimate
-      out.push({ what: layer.what, size: layer.sizeHint });
-    }
-  }
-  return out;
-}
-
 /** True when the source's own OCI manifest describes exactly these blobs, so its bytes (and digest) can be kept. */
 function sameAsOriginal(src: SourceImage, config: Descriptor, layers: Descriptor[]): boolean {
   const o = src.original;
@@ -150,9 +139,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   const existing = (await store.layout.readIndex()).manifests.find((d) => d.annotations?.[Annotation.refName] === ref);
   const predicted = predictedManifest(src, actions);
   if (existing && predicted && predicted.digest !== existing.digest && !req.replace) throw versionExists(ref, existing, predicted.digest);
-  // index.json is rewritten through a temp file: old and new exist at once
-  const indexBytes = JSON.stringify(await store.layout.readIndex()).length + 1024;
-  const planned = [...(await plannedBlobs(store.layout, src, actions)), { what: 'config', size: 64 * 1024 }, { what: 'manifest', size: 64 * 1024 }, { what: 'index.json', size: 2 * indexBytes }];
+  const planned = await plannedWrites(store.layout, src, actions, { chunkIndex: req.chunkIndex !== false, keptManifest: predicted !== undefined });
   await checkStoreCapacity(store, [...planned, ...(req.alsoWrites ?? [])]);
   store.layout.onWrite = (file) => lock.wrote(file);
 
@@ -169,10 +156,12 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   const layers: Descriptor[] = [];
   const diffIds: string[] = [];
   let unpacked: number | undefined = 0;
-  // A layer already on the stick is always re-read: its chunk digests must come from its
-  // real bytes (the device trusts them in place of the blob digest), and the same read finds
-  // a damaged copy, which is then replaced. --verify-existing extends that to config and manifest.
-  const layerOpts = { ...opts, verifyExisting: true };
+  // A signed export pins each layer's chunk digests, which the device trusts in place of the blob
+  // digest: they must come from the layer's real bytes. A layer already on the stick gets them
+  // from HQ's chunk cache (lists computed from verified bytes, never from the stick), else it is
+  // re-read, and the same read finds a damaged copy, which is then replaced.
+  if (req.chunkCache) store.layout.chunkCache = req.chunkCache;
+  const layerOpts = { ...opts, needChunks: req.chunkIndex !== false };
   for (const [i, layer] of src.layers.entries()) {
     const w = await writeLayer(store.layout, layer, actions[i]!, withProgress(layerOpts, track.blob(i + 1, layer.sizeHint, layer.what)));
     track.finish(layer.sizeHint, i + 1, layer.what);
@@ -180,6 +169,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
     layers.push(w.descriptor);
     diffIds.push(w.diffId);
     unpacked = unpacked === undefined || w.unpackedBytes === undefined ? undefined : unpacked + w.unpackedBytes;
+    await store.layout.facts.persist(w.descriptor); // into HQ's chunk cache, for the next export onto this stick
   }
 
   const cfg = src.config.kind === 'blob' ? await store.layout.writeBlob(src.config.descriptor, src.config.open, opts) : await store.layout.writeBytes(src.config.build(diffIds), MediaType.imageConfig, opts);

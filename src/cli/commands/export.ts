@@ -10,6 +10,7 @@ import { readPassphrase } from '../../trust/keys.js';
 import { loadFileSigner } from '../../trust/signer.js';
 import type { Signer } from '../../trust/types.js';
 import { hqWrite } from '../cancel.js';
+import { defaultChunkCacheDir, openChunkCache } from '../../oci/chunk-cache.js';
 import type { CompressChoice } from '../../oci/layer-copy.js';
 import { checkTargetAndVersion, parseInputName } from '../../oci/input-name.js';
 import { formatPlatform, parsePlatform } from '../../oci/types.js';
@@ -30,6 +31,8 @@ interface ExportOpts {
   compress: string;
   verifyExisting?: boolean;
   checkLayers?: boolean;
+  /** A folder, or false for --no-chunk-cache. */
+  chunkCache?: string | false;
   json?: boolean;
   progress?: boolean;
   signer?: string;
@@ -140,6 +143,8 @@ export function registerExport(program: Command): void {
     .option('--platform <os/arch>', 'platform to pick from a multi-platform image (default linux/amd64)')
     .option('--compress <mode>', 'layer compression: keep, gzip, zstd or none', 'keep')
     .option('--verify-existing', 're-hash blobs already on the media instead of trusting name and size')
+    .option('--chunk-cache <dir>', "this machine's cache of layer chunk digests, so layers already on the media are not re-read (default $FERRY_CACHE_DIR, else ~/.cache/ferry)")
+    .option('--no-chunk-cache', 're-read every layer already on the media for its chunk digests')
     .option('--check-layers', 'also decode layers copied unchanged (--compress keep), in the same read: diff_id and tar structure')
     .option('--signer <dir>', 'sign an update manifest with key.pem + cert.pem (+ chain.pem) from this folder')
     .option('--compatible <string>', 'device compatible string allowed to install it (repeatable)', collect, [])
@@ -178,6 +183,7 @@ export function registerExport(program: Command): void {
             ...(signing ? { alsoWrites: [{ what: 'update manifest', size: 2 * 8192 }, { what: 'signature', size: 2 * 16384 }] } : {}),
             compress: opts.compress as CompressChoice,
             verifyExisting: opts.verifyExisting ?? false,
+            ...(opts.chunkCache !== false ? { chunkCache: openChunkCache(opts.chunkCache ?? defaultChunkCacheDir()) } : {}),
             checkLayers: opts.checkLayers ?? false,
             ...(platform ? { platform } : {}),
             ...(progress ? { progress } : {}),
