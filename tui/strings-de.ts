@@ -46,6 +46,7 @@ export const UI_DE: { [K in keyof typeof UI_EN]: string } = {
   keysLog: '↑↓ blättern  d ganzer Text  q zurück',
   keysError: 'q zurück  l Protokoll',
   keysErrorDetail: 'd ganzer Text  q zurück  l Protokoll',
+  asciiUpDown: 'Auf/Ab',
   keysOverlay: '↑↓ blättern  q zurück',
   labelDevice: 'Gerät',
   labelRunning: 'Läuft',
