@@ -22,7 +22,7 @@ function germanScreens(): string[] {
     (s) => Object.assign(s, { screen: 'verify', verify: { entry: LISTING.updates[1], phase: 'blobs', signature: { signers: ['ferry signer'], chain: ['ferry signer', 'ferry root'] }, meter } }),
     (s) => Object.assign(s, { screen: 'confirm', confirm: { plan, focus: 1 } }),
     (s) => Object.assign(s, { screen: 'apply', apply: { plan, stages, meter, meterStage: 'write', switched: false, cancelAsked: false, cancelling: false, cancelled: false } }),
-    (s) => Object.assign(s, { screen: 'done', done: { outcome: { slot: 'B', version: '1.1.0', receiptProblem: ENGINE }, rebooting: false } }),
+    (s) => Object.assign(s, { screen: 'done', done: { outcome: { slot: 'B', version: '1.1.0', receiptWait: { kept: 1, detail: ENGINE } }, rebooting: false } }),
     (s) => Object.assign(s, { screen: 'maint', maint: { action: 'rollback', focus: 0, busy: false } }),
     (s) => Object.assign(s, { screen: 'maint', maint: { action: 'markGood', focus: 0, busy: false, result: { action: 'mark-good', slot: 'B', version: '1.1.0', floor: true, floorVersion: '1.1.0', message: ENGINE, receiptWait: { kept: 2, code: 'READ_ONLY_MEDIA', detail: ENGINE } } } }),
     (s) => Object.assign(s, { screen: 'maint', maint: { action: 'rollback', focus: 0, busy: false, result: { action: 'rollback', slot: 'A', version: '1.0.0', from: { slot: 'B', version: '1.1.0' }, message: ENGINE } } }),
