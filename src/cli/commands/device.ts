@@ -8,6 +8,7 @@ import { apply, bootCheck, bootCheckError, DEFAULT_CONFIG_FILE, deviceDeps, type
 import { action, askProceed, cliProgress, printJson, printLines, printNotes } from '../run.js';
 import { registerAuto } from './device-auto.js';
 import { registerInit } from './device-init.js';
+import { registerDrift } from './device-drift.js';
 
 
 interface CommonOpts {
@@ -149,4 +150,5 @@ export function registerDevice(program: Command): void {
   registerStatus(device);
   registerInit(device);
   registerAuto(device);
+  registerDrift(device);
 }
