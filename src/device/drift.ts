@@ -177,7 +177,7 @@ async function sha256Of(file: Buffer): Promise<string> {
 
 function driftReceipt(config: { deviceId: string; compatible: string }, state: DeviceState, booted: SlotName, rep: DriftReport, fast: boolean, started: Date, end: Date): Receipt {
   const n = rep.counts.added + rep.counts.removed + rep.counts.content + rep.counts.metadata;
-  const message = rep.clean ? `slot ${rep.slot} matches ${rep.updateId ?? rep.image}` : `slot ${rep.slot}: ${n} entries differ from ${rep.updateId ?? rep.image}`;
+  const message = rep.clean ? `slot ${rep.slot} matches ${rep.updateId ?? rep.image}` : `slot ${rep.slot}: ${n} ${n === 1 ? 'entry differs' : 'entries differ'} from ${rep.updateId ?? rep.image}`;
   return {
     schema: RECEIPT_SCHEMA,
     action: 'drift',

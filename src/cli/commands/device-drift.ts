@@ -24,6 +24,10 @@ export function driftCount(r: DriftReport): number {
   return r.counts.added + r.counts.removed + r.counts.content + r.counts.metadata;
 }
 
+function entries(n: number): string {
+  return n === 1 ? '1 entry differs' : `${n} entries differ`;
+}
+
 /** The report as lines for a person. */
 export function formatDrift(r: DriftReport): string[] {
   const what = r.updateId ?? r.image;
@@ -58,7 +62,7 @@ export function registerDrift(device: Command): void {
           },
           deviceDeps,
         );
-        const err = r.clean ? undefined : new FerryError('DRIFT_FOUND', `slot ${r.slot}: ${driftCount(r)} entries differ from ${r.updateId ?? r.image}; reinstall the update if the changes are not wanted`);
+        const err = r.clean ? undefined : new FerryError('DRIFT_FOUND', `slot ${r.slot}: ${entries(driftCount(r))} from ${r.updateId ?? r.image}; reinstall the update if the changes are not wanted`);
         if (opts.json) {
           printJson({ ok: r.clean, drift: r, ...(err ? { error: { code: err.code, message: err.message } } : {}) });
           return err?.exitCode ?? 0;

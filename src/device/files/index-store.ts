@@ -44,7 +44,7 @@ export async function writeIndexFile(file: string, index: FileIndex): Promise<nu
   const tmp = tempNameFor(file);
   const fh = await fsp.open(tmp, 'wx', 0o644);
   try {
-    await pipeline(gzipIndex(index), fh.createWriteStream({ autoClose: false }));
+    for await (const chunk of gzipIndex(index)) await fh.write(chunk as Buffer);
     await fh.sync();
     const { size } = await fh.stat();
     await fh.close();
