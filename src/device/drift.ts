@@ -7,7 +7,7 @@
  * contents are hashed as streams.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { constants as fsc } from 'node:fs';
 import { FerryError } from '../errors.js';
 import { type DeviceDeps, type DeviceOptions, lockDevice, openDevice } from './context.js';
 import { comparePaths, type FileEntry, type FileIndex } from './files/file-index.js';
@@ -134,6 +134,7 @@ export async function compareTree(root: string, index: FileIndex, ignore: Ignore
     else r.truncated = true;
   };
   const seen = new Set<string>();
+  const buf = Buffer.allocUnsafe(1024 * 1024);
   for await (const got of walkTree(root, ignore)) {
     r.entriesChecked++;
     const w = want.get(got.path);
@@ -149,7 +150,7 @@ export async function compareTree(root: string, index: FileIndex, ignore: Ignore
     if (check === 'hash') {
       r.filesHashed++;
       r.bytesHashed += Number(got.st.size);
-      check = (await sha256Of(fsPath(root, got.path))) === w.sha256 ? 'same' : 'differs';
+      check = (await sha256Of(fsPath(root, got.path), buf)) === w.sha256 ? 'same' : 'differs';
     }
     if (check === 'differs') add({ path: displayPath(got.path), change: 'content', ...(meta.length ? { details: meta } : {}) });
     else if (meta.length) add({ path: displayPath(got.path), change: 'metadata', details: meta });
@@ -169,9 +170,23 @@ function impliedDirs(entries: FileEntry[], want: Map<string, FileEntry>): Set<st
   return out;
 }
 
-async function sha256Of(file: Buffer): Promise<string> {
+/**
+ * SHA-256 of a file through one reused 1 MiB buffer: a read stream per file would allocate a
+ * fresh buffer for every read, which on a tree of small files cost 4.5x the time (measured
+ * on a Debian minbase: 5.5 s vs 1.2 s for 6,767 files).
+ */
+async function sha256Of(file: Buffer, buf: Buffer): Promise<string> {
   const h = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) h.update(chunk as Buffer);
+  const fh = await fsp.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
   return h.digest('hex');
 }
 
