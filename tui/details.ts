@@ -6,7 +6,7 @@ import type { ChainCertificate, DeviceInfo, SignerDetail } from './engine-types.
 import { formatBytes, formatInstant } from './format.js';
 import type { AppState, Overlay, ScreenId, UiError } from './state.js';
 import { engineWord, explainError, fmt, type Strings } from './strings.js';
-import { errorDetail, floorRiseText, receiptWaitText } from './views/common.js';
+import { errorDetail, floorRiseText, receiptWaitText, versionName } from './views/common.js';
 import { attentionText, clockLine, noWayBack } from './views/device.js';
 import { logText } from './views/log.js';
 import { maintResultText } from './views/maint.js';
@@ -57,7 +57,7 @@ function deviceText(i: DeviceInfo, s: Strings): string[] {
   const floor = floorRiseText(s, i.markGood);
   if (floor) out.push(fmt(s.ui.detKeep, { v: floor }));
   const rb = i.operatorRollback;
-  if (rb) out.push(`${s.ui.labelRolledBack}: ${fmt(s.ui.detRolledBack, { at: formatInstant(rb.at), from: rb.fromVersion ?? '?', fromSlot: rb.fromSlot, to: rb.toVersion ?? '?', toSlot: rb.toSlot })}`);
+  if (rb) out.push(`${s.ui.labelRolledBack}: ${fmt(s.ui.detRolledBack, { at: formatInstant(rb.at), from: rb.fromVersion ?? s.ui.unknownVersion, fromSlot: rb.fromSlot, to: rb.toVersion ?? s.ui.unknownVersion, toSlot: rb.toSlot })}`);
   const at = (t: string | undefined) => (t ? ' ' + fmt(s.ui.atTime, { t: formatInstant(t) }) : '');
   // What the device recorded is quoted as it is (its own words: the health check's output, the engine's record).
   const recorded = (m: string | undefined) => (m ? ` ${fmt(s.engine.recordedAs, { msg: m })}` : '');
@@ -112,7 +112,7 @@ export function detailLines(st: AppState, s: Strings): string[] {
     }
     case 'confirm': {
       const p = st.confirm!.plan;
-      return [`${p.id}: ${p.fromVersion ?? '?'} → ${p.toVersion}, ${fmt(s.ui.slotName, { slot: p.targetSlot })} (${p.slotDescribe ?? '?'})`, `${s.ui.labelSignedBy}: ${p.signers.join(', ')}`, '', `${s.ui.labelNotes}:`, ...(p.notes ?? s.ui.noneParen).split(/\r?\n/)];
+      return [`${p.id}: ${versionName(s, p.fromVersion, 'good')} ${st.glyphs.arrow} ${p.toVersion}, ${fmt(s.ui.slotName, { slot: p.targetSlot })} (${p.slotDescribe ?? '?'})`, `${s.ui.labelSignedBy}: ${p.signers.join(', ')}`, '', `${s.ui.labelNotes}:`, ...(p.notes ?? s.ui.noneParen).split(/\r?\n/)];
     }
     case 'apply':
       return st.apply?.error ? errorText(st.apply.error, s) : st.apply ? st.apply.stages.map((x) => `${ui(s, `stage_${x.step}`, x.step)}: ${ui(s, `state_${x.state}`, x.state)}`) : [];

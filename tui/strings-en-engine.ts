@@ -27,6 +27,8 @@ export const ENGINE_EN = {
   phase_ok: 'verified',
   phase_failed: 'failed',
   phase_stopped: 'stopped',
+  why_expired: 'update {id} expired on {at}: ask headquarters for a freshly signed stick',
+  why_alreadyInstalled: 'version {v} is already installed',
   why_incompatible: 'built for {builtFor}, this device is {device}',
   why_wrongTarget: 'this device follows {follows}; {id} is for {target}, which does not replace {follows}',
   why_replacedNotNewer: '{target} {v} is not newer than {follows} {had}, which this device already ran and which it replaces (anti-rollback)',

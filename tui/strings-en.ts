@@ -45,6 +45,7 @@ export const UI_EN = {
   keysLog: '↑↓ scroll  d all text  q back',
   keysError: 'q back  l log',
   keysErrorDetail: 'd full detail  q back  l log',
+  asciiUpDown: 'Up/Dn',
   keysOverlay: '↑↓ scroll  q back',
   labelDevice: 'Device',
   labelRunning: 'Running',

@@ -7,7 +7,7 @@
  */
 import type { Why } from '../src/device/index.js';
 import { ERROR_CODES, type ErrorCode } from '../src/errors.js';
-import { formatBytes } from './format.js';
+import { formatBytes, formatInstant } from './format.js';
 import { HELP_DE, UI_DE } from './strings-de.js';
 import { ENGINE_DE } from './strings-de-engine.js';
 import { ERRORS_DE } from './strings-de-errors.js';
@@ -77,7 +77,8 @@ export function engineWord(s: Strings, prefix: 'status' | 'action' | 'result' | 
 
 /**
  * The engine's reason in the technician's language: `why_<key>` filled with its values;
- * byte counts are shown as sizes, a value the engine did not know as "unknown version".
+ * byte counts are shown as sizes, instants (`at`) to the minute, a value the engine did
+ * not know as "unknown version".
  */
 export function reasonText(s: Strings, w: Why): string {
   const template = (s.engine as Record<string, string>)[`why_${w.key}`];
@@ -85,7 +86,9 @@ export function reasonText(s: Strings, w: Why): string {
   const vars: Record<string, string | number> = {};
   for (const k of placeholders(template)) {
     const v = w.vars[k];
-    vars[k] = v === undefined ? s.ui.unknownVersion : k.endsWith('Bytes') && typeof v === 'number' ? formatBytes(v) : v;
+    if (v === undefined) vars[k] = s.ui.unknownVersion;
+    else if (k.endsWith('Bytes') && typeof v === 'number') vars[k] = formatBytes(v);
+    else vars[k] = k === 'at' && typeof v === 'string' ? formatInstant(v) : v;
   }
   return fmt(template, vars);
 }

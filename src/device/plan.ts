@@ -15,8 +15,8 @@ import { type Why, why } from './why.js';
 export interface UpdateCandidate {
   id: string;
   manifest?: UpdateManifest;
-  /** Set when verification refused it (code is a FerryError code). */
-  refusal?: { code: ErrorCode; message: string };
+  /** Set when verification refused it (code is a FerryError code; why: the device policy's reason as data). */
+  refusal?: { code: ErrorCode; message: string; why?: Why };
   /** Signer subjects that verified, for the confirmation screen. */
   signers?: string[];
   /** Each verified signer in full (issuer, serial, validity, fingerprint, anchor), for the detail views. */
@@ -172,7 +172,8 @@ export function planInstall(inp: PlanInputs): PlanResult {
   const ok: UpdateCandidate[] = [];
   for (const c of pool) {
     if (c.refusal || !c.manifest) {
-      skipped.push({ id: c.id, code: c.refusal?.code ?? 'MANIFEST_INVALID', message: c.refusal?.message ?? 'not verified', ...(c.refusal ? {} : { why: why('notVerified') }) });
+      const w = c.refusal ? c.refusal.why : why('notVerified');
+      skipped.push({ id: c.id, code: c.refusal?.code ?? 'MANIFEST_INVALID', message: c.refusal?.message ?? 'not verified', ...(w ? { why: w } : {}) });
       continue;
     }
     const skip = applicability(c.manifest, inp);

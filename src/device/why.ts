@@ -6,7 +6,9 @@
 
 /** Every reason key the engine gives, with the names of the values it carries. */
 export const WHY_VARS = {
-  // The planner: why an update on the stick does not apply to this device.
+  // The device policy (checked while verifying) and the planner: why an update on the stick does not apply to this device.
+  expired: ['id', 'at'],
+  alreadyInstalled: ['v'],
   incompatible: ['builtFor', 'device'],
   wrongTarget: ['follows', 'id', 'target'],
   replacedNotNewer: ['target', 'v', 'follows', 'had'],

@@ -7,7 +7,6 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
-import type { LayoutWriter } from '../oci/blob-store.js';
 import { checkTargetAndVersion, parseInputName } from '../oci/input-name.js';
 import type { ChunkCache } from '../oci/chunk-cache.js';
 import { type CompressChoice, type LayerAction, planLayer, writeLayer } from '../oci/layer-copy.js';
@@ -15,6 +14,7 @@ import { openImageSource, type SourceImage } from '../oci/source.js';
 import { Annotation, type Descriptor, MediaType, type Platform } from '../oci/types.js';
 import { type LockOptions, type MediaLock, withMediaLock } from './lock.js';
 import { checkMediaPath } from './media-path.js';
+import { plannedWrites } from './export-space.js';
 import { checkStoreCapacity, mediaPaths, openMediaStore, type PlannedBlob } from './store.js';
 import { writeChunkIndex } from './chunk-index-writer.js';
 import { ExportProgress } from './export-progress.js';
@@ -90,20 +90,6 @@ export function refName(target: string, version: string): string {
   return `${target}-${version}`;
 }
 
-async function plannedBlobs(layout: LayoutWriter, src: SourceImage, actions: LayerAction[]): Promise<PlannedBlob[]> {
-  const out: PlannedBlob[] = [];
-  for (const [i, a] of actions.entries()) {
-    const layer = src.layers[i]!;
-    if (a.kind === 'copy') {
-      if ((await layout.existingSize(a.descriptor.digest)) !== a.descriptor.size) out.push({ what: `blob ${a.descriptor.digest}`, size: a.descriptor.size });
-    } else {
-      // re-encoded size is unknown before the write: the source size is the estimate
-      out.push({ what: layer.what, size: layer.sizeHint });
-    }
-  }
-  return out;
-}
-
 /** True when the source's own OCI manifest describes exactly these blobs, so its bytes (and digest) can be kept. */
 function sameAsOriginal(src: SourceImage, config: Descriptor, layers: Descriptor[]): boolean {
   const o = src.original;
@@ -153,9 +139,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   const existing = (await store.layout.readIndex()).manifests.find((d) => d.annotations?.[Annotation.refName] === ref);
   const predicted = predictedManifest(src, actions);
   if (existing && predicted && predicted.digest !== existing.digest && !req.replace) throw versionExists(ref, existing, predicted.digest);
-  // index.json is rewritten through a temp file: old and new exist at once
-  const indexBytes = JSON.stringify(await store.layout.readIndex()).length + 1024;
-  const planned = [...(await plannedBlobs(store.layout, src, actions)), { what: 'config', size: 64 * 1024 }, { what: 'manifest', size: 64 * 1024 }, { what: 'index.json', size: 2 * indexBytes }];
+  const planned = await plannedWrites(store.layout, src, actions, { chunkIndex: req.chunkIndex !== false, keptManifest: predicted !== undefined });
   await checkStoreCapacity(store, [...planned, ...(req.alsoWrites ?? [])]);
   store.layout.onWrite = (file) => lock.wrote(file);
 

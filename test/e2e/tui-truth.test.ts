@@ -271,6 +271,16 @@ for (const [width, height] of [[80, 24], [60, 20]] as const) {
       s = start(dev, world.stick, ['--lang', 'de']);
       screen = await see(s, 'bereit', '2-media-de');
       expect(screen).toContain('Updates auf dem Stick');
+      // The engine's states and history are said in German too (the catalogue's strings-de-engine.ts).
+      s.keys('q');
+      screen = await see(s, /B \*\s+gut\s+1\.0\.0/, '1-device-de');
+      expect(screen).toMatch(/A\s+leer\s/);
+      expect(screen).not.toMatch(/\b(good|empty|pending|committed|none yet)\b/);
+      s.keys('l');
+      screen = await see(s, 'ferry | Protokoll', '8-log-de');
+      expect(flat(screen)).toContain('Installation 1.0.0: erfolgreich');
+      expect(flat(screen)).toContain('Bootprüfung 1.0.0: erfolgreich');
+      expect(screen).not.toMatch(/\b(apply|success|boot-check|stick found|update\(s\))\b/);
       s.kill();
       s = start(dev, world.stick, ['--lang', 'xx']);
       screen = await s.waitFor('[exit 2]');

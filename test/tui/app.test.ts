@@ -269,6 +269,41 @@ describe('App (terminal UI controller)', () => {
     expect(t.text()).toContain('Your cancel came too late: the update was already installed.');
   });
 
+  it('says when the reboot command ran (never a "rebooting…" that stays), and drops the keys that no longer apply', async () => {
+    const t = makeApp();
+    await toConfirm(t);
+    t.app.key('y');
+    t.engine.applyGate.open();
+    await settle();
+    const keys = () => frameFor(t.app.state, stringsFor('en'), { width: 80, height: 21 }).keys;
+    expect(keys()).toContain('r reboot now');
+    t.app.key('r');
+    await settle();
+    expect(t.engine.calls).toContain('reboot');
+    expect(t.text()).toContain('The reboot command ran: the device restarts now.');
+    expect(t.text()).not.toContain('reboot requested…');
+    expect(keys()).not.toContain('r reboot now');
+    t.app.key('r');
+    await settle();
+    expect(t.engine.calls.filter((c) => c === 'reboot')).toHaveLength(1);
+  });
+
+  it('shows a failed reboot command with its code instead of waiting forever', async () => {
+    const engine = new FakeEngine();
+    engine.reboot = async () => {
+      throw new FerryError('COMMAND_FAILED', 'systemctl reboot: exit 1');
+    };
+    const t = makeApp(engine);
+    await toConfirm(t);
+    t.app.key('y');
+    t.engine.applyGate.open();
+    await settle();
+    t.app.key('r');
+    await settle();
+    expect(t.text()).toContain('[COMMAND_FAILED]');
+    expect(t.text()).not.toContain('reboot requested…');
+  });
+
   it('delivers waiting receipts to a stick as soon as it is found', async () => {
     const engine = new FakeEngine();
     engine.deliverReceipts = async (root: string) => ({ written: [`${root}/FERRY/receipts/kiosk-0042/x-boot-check.json`], kept: 0 });

@@ -92,6 +92,11 @@ describe('the catalogue', () => {
     });
   }
 
+  it('keeps every label of the 12-column label field to 11 characters in every language (a longer one runs into its value)', () => {
+    const labels = ['labelBlobs', 'labelBootCheck', 'labelBootOrder', 'labelChain', 'labelClock', 'labelCurrent', 'labelDevice', 'labelFloor', 'labelGoBack', 'labelLast', 'labelNew', 'labelReceipt', 'labelReceipts', 'labelRolledBack', 'labelRunning', 'labelSignature', 'labelSignedBy', 'labelSlot', 'labelWrite', 'colUpdate', 'screenApply'] as const;
+    for (const pack of Object.values(LANGUAGES)) for (const k of labels) expect(Array.from(pack.ui[k]).length, `${pack.lang}.${k}: ${pack.ui[k]}`).toBeLessThanOrEqual(11);
+  });
+
   it('has a sentence for every reason the engine gives, using exactly the values it carries', () => {
     for (const [lang, pack] of Object.entries(LANGUAGES)) {
       for (const [key, vars] of Object.entries(WHY_VARS)) {
@@ -114,6 +119,6 @@ describe('the catalogue', () => {
     const keyed = (s: Strings, prefix: string, n: string) => Object.hasOwn(s.engine, `${prefix}_${n.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())}`);
     for (const [, pack] of Object.entries(LANGUAGES)) for (const [prefix, list] of names) for (const n of list) expect(keyed(pack, prefix, n), `${pack.lang}: ${prefix} ${n}`).toBe(true);
     expect(engineWord(LANGUAGES.de!, 'status', 'pending')).toBe('Probe');
-    expect(engineWord(LANGUAGES.de!, 'action', 'boot-check')).toBe('Startprüfung');
+    expect(engineWord(LANGUAGES.de!, 'action', 'boot-check')).toBe('Bootprüfung');
   });
 });

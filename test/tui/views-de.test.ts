@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { detailLines } from '../../tui/details.js';
 import { startMeter, updateMeter } from '../../tui/meter.js';
-import { type AppState, initialState, UNICODE_GLYPHS } from '../../tui/state.js';
+import { ASCII_GLYPHS, type AppState, initialState, UNICODE_GLYPHS } from '../../tui/state.js';
 import { UI_DE } from '../../tui/strings-de.js';
 import { ENGINE_DE } from '../../tui/strings-de-engine.js';
 import { ENGINE_EN, stringsFor, UI_EN } from '../../tui/strings.js';
@@ -22,7 +22,7 @@ function germanScreens(): string[] {
     (s) => Object.assign(s, { screen: 'verify', verify: { entry: LISTING.updates[1], phase: 'blobs', signature: { signers: ['ferry signer'], chain: ['ferry signer', 'ferry root'] }, meter } }),
     (s) => Object.assign(s, { screen: 'confirm', confirm: { plan, focus: 1 } }),
     (s) => Object.assign(s, { screen: 'apply', apply: { plan, stages, meter, meterStage: 'write', switched: false, cancelAsked: false, cancelling: false, cancelled: false } }),
-    (s) => Object.assign(s, { screen: 'done', done: { outcome: { slot: 'B', version: '1.1.0', receiptProblem: ENGINE }, rebooting: false } }),
+    (s) => Object.assign(s, { screen: 'done', done: { outcome: { slot: 'B', version: '1.1.0', receiptWait: { kept: 1, detail: ENGINE } }, rebooting: false } }),
     (s) => Object.assign(s, { screen: 'maint', maint: { action: 'rollback', focus: 0, busy: false } }),
     (s) => Object.assign(s, { screen: 'maint', maint: { action: 'markGood', focus: 0, busy: false, result: { action: 'mark-good', slot: 'B', version: '1.1.0', floor: true, floorVersion: '1.1.0', message: ENGINE, receiptWait: { kept: 2, code: 'READ_ONLY_MEDIA', detail: ENGINE } } } }),
     (s) => Object.assign(s, { screen: 'maint', maint: { action: 'rollback', focus: 0, busy: false, result: { action: 'rollback', slot: 'A', version: '1.0.0', from: { slot: 'B', version: '1.1.0' }, message: ENGINE } } }),
@@ -77,6 +77,23 @@ describe('--lang de', () => {
       const text = screen.replace(/\[[A-Z_]+\]/g, '');
       const left = phrases.filter((p) => text.includes(p));
       expect(left, screen).toEqual([]);
+    }
+  });
+});
+
+describe('--lang de on a terminal without UTF-8', () => {
+  it('writes umlauts as German does without them (ae, oe, ue, ss), never as "?", and says the arrows in German', () => {
+    const st = initialState(ASCII_GLYPHS);
+    st.device = { info: DEVICE, loading: false };
+    st.media = { roots: ['/run/media/tech/STICK'], rootIndex: 0, listing: LISTING, loading: false, selected: 1, verdicts: {} };
+    for (const screen of ['device', 'media'] as const) {
+      st.screen = screen;
+      const f = frameFor(st, DE, { width: 80, height: 21 });
+      const text = [f.title, ...f.lines.map((l) => l.text), f.keys].join('\n');
+      expect(text).toMatch(/^[\x00-\x7f]*$/);
+      expect(text.replace(/\? Hilfe/g, '')).not.toContain('?');
+      if (screen === 'device') expect(text).toContain('Geraet');
+      if (screen === 'media') expect(f.keys).toContain('Auf/Ab waehlen');
     }
   });
 });

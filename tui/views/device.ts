@@ -85,7 +85,7 @@ export function deviceLines(info: DeviceInfo, s: Strings, g: Glyphs, width: numb
     ...info.slots.map((sl) => slotRow(sl, s, width)),
     ...kvWrap(s.ui.labelGoBack, info.rollback.ok ? fmt(s.ui.goBackTo, { v: versionName(s, info.rollback.version, 'good'), slot: info.rollback.slot }) : `${s.ui.none}: ${noWayBack(info, s)}`, width),
   ];
-  if (rb) lines.push(...kvWrap(s.ui.labelRolledBack, fmt(s.ui.rolledBackText, { at: formatInstant(rb.at), from: rb.fromVersion ?? '?', to: rb.toVersion ?? '?' }), width));
+  if (rb) lines.push(...kvWrap(s.ui.labelRolledBack, fmt(s.ui.rolledBackText, { at: formatInstant(rb.at), from: rb.fromVersion ?? s.ui.unknownVersion, to: rb.toVersion ?? s.ui.unknownVersion }), width));
   // Which version the last boot check judged: after a reboot into a new one it is still the old one until the check runs.
   lines.push(...kvWrap(s.ui.labelBootCheck, bc ? `${bc.ok ? g.ok : g.no} ${bc.ok ? s.ui.bootCheckPassed : `${s.ui.healthFailed}${bc.code ? ` [${bc.code}]` : ''}`}${bc.version ? ` (${bc.version})` : ''}, ${formatInstant(bc.at)}` : s.ui.noneYet, width));
   lines.push(...kvWrap(s.ui.labelLast, lastText(info, s), width));
