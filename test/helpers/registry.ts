@@ -33,6 +33,8 @@ export interface TestRegistry {
   authFile?: string;
   /** Options for ferry's registry client. */
   clientOptions: { tlsVerify: boolean; certDir?: string; authfile?: string };
+  /** The token server (token auth only): its log of token requests. */
+  token?: TokenServer;
   /** skopeo options for pushing to it. */
   skopeoDest: string[];
   stop(): Promise<void>;
@@ -133,7 +135,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   }
   const clientOptions = { tlsVerify: opts.tls ?? false, ...(certDir ? { certDir } : {}), ...(authFile ? { authfile: authFile } : {}) };
   const skopeoDest = [...(certDir ? ['--dest-cert-dir', certDir] : ['--dest-tls-verify=false']), ...(authFile ? ['--dest-authfile', authFile] : [])];
-  return { host, dir, ...(certDir ? { certDir } : {}), ...(authFile ? { authFile } : {}), clientOptions, skopeoDest, stop };
+  return { host, dir, ...(certDir ? { certDir } : {}), ...(authFile ? { authFile } : {}), ...(token ? { token } : {}), clientOptions, skopeoDest, stop };
 }
 
 /** skopeo copy `src` (an oci:/oci-archive: name) to REPO:TAG in the registry; `all` copies a whole index. */
