@@ -138,9 +138,9 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   return { host, dir, ...(certDir ? { certDir } : {}), ...(authFile ? { authFile } : {}), ...(token ? { token } : {}), clientOptions, skopeoDest, stop };
 }
 
-/** skopeo copy `src` (an oci:/oci-archive: name) to REPO:TAG in the registry; `all` copies a whole index. */
-export async function pushImage(reg: TestRegistry, src: string, repoTag: string, all = false): Promise<void> {
-  await run('skopeo', ['copy', '--quiet', ...(all ? ['--all'] : []), ...reg.skopeoDest, src, `docker://${reg.host}/${repoTag}`], { maxBuffer: 1024 * 1024 });
+/** skopeo copy `src` (an oci:/oci-archive: name) to REPO:TAG in the registry; `all` copies a whole index; `extra` e.g. --format v2s2. */
+export async function pushImage(reg: TestRegistry, src: string, repoTag: string, all = false, extra: string[] = []): Promise<void> {
+  await run('skopeo', ['copy', '--quiet', ...(all ? ['--all'] : []), ...extra, ...reg.skopeoDest, src, `docker://${reg.host}/${repoTag}`], { maxBuffer: 1024 * 1024 });
 }
 
 /** skopeo inspect --raw of a registry image (the manifest bytes as served). */

@@ -8,8 +8,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportImage } from '../../../src/media/export.js';
+import { sha256Digest } from '../../../src/oci/digest.js';
 import { OciLayout } from '../../../src/oci/layout.js';
-import { pushImage, startRegistry, type TestRegistry } from '../../helpers/registry.js';
+import { MediaType } from '../../../src/oci/types.js';
+import { inspectRaw, pushImage, startRegistry, type TestRegistry } from '../../helpers/registry.js';
 import { buildMultiArch } from '../../helpers/registry-images.js';
 import { buildSamplesInTemp, type SampleImages } from '../../helpers/samples.js';
 
@@ -24,6 +26,7 @@ beforeAll(async () => {
   await pushImage(reg, samples.v1Archive, 'kiosk:1.0.0');
   await pushImage(reg, samples.v2Archive, 'kiosk:1.1.0');
   await pushImage(reg, await buildMultiArch(samples, tmp), 'multi:1', true);
+  await pushImage(reg, samples.v1Archive, 'docker:1.0.0', false, ['--format', 'v2s2']);
 }, 120_000);
 
 afterAll(async () => {
@@ -36,6 +39,10 @@ async function stick(name: string): Promise<string> {
   const d = path.join(tmp, name);
   await fsp.mkdir(d);
   return d;
+}
+
+function tmpStick(name: string): string {
+  return path.join(tmp, name);
 }
 
 async function blobNames(media: string): Promise<string[]> {
@@ -86,6 +93,20 @@ describe('export from a registry', () => {
     await expect(
       exportImage({ image: `docker://${reg.host}/multi:1`, target: 'multi', version: '1.0.0', mediaRoot: await stick('multi-s390x'), platform: { os: 'linux', architecture: 's390x' }, registry: reg.clientOptions }),
     ).rejects.toMatchObject({ code: 'PLATFORM_NOT_FOUND' });
+  });
+
+  it('converts a Docker v2 manifest to OCI media types, recording the registry digest as the source', async () => {
+    const raw = JSON.parse(await inspectRaw(reg, 'docker:1.0.0')) as { mediaType: string; layers: Array<{ digest: string }> };
+    expect(raw.mediaType).toBe(MediaType.dockerManifest);
+    const r = await exportImage({ image: `docker://${reg.host}/docker:1.0.0`, target: 'kiosk', version: '1.0.0', mediaRoot: await stick('docker-v2'), registry: reg.clientOptions });
+    const registryDigest = sha256Digest(Buffer.from(await inspectRaw(reg, 'docker:1.0.0')));
+    expect(r.manifest.mediaType).toBe(MediaType.imageManifest);
+    expect(r.manifest.digest).not.toBe(registryDigest);
+    expect(r.source).toMatchObject({ transport: 'docker', manifest: registryDigest });
+    const layout = await OciLayout.open(path.join(tmpStick('docker-v2'), 'FERRY', 'oci'));
+    const img = await layout.resolveImage(r.manifest);
+    expect(img.manifest.layers.map((l) => [l.mediaType, l.digest])).toEqual(raw.layers.map((l) => [MediaType.layerGzip, l.digest]));
+    for (const d of [img.configDescriptor, ...img.manifest.layers]) await layout.verifyBlob(d);
   });
 
   it('refuses an unknown repository or tag with IMAGE_NOT_FOUND and writes nothing', async () => {
