@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../../errors.js';
 import { sha256Digest } from '../digest.js';
 import { basicHeader, type Credentials, findCredentials, parseChallenge } from './auth.js';
-import { connectionError, type HttpRequest, Transport, type TransportOptions } from './http.js';
+import { connectionError, type HttpBody, type HttpMethod, type HttpRequest, Transport, type TransportOptions } from './http.js';
 import type { RegistryRef } from './reference.js';
 
 /** Options of a registry client (`--authfile`, `--tls-verify`, `--cert-dir`). */
@@ -82,7 +82,8 @@ export class RegistryClient {
     this.transport.close();
   }
 
-  private url(kind: 'manifests' | 'blobs', reference: string): URL {
+  /** The URL of a manifest or blob of this repository. */
+  url(kind: 'manifests' | 'blobs', reference: string): URL {
     return new URL(`${this.base}/v2/${this.ref.repository}/${kind}/${reference}`);
   }
 
@@ -138,19 +139,19 @@ export class RegistryClient {
    * GET (or HEAD) with auth, redirects and 429 handling; resolves with a 2xx response (body
    * unread). 404 is IMAGE_NOT_FOUND, other failures typed by status.
    */
-  async request(method: 'GET' | 'HEAD', url: URL, headers: Record<string, string>, what: string): Promise<IncomingMessage> {
+  async request(method: HttpMethod, url: URL, headers: Record<string, string>, what: string, body?: HttpBody): Promise<IncomingMessage> {
     let target = url;
     let redirects = 0;
     let answered = false;
     for (let attempt = 0; ; ) {
       const own = target.host === url.host;
-      const req: HttpRequest = { method, url: target, headers: { ...headers, ...(own && this.authorization ? { authorization: this.authorization } : {}) } };
+      const req: HttpRequest = { method, url: target, headers: { ...headers, ...(own && this.authorization ? { authorization: this.authorization } : {}) }, ...(body !== undefined ? { body } : {}) };
       const res = await this.transport.send(req).catch((e: unknown) => {
         throw connectionError(e, target.host);
       });
       const s = res.statusCode ?? 0;
       if (s >= 200 && s < 300) return res;
-      if ([301, 302, 303, 307, 308].includes(s) && res.headers.location && redirects++ < MAX_REDIRECTS) {
+      if ([301, 302, 303, 307, 308].includes(s) && (method === 'GET' || method === 'HEAD') && res.headers.location && redirects++ < MAX_REDIRECTS) {
         res.resume();
         target = new URL(res.headers.location, target);
       } else if (s === 401 && own && !answered) {

@@ -9,6 +9,7 @@ import * as fsp from 'node:fs/promises';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import * as tls from 'node:tls';
 import { FerryError } from '../../errors.js';
 import { readFileCapped } from '../../util/fsx.js';
@@ -19,11 +20,18 @@ export interface TransportOptions {
   certDir?: string;
 }
 
+/** HTTP methods of the distribution API. */
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH';
+
+/** A request body: bytes, or a fresh stream each time it is sent (a retry after a challenge sends it again). */
+export type HttpBody = Buffer | (() => Readable);
+
 /** A request as the client sends it. */
 export interface HttpRequest {
-  method: 'GET' | 'HEAD';
+  method: HttpMethod;
   url: URL;
   headers: Record<string, string>;
+  body?: HttpBody;
 }
 
 /** Connection failures a retry may cure (the registry is up but the connection broke). */
@@ -92,7 +100,13 @@ export class Transport {
       const r = mod.request(req.url, { method: req.method, headers: req.headers, ...(mod === https ? { agent: this.agent } : {}), timeout: TIMEOUT_MS }, resolve);
       r.on('timeout', () => r.destroy(Object.assign(new Error(`no answer from ${req.url.host} in ${TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })));
       r.on('error', reject);
-      r.end();
+      if (req.body === undefined) r.end();
+      else if (Buffer.isBuffer(req.body)) r.end(req.body);
+      else {
+        const src = req.body();
+        src.on('error', (e) => r.destroy(e));
+        src.pipe(r);
+      }
     });
   }
 
