@@ -1,7 +1,8 @@
 /**
  * `ferry export --image docker://…` through the built CLI, from a real registry with
  * htpasswd auth (credentials only from --authfile): the signed stick verifies with
- * `ferry verify --media --trust`, skopeo reads the image on it, and a device applies it.
+ * `ferry verify --media --trust`, skopeo reads the image on it, and a device applies it;
+ * `ferry push` seeds the registry back from that stick.
  */
 import { execFileSync } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
@@ -72,4 +73,19 @@ describe('ferry export --image docker://', () => {
     expect(JSON.parse(a.stdout.trim().split('\n').pop()!)).toMatchObject({ ok: true, plan: { target: 'B', update: { id: 'kiosk-1.0.0' } } });
     expect(grubList(dev).ORDER).toBe('B A');
   }, 120_000);
+
+  it('ferry push seeds the registry from the stick (basic auth from --authfile), signatures checked with --trust', () => {
+    const r = hq('push', '--media', media, '--to', `docker://${reg.host}/seeded`, '--trust', trust, '--tls-verify=false', '--authfile', reg.authFile!, '--json');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.out) as { pushed: Array<{ image: string; manifest: { digest: string }; blobs: Record<string, number> }> };
+    expect(out.pushed).toHaveLength(1);
+    expect(out.pushed[0]).toMatchObject({ image: `docker://${reg.host}/seeded/kiosk:1.0.0`, manifest: { digest: kit.samples.v1Manifest.digest } });
+    const digest = execFileSync('skopeo', ['inspect', '--format', '{{.Digest}}', '--tls-verify=false', '--authfile', reg.authFile!, `docker://${reg.host}/seeded/kiosk:1.0.0`], { encoding: 'utf8' }).trim();
+    expect(digest).toBe(kit.samples.v1Manifest.digest);
+    const bad = hq('push', '--media', media, '--to', `docker://${reg.host}/seeded:1`, '--tls-verify=false', '--authfile', reg.authFile!);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/error\[USAGE\]: --to .* without tag or digest/);
+  }, 60_000);
 });
+
