@@ -61,6 +61,12 @@ export const ERROR_PLACES: Record<ErrorCode, ErrorPlaceEntry> = {
   LIMIT_EXCEEDED: both('an input or the stick exceeds a hard cap (size, count, depth)', 'the message names the cap; devices refuse the same, so shrink the image or split the stick'),
   CHUNK_INDEX_MISSING: both('an update on the stick was signed by a ferry before 0.2 and pins no chunk index', RESIGN),
   MEDIA_BUSY: hq('another ferry is writing this stick (FERRY/.lock names its pid and host)', 'wait for it to finish; a dead writer\'s lock is broken on the next run'),
+  REGISTRY_UNAUTHORIZED: hq('the registry of a docker:// image refused access: no credentials for it, or wrong ones', 'log in with skopeo login or podman login (auth.json), or pass --authfile; ferry never takes a password on the command line'),
+  REGISTRY_RATE_LIMITED: hq('the registry kept answering 429 (too many requests) for longer than ferry waits', 'try again later, log in (anonymous pulls have lower limits) or use a mirror'),
+  REGISTRY_UNREACHABLE: hq('the registry of a docker:// image cannot be reached', 'check the host name, port, proxy and network'),
+  REGISTRY_TLS: hq("the registry's TLS certificate is not trusted, or it speaks only plain HTTP", 'put its CA as ca.crt into a folder and pass --cert-dir; --tls-verify=false only for a registry you trust on a private network'),
+  REGISTRY_INTERRUPTED: hq('the connection to the registry dropped mid-blob more often than ferry resumes', 'check the network and export again: blobs already on the stick are kept, none is half-written'),
+  REGISTRY_ERROR: hq('the registry answered with an error or broke the distribution protocol', 'try again; if it persists, ask the registry operator (the message names the status)'),
   VERSION_EXISTS: hq('a different image is already on the stick under this target and version', 'use a new --version, or pass --replace to replace it and its signed update manifest'),
 
   SIGNATURE_MISSING: both('an update manifest has no signature', 'sign it: ferry export --signer, or ferry sign for a further signature'),

@@ -10,6 +10,7 @@ import { failedLine, type FlowHost, runApply, runVerify, uiError } from './flows
 import { type MaintHost, maintKey, openMaint } from './maint.js';
 import { type AppState, type Glyphs, initialState, type ScreenId } from './state.js';
 import { fmt, type Strings, stringsFor } from './strings.js';
+import { BACK, overlayKey, scrollKey } from './scroll.js';
 import { deliverReceipts, loadListing, openMedia, pollMedia } from './sticks.js';
 import { attentionText } from './views/device.js';
 import { problemOf, verdictKey } from './views/media.js';
@@ -26,9 +27,6 @@ export interface AppDeps {
   changed(urgent: boolean): void;
   quit(): void;
 }
-
-/** Keys that back out of any screen. */
-export const BACK = new Set(['q', 'escape', 'C-c']);
 
 /** The terminal UI's controller. */
 export class App implements FlowHost, MaintHost {
@@ -141,9 +139,9 @@ export class App implements FlowHost, MaintHost {
       apply: (x) => this.applyKey(x),
       done: (x) => this.doneKey(x),
       maint: (x) => maintKey(this, x),
-      log: (x) => this.scrollKey(x, () => this.go(this.state.logReturn)),
-      receipts: (x) => this.scrollKey(x, () => this.go('device')),
-      detail: (x) => this.overlayKey(x),
+      log: (x) => scrollKey(this.state, x, () => this.go(this.state.logReturn)),
+      receipts: (x) => scrollKey(this.state, x, () => this.go('device')),
+      detail: (x) => overlayKey(this.state, x, (s) => this.go(s)),
     };
     handlers[this.state.screen](k);
   }
@@ -302,19 +300,5 @@ export class App implements FlowHost, MaintHost {
       this.go('device');
       void this.refreshDevice();
     }
-  }
-
-  private scrollKey(k: string, back: () => void): void {
-    const st = this.state;
-    if (BACK.has(k) || k === 'enter') back();
-    else if (k === 'up' || k === 'k') st.logScroll += 1;
-    else if (k === 'down' || k === 'j') st.logScroll = Math.max(0, st.logScroll - 1);
-  }
-
-  private overlayKey(k: string): void {
-    const o = this.state.overlay!;
-    if (BACK.has(k) || k === 'enter' || k === '?' || k === 'd') this.go(o.back);
-    else if (k === 'up' || k === 'k') o.scroll = Math.max(0, o.scroll - 1);
-    else if (k === 'down' || k === 'j' || k === ' ') o.scroll += 1;
   }
 }

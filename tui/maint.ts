@@ -5,6 +5,7 @@
  */
 import type { DeviceInfo, TuiEngine } from './engine-types.js';
 import { failedLine, uiError } from './flows.js';
+import { BACK } from './scroll.js';
 import type { AppState, MaintState, ScreenId } from './state.js';
 import { fmt, type Strings } from './strings.js';
 import { maintResultText } from './views/maint.js';
@@ -29,7 +30,6 @@ export function openMaint(h: MaintHost, action: MaintState['action']): void {
   h.go('maint');
 }
 
-const BACK = new Set(['q', 'escape', 'C-c']);
 
 /** Keys on screen 7. */
 export function maintKey(h: MaintHost, k: string): void {

@@ -21,6 +21,10 @@ export const WHY_VARS = {
   olderThanChosen: ['chosen'],
   noSpace: ['slot', 'freeBytes', 'needBytes', 'id'],
   notVerified: [],
+  // The signer's certificate, judged while verifying (the subject and the instant in question).
+  certExpired: ['subject', 'at'],
+  certNotYetValid: ['subject', 'at'],
+  certRevoked: ['subject', 'at'],
   // The planner: why nothing can be installed at all right now.
   runningPending: ['slot', 'v', 'target'],
   runningBad: ['slot', 'target'],

@@ -10,6 +10,7 @@ import type { ProgressFn } from '../progress.js';
 import { checkTargetAndVersion, parseInputName } from '../oci/input-name.js';
 import type { ChunkCache } from '../oci/chunk-cache.js';
 import { type CompressChoice, type LayerAction, planLayer, writeLayer } from '../oci/layer-copy.js';
+import type { RegistryOptions } from '../oci/registry/client.js';
 import { openImageSource, type SourceImage } from '../oci/source.js';
 import { Annotation, type Descriptor, MediaType, type Platform } from '../oci/types.js';
 import { type LockOptions, type MediaLock, withMediaLock } from './lock.js';
@@ -23,7 +24,7 @@ import type { ImageSource } from '../trust/types.js';
 
 /** What to export and where. */
 export interface ExportRequest {
-  /** An input name: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF], rootfs:PATH. */
+  /** An input name: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF], rootfs:PATH, docker://HOST/REPO:TAG. */
   image: string;
   target: string;
   version: string;
@@ -44,6 +45,8 @@ export interface ExportRequest {
    */
   checkLayers?: boolean;
   progress?: ProgressFn;
+  /** How to reach the registry of a docker:// image (--authfile, --tls-verify, --cert-dir). */
+  registry?: RegistryOptions;
   /** Timestamp for rootfs images (SOURCE_DATE_EPOCH); default 0. */
   sourceDateEpoch?: number;
   /** Replace a different image already on the media under the same `<target>-<version>` (and drop its signed update manifest). */
@@ -133,7 +136,7 @@ function versionExists(ref: string, existing: Descriptor, incoming: string): Fer
 async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseInputName>, epoch: number, lock: MediaLock): Promise<ExportResult> {
   const progress = req.progress;
   const ref = refName(req.target, req.version);
-  const src = await openImageSource(input, req.platform ? { platform: req.platform, sourceDateEpoch: epoch } : { sourceDateEpoch: epoch });
+  const src = await openImageSource(input, { sourceDateEpoch: epoch, ...(req.platform ? { platform: req.platform } : {}), ...(req.registry ? { registry: req.registry } : {}) });
   const actions = src.layers.map((l) => planLayer(l, req.compress ?? 'keep', src.keepDefault));
   const store = await openMediaStore(req.mediaRoot);
   const existing = (await store.layout.readIndex()).manifests.find((d) => d.annotations?.[Annotation.refName] === ref);

@@ -116,6 +116,8 @@ function parseUnpacked(v: unknown): UnpackedFact | undefined {
 export class BlobFacts {
   private readonly chunkLists = new Map<string, string[]>();
   private readonly unpacked = new Map<string, UnpackedFact>();
+  /** Digests whose cache entry already says all that is known here (no rewrite needed). */
+  private readonly stored = new Set<string>();
   cache?: ChunkCache;
 
   /** The chunk list of `desc`, when known here. */
@@ -135,6 +137,7 @@ export class BlobFacts {
     if (!e) return false;
     this.chunkLists.set(desc.digest, e.chunks);
     if (e.unpacked && !this.unpacked.has(desc.digest)) this.unpacked.set(desc.digest, e.unpacked);
+    if (e.unpacked) this.stored.add(desc.digest);
     return true;
   }
 
@@ -142,12 +145,15 @@ export class BlobFacts {
   record(desc: Descriptor, facts: { chunks?: string[]; unpacked?: UnpackedFact }): void {
     if (facts.chunks) this.chunkLists.set(desc.digest, facts.chunks);
     if (facts.unpacked) this.unpacked.set(desc.digest, facts.unpacked);
+    this.stored.delete(desc.digest);
   }
 
   /** Store what is known of the layer `desc` in the cache (only layers: nothing else needs chunk lists). */
   async persist(desc: Descriptor): Promise<void> {
     const chunks = this.chunkLists.get(desc.digest);
     const unpacked = this.unpacked.get(desc.digest);
-    if (chunks) await this.cache?.put(desc, { chunks, ...(unpacked ? { unpacked } : {}) });
+    if (!chunks || !this.cache || this.stored.has(desc.digest)) return;
+    await this.cache.put(desc, { chunks, ...(unpacked ? { unpacked } : {}) });
+    this.stored.add(desc.digest);
   }
 }

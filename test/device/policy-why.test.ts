@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { MediaVerifyRequest } from '../../src/device/context.js';
-import { policyWhy } from '../../src/device/media-candidates.js';
+import { certWhy, policyWhy } from '../../src/device/media-candidates.js';
 import { emptyState } from '../../src/device/state.js';
 import type { UpdateManifest } from '../../src/trust/types.js';
 import { reasonText, stringsFor } from '../../tui/strings.js';
@@ -39,6 +39,15 @@ describe('policyWhy', () => {
     expect(policyWhy('NOT_YET_ROLLED_OUT', m, req, floor)).toEqual({ key: 'notYetRolledOut', vars: { at: '2027-01-01T00:00:00Z' } });
   });
 
+  it('gives a certificate refusal its subject and the instant that decided', () => {
+    const subject = 'CN=ferry signer 2026,O=ACME';
+    expect(certWhy('CERT_EXPIRED', { subject, notAfter: '2026-11-01T00:00:00.000Z', checkedAt: 'x' })).toEqual({ key: 'certExpired', vars: { subject, at: '2026-11-01T00:00:00.000Z' } });
+    expect(certWhy('CERT_NOT_YET_VALID', { subject, notBefore: '2027-01-01T00:00:00.000Z' })).toEqual({ key: 'certNotYetValid', vars: { subject, at: '2027-01-01T00:00:00.000Z' } });
+    expect(certWhy('CERT_REVOKED', { subject, serial: '0a', revokedAt: '2026-10-01T00:00:00.000Z' })).toEqual({ key: 'certRevoked', vars: { subject, at: '2026-10-01T00:00:00.000Z' } });
+    expect(certWhy('UNTRUSTED_SIGNER', { subject })).toBeUndefined();
+    expect(certWhy('CERT_EXPIRED', undefined)).toBeUndefined();
+  });
+
   it('has none for a signature or chain refusal, or without a signed manifest', () => {
     expect(policyWhy('UNTRUSTED_SIGNER', m, request(), {})).toBeUndefined();
     expect(policyWhy('MANIFEST_EXPIRED', undefined, request(), {})).toBeUndefined();
@@ -46,7 +55,7 @@ describe('policyWhy', () => {
 
   it('is said in each language from the catalogue', () => {
     const w = policyWhy('MANIFEST_EXPIRED', m, request(), {})!;
-    expect(reasonText(stringsFor('en'), w)).toBe('update kiosk-0.9.0 expired on 2026-11-20 12:00Z: ask headquarters for a freshly signed stick');
-    expect(reasonText(stringsFor('de'), w)).toBe('Update kiosk-0.9.0 ist am 2026-11-20 12:00Z abgelaufen: in der Zentrale einen frisch signierten Stick anfordern');
+    expect(reasonText(stringsFor('en'), w)).toBe('update kiosk-0.9.0 expired on 2026-11-20 12:00Z');
+    expect(reasonText(stringsFor('de'), w)).toBe('Update kiosk-0.9.0 ist am 2026-11-20 12:00Z abgelaufen');
   });
 });

@@ -7,20 +7,15 @@
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeDevice, type TestDevice } from '../helpers/device.js';
 import { makeStickKit, type StickKit } from '../helpers/device-stick.js';
-import { ensureBuilt, ferry, MAIN, NODE } from './device-run.js';
+import { ensureBuilt, ferry, hq } from './device-run.js';
 
 let kit: StickKit;
 let dir: string;
 const d = (...p: string[]) => path.join(dir, ...p);
 
-function hq(...args: string[]) {
-  const r = spawnSync(NODE, [MAIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 const exportSigned = (media: string, image: string, version: string, ...extra: string[]) =>
   hq('export', '--image', image, '--target', 'kiosk', '--version', version, '--media', media, '--create', '--signer', kit.signerDir, '--compatible', 'acme,kiosk-v2', '--counter', version.replaceAll('.', ''), '--json', ...extra);
 

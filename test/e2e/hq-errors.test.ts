@@ -4,7 +4,7 @@
  * read-only stick) are typed errors that name the path and the fix, and every hint names
  * the option that really fixes it.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
@@ -12,17 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initRoot, issueCertificate } from '../../src/trust/pki.js';
 import { buildSamplesInTemp, type SampleImages } from '../helpers/samples.js';
 import { tempDir } from '../media/fixtures.js';
+import { hq } from './device-run.js';
 
-const NODE = path.resolve('node_modules/.bin/node');
-const CLI = path.resolve('dist/src/cli/main.js');
 let s: SampleImages & { dir: string };
 let dir: string;
 const d = (p: string) => path.join(dir, p);
 
-function ferry(...args: string[]) {
-  const r = spawnSync(NODE, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const ferry = hq;
 
 /** The one error line of a failed run, parsed. */
 function errorOf(r: { err: string }): { code: string; message: string } {

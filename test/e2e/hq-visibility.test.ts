@@ -15,17 +15,13 @@ import { initRoot, issueCertificate } from '../../src/trust/pki.js';
 import { parseCertificate } from '../../src/trust/x509.js';
 import { buildSamplesInTemp, type SampleImages } from '../helpers/samples.js';
 import { tempDir } from '../media/fixtures.js';
+import { hq } from './device-run.js';
 
-const NODE = path.resolve('node_modules/.bin/node');
-const CLI = path.resolve('dist/src/cli/main.js');
 let s: SampleImages & { dir: string };
 let dir: string;
 const d = (p: string) => path.join(dir, p);
 
-function ferry(...args: string[]) {
-  const r = spawnSync(NODE, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const ferry = hq;
 
 const updateOf = (media: string, id: string) => JSON.parse(fs.readFileSync(path.join(media, 'FERRY/updates', `${id}.json`), 'utf8'));
 const exportSigned = (media: string, image: string, version: string, ...extra: string[]) =>

@@ -139,6 +139,8 @@ describe('ferry-tui flows (80x24, real engine)', () => {
     s.keys('Down');
     screen = await s.waitFor('> kiosk-1.2.0');
     expect(screen).toContain('Next: ask headquarters for a freshly signed stick');
+    // The reason from the catalogue (the engine's reason as data), its instant to the minute.
+    expect(screen.replace(/\s+/g, ' ')).toMatch(/update kiosk-1\.2\.0 expired on \d{4}-\d\d-\d\d \d\d:\d\dZ/);
     await saveScreen('2-media-expired', screen);
     s.keys('Down');
     screen = await s.waitFor('[INCOMPATIBLE_DEVICE]');
