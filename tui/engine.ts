@@ -5,7 +5,6 @@
  */
 import * as device from '../src/device/index.js';
 import { FerryError } from '../src/errors.js';
-import { driftSlot } from '../src/device/drift.js';
 import type { TuiEngine } from './engine-types.js';
 import { receiptWaitOf, signerName, toApplyOutcome, toDeviceInfo, toMaintenanceOutcome, toPlanInfo, toUpdateEntry } from './engine-map.js';
 
@@ -28,7 +27,7 @@ export function createEngine(opts: EngineOptions): TuiEngine {
       return toDeviceInfo(st, new Set(st.events.filter((e) => e.receipt && !e.deliveredTo).map((e) => `${e.receipt}-${e.action}`)));
     },
     async drift() {
-      const r = await driftSlot({ ...devOpts, fast: true, clock }, deps);
+      const r = await device.drift({ ...devOpts, fast: true, clock }, deps);
       return { ...(r.version ? { version: r.version } : {}), clean: r.clean, count: r.counts.added + r.counts.removed + r.counts.content + r.counts.metadata, items: r.items };
     },
     async listUpdates(mediaRoot) {
