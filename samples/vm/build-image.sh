@@ -2,7 +2,8 @@
 # Builds ferry's virtual kiosk (docs/vm.md): DIR/disk.img (GPT: BIOS boot partition with
 # GRUB, slots A and B, a boot partition holding samples/grub/grub.cfg verbatim and the
 # grubenv, a data partition with ferry's config, trust and state), DIR/stick.img (a FAT32
-# stick labelled FERRY carrying kiosk 1.1.0, signed by DIR/pki), DIR/run.sh to boot it.
+# stick labelled FERRY carrying kiosk 1.1.0, signed by DIR/pki; DIR/stick-ext4.img the same
+# on ext4), DIR/run.sh to boot it.
 #   bash samples/vm/build-image.sh --out DIR [--flavour bios|uefi] [--ferry PATH]
 # Heavy parts are cached under $FERRY_VM_CACHE (default /var/cache/ferry-vm): the kernel
 # .deb and the built images, keyed by everything that goes into them.
@@ -60,6 +61,7 @@ else
 fi
 cp --sparse=always "$BASE/disk.img" "$OUT/disk.img"
 cp --sparse=always "$BASE/stick.img" "$OUT/stick.img"
+cp --sparse=always "$BASE/stick-ext4.img" "$OUT/stick-ext4.img"
 rm -rf "$OUT/pki" && cp -a "$BASE/pki" "$OUT/pki"
 cp "$BASE/layout.env" "$OUT/layout.env"
 cp "$HERE/run.sh" "$OUT/run.sh" && chmod +x "$OUT/run.sh"
