@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type Case, dropCase, grubenv, type KioskBuild, newCase, readState, setScenario, stickReceipts, Vm } from './kiosk.js';
+import { type Case, dropCase, grubenv, type KioskBuild, newCase, readState, setScenario, stickReceipts, Vm, stopAll } from './kiosk.js';
 import { readBuild } from './build.js';
 import { grubBootChoice } from '../helpers/device.js';
 
@@ -20,7 +20,10 @@ beforeAll(() => {
   build = readBuild(inject('kioskDir'));
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-vm-boot-'));
 });
-afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+afterAll(async () => {
+  await stopAll();
+  fs.rmSync(work, { recursive: true, force: true });
+});
 
 const BOOTS = 25 * 60_000;
 

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readBuild } from './build.js';
-import { type Case, dropCase, grubenv, type KioskBuild, newCase, readState, setScenario, stickReceipts, Vm } from './kiosk.js';
+import { type Case, dropCase, grubenv, type KioskBuild, newCase, readState, setScenario, stickReceipts, Vm, stopAll } from './kiosk.js';
 
 let build: KioskBuild;
 let work: string;
@@ -20,7 +20,10 @@ beforeAll(() => {
   build = readBuild(inject('kioskDir'));
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-vm-helper-faults-'));
 });
-afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+afterAll(async () => {
+  await stopAll();
+  fs.rmSync(work, { recursive: true, force: true });
+});
 
 const BOOT = 15 * 60_000;
 const MiB = 2 ** 20;

@@ -204,6 +204,14 @@ export function extractStick(c: Case, into: string): string {
   return into;
 }
 
+/** The VMs still running, so that a failed test leaves none behind (stopAll in afterAll). */
+const live = new Set<Vm>();
+
+/** Kill every VM of this test file that still runs. */
+export async function stopAll(): Promise<void> {
+  for (const vm of [...live]) await vm.kill();
+}
+
 /** One boot of the kiosk under QEMU, serial console collected. */
 export class Vm {
   readonly lines: string[] = [];
@@ -214,6 +222,8 @@ export class Vm {
   private waiters: Array<() => void> = [];
   readonly qmpSocket: string;
   readonly started = Date.now();
+  /** The guest kernel's first soft-lockup or RCU-stall line, if it printed one. */
+  lockup: string | undefined;
 
   constructor(
     readonly c: Case,
@@ -236,6 +246,8 @@ export class Vm {
         buf = buf.slice(nl + 1);
         this.lines.push(line);
         this.times.push(Date.now());
+        // a guest kernel that locked up never comes back: fail at once instead of at the timeout
+        if (this.lockup === undefined && /soft lockup|rcu_preempt self-detected stall/.test(line)) this.lockup = line;
         // FERRY_VM_LOG=FILE: every serial line, with the case and the seconds since boot (watch with tail -f)
         if (process.env.FERRY_VM_LOG) fs.appendFileSync(process.env.FERRY_VM_LOG, `[${c.name} ${((Date.now() - this.started) / 1000).toFixed(0)}s] ${line}\n`);
       }
@@ -244,7 +256,9 @@ export class Vm {
     this.child.stdout!.on('data', onData);
     this.child.stderr!.on('data', onData);
     // 'close', not 'exit': every console line QEMU wrote has been read by then
+    live.add(this);
     this.exited = new Promise((resolve) => this.child.once('close', (code) => {
+      live.delete(this);
       c.running = false;
       fs.rmSync(this.qmpSocket, { force: true });
       for (const w of this.waiters.splice(0)) w();
@@ -288,6 +302,7 @@ export class Vm {
     for (;;) {
       const ev = this.events();
       for (let i = from; i < ev.length; i++) if (test(ev[i]!)) return { line: ev[i]!, index: i };
+      if (this.lockup !== undefined) throw new Error(`${this.c.name}: the guest kernel locked up (${this.lockup.trim()}); ${this.tail()}`);
       if (done) return 'exit';
       const left = deadline - Date.now();
       if (left <= 0) return 'timeout';
@@ -305,7 +320,7 @@ export class Vm {
   async waitExit(timeoutMs: number): Promise<void> {
     const t = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
     if ((await Promise.race([this.exited, t])) === 'timeout') {
-      this.kill();
+      await this.kill();
       throw new Error(`${this.c.name}: the kiosk did not power off in time; ${this.tail()}`);
     }
   }

@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readBuild } from './build.js';
-import { type Case, dataLs, dropCase, type KioskBuild, newCase, readState, setScenario, Vm } from './kiosk.js';
+import { type Case, dataLs, dropCase, type KioskBuild, newCase, readState, setScenario, Vm, stopAll } from './kiosk.js';
 import { checkAfterCut, checkCompleted, type Cut, cutWhenDue, learn, prng, type Took } from './power-cut.js';
 
 const LONG = process.env.FERRY_VM_LONG === '1';
@@ -30,7 +30,10 @@ beforeAll(() => {
   build = readBuild(inject('kioskDir'));
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-vm-helper-cut-'));
 });
-afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+afterAll(async () => {
+  await stopAll();
+  fs.rmSync(work, { recursive: true, force: true });
+});
 
 describe(`power cuts (seed ${SEED}; ${WANT.apply} during apply, ${WANT.bootCheck} during boot-check)`, () => {
   it('every cut leaves a bootable good slot, readable state, a valid stick; each re-run completes', async () => {
