@@ -1,3 +1,5 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // Tests touch real loop devices, mounts and tmux sessions; forks keep each file in its own process.
@@ -9,5 +11,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     fileParallelism: true,
     maxWorkers: 2,
+    // `ferry export` keeps HQ's chunk cache in ~/.cache/ferry: tests use one of their own per run
+    env: { FERRY_CACHE_DIR: path.join(os.tmpdir(), `ferry-test-chunk-cache-${process.pid}`) },
   },
 });

@@ -19,6 +19,7 @@ import { rssMethod, runChecked, runProc } from './proc.js';
 import { profileFerry } from './profile.js';
 import { renderMarkdown, scalingOf, type BenchResult, type Row } from './report.js';
 import { signatureRows } from './signature.js';
+import { initRoot, issueCertificate } from '../src/trust/pki.js';
 
 /** Files the bench wrote. */
 export interface BenchOutput {
@@ -68,7 +69,7 @@ async function benchSize(label: string, last: boolean, env: { opts: BenchOptions
   // ext4 needs room for metadata and many small files on top of the bytes
   const loop = await attachLoop(join(scratch, 'slot.img'), Math.ceil(inputs.rootfsBytes * 1.4) + 128 * 2 ** 20);
   try {
-    const ctx: OpsContext = { inputs, scratch, cli: env.cli, steps: env.steps, peers: env.peers };
+    const ctx: OpsContext = { inputs, scratch, cli: env.cli, steps: env.steps, peers: env.peers, signer: await benchSigner(scratch) };
     const list = (await comparisonsFor(ctx, loop)).filter((c) => opts.only === undefined || c.op.includes(opts.only));
     const rows = await runComparisons(list, opts.runs, log);
     if (opts.profile && last) await profileFerry(ctx, opts.resultsDir, log);
@@ -77,6 +78,13 @@ async function benchSize(label: string, last: boolean, env: { opts: BenchOptions
     if ('detach' in loop) await loop.detach();
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/** A throwaway root and code-signing signer (library calls: the same keys `ferry pki` makes). */
+async function benchSigner(scratch: string): Promise<string> {
+  await initRoot({ out: join(scratch, 'pki', 'root'), name: 'ferry bench root', days: 3650 });
+  await issueCertificate({ issuerDir: join(scratch, 'pki', 'root'), profile: 'signer', name: 'ferry bench signer', days: 400, out: join(scratch, 'pki', 'signer') });
+  return join(scratch, 'pki', 'signer');
 }
 
 async function comparisonsFor(ctx: OpsContext, loop: LoopDevice): Promise<Comparison[]> {

@@ -59,7 +59,7 @@ async function deviceSide(inputs: SizeInputs, dir: string): Promise<Contender> {
   const run = (args: string[]) => runChecked(ferry[0] as string, [ferry[1] as string, ...args]);
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'trust', 'roots'), { recursive: true });
-  await run(['pki', 'init-root', '--out', join(dir, 'root'), '--name', 'ferry bench root']);
+  await run(['pki', 'init-root', '--out', join(dir, 'root'), '--name', 'ferry bench root', '--no-passphrase']);
   await run(['pki', 'issue-signer', '--root', join(dir, 'root'), '--out', join(dir, 'signer'), '--name', 'ferry bench signer', '--days', '30']);
   await runChecked('cp', [join(dir, 'root', 'cert.pem'), join(dir, 'trust', 'roots', 'root.pem')]);
   const stick = join(dir, 'stick');

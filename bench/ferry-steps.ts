@@ -12,7 +12,8 @@ import type { SizeInputs } from './inputs.js';
 /** Command lines (and their availability) for the ferry operations the bench measures. */
 export interface FerrySteps {
   exportWhy?: string;
-  exportArgv: (archive: string, stick: string, version: string) => string[];
+  /** `signed`: sign with that signer folder (the chunk index is written only for a signed update); `cache`: the HQ chunk cache folder. */
+  exportArgv: (archive: string, stick: string, version: string, extra?: { signer?: string; cache?: string }) => string[];
   verifyWhy?: string;
   verifyArgv: (stick: string) => string[];
   applyWhy?: string;
@@ -40,7 +41,11 @@ export function ferrySteps(cli: FerryCli): FerrySteps {
   const create = exportCli && hasOption(cli, 'export', '--create') ? ['--create'] : [];
   const steps: FerrySteps = {
     exportArgv: exportCli
-      ? (archive, stick, version) => [...ferry, 'export', '--image', `oci-archive:${archive}`, '--media', stick, ...create, '--target', BENCH_TARGET, ...versionArgs(cli, version)]
+      ? (archive, stick, version, extra = {}) => [
+          ...ferry, 'export', '--image', `oci-archive:${archive}`, '--media', stick, ...create, '--target', BENCH_TARGET, ...versionArgs(cli, version),
+          ...(extra.signer !== undefined && hasOption(cli, 'export', '--signer') ? ['--signer', extra.signer, '--compatible', 'bench,device'] : []),
+          ...(extra.cache !== undefined && hasOption(cli, 'export', '--chunk-cache') ? ['--chunk-cache', extra.cache] : []),
+        ]
       : (archive, stick, version) => [ferry[0] as string, lib, 'export', `oci-archive:${archive}`, stick, BENCH_TARGET, version],
     verifyArgv: verifyCli ? (stick) => [...ferry, 'verify', '--media', stick] : (stick) => [ferry[0] as string, lib, 'verify', stick],
     applyPrepare: async (_inputs, slot) => { await rm(slot, { recursive: true, force: true }); },

@@ -22,6 +22,8 @@ export type PeerStatus = Record<'skopeo' | 'umoci' | 'rauc' | 'mksquashfs' | 'sh
 export interface OpsContext {
   inputs: SizeInputs;
   scratch: string;
+  /** A ferry signer folder (bench root + signer): export rows sign, so they pay for the chunk index the device verifies against. */
+  signer?: string;
   cli: FerryCli;
   steps: FerrySteps;
   peers: PeerStatus;
@@ -54,6 +56,11 @@ async function checkStick(stick: string, layers: readonly { digest: string; size
   await runChecked('skopeo', ['inspect', `oci:${join(stick, 'FERRY', 'oci')}:${ref}`]);
 }
 
+/** The signer and a fresh chunk cache folder for a signed export row. */
+function signed(ctx: OpsContext): { signer?: string; cache: string } {
+  return { ...(ctx.signer !== undefined ? { signer: ctx.signer } : {}), cache: join(ctx.scratch, 'chunk-cache') };
+}
+
 /** Export from oci-archive onto media vs `skopeo copy` and vs `rauc bundle`. */
 export function exportComparison(ctx: OpsContext): Comparison {
   const { inputs, scratch, steps, peers } = ctx;
@@ -64,8 +71,11 @@ export function exportComparison(ctx: OpsContext): Comparison {
     op: 'export (oci-archive → media)',
     size: inputs.sizeLabel,
     inputBytes: inputs.image.v1.payloadBytes,
-    ferry: ferrySide(steps.exportWhy, 'ferry export', () => steps.exportArgv(inputs.archive.v1, stick, '1.0.0'), {
-      prepare: () => reset(stick),
+    ferry: ferrySide(steps.exportWhy, 'ferry export', () => steps.exportArgv(inputs.archive.v1, stick, '1.0.0', signed(ctx)), {
+      prepare: async () => {
+        await reset(stick);
+        await rm(signed(ctx).cache, { recursive: true, force: true });
+      },
       bytesWritten: () => treeBytes(stick),
     }),
     peers: [
@@ -106,10 +116,12 @@ export function incrementalComparison(ctx: OpsContext): Comparison {
     op: 'incremental export 1.0.0 → 1.1.0',
     size: inputs.sizeLabel,
     inputBytes: inputs.image.v2.payloadBytes,
-    ferry: ferrySide(steps.exportWhy, 'ferry export (stick holds 1.0.0)', () => steps.exportArgv(inputs.archive.v2, stick, '1.1.0'), {
+    ferry: ferrySide(steps.exportWhy, 'ferry export (stick holds 1.0.0)', () => steps.exportArgv(inputs.archive.v2, stick, '1.1.0', signed(ctx)), {
       prepare: async () => {
         await reset(stick);
-        const [cmd, ...args] = steps.exportArgv(inputs.archive.v1, stick, '1.0.0');
+        // the chunk cache holds only what exporting 1.0.0 onto this stick put there
+        await rm(signed(ctx).cache, { recursive: true, force: true });
+        const [cmd, ...args] = steps.exportArgv(inputs.archive.v1, stick, '1.0.0', signed(ctx));
         await runChecked(cmd as string, args);
         before = await treeBytes(stick);
       },
@@ -117,8 +129,11 @@ export function incrementalComparison(ctx: OpsContext): Comparison {
     }),
     peers: [
       {
-        contender: ferrySide(steps.exportWhy, 'ferry full export of 1.1.0', () => steps.exportArgv(inputs.archive.v2, full, '1.1.0'), {
-          prepare: () => reset(full),
+        contender: ferrySide(steps.exportWhy, 'ferry full export of 1.1.0', () => steps.exportArgv(inputs.archive.v2, full, '1.1.0', signed(ctx)), {
+          prepare: async () => {
+            await reset(full);
+            await rm(signed(ctx).cache, { recursive: true, force: true });
+          },
           bytesWritten: () => treeBytes(full),
         }),
         target: { maxRatio: 1.0, maxRssMiB: RSS_TARGET_MIB },

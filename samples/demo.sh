@@ -38,7 +38,7 @@ step "done: $STICK holds FERRY/oci with kiosk-1.0.0 and kiosk-1.1.0"
 PKI="$WORK/pki"
 step "creating a sample PKI in $PKI: offline root CA, build signer, QA signer (keys unencrypted: demo only)"
 rm -rf "$PKI"
-$FERRY pki init-root --out "$PKI/root" --name "ferry demo root"
+$FERRY pki init-root --out "$PKI/root" --name "ferry demo root" --no-passphrase
 $FERRY pki issue-signer --root "$PKI/root" --name "build signer" --days 365 --out "$PKI/build"
 $FERRY pki issue-signer --root "$PKI/root" --name "QA signer" --days 365 --out "$PKI/qa"
 

@@ -28,6 +28,8 @@ have strip || need+=(binutils)                 # build:device strips the node bi
 have tic || need+=(ncurses-bin)                # build:device compiles the TUI's terminfo entries
 have lintian || need+=(lintian)                # tests: the .deb passes lintian
 have podman || need+=(podman)                  # tests: podman build of samples/bootc/Containerfile
+have docker-registry || need+=(docker-registry) # tests: a real registry for docker:// export and push (started by the tests, never the service)
+have htpasswd || need+=(apache2-utils)         # tests: the registry's htpasswd basic auth
 # the virtual kiosk (samples/vm, npm run test:vm): QEMU, real GRUB (BIOS and EFI), OVMF, a busybox userland
 have qemu-system-x86_64 || need+=(qemu-system-x86)
 have qemu-img || need+=(qemu-utils)

@@ -55,6 +55,18 @@ export const ERROR_CODES = {
   CHUNK_INDEX_MISSING: ExitCode.SECURITY,
   /** Another ferry writes the same stick (HQ lock under FERRY/). */
   MEDIA_BUSY: ExitCode.FAILURE,
+  /** A registry (docker:// input) refused the credentials, or there were none for a private repository. */
+  REGISTRY_UNAUTHORIZED: ExitCode.FAILURE,
+  /** A registry answered 429 longer than ferry waits (Retry-After honoured, bounded). */
+  REGISTRY_RATE_LIMITED: ExitCode.FAILURE,
+  /** A registry cannot be reached (DNS, refused, timed out). */
+  REGISTRY_UNREACHABLE: ExitCode.FAILURE,
+  /** A registry's TLS certificate is not trusted, or plain HTTP was met without --tls-verify=false. */
+  REGISTRY_TLS: ExitCode.SECURITY,
+  /** The connection dropped mid-blob more often than ferry resumes. */
+  REGISTRY_INTERRUPTED: ExitCode.FAILURE,
+  /** A registry answered with an error status or broke the protocol. */
+  REGISTRY_ERROR: ExitCode.FAILURE,
   /** A different image already sits on the stick under the same <target>-<version>. */
   VERSION_EXISTS: ExitCode.USAGE,
 

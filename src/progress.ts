@@ -10,6 +10,12 @@ export interface ProgressEvent {
   bytesTotal: number;
   /** Human detail, e.g. the blob digest or the file being written. */
   detail?: string;
+  /** Which of `items` things (layers, blobs) the bytes belong to, 1-based; counts never go into the byte fields. */
+  item?: number;
+  items?: number;
+  /** Added by the CLI's JSON sink: the recent rate, and seconds left at it (null while unknown). */
+  bytesPerSecond?: number;
+  etaSeconds?: number | null;
 }
 
 /** A progress sink. Must be cheap; the core calls it at most every few MiB or per blob. */

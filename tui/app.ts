@@ -6,11 +6,13 @@
  */
 import { overlay } from './details.js';
 import type { TuiEngine } from './engine-types.js';
-import { type FlowHost, runApply, runVerify, uiError } from './flows.js';
+import { failedLine, type FlowHost, runApply, runVerify, uiError } from './flows.js';
 import { type MaintHost, maintKey, openMaint } from './maint.js';
 import { type AppState, type Glyphs, initialState, type ScreenId } from './state.js';
-import { type Strings, stringsFor } from './strings.js';
+import { fmt, type Strings, stringsFor } from './strings.js';
+import { BACK, overlayKey, scrollKey } from './scroll.js';
 import { deliverReceipts, loadListing, openMedia, pollMedia } from './sticks.js';
+import { attentionText } from './views/device.js';
 import { problemOf, verdictKey } from './views/media.js';
 
 /** What the controller needs from main.ts. */
@@ -25,9 +27,6 @@ export interface AppDeps {
   changed(urgent: boolean): void;
   quit(): void;
 }
-
-/** Keys that back out of any screen. */
-export const BACK = new Set(['q', 'escape', 'C-c']);
 
 /** The terminal UI's controller. */
 export class App implements FlowHost, MaintHost {
@@ -71,7 +70,7 @@ export class App implements FlowHost, MaintHost {
     if (this.state.device.info?.attention) {
       this.state.media.roots = roots;
       await this.deliverReceipts(roots[0]!);
-      this.log(`running slot needs a decision: ${this.state.device.info.attention}`);
+      this.log(fmt(this.strings.engine.log_needsDecision, { what: attentionText(this.state.device.info, this.strings) }));
       return;
     }
     await this.openMedia(roots);
@@ -100,8 +99,8 @@ export class App implements FlowHost, MaintHost {
       this.state.device.info = await this.engine.status();
       delete this.state.device.error;
     } catch (e) {
-      this.state.device.error = uiError(e);
-      this.log(`device status: FAILED [${this.state.device.error.code}] ${this.state.device.error.message}`);
+      this.state.device.error = uiError(e, this.strings);
+      this.log(failedLine(this.strings, this.strings.engine.log_status, this.state.device.error));
     }
     this.state.device.loading = false;
     this.changed(true);
@@ -140,9 +139,9 @@ export class App implements FlowHost, MaintHost {
       apply: (x) => this.applyKey(x),
       done: (x) => this.doneKey(x),
       maint: (x) => maintKey(this, x),
-      log: (x) => this.scrollKey(x, () => this.go(this.state.logReturn)),
-      receipts: (x) => this.scrollKey(x, () => this.go('device')),
-      detail: (x) => this.overlayKey(x),
+      log: (x) => scrollKey(this.state, x, () => this.go(this.state.logReturn)),
+      receipts: (x) => scrollKey(this.state, x, () => this.go('device')),
+      detail: (x) => overlayKey(this.state, x, (s) => this.go(s)),
     };
     handlers[this.state.screen](k);
   }
@@ -212,8 +211,8 @@ export class App implements FlowHost, MaintHost {
       this.go('confirm');
     } catch (e) {
       v.phase = 'failed';
-      v.error = uiError(e);
-      this.log(`plan ${v.entry.id}: FAILED [${v.error.code}] ${v.error.message}`);
+      v.error = uiError(e, this.strings);
+      this.log(failedLine(this.strings, fmt(this.strings.engine.log_plan, { id: v.entry.id }), v.error));
     }
     this.changed(true);
   }
@@ -236,7 +235,7 @@ export class App implements FlowHost, MaintHost {
         // The cancel question (or a cancel already sent) lost the race with the bootloader switch: say so.
         if (a.cancelAsked || a.cancelling) {
           this.state.done!.lateCancel = true;
-          this.log('apply: the cancel came too late; the update was already installed');
+          this.log(this.strings.engine.log_lateCancel);
         }
         a.cancelAsked = false;
         this.go('done');
@@ -253,7 +252,7 @@ export class App implements FlowHost, MaintHost {
     if (this.applying && a && !a.switched && !a.cancelling) {
       a.cancelling = true;
       a.cancelAsked = false;
-      this.log('apply: cancel requested');
+      this.log(this.strings.engine.log_cancelRequested);
       this.applyAbort?.abort();
       this.changed(true);
     }
@@ -275,11 +274,11 @@ export class App implements FlowHost, MaintHost {
   /** Run the reboot command; `mark` records the request and its result on the screen's state. */
   reboot(mark: (phase: 'asked' | 'sent' | undefined, err?: unknown) => void): void {
     mark('asked');
-    this.log('reboot requested');
+    this.log(this.strings.engine.log_rebootRequested);
     this.engine.reboot().then(
       () => {
         mark('sent');
-        this.log('reboot command ran');
+        this.log(this.strings.engine.log_rebootRan);
         this.changed(true);
       },
       (e: unknown) => {
@@ -295,25 +294,11 @@ export class App implements FlowHost, MaintHost {
       this.reboot((phase, e) => {
         d.rebooting = phase === 'asked';
         d.rebootSent = phase === 'sent';
-        if (e !== undefined) d.error = uiError(e);
+        if (e !== undefined) d.error = uiError(e, this.strings);
       });
     } else if ((k === 'enter' || BACK.has(k)) && !d.rebooting) {
       this.go('device');
       void this.refreshDevice();
     }
-  }
-
-  private scrollKey(k: string, back: () => void): void {
-    const st = this.state;
-    if (BACK.has(k) || k === 'enter') back();
-    else if (k === 'up' || k === 'k') st.logScroll += 1;
-    else if (k === 'down' || k === 'j') st.logScroll = Math.max(0, st.logScroll - 1);
-  }
-
-  private overlayKey(k: string): void {
-    const o = this.state.overlay!;
-    if (BACK.has(k) || k === 'enter' || k === '?' || k === 'd') this.go(o.back);
-    else if (k === 'up' || k === 'k') o.scroll = Math.max(0, o.scroll - 1);
-    else if (k === 'down' || k === 'j' || k === ' ') o.scroll += 1;
   }
 }

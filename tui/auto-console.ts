@@ -4,13 +4,12 @@
  * nobody is expected at the kiosk, and a stray key must not cancel or change an unattended install.
  */
 import { FerryError, type ErrorCode } from '../src/errors.js';
-import { deviceDeps } from '../src/device/index.js';
-import type { InstallPlan } from '../src/device/plan.js';
+import { deviceDeps, type InstallPlan } from '../src/device/index.js';
 import { createEngine } from './engine.js';
 import { runApply } from './flows.js';
 import { TerminalView } from './render.js';
 import { ASCII_GLYPHS, initialState, UNICODE_GLYPHS } from './state.js';
-import { stringsFor } from './strings.js';
+import { fmt, stringsFor } from './strings.js';
 import { applyFrame } from './views/progress.js';
 
 /** What the console shows in the key bar instead of keys, and the view's lifetime. */
@@ -33,12 +32,13 @@ export function openAutoConsole(configFile: string, mediaRoot: string): AutoCons
   const engine = createEngine({ configFile, deps: deviceDeps });
   const state = initialState(utf8() ? UNICODE_GLYPHS : ASCII_GLYPHS);
   const view = new TerminalView();
-  let footer = 'unattended update: leave the stick in until it says done';
+  const e = strings.engine;
+  let footer = e.auto_footer;
   let closed = false;
   const paint = () => {
     if (closed || !state.apply) return;
     const f = applyFrame(state, strings, view.bodySize());
-    view.paint({ ...f, keys: footer }, 'hands-free ');
+    view.paint({ ...f, keys: footer }, `${e.auto_bar} `, strings.ui.appName);
   };
   view.onResize(paint);
   return {
@@ -46,10 +46,10 @@ export function openAutoConsole(configFile: string, mediaRoot: string): AutoCons
       const info = await engine.plan(mediaRoot, plan.update.id);
       state.screen = 'apply';
       state.apply = { plan: info, stages: [], switched: false, cancelAsked: false, cancelling: false, cancelled: false };
-      const host = { state, engine, now: () => Date.now(), changed: paint, log: () => undefined };
+      const host = { state, engine, strings, now: () => Date.now(), changed: paint, log: () => undefined };
       const ok = await runApply(host, mediaRoot, new AbortController().signal);
       const err = state.apply.error;
-      footer = ok ? `done: ${info.id} is installed in slot ${info.targetSlot}` : `failed [${err?.code ?? 'INTERNAL'}]: the running system is unchanged`;
+      footer = ok ? fmt(e.auto_done, { id: info.id, slot: info.targetSlot }) : fmt(e.auto_failed, { code: err?.code ?? 'INTERNAL' });
       paint();
       if (!ok) throw new FerryError((err?.code ?? 'INTERNAL') as ErrorCode, err?.message ?? 'apply failed');
       return { slot: state.done?.outcome.slot ?? info.targetSlot };
@@ -57,7 +57,7 @@ export function openAutoConsole(configFile: string, mediaRoot: string): AutoCons
     note(text) {
       footer = text;
       if (state.apply) paint();
-      else view.paint({ title: 'Hands-free update', lines: [{ text: `  ${text}` }], keys: '' }, 'hands-free ');
+      else view.paint({ title: e.auto_title, lines: [{ text: `  ${text}` }], keys: '' }, `${e.auto_bar} `, strings.ui.appName);
     },
     close() {
       if (closed) return;

@@ -5,9 +5,11 @@
 import type { ChainCertificate, DeviceInfo, SignerDetail } from './engine-types.js';
 import { formatBytes, formatInstant } from './format.js';
 import type { AppState, Overlay, ScreenId, UiError } from './state.js';
-import { explainError, fmt, type Strings } from './strings.js';
-import { clockLine } from './views/device.js';
+import { engineWord, explainError, fmt, type Strings } from './strings.js';
+import { errorDetail, floorRiseText, receiptWaitText, versionName } from './views/common.js';
+import { attentionText, clockLine, noWayBack } from './views/device.js';
 import { logText } from './views/log.js';
+import { maintResultText } from './views/maint.js';
 import { problemOf } from './views/media.js';
 
 /** One certificate's lines: issuer, serial, validity, SHA-256 fingerprint, indented by `pad`. */
@@ -36,30 +38,35 @@ export function signerText(list: SignerDetail[] | undefined, s: Strings): string
 
 function errorText(e: UiError, s: Strings): string[] {
   const h = explainError(s, e.code);
-  return [`${h.what} [${e.code}]`, `${s.ui.next}: ${h.next}`, '', e.message];
+  return [`${h.what} [${e.code}]`, `${s.ui.next}: ${h.next}`, '', `${s.engine.labelDetail}: ${errorDetail(e, s)}`];
 }
 
 function deviceText(i: DeviceInfo, s: Strings): string[] {
   const out = [`${s.ui.labelDevice}: ${i.deviceId} (${i.compatible})`];
-  if (i.attention) out.push('', `! ${i.attention}`);
+  if (i.attention) out.push('', `! ${attentionText(i, s)}`);
   for (const sl of i.slots) {
-    out.push('', fmt(s.ui.detSlot, { slot: sl.name, running: sl.booted ? s.ui.detRunning : '', status: sl.status, v: sl.version ?? '-' }));
+    out.push('', fmt(s.ui.detSlot, { slot: sl.name, running: sl.booted ? s.ui.detRunning : '', status: engineWord(s, 'status', sl.status), v: sl.version ?? '-' }));
     if (sl.describe) out.push(`  ${sl.describe}`);
     if (sl.installedAt) out.push('  ' + fmt(s.ui.detInstalled, { t: formatInstant(sl.installedAt) }));
     if (sl.digest) out.push('  ' + fmt(s.ui.detImage, { v: sl.digest }));
     if (sl.bootGood !== undefined) out.push('  ' + fmt(s.ui.detBootloader, { state: sl.bootGood ? s.ui.detBootable : s.ui.detNotBootable, n: sl.attemptsLeft ?? '?' }));
     if (sl.lastError) out.push('  ' + fmt(s.ui.detLastError, { code: sl.lastError.code, at: sl.lastError.at ? ' ' + fmt(s.ui.atTime, { t: formatInstant(sl.lastError.at) }) : '', msg: sl.lastError.message }));
   }
-  out.push('', `${s.ui.labelGoBack}: ${i.rollback.ok ? fmt(s.ui.detGoBack, { v: i.rollback.version ?? '?', slot: i.rollback.slot ?? '?' }) : i.rollback.reason}`);
+  out.push('', `${s.ui.labelGoBack}: ${i.rollback.ok ? fmt(s.ui.detGoBack, { v: i.rollback.version ?? s.ui.unknownVersion, slot: i.rollback.slot }) : noWayBack(i, s)}`);
   if (i.markGood.failedCheck) out.push(`${s.ui.labelHealth}: ${s.ui.healthFailed}: ${i.markGood.failedCheck.message}`);
-  if (i.markGood.floor) out.push(fmt(s.ui.detKeep, { v: i.markGood.floor }));
+  const floor = floorRiseText(s, i.markGood);
+  if (floor) out.push(fmt(s.ui.detKeep, { v: floor }));
   const rb = i.operatorRollback;
-  if (rb) out.push(`${s.ui.labelRolledBack}: ${fmt(s.ui.detRolledBack, { at: formatInstant(rb.at), from: rb.fromVersion ?? '?', fromSlot: rb.fromSlot, to: rb.toVersion ?? '?', toSlot: rb.toSlot })}`);
+  if (rb) out.push(`${s.ui.labelRolledBack}: ${fmt(s.ui.detRolledBack, { at: formatInstant(rb.at), from: rb.fromVersion ?? s.ui.unknownVersion, fromSlot: rb.fromSlot, to: rb.toVersion ?? s.ui.unknownVersion, toSlot: rb.toSlot })}`);
   const at = (t: string | undefined) => (t ? ' ' + fmt(s.ui.atTime, { t: formatInstant(t) }) : '');
-  if (i.lastBootCheck) out.push(`${s.ui.labelBootCheck}: ${i.lastBootCheck.result}${at(i.lastBootCheck.at)}: ${i.lastBootCheck.message ?? ''}`);
+  // What the device recorded is quoted as it is (its own words: the health check's output, the engine's record).
+  const recorded = (m: string | undefined) => (m ? ` ${fmt(s.engine.recordedAs, { msg: m })}` : '');
+  const bc = i.lastBootCheck;
+  if (bc) out.push(`${s.ui.labelBootCheck}: ${engineWord(s, 'result', bc.result)}${at(bc.at)}${recorded(bc.message)}`);
   const last = i.lastResult;
-  if (last) out.push(`${s.ui.labelLast}: ${last.action} ${last.ok ? s.ui.resultOk : s.ui.resultFailed}${last.code ? ` [${last.code}]` : ''}${at(last.at)}${last.message ? `: ${last.message}` : ''}`);
-  out.push(`${s.ui.labelBootOrder}: ${i.bootOrder.join(' ')} (${i.bootloader})`, `${s.ui.labelClock}: ${clockLine(i, s)}`);
+  if (last) out.push(`${s.ui.labelLast}: ${engineWord(s, 'action', last.action)} ${last.ok ? s.ui.resultOk : s.ui.resultFailed}${last.code ? ` [${last.code}]` : ''}${at(last.at)}${recorded(last.message)}`);
+  const boot = i.bootloaderError === undefined ? i.bootloader : fmt(s.engine.bootloaderUnreadable, { describe: i.bootloader, error: i.bootloaderError });
+  out.push(`${s.ui.labelBootOrder}: ${i.bootOrder.join(' ')} (${boot})`, `${s.ui.labelClock}: ${clockLine(i, s)}`);
   out.push(`${s.ui.labelFloor}: ${i.floorVersion ? fmt(s.ui.detFloor, { v: i.floorVersion }) : i.counterFloor === undefined ? s.ui.noneYet : s.ui.detFloorSet}`);
   out.push(`${s.ui.labelReceipts}: ${fmt(s.ui.detReceipts, { n: i.pendingReceipts })}`);
   return out;
@@ -101,25 +108,30 @@ export function detailLines(st: AppState, s: Strings): string[] {
       return mediaText(st, s);
     case 'verify': {
       const v = st.verify!;
-      return [`${v.entry.id}`, ...(v.error ? ['', ...errorText(v.error, s)] : [v.phase]), ...signerText(v.signature?.details ?? v.entry.signerDetails, s)];
+      return [`${v.entry.id}`, ...(v.error ? ['', ...errorText(v.error, s)] : [engineWord(s, 'phase', v.phase)]), ...signerText(v.signature?.details ?? v.entry.signerDetails, s)];
     }
     case 'confirm': {
       const p = st.confirm!.plan;
-      return [`${p.id}: ${p.fromVersion ?? '?'} → ${p.toVersion}, ${fmt(s.ui.slotName, { slot: p.targetSlot })} (${p.slotDescribe ?? '?'})`, `${s.ui.labelSignedBy}: ${p.signers.join(', ')}`, '', `${s.ui.labelNotes}:`, ...(p.notes ?? s.ui.noneParen).split(/\r?\n/)];
+      return [`${p.id}: ${versionName(s, p.fromVersion, 'good')} ${st.glyphs.arrow} ${p.toVersion}, ${fmt(s.ui.slotName, { slot: p.targetSlot })} (${p.slotDescribe ?? '?'})`, `${s.ui.labelSignedBy}: ${p.signers.join(', ')}`, '', `${s.ui.labelNotes}:`, ...(p.notes ?? s.ui.noneParen).split(/\r?\n/)];
     }
     case 'apply':
       return st.apply?.error ? errorText(st.apply.error, s) : st.apply ? st.apply.stages.map((x) => `${ui(s, `stage_${x.step}`, x.step)}: ${ui(s, `state_${x.state}`, x.state)}`) : [];
     case 'done': {
       const o = st.done!.outcome;
-      return [`${s.ui.labelReceipt}: ${o.receiptPath ?? o.receiptProblem ?? '?'}`, ...(st.done!.error ? ['', ...errorText(st.done!.error, s)] : [])];
+      const wait = o.receiptWait;
+      const receipt = o.receiptPath ?? `${receiptWaitText(s, wait)}${wait?.detail ? ` (${s.engine.labelDetail}: ${wait.detail})` : ''}`;
+      return [`${s.ui.labelReceipt}: ${receipt}`, ...(st.done!.error ? ['', ...errorText(st.done!.error, s)] : [])];
     }
     case 'maint': {
       const m = st.maint!;
-      return m.error ? errorText(m.error, s) : [m.result ?? '', m.receipt ? `${s.ui.labelReceipt}: ${m.receipt}` : ''];
+      if (m.error) return errorText(m.error, s);
+      if (!m.result) return [];
+      const wait = m.result.receiptWait;
+      return [maintResultText(m.result, s), `${s.ui.labelReceipt}: ${m.result.receiptPath ?? fmt(s.ui.receiptWaits, { why: receiptWaitText(s, wait) })}${wait?.detail ? ` (${s.engine.labelDetail}: ${wait.detail})` : ''}`];
     }
     case 'log':
     case 'receipts':
-      return logText(st);
+      return logText(st, s);
     case 'detail':
       return st.overlay?.lines ?? [];
   }

@@ -4,10 +4,10 @@
  * this translates. Every judgement (installable? rollback possible? what does mark-good
  * cost?) is the engine's; nothing here decides anew.
  */
-import { type DeviceEvent, type DeviceStatus, type InstallPlan, type MediaSurvey, type ReceiptDelivery, SLOT_NAMES, type UpdateCandidate, verdictFor } from '../src/device/index.js';
+import { type DeviceEvent, type DeviceStatus, type InstallPlan, type MaintenanceResult, type MarkGoodRisk, type MediaSurvey, type ReceiptDelivery, SLOT_NAMES, type UpdateCandidate, verdictFor } from '../src/device/index.js';
 import type { ErrorCode } from '../src/errors.js';
 import type { UpdateManifest } from '../src/trust/types.js';
-import type { ApplyOutcome, DeviceInfo, HistoryEntry, PlanInfo, SlotInfo, UpdateEntry } from './engine-types.js';
+import type { ApplyOutcome, DeviceInfo, HistoryEntry, MaintenanceOutcome, PlanInfo, ReceiptWait, SlotInfo, UpdateEntry } from './engine-types.js';
 
 /** "CN=ferry signer 2026,O=ACME" → "ferry signer 2026"; other forms pass through. */
 export function signerName(subject: string): string {
@@ -42,19 +42,13 @@ export function historyEntry(e: DeviceEvent, waiting: Set<string>): HistoryEntry
   };
 }
 
-/** The version whose counter is the floor, when a slot still holds it. */
-function floorVersion(st: DeviceStatus, floor: number | undefined): string | undefined {
-  if (floor === undefined) return undefined;
-  return SLOT_NAMES.map((n) => st.slots[n]).find((r) => r.counter === floor)?.version;
-}
-
 /** Screen 1's data from the engine's status. */
 export function toDeviceInfo(st: DeviceStatus, waitingReceipts: Set<string> = new Set()): DeviceInfo {
   const running = st.slots[st.booted];
   const last = st.lastResult;
   const boot = st.bootloader.state;
   const floor = running.target !== undefined && Object.hasOwn(st.counterFloor, running.target) ? st.counterFloor[running.target] : undefined;
-  const fv = floorVersion(st, floor);
+  const fv = running.target !== undefined && Object.hasOwn(st.floorVersions, running.target) ? st.floorVersions[running.target] : undefined;
   const rb = st.rollback;
   return {
     deviceId: st.deviceId,
@@ -62,7 +56,8 @@ export function toDeviceInfo(st: DeviceStatus, waitingReceipts: Set<string> = ne
     bootedSlot: st.booted,
     slots: SLOT_NAMES.map((name) => slotInfo(st, name)),
     bootOrder: boot?.order ?? [],
-    bootloader: boot ? st.bootloader.describe : `${st.bootloader.describe}: unreadable (${st.bootloader.error ?? '?'})`,
+    bootloader: st.bootloader.describe,
+    ...(boot ? {} : { bootloaderError: st.bootloader.error ?? '?' }),
     clock: st.clock,
     ...(st.trustedTime !== undefined ? { trustedTime: st.trustedTime } : {}),
     ...(floor !== undefined ? { counterFloor: floor } : {}),
@@ -75,7 +70,8 @@ export function toDeviceInfo(st: DeviceStatus, waitingReceipts: Set<string> = ne
     rollback: st.rollbackOption,
     markGood: {
       ...(st.markGoodRisk.failedCheck ? { failedCheck: { message: st.markGoodRisk.failedCheck.message, at: st.markGoodRisk.failedCheck.at } } : {}),
-      ...(st.markGoodRisk.floor ? { floor: st.markGoodRisk.floor } : {}),
+      ...(st.markGoodRisk.floor ? { floor: true } : {}),
+      ...(st.markGoodRisk.floorVersion ? { floorVersion: st.markGoodRisk.floorVersion } : {}),
     },
     ...(rb ? { operatorRollback: { at: rb.at, fromSlot: rb.from.slot, toSlot: rb.to.slot, ...(rb.from.version ? { fromVersion: rb.from.version } : {}), ...(rb.to.version ? { toVersion: rb.to.version } : {}) } } : {}),
     history: st.events.map((e) => historyEntry(e, waitingReceipts)),
@@ -93,8 +89,8 @@ export function toUpdateEntry(c: UpdateCandidate, inputs: MediaSurvey['inputs'],
   }
   if (c.signers && c.signers.length > 0) base.signer = c.signers.map(signerName).join(', ');
   if (c.signerDetails && c.signerDetails.length > 0) base.signerDetails = c.signerDetails.map((d) => ({ ...d }));
-  const why = verdictFor(c, inputs);
-  return why ? { ...base, problem: { code: why.code as ErrorCode, message: why.message } } : base;
+  const v = verdictFor(c, inputs);
+  return v ? { ...base, problem: { code: v.code as ErrorCode, message: v.message, ...(v.why ? { why: v.why } : {}) } } : base;
 }
 
 /** Screen 4's data from the planner's InstallPlan. */
@@ -114,11 +110,32 @@ export function toPlanInfo(plan: InstallPlan, slotDescribe: string, fromVersion?
   };
 }
 
+/** Why receipts of a delivery wait on the device, as data (the screens say it from the catalogue). */
+export function receiptWaitOf(delivery: ReceiptDelivery): ReceiptWait {
+  return { kept: delivery.kept, ...(delivery.errorCode ? { code: delivery.errorCode } : {}), ...(delivery.error ? { detail: delivery.error } : {}) };
+}
+
 /** The receipt line of a delivery: the file on the stick, or why it waits. */
-export function receiptOf(delivery: ReceiptDelivery): { receiptPath?: string; receiptProblem?: string } {
+export function receiptOf(delivery: ReceiptDelivery): { receiptPath?: string; receiptWait?: ReceiptWait } {
   const written = delivery.written[delivery.written.length - 1];
   if (written !== undefined && delivery.kept === 0) return { receiptPath: written };
-  return { receiptProblem: delivery.error ?? `${delivery.kept} receipt(s) kept on the device` };
+  return { receiptWait: receiptWaitOf(delivery) };
+}
+
+/** Screen 7's data from a finished mark-good or rollback. */
+export function toMaintenanceOutcome(r: MaintenanceResult, risk?: MarkGoodRisk): MaintenanceOutcome {
+  const rb = r.receipt.rollback;
+  return {
+    action: r.action === 'rollback' ? 'rollback' : 'mark-good',
+    slot: r.slot,
+    ...(r.receipt.version ? { version: r.receipt.version } : {}),
+    ...(risk?.failedCheck ? { forced: true } : {}),
+    ...(risk?.floor ? { floor: true } : {}),
+    ...(risk?.floorVersion ? { floorVersion: risk.floorVersion } : {}),
+    ...(rb ? { from: { slot: rb.from.slot, ...(rb.from.version ? { version: rb.from.version } : {}) }, ...(rb.to.version ? { version: rb.to.version } : {}) } : {}),
+    message: r.message,
+    ...receiptOf(r.delivery),
+  };
 }
 
 /** Screen 6's data from a finished apply. */

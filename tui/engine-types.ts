@@ -5,7 +5,7 @@
  */
 import type { ErrorCode } from '../src/errors.js';
 import type { ProgressFn } from '../src/progress.js';
-import type { ChainCertificate, SlotName, SlotStatus, StickInfo, VerifiedSigner as SignerDetail } from '../src/device/index.js';
+import type { ChainCertificate, RollbackOption, SlotName, SlotStatus, StickInfo, VerifiedSigner as SignerDetail, Why } from '../src/device/index.js';
 
 /** One A/B slot as the technician sees it. */
 export interface SlotInfo {
@@ -59,6 +59,8 @@ export interface DeviceInfo {
   slots: SlotInfo[];
   bootOrder: SlotName[];
   bootloader: string;
+  /** Why the bootloader's state could not be read (the engine's text), when it could not. */
+  bootloaderError?: string;
   /** Device clock, ISO. */
   clock: string;
   /** Newest trusted time the device has seen, ISO. */
@@ -67,12 +69,12 @@ export interface DeviceInfo {
   counterFloor?: number;
   lastResult?: LastResult;
   pendingReceipts: number;
-  /** Set when the running slot is pending or bad: the engine's words for it. */
+  /** Set when the running slot is pending or bad: the engine's words for it (the CLI's; screens say it from the catalogue). */
   attention?: string;
-  /** Whether rolling back is possible, to what, or why not (the engine's rule). */
-  rollback: { ok: true; slot: SlotName; version?: string } | { ok: false; reason: string };
-  /** What marking the running slot good overrides and raises. */
-  markGood: { failedCheck?: { message: string; at?: string }; floor?: string };
+  /** Whether rolling back is possible, to what, or why not (the engine's rule, with its reason as data). */
+  rollback: RollbackOption;
+  /** What marking the running slot good overrides and raises: `floor` set when the floor rises, to `floorVersion` when known. */
+  markGood: { failedCheck?: { message: string; at?: string }; floor?: boolean; floorVersion?: string };
   /** The operator's last rollback. */
   operatorRollback?: { at: string; fromSlot: SlotName; fromVersion?: string; toSlot: SlotName; toVersion?: string };
   /** The anti-rollback floor as a version a technician recognises, when known. */
@@ -82,10 +84,18 @@ export interface DeviceInfo {
   lastBootCheck?: HistoryEntry;
 }
 
-/** Why an update on the stick cannot be installed. */
+/** Why an update on the stick cannot be installed: the code, the engine's message, and its reason as data when it has one. */
 export interface NotApplicable {
   code: ErrorCode;
   message: string;
+  why?: Why;
+}
+
+/** Why receipts wait on the device: how many, and the code and text of what stopped them (none: no stick was given). */
+export interface ReceiptWait {
+  kept: number;
+  code?: string;
+  detail?: string;
 }
 
 /** One signer of an update, in full (the verifier's own record), and one certificate of its chain. */
@@ -156,22 +166,32 @@ export interface ApplyOutcome {
   attempts?: number;
   /** Receipt written to the stick (path), or why not. */
   receiptPath?: string;
-  receiptProblem?: string;
+  receiptWait?: ReceiptWait;
 }
 
-/** Result of mark-good / rollback (screen 7). */
+/** Result of mark-good / rollback (screen 7): what was done, as data; `message` is the engine's English for the CLI. */
 export interface MaintenanceOutcome {
+  action: 'mark-good' | 'rollback';
+  slot: SlotName;
+  version?: string;
+  /** mark-good: committed despite a failed health check. */
+  forced?: boolean;
+  /** mark-good: the floor rose (to `floorVersion` when known). */
+  floor?: boolean;
+  floorVersion?: string;
+  /** rollback: from which slot and version. */
+  from?: { slot: SlotName; version?: string };
   message: string;
   /** The receipt file on the stick, or why it waits on the device. */
   receiptPath?: string;
-  receiptProblem?: string;
+  receiptWait?: ReceiptWait;
 }
 
 /** Receipts written to a stick from the device's waiting queue. */
 export interface ReceiptsDelivered {
   written: string[];
   kept: number;
-  problem?: string;
+  problem?: ReceiptWait;
 }
 
 /** The calls the UI makes; every one throws FerryError on failure. */

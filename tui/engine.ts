@@ -6,7 +6,7 @@
 import * as device from '../src/device/index.js';
 import { FerryError } from '../src/errors.js';
 import type { TuiEngine } from './engine-types.js';
-import { receiptOf, signerName, toApplyOutcome, toDeviceInfo, toPlanInfo, toUpdateEntry } from './engine-map.js';
+import { receiptWaitOf, signerName, toApplyOutcome, toDeviceInfo, toMaintenanceOutcome, toPlanInfo, toUpdateEntry } from './engine-map.js';
 
 /** How to reach the device. */
 export interface EngineOptions {
@@ -52,7 +52,7 @@ export function createEngine(opts: EngineOptions): TuiEngine {
       const { survey, result } = await device.plan(devOpts, deps, mediaRoot, clock(), id);
       if (result.kind === 'nothing') {
         const mine = result.skipped.find((x) => x.id === id);
-        throw new FerryError(mine?.code ?? result.code, mine?.message ?? result.message);
+        throw new FerryError(mine?.code ?? result.code, mine?.message ?? result.message, { details: { why: mine?.why ?? result.why } });
       }
       return toPlanInfo(result.plan, survey.describeTarget, survey.state.slots[result.plan.booted].version);
     },
@@ -61,16 +61,18 @@ export function createEngine(opts: EngineOptions): TuiEngine {
       return toApplyOutcome(r.plan, r.delivery);
     },
     async markGood(mediaRoot, force) {
+      // What committing costs, as the engine judged it just before: the outcome says it in the catalogue's words.
+      const risk = (await device.status({ ...devOpts, clock }, deps)).markGoodRisk;
       const r = await device.markGood({ ...devOpts, clock, ...(force ? { force: true } : {}), ...(mediaRoot ? { mediaRoot } : {}) }, deps);
-      return { message: r.message, ...receiptOf(r.delivery) };
+      return toMaintenanceOutcome(r, risk);
     },
     async rollback(mediaRoot) {
       const r = await device.rollback({ ...devOpts, clock, ...(mediaRoot ? { mediaRoot } : {}) }, deps);
-      return { message: r.message, ...receiptOf(r.delivery) };
+      return toMaintenanceOutcome(r);
     },
     async deliverReceipts(mediaRoot) {
       const d = await device.deliverReceipts({ ...devOpts, clock, mediaRoot }, deps);
-      return { written: d.written, kept: d.kept, ...(d.error ? { problem: d.error } : {}) };
+      return { written: d.written, kept: d.kept, ...(d.error || d.errorCode ? { problem: receiptWaitOf(d) } : {}) };
     },
     reboot: () => device.reboot(devOpts, deps),
   };

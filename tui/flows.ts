@@ -3,11 +3,14 @@
  * turn its progress events into state, and never throw: every failure ends up as a
  * UiError on the screen (code + explanation + next step).
  */
+import type { Why } from '../src/device/index.js';
 import { toFerryError } from '../src/errors.js';
 import type { ProgressEvent } from '../src/progress.js';
 import type { TuiEngine, UpdateEntry } from './engine-types.js';
 import { finishMeter, startMeter, updateMeter } from './meter.js';
 import { APPLY_STAGES, type AppState, type ApplyState, stageOf, type UiError } from './state.js';
+import { explainError, fmt, type Strings } from './strings.js';
+import { receiptWaitText } from './views/common.js';
 
 /** What the flows need from the controller. */
 export interface FlowHost {
@@ -17,13 +20,21 @@ export interface FlowHost {
   /** Ask for a repaint; `urgent` after keys, not after progress (those are throttled). */
   changed(urgent: boolean): void;
   log(text: string): void;
+  /** The catalogue of the chosen language. */
+  readonly strings: Strings;
 }
 
-/** Any thrown value as a UiError. */
-export function uiError(e: unknown): UiError {
-  if (e instanceof Error && e.name === 'AbortError') return { code: 'CANCELLED', message: 'cancelled by the technician' };
+/** Any thrown value as a UiError (with the engine's reason as data when it gave one). */
+export function uiError(e: unknown, s: Strings): UiError {
+  if (e instanceof Error && e.name === 'AbortError') return { code: 'CANCELLED', message: s.engine.msgCancelled };
   const f = toFerryError(e);
-  return { code: f.code, message: f.message };
+  const w = f.details.why as Why | undefined;
+  return { code: f.code, message: f.message, ...(w && typeof w.key === 'string' ? { why: w } : {}) };
+}
+
+/** The log line of a failure: what failed, the code, what it means, and the engine's detail. */
+export function failedLine(s: Strings, subject: string, err: UiError): string {
+  return fmt(s.engine.log_failed, { subject, code: err.code, what: explainError(s, err.code).what, detail: err.message });
 }
 
 /** Screen 3: signature and chain, then every blob read and hashed. */
@@ -31,9 +42,10 @@ export async function runVerify(h: FlowHost, root: string, entry: UpdateEntry, s
   h.state.verify = { entry, phase: 'signature' };
   h.changed(true);
   const v = h.state.verify;
+  const e = h.strings.engine;
   try {
     v.signature = await h.engine.verifySignature(root, entry.id);
-    h.log(`verify ${entry.id}: signature ok (${v.signature.signers.join(', ')})`);
+    h.log(fmt(e.log_signatureOk, { id: entry.id, signers: v.signature.signers.join(', ') }));
     v.phase = 'blobs';
     v.meter = startMeter(h.now(), entry.sizeBytes ?? 0);
     h.changed(true);
@@ -44,15 +56,15 @@ export async function runVerify(h: FlowHost, root: string, entry: UpdateEntry, s
     }, signal);
     v.meter = finishMeter(v.meter, h.now());
     v.phase = 'ok';
-    h.log(`verify ${entry.id}: every blob matched its digest`);
-  } catch (e) {
+    h.log(fmt(e.log_blobsOk, { id: entry.id }));
+  } catch (x) {
     if (signal.aborted) {
       v.phase = 'stopped';
-      h.log(`verify ${entry.id}: stopped by the technician`);
+      h.log(fmt(e.log_verifyStopped, { id: entry.id }));
     } else {
       v.phase = 'failed';
-      v.error = uiError(e);
-      h.log(`verify ${entry.id}: FAILED [${v.error.code}] ${v.error.message}`);
+      v.error = uiError(x, h.strings);
+      h.log(failedLine(h.strings, fmt(e.log_verify, { id: entry.id }), v.error));
     }
   }
   h.changed(true);
@@ -84,7 +96,10 @@ function applyProgress(h: FlowHost, a: ApplyState, signal: AbortSignal): (e: Pro
     const stage = stageOf(e.step);
     // A failed or cancelled apply still writes its receipt: that must not tick off stages that never ran.
     if (stage === 'receipt' && (!a.switched || signal.aborted)) return;
-    if (enterStage(a, stage)) h.log(`apply: ${stage}${e.step !== stage ? ` (${e.step})` : ''}`);
+    if (enterStage(a, stage)) {
+      const name = (h.strings.ui as Record<string, string>)[`stage_${stage}`] ?? stage;
+      h.log(fmt(e.step !== stage ? h.strings.engine.log_applyStep : h.strings.engine.log_applyStage, { stage: name, step: e.step }));
+    }
     if (stage === 'bootloader') a.switched = true;
     if (BYTE_STAGES.has(stage) && e.bytesTotal > 0) {
       if (!a.meter || a.meterStage !== stage || a.meter.bytesTotal !== e.bytesTotal) a.meter = startMeter(h.now(), e.bytesTotal);
@@ -100,25 +115,27 @@ function applyProgress(h: FlowHost, a: ApplyState, signal: AbortSignal): (e: Pro
 export async function runApply(h: FlowHost, root: string, signal: AbortSignal): Promise<boolean> {
   const a = h.state.apply!;
   a.stages = APPLY_STAGES.map((step) => ({ step, state: 'waiting' }));
-  h.log(`apply ${a.plan.id} into slot ${a.plan.targetSlot}: started`);
+  const t = h.strings.engine;
+  h.log(fmt(t.log_applyStart, { id: a.plan.id, slot: a.plan.targetSlot }));
   try {
     const outcome = await h.engine.apply(root, a.plan.id, applyProgress(h, a, signal), signal);
     a.stages.forEach((s) => (s.state = 'done'));
     if (a.meter) a.meter = finishMeter(a.meter, h.now());
     h.state.done = { outcome, rebooting: false };
-    h.log(`apply ${a.plan.id}: installed into slot ${outcome.slot}; receipt ${outcome.receiptPath ?? 'not written: ' + (outcome.receiptProblem ?? '?')}`);
+    const receipt = outcome.receiptPath ?? fmt(t.log_receiptNotWritten, { why: receiptWaitText(h.strings, outcome.receiptWait) });
+    h.log(fmt(t.log_applyDone, { id: a.plan.id, slot: outcome.slot, receipt }));
     h.changed(true);
     return true;
   } catch (e) {
-    const err = uiError(e);
+    const err = uiError(e, h.strings);
     const running = a.stages.find((s) => s.state === 'running');
     const cancelled = signal.aborted || err.code === 'CANCELLED';
     if (running) running.state = cancelled ? 'stopped' : 'failed';
     if (cancelled) {
       a.cancelled = true;
       a.cancelling = false;
-      h.log(`apply ${a.plan.id}: cancelled; running slot untouched`);
-    } else h.log(`apply ${a.plan.id}: FAILED [${err.code}] ${err.message}`);
+      h.log(fmt(t.log_applyCancelled, { id: a.plan.id }));
+    } else h.log(failedLine(h.strings, fmt(t.log_apply, { id: a.plan.id }), err));
     a.error = err;
     h.changed(true);
     return false;

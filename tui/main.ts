@@ -15,7 +15,7 @@ import { findMediaRoots, mediaRootFor } from './media-scan.js';
 import { TerminalView } from './render.js';
 import { createRepaintScheduler } from './scheduler.js';
 import { ASCII_GLYPHS, UNICODE_GLYPHS } from './state.js';
-import { LANGUAGES, stringsFor, supportedLanguage } from './strings.js';
+import { fmt, LANGUAGES, stringsFor, supportedLanguage } from './strings.js';
 import { frameFor } from './views/index.js';
 
 interface TuiOptions {
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   const paint = () => {
     if (exiting) return;
     const info = app.state.device.info;
-    view.paint(frameFor(app.state, strings, view.bodySize()), info ? `${info.deviceId}  slot ${info.bootedSlot} ` : '');
+    view.paint(frameFor(app.state, strings, view.bodySize()), info ? `${fmt(strings.engine.statusBar, { device: info.deviceId, slot: info.bootedSlot })} ` : '', strings.ui.appName);
   };
   const repaint = createRepaintScheduler(paint);
   async function shutdown(code: number): Promise<void> {

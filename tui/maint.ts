@@ -4,9 +4,11 @@
  * check failed takes a deliberate second confirmation, as `--force` does on the CLI.
  */
 import type { DeviceInfo, TuiEngine } from './engine-types.js';
-import { uiError } from './flows.js';
+import { failedLine, uiError } from './flows.js';
+import { BACK } from './scroll.js';
 import type { AppState, MaintState, ScreenId } from './state.js';
 import { fmt, type Strings } from './strings.js';
+import { maintResultText } from './views/maint.js';
 
 /** What the maintenance screen needs from the controller. */
 export interface MaintHost {
@@ -28,7 +30,6 @@ export function openMaint(h: MaintHost, action: MaintState['action']): void {
   h.go('maint');
 }
 
-const BACK = new Set(['q', 'escape', 'C-c']);
 
 /** Keys on screen 7. */
 export function maintKey(h: MaintHost, k: string): void {
@@ -39,7 +40,7 @@ export function maintKey(h: MaintHost, k: string): void {
       h.reboot((phase, e) => {
         if (phase) m.rebooting = phase;
         else delete m.rebooting;
-        if (e !== undefined) m.error = uiError(e);
+        if (e !== undefined) m.error = uiError(e, h.strings);
       });
     } else if (BACK.has(k) || k === 'enter') {
       h.go('device');
@@ -64,18 +65,16 @@ export function maintKey(h: MaintHost, k: string): void {
 
 async function runMaint(h: MaintHost): Promise<void> {
   const m = h.state.maint!;
+  const subject = m.action === 'rollback' ? h.strings.ui.logGoBack : h.strings.ui.logKeep;
   m.busy = true;
   h.changed(true);
   try {
     const root = h.root();
-    const out = m.action === 'rollback' ? await h.engine.rollback(root) : await h.engine.markGood(root, m.second === true);
-    m.result = out.message;
-    const ui = h.strings.ui;
-    m.receipt = out.receiptPath ?? fmt(ui.receiptWaits, { why: out.receiptProblem ?? ui.noStick });
-    h.log(`${m.action === 'rollback' ? ui.logGoBack : ui.logKeep}: ${out.message}`);
+    m.result = m.action === 'rollback' ? await h.engine.rollback(root) : await h.engine.markGood(root, m.second === true);
+    h.log(fmt(h.strings.engine.log_maintDone, { action: subject, result: maintResultText(m.result, h.strings) }));
   } catch (e) {
-    m.error = uiError(e);
-    h.log(`${m.action === 'rollback' ? h.strings.ui.logGoBack : h.strings.ui.logKeep}: ${h.strings.ui.resultFailed} [${m.error.code}] ${m.error.message}`);
+    m.error = uiError(e, h.strings);
+    h.log(failedLine(h.strings, subject, m.error));
   }
   m.busy = false;
   h.changed(true);

@@ -71,10 +71,10 @@ export class TerminalView {
   }
 
   /** Paint one frame. */
-  paint(f: Frame, right = ''): void {
+  paint(f: Frame, right: string, app: string): void {
     const { width, height } = this.bodySize();
     const r = fit(right, Math.max(0, width - 20));
-    this.titleBar.setContent(blessed.escape(fit(` ferry | ${f.title}`, width - r.length - 1).padEnd(width - r.length - 1) + r));
+    this.titleBar.setContent(blessed.escape(fit(` ${app} | ${f.title}`, width - r.length - 1).padEnd(width - r.length - 1) + r));
     const off = scrollOffset(f.lines.length, height, f.focusLine ?? 0);
     this.body.setContent(f.lines.slice(off, off + height).map((l) => lineMarkup({ ...l, text: fit(l.text, width) })).join('\n'));
     this.statusBar.setContent(f.status ? lineMarkup(f.status) : '');

@@ -2,16 +2,18 @@
  * The UI's whole state as plain data. The controller (app.ts) changes it in response
  * to keys and engine events; the view-models (views/) turn it into Frames.
  */
-import type { ApplyOutcome, DeviceInfo, MediaListing, PlanInfo, SignatureInfo, UpdateEntry } from './engine-types.js';
+import type { Why } from '../src/device/index.js';
+import type { ApplyOutcome, DeviceInfo, MaintenanceOutcome, MediaListing, PlanInfo, ReceiptWait, SignatureInfo, UpdateEntry } from './engine-types.js';
 import type { Meter } from './meter.js';
 
 /** The screens, in the order a technician meets them. */
 export type ScreenId = 'device' | 'media' | 'verify' | 'confirm' | 'apply' | 'done' | 'maint' | 'log' | 'receipts' | 'detail';
 
-/** An error as the UI keeps it: the stable code and the library's one-line message. */
+/** An error as the UI keeps it: the stable code, the library's one-line message, and the reason as data when the engine gave one. */
 export interface UiError {
   code: string;
   message: string;
+  why?: Why;
 }
 
 /** Marks that read on a monochrome serial console; ASCII when the terminal is not UTF-8. */
@@ -75,9 +77,8 @@ export interface MaintState {
   busy: boolean;
   /** mark-good of a slot whose health check failed: the deliberate second question is on screen. */
   second?: boolean;
-  result?: string;
-  /** Where the receipt went, or why it waits. */
-  receipt?: string;
+  /** What the engine did (and where the receipt went, or why it waits). */
+  result?: MaintenanceOutcome;
   error?: UiError;
   rebooting?: 'asked' | 'sent';
   /** The device as it was when the screen opened: the question must not change under the answer. */
@@ -105,7 +106,7 @@ export interface MediaState {
   /** The stick in use was pulled while another is present: nothing is opened until a key press. */
   switchNotice?: { gone: string; next: string };
   /** Receipts delivered to the stick (or why not), shown under the list. */
-  delivered?: { root: string; written: string[]; problem?: string };
+  delivered?: { root: string; written: string[]; problem?: ReceiptWait };
 }
 
 /** Everything on screen, as data. */

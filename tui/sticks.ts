@@ -5,8 +5,10 @@
  * after a key press (it may be an untrusted stick).
  */
 import type { TuiEngine } from './engine-types.js';
-import { uiError } from './flows.js';
+import { failedLine, uiError } from './flows.js';
 import type { AppState, ScreenId } from './state.js';
+import { fmt, type Strings } from './strings.js';
+import { receiptWaitText } from './views/common.js';
 import { problemOf } from './views/media.js';
 
 /** What the stick logic needs from the controller. */
@@ -14,6 +16,8 @@ export interface StickHost {
   state: AppState;
   engine: TuiEngine;
   log(text: string): void;
+  /** The catalogue of the chosen language. */
+  readonly strings: Strings;
   changed(urgent: boolean): void;
   go(screen: ScreenId): void;
   root(): string | undefined;
@@ -38,7 +42,7 @@ export async function pollMedia(h: StickHost): Promise<void> {
   const inUse = h.root();
   const added = roots.filter((r) => !m.roots.includes(r));
   for (const gone of m.roots.filter((r) => !roots.includes(r))) {
-    h.log(`stick removed: ${gone}`);
+    h.log(fmt(h.strings.engine.log_stickRemoved, { root: gone }));
     for (const k of Object.keys(m.verdicts)) if (k.startsWith(`${gone}\n`)) delete m.verdicts[k];
   }
   if (inUse !== undefined && roots.includes(inUse)) {
@@ -53,7 +57,7 @@ export async function pollMedia(h: StickHost): Promise<void> {
     m.switchNotice = { gone: inUse, next: roots[0]! };
     h.go('media');
   } else if (roots.length > 0) {
-    h.log(`stick found: ${roots.join(', ')}`);
+    h.log(fmt(h.strings.engine.log_stickFound, { roots: roots.join(', ') }));
     if (h.state.device.info?.attention) {
       m.roots = roots;
       await h.deliverReceipts(roots[0]!);
@@ -71,12 +75,13 @@ export async function deliverReceipts(h: StickHost, root: string): Promise<void>
   try {
     const d = await h.engine.deliverReceipts(root);
     h.state.media.delivered = { root, written: d.written, ...(d.problem ? { problem: d.problem } : {}) };
-    if (d.written.length > 0) h.log(`receipts: ${d.written.length} written to ${root}: ${d.written.join(', ')}`);
-    if (d.problem) h.log(`receipts: kept on the device (${d.problem})`);
+    const e = h.strings.engine;
+    if (d.written.length > 0) h.log(fmt(e.log_receiptsWritten, { n: d.written.length, root, files: d.written.join(', ') }));
+    if (d.problem) h.log(fmt(e.log_receiptsKept, { why: receiptWaitText(h.strings, d.problem) }));
   } catch (e) {
-    const err = uiError(e);
-    h.state.media.delivered = { root, written: [], problem: `[${err.code}] ${err.message}` };
-    h.log(`receipts: FAILED [${err.code}] ${err.message}`);
+    const err = uiError(e, h.strings);
+    h.state.media.delivered = { root, written: [], problem: { kept: h.state.device.info?.pendingReceipts ?? 0, code: err.code, detail: err.message } };
+    h.log(failedLine(h.strings, h.strings.engine.log_receipts, err));
   }
   await h.refreshDevice();
 }
@@ -101,20 +106,20 @@ export async function loadListing(h: StickHost): Promise<void> {
   delete m.listing;
   delete m.error;
   m.selected = 0;
-  if (root === undefined) m.error = { code: 'MEDIA_NOT_FOUND', message: 'no mounted stick has a FERRY folder (looked in /run/media, /media, /mnt)' };
+  if (root === undefined) m.error = { code: 'MEDIA_NOT_FOUND', message: h.strings.engine.msgNoStick };
   else {
     m.loading = true;
     h.changed(true);
     try {
       m.listing = await h.engine.listUpdates(root);
       const ok = m.listing.updates.filter((u) => !problemOf(u, root, m.verdicts)).length;
-      h.log(`stick ${root}: ${m.listing.updates.length} update(s), ${ok} installable`);
+      h.log(fmt(h.strings.engine.log_stickListed, { root, n: m.listing.updates.length, ok }));
       // Start on the update the engine would choose (what `ferry device apply` installs), else the first installable one.
       const chosen = m.listing.updates.findIndex((u) => u.id === m.listing!.chosenId && !problemOf(u, root, m.verdicts));
       m.selected = chosen >= 0 ? chosen : Math.max(0, m.listing.updates.findIndex((u) => !problemOf(u, root, m.verdicts)));
     } catch (e) {
-      m.error = uiError(e);
-      h.log(`stick ${root}: FAILED [${m.error.code}] ${m.error.message}`);
+      m.error = uiError(e, h.strings);
+      h.log(failedLine(h.strings, fmt(h.strings.engine.log_stick, { root }), m.error));
     }
   }
   m.loading = false;

@@ -82,7 +82,7 @@ make_rootfs "$W/root-1.1.0" 1.1.0
 
 # --- PKI and the stick: kiosk 1.1.0 exported by ferry, signed ---
 log "PKI and ferry export of kiosk 1.1.0"
-host_ferry pki init-root --out "$OUT/pki/root" --name "ferry vm root" >/dev/null
+host_ferry pki init-root --out "$OUT/pki/root" --name "ferry vm root" --no-passphrase >/dev/null
 host_ferry pki issue-signer --root "$OUT/pki/root" --name "vm build signer" --days 3650 --out "$OUT/pki/build" >/dev/null
 host_ferry export --image "rootfs:$W/root-1.1.0" --target kiosk --version 1.1.0 --media "$W/stick" --create \
   --signer "$OUT/pki/build" --compatible acme,kiosk-v2 --compress zstd >/dev/null

@@ -5,6 +5,7 @@ import { registerDevice } from './commands/device.js';
 import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerPki } from './commands/pki.js';
+import { registerPush } from './commands/push.js';
 import { registerSign } from './commands/sign.js';
 import { registerVerify } from './commands/verify.js';
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerInspect(program);
   registerVerify(program);
   registerArchive(program);
+  registerPush(program);
   registerPki(program);
   registerSign(program);
   registerDevice(program);

@@ -6,16 +6,18 @@
  */
 import { createInterface } from 'node:readline/promises';
 import { ExitCode, FerryError, toFerryError } from '../errors.js';
-import type { ProgressEvent, ProgressFn } from '../progress.js';
+import { endBar } from './progress-bar.js';
 import { sanitize, sanitizeText, terminalSafeJson } from '../util/terminal.js';
 
 /** Print lines for a person on stdout; each argument is one line, its control characters (newlines too) shown as "?". */
 export function printLines(...lines: string[]): void {
+  endBar();
   process.stdout.write(lines.map((l) => sanitize(l) + '\n').join(''));
 }
 
 /** Print lines on stderr (the plan before a prompt, skipped updates, warnings), sanitised like printLines. */
 export function printNotes(...lines: string[]): void {
+  endBar();
   process.stderr.write(lines.map((l) => sanitize(l) + '\n').join(''));
 }
 
@@ -51,30 +53,12 @@ export function action<A extends unknown[]>(body: (...args: A) => Promise<number
 
 /** Print a value as one JSON line (controls escaped: safe on a terminal, same value when parsed). */
 export function printJson(value: unknown): void {
+  endBar();
   process.stdout.write(terminalSafeJson(value) + '\n');
 }
 
-function mib(n: number): string {
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
-
-/**
- * The CLI's progress sink: JSON lines on stderr with `--progress`, a one-line bar on
- * stderr when it is a TTY, nothing otherwise. Shared by export, verify and archive.
- */
-export function cliProgress(opts: { progress?: boolean }): ProgressFn | undefined {
-  if (opts.progress) return (e: ProgressEvent) => void process.stderr.write(terminalSafeJson(e) + '\n');
-  if (!process.stderr.isTTY) return undefined;
-  return (e: ProgressEvent) => {
-    const width = 30;
-    const frac = e.bytesTotal > 0 ? Math.min(1, e.bytesDone / e.bytesTotal) : 0;
-    const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
-    const amount = e.step === 'layer' ? `${e.bytesDone + 1}/${e.bytesTotal}` : `${mib(e.bytesDone)}${e.bytesTotal ? ` / ${mib(e.bytesTotal)}` : ''}`;
-    // the carriage return is ferry's own; the step name is sanitised like every printed string
-    process.stderr.write(`\r${sanitize(`${e.step.padEnd(10)} [${bar}] ${amount}`).padEnd(78).slice(0, 100)}`);
-    if (e.bytesTotal > 0 && e.bytesDone >= e.bytesTotal && e.step !== 'layer') process.stderr.write('\n');
-  };
-}
+/** The CLI's progress sink, shared by export, verify and archive (progress-bar.ts). */
+export { cliProgress } from './progress-bar.js';
 
 /** Ask "proceed? [y/N]" on the terminal (stderr); Ctrl-C or the end of input means no. */
 export async function askProceed(): Promise<boolean> {

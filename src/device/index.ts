@@ -52,6 +52,7 @@ export type { DeviceEvent, LastResult, OperatorRollback, RecordedError, SlotReco
 export { attentionFor, deviceStatus as status, type DeviceStatus, formatStatus, type StatusOptions } from './status.js';
 export { type StickInfo, stickInfo } from './stick.js';
 export { otherSlot, SLOT_NAMES, type SlotName, type SlotStatus } from './types.js';
+export { type Why, type WhyKey, WHY_VARS } from './why.js';
 
 /** The device's recent history, oldest first (read-only, no lock: the state is replaced atomically). */
 export async function events(opts: DeviceOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>): Promise<DeviceEvent[]> {

@@ -20,6 +20,7 @@ import { type PlanInputs, type PlanResult, planInstall, type UpdateCandidate } f
 import { keepRevocationNow } from './revocation.js';
 import { type DeviceState, effectiveNow, loadState } from './state.js';
 import { otherSlot } from './types.js';
+import type { Why } from './why.js';
 
 /** The media must be a folder holding FERRY/ or an archive written by ferry archive (indexed once, read in place). */
 export async function requireFerryMedia(root: string): Promise<void> {
@@ -54,12 +55,12 @@ export async function surveyMedia(opts: DeviceOptions, deps: DeviceDeps, mediaRo
 }
 
 /** The planner's verdict for one candidate alone: installable, or the reason it is not. */
-export function verdictFor(c: UpdateCandidate, inputs: Omit<PlanInputs, 'requestedId'>): { code: string; message: string } | undefined {
+export function verdictFor(c: UpdateCandidate, inputs: Omit<PlanInputs, 'requestedId'>): { code: string; message: string; why?: Why } | undefined {
   if (c.refusal) return c.refusal;
   const v = planInstall({ ...inputs, candidates: [c], requestedId: c.id });
   if (v.kind === 'install') return undefined;
   const mine = v.skipped.find((s) => s.id === c.id);
-  return mine ? { code: mine.code, message: mine.message } : { code: v.code, message: v.message };
+  return mine ? { code: mine.code, message: mine.message, ...(mine.why ? { why: mine.why } : {}) } : { code: v.code, message: v.message, why: v.why };
 }
 
 /** Plan an install from the stick (the newest applicable update, or `updateId`), without writing anything. */

@@ -11,6 +11,7 @@ import { settleDeadApply } from './interrupted.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, commitRelease, floorOf, loadState, type OperatorRollback, type RecordedError, saveState } from './state.js';
 import { otherSlot, type SlotName } from './types.js';
+import { type Why, why } from './why.js';
 
 /** Options of the maintenance commands. */
 export interface MaintenanceOptions extends DeviceOptions {
@@ -36,7 +37,7 @@ type Done = Pick<MaintenanceResult, 'action' | 'slot' | 'message'> & { rollback?
 type Body = (dev: DeviceContext, state: DeviceState, now: Date) => Promise<Done>;
 
 /** Whether a rollback is possible from the running slot, and to what; otherwise why not, in words. */
-export type RollbackOption = { ok: true; slot: SlotName; version?: string } | { ok: false; reason: string };
+export type RollbackOption = { ok: true; slot: SlotName; version?: string } | { ok: false; reason: string; why: Why };
 
 /** Rollback goes only to a committed, good slot that is not newer than the running one. */
 export function rollbackOption(state: DeviceState, booted: SlotName): RollbackOption {
@@ -44,11 +45,13 @@ export function rollbackOption(state: DeviceState, booted: SlotName): RollbackOp
   const rec = state.slots[slot];
   const run = state.slots[booted];
   const v = rec.version ?? 'an unknown version';
-  if (rec.status === 'empty') return { ok: false, reason: `slot ${slot} is empty (nothing was ever installed there), so there is nothing to go back to` };
-  if (rec.status === 'bad') return { ok: false, reason: `slot ${slot} (${v}) is marked bad and must not boot, so there is nothing to go back to` };
-  if (rec.status === 'pending') return { ok: false, reason: `slot ${slot} holds ${v}, installed and not yet tried: that is the update, not an older system` };
+  if (rec.status === 'empty') return { ok: false, reason: `slot ${slot} is empty (nothing was ever installed there), so there is nothing to go back to`, why: why('rollbackEmpty', { slot }) };
+  if (rec.status === 'bad') return { ok: false, reason: `slot ${slot} (${v}) is marked bad and must not boot, so there is nothing to go back to`, why: why('rollbackBad', { slot, v: rec.version }) };
+  if (rec.status === 'pending') return { ok: false, reason: `slot ${slot} holds ${v}, installed and not yet tried: that is the update, not an older system`, why: why('rollbackPending', { slot, v: rec.version }) };
   const newer = rec.counter !== undefined && (run.counter === undefined || (rec.target === run.target && rec.counter > run.counter));
-  if (newer && run.status === 'good') return { ok: false, reason: `slot ${slot} holds ${v}, newer than the running ${run.version ?? 'system'}: that would not be a rollback` };
+  if (newer && run.status === 'good') {
+    return { ok: false, reason: `slot ${slot} holds ${v}, newer than the running ${run.version ?? 'system'}: that would not be a rollback`, why: why('rollbackNewer', { slot, v: rec.version, running: run.version }) };
+  }
   return { ok: true, slot, ...(rec.version ? { version: rec.version } : {}) };
 }
 
@@ -58,6 +61,8 @@ export interface MarkGoodRisk {
   failedCheck?: RecordedError;
   /** In words, when the anti-rollback floor rises: "after this, versions older than 1.1.0 can no longer be installed". */
   floor?: string;
+  /** The version the floor rises to (absent when the slot never recorded one; `floor` then names the counter). */
+  floorVersion?: string;
 }
 
 /** The consequences of mark-good for `slot`, for the prompt and for the refusal. */
@@ -68,6 +73,7 @@ export function markGoodRisk(state: DeviceState, slot: SlotName): MarkGoodRisk {
   const cur = rec.target === undefined ? undefined : floorOf(state, rec.target);
   if (rec.target !== undefined && rec.counter !== undefined && (cur === undefined || rec.counter > cur)) {
     out.floor = `after this, versions older than ${rec.version ?? `counter ${rec.counter}`} can no longer be installed`;
+    if (rec.version !== undefined) out.floorVersion = rec.version;
   }
   return out;
 }

@@ -10,8 +10,48 @@
 import { verifyMediaUpdates } from '../media/verify-updates.js';
 import { loadTrustMaterial } from '../trust/load.js';
 import { revocationToCache } from '../trust/verify.js';
+import type { ErrorCode } from '../errors.js';
+import type { UpdateManifest } from '../trust/types.js';
 import type { MediaVerifyRequest, MediaVerifyResult } from './context.js';
 import { releaseVersion, type UpdateCandidate } from './plan.js';
+import { type Why, why } from './why.js';
+
+/** A certificate refusal's reason as data, from the verifier's details (subject and the instant that decided). */
+export function certWhy(code: ErrorCode | undefined, details: Record<string, unknown> | undefined): Why | undefined {
+  const subject = details?.subject;
+  if (typeof subject !== 'string') return undefined;
+  const at = (k: string): string | undefined => (typeof details?.[k] === 'string' ? (details[k] as string) : undefined);
+  if (code === 'CERT_EXPIRED') return why('certExpired', { subject, at: at('notAfter') });
+  if (code === 'CERT_NOT_YET_VALID') return why('certNotYetValid', { subject, at: at('notBefore') });
+  if (code === 'CERT_REVOKED') return why('certRevoked', { subject, at: at('revokedAt') });
+  return undefined;
+}
+
+/**
+ * The device policy's refusal of a signed manifest (trust/verify.ts checkUpdatePolicy) as
+ * data, for a UI in another language: the code says which rule, the signed manifest and the
+ * device state give the values. Other signature and chain refusals keep the code alone.
+ */
+export function policyWhy(code: ErrorCode | undefined, m: UpdateManifest | undefined, req: MediaVerifyRequest, floorVersion: Record<string, string>): Why | undefined {
+  if (m === undefined) return undefined;
+  const v = m.target.version;
+  switch (code) {
+    case 'MANIFEST_EXPIRED':
+      return why('expired', { id: m.id, at: m.expires });
+    case 'INCOMPATIBLE_DEVICE':
+      return why('incompatible', { builtFor: m.target.compatible.join(', '), device: req.compatible });
+    case 'DOWNGRADE_REFUSED':
+      return why('olderThanFloor', { v, had: Object.hasOwn(floorVersion, m.target.name) ? floorVersion[m.target.name] : undefined });
+    case 'ALREADY_INSTALLED':
+      return why('alreadyInstalled', { v });
+    case 'REQUIREMENT_NOT_MET':
+      return why('needsIntermediate', { v, running: req.state.slots[req.booted]?.version });
+    case 'NOT_YET_ROLLED_OUT':
+      return m.rollout?.notBefore === undefined ? undefined : why('notYetRolledOut', { at: m.rollout.notBefore });
+    default:
+      return undefined;
+  }
+}
 
 /** Verify every update on the stick for this device. */
 export async function verifyMediaForDevice(req: MediaVerifyRequest): Promise<MediaVerifyResult> {
@@ -47,7 +87,9 @@ export async function verifyMediaForDevice(req: MediaVerifyRequest): Promise<Med
     } else {
       // A refusal after the signature verified (expired, wrong device, ...) still says who signed it.
       const signers = (r.signers ?? []).map((s) => s.subject);
-      candidates.push({ id: r.id, ...(r.manifest ? { manifest: r.manifest } : {}), ...(signers.length > 0 ? { signers, signerDetails: r.signers! } : {}), refusal: { code: r.code ?? 'MANIFEST_INVALID', message: r.message ?? 'refused' } });
+      const w = certWhy(r.code, r.details) ?? policyWhy(r.code, r.manifest, req, floorVersion);
+      const refusal = { code: r.code ?? 'MANIFEST_INVALID', message: r.message ?? 'refused', ...(w ? { why: w } : {}) };
+      candidates.push({ id: r.id, ...(r.manifest ? { manifest: r.manifest } : {}), ...(signers.length > 0 ? { signers, signerDetails: r.signers! } : {}), refusal });
     }
   }
   return { candidates, ...(newTrustedTime !== undefined ? { newTrustedTime } : {}), ...(crlToCache ? { crlToCache } : {}) };

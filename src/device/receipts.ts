@@ -6,7 +6,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { FerryError } from '../errors.js';
+import { FerryError, toFerryError } from '../errors.js';
 import { receiptsRootFor } from '../media/source.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import type { DeviceEvent, DeviceState, OperatorRollback } from './state.js';
@@ -108,6 +108,8 @@ export interface ReceiptDelivery {
   written: string[];
   kept: number;
   error?: string;
+  /** The error's code (READ_ONLY_MEDIA for an archive; the write's own code otherwise), for a UI's own words. */
+  errorCode?: string;
 }
 
 /** Append an event to the device's history; a repeated identical boot-check result replaces its predecessor. */
@@ -140,7 +142,7 @@ export async function deliverReceipts(mediaRoot: string | undefined, state: Devi
   const written: string[] = [];
   if (mediaRoot === undefined) return { written, kept: state.pendingReceipts.length };
   if ((await receiptsRootFor(mediaRoot)) === undefined) {
-    return { written, kept: state.pendingReceipts.length, error: `${mediaRoot} is an archive (read-only): receipts wait in the device state for the next writable stick` };
+    return { written, kept: state.pendingReceipts.length, error: `${mediaRoot} is an archive (read-only): receipts wait in the device state for the next writable stick`, errorCode: 'READ_ONLY_MEDIA' };
   }
   while (state.pendingReceipts.length > 0) {
     try {
@@ -150,7 +152,7 @@ export async function deliverReceipts(mediaRoot: string | undefined, state: Devi
       const ev = state.events?.find((e) => e.receipt === r.stamp && e.action === r.action);
       if (ev) ev.deliveredTo = file;
     } catch (e) {
-      return { written, kept: state.pendingReceipts.length, error: (e as Error).message };
+      return { written, kept: state.pendingReceipts.length, error: (e as Error).message, errorCode: toFerryError(e).code };
     }
     state.pendingReceipts.shift();
   }

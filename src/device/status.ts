@@ -8,6 +8,7 @@ import { type DeviceDeps, type DeviceOptions, lockDevice, openDevice } from './c
 import { type MarkGoodRisk, markGoodRisk, type RollbackOption, rollbackOption } from './maintenance.js';
 import { deliverReceipts, type ReceiptDelivery } from './receipts.js';
 import { type DeviceEvent, type DeviceState, type LastResult, loadState, type OperatorRollback, saveState, type SlotRecord } from './state.js';
+import { releaseVersion } from './plan.js';
 import type { BootState, SlotName } from './types.js';
 
 /** Everything status reports (also the --json shape). */
@@ -19,7 +20,10 @@ export interface DeviceStatus {
   bootedSource: string;
   bootloader: { describe: string; state?: BootState; error?: string };
   slots: Record<SlotName, SlotRecord & { describe?: string }>;
+  /** The anti-rollback floor per target as a raw counter (for scripts; people read floorVersions). */
   counterFloor: Record<string, number>;
+  /** Each floor as the version a technician recognises, when a slot still records that release. */
+  floorVersions: Record<string, string>;
   clock: string;
   trustedTime?: string;
   /** True when the device clock is behind the newest trusted time (dead RTC battery?). */
@@ -51,6 +55,24 @@ export function attentionFor(state: DeviceState, booted: SlotName): string | und
   }
   if (rec.status === 'bad') return `the running slot ${booted} (${v}) is marked bad${rec.lastError ? ` (${rec.lastError.message})` : ''}; go back (rollback) or keep it (mark-good) if it is healthy`;
   return undefined;
+}
+
+/** Each target's floor as a version, when a slot still records the release with that counter. */
+export function floorVersions(state: DeviceState): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [target, counter] of Object.entries(state.counterFloor)) {
+    const v = releaseVersion(state, target, counter);
+    if (v !== undefined) out[target] = v;
+  }
+  return out;
+}
+
+/** The floors in words: versions, never raw counters. */
+function floorWords(s: DeviceStatus): string {
+  const words = Object.keys(s.counterFloor).map((t) =>
+    Object.hasOwn(s.floorVersions, t) ? `${t}: versions older than ${s.floorVersions[t]} are refused` : `${t}: set (no slot still holds that release, so its version is unknown; --json has the counter)`,
+  );
+  return words.join('; ') || 'none yet (any release can be installed)';
 }
 
 /** Options of status. */
@@ -95,6 +117,7 @@ export async function deviceStatus(opts: StatusOptions, deps: Pick<DeviceDeps, '
     bootloader,
     slots: { A: { ...state.slots.A, describe: describe('A') }, B: { ...state.slots.B, describe: describe('B') } },
     counterFloor: state.counterFloor,
+    floorVersions: floorVersions(state),
     clock: clock.toISOString(),
     ...(state.trustedTime ? { trustedTime: state.trustedTime } : {}),
     clockBehindTrustedTime: state.trustedTime !== undefined && clock.getTime() < Date.parse(state.trustedTime),
@@ -126,15 +149,15 @@ export function formatStatus(s: DeviceStatus): string[] {
   for (const n of ['A', 'B'] as const) {
     const r = s.slots[n];
     const boot = s.bootloader.state?.slots[n];
-    const parts = [`slot ${n}${n === s.booted ? '*' : ' '} ${r.status.padEnd(7)}`, r.version ?? '-', r.counter !== undefined ? `counter ${r.counter}` : '', r.imageDigest ? r.imageDigest.slice(0, 19) : ''];
+    // The version, never the raw counter (that stays in --json).
+    const parts = [`slot ${n}${n === s.booted ? '*' : ' '} ${r.status.padEnd(7)}`, r.version ?? '-', r.imageDigest ? r.imageDigest.slice(0, 19) : ''];
     if (boot) parts.push(`[boot: ${boot.good ? 'ok' : 'no'}, ${boot.attemptsLeft} tries]`);
     if (r.describe) parts.push(`(${r.describe})`);
     lines.push(parts.filter(Boolean).join('  '));
     if (r.lastError) lines.push(`        last error ${r.lastError.code}: ${r.lastError.message}`);
   }
   lines.push(`bootloader ${s.bootloader.describe}: ${s.bootloader.state ? `order ${s.bootloader.state.order.join(' ')}` : `unreadable (${s.bootloader.error})`}`);
-  const floors = Object.entries(s.counterFloor).map(([t, c]) => `${t} ≥ ${c}`);
-  lines.push(`anti-rollback floor: ${floors.join(', ') || 'none yet'}`);
+  lines.push(`anti-rollback floor: ${floorWords(s)}`);
   lines.push(`clock ${s.clock}, trusted time ${s.trustedTime ?? 'none'}${s.clockBehindTrustedTime ? ' (clock is behind: check the RTC)' : ''}`);
   lines.push(`receipts waiting for a writable stick: ${s.pendingReceipts}${s.delivery?.written.length ? ` (${s.delivery.written.length} just written)` : ''}`);
   if (s.rollback) lines.push(`rollback by operator at ${s.rollback.at}: from ${s.rollback.from.version ?? 'unknown version'} (slot ${s.rollback.from.slot}) to ${s.rollback.to.version ?? 'unknown version'} (slot ${s.rollback.to.slot})`);

@@ -134,11 +134,16 @@ async function unarchiveLocked(req: UnarchiveRequest, lock: MediaLock): Promise<
   await checkStoreCapacity(store, missing.map((b) => ({ what: `blob ${b.digest}`, size: b.size })));
   store.layout.onWrite = (file) => lock.wrote(file);
   let written = 0;
+  // bytes in the byte fields, the blob's number in item/items; the last event reaches the total
+  const total = blobs.reduce((n, b) => n + b.size, 0);
+  let done = 0;
   for (const [i, b] of blobs.entries()) {
-    req.progress?.({ step: 'unarchive', bytesDone: i, bytesTotal: blobs.length, detail: b.digest });
+    req.progress?.({ step: 'unarchive', bytesDone: done, bytesTotal: total, item: i + 1, items: blobs.length, detail: b.digest });
     const w = await store.layout.writeBlob(b, () => layout.openBlob(b));
     if (w.written) written++;
+    done += b.size;
   }
+  req.progress?.({ step: 'unarchive', bytesDone: total, bytesTotal: total, items: blobs.length });
   for (const c of conflicts) await removeSignedUpdate(req.mediaRoot, c.ref);
   await store.layout.addToIndex(manifests);
   lock.commit();

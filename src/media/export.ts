@@ -7,19 +7,24 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
-import type { LayoutWriter } from '../oci/blob-store.js';
 import { checkTargetAndVersion, parseInputName } from '../oci/input-name.js';
+import type { ChunkCache } from '../oci/chunk-cache.js';
 import { type CompressChoice, type LayerAction, planLayer, writeLayer } from '../oci/layer-copy.js';
+import type { RegistryOptions } from '../oci/registry/client.js';
 import { openImageSource, type SourceImage } from '../oci/source.js';
 import { Annotation, type Descriptor, MediaType, type Platform } from '../oci/types.js';
 import { type LockOptions, type MediaLock, withMediaLock } from './lock.js';
 import { checkMediaPath } from './media-path.js';
+import { plannedWrites } from './export-space.js';
 import { checkStoreCapacity, mediaPaths, openMediaStore, type PlannedBlob } from './store.js';
 import { writeChunkIndex } from './chunk-index-writer.js';
+import { ExportProgress } from './export-progress.js';
+import { sourceRecord } from './source-record.js';
+import type { ImageSource } from '../trust/types.js';
 
 /** What to export and where. */
 export interface ExportRequest {
-  /** An input name: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF], rootfs:PATH. */
+  /** An input name: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF], rootfs:PATH, docker://HOST/REPO:TAG. */
   image: string;
   target: string;
   version: string;
@@ -31,6 +36,8 @@ export interface ExportRequest {
   chunkIndex?: boolean;
   /** Re-hash blobs already on the media instead of trusting name + size. */
   verifyExisting?: boolean;
+  /** HQ's cache of chunk lists (oci/chunk-cache.ts): layers already on the stick are not re-read for their chunk digests. */
+  chunkCache?: ChunkCache;
   /**
    * Also decode layers that are copied unchanged (`--compress keep`): in the same read as
    * the copy, check the diff_id and the tar structure, so a corrupt stream or a wrong
@@ -38,6 +45,8 @@ export interface ExportRequest {
    */
   checkLayers?: boolean;
   progress?: ProgressFn;
+  /** How to reach the registry of a docker:// image (--authfile, --tls-verify, --cert-dir). */
+  registry?: RegistryOptions;
   /** Timestamp for rootfs images (SOURCE_DATE_EPOCH); default 0. */
   sourceDateEpoch?: number;
   /** Replace a different image already on the media under the same `<target>-<version>` (and drop its signed update manifest). */
@@ -71,6 +80,8 @@ export interface ExportResult {
   unchanged: boolean;
   /** The manifest digest that `--replace` replaced, when a different image was there. */
   replaced?: string;
+  /** Where the image came from when it had to be converted (its digest on the stick is new): for the signed update manifest's image.source. */
+  source?: ImageSource;
   /** The entry this ref had before (undoExport puts it back). */
   previous?: Descriptor;
   /** Things the user should know (media path on the root file system, digest changed by a conversion). */
@@ -80,20 +91,6 @@ export interface ExportResult {
 /** The ref name of an image on the media (DESIGN.md section 1). */
 export function refName(target: string, version: string): string {
   return `${target}-${version}`;
-}
-
-async function plannedBlobs(layout: LayoutWriter, src: SourceImage, actions: LayerAction[]): Promise<PlannedBlob[]> {
-  const out: PlannedBlob[] = [];
-  for (const [i, a] of actions.entries()) {
-    const layer = src.layers[i]!;
-    if (a.kind === 'copy') {
-      if ((await layout.existingSize(a.descriptor.digest)) !== a.descriptor.size) out.push({ what: `blob ${a.descriptor.digest}`, size: a.descriptor.size });
-    } else {
-      // re-encoded size is unknown before the write: the source size is the estimate
-      out.push({ what: layer.what, size: layer.sizeHint });
-    }
-  }
-  return out;
 }
 
 /** True when the source's own OCI manifest describes exactly these blobs, so its bytes (and digest) can be kept. */
@@ -139,15 +136,13 @@ function versionExists(ref: string, existing: Descriptor, incoming: string): Fer
 async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseInputName>, epoch: number, lock: MediaLock): Promise<ExportResult> {
   const progress = req.progress;
   const ref = refName(req.target, req.version);
-  const src = await openImageSource(input, req.platform ? { platform: req.platform, sourceDateEpoch: epoch } : { sourceDateEpoch: epoch });
+  const src = await openImageSource(input, { sourceDateEpoch: epoch, ...(req.platform ? { platform: req.platform } : {}), ...(req.registry ? { registry: req.registry } : {}) });
   const actions = src.layers.map((l) => planLayer(l, req.compress ?? 'keep', src.keepDefault));
   const store = await openMediaStore(req.mediaRoot);
   const existing = (await store.layout.readIndex()).manifests.find((d) => d.annotations?.[Annotation.refName] === ref);
   const predicted = predictedManifest(src, actions);
   if (existing && predicted && predicted.digest !== existing.digest && !req.replace) throw versionExists(ref, existing, predicted.digest);
-  // index.json is rewritten through a temp file: old and new exist at once
-  const indexBytes = JSON.stringify(await store.layout.readIndex()).length + 1024;
-  const planned = [...(await plannedBlobs(store.layout, src, actions)), { what: 'config', size: 64 * 1024 }, { what: 'manifest', size: 64 * 1024 }, { what: 'index.json', size: 2 * indexBytes }];
+  const planned = await plannedWrites(store.layout, src, actions, { chunkIndex: req.chunkIndex !== false, keptManifest: predicted !== undefined });
   await checkStoreCapacity(store, [...planned, ...(req.alsoWrites ?? [])]);
   store.layout.onWrite = (file) => lock.wrote(file);
 
@@ -156,25 +151,32 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
     if (written) (tally.blobsWritten++, (tally.bytesWritten += d.size));
     else (tally.blobsSkipped++, (tally.bytesSkipped += d.size));
   };
-  const opts = { verifyExisting: req.verifyExisting ?? false, checkLayers: req.checkLayers ?? false, ...(progress ? { progress } : {}) };
+  const opts = { verifyExisting: req.verifyExisting ?? false, checkLayers: req.checkLayers ?? false };
+  const configSize = src.config.kind === 'blob' ? src.config.descriptor.size : 0;
+  const track = new ExportProgress(progress, src.layers.reduce((n, l) => n + l.sizeHint, 0) + configSize, src.layers.length);
+  const withProgress = <T extends object>(o: T, p: ProgressFn | undefined): T & { progress?: ProgressFn } => (p ? { ...o, progress: p } : o);
 
   const layers: Descriptor[] = [];
   const diffIds: string[] = [];
   let unpacked: number | undefined = 0;
-  // A layer already on the stick is always re-read: its chunk digests must come from its
-  // real bytes (the device trusts them in place of the blob digest), and the same read finds
-  // a damaged copy, which is then replaced. --verify-existing extends that to config and manifest.
-  const layerOpts = { ...opts, verifyExisting: true };
+  // A signed export pins each layer's chunk digests, which the device trusts in place of the blob
+  // digest: they must come from the layer's real bytes. A layer already on the stick gets them
+  // from HQ's chunk cache (lists computed from verified bytes, never from the stick), else it is
+  // re-read, and the same read finds a damaged copy, which is then replaced.
+  if (req.chunkCache) store.layout.chunkCache = req.chunkCache;
+  const layerOpts = { ...opts, needChunks: req.chunkIndex !== false };
   for (const [i, layer] of src.layers.entries()) {
-    progress?.({ step: 'layer', bytesDone: i, bytesTotal: src.layers.length, detail: layer.what });
-    const w = await writeLayer(store.layout, layer, actions[i]!, layerOpts);
+    const w = await writeLayer(store.layout, layer, actions[i]!, withProgress(layerOpts, track.blob(i + 1, layer.sizeHint, layer.what)));
+    track.finish(layer.sizeHint, i + 1, layer.what);
     count(w.descriptor, w.written);
     layers.push(w.descriptor);
     diffIds.push(w.diffId);
     unpacked = unpacked === undefined || w.unpackedBytes === undefined ? undefined : unpacked + w.unpackedBytes;
+    await store.layout.facts.persist(w.descriptor); // into HQ's chunk cache, for the next export onto this stick
   }
 
   const cfg = src.config.kind === 'blob' ? await store.layout.writeBlob(src.config.descriptor, src.config.open, opts) : await store.layout.writeBytes(src.config.build(diffIds), MediaType.imageConfig, opts);
+  track.finish(configSize, src.layers.length, 'config');
   count(cfg.descriptor, cfg.written);
 
   const man = sameAsOriginal(src, cfg.descriptor, layers)
@@ -186,9 +188,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   // index.json names the image) when the caller will sign, so an unsigned export leaves no orphan.
   const chunkIndex = req.chunkIndex === false ? undefined : await writeChunkIndex(store, layers, opts);
 
-  const digestChanged = src.original && src.original.descriptor.digest !== man.descriptor.digest && (req.compress ?? 'keep') === 'keep'
-    ? [`manifest digest changed ${src.original.descriptor.digest} → ${man.descriptor.digest}: the source had to be converted to OCI; registries and signatures know the old digest`]
-    : [];
+  const converted = sourceRecord(input.transport, src, req.compress ?? 'keep', man.descriptor, cfg.descriptor);
   const entry: Descriptor = {
     mediaType: MediaType.imageManifest,
     digest: man.descriptor.digest,
@@ -198,12 +198,12 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   const unchanged = existing !== undefined && existing.digest === entry.digest && existing.size === entry.size && !req.replace;
   if (existing && !unchanged && existing.digest !== entry.digest && !req.replace) throw versionExists(ref, existing, entry.digest);
   if (existing && req.replace) await removeSignedUpdate(req.mediaRoot, ref);
-  progress?.({ step: 'index', bytesDone: 0, bytesTotal: 0, detail: ref });
   if (!unchanged) await store.layout.addToIndex([entry]).catch((e: unknown) => Promise.reject(toFerryError(e, `cannot write ${path.join(store.paths.oci, 'index.json')}`)));
+  track.end(`index.json names ${ref}`);
   lock.commit();
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
   const replaced = existing && req.replace && existing.digest !== entry.digest ? { replaced: existing.digest } : {};
-  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...(chunkIndex ? { chunkIndex } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), warnings: [...digestChanged, ...repairedWarnings(store.layout.repaired)] };
+  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...(chunkIndex ? { chunkIndex } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), ...(converted ? { source: converted.source } : {}), warnings: [...(converted ? [converted.warning] : []), ...repairedWarnings(store.layout.repaired)] };
 }
 
 /** Remove `updates/<id>.json` (first: nothing lists the update any more) and then its signature. */

@@ -1,10 +1,12 @@
 /**
  * `ferry inspect`: what is on the media: each image (ref, version, platform, layer
- * count, sizes), the bytes blobs share between images, and the total.
+ * count, sizes), the bytes blobs share between images, the total, and each signed
+ * update with its signers (inspect-updates.ts).
  */
 import { FerryError } from '../errors.js';
 import { Annotation, Caps, configPlatform, type Descriptor, formatPlatform, MediaType, parseImageConfig, parseImageManifest } from '../oci/types.js';
 import { isHostileMedia } from '../util/fsx.js';
+import { inspectUpdates, type UpdateSummary } from './inspect-updates.js';
 import { openMediaSource } from './source.js';
 
 /** One image on the media. */
@@ -33,6 +35,8 @@ export interface MediaSummary {
   sharedBytes: number;
   /** Update manifests present in FERRY/updates (file names). */
   updates: string[];
+  /** Each update manifest with its signers, chain validity, expiry and compatible strings (not verified: see ferry verify --trust). */
+  signedUpdates: UpdateSummary[];
 }
 
 /** Summarise the media at `mediaRoot` (a folder holding FERRY/, or an archive written by ferry archive). */
@@ -80,6 +84,7 @@ export async function inspectMedia(mediaRoot: string): Promise<MediaSummary> {
   const all = [...users.values()];
   // hidden and AppleDouble ._* files are not updates
   const updates = (await source.list('updates').catch((e: unknown) => (isHostileMedia(e) ? Promise.reject(e) : []))).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+  const signedUpdates = updates.length ? await inspectUpdates(source) : [];
   return {
     mediaRoot,
     images,
@@ -87,5 +92,6 @@ export async function inspectMedia(mediaRoot: string): Promise<MediaSummary> {
     totalBytes: all.reduce((n, u) => n + u.size, 0),
     sharedBytes: all.filter((u) => u.refs.size > 1).reduce((n, u) => n + u.size, 0),
     updates,
+    signedUpdates,
   };
 }

@@ -4,6 +4,7 @@
  * `--create` allows making it, it must be a folder (not an archive or another file), and
  * a warning is due when it sits on the same file system as `/` (not a mounted stick).
  */
+import { constants as fsc } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 
@@ -31,6 +32,12 @@ export async function checkMediaPath(mediaRoot: string, opts: { create: boolean 
     const hint = /\.(tar|ferry)$/i.test(mediaRoot) ? ': that is an archive file; unpack it with ferry unarchive --in <file> --media <folder>' : ': give the folder where the stick is mounted';
     throw new FerryError('USAGE', `--media ${mediaRoot} is a file, not a folder${hint}`);
   }
+  // a read-only stick is named as such before the lock's mkdir fails with a bare errno
+  await fsp.access(mediaRoot, fsc.W_OK).catch((e: unknown) => {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EROFS') throw new FerryError('READ_ONLY_MEDIA', `--media ${mediaRoot} is mounted read-only: remount it read-write (mount -o remount,rw ${mediaRoot}) or check the stick's write-protect switch`, { cause: e });
+    throw new FerryError('IO_ERROR', `--media ${mediaRoot} is not writable (${code ?? 'error'}): check its permissions, or run as a user who may write there`, { cause: e });
+  });
   const rootDev = (await fsp.stat('/')).dev;
   return st.dev === rootDev ? [`--media ${mediaRoot} is on the root file system, not on a mounted stick: check the path if you meant a stick`] : [];
 }

@@ -14,7 +14,7 @@ import { parseSignedData } from '../trust/cms.js';
 import { appendSignerInfo, createSignedData } from '../trust/cms-build.js';
 import { canonicalJson, counterFromVersion, parseUtc, validateUpdateManifest } from '../trust/manifest.js';
 import { loadFileSigner } from '../trust/signer.js';
-import { type Signer, UPDATE_SCHEMA, type UpdateManifest } from '../trust/types.js';
+import { type ImageSource, type Signer, UPDATE_SCHEMA, type UpdateManifest } from '../trust/types.js';
 import { parseCertificate } from '../trust/x509.js';
 import { readFileCapped, writeFileAtomic } from '../util/fsx.js';
 import { refName } from './export.js';
@@ -43,6 +43,8 @@ export interface PublishRequest {
    * null: pin none (media as an older ferry made them; devices refuse them by default).
    */
   chunkIndex?: Descriptor | null;
+  /** Where the image came from when export converted it (ExportResult.source): recorded as image.source. */
+  source?: ImageSource;
   /** Earlier target names this target succeeds (a device bound to one of them may switch). */
   replaces?: string[];
   /** Folder with the signer's key.pem and cert.pem (+ chain.pem). */
@@ -224,6 +226,7 @@ export function buildUpdateManifest(req: PublishRequest, now: Date): UpdateManif
       payloadBytes: req.payloadBytes,
       ...(req.unpackedBytes !== undefined ? { unpackedBytes: req.unpackedBytes } : {}),
       ...(req.chunkIndex ? { chunkIndex: { mediaType: req.chunkIndex.mediaType, digest: req.chunkIndex.digest, size: req.chunkIndex.size } } : {}),
+      ...(req.source ? { source: { ...req.source } } : {}),
     },
     ...(req.notes !== undefined ? { notes: req.notes } : {}),
   };

@@ -7,6 +7,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
 import { LayoutWriter } from '../oci/blob-store.js';
+import { fatFreeSpace, fuseFatDevice } from './fat-space.js';
 import { parseMountinfo } from '../util/mountinfo.js';
 
 /** Paths of the FERRY/ tree under a media root. */
@@ -106,8 +107,8 @@ export async function openMediaStore(mediaRoot: string): Promise<MediaStore> {
   }
 }
 
-/** The type of the mount that holds the absolute, resolved path `dir`, from mountinfo text (pure); undefined when none matches. */
-export function mountTypeOf(mountinfo: string, dir: string): string | undefined {
+/** The mount (point and type) that holds the absolute, resolved path `dir`, from mountinfo text (pure); undefined when none matches. */
+export function mountOf(mountinfo: string, dir: string): { point: string; type: string } | undefined {
   let best: { point: string; type: string } | undefined;
   for (const { point: p, type } of parseMountinfo(mountinfo)) {
     if (!type) continue;
@@ -115,18 +116,33 @@ export function mountTypeOf(mountinfo: string, dir: string): string | undefined 
     // the last of equal mount points is the one on top
     if (inside && (!best || p.length >= best.point.length)) best = { point: p, type };
   }
-  return best?.type;
+  return best;
 }
 
-/** statfs plus the mount type of `dir` (mountinfo is a small kernel file: Linux only; elsewhere the type stays unknown). */
+/** The type of the mount that holds the absolute, resolved path `dir` (pure). */
+export function mountTypeOf(mountinfo: string, dir: string): string | undefined {
+  return mountOf(mountinfo, dir)?.type;
+}
+
+/**
+ * statfs plus the mount type of `dir` (mountinfo is a small kernel file: Linux only;
+ * elsewhere the type stays unknown). A fusefat mount reports no sizes: its free space is
+ * then counted in the FAT of the device behind it (fat-space.ts), when that can be read.
+ */
 export async function fileSystemOf(dir: string): Promise<FsCapacity> {
   const st = await fsp.statfs(dir);
   const fs: FsCapacity = { type: Number(st.type), bavail: Number(st.bavail), bsize: Number(st.bsize), blocks: Number(st.blocks) };
+  let mount: { point: string; type: string } | undefined;
   try {
-    const type = mountTypeOf(await fsp.readFile('/proc/self/mountinfo', 'utf8'), await fsp.realpath(dir));
-    if (type !== undefined) fs.mountType = type;
+    mount = mountOf(await fsp.readFile('/proc/self/mountinfo', 'utf8'), await fsp.realpath(dir));
+    if (mount !== undefined) fs.mountType = mount.type;
   } catch {
     // no /proc: statfs alone decides
+  }
+  if (fs.blocks === 0 && mount?.type === 'fuse.fusefat') {
+    const device = await fuseFatDevice(mount.point).catch(() => undefined);
+    const fat = device === undefined ? undefined : await fatFreeSpace(device).catch(() => undefined);
+    if (fat) Object.assign(fs, { bavail: fat.freeClusters, bsize: fat.clusterBytes, blocks: fat.clusters });
   }
   return fs;
 }

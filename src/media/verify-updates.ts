@@ -22,6 +22,8 @@ export interface MediaUpdateResult {
   ok: boolean;
   code?: ErrorCode;
   message?: string;
+  /** The refusal's values (FerryError details: the certificate's subject and dates, ...), for a caller's own words. */
+  details?: Record<string, unknown>;
   /** Present once the signature verified (also when a later check failed). */
   manifest?: UpdateManifest;
   signers?: VerifiedSigner[];
@@ -95,7 +97,7 @@ export async function verifyMediaUpdates(mediaRoot: string, trust: TrustMaterial
 }
 
 function failed(id: string, e: FerryError): MediaUpdateResult {
-  return { id, ok: false, code: e.code, message: e.message };
+  return { id, ok: false, code: e.code, message: e.message, ...(Object.keys(e.details).length > 0 ? { details: e.details } : {}) };
 }
 
 /** The signed descriptor must be the one index.json names; then (checkBlobs) stream every blob. */

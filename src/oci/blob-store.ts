@@ -12,13 +12,15 @@ import { pipeline } from 'node:stream/promises';
 import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
 import { fsyncDir, isTempName, tempNameFor, writeFileAtomic } from '../util/fsx.js';
-import { ChunkHasher } from './chunk-index.js';
+import { BlobFacts, type ChunkCache } from './chunk-cache.js';
+import { ChunkHasher, DEFAULT_CHUNK_SIZE } from './chunk-index.js';
+import { ChunkDigester } from './chunk-hasher-parallel.js';
 import { DigestComputer, DigestVerifier, sha256Digest } from './digest.js';
 import { faultPoint } from './fault.js';
 import { blobRel, directoryBackend, OciLayout } from './layout.js';
 import { copyRangeVerified, type FileRange } from './range-copy.js';
-import { ByteCounter } from './unpacked-size.js';
-import { Annotation, type Descriptor, type ImageIndex, MediaType } from './types.js';
+import { ByteCounter, gzipUnpackedFromScan, unpackedSizeOfBlob } from './unpacked-size.js';
+import { Annotation, type Compression, type Descriptor, type ImageIndex, MediaType } from './types.js';
 
 const CHUNK = 1024 * 1024;
 
@@ -47,6 +49,17 @@ class ChunkTap extends Transform {
   }
 }
 
+/** Options of the blob writes. */
+export interface BlobWriteOptions {
+  /** Re-hash a blob already present instead of trusting its name and size. */
+  verifyExisting?: boolean;
+  /** The blob's chunk digests will be asked for (a signed export's chunk index): a present blob is re-read unless they are known. */
+  needChunks?: boolean;
+  /** A gzip layer copied from a file range: look for member headers in the same read (for unpackedSize). */
+  scanGzip?: boolean;
+  progress?: ProgressFn;
+}
+
 /** Result of writing one blob. */
 export interface BlobWrite {
   descriptor: Descriptor;
@@ -57,12 +70,17 @@ export interface BlobWrite {
 /** Writer for one OCI layout directory. */
 export class LayoutWriter {
   private blobsWritten = 0;
-  /** Chunk digests of the blobs this writer wrote, computed while they streamed (chunk-index.ts). */
-  private readonly chunkLists = new Map<string, string[]>();
+  /** Chunk digests and unpacked sizes of the blobs this writer handled (computed while they streamed, or from HQ's cache). */
+  readonly facts = new BlobFacts();
   /** Told the final path of every blob this writer creates (the HQ lock's journal, to undo a failed run). */
   onWrite?: (file: string) => void;
   /** Blobs found damaged on the media (re-hashed with verifyExisting) and written again. */
   readonly repaired: string[] = [];
+  /** HQ's cache of chunk lists computed from verified bytes (oci/chunk-cache.ts): a layer already present is not re-read for them. */
+  set chunkCache(cache: ChunkCache | undefined) {
+    if (cache) this.facts.cache = cache;
+    else delete this.facts.cache;
+  }
 
   private constructor(readonly root: string) {}
 
@@ -108,10 +126,15 @@ export class LayoutWriter {
     return directoryBackend(this.root).size(blobRel(digest));
   }
 
-  /** True when the blob is present with the right size (and, with `rehash`, the right content). */
-  async hasGoodBlob(desc: Descriptor, rehash: boolean): Promise<boolean> {
+  /**
+   * True when the blob is present with the right size (and, with `rehash`, the right content).
+   * With `needChunks`, its chunk digests must be known afterwards: from this writer, from the
+   * chunk cache, or else from re-reading it (which also checks its content).
+   */
+  async hasGoodBlob(desc: Descriptor, rehash: boolean, needChunks = false): Promise<boolean> {
     if ((await this.existingSize(desc.digest)) !== desc.size) return false;
-    if (!rehash) return true;
+    if (!rehash && !needChunks) return true;
+    if (!rehash && (this.facts.chunks(desc) || (await this.facts.load(desc)))) return true;
     const chunker = new ChunkHasher();
     try {
       await pipeline(createReadStream(this.blobPath(desc.digest), { highWaterMark: 4 * CHUNK }), new DigestVerifier(desc.digest, desc.size), new ChunkTap(chunker), async (s: AsyncIterable<Buffer>) => {
@@ -121,8 +144,26 @@ export class LayoutWriter {
       this.repaired.push(desc.digest); // the caller writes it again: say so
       return false;
     }
-    this.chunkLists.set(desc.digest, chunker.finish()); // the same read gave the chunk index its digests
+    await this.remember(desc, chunker.finish()); // the same read gave the chunk index its digests
     return true;
+  }
+
+  /** Keep the chunk list of a blob whose bytes were just verified (or computed) against its digest. */
+  private async remember(desc: Descriptor, chunks: string[]): Promise<void> {
+    this.facts.record(desc, { chunks });
+  }
+
+  /**
+   * The unpacked size of a layer blob in this layout (unpacked-size.ts): known from its
+   * copy or from the cache, else read cheaply from the blob (and remembered).
+   */
+  async unpackedSize(desc: Descriptor, compression: Compression): Promise<number | undefined> {
+    let bytes = this.facts.unpackedOf(desc, compression);
+    if (bytes === undefined) {
+      bytes = (await unpackedSizeOfBlob(this.blobPath(desc.digest), compression)) ?? null;
+      this.facts.record(desc, { unpacked: { compression, bytes } });
+    }
+    return bytes ?? undefined;
   }
 
   /**
@@ -151,8 +192,9 @@ export class LayoutWriter {
     return hash ? { tmp, digest: hash.digest, size: hash.bytes, chunks: chunks() } : { tmp, chunks: chunks() };
   }
 
-  private async commitTemp(tmp: string, digest: string, chunks: string[]): Promise<void> {
-    this.chunkLists.set(digest, chunks);
+  private async commitTemp(tmp: string, desc: Descriptor, chunks: string[]): Promise<void> {
+    const digest = desc.digest;
+    await this.remember(desc, chunks);
     await fsp.rename(tmp, this.blobPath(digest));
     this.onWrite?.(this.blobPath(digest));
     await fsyncDir(path.dirname(tmp));
@@ -164,27 +206,33 @@ export class LayoutWriter {
    * first with `verifyExisting`, and replaced if damaged); otherwise the bytes are
    * verified against the descriptor before the blob gets its final name.
    */
-  async writeBlob(desc: Descriptor, open: () => Readable, opts: { verifyExisting?: boolean; progress?: ProgressFn } = {}): Promise<BlobWrite> {
-    if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false)) return { descriptor: desc, written: false };
+  async writeBlob(desc: Descriptor, open: () => Readable, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
+    if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const { tmp, chunks } = await this.streamToTemp(open(), [new DigestVerifier(desc.digest, desc.size, what)], what, opts.progress, desc.size, false);
-    await this.commitTemp(tmp, desc.digest, chunks);
+    await this.commitTemp(tmp, desc, chunks);
     return { descriptor: desc, written: true };
   }
 
   /** Write a blob whose bytes are a byte range of a file (fast path; same checks and crash safety as writeBlob). */
-  async writeBlobFromRange(desc: Descriptor, range: FileRange, opts: { verifyExisting?: boolean; progress?: ProgressFn } = {}): Promise<BlobWrite> {
-    if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false)) return { descriptor: desc, written: false };
+  async writeBlobFromRange(desc: Descriptor, range: FileRange, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
+    if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
-    const chunker = new ChunkHasher();
+    // chunk digests on a second core, beside the whole-blob digest of the copy (and the gzip scan for the unpacked size)
+    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, 6, opts.scanGzip ?? false);
+    let chunks: string[];
     try {
-      await copyRangeVerified(range, tmp, desc, what, progressTally(opts.progress, desc.size, what), (b) => chunker.update(b));
+      await copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what));
+      chunks = await chunker.finish();
+      const multi = chunker.maybeMultiMember();
+      if (multi !== undefined) this.facts.record(desc, { unpacked: { compression: 'gzip', bytes: (await gzipUnpackedFromScan(tmp, desc.size, multi)) ?? null } });
     } catch (e) {
+      await fsp.rm(tmp, { force: true });
       throw e instanceof FerryError ? e : toFerryError(e, what);
     }
     faultPoint(this.blobsWritten === 0 ? 'after-first-blob-temp' : 'never');
-    await this.commitTemp(tmp, desc.digest, chunker.finish());
+    await this.commitTemp(tmp, desc, chunks);
     return { descriptor: desc, written: true };
   }
 
@@ -194,10 +242,10 @@ export class LayoutWriter {
     const descriptor: Descriptor = { mediaType, digest, size };
     if ((await this.existingSize(digest)) === size) {
       await fsp.rm(tmp, { force: true });
-      this.chunkLists.set(digest, chunks);
+      await this.remember(descriptor, chunks);
       return { descriptor, written: false };
     }
-    await this.commitTemp(tmp, digest, chunks);
+    await this.commitTemp(tmp, descriptor, chunks);
     return { descriptor, written: true };
   }
 
@@ -206,19 +254,19 @@ export class LayoutWriter {
    * else computed by reading the blob once, digest-checked (a blob that an earlier export put there).
    */
   async chunksOf(desc: Descriptor): Promise<string[]> {
-    const known = this.chunkLists.get(desc.digest);
+    const known = this.facts.chunks(desc) ?? ((await this.facts.load(desc)) ? this.facts.chunks(desc) : undefined);
     if (known) return known;
     const chunker = new ChunkHasher();
     await pipeline(createReadStream(this.blobPath(desc.digest), { highWaterMark: 4 * CHUNK }), new DigestVerifier(desc.digest, desc.size, `blob ${desc.digest}`), new ChunkTap(chunker), async (s: AsyncIterable<Buffer>) => {
       for await (const _ of s);
     });
     const list = chunker.finish();
-    this.chunkLists.set(desc.digest, list);
+    await this.remember(desc, list);
     return list;
   }
 
   /** Write a small in-memory blob (config, manifest). */
-  async writeBytes(bytes: Buffer, mediaType: string, opts: { verifyExisting?: boolean } = {}): Promise<BlobWrite> {
+  async writeBytes(bytes: Buffer, mediaType: string, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
     const desc: Descriptor = { mediaType, digest: sha256Digest(bytes), size: bytes.length };
     return this.writeBlob(desc, () => Readable.from([bytes]), opts);
   }

@@ -1,11 +1,12 @@
 /**
  * Image input names, spelled like skopeo/podman transports (containers-transports(5)):
  * `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REF]`, `containers-storage:IMAGE`, and ferry's
- * own `rootfs:PATH` (a directory or a tarball). Pure: a string in, a value or BAD_INPUT_NAME out.
+ * own `rootfs:PATH` (a directory or a tarball), and `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]` (a registry). Pure: a string in, a value or BAD_INPUT_NAME out.
  */
 import { FerryError } from '../errors.js';
+import { parseRegistryRef } from './registry/reference.js';
 
-export type InputTransport = 'oci' | 'oci-archive' | 'docker-archive' | 'rootfs' | 'containers-storage';
+export type InputTransport = 'oci' | 'oci-archive' | 'docker-archive' | 'rootfs' | 'containers-storage' | 'docker';
 
 /** A parsed input name. `ref` is the image's ref name (oci, oci-archive) or docker reference / @index (docker-archive). */
 export interface InputName {
@@ -14,10 +15,10 @@ export interface InputName {
   ref?: string;
 }
 
-const TRANSPORTS: readonly InputTransport[] = ['oci', 'oci-archive', 'docker-archive', 'rootfs', 'containers-storage'];
+const TRANSPORTS: readonly InputTransport[] = ['oci', 'oci-archive', 'docker-archive', 'rootfs', 'containers-storage', 'docker'];
 
 function bad(name: string, why: string): FerryError {
-  return new FerryError('BAD_INPUT_NAME', `input "${name}": ${why}; use oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF], containers-storage:IMAGE or rootfs:PATH`, {
+  return new FerryError('BAD_INPUT_NAME', `input "${name}": ${why}; use oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF], containers-storage:IMAGE, docker://HOST/REPO:TAG or rootfs:PATH`, {
     details: { input: name },
   });
 }
@@ -35,6 +36,12 @@ export function parseInputName(name: string): InputName {
   if (transport === 'rootfs') {
     if (rest === '') throw bad(name, 'empty path');
     return { transport, path: rest };
+  }
+  if (transport === 'docker') {
+    // the registry reference is checked in full by oci/registry/reference.ts
+    if (!rest.startsWith('//') || rest.length === 2) throw bad(name, 'a registry image is written docker://HOST[:PORT]/REPO:TAG');
+    parseRegistryRef(rest.slice(2));
+    return { transport, path: rest.slice(2) };
   }
   if (transport === 'containers-storage') {
     // the rest is a whole image reference ([store]name:tag@digest), colons included

@@ -15,7 +15,7 @@ import { compressor, decompressor } from './compress.js';
 import { DigestComputer, DigestVerifier } from './digest.js';
 import type { SourceLayer } from './source.js';
 import { TarStructureCheck } from './tar-check.js';
-import { ByteCounter, unpackedSizeOfBlob } from './unpacked-size.js';
+import { ByteCounter } from './unpacked-size.js';
 import { type Compression, type Descriptor, layerMediaType } from './types.js';
 
 /** `--compress`: keep what the source has, or re-encode every layer. */
@@ -48,6 +48,8 @@ export interface WrittenLayer {
 /** Options of writeLayer. */
 export interface WriteLayerOptions {
   verifyExisting?: boolean;
+  /** The layer's chunk digests will be asked for (see LayoutWriter.hasGoodBlob). */
+  needChunks?: boolean;
   progress?: ProgressFn;
   /** Decode copied layers too (diff_id + tar structure), in the same read as the copy. */
   checkLayers?: boolean;
@@ -142,7 +144,7 @@ async function copyChecked(store: LayoutWriter, layer: SourceLayer, desc: Descri
     const w = await store.writeBlob(desc, open, opts);
     const diffId = layer.diffId ?? (opened && diff ? diff.digest : desc.digest);
     // a blob already on the media is not read again: measure it there
-    const unpackedBytes = opened ? counter.bytes : await unpackedSizeOfBlob(store.blobPath(desc.digest), layer.compression);
+    const unpackedBytes = opened ? counter.bytes : await store.unpackedSize(desc, layer.compression);
     return { descriptor: w.descriptor, diffId, written: w.written, ...sized(unpackedBytes) };
   } catch (e) {
     if (!opened) throw e;
@@ -156,8 +158,8 @@ export async function writeLayer(store: LayoutWriter, layer: SourceLayer, action
   if (action.kind === 'copy') {
     if (opts.checkLayers) return copyChecked(store, layer, action.descriptor, opts);
     const range = layer.range ? await layer.range() : undefined;
-    const w = range ? await store.writeBlobFromRange(action.descriptor, range, opts) : await store.writeBlob(action.descriptor, layer.open, opts);
-    const unpackedBytes = await unpackedSizeOfBlob(store.blobPath(w.descriptor.digest), layer.compression);
+    const w = range ? await store.writeBlobFromRange(action.descriptor, range, { ...opts, scanGzip: layer.compression === 'gzip' }) : await store.writeBlob(action.descriptor, layer.open, opts);
+    const unpackedBytes = await store.unpackedSize(w.descriptor, layer.compression);
     return { descriptor: w.descriptor, diffId: layer.diffId ?? action.descriptor.digest, written: w.written, ...sized(unpackedBytes) };
   }
   const stages: Transform[] = [];

@@ -9,9 +9,11 @@ import { PassThrough, type Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { openDockerArchive } from './docker-archive.js';
 import type { InputName, InputTransport } from './input-name.js';
-import { OciLayout } from './layout.js';
+import { OciLayout, type ResolvedImage } from './layout.js';
 import { copyFromContainersStorage } from './containers-storage.js';
 import { openOciArchive } from './oci-archive.js';
+import type { RegistryOptions } from './registry/client.js';
+import { openRegistrySource } from './registry/source.js';
 import type { FileRange } from './range-copy.js';
 import { packRootfsDir, rootfsConfig, tarballCompression } from './rootfs.js';
 import { type Compression, configPlatform, type Descriptor, formatPlatform, type ImageManifest, layerCompression, MediaType, type Platform } from './types.js';
@@ -55,9 +57,12 @@ export interface SourceOptions {
   /** Requested platform; undefined means "linux/amd64 from an index, or whatever a single image is". */
   platform?: Platform;
   sourceDateEpoch: number;
+  /** How to reach a registry (docker:// inputs): auth file, TLS. */
+  registry?: RegistryOptions;
 }
 
-const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' };
+/** The platform picked from an index when none is asked for. */
+export const DEFAULT_PLATFORM: Platform = { os: 'linux', architecture: 'amd64' };
 
 function samePlatform(a: Platform, b: Platform): boolean {
   return a.os === b.os && a.architecture === b.architecture && (a.variant === undefined || b.variant === undefined || a.variant === b.variant);
@@ -70,31 +75,46 @@ export function checkPlatform(have: Platform, want: Platform | undefined, descri
   }
 }
 
-/** Resolve an image from an OCI layout (a directory or an archive read in place). */
-export async function sourceFromLayout(layout: OciLayout, ref: string | undefined, opts: SourceOptions, describe: string): Promise<SourceImage> {
-  const desc = await layout.findRef(ref);
-  const img = await layout.resolveImage(desc, opts.platform ?? DEFAULT_PLATFORM, ref);
+/** Where the blobs of a resolved image are read from (a layout, a registry). */
+export interface BlobReader {
+  open(desc: Descriptor, what: string): Readable;
+  /** Where a blob's bytes sit in a file, when they do. */
+  range?(digest: string): Promise<FileRange | undefined>;
+}
+
+/** A SourceImage from a resolved manifest and config: every input with an image manifest goes through here. */
+export function sourceFromResolved(img: ResolvedImage, blobs: BlobReader, opts: SourceOptions, describe: string): SourceImage {
   const cfgType = img.configDescriptor.mediaType;
   if (cfgType !== MediaType.imageConfig && cfgType !== MediaType.dockerConfig) {
     throw new FerryError('UNSUPPORTED_MEDIA_TYPE', `${describe}: config media type "${cfgType}" is not an image config (is this an artifact?)`, { details: { mediaType: cfgType } });
   }
   const platform = configPlatform(img.config);
   checkPlatform(platform, opts.platform, describe);
-  const layers = img.manifest.layers.map((d, i): SourceLayer => ({
-    descriptor: d,
-    compression: layerCompression(d.mediaType),
-    diffId: img.config.rootfs.diff_ids[i]!,
-    sizeHint: d.size,
-    open: () => layout.openBlob(d, `layer ${d.digest}`),
-    range: () => layout.blobRange(d.digest),
-    what: `layer ${i + 1} (${d.digest})`,
-  }));
+  const layers = img.manifest.layers.map((d, i): SourceLayer => {
+    const layer: SourceLayer = {
+      descriptor: d,
+      compression: layerCompression(d.mediaType),
+      diffId: img.config.rootfs.diff_ids[i]!,
+      sizeHint: d.size,
+      open: () => blobs.open(d, `layer ${d.digest}`),
+      what: `layer ${i + 1} (${d.digest})`,
+    };
+    if (blobs.range) layer.range = () => blobs.range!(d.digest);
+    return layer;
+  });
   const cfgDesc: Descriptor = { mediaType: MediaType.imageConfig, digest: img.configDescriptor.digest, size: img.configDescriptor.size };
-  const out: SourceImage = { describe, platform, layers, config: { kind: 'blob', descriptor: cfgDesc, open: () => layout.openBlob(cfgDesc, 'image config') } };
+  const out: SourceImage = { describe, platform, layers, config: { kind: 'blob', descriptor: cfgDesc, open: () => blobs.open(cfgDesc, 'image config') } };
   if (img.manifest.annotations) out.manifestAnnotations = img.manifest.annotations;
   const md = img.manifestDescriptor;
-  out.original = { descriptor: { mediaType: md.mediaType, digest: md.digest, size: md.size }, manifest: img.manifest, open: () => layout.openBlob(md, 'image manifest') };
+  out.original = { descriptor: { mediaType: md.mediaType, digest: md.digest, size: md.size }, manifest: img.manifest, open: () => blobs.open(md, 'image manifest') };
   return out;
+}
+
+/** Resolve an image from an OCI layout (a directory or an archive read in place). */
+export async function sourceFromLayout(layout: OciLayout, ref: string | undefined, opts: SourceOptions, describe: string): Promise<SourceImage> {
+  const desc = await layout.findRef(ref);
+  const img = await layout.resolveImage(desc, opts.platform ?? DEFAULT_PLATFORM, ref);
+  return sourceFromResolved(img, { open: (d, what) => layout.openBlob(d, what), range: (digest) => layout.blobRange(digest) }, opts, describe);
 }
 
 /** Bytes of a tree as tar would need them (file data + a header per entry), for the space check. */
@@ -149,16 +169,28 @@ async function rootfsSource(path: string, opts: SourceOptions, describe: string)
 
 type SourceFactory = (input: InputName, opts: SourceOptions, describe: string) => Promise<SourceImage>;
 
+/**
+ * A layout is a folder and an archive is a file: the other kind gets a typed error that
+ * names the path and the transport that reads it (not EISDIR or ENOTDIR from deep inside).
+ */
+async function checkInputKind(input: InputName, describe: string): Promise<void> {
+  if (input.transport === 'rootfs' || input.transport === 'containers-storage' || input.transport === 'docker') return;
+  const st = await fsp.stat(input.path).catch((e: unknown) => {
+    throw new FerryError('IMAGE_NOT_FOUND', `${describe}: ${input.path} does not exist: check the path`, { cause: e });
+  });
+  const ref = input.ref ? `:${input.ref}` : '';
+  if (input.transport === 'oci' && !st.isDirectory()) {
+    const hint = st.isFile() ? `: an archive is read with oci-archive:${input.path}${ref} (or docker-archive:${input.path}${ref} for docker save output)` : ': give the folder that holds oci-layout and index.json';
+    throw new FerryError('BAD_INPUT_NAME', `${describe}: ${input.path} is a file, not an OCI layout folder${hint}`, { details: { path: input.path } });
+  }
+  if (input.transport !== 'oci' && st.isDirectory()) {
+    throw new FerryError('BAD_INPUT_NAME', `${describe}: ${input.path} is a folder, not an archive file: a layout folder is read with oci:${input.path}${ref}`, { details: { path: input.path } });
+  }
+}
+
 /** One factory per input transport. */
 const SOURCES: Record<InputTransport, SourceFactory> = {
-  oci: async (input, opts, describe) => {
-    try {
-      await fsp.access(input.path);
-    } catch (e) {
-      throw new FerryError('IMAGE_NOT_FOUND', `${describe}: ${input.path} does not exist`, { cause: e });
-    }
-    return sourceFromLayout(await OciLayout.open(input.path), input.ref, opts, describe);
-  },
+  oci: async (input, opts, describe) => sourceFromLayout(await OciLayout.open(input.path), input.ref, opts, describe),
   'oci-archive': async (input, opts, describe) => sourceFromLayout((await openOciArchive(input.path)).layout, input.ref, opts, describe),
   'docker-archive': (input, opts, describe) => openDockerArchive(input.path, input.ref, opts, describe),
   rootfs: (input, opts, describe) => rootfsSource(input.path, opts, describe),
@@ -166,10 +198,12 @@ const SOURCES: Record<InputTransport, SourceFactory> = {
     const copy = await copyFromContainersStorage(input.path, describe);
     return sourceFromLayout(await OciLayout.open(copy.layout), copy.ref, opts, describe);
   },
+  docker: (input, opts, describe) => openRegistrySource(input.path, opts, describe),
 };
 
 /** Open the image an input name points to. */
 export async function openImageSource(input: InputName, opts: SourceOptions): Promise<SourceImage> {
-  const describe = `${input.transport}:${input.path}${input.ref ? `:${input.ref}` : ''}`;
+  const describe = input.transport === 'docker' ? `docker://${input.path}` : `${input.transport}:${input.path}${input.ref ? `:${input.ref}` : ''}`;
+  await checkInputKind(input, describe);
   return SOURCES[input.transport](input, opts, describe);
 }

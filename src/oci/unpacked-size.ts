@@ -130,6 +130,19 @@ async function skipBlocks(fh: fsp.FileHandle, pos: number, size: number): Promis
   }
 }
 
+/** The unpacked size of a gzip blob whose member headers were already looked for (ChunkDigester's scan): reads only its 4-byte trailer. */
+export async function gzipUnpackedFromScan(file: string, size: number, maybeMultiMember: boolean): Promise<number | undefined> {
+  if (maybeMultiMember || size < 18) return undefined;
+  const fh = await fsp.open(file, 'r');
+  try {
+    const tail = Buffer.alloc(4);
+    await fh.read(tail, 0, 4, size - 4);
+    return trustedGzipSize(size, tail.readUInt32LE(0), false);
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The unpacked size of a stored layer blob, read cheaply without decoding, or undefined when it cannot be trusted. */
 export async function unpackedSizeOfBlob(file: string, compression: Compression): Promise<number | undefined> {
   const fh = await fsp.open(file, 'r');

@@ -4,6 +4,7 @@
  * passphrase that comes from an environment variable or a file, never from argv.
  */
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 import { exists, readFileCapped, writeFileAtomic } from '../util/fsx.js';
 import { fromPem, toPem } from './der-write.js';
@@ -14,6 +15,8 @@ const PEM_CAP = 1024 * 1024;
 export interface PassphraseSource {
   env?: string;
   file?: string;
+  /** The option that named the file, for the message (default --passphrase-file). */
+  fileOption?: string;
 }
 
 /** Read a passphrase from its source; undefined when no source was given. */
@@ -25,8 +28,19 @@ export async function readPassphrase(src: PassphraseSource, env: NodeJS.ProcessE
     return v;
   }
   if (src.file !== undefined) {
-    const text = (await readFileCapped(src.file, 64 * 1024, 'passphrase file')).toString('utf8').replace(/\r?\n$/, '');
-    if (text === '') throw new FerryError('PASSPHRASE_REQUIRED', `passphrase file ${src.file} is empty`);
+    const option = src.fileOption ?? '--passphrase-file';
+    const refuse = (why: string, cause?: unknown) =>
+      new FerryError('PASSPHRASE_REQUIRED', `passphrase file ${src.file} (${option}) ${why}: check the path; the file holds the key's passphrase on one line`, { cause, details: { file: src.file } });
+    const st = await fsp.stat(src.file).catch((e: unknown) => {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw code === 'ENOENT' || code === 'ENOTDIR' ? refuse('does not exist', e) : code === 'EACCES' ? refuse('cannot be read (permission denied)', e) : e;
+    });
+    if (st.isDirectory()) throw refuse('is a folder');
+    const bytes = await readFileCapped(src.file, 64 * 1024, 'passphrase file').catch((e: unknown) => {
+      throw (e as NodeJS.ErrnoException).code === 'EACCES' ? refuse('cannot be read (permission denied)', e) : e;
+    });
+    const text = bytes.toString('utf8').replace(/\r?\n$/, '');
+    if (text === '') throw new FerryError('PASSPHRASE_REQUIRED', `passphrase file ${src.file} (${option}) is empty: write the key's passphrase into it`);
     return text;
   }
   return undefined;
@@ -48,11 +62,12 @@ export async function writePrivateKey(file: string, key: KeyObject, passphrase?:
 }
 
 /** Read a PEM private key; an encrypted one needs its passphrase. */
-export async function readPrivateKey(file: string, passphrase?: string): Promise<KeyObject> {
+export async function readPrivateKey(file: string, passphrase?: string, options = '--passphrase-env VAR or --passphrase-file FILE'): Promise<KeyObject> {
   const pem = await readPem(file, 'private key');
   const encrypted = pem.includes('ENCRYPTED');
   if (encrypted && passphrase === undefined) {
-    throw new FerryError('PASSPHRASE_REQUIRED', `${file} is encrypted: pass its passphrase with --passphrase-env VAR or --passphrase-file FILE`);
+    // `options` names the command's own options for this key (an issuer's key has --root-passphrase-*)
+    throw new FerryError('PASSPHRASE_REQUIRED', `${file} is encrypted: pass its passphrase with ${options}`);
   }
   try {
     return createPrivateKey(encrypted ? { key: pem, format: 'pem', passphrase: passphrase! } : { key: pem, format: 'pem' });

@@ -59,7 +59,11 @@ export interface LoadTrustOptions {
 /** Load the trust directory into plain data for verifyUpdate. */
 export async function loadTrustMaterial(trustDir: string, opts: LoadTrustOptions = {}): Promise<TrustMaterial> {
   const st = await fsp.stat(trustDir).catch(() => undefined);
-  if (!st?.isDirectory()) throw new FerryError('TRUST_INVALID', `trust directory ${trustDir} does not exist: copy the root CA certificate to ${trustDir}/roots/root.pem`);
+  if (st && !st.isDirectory()) {
+    // a certificate file given where the folder belongs: say how to make the folder, not to copy into the file
+    throw new FerryError('TRUST_INVALID', `trust directory ${trustDir} is a file, not a folder: make a folder with roots/ in it (mkdir -p trust/roots && cp ${trustDir} trust/roots/root.pem) and pass --trust trust`);
+  }
+  if (!st) throw new FerryError('TRUST_INVALID', `trust directory ${trustDir} does not exist: make it with the root CA certificate in roots/ (mkdir -p ${trustDir}/roots && cp root/cert.pem ${trustDir}/roots/root.pem)`);
   const roots = await readPemBlocks(await pemFiles(path.join(trustDir, 'roots')), 'CERTIFICATE');
   if (roots.length === 0) throw new FerryError('TRUST_INVALID', `no root certificate in ${trustDir}/roots/*.pem: copy the root CA certificate (ferry pki init-root wrote cert.pem) there`);
   const crossCerts = await readPemBlocks(await pemFiles(path.join(trustDir, 'cross')), 'CERTIFICATE');

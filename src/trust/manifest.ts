@@ -75,6 +75,7 @@ export function validateUpdateManifest(v: unknown, what = 'update manifest'): Up
     int(img.payloadBytes, 'image.payloadBytes');
     if (img.unpackedBytes !== undefined) int(img.unpackedBytes, 'image.unpackedBytes');
     if (img.chunkIndex !== undefined && !isChunkIndexDescriptor(img.chunkIndex)) bad.push(`image.chunkIndex is not a ${CHUNK_INDEX_MEDIA_TYPE} descriptor of at most ${CHUNK_INDEX_CAP} bytes`);
+    if (img.source !== undefined) bad.push(...imageSourceProblems(img.source));
   }
   if (v.notes !== undefined && typeof v.notes !== 'string') bad.push('notes is not a string');
   if (v.rollout !== undefined && (!isObject(v.rollout) || (v.rollout.notBefore !== undefined && parseUtc(v.rollout.notBefore) === undefined))) bad.push('rollout.notBefore is not an RFC 3339 UTC time');
@@ -82,6 +83,16 @@ export function validateUpdateManifest(v: unknown, what = 'update manifest'): Up
     throw new FerryError('MANIFEST_INVALID', `${what} is invalid: ${bad.join('; ')}: re-export it with ferry export`, { details: { problems: bad } });
   }
   return v as unknown as UpdateManifest;
+}
+
+/** What is wrong with an `image.source` (informational, but signed: it must still be well-formed). */
+function imageSourceProblems(v: unknown): string[] {
+  if (!isObject(v)) return ['image.source is not an object'];
+  const bad: string[] = [];
+  if (typeof v.transport !== 'string' || !/^[a-z][a-z-]{0,31}$/.test(v.transport)) bad.push('image.source.transport is missing or invalid');
+  for (const k of ['manifest', 'imageId'] as const) if (v[k] !== undefined && !isSha256Digest(v[k])) bad.push(`image.source.${k} is not a sha256 digest`);
+  if (typeof v.conversion !== 'string' || v.conversion.length === 0 || v.conversion.length > 256) bad.push('image.source.conversion is not a string of 1-256 characters');
+  return bad;
 }
 
 /** Canonical JSON: keys sorted at every level, two-space indent, trailing newline. */

@@ -8,7 +8,10 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
 import { exists, readFileCapped, writeFileAtomic } from '../util/fsx.js';
-import { createCertificate } from './cert-build.js';
+import type { CertSpec } from './cert-build.js';
+
+/** node-forge (certificate building) loads only for the pki commands: every other command, boot-check included, starts sooner. */
+const createCertificate = async (spec: CertSpec): Promise<Buffer> => (await import('./cert-build.js')).createCertificate(spec);
 import { issuedBy } from './chain.js';
 import { buildCrl, crlSignedBy, parseCrl } from './crl.js';
 import { fromPem, toPem } from './der-write.js';
@@ -41,7 +44,7 @@ export async function initRoot(req: { out: string; name?: string; days?: number;
   const now = req.now ?? new Date();
   await fsp.mkdir(req.out, { recursive: true, mode: 0o700 });
   const key = generateRsaKey(req.keyBits);
-  const der = createCertificate({
+  const der = await createCertificate({
     profile: 'root',
     commonName: req.name ?? 'ferry root CA',
     publicKey: key,
@@ -85,14 +88,14 @@ export async function issueCertificate(req: {
   checkDays(req.days);
   const now = req.now ?? new Date();
   const issuer = await readCaDir(req.issuerDir);
-  const issuerKey = await readPrivateKey(path.join(req.issuerDir, 'key.pem'), req.issuerPassphrase);
+  const issuerKey = await readPrivateKey(path.join(req.issuerDir, 'key.pem'), req.issuerPassphrase, '--root-passphrase-env VAR or --root-passphrase-file FILE (the issuing CA key\'s passphrase)');
   const notAfter = new Date(now.getTime() + req.days * DAY);
   if (notAfter > issuer.cert.notAfter) {
     throw new FerryError('USAGE', `--days ${req.days} would outlive the issuing CA (valid until ${issuer.cert.notAfter.toISOString()}): choose fewer days`);
   }
   await fsp.mkdir(req.out, { recursive: true, mode: 0o700 });
   const key = generateRsaKey();
-  const der = createCertificate({
+  const der = await createCertificate({
     profile: req.profile,
     commonName: req.name,
     publicKey: key,
@@ -120,7 +123,7 @@ export async function crossSign(req: { oldRootDir: string; oldRootPassphrase?: s
   const [newDer] = await readCertificates(path.join(req.newRootDir, 'cert.pem'), 'new root certificate');
   const newRoot = parseCertificate(newDer!, 'new root certificate', 'KEY_INVALID');
   const notAfter = new Date(Math.min(oldRoot.cert.notAfter.getTime(), req.days ? now.getTime() + req.days * DAY : Infinity, newRoot.notAfter.getTime()));
-  const der = createCertificate({
+  const der = await createCertificate({
     profile: 'ca',
     commonName: '',
     sameSubjectAs: newRoot.der,

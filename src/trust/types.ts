@@ -50,9 +50,27 @@ export interface UpdateManifest {
      * it decompresses a byte of it. Absent on media made before ferry 0.2 (policy.legacyMedia).
      */
     chunkIndex?: Descriptor;
+    /**
+     * Optional: where the image came from when export had to convert it, so its manifest
+     * digest on the stick differs from the one the build pipeline, registries, cosign and
+     * `bootc status` know (media/source-record.ts). Absent when the manifest was kept byte for byte.
+     */
+    source?: ImageSource;
   };
   notes?: string;
   rollout?: { notBefore?: string };
+}
+
+/** `image.source` of an update manifest: the input an image was converted from. */
+export interface ImageSource {
+  /** The input transport: oci, oci-archive, docker-archive, containers-storage. */
+  transport: string;
+  /** The image manifest digest the input had (absent for docker-archive: docker save keeps no manifest). */
+  manifest?: string;
+  /** docker-archive: docker's image ID (the config digest, kept byte for byte). */
+  imageId?: string;
+  /** Why the digest changed, for people: "layers re-encoded (--compress zstd)". */
+  conversion: string;
 }
 
 /**

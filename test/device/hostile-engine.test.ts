@@ -190,6 +190,9 @@ describe('revocation and target binding', () => {
     const viaTui = await device();
     await surveyMedia(viaTui.opts, deviceDeps, crlOnly, new Date());
     expect((await loadState(viaTui.stateDir)).crlPem).toMatch(/BEGIN X509 CRL/);
+    // The refusal carries its reason as data (who, since when), for the terminal UI's own words.
+    const seen = await surveyMedia(viaTui.opts, deviceDeps, signedByIt, new Date());
+    expect(seen.inputs.candidates[0]!.refusal).toMatchObject({ code: 'CERT_REVOKED', why: { key: 'certRevoked', vars: { subject: expect.stringContaining('ferry test signer R'), at: expect.stringMatching(/^\d{4}-/) } } });
     await expect(applyUpdate({ ...viaTui.opts, mediaRoot: signedByIt }, deviceDeps)).rejects.toMatchObject({ code: 'CERT_REVOKED' });
   });
 

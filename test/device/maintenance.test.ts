@@ -66,7 +66,7 @@ describe('rollback by operator', () => {
     expect(await simulateBoot(d)).toBe('A');
     expect((await loadState(d.stateDir)).slots.B.status).toBe('good');
     const opt = rollbackOption(await loadState(d.stateDir), 'A');
-    expect(opt).toEqual({ ok: false, reason: 'slot B holds 1.1.0, newer than the running 1.0.0: that would not be a rollback' });
+    expect(opt).toEqual({ ok: false, reason: 'slot B holds 1.1.0, newer than the running 1.0.0: that would not be a rollback', why: { key: 'rollbackNewer', vars: { slot: 'B', v: '1.1.0', running: '1.0.0' } } });
     await expect(rollback(d.opts, deviceDeps)).rejects.toMatchObject({ code: 'ROLLBACK_REFUSED', message: expect.stringContaining('newer than the running 1.0.0') });
   });
 

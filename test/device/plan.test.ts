@@ -15,7 +15,7 @@ describe('planInstall', () => {
     if (r.kind !== 'install') return;
     expect(r.plan).toMatchObject({ target: 'B', booted: 'A', payloadBytes: 1000, bootloader: { setPrimary: 'B', attempts: 3 }, space: { ok: true } });
     expect(r.plan.update.id).toBe('kiosk-1.2.0');
-    expect(r.skipped).toEqual([{ id: 'kiosk-1.1.0', code: 'NO_APPLICABLE_UPDATE', message: expect.stringContaining('older than kiosk-1.2.0') }]);
+    expect(r.skipped).toEqual([{ id: 'kiosk-1.1.0', code: 'NO_APPLICABLE_UPDATE', message: expect.stringContaining('older than kiosk-1.2.0'), why: { key: 'olderThanChosen', vars: { chosen: 'kiosk-1.2.0' } } }]);
   });
 
   it('explains every skipped update: incompatible, downgrade, already installed, not rolled out, unverified', () => {
@@ -87,10 +87,11 @@ describe('planInstall', () => {
     const skipOf = (r: ReturnType<typeof planInstall>) => (r.kind === 'nothing' ? r.skipped[0] : undefined);
     expect(skipOf(planInstall(inputs([ok(manifest('0.9.0', 9))])))).toEqual({
       id: 'kiosk-0.9.0', code: 'DOWNGRADE_REFUSED', message: 'version 0.9.0 is older than version 1.0.0 this device already ran (anti-rollback)', details: { counter: 9, floor: 10 },
+      why: { key: 'olderThanFloor', vars: { v: '0.9.0', had: '1.0.0' } },
     });
     const unknownFloor = inputs([ok(manifest('1.2.0', 12))]);
     unknownFloor.state.counterFloor.kiosk = 15; // set by a release no slot records any more
-    expect(skipOf(planInstall(unknownFloor))?.message).toBe('version 1.2.0 is older than a release this device already ran (anti-rollback)');
+    expect(skipOf(planInstall(unknownFloor))).toMatchObject({ message: 'version 1.2.0 is older than a release this device already ran (anti-rollback)', why: { key: 'olderThanFloor', vars: { v: '1.2.0' } } });
     const noFloor = inputs([ok(manifest('0.9.0', 9))]);
     delete noFloor.state.counterFloor.kiosk;
     expect(skipOf(planInstall(noFloor))).toMatchObject({ message: 'version 0.9.0 is older than the running version 1.0.0', details: { counter: 9, runningCounter: 10 } });
@@ -98,6 +99,7 @@ describe('planInstall', () => {
     expect(skipOf(planInstall(replaced))?.message).toBe('kiosk2 0.5.0 is not newer than kiosk 1.0.0, which this device already ran and which it replaces (anti-rollback)');
     expect(skipOf(planInstall(inputs([ok(manifest('2.0.0', 20, { requires: { minCounter: 12 } }))])))).toEqual({
       id: 'kiosk-2.0.0', code: 'REQUIREMENT_NOT_MET', message: 'version 2.0.0 needs a newer release running first (running: kiosk 1.0.0): install the intermediate release first', details: { minCounter: 12, runningCounter: 10 },
+      why: { key: 'needsIntermediate', vars: { v: '2.0.0', running: '1.0.0' } },
     });
     for (const r of [planInstall(inputs([ok(manifest('0.9.0', 9))])), planInstall(noFloor), planInstall(replaced)]) expect(skipOf(r)?.message).not.toMatch(/counter|(?<![.\d])(9|10|15)(?![.\d])/);
   });

@@ -139,7 +139,7 @@ describe('ferry archive → --media <file.tar>', () => {
       const out = await engine.apply(tar, 'kiosk-1.0.0', () => undefined, new AbortController().signal);
       expect(out).toMatchObject({ slot: 'B', version: '1.0.0' });
       expect(out.receiptPath).toBeUndefined();
-      expect(out.receiptProblem).toMatch(/archive \(read-only\)/);
+      expect(out.receiptWait).toMatchObject({ code: 'READ_ONLY_MEDIA', detail: expect.stringMatching(/archive \(read-only\)/) });
       await expect(engine.listUpdates(path.join(kit.dir, 'stick.tar.missing'))).rejects.toMatchObject({ code: 'MEDIA_NOT_FOUND' });
     } finally {
       if (saved === undefined) delete process.env.FERRY_CMDLINE_FILE;

@@ -12,7 +12,10 @@ import { makeChroot, type Chroot } from '../helpers/chroot.js';
 import { ensureDeviceExecutable } from '../helpers/device-executable.js';
 
 let box: Chroot;
-const socket = `ferry-ship-sea-${process.pid}`;
+// One tmux server per test: a new session on the socket of a server that is still shutting
+// down (after the previous test's kill-server) fails with "server exited unexpectedly".
+let sockets = 0;
+let socket = '';
 const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8', timeout: 10_000 });
 
 /** A device config in the root: dir slots, a JSON boot file, booted from A (declared in the config); `ferry device init` does the rest. */
@@ -42,6 +45,7 @@ beforeAll(async () => {
   await writeDevice(box.root);
 }, 20 * 60_000);
 afterEach(() => {
+  if (!socket) return; // never the default tmux server
   try {
     tmux('kill-server');
   } catch {
@@ -100,6 +104,7 @@ describe('dist/device/ferry in a Debian minbase root without Node', () => {
   ] as const) {
     it(`runs the TUI as \`${argv.join(' ')}\` with TERM=${term} and leaves no terminfo behind`, async () => {
       const cmd = box.commandLine([...argv, '--config', '/etc/ferry/device.json', '--media', '/srv/empty-stick'], { TERM: term, LANG: term === 'vt100' ? 'C' : 'C.UTF-8' });
+      socket = `ferry-ship-sea-${process.pid}-${++sockets}`;
       tmux('new-session', '-d', '-s', 'sea', '-x', '80', '-y', '24', `${cmd}; echo "[exit $?]"; sleep 600`);
       const screen = await waitForScreen('[MEDIA_NOT_FOUND]');
       expect(screen).toContain('ferry | Updates on the stick');

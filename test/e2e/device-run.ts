@@ -22,3 +22,9 @@ export function ferry(dev: TestDevice, args: string[], env: Record<string, strin
     timeout: 120_000,
   });
 }
+
+/** Run `ferry <args>` at headquarters (no device): exit code, stdout and stderr. */
+export function hq(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(NODE, [MAIN, ...args], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}

@@ -39,7 +39,7 @@ describe('ferry export', () => {
 
   it('signs an update manifest with --signer that openssl verifies against the root', async () => {
     const pki = path.join(dir, 'pki');
-    expect(ferry('pki', 'init-root', '--out', path.join(pki, 'root')).code).toBe(0);
+    expect(ferry('pki', 'init-root', '--out', path.join(pki, 'root'), '--no-passphrase').code).toBe(0);
     expect(ferry('pki', 'issue-signer', '--root', path.join(pki, 'root'), '--name', 'build', '--days', '30', '--out', path.join(pki, 'signer')).code).toBe(0);
     const notes = path.join(dir, 'notes.txt');
     await fsp.writeFile(notes, 'fixes the printer\n');

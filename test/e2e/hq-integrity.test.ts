@@ -4,7 +4,7 @@
  * signer chain, revocation of a root, verify saying what it did not check, a mistyped
  * --media, and a failed signing that leaves nothing behind.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
@@ -15,6 +15,7 @@ import { parseCertificate } from '../../src/trust/x509.js';
 import { initRoot, issueCertificate } from '../../src/trust/pki.js';
 import { buildSamplesInTemp, type SampleImages } from '../helpers/samples.js';
 import { mediaState, tempDir } from '../media/fixtures.js';
+import { hq } from './device-run.js';
 
 const NODE = path.resolve('node_modules/.bin/node');
 const CLI = path.resolve('dist/src/cli/main.js');
@@ -23,10 +24,7 @@ let s: SampleImages & { dir: string };
 let dir: string;
 const d = (p: string) => path.join(dir, p);
 
-function ferry(...args: string[]) {
-  const r = spawnSync(NODE, [CLI, ...args], { encoding: 'utf8' });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const ferry = hq;
 
 /** The same, without blocking: for racing writers. */
 function ferryAsync(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {

@@ -44,7 +44,7 @@ describe('ferry pki + export --signer + sign, verified offline', () => {
   it('refuses to use an encrypted root key without its passphrase (exit 2)', () => {
     const r = ferryFails('pki', 'issue-signer', '--root', d('root'), '--name', 'x', '--days', '3', '--out', d('nope'));
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^ferry: error\[PASSPHRASE_REQUIRED\]: .*--passphrase-env/);
+    expect(r.stderr).toMatch(/^ferry: error\[PASSPHRASE_REQUIRED\]: .*--root-passphrase-env/);
     expect(fs.readFileSync(d('root/key.pem'), 'utf8')).toMatch(/BEGIN ENCRYPTED PRIVATE KEY/);
   });
 
@@ -126,7 +126,7 @@ describe('ferry pki + export --signer + sign, verified offline', () => {
   });
 
   it('accepts a new root after rotation only through the cross-certificate on the stick', async () => {
-    ferry('pki', 'init-root', '--out', d('root2'), '--name', 'ACME Root 2026');
+    ferry('pki', 'init-root', '--out', d('root2'), '--name', 'ACME Root 2026', '--no-passphrase');
     ferry('pki', 'issue-signer', '--root', d('root2'), '--name', 'build signer 2', '--days', '365', '--out', d('build2'));
     ferry('export', '--create', '--image', s.v2, '--target', 'kiosk', '--version', '1.1.0', '--media', d('stick2'), '--signer', d('build2'), '--compatible', 'acme,kiosk-v2');
     const trust = await loadTrustMaterial(d('trust'));

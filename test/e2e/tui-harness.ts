@@ -114,8 +114,13 @@ export function rows(screen: string): string[] {
   return screen.replace(/\n$/, '').split('\n').map((r) => r.trimEnd());
 }
 
-/** With FERRY_WRITE_SCREENS=1, keep a captured screen as docs/screens/<name>.txt (for the README). */
+/**
+ * With FERRY_WRITE_SCREENS=1, keep a captured screen as docs/screens/<name>.txt (for the README).
+ * Every screen kept for the docs is checked for cut text first, whether it is written or not.
+ */
 export async function saveScreen(name: string, screen: string): Promise<void> {
+  const cut = cutRows(screen);
+  if (cut.length > 0) throw new Error(`docs/screens/${name}: cut text in\n${cut.join('\n')}\n--- screen:\n${screen}`);
   if (process.env.FERRY_WRITE_SCREENS !== '1') return;
   const { mkdir, writeFile } = await import('node:fs/promises');
   const dir = path.join(REPO, 'docs', 'screens');

@@ -45,4 +45,28 @@ describe('validateUpdateManifest', () => {
       );
     }
   });
+
+  it('accepts image.source (finding 8 of issue 11) and refuses a malformed one, field by field', () => {
+    const withSource = (source: unknown) => {
+      const m = manifestObject() as unknown as { image: Record<string, unknown> };
+      m.image.source = source;
+      return m;
+    };
+    const good = { transport: 'oci', manifest: `sha256:${'a'.repeat(64)}`, conversion: 'layers re-encoded (--compress zstd)' };
+    expect(validateUpdateManifest(withSource(good)).image.source).toEqual(good);
+    expect(validateUpdateManifest(withSource({ transport: 'docker-archive', imageId: `sha256:${'b'.repeat(64)}`, conversion: 'docker-archive converted to OCI media types' })).image.source?.imageId).toMatch(/^sha256:b/);
+    try {
+      validateUpdateManifest(withSource({ transport: 'Oci/../', manifest: 'md5:1', imageId: 7, conversion: '' }));
+      expect.unreachable();
+    } catch (e) {
+      expect((e as FerryError).code).toBe('MANIFEST_INVALID');
+      expect((e as FerryError).details.problems).toEqual([
+        'image.source.transport is missing or invalid',
+        'image.source.manifest is not a sha256 digest',
+        'image.source.imageId is not a sha256 digest',
+        'image.source.conversion is not a string of 1-256 characters',
+      ]);
+    }
+    expect(() => validateUpdateManifest(withSource('oci'))).toThrow(/image.source is not an object/);
+  });
 });

@@ -144,7 +144,9 @@ describe('App (terminal UI controller)', () => {
     t.app.key('enter');
     await settle();
     expect(t.engine.calls).toContain('markGood');
-    expect(t.text()).toContain('slot A marked good');
+    // Said from the catalogue, not the engine's English message.
+    expect(t.text().replace(/\s+/g, ' ')).toContain('1.1.0 (slot B) is committed and starts by default; after this, versions older than 1.1.0 can no longer be installed');
+    expect(t.text()).not.toContain('<engine text>');
     t.app.key('enter');
     t.engine.device = { ...PENDING_DEVICE, markGood: { ...PENDING_DEVICE.markGood, failedCheck: { message: 'health check failed: exited 7: disk full' } } };
     await t.app.refreshDevice();
@@ -156,6 +158,7 @@ describe('App (terminal UI controller)', () => {
     t.app.key('y');
     await settle();
     expect(t.engine.calls).toContain('markGood --force');
+    expect(t.text().replace(/\s+/g, ' ')).toContain('1.1.0 (slot B) is committed despite its failed health check');
   });
 
   it('opens the stick by itself once it is plugged in, but never in the middle of a flow', async () => {
@@ -264,6 +267,41 @@ describe('App (terminal UI controller)', () => {
     await settle();
     expect(t.app.state.screen).toBe('done');
     expect(t.text()).toContain('Your cancel came too late: the update was already installed.');
+  });
+
+  it('says when the reboot command ran (never a "rebooting…" that stays), and drops the keys that no longer apply', async () => {
+    const t = makeApp();
+    await toConfirm(t);
+    t.app.key('y');
+    t.engine.applyGate.open();
+    await settle();
+    const keys = () => frameFor(t.app.state, stringsFor('en'), { width: 80, height: 21 }).keys;
+    expect(keys()).toContain('r reboot now');
+    t.app.key('r');
+    await settle();
+    expect(t.engine.calls).toContain('reboot');
+    expect(t.text()).toContain('The reboot command ran: the device restarts now.');
+    expect(t.text()).not.toContain('reboot requested…');
+    expect(keys()).not.toContain('r reboot now');
+    t.app.key('r');
+    await settle();
+    expect(t.engine.calls.filter((c) => c === 'reboot')).toHaveLength(1);
+  });
+
+  it('shows a failed reboot command with its code instead of waiting forever', async () => {
+    const engine = new FakeEngine();
+    engine.reboot = async () => {
+      throw new FerryError('COMMAND_FAILED', 'systemctl reboot: exit 1');
+    };
+    const t = makeApp(engine);
+    await toConfirm(t);
+    t.app.key('y');
+    t.engine.applyGate.open();
+    await settle();
+    t.app.key('r');
+    await settle();
+    expect(t.text()).toContain('[COMMAND_FAILED]');
+    expect(t.text()).not.toContain('reboot requested…');
   });
 
   it('delivers waiting receipts to a stick as soon as it is found', async () => {

@@ -67,14 +67,15 @@ describe('engine-map', () => {
       slots: { A: { status: 'good', version: '1.0.0', counter: 100, target: 'kiosk' }, B: { status: 'empty' } },
       counterFloor: { kiosk: 100 }, clock: '2026-11-22T00:00:00Z', clockBehindTrustedTime: false, pendingReceipts: 2,
       lastResult: { action: 'apply', result: 'cancelled', at: '2026-11-21T00:00:00Z', code: 'CANCELLED' },
-      rollbackOption: { ok: false, reason: 'slot B is empty' }, markGoodRisk: {},
+      rollbackOption: { ok: false, reason: 'slot B is empty', why: { key: 'rollbackEmpty', vars: { slot: 'B' } } }, markGoodRisk: {}, floorVersions: { kiosk: '1.0.0' },
       events: [{ at: '2026-11-21T00:00:00Z', action: 'apply', result: 'cancelled', receipt: '20261121T000000.000Z' }],
     };
     const info = toDeviceInfo(st, new Set(['20261121T000000.000Z-apply']));
-    expect(info.bootloader).toContain('unreadable (bad crc)');
+    expect(info.bootloader).toBe('grub /boot/grubenv');
+    expect(info.bootloaderError).toBe('bad crc');
     expect(info.counterFloor).toBe(100);
     expect(info.floorVersion).toBe('1.0.0');
-    expect(info.rollback).toEqual({ ok: false, reason: 'slot B is empty' });
+    expect(info.rollback).toMatchObject({ ok: false, why: { key: 'rollbackEmpty', vars: { slot: 'B' } } });
     expect(info.history).toEqual([{ at: '2026-11-21T00:00:00Z', action: 'apply', result: 'cancelled', ok: false, waiting: true }]);
     expect(info.lastResult).toMatchObject({ ok: false, code: 'CANCELLED' });
     expect(info.slots.map((s) => [s.name, s.booted])).toEqual([['A', true], ['B', false]]);
@@ -83,7 +84,7 @@ describe('engine-map', () => {
   it('reports the receipt path only when every receipt reached the stick', () => {
     const plan = { update: manifest('1.1.0', 110), target: 'B', bootloader: { setPrimary: 'B', attempts: 3 } } as InstallPlan;
     expect(toApplyOutcome(plan, { written: ['/s/FERRY/receipts/d/x-apply.json'], kept: 0 })).toEqual({ slot: 'B', version: '1.1.0', attempts: 3, receiptPath: '/s/FERRY/receipts/d/x-apply.json' });
-    expect(toApplyOutcome(plan, { written: [], kept: 1, error: 'EROFS: read-only file system' }).receiptProblem).toContain('read-only');
+    expect(toApplyOutcome(plan, { written: [], kept: 1, error: 'EROFS: read-only file system', errorCode: 'READ_ONLY_MEDIA' }).receiptWait).toEqual({ kept: 1, code: 'READ_ONLY_MEDIA', detail: 'EROFS: read-only file system' });
     expect(signerName('CN=ferry signer 2026,O=ACME')).toBe('ferry signer 2026');
   });
 });

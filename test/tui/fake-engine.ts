@@ -5,7 +5,7 @@
  */
 import { FerryError } from '../../src/errors.js';
 import type { ProgressFn } from '../../src/progress.js';
-import type { ApplyOutcome, ReceiptsDelivered, DeviceInfo, MediaListing, PlanInfo, SignatureInfo, TuiEngine } from '../../tui/engine-types.js';
+import type { ApplyOutcome, DeviceInfo, MaintenanceOutcome, MediaListing, PlanInfo, ReceiptsDelivered, SignatureInfo, TuiEngine } from '../../tui/engine-types.js';
 
 export const DEVICE: DeviceInfo = {
   deviceId: 'kiosk-0042',
@@ -22,7 +22,7 @@ export const DEVICE: DeviceInfo = {
   counterFloor: 100,
   floorVersion: '1.0.0',
   pendingReceipts: 1,
-  rollback: { ok: false, reason: 'slot B is empty (nothing was ever installed there), so there is nothing to go back to' },
+  rollback: { ok: false, reason: 'slot B is empty (nothing was ever installed there), so there is nothing to go back to', why: { key: 'rollbackEmpty', vars: { slot: 'B' } } },
   markGood: {},
   history: [],
 };
@@ -89,13 +89,13 @@ export class FakeEngine implements TuiEngine {
     progress({ step: 'bootloader', bytesDone: 0, bytesTotal: 0 });
     return { slot: 'B', version: '1.1.0', receiptPath: '/run/media/tech/FERRY/receipts/kiosk-0042/x-apply.json' };
   }
-  async markGood(_root?: string, force?: boolean): Promise<{ message: string }> {
+  async markGood(_root?: string, force?: boolean): Promise<MaintenanceOutcome> {
     this.calls.push(force ? 'markGood --force' : 'markGood');
-    return { message: 'slot A marked good' };
+    return { action: 'mark-good', slot: 'B', version: '1.1.0', ...(force ? { forced: true } : {}), floor: true, floorVersion: '1.1.0', message: '<engine text>', receiptWait: { kept: 1 } };
   }
-  async rollback(): Promise<{ message: string }> {
+  async rollback(): Promise<MaintenanceOutcome> {
     this.calls.push('rollback');
-    return { message: 'slot B will boot next' };
+    return { action: 'rollback', slot: 'A', version: '1.0.0', from: { slot: 'B', version: '1.1.0' }, message: '<engine text>', receiptWait: { kept: 1 } };
   }
   async deliverReceipts(root: string): Promise<ReceiptsDelivered> {
     this.calls.push(`deliver ${root}`);
@@ -116,5 +116,5 @@ export const PENDING_DEVICE: DeviceInfo = {
   ],
   attention: 'the running slot B (1.1.0) is a pending update',
   rollback: { ok: true, slot: 'A', version: '1.0.0' },
-  markGood: { floor: 'after this, versions older than 1.1.0 can no longer be installed' },
+  markGood: { floor: true, floorVersion: '1.1.0' },
 };

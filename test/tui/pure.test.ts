@@ -5,7 +5,7 @@ import { eta, finishMeter, percent, rate, startMeter, updateMeter } from '../../
 import { createRepaintScheduler } from '../../tui/scheduler.js';
 import { stageOf } from '../../tui/state.js';
 import { explainError, ERRORS_EN, LANGUAGES } from '../../tui/strings.js';
-import { ERRORS_DE } from '../../tui/strings-de.js';
+import { ERRORS_DE } from '../../tui/strings-de-errors.js';
 
 describe('string table', () => {
   it('explains every error code in every language, in one line each', () => {

@@ -35,7 +35,7 @@ function everyScreen(): AppState[] {
   add((s) => Object.assign(s, { screen: 'verify', verify: { entry: LISTING.updates[1], phase: 'blobs', signature: { signers: ['ferry signer'], chain: ['ferry signer', 'ferry root'] }, meter, detail: 'layer sha256:0123456789abcdef' } }));
   add((s) => Object.assign(s, { screen: 'confirm', confirm: { plan, focus: 1 } }));
   add((s) => Object.assign(s, { screen: 'apply', apply: { plan, stages: [{ step: 'check', state: 'done' }, { step: 'write', state: 'running' }, { step: 'sync', state: 'waiting' }, { step: 'bootloader', state: 'waiting' }], meter, switched: false, cancelAsked: false, cancelling: false, cancelled: false } }));
-  add((s) => Object.assign(s, { screen: 'done', done: { outcome: { slot: 'B', version: '1.1.0', receiptProblem: 'read-only file system' }, rebooting: false } }));
+  add((s) => Object.assign(s, { screen: 'done', done: { outcome: { slot: 'B', version: '1.1.0', receiptWait: { kept: 1, code: 'READ_ONLY_MEDIA' } }, rebooting: false } }));
   add((s) => Object.assign(s, { screen: 'maint', maint: { action: 'rollback', focus: 0, busy: false } }));
   add((s) => Object.assign(s, { screen: 'log', log: Array.from({ length: 50 }, (_, i) => ({ at: '2026-11-22T01:00:00.000Z', text: `entry ${i} `.repeat(20) })) }));
   return screens;
@@ -62,9 +62,9 @@ describe('view-models at 80x24', () => {
     expect(lines.find((l) => l.includes('kiosk-0.9.0'))).toContain('✗ older release');
     expect(lines.find((l) => l.includes('kiosk-1.1.0'))).toContain('✓ ready');
     expect(lines.find((l) => l.includes('tablet-3.0.0'))).toContain('✗ incompatible');
-    expect(shortReason('DIGEST_MISMATCH')).toBe('damaged');
-    expect(shortReason('MANIFEST_EXPIRED')).toBe('expired');
-    expect(shortReason('UNTRUSTED_SIGNER')).toBe('untrusted');
+    expect(shortReason('DIGEST_MISMATCH', S)).toBe('damaged');
+    expect(shortReason('MANIFEST_EXPIRED', S)).toBe('expired');
+    expect(shortReason('UNTRUSTED_SIGNER', S)).toBe('untrusted');
   });
 
   it('show the device: booted slot, both slots, clock against trusted time, receipts', () => {

@@ -1,8 +1,26 @@
 /** Pieces shared by several screens: error panels, key/value rows, buttons. */
 import { fit, wrap, wrapOrMore } from '../format.js';
 import { type Line, line, parts } from '../frame.js';
+import type { ReceiptWait } from '../engine-types.js';
 import type { Glyphs, UiError } from '../state.js';
-import { explainError, type Strings } from '../strings.js';
+import { explainError, fmt, reasonText, type Strings } from '../strings.js';
+
+/** An error's detail in the technician's language when the engine gave its reason as data; otherwise the engine's own text (evidence: paths, digests, tool output). */
+export function errorDetail(err: UiError, s: Strings): string {
+  return err.why ? reasonText(s, err.why) : err.message;
+}
+
+/** Why receipts wait on the device, in words: what stopped them, or how many wait (no stick was given). */
+export function receiptWaitText(s: Strings, w: ReceiptWait | undefined): string {
+  if (w === undefined) return s.ui.noStick;
+  return w.code ? explainError(s, w.code).what : fmt(s.engine.receiptsKept, { n: w.kept });
+}
+
+/** The anti-rollback floor's rise in words (a version, never a counter), or undefined when it does not rise. */
+export function floorRiseText(s: Strings, risk: { floor?: boolean; floorVersion?: string } | undefined): string | undefined {
+  if (!risk?.floor) return undefined;
+  return risk.floorVersion ? fmt(s.engine.floorRises, { v: risk.floorVersion }) : s.engine.floorRisesUnknown;
+}
 
 /** An error as three parts: code, what it means here, the next step; then the library's message. */
 export function errorLines(err: UiError, s: Strings, g: Glyphs, width: number, maxDetail = 3): Line[] {
@@ -10,7 +28,7 @@ export function errorLines(err: UiError, s: Strings, g: Glyphs, width: number, m
   return [
     ...wrap(`${g.no} ${help.what} [${err.code}]`, width).map((t) => line(t, 'bold')),
     ...wrap(`${s.ui.next}: ${help.next}`, width - 2).map((t) => line('  ' + t, 'bold')),
-    ...wrapOrMore(`detail: ${err.message}`, width - 2, maxDetail, `(${s.ui.moreOnD})`).map((t) => line('  ' + t, 'dim')),
+    ...wrapOrMore(`${s.engine.labelDetail}: ${errorDetail(err, s)}`, width - 2, maxDetail, `(${s.ui.moreOnD})`).map((t) => line('  ' + t, 'dim')),
   ];
 }
 

@@ -3,8 +3,20 @@ import type { DeviceInfo, SlotInfo } from '../engine-types.js';
 import { cell, fit, formatInstant, wrap } from '../format.js';
 import { blank, type Frame, type Line, line, type Size } from '../frame.js';
 import type { AppState, Glyphs } from '../state.js';
-import { fmt, type Strings } from '../strings.js';
+import { engineWord, fmt, reasonText, type Strings } from '../strings.js';
 import { errorLines, errorStatus, kv, kvWrap, versionName } from './common.js';
+
+/** The running slot's unsettled state in one sentence (pending: on trial; bad: marked bad), or '' when it is committed. */
+export function attentionText(info: DeviceInfo, s: Strings): string {
+  const run = info.slots.find((x) => x.booted);
+  if (!info.attention || !run) return '';
+  return fmt(run.status === 'pending' ? s.ui.attnPending : s.ui.attnBad, { v: run.version ?? s.ui.unknownVersion, slot: run.name });
+}
+
+/** Why there is no way back, in words. */
+export function noWayBack(info: DeviceInfo, s: Strings): string {
+  return info.rollback.ok ? '' : reasonText(s, info.rollback.why);
+}
 
 /** The bootloader's view of a slot in words: a pending slot is on trial, never "good". */
 export function bootWords(sl: SlotInfo, s: Strings): string {
@@ -24,7 +36,7 @@ function slotCols(width: number): [number, number, number, number] {
 
 function slotRow(sl: SlotInfo, s: Strings, width: number): Line {
   const [a, b, c, d] = slotCols(width);
-  const text = cell(`${sl.name}${sl.booted ? ' *' : ''}`, a) + cell(sl.status, b) + cell(sl.version ?? '-', c) + cell(bootWords(sl, s), d) + (width >= 78 ? formatInstant(sl.installedAt) : '');
+  const text = cell(`${sl.name}${sl.booted ? ' *' : ''}`, a) + cell(engineWord(s, 'status', sl.status), b) + cell(sl.version ?? '-', c) + cell(bootWords(sl, s), d) + (width >= 78 ? formatInstant(sl.installedAt) : '');
   return line(fit(text, width), sl.booted ? 'bold' : 'normal');
 }
 
@@ -42,11 +54,13 @@ export function clockLine(info: DeviceInfo, s: Strings): string {
 export function attentionLines(info: DeviceInfo, s: Strings, g: Glyphs, width: number): Line[] {
   const run = info.slots.find((x) => x.booted);
   if (!info.attention || !run) return [];
-  const out: Line[] = [line(fit(`! ${fmt(run.status === 'pending' ? s.ui.attnPending : s.ui.attnBad, { v: run.version ?? '?', slot: run.name })}`, width), 'inverse')];
+  const out: Line[] = [line(fit(`! ${attentionText(info, s)}`, width), 'inverse')];
   const failed = info.markGood.failedCheck;
-  const check = failed ? `${g.no} ${s.ui.healthFailed}: ${failed.message}` : run.status === 'pending' ? s.ui.healthNotRun : (run.lastError?.message ?? '-');
+  // The recorded error and the health check's own output are shown as they are: evidence, not ferry's words.
+  const why = run.lastError ? `[${run.lastError.code}] ${run.lastError.message}` : '-';
+  const check = failed ? `${g.no} ${s.ui.healthFailed}: ${failed.message}` : run.status === 'pending' ? s.ui.healthNotRun : why;
   out.push(...wrap(`${s.ui.labelHealth}: ${check}`, width - 2).map((t) => line('  ' + t)));
-  const back = info.rollback.ok ? fmt(s.ui.choiceBack, { v: info.rollback.version ?? '?' }) : `${s.ui.choiceNoBack}: ${info.rollback.reason}`;
+  const back = info.rollback.ok ? fmt(s.ui.choiceBack, { v: info.rollback.version ?? s.ui.unknownVersion }) : `${s.ui.choiceNoBack}: ${noWayBack(info, s)}`;
   out.push(line(fit(`  g ${s.ui.choiceKeep}`, width), 'bold'), ...wrap(`${info.rollback.ok ? 'b ' : ''}${back}`, width - 2).map((t) => line('  ' + t, 'bold')));
   return out;
 }
@@ -54,7 +68,7 @@ export function attentionLines(info: DeviceInfo, s: Strings, g: Glyphs, width: n
 function lastText(info: DeviceInfo, s: Strings): string {
   const last = info.lastResult;
   if (last === undefined) return s.ui.noneYet;
-  return `${last.action}${last.version ? ' ' + last.version : ''}: ${last.ok ? s.ui.resultOk : s.ui.resultFailed}${last.code ? ` [${last.code}]` : ''}${last.at ? ' ' + fmt(s.ui.atTime, { t: formatInstant(last.at) }) : ''}`;
+  return `${engineWord(s, 'action', last.action)}${last.version ? ' ' + last.version : ''}: ${last.ok ? s.ui.resultOk : s.ui.resultFailed}${last.code ? ` [${last.code}]` : ''}${last.at ? ' ' + fmt(s.ui.atTime, { t: formatInstant(last.at) }) : ''}`;
 }
 
 /** Lines for a loaded device. */
@@ -66,16 +80,17 @@ export function deviceLines(info: DeviceInfo, s: Strings, g: Glyphs, width: numb
   const lines: Line[] = [
     ...attentionLines(info, s, g, width),
     kv(s.ui.labelDevice, `${info.deviceId}  (${info.compatible})`, width),
-    line(fit(`${s.ui.labelRunning.padEnd(12)}${fmt(s.ui.runningText, { slot: info.bootedSlot, v: versionName(s, booted?.version, booted?.status), status: booted?.status ?? '?' })}`, width), 'bold'),
+    line(fit(`${s.ui.labelRunning.padEnd(12)}${fmt(s.ui.runningText, { slot: info.bootedSlot, v: versionName(s, booted?.version, booted?.status), status: booted ? engineWord(s, 'status', booted.status) : '?' })}`, width), 'bold'),
     line(fit(cell(s.ui.colSlot, a) + cell(s.ui.colStatus, b) + cell(s.ui.colVersion, c) + cell(s.ui.colBoot, d) + (width >= 78 ? s.ui.colInstalled : ''), width), 'inverse'),
     ...info.slots.map((sl) => slotRow(sl, s, width)),
-    ...kvWrap(s.ui.labelGoBack, info.rollback.ok ? fmt(s.ui.goBackTo, { v: versionName(s, info.rollback.version, 'good'), slot: info.rollback.slot }) : `${s.ui.none}: ${info.rollback.reason}`, width),
+    ...kvWrap(s.ui.labelGoBack, info.rollback.ok ? fmt(s.ui.goBackTo, { v: versionName(s, info.rollback.version, 'good'), slot: info.rollback.slot }) : `${s.ui.none}: ${noWayBack(info, s)}`, width),
   ];
-  if (rb) lines.push(...kvWrap(s.ui.labelRolledBack, fmt(s.ui.rolledBackText, { at: formatInstant(rb.at), from: rb.fromVersion ?? '?', to: rb.toVersion ?? '?' }), width));
+  if (rb) lines.push(...kvWrap(s.ui.labelRolledBack, fmt(s.ui.rolledBackText, { at: formatInstant(rb.at), from: rb.fromVersion ?? s.ui.unknownVersion, to: rb.toVersion ?? s.ui.unknownVersion }), width));
   // Which version the last boot check judged: after a reboot into a new one it is still the old one until the check runs.
   lines.push(...kvWrap(s.ui.labelBootCheck, bc ? `${bc.ok ? g.ok : g.no} ${bc.ok ? s.ui.bootCheckPassed : `${s.ui.healthFailed}${bc.code ? ` [${bc.code}]` : ''}`}${bc.version ? ` (${bc.version})` : ''}, ${formatInstant(bc.at)}` : s.ui.noneYet, width));
   lines.push(...kvWrap(s.ui.labelLast, lastText(info, s), width));
-  lines.push(...kvWrap(s.ui.labelBootOrder, `${info.bootOrder.join(' ')}   (${info.bootloader.split(' ')[0]}; ${s.ui.bootOrderHint})`, width));
+  const boot = info.bootloaderError === undefined ? info.bootloader.split(' ')[0]! : fmt(s.engine.bootloaderUnreadable, { describe: info.bootloader.split(' ')[0]!, error: info.bootloaderError });
+  lines.push(...kvWrap(s.ui.labelBootOrder, `${info.bootOrder.join(' ')}   (${boot}; ${s.ui.bootOrderHint})`, width));
   lines.push(...kvWrap(s.ui.labelClock, clockLine(info, s), width));
   lines.push(kv(s.ui.labelFloor, info.counterFloor === undefined ? s.ui.floorNone : info.floorVersion ? fmt(s.ui.floorVersion, { v: info.floorVersion }) : s.ui.floorSet, width));
   lines.push(kv(s.ui.labelReceipts, info.pendingReceipts === 0 ? s.ui.receiptsNone : fmt(s.ui.receiptsWaiting, { n: info.pendingReceipts }), width));

@@ -1,13 +1,14 @@
 /** The log (the device's persistent history, then this session), the receipts summary, and the full-text overlay (help, details). */
 import type { HistoryEntry } from '../engine-types.js';
-import { fit, formatInstant, wrap } from '../format.js';
+import { chunk, fit, formatInstant, wrap } from '../format.js';
 import { blank, type Frame, type Line, line, type Size } from '../frame.js';
 import type { AppState, Glyphs } from '../state.js';
-import { fmt, type Strings } from '../strings.js';
+import { engineWord, explainError, fmt, type Strings } from '../strings.js';
 
-/** One history entry in one line: when, what, the version, the result and why. */
-export function historyText(e: HistoryEntry, g: Glyphs): string {
-  return `${formatInstant(e.at)} ${e.ok ? g.ok : g.no} ${e.action}${e.version ? ' ' + e.version : ''}: ${e.result}${e.code ? ` [${e.code}]` : ''}${e.message ? ` ${e.message}` : ''}`;
+/** One history entry in one line: when, what, the version, the result and, for a failure, what its code means. */
+export function historyText(e: HistoryEntry, g: Glyphs, s: Strings): string {
+  const why = e.code ? ` [${e.code}] ${explainError(s, e.code).what}` : '';
+  return `${formatInstant(e.at)} ${e.ok ? g.ok : g.no} ${engineWord(s, 'action', e.action)}${e.version ? ' ' + e.version : ''}: ${engineWord(s, 'result', e.result)}${why}`;
 }
 
 /** The log view: the device's history (kept across runs), then this session's lines; newest last, ↑↓ scroll, Enter shows all. */
@@ -16,16 +17,19 @@ export function logFrame(st: AppState, s: Strings, size: Size): Frame {
   const history = st.device.info?.history ?? [];
   const lines: Line[] = [line(fit(s.ui.logDevice, w), 'inverse')];
   const wrapped = (t: string) => wrap(t, w - 2).map((x, i) => line(i === 0 ? x : `  ${x}`));
-  lines.push(...(history.length === 0 ? [line(s.ui.noneParen)] : history.flatMap((e) => wrapped(historyText(e, st.glyphs)))));
+  lines.push(...(history.length === 0 ? [line(s.ui.noneParen)] : history.flatMap((e) => wrapped(historyText(e, st.glyphs, s)))));
   lines.push(line(fit(s.ui.logSession, w), 'inverse'));
   lines.push(...(st.log.length === 0 ? [line(s.ui.noneParen)] : st.log.flatMap((e) => wrapped(`${e.at.slice(11, 19)} ${e.text}`))));
   const focus = Math.max(0, lines.length - 1 - st.logScroll);
   return { title: s.ui.screenLog, lines, focusLine: focus, keys: s.ui.keysLog };
 }
 
-/** The full log text, unwrapped (for the detail overlay). */
-export function logText(st: AppState): string[] {
-  const history = (st.device.info?.history ?? []).map((e) => historyText(e, st.glyphs) + (e.deliveredTo ? ` (receipt: ${e.deliveredTo})` : ''));
+/** The full log text, unwrapped (for the detail overlay): each entry with what the device recorded (its own words) and where its receipt went. */
+export function logText(st: AppState, s: Strings): string[] {
+  const history = (st.device.info?.history ?? []).flatMap((e) => [
+    historyText(e, st.glyphs, s) + (e.deliveredTo ? ' ' + fmt(s.engine.receiptTo, { path: e.deliveredTo }) : ''),
+    ...(e.message ? ['    ' + fmt(s.engine.recordedAs, { msg: e.message })] : []),
+  ]);
   return [...history, '', ...st.log.map((e) => `${e.at.slice(11, 19)} ${e.text}`)];
 }
 
@@ -40,9 +44,9 @@ export function receiptsFrame(st: AppState, s: Strings, size: Size): Frame {
   const lines: Line[] = [...wrap(fmt(s.ui.receiptsSummary, { sent: sent.length, waiting: info?.pendingReceipts ?? waiting.length }), w).map((t) => line(t, 'bold')), blank];
   lines.push(line(fit(s.ui.receiptsWaitingHead, w), 'inverse'));
   const wrapped = (t: string) => wrap(t, w - 2).map((x, i) => line(i === 0 ? x : `  ${x}`));
-  lines.push(...(waiting.length === 0 ? [line(s.ui.noneParen)] : waiting.flatMap((e) => wrapped(historyText(e, g)))));
+  lines.push(...(waiting.length === 0 ? [line(s.ui.noneParen)] : waiting.flatMap((e) => wrapped(historyText(e, g, s)))));
   lines.push(line(fit(s.ui.receiptsSentHead, w), 'inverse'));
-  for (const e of sent.slice(-20)) lines.push(...wrapped(historyText(e, g)), ...wrap(`${g.arrow} ${e.deliveredTo}`, w - 4).map((t) => line('    ' + t, 'dim')));
+  for (const e of sent.slice(-20)) lines.push(...wrapped(historyText(e, g, s)), ...chunk(`${g.arrow} ${e.deliveredTo}`, w - 4).map((t) => line('    ' + t, 'dim')));
   if (sent.length === 0) lines.push(line(s.ui.noneParen));
   return { title: s.ui.screenReceipts, lines, focusLine: lines.length - 1 - st.logScroll, keys: s.ui.keysLog };
 }

@@ -1,9 +1,23 @@
 /** Screen 7: go back to the other slot, or keep (mark good) the running one; only what the engine allows. */
 import { fit, wrap } from '../format.js';
 import { blank, type Frame, type Line, line, type Size } from '../frame.js';
+import type { MaintenanceOutcome } from '../engine-types.js';
 import type { AppState } from '../state.js';
-import { fmt, type Strings } from '../strings.js';
-import { buttons, errorLines, errorStatus } from './common.js';
+import { fmt, reasonText, type Strings } from '../strings.js';
+import { buttons, errorLines, errorStatus, floorRiseText, receiptWaitText } from './common.js';
+
+/** What a keep or go-back did, in the technician's words. */
+export function maintResultText(o: MaintenanceOutcome, s: Strings): string {
+  const unknown = s.ui.unknownVersion;
+  if (o.action === 'rollback') return fmt(s.engine.wentBack, { from: o.from?.version ?? unknown, fromSlot: o.from?.slot ?? '?', to: o.version ?? unknown, toSlot: o.slot });
+  const floor = floorRiseText(s, o);
+  return fmt(o.forced ? s.engine.keptForced : s.engine.keptDone, { v: o.version ?? unknown, slot: o.slot }) + (floor ? `; ${floor}` : '');
+}
+
+/** Where the receipt of a keep or go-back went, or why it waits. */
+function receiptText(o: MaintenanceOutcome, s: Strings): string {
+  return o.receiptPath ?? fmt(s.ui.receiptWaits, { why: receiptWaitText(s, o.receiptWait) });
+}
 
 function para(text: string, w: number, style: 'bold' | 'normal' = 'normal'): Line[] {
   return wrap(text, w).map((t) => line(t, style));
@@ -13,7 +27,7 @@ function rollbackLines(st: AppState, s: Strings, w: number): { lines: Line[]; ca
   const info = st.maint?.info ?? st.device.info;
   const run = info?.slots.find((x) => x.booted);
   const opt = info?.rollback;
-  if (!opt || !opt.ok) return { lines: [...para(`${st.glyphs.no} ${s.ui.noRollback}`, w, 'bold'), ...para(opt && !opt.ok ? opt.reason : '?', w)], can: false };
+  if (!opt || !opt.ok) return { lines: [...para(`${st.glyphs.no} ${s.ui.noRollback}`, w, 'bold'), ...para(opt && !opt.ok ? reasonText(s, opt.why) : '?', w)], can: false };
   const lines = para(fmt(s.ui.rollbackQuestion, { v: opt.version ?? '?', slot: opt.slot }), w, 'bold');
   lines.push(...para(run?.status === 'pending' ? fmt(s.ui.rollbackRejects, { v: run.version ?? '?' }) : fmt(s.ui.rollbackKeeps, { v: run?.version ?? '?' }), w));
   return { lines, can: true };
@@ -27,7 +41,8 @@ function markGoodLines(st: AppState, s: Strings, w: number): Line[] {
   if (risk?.failedCheck) {
     lines.push(...para(`${st.glyphs.no} ${s.ui.healthFailed}${risk.failedCheck.at ? ` (${risk.failedCheck.at.slice(0, 16).replace('T', ' ')}Z)` : ''}: ${risk.failedCheck.message}`, w, 'bold'));
   } else lines.push(...para(run?.status === 'pending' ? s.ui.healthNotRun : s.ui.healthNoFailure, w));
-  lines.push(...para(risk?.floor ? `${s.ui.floorWarn}: ${risk.floor}.` : s.ui.keepNote, w));
+  const floor = floorRiseText(s, risk);
+  lines.push(...para(floor ? `${s.ui.floorWarn}: ${floor}.` : s.ui.keepNote, w));
   if (m2(st)) lines.push(blank, ...para(s.ui.secondQuestion, w, 'bold'));
   return lines;
 }
@@ -44,8 +59,8 @@ export function maintFrame(st: AppState, s: Strings, size: Size): Frame {
   lines.push(blank);
   let keys = s.ui.keysMaint;
   if (m.result) {
-    lines.push(...para(`${g.ok} ${m.result}`, w, 'bold'));
-    if (m.receipt) lines.push(...para(`${s.ui.labelReceipt}: ${m.receipt}`, w));
+    lines.push(...para(`${g.ok} ${maintResultText(m.result, s)}`, w, 'bold'));
+    lines.push(...para(`${s.ui.labelReceipt}: ${receiptText(m.result, s)}`, w));
     const reboot = m.rebooting === 'sent' ? s.ui.rebootSent : m.rebooting === 'asked' ? s.ui.rebooting : m.action === 'rollback' ? s.ui.rebootToGoBack : '';
     if (reboot) lines.push(line(fit(reboot, w), 'bold'));
     keys = m.action === 'rollback' && !m.rebooting ? s.ui.keysDone : s.ui.keysBack;

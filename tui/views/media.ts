@@ -5,26 +5,26 @@ import { cell, fit, formatBytes, formatDate, wrap, wrapOrMore } from '../format.
 import { blank, type Frame, type Line, line, type Size } from '../frame.js';
 import type { AppState, Glyphs, UiError } from '../state.js';
 import { explainError, fmt, type Strings } from '../strings.js';
-import { errorLines } from './common.js';
+import { errorDetail, errorLines, receiptWaitText } from './common.js';
 
 /** A short column word for why an update is not applicable. */
-export function shortReason(code: ErrorCode | string, s?: Strings): string {
-  const w = s?.ui;
+export function shortReason(code: ErrorCode | string, s: Strings): string {
+  const w = s.ui;
   switch (code) {
     case 'INCOMPATIBLE_DEVICE':
     case 'PLATFORM_NOT_FOUND':
     case 'WRONG_TARGET':
-      return w?.reasonIncompatible ?? 'incompatible';
+      return w.reasonIncompatible;
     case 'DOWNGRADE_REFUSED':
-      return w?.reasonOlder ?? 'older release';
+      return w.reasonOlder;
     case 'ALREADY_INSTALLED':
-      return w?.reasonInstalled ?? 'already installed';
+      return w.reasonInstalled;
     case 'MANIFEST_EXPIRED':
     case 'CERT_EXPIRED':
-      return w?.reasonExpired ?? 'expired';
+      return w.reasonExpired;
     case 'CERT_NOT_YET_VALID':
     case 'NOT_YET_ROLLED_OUT':
-      return w?.reasonNotYet ?? 'not yet valid';
+      return w.reasonNotYet;
     case 'UNTRUSTED_SIGNER':
     case 'SIGNATURE_MISSING':
     case 'SIGNATURE_INVALID':
@@ -32,17 +32,17 @@ export function shortReason(code: ErrorCode | string, s?: Strings): string {
     case 'CERT_REVOKED':
     case 'SIGNER_NOT_CODE_SIGNING':
     case 'NOT_ENOUGH_SIGNERS':
-      return w?.reasonUntrusted ?? 'untrusted';
+      return w.reasonUntrusted;
     case 'REQUIREMENT_NOT_MET':
-      return w?.reasonNeedsOlder ?? 'needs older first';
+      return w.reasonNeedsOlder;
     case 'UPDATE_PENDING':
-      return w?.reasonPending ?? 'finish pending first';
+      return w.reasonPending;
     case 'NO_SPACE':
-      return w?.reasonNoSpace ?? 'no space';
+      return w.reasonNoSpace;
     default: {
       // Only what is really wrong with the stick is "damaged"; device-side refusals say so.
       const exit = (ERROR_CODES as Record<string, number>)[code];
-      return exit === 5 || exit === 3 ? (w?.reasonDamaged ?? 'damaged') : (w?.reasonCannot ?? 'cannot install');
+      return exit === 5 || exit === 3 ? w.reasonDamaged : w.reasonCannot;
     }
   }
 }
@@ -67,15 +67,15 @@ function cols(width: number): { id: number; size: number; signer: number; expire
 }
 
 /** One row of the update table. */
-export function updateRow(u: UpdateEntry, g: Glyphs, width: number, selected: boolean, problem?: UiError, s?: Strings): Line {
+export function updateRow(u: UpdateEntry, g: Glyphs, width: number, selected: boolean, problem: UiError | undefined, s: Strings): Line {
   const c = cols(width);
   const verifyFailed = problem !== undefined && problem !== u.problem;
-  const status = problem ? `${g.no} ${verifyFailed ? (s?.ui.reasonVerifyFailed ?? 'verify failed') : shortReason(problem.code, s)}` : `${g.ok} ${s?.ui.ready ?? 'ready'}`;
+  const status = problem ? `${g.no} ${verifyFailed ? s.ui.reasonVerifyFailed : shortReason(problem.code, s)}` : `${g.ok} ${s.ui.ready}`;
   const text =
     (selected ? '> ' : '  ') +
     cell(u.id, c.id) +
     cell(u.sizeBytes === undefined ? '?' : formatBytes(u.sizeBytes), c.size) +
-    (c.signer ? cell(u.signer ?? (u.problem ? (s?.ui.signerUnverified ?? 'not verified') : '-'), c.signer) : '') +
+    (c.signer ? cell(u.signer ?? (u.problem ? s.ui.signerUnverified : '-'), c.signer) : '') +
     (c.expires ? cell(formatDate(u.expires), c.expires) : '') +
     status;
   return line(fit(text, width), selected ? 'inverse' : 'normal');
@@ -88,7 +88,7 @@ function detailLines(u: UpdateEntry, problem: UiError | undefined, chosen: boole
     const help = explainError(s, problem.code);
     out.push(...wrap(`${g.no} ${help.what} [${problem.code}]`, width).map((t) => line(t, 'bold')));
     out.push(...wrap(`${s.ui.next}: ${help.next}`, width - 2).map((t) => line(`  ${t}`)));
-    out.push(...wrapOrMore(problem.message, width - 2, Math.max(1, room - out.length), `(${s.ui.moreOnD})`).map((t) => line('  ' + t, 'dim')));
+    out.push(...wrapOrMore(errorDetail(problem, s), width - 2, Math.max(1, room - out.length), `(${s.ui.moreOnD})`).map((t) => line('  ' + t, 'dim')));
   } else {
     out.push(line(fit(`${g.ok} ${s.ui.canInstall}`, width)));
     if (u.notes) out.push(...wrapOrMore(u.notes, width - 2, Math.max(1, room - out.length), `(${s.ui.moreOnD})`).map((t) => line('  ' + t, 'dim')));
@@ -108,7 +108,7 @@ function headLines(st: AppState, s: Strings, w: number): Line[] {
   if (m.switchNotice) out.push(...wrap(fmt(s.ui.stickSwitched, { gone: m.switchNotice.gone, next: m.switchNotice.next }), w).map((t) => line(t, 'bold')));
   const dl = m.delivered;
   if (dl && dl.root === root && (dl.written.length > 0 || dl.problem)) {
-    out.push(...wrapOrMore(dl.written.length > 0 ? fmt(s.ui.receiptsDelivered, { n: dl.written.length }) : `${s.ui.receiptsNotDelivered}: ${dl.problem}`, w, 2, `(${s.ui.moreOnD})`).map((t) => line(t, 'dim')));
+    out.push(...wrapOrMore(dl.written.length > 0 ? fmt(s.ui.receiptsDelivered, { n: dl.written.length }) : `${s.ui.receiptsNotDelivered}: ${receiptWaitText(s, dl.problem)}`, w, 2, `(${s.ui.moreOnD})`).map((t) => line(t, 'dim')));
   }
   return out;
 }
@@ -125,7 +125,7 @@ export function mediaFrame(st: AppState, s: Strings, size: Size): Frame {
   const err = m.error ?? m.listing?.problem;
   if (err) return { title: s.ui.screenMedia, lines: [...head, blank, ...errorLines(err, s, g, w)], keys };
   const ups = m.listing?.updates ?? [];
-  if (ups.length === 0) return { title: s.ui.screenMedia, lines: [...head, blank, ...errorLines({ code: 'NO_APPLICABLE_UPDATE', message: 'the stick holds no update manifests (FERRY/updates is empty)' }, s, g, w)], keys };
+  if (ups.length === 0) return { title: s.ui.screenMedia, lines: [...head, blank, ...errorLines({ code: 'NO_APPLICABLE_UPDATE', message: s.engine.msgNoUpdates }, s, g, w)], keys };
   const c = cols(w);
   const tableHead = line(fit('  ' + cell(s.ui.colUpdate, c.id) + cell(s.ui.colSize, c.size) + (c.signer ? cell(s.ui.colSigner, c.signer) : '') + (c.expires ? cell(s.ui.colExpires, c.expires) : '') + s.ui.colStatus, w), 'inverse');
   // Keep the table short enough that the selected update's details always fit below it.

@@ -7,17 +7,17 @@ import { fmt, type Strings } from '../strings.js';
 import { errorLines, errorStatus, kv, versionName } from './common.js';
 
 /** Gauge + figures for a meter: two lines. A finished meter shows the average and the time taken, a stopped one where it stopped. */
-export function meterLines(m: Meter, g: Glyphs, width: number, indent = 12, stopped = false, s?: Strings): Line[] {
+export function meterLines(m: Meter, g: Glyphs, width: number, indent: number, stopped: boolean, s: Strings): Line[] {
   const pct = percent(m);
   const pad = ' '.repeat(indent);
   const gauge = bar(pct / 100, Math.max(10, width - indent - 6), g);
   const took = (m.samples[m.samples.length - 1]?.[0] ?? m.startedAt) - m.startedAt;
   const avg = took > 0 ? `${((m.bytesDone * 1000) / took / 1e6).toFixed(1)} MB/s` : '';
   const figures = stopped
-    ? fmt(s?.ui.meterStopped ?? 'stopped at {done} of {total}', { done: formatBytes(m.bytesDone), total: formatBytes(m.bytesTotal) })
+    ? fmt(s.ui.meterStopped, { done: formatBytes(m.bytesDone), total: formatBytes(m.bytesTotal) })
     : m.finished
-      ? fmt(avg ? (s?.ui.meterDoneAvg ?? '{total} in {t}, average {avg}') : (s?.ui.meterDone ?? '{total} in {t}'), { total: formatBytes(m.bytesTotal), t: formatDuration(took / 1000), avg })
-      : fmt(s?.ui.meterRunning ?? '{done} of {total}   {rate}   ETA {eta}', { done: formatBytes(m.bytesDone), total: formatBytes(m.bytesTotal), rate: formatRate(m), eta: formatDuration(eta(m)) });
+      ? fmt(avg ? s.ui.meterDoneAvg : s.ui.meterDone, { total: formatBytes(m.bytesTotal), t: formatDuration(took / 1000), avg })
+      : fmt(s.ui.meterRunning, { done: formatBytes(m.bytesDone), total: formatBytes(m.bytesTotal), rate: formatRate(m), eta: formatDuration(eta(m)) });
   // A stopped meter has no gauge: a bar frozen at 99% reads as "almost done".
   if (stopped) return [line(fit(pad + figures, width))];
   return [line(fit(`${pad}${gauge} ${String(pct).padStart(3)}%`, width), 'bold'), line(fit(pad + figures, width))];

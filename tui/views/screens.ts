@@ -3,7 +3,7 @@ import { chunk, fit, formatBytes, formatDuration, wrap, wrapOrMore } from '../fo
 import { blank, type Frame, type Line, line, type Size } from '../frame.js';
 import type { AppState } from '../state.js';
 import { fmt, type Strings } from '../strings.js';
-import { buttons, errorLines, errorStatus, kv, kvWrap, versionName } from './common.js';
+import { buttons, errorLines, errorStatus, kv, kvWrap, receiptWaitText, versionName } from './common.js';
 
 /** Screen 4: current → new, the slot's room, bytes, a time estimate, notes, and an explicit Install button. */
 export function confirmFrame(st: AppState, s: Strings, size: Size): Frame {
@@ -15,7 +15,7 @@ export function confirmFrame(st: AppState, s: Strings, size: Size): Frame {
   const est = st.readRate && st.readRate > 0 ? fmt(s.ui.estimate, { t: formatDuration(p.bytesToWrite / st.readRate), rate: (st.readRate / 1e6).toFixed(1) }) : s.ui.estimateUnknown;
   const head: Line[] = [
     kv(s.ui.labelCurrent, `${versionName(s, p.fromVersion, 'good')}  (${s.ui.currentNote})`, w),
-    line(fit(`${s.ui.labelNew.padEnd(12)}${p.toVersion}  ${g.arrow} slot ${p.targetSlot}${p.slotDescribe ? ` (${p.slotDescribe})` : ''}`, w), 'bold'),
+    line(fit(`${s.ui.labelNew.padEnd(12)}${p.toVersion}  ${g.arrow} ${fmt(s.ui.slotName, { slot: p.targetSlot })}${p.slotDescribe ? ` (${p.slotDescribe})` : ''}`, w), 'bold'),
     kv(s.ui.labelSlot, room, w),
     ...kvWrap(s.ui.labelWrite, `${formatBytes(p.bytesToWrite)}, ${est}`, w),
     kv(s.ui.labelSignedBy, p.signers.join(', ') || '?', w),
@@ -42,7 +42,7 @@ export function doneFrame(st: AppState, s: Strings, size: Size): Frame {
     lines.push(kv(s.ui.labelReceipt, `${g.ok} ${s.ui.receiptOnStick}`, w), ...chunk(o.receiptPath, w - 12).map((t) => line('            ' + t)));
     lines.push(line(fit(`  ${s.ui.removeStick}`, w)));
   } else {
-    lines.push(...wrap(`${s.ui.labelReceipt.padEnd(12)}${g.no} ${s.ui.receiptNotOnStick}: ${o.receiptProblem ?? '?'}`, w, 2).map((t) => line(t)));
+    lines.push(...wrap(`${s.ui.labelReceipt.padEnd(12)}${g.no} ${s.ui.receiptNotOnStick}: ${receiptWaitText(s, o.receiptWait)}`, w, 2).map((t) => line(t)));
     lines.push(line(fit(`  ${s.ui.keepStick}`, w)));
   }
   lines.push(blank);

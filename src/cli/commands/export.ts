@@ -10,7 +10,9 @@ import { readPassphrase } from '../../trust/keys.js';
 import { loadFileSigner } from '../../trust/signer.js';
 import type { Signer } from '../../trust/types.js';
 import { hqWrite } from '../cancel.js';
+import { defaultChunkCacheDir, openChunkCache } from '../../oci/chunk-cache.js';
 import type { CompressChoice } from '../../oci/layer-copy.js';
+import type { RegistryOptions } from '../../oci/registry/client.js';
 import { checkTargetAndVersion, parseInputName } from '../../oci/input-name.js';
 import { formatPlatform, parsePlatform } from '../../oci/types.js';
 import { readFileCapped } from '../../util/fsx.js';
@@ -30,6 +32,8 @@ interface ExportOpts {
   compress: string;
   verifyExisting?: boolean;
   checkLayers?: boolean;
+  /** A folder, or false for --no-chunk-cache. */
+  chunkCache?: string | false;
   json?: boolean;
   progress?: boolean;
   signer?: string;
@@ -43,6 +47,9 @@ interface ExportOpts {
   replace?: boolean;
   create?: boolean;
   allowExpiryPastSigner?: boolean;
+  authfile?: string;
+  certDir?: string;
+  tlsVerify: string;
 }
 
 /** What signing needs, loaded and checked before anything is written. */
@@ -116,6 +123,7 @@ async function sign(opts: ExportOpts, r: ExportResult, plan: SigningPlan, lock: 
     platform: r.platform,
     payloadBytes: r.payloadBytes,
     chunkIndex: r.chunkIndex,
+    ...(r.source ? { source: r.source } : {}),
     ...(r.unpackedBytes !== undefined ? { unpackedBytes: r.unpackedBytes } : {}),
     signerDir: opts.signer!,
     signer: plan.signer,
@@ -127,18 +135,29 @@ async function sign(opts: ExportOpts, r: ExportResult, plan: SigningPlan, lock: 
   });
 }
 
+/** The registry options of a docker:// input; `--tls-verify` takes true or false, as in skopeo. */
+function registryOptions(opts: ExportOpts): RegistryOptions {
+  if (opts.tlsVerify !== 'true' && opts.tlsVerify !== 'false') throw new FerryError('USAGE', `--tls-verify must be true or false, not "${opts.tlsVerify}"`);
+  return { tlsVerify: opts.tlsVerify === 'true', ...(opts.authfile !== undefined ? { authfile: opts.authfile } : {}), ...(opts.certDir !== undefined ? { certDir: opts.certDir } : {}) };
+}
+
 /** Register `ferry export` on the program. */
 export function registerExport(program: Command): void {
   program
     .command('export')
     .description('export an image onto the media (FERRY/oci), sharing blobs already there; with --signer, also write a signed update manifest')
-    .requiredOption('--image <input>', 'oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF], containers-storage:IMAGE (what podman build made) or rootfs:PATH (directory or tarball)')
+    .requiredOption('--image <input>', 'oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REF], containers-storage:IMAGE (what podman build made), docker://HOST[:PORT]/REPO:TAG|@DIGEST (a registry) or rootfs:PATH (directory or tarball)')
     .requiredOption('--target <name>', 'target name, e.g. kiosk ([a-z0-9][a-z0-9._-]*)')
     .requiredOption('--version <semver>', 'image version, e.g. 2.3.1')
     .requiredOption('--media <dir>', 'the media root (a mounted stick or a folder); FERRY/ is created')
+    .option('--authfile <file>', 'docker:// credentials from this auth.json (default: ${XDG_RUNTIME_DIR}/containers/auth.json, ~/.config/containers/auth.json, ~/.docker/config.json)')
+    .option('--cert-dir <dir>', 'docker://: also trust the CA certificates (*.crt) in this folder')
+    .option('--tls-verify <bool>', 'docker://: verify the registry\'s TLS certificate; false also allows plain HTTP', 'true')
     .option('--platform <os/arch>', 'platform to pick from a multi-platform image (default linux/amd64)')
     .option('--compress <mode>', 'layer compression: keep, gzip, zstd or none', 'keep')
     .option('--verify-existing', 're-hash blobs already on the media instead of trusting name and size')
+    .option('--chunk-cache <dir>', "this machine's cache of layer chunk digests, so layers already on the media are not re-read (default $FERRY_CACHE_DIR, else ~/.cache/ferry)")
+    .option('--no-chunk-cache', 're-read every layer already on the media for its chunk digests')
     .option('--check-layers', 'also decode layers copied unchanged (--compress keep), in the same read: diff_id and tar structure')
     .option('--signer <dir>', 'sign an update manifest with key.pem + cert.pem (+ chain.pem) from this folder')
     .option('--compatible <string>', 'device compatible string allowed to install it (repeatable)', collect, [])
@@ -158,6 +177,7 @@ export function registerExport(program: Command): void {
         if (!COMPRESS.includes(opts.compress as CompressChoice)) throw new FerryError('USAGE', `--compress must be one of ${COMPRESS.join(', ')}, not "${opts.compress}"`);
         checkTargetAndVersion(opts.target, opts.version);
         parseInputName(opts.image);
+        const registry = registryOptions(opts);
         const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
         const signing = await checkSigning(opts);
         const progress = cliProgress(opts);
@@ -177,8 +197,10 @@ export function registerExport(program: Command): void {
             ...(signing ? { alsoWrites: [{ what: 'update manifest', size: 2 * 8192 }, { what: 'signature', size: 2 * 16384 }] } : {}),
             compress: opts.compress as CompressChoice,
             verifyExisting: opts.verifyExisting ?? false,
+            ...(opts.chunkCache !== false ? { chunkCache: openChunkCache(opts.chunkCache ?? defaultChunkCacheDir()) } : {}),
             checkLayers: opts.checkLayers ?? false,
             ...(platform ? { platform } : {}),
+            registry,
             ...(progress ? { progress } : {}),
             ...(epoch !== undefined ? { sourceDateEpoch: Number(epoch) } : {}),
           });

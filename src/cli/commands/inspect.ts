@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { ERROR_CODES } from '../../errors.js';
 import { inspectMedia } from '../../media/inspect.js';
+import type { UpdateSummary } from '../../media/inspect-updates.js';
 import { action, printJson, printLines } from '../run.js';
 
 function human(n: number): string {
@@ -12,11 +13,37 @@ function human(n: number): string {
   return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
+function day(iso: string): string {
+  return iso.replace(/\.\d{3}Z$/, 'Z');
+}
+
+function validity(from: string, to: string, now: Date): string {
+  const state = Date.parse(to) < now.getTime() ? 'EXPIRED' : Date.parse(from) > now.getTime() ? 'NOT YET VALID' : 'valid';
+  return `${state} ${day(from)} – ${day(to)}`;
+}
+
+/** The lines of one signed update: target, source, expiry, each signer with its chain. */
+function describeUpdate(u: UpdateSummary, now: Date): string[] {
+  if (u.problem !== undefined) return [`update ${u.id}: PROBLEM: ${u.problem}`];
+  const out = [`update ${u.id}: version ${u.version}, counter ${u.counter}, compatible ${u.compatible?.join(', ')}`];
+  const src = u.source;
+  const from = src?.manifest ? `converted from ${src.manifest}` : src?.imageId ? `docker image ID ${src.imageId}` : undefined;
+  out.push(`  image ${u.image}${src ? ` (${from}, ${src.transport}: ${src.conversion})` : ''}`);
+  const expired = u.expires !== undefined && Date.parse(u.expires) < now.getTime() ? ' EXPIRED' : '';
+  out.push(`  created ${u.created}, expires ${u.expires}${expired}; devices accept it until ${day(u.lastAccepted ?? '')} (the earlier of expiry and signer chains)`);
+  for (const s of u.signers) {
+    out.push(`  signed by ${s.subject} at ${day(s.signingTime)}; chain to root "${s.root}" ${s.validNow ? 'valid now' : 'NOT VALID NOW'}, ends ${day(s.chainEnd)}`);
+    for (const c of s.chain) out.push(`    ${c.subject} (issued by ${c.issuer}): ${validity(c.notBefore, c.notAfter, now)}`);
+  }
+  if (u.signers.length === 0) out.push('  no signatures');
+  return out;
+}
+
 /** Register `ferry inspect` on the program. */
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description('show the images on the media: refs, versions, platforms, layers, sizes and shared bytes')
+    .description('show the images on the media (refs, versions, platforms, layers, sizes, shared bytes) and each signed update (compatible strings, expiry, source digest, signers and their chain validity)')
     .requiredOption('--media <dir>', 'the media: the folder that holds FERRY/, or an archive written by ferry archive (read in place)')
     .option('--json', 'print JSON')
     .action(
@@ -38,6 +65,8 @@ export function registerInspect(program: Command): void {
         }
         out.push(`total ${human(s.totalBytes)} in ${s.blobs} blobs; ${human(s.sharedBytes)} stored once for several images`);
         out.push(s.updates.length ? `update manifests: ${s.updates.join(', ')}` : 'update manifests: none (images are not signed)');
+        for (const u of s.signedUpdates) out.push(...describeUpdate(u, new Date()));
+        if (s.signedUpdates.length) out.push('signers are shown as the signatures embed them, not checked against a root: run ferry verify --trust <dir>');
         printLines(...out);
         return damaged ? ERROR_CODES.MEDIA_DAMAGED : 0;
       }),

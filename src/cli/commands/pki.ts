@@ -1,10 +1,11 @@
 /** `ferry pki`: the offline headquarters PKI (root, intermediates, signers, cross-signing, revocation). */
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { readPassphrase } from '../../trust/keys.js';
 import { crossSign, initRoot, issueCertificate, type PkiResult, publishCrl, revokeCertificate } from '../../trust/pki.js';
 import { hqWrite } from '../cancel.js';
-import { action, printJson, printLines } from '../run.js';
+import { action, printJson, printLines, printNotes } from '../run.js';
 
 interface PassOpts {
   passphraseEnv?: string;
@@ -47,11 +48,25 @@ export function registerPki(program: Command): void {
 
 function registerInitRoot(pki: Command): void {
   passphraseOptions(
-    pki.command('init-root').description('create an offline root CA (RSA-3072, self-signed) in a new folder').requiredOption('--out <dir>', 'folder for key.pem and cert.pem').option('--name <cn>', 'common name', 'ferry root CA').option('--days <n>', 'validity in days', '7300'),
+    pki
+      .command('init-root')
+      .description('create an offline root CA (RSA-3072, self-signed) in a new folder; its key is encrypted with a passphrase unless --no-passphrase')
+      .requiredOption('--out <dir>', 'folder for key.pem and cert.pem')
+      .option('--name <cn>', 'common name', 'ferry root CA')
+      .option('--days <n>', 'validity in days', '7300')
+      .option('--no-passphrase', 'write the root key unencrypted (tests, or a root kept on an encrypted offline disk)'),
   ).action(
-    action(async (o: { out: string; name: string; days: string; json?: boolean } & PassOpts) => {
+    action(async (o: { out: string; name: string; days: string; passphrase: boolean; json?: boolean } & PassOpts) => {
+      const given = o.passphraseEnv !== undefined || o.passphraseFile !== undefined;
+      // the root key is the devices' trust anchor: an unencrypted one is written only when asked for by name
+      if (o.passphrase === false && given) throw new FerryError('USAGE', '--no-passphrase and --passphrase-env/--passphrase-file contradict each other: choose one');
+      if (o.passphrase !== false && !given) {
+        throw new FerryError('PASSPHRASE_REQUIRED', 'the root key would be written unencrypted: pass its passphrase with --passphrase-file FILE or --passphrase-env VAR, or --no-passphrase to write it in the clear');
+      }
       const passphrase = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
-      show(await initRoot({ out: o.out, name: o.name, days: days(o.days), ...(passphrase ? { passphrase } : {}) }), o.json, 'root CA');
+      const r = await initRoot({ out: o.out, name: o.name, days: days(o.days), ...(passphrase ? { passphrase } : {}) });
+      if (!passphrase) printNotes(`ferry: warning: ${path.join(o.out, 'key.pem')} is unencrypted (--no-passphrase): keep it on an encrypted, offline disk`);
+      show(r, o.json, 'root CA');
     }),
   );
 }
@@ -71,7 +86,7 @@ function registerIssue(pki: Command, profile: 'signer' | 'ca'): void {
       const issuerDir = o.root ?? o.ca;
       if (!issuerDir || (o.root && o.ca)) throw new FerryError('USAGE', 'name the issuer with exactly one of --root <dir> or --ca <dir>');
       const passphrase = await readPassphrase({ env: o.passphraseEnv, file: o.passphraseFile });
-      const issuerPassphrase = await readPassphrase({ env: o.rootPassphraseEnv, file: o.rootPassphraseFile });
+      const issuerPassphrase = await readPassphrase({ env: o.rootPassphraseEnv, file: o.rootPassphraseFile, fileOption: '--root-passphrase-file' });
       const r = await issueCertificate({
         issuerDir,
         profile,

@@ -5,6 +5,7 @@ import { reportError as blobReportError, type MediaBlobReport, verifyMediaBlobs 
 import { lastAccepted, trustNotices, updateFileNotices, type VerifyNotice } from '../../media/verify-report.js';
 import { firstRefusal, formatUpdateResult, type MediaUpdateResult, verifyMediaUpdates } from '../../media/verify-updates.js';
 import { loadTrustMaterial } from '../../trust/load.js';
+import type { TrustMaterial } from '../../trust/types.js';
 import { action, cliProgress, printJson, printLines, printNotes } from '../run.js';
 
 interface VerifyOpts {
@@ -31,9 +32,8 @@ function requiredSigners(opts: VerifyOpts): number {
  * With --trust: check every update's signature, chain and expiry (no blob I/O), then
  * re-hash every blob once; an update whose image has a damaged blob is refused too.
  */
-async function verifyUpdates(opts: VerifyOpts, required: number, blobs: MediaBlobReport): Promise<MediaUpdateResult[]> {
-  if (opts.trust === undefined) return [];
-  const trust = await loadTrustMaterial(opts.trust);
+async function verifyUpdates(opts: VerifyOpts, trust: TrustMaterial | undefined, required: number, blobs: MediaBlobReport): Promise<MediaUpdateResult[]> {
+  if (opts.trust === undefined || trust === undefined) return [];
   const policy = { requiredSigners: required, ...(opts.compatible ? { compatible: opts.compatible } : {}) };
   const results = await verifyMediaUpdates(opts.media, trust, policy, new Date(), { checkBlobs: false });
   return results.map((r) => {
@@ -62,9 +62,11 @@ export function registerVerify(program: Command): void {
     .action(
       action(async (opts: VerifyOpts) => {
         const required = requiredSigners(opts);
+        // a wrong --trust is an option error: found before any blob is read
+        const trust = opts.trust !== undefined ? await loadTrustMaterial(opts.trust) : undefined;
         const progress = cliProgress(opts);
         const report = await verifyMediaBlobs(opts.media, progress ? { progress } : {});
-        const updates = await verifyUpdates(opts, required, report);
+        const updates = await verifyUpdates(opts, trust, required, report);
         const notices = [...(await updateFileNotices(opts.media, opts.trust !== undefined)), ...(opts.trust !== undefined ? await trustNotices(opts.media, updates) : [])];
         const err = firstError(report, updates, notices);
         if (opts.json) {

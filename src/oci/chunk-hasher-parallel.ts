@@ -1,0 +1,170 @@
+/**
+ * Chunk digests computed on a worker thread, beside the copy that computes the whole-blob
+ * digest on the main thread: export pays for the chunk index with a second core instead of
+ * a second pass (bench: export with the chunk index vs skopeo copy).
+ *
+ * The copy reads each chunk straight into a buffer of this digester's pool; once written,
+ * the buffer is moved (transferred, not copied) to the worker, which moves it back with the
+ * chunk's digest. No byte is copied and no memory is allocated per chunk; memory is the pool
+ * (6 x 4 MiB). The worker is one per process, started on first use from inline source (so it
+ * also runs from the single executable, which has no files beside it), and does not keep the
+ * process alive when idle. Where no worker can start, chunks are hashed on the main thread.
+ */
+import { createHash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { DEFAULT_CHUNK_SIZE } from './chunk-index.js';
+import { hasMemberHeader } from './unpacked-size.js';
+
+/**
+ * The worker: the chunk's digest and, when asked (gzip layers), whether a gzip member header
+ * may start in it (unpacked-size.ts: the trailer's size is trusted only when none can), with
+ * the three bytes before the chunk (`edge`) for a header that straddles two chunks.
+ */
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const hasMemberHeader = ${hasMemberHeader.toString()};
+parentPort.on('message', (m) => {
+  const chunk = Buffer.from(m.buf, 0, m.len);
+  const hex = createHash('sha256').update(chunk).digest('hex');
+  const header = m.scan && (hasMemberHeader(Buffer.concat([Buffer.from(m.edge), chunk.subarray(0, 3)]), 0) || hasMemberHeader(chunk, m.first ? 1 : 0));
+  parentPort.postMessage({ id: m.id, hex, header, buf: m.buf }, [m.buf]);
+});
+`;
+
+interface ChunkResult {
+  hex: string;
+  header: boolean;
+  buf: ArrayBuffer;
+}
+
+interface Job {
+  resolve: (r: ChunkResult) => void;
+  reject: (e: Error) => void;
+}
+
+let worker: Worker | undefined;
+let broken = false;
+let nextId = 0;
+const jobs = new Map<number, Job>();
+
+function failAll(e: Error): void {
+  broken = true;
+  worker = undefined;
+  for (const j of jobs.values()) j.reject(e);
+  jobs.clear();
+}
+
+function getWorker(): Worker | undefined {
+  if (worker || broken) return worker;
+  try {
+    const w = new Worker(WORKER_SOURCE, { eval: true });
+    w.on('message', (m: ChunkResult & { id: number }) => {
+      const j = jobs.get(m.id);
+      jobs.delete(m.id);
+      if (jobs.size === 0) w.unref();
+      j?.resolve(m);
+    });
+    w.on('error', (e) => failAll(e));
+    w.on('exit', (code) => failAll(new Error(`the chunk hashing thread exited with code ${code}`)));
+    w.unref();
+    worker = w;
+  } catch {
+    broken = true;
+  }
+  return worker;
+}
+
+interface ChunkJob {
+  buf: ArrayBuffer;
+  len: number;
+  /** Scan for gzip member headers; `first`: the blob's first chunk (its own header at 0 does not count). */
+  scan: boolean;
+  first: boolean;
+  /** The last (up to) three bytes of the previous chunk. */
+  edge: Uint8Array;
+}
+
+/** Digest (and scan) the first `len` bytes of `buf`; `buf` travels to the worker and comes back in the result. */
+function hashChunk(job: ChunkJob): Promise<ChunkResult> {
+  const w = getWorker();
+  if (!w) {
+    const chunk = Buffer.from(job.buf, 0, job.len);
+    const header = job.scan && (hasMemberHeader(Buffer.concat([job.edge, chunk.subarray(0, 3)]), 0) || hasMemberHeader(chunk, job.first ? 1 : 0));
+    return Promise.resolve({ hex: createHash('sha256').update(chunk).digest('hex'), header, buf: job.buf });
+  }
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    jobs.set(id, { resolve, reject });
+    w.ref(); // a hash in flight keeps the process alive until it is answered
+    w.postMessage({ id, ...job }, [job.buf]);
+  });
+}
+
+/**
+ * A pool of chunk-sized buffers and the digests of the chunks submitted from them, in
+ * submission order. `acquire` waits while every buffer is out (back-pressure).
+ */
+export class ChunkDigester {
+  private readonly free: ArrayBuffer[] = [];
+  private readonly waiting: ((b: ArrayBuffer) => void)[] = [];
+  private readonly digests: Promise<string>[] = [];
+  private created = 0;
+  private edge: Uint8Array = new Uint8Array(0);
+  /** A gzip member header may start after offset 0 (only with `scanGzip`; see unpacked-size.ts). */
+  private header = false;
+
+  constructor(
+    readonly chunkSize: number = DEFAULT_CHUNK_SIZE,
+    private readonly buffers = 6,
+    /** Also look for gzip member headers, for the layer's unpacked size without a second read. */
+    readonly scanGzip = false,
+  ) {}
+
+  /** A chunk-sized buffer to read into; give it back with `submit` or `release`. */
+  async acquire(): Promise<Buffer> {
+    const ab = this.free.pop() ?? (this.created < this.buffers ? (this.created++, new ArrayBuffer(this.chunkSize)) : await new Promise<ArrayBuffer>((r) => this.waiting.push(r)));
+    return Buffer.from(ab, 0, this.chunkSize);
+  }
+
+  /** Return a buffer unused. */
+  release(buf: Buffer): void {
+    this.giveBack(buf.buffer as ArrayBuffer);
+  }
+
+  /** The next chunk is the first `len` bytes of `buf` (from `acquire`); the buffer must not be used afterwards. */
+  submit(buf: Buffer, len: number): void {
+    const first = this.digests.length === 0;
+    const edge = this.edge;
+    this.edge = Uint8Array.prototype.slice.call(buf, Math.max(0, len - 3), len); // a copy: `buf` is about to move
+    const job = hashChunk({ buf: buf.buffer as ArrayBuffer, len, scan: this.scanGzip, first, edge }).then(
+      ({ hex, header, buf: back }) => {
+        this.header ||= header;
+        this.giveBack(back);
+        return hex;
+      },
+      (e: Error) => {
+        this.giveBack(new ArrayBuffer(this.chunkSize)); // the worker died with it: nobody waits for ever
+        throw e;
+      },
+    );
+    job.catch(() => undefined); // awaited in finish(); not an unhandled rejection meanwhile
+    this.digests.push(job);
+  }
+
+  /** The chunk digests (hex), in order, once all are hashed. */
+  finish(): Promise<string[]> {
+    return Promise.all(this.digests);
+  }
+
+  /** After finish(): whether a gzip member header may start after offset 0 (undefined unless `scanGzip`). */
+  maybeMultiMember(): boolean | undefined {
+    return this.scanGzip ? this.header : undefined;
+  }
+
+  private giveBack(ab: ArrayBuffer): void {
+    const next = this.waiting.shift();
+    if (next) next(ab);
+    else this.free.push(ab);
+  }
+}

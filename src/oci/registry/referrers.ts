@@ -1,0 +1,78 @@
+/**
+ * The signed update travels with its image: the update manifest, its CMS signature and the
+ * chunk index go to the registry as one OCI artifact (artifactType
+ * application/vnd.ferry.update.v1+json) whose `subject` is the image manifest (image-spec
+ * 1.1, manifest.md). A registry without the referrers API (no OCI-Subject header in the PUT's
+ * answer, e.g. distribution 2.8) gets the referrers tag schema: an index tagged
+ * sha256-<hex of the subject> listing the artifact (distribution-spec, "Referrers Tag Schema").
+ */
+import { FerryError } from '../../errors.js';
+import { parseStrictJson } from '../../util/json.js';
+import { sha256Digest } from '../digest.js';
+import { Caps, type Descriptor, digestHex, MediaType, parseImageIndex } from '../types.js';
+import type { RegistryClient } from './client.js';
+import { getManifestIfAny, pushBlob, putManifest } from './upload.js';
+import { Readable } from 'node:stream';
+
+/** artifactType of a ferry update pushed beside its image. */
+export const FERRY_UPDATE_ARTIFACT = 'application/vnd.ferry.update.v1+json';
+/** Media type of the update's CMS signature layer. */
+export const FERRY_SIGNATURE_MEDIA = 'application/vnd.ferry.update.signature.v1+cms';
+/** Media type of the chunk index layer. */
+export const FERRY_CHUNKS_MEDIA = 'application/vnd.ferry.chunks.v1+json';
+/** The empty config of an artifact (image-spec 1.1). */
+export const EMPTY_CONFIG: Descriptor = { mediaType: 'application/vnd.oci.empty.v1+json', digest: sha256Digest(Buffer.from('{}')), size: 2 };
+
+/** One layer of the artifact: its media type and bytes. */
+export interface ArtifactPart {
+  mediaType: string;
+  bytes: Buffer;
+  title: string;
+}
+
+/** The referrers tag of a subject digest: sha256-<hex>. */
+export function referrersTag(digest: string): string {
+  return `sha256-${digestHex(digest)}`;
+}
+
+/** Build the artifact manifest bytes (pure). */
+export function artifactManifest(subject: Descriptor, parts: ArtifactPart[], annotations: Record<string, string>): Buffer {
+  const layers = parts.map((p) => ({ mediaType: p.mediaType, digest: sha256Digest(p.bytes), size: p.bytes.length, annotations: { 'org.opencontainers.image.title': p.title } }));
+  const m = {
+    schemaVersion: 2,
+    mediaType: MediaType.imageManifest,
+    artifactType: FERRY_UPDATE_ARTIFACT,
+    config: EMPTY_CONFIG,
+    layers,
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    annotations,
+  };
+  return Buffer.from(JSON.stringify(m));
+}
+
+/** Push the artifact attached to `subject`; returns its descriptor and whether the tag-schema fallback was written. */
+export async function pushArtifact(client: RegistryClient, subject: Descriptor, parts: ArtifactPart[], annotations: Record<string, string>): Promise<{ descriptor: Descriptor; fallback: boolean }> {
+  await pushBlob(client, EMPTY_CONFIG, () => Readable.from([Buffer.from('{}')]));
+  for (const p of parts) await pushBlob(client, { mediaType: p.mediaType, digest: sha256Digest(p.bytes), size: p.bytes.length }, () => Readable.from([p.bytes]));
+  const bytes = artifactManifest(subject, parts, annotations);
+  const put = await putManifest(client, sha256Digest(bytes), bytes, MediaType.imageManifest);
+  const descriptor: Descriptor = { mediaType: MediaType.imageManifest, digest: put.digest, size: bytes.length, artifactType: FERRY_UPDATE_ARTIFACT, annotations } as Descriptor;
+  if (put.subject !== undefined) return { descriptor, fallback: false };
+  await addToReferrersTag(client, subject.digest, descriptor);
+  return { descriptor, fallback: true };
+}
+
+/** Add `entry` to the referrers index tagged sha256-<hex> (created when absent; an entry with the same digest is not repeated). */
+async function addToReferrersTag(client: RegistryClient, subject: string, entry: Descriptor): Promise<void> {
+  const tag = referrersTag(subject);
+  const old = await getManifestIfAny(client, tag, MediaType.imageIndex, Caps.indexJson);
+  let manifests: Descriptor[] = [];
+  if (old) {
+    const index = parseImageIndex(parseStrictJson(old, Caps.indexJson, `referrers index ${tag}`), `referrers index ${tag}`);
+    if (index.manifests.some((d) => d.digest === entry.digest)) return;
+    manifests = index.manifests;
+  }
+  const next = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.imageIndex, manifests: [...manifests, entry] }));
+  if (next.length > Caps.indexJson) throw new FerryError('LIMIT_EXCEEDED', `referrers index ${tag} would be over ${Caps.indexJson} bytes`);
+  await putManifest(client, tag, next, MediaType.imageIndex);
+}
