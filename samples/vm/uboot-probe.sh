@@ -37,9 +37,9 @@ fi
 W="$OUT/work" && rm -rf "$W" && mkdir -p "$W/boot" "$W/a/boot" "$W/b/boot"
 mkimage -A arm64 -T script -C none -d "$REPO/samples/uboot/boot.cmd" "$W/boot/boot.scr" >/dev/null
 cp "$CACHE/Image" "$W/a/boot/Image" && cp "$CACHE/Image" "$W/b/boot/Image"
-mkfs.ext4 -q -F -L boot -d "$W/boot" "$W/p1.img" 16M 2>/dev/null
-mkfs.ext4 -q -F -L rootfs-a -d "$W/a" "$W/p2.img" 64M 2>/dev/null
-mkfs.ext4 -q -F -L rootfs-b -d "$W/b" "$W/p3.img" 64M 2>/dev/null
+mkfs.ext4 -q -F -L boot -d "$W/boot" "$W/p1.img" 16M >/dev/null 2>&1
+mkfs.ext4 -q -F -L rootfs-a -d "$W/a" "$W/p2.img" 64M >/dev/null 2>&1
+mkfs.ext4 -q -F -L rootfs-b -d "$W/b" "$W/p3.img" 64M >/dev/null 2>&1
 truncate -s 150M "$OUT/disk.img"
 sfdisk -q "$OUT/disk.img" <<EOF
 label: gpt
@@ -54,27 +54,29 @@ rm -rf "$W"
 
 # --- the flash: bank 0 U-Boot, bank 1 the environment (erased = 0xff), 64 MiB each ---
 truncate -s 64M "$OUT/flash0.img" && dd if="$UBOOT" of="$OUT/flash0.img" conv=notrunc status=none
-tr '\000' '\377' < /dev/zero | head -c $((64 * 1024 * 1024)) > "$OUT/flash1.img"
+dd if=/dev/zero bs=1M count=64 status=none | tr '\000' '\377' > "$OUT/flash1.img"
 echo "$OUT/flash1.img 0x0 0x40000 0x40000" > "$OUT/fw_env.config"
 
 # boot once: print the slot U-Boot chose (the kernel's command line) and the saved environment
 boot() {
   local name="$1" log="$OUT/$1.log"
-  timeout -s KILL "${FERRY_VM_UBOOT_TIMEOUT:-240}" nice -n 5 qemu-system-aarch64 -M virt -cpu cortex-a57 -m 512 -display none -nodefaults -serial stdio \
+  nice -n 5 qemu-system-aarch64 -M virt -cpu cortex-a57 -m 512 -display none -nodefaults -serial stdio \
     -drive if=pflash,format=raw,readonly=on,file="$OUT/flash0.img" -drive if=pflash,format=raw,file="$OUT/flash1.img" \
     -drive if=none,format=raw,file="$OUT/disk.img",id=disk -device virtio-blk-pci,drive=disk > "$log" 2>&1 &
-  local pid=$! i=0
-  while [ $i -lt 480 ] && kill -0 $pid 2>/dev/null; do
+  local pid=$! i=0 # nice execs QEMU: $! is QEMU itself, killed below whatever happens
+  while [ $i -lt 180 ] && kill -0 $pid 2>/dev/null; do
     grep -aq 'Kernel command line:' "$log" && break
     i=$((i + 1)); sleep 0.5
   done
   kill -KILL $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
-  local cmdline; cmdline="$(grep -a -m1 'Kernel command line:' "$log" | sed 's/.*Kernel command line: //' | tr -d '\r')"
+  local cmdline; cmdline="$(grep -a -m1 'Kernel command line:' "$log" | sed 's/.*Kernel command line: //' | tr -d '\r' || true)"
   echo "uboot-probe: $name: ${cmdline:-no kernel started (see $log)}"
-  echo "uboot-probe: $name: env $(fw_printenv -c "$OUT/fw_env.config" 2>/dev/null | grep '^BOOT_' | tr '\n' ' ')"
+  echo "uboot-probe: $name: env $(fw_printenv -c "$OUT/fw_env.config" 2>&1 | grep -a '^BOOT_\|rror\|CRC' | tr '\n' ' ' || true)"
+  echo "uboot-probe: $name: U-Boot said: $(grep -a 'Flash\|Failed\|Bad \|SCRIPT\|bytes read' "$log" | head -12 | tr -d '\r' | tr '\n' '|' || true)"
 }
 log "boot 1: fresh environment (boot.cmd sets BOOT_ORDER=\"A B\", 3 tries each)"
 boot fresh
 log "ferry's setPrimary(B, 3): fw_setenv BOOT_ORDER=\"B A\" BOOT_B_LEFT=3"
-printf 'BOOT_ORDER=B A\nBOOT_B_LEFT=3\n' > "$OUT/set.txt" && fw_setenv -c "$OUT/fw_env.config" -s "$OUT/set.txt"
-for n in 1 2 3 4; do boot "after-apply-$n"; done
+printf 'BOOT_ORDER=B A\nBOOT_B_LEFT=3\n' > "$OUT/set.txt"
+fw_setenv -c "$OUT/fw_env.config" -s "$OUT/set.txt" 2>&1 | sed 's/^/uboot-probe: fw_setenv: /' || log "fw_setenv failed (exit ${PIPESTATUS[0]})"
+boot after-apply
