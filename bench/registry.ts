@@ -37,9 +37,12 @@ export async function startBenchRegistry(ctx: OpsContext): Promise<BenchRegistry
   return { reg };
 }
 
+/** The chunk cache of the registry rows: cleared before each run, as the oci-archive rows do. */
+const cacheOf = (ctx: OpsContext) => join(ctx.scratch, 'chunk-cache-registry');
+
 function exportArgv(ctx: OpsContext, host: string, stick: string, version: string): string[] {
   const signer = ctx.signer !== undefined ? ['--signer', ctx.signer, '--compatible', 'bench,device'] : [];
-  return [...ferryArgv(), 'export', '--image', `docker://${host}/bench:${version}`, '--tls-verify=false', '--media', stick, '--create', '--target', BENCH_TARGET, '--version', version, ...signer, '--no-chunk-cache'];
+  return [...ferryArgv(), 'export', '--image', `docker://${host}/bench:${version}`, '--tls-verify=false', '--media', stick, '--create', '--target', BENCH_TARGET, '--version', version, ...signer, '--chunk-cache', cacheOf(ctx)];
 }
 
 function side(br: BenchRegistry, c: Omit<Contender, 'notRun'>): Contender {
@@ -60,6 +63,7 @@ export function registryComparisons(ctx: OpsContext, br: BenchRegistry): Compari
   let n = 0;
   const reset = async (d: string) => {
     await rm(d, { recursive: true, force: true });
+    await rm(cacheOf(ctx), { recursive: true, force: true });
     await mkdir(d, { recursive: true });
   };
   const exportRow: Comparison = {
