@@ -9,6 +9,7 @@ import { setRegistryMediaOptions } from '../../media/registry-media.js';
 import { action, askProceed, cliProgress, printJson, printLines, printNotes } from '../run.js';
 import { registerAuto } from './device-auto.js';
 import { registerInit } from './device-init.js';
+import { registerDrift } from './device-drift.js';
 
 
 interface CommonOpts {
@@ -155,4 +156,5 @@ export function registerDevice(program: Command): void {
   registerStatus(device);
   registerInit(device);
   registerAuto(device);
+  registerDrift(device);
 }
