@@ -19,6 +19,7 @@ import { fsPath } from './extract/whiteouts.js';
 import { parentOf } from './extract/entry-path.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { loadState, saveState, type DeviceState } from './state.js';
+import { mediaIndexFrom } from './drift-media.js';
 import type { SlotName } from './types.js';
 import * as fsp from 'node:fs/promises';
 
@@ -30,11 +31,9 @@ export interface DriftOptions extends DeviceOptions {
   ignore?: string[];
   /** Trust size + mtime; hash only files whose size or mtime differ. */
   fast?: boolean;
-  /** A stick: the receipt goes there (and its signed file index is used when the device has none). */
+  /** A stick: the receipt goes there, and its signed file index is used for a slot the device has none for. */
   mediaRoot?: string;
   clock?: () => Date;
-  /** Signed indexes from the stick, by image digest (drift-media.ts supplies it). */
-  mediaIndex?: (state: DeviceState, slot: SlotName) => Promise<FileIndex | undefined>;
 }
 
 /** One difference. `path` is absolute, for people ("/etc/hostname"). */
@@ -69,7 +68,7 @@ export interface DriftReport {
 }
 
 /** Compare a slot with its file index. */
-export async function driftSlot(opts: DriftOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>): Promise<DriftReport> {
+export async function driftSlot(opts: DriftOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot' | 'verifyMedia'>): Promise<DriftReport> {
   const dev = await openDevice(opts, deps);
   const lock = await lockDevice(dev, 'drift');
   try {
@@ -78,7 +77,8 @@ export async function driftSlot(opts: DriftOptions, deps: Pick<DeviceDeps, 'slot
     const state = await loadState(dev.config.stateDir);
     const slotName = opts.slot ?? dev.booted;
     const rec = state.slots[slotName];
-    const { index, from } = await indexFor(dev.config.stateDir, state, slotName, opts);
+    const fromMedia = opts.mediaRoot === undefined ? undefined : mediaIndexFrom(opts.mediaRoot, dev, deps, clock);
+    const { index, from } = await indexFor(dev.config.stateDir, state, slotName, fromMedia);
     const slot = dev.slots[slotName];
     if (!slot.openTree) throw new FerryError('FILE_INDEX_MISSING', `slot ${slotName} is a ${slot.type} slot, which holds no file tree ferry can walk`);
     const tree = await slot.openTree();
@@ -107,12 +107,12 @@ export async function driftSlot(opts: DriftOptions, deps: Pick<DeviceDeps, 'slot
 }
 
 /** The index for a slot: the device's own when it describes the image the slot holds, else the stick's signed one. */
-async function indexFor(stateDir: string, state: DeviceState, slot: SlotName, opts: DriftOptions): Promise<{ index: FileIndex; from: 'device' | 'media' }> {
+async function indexFor(stateDir: string, state: DeviceState, slot: SlotName, fromMedia: ReturnType<typeof mediaIndexFrom> | undefined): Promise<{ index: FileIndex; from: 'device' | 'media' }> {
   const rec = state.slots[slot];
   if (rec.status === 'empty' || rec.imageDigest === undefined) throw new FerryError('FILE_INDEX_MISSING', `slot ${slot} holds no recorded image (${rec.status}); nothing to compare it with`);
   const own = await readIndexFile(slotIndexPath(stateDir, slot), `file index of slot ${slot}`);
   if (own && own.image === rec.imageDigest) return { index: own, from: 'device' };
-  const signed = opts.mediaIndex ? await opts.mediaIndex(state, slot) : undefined;
+  const signed = fromMedia ? await fromMedia(state, slot) : undefined;
   if (signed) return { index: signed, from: 'media' };
   const why = own ? `its file index describes ${own.image}, not ${rec.imageDigest}` : 'this device did not record a file index when it wrote it';
   throw new FerryError('FILE_INDEX_MISSING', `slot ${slot} (${rec.version ?? rec.imageDigest}): ${why}; give --media with a stick exported with --file-index, or reinstall the update`);

@@ -49,7 +49,7 @@ export function registerDrift(device: Command): void {
     .option('--slot <slot>', 'A or B (default: the booted slot)', parseSlot)
     .option('--ignore <glob>', 'leave out paths matching this glob (e.g. "/var/**"); repeatable, added to drift.ignore of the config', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--fast', 'trust size and mtime: hash only files whose size or mtime differ')
-    .option('--media <dir>', 'a writable stick to write the drift receipt to')
+    .option('--media <dir>', 'a stick: the drift receipt is written to it, and a signed file index on it (export --file-index) is used for a slot this device did not index')
     .action(
       action(async (opts: DriftCliOptions) => {
         const r = await driftSlot(

@@ -17,8 +17,6 @@ import { createHash } from 'node:crypto';
 import { FerryError } from '../../errors.js';
 
 export const FILE_INDEX_SCHEMA = 'ferry.files/v1';
-/** The media type of a file index blob on a stick (gzip-compressed JSON). */
-export const FILE_INDEX_MEDIA_TYPE = 'application/vnd.ferry.files.v1+json+gzip';
 /**
  * Entries an index may hold: an entry costs ~350 bytes in memory, so the cap keeps an index
  * under ~175 MiB at worst; a Debian minbase has ~10,000 entries, a full desktop ~300,000.
