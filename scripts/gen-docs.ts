@@ -12,7 +12,7 @@ import { ERROR_CODES, type ErrorCode } from '../src/errors.js';
 import { ERROR_PLACES } from '../src/errors-hq.js';
 import { explainError, stringsFor } from '../tui/strings.js';
 
-const EXIT_MEANING: Record<number, string> = { 0: 'success', 1: 'failure', 2: 'usage or config error', 3: 'verification / security refusal', 4: 'nothing applicable', 5: 'media or I/O error' };
+const EXIT_MEANING: Record<number, string> = { 0: 'success', 1: 'failure', 2: 'usage or config error', 3: 'verification / security refusal', 4: 'nothing applicable', 5: 'media or I/O error', 6: 'drift found' };
 
 function walk(cmd: Command, prefix: string, out: string[]): void {
   const name = prefix ? `${prefix} ${cmd.name()}` : cmd.name();

@@ -95,6 +95,9 @@ export const ERROR_PLACES: Record<ErrorCode, ErrorPlaceEntry> = {
   WRONG_TARGET: dev,
 
   SLOT_BUSY: dev,
+  DRIFT_FOUND: dev,
+  FILE_INDEX_MISSING: both('the update pins no file index, so files cannot be compared', 're-export the update with ferry export --file-index'),
+  CORRUPT_FILE_INDEX: both('a file index is malformed or truncated', STICK_DAMAGED),
   UPDATE_PENDING: dev,
   SLOT_WRITE_FAILED: dev,
   BOOTLOADER_ERROR: dev,

@@ -12,6 +12,8 @@ export const ExitCode = {
   SECURITY: 3,
   NOT_APPLICABLE: 4,
   MEDIA_IO: 5,
+  /** `ferry device drift` found the slot differing from its image's file index. */
+  DRIFT: 6,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -116,6 +118,14 @@ export const ERROR_CODES = {
   CONFIRMATION_REQUIRED: ExitCode.USAGE,
   ALREADY_PROVISIONED: ExitCode.USAGE,
   INTERNAL: ExitCode.FAILURE,
+
+  // file index and drift
+  /** The slot's files differ from the file index of the image it holds. */
+  DRIFT_FOUND: ExitCode.DRIFT,
+  /** No file index is known for the slot (written before ferry kept one, by bootc, or over the entry cap). */
+  FILE_INDEX_MISSING: ExitCode.FAILURE,
+  /** A file index (device state or stick) is malformed or truncated. */
+  CORRUPT_FILE_INDEX: ExitCode.MEDIA_IO,
 } as const satisfies Record<string, ExitCode>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

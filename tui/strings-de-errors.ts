@@ -82,5 +82,8 @@ export const ERRORS_DE: Partial<Record<ErrorCode, ErrorHelp>> = {
   ROLLBACK_REFUSED: { what: 'es gibt keine bestätigte ältere Version im anderen Slot', next: 'kein Weg zurück; bei Problemen den Support anrufen' },
   CONFIRMATION_REQUIRED: { what: 'diese Aktion braucht eine ausdrückliche Bestätigung', next: 'die Aktion erneut wählen und bestätigen' },
   ALREADY_PROVISIONED: { what: 'dieses Gerät wurde bereits anders eingerichtet', next: 'Support anrufen: ferry device init --force ersetzt die Einrichtung' },
+  DRIFT_FOUND: { what: 'Dateien des Systems weichen vom installierten Abbild ab', next: 'die Liste der Abweichungen ansehen; das Update neu installieren, wenn sie nicht gewollt sind' },
+  FILE_INDEX_MISSING: { what: 'ferry hat keine Dateiliste dieses Systems zum Vergleich', next: 'das nächste Update mit dem aktuellen ferry installieren oder einen Stick mit --file-index verwenden' },
+  CORRUPT_FILE_INDEX: { what: 'die Dateiliste dieses Systems ist beschädigt', next: 'das Update neu installieren; wenn es bleibt, den Support anrufen' },
   INTERNAL: { what: 'ferry ist auf ein unerwartetes Problem gestoßen', next: 'Protokoll ansehen (l), dann Support anrufen' },
 };

@@ -82,5 +82,8 @@ export const ERRORS_EN: Partial<Record<ErrorCode, ErrorHelp>> = {
   ROLLBACK_REFUSED: { what: 'there is no committed system in the other slot to go back to', next: 'nothing to roll back to; call support if this system misbehaves' },
   CONFIRMATION_REQUIRED: { what: 'this action needs an explicit confirmation', next: 'choose the action again and confirm it' },
   ALREADY_PROVISIONED: { what: 'this device was already set up differently', next: 'call support: ferry device init --force replaces the setup' },
+  DRIFT_FOUND: { what: 'files of the system differ from the image that was installed', next: 'see the drift list; reinstall the update if the changes are not wanted' },
+  FILE_INDEX_MISSING: { what: 'ferry has no list of the files of this system to compare with', next: 'install the next update with the current ferry, or use a stick exported with --file-index' },
+  CORRUPT_FILE_INDEX: { what: 'the list of the files of this system is damaged', next: 'reinstall the update; if it persists, call support' },
   INTERNAL: { what: 'ferry hit an unexpected problem', next: 'see the log (l), then call support' },
 };

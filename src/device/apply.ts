@@ -9,7 +9,8 @@ import type { Readable } from 'node:stream';
 import { FerryError, toFerryError } from '../errors.js';
 import { openMediaLayout } from '../media/source.js';
 import { CHUNK_INDEX_CAP, type ChunkIndex, chunksOf, parseChunkIndex } from '../oci/chunk-index.js';
-import { readChunkVerified } from '../oci/chunk-reader.js';
+import { chunkVerifiedStream, readChunkVerified } from '../oci/chunk-reader.js';
+import { isRegistryMedia } from '../media/registry-media.js';
 import type { Descriptor } from '../oci/types.js';
 import { noProgress, type ProgressFn } from '../progress.js';
 import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, lockDevice, openDevice, planInputs } from './context.js';
@@ -20,7 +21,8 @@ import { settleDeadApply } from './interrupted.js';
 import { keepRevocation } from './revocation.js';
 import { type DeviceState, loadState, raiseTrustedTime, saveState } from './state.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
-import type { Slot } from './types.js';
+import type { Slot, SlotWriteResult } from './types.js';
+import { removeIndexFile, slotIndexPath, writeIndexFile } from './files/index-store.js';
 
 /** What `ferry device apply` asks of the engine. */
 export interface ApplyOptions extends DeviceOptions {
@@ -83,8 +85,9 @@ export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise
       const image = await openPlannedImage(run, plan);
       await confirmPlan(run, plan, skipped, image);
       await markTargetBad(run, plan);
-      const bytesWritten = await writeSlot(run, plan, slot, image);
-      await recordInstall(run, plan, verified);
+      const written = await writeSlot(run, plan, slot, image);
+      const bytesWritten = written.bytesWritten;
+      await recordInstall(run, plan, verified, written);
       await switchBootloader(run, plan);
       const receipt = makeReceipt(run, 'success', plan, { bytesWritten, skipped });
       const delivery = await finish(run, receipt);
@@ -148,7 +151,10 @@ function blobOpener({ layout, chunks }: PlannedImage): (desc: Descriptor, what: 
   if (chunks === undefined) return (desc, what) => layout.openBlob(desc, what);
   return (desc, what) => {
     if (!Object.hasOwn(chunks.blobs, desc.digest)) return layout.openBlob(desc, what);
-    return readChunkVerified(() => layout.blobRange(desc.digest), desc, chunksOf(chunks, desc, what), chunks.chunkSize, what);
+    const list = chunksOf(chunks, desc, what);
+    // a site registry streams the blob (no file range): the same chunk checks on the stream, unverified bytes never passed on
+    if (isRegistryMedia(layout.root)) return chunkVerifiedStream(layout.openBlob(desc, what), desc, list, chunks.chunkSize, what);
+    return readChunkVerified(() => layout.blobRange(desc.digest), desc, list, chunks.chunkSize, what);
   };
 }
 
@@ -202,11 +208,13 @@ async function markTargetBad(run: Run, plan: InstallPlan): Promise<void> {
     imageDigest: u.image.manifest.digest,
   };
   await saveState(run.dev.config.stateDir, run.state);
+  // The slot's old file index no longer describes it from here on.
+  await removeIndexFile(slotIndexPath(run.dev.config.stateDir, plan.target));
   faultPoint('after-mark-bad');
 }
 
 /** Step write: stream the verified image into the slot (digests checked while streaming). */
-async function writeSlot(run: Run, plan: InstallPlan, slot: Slot, planned: PlannedImage): Promise<number> {
+async function writeSlot(run: Run, plan: InstallPlan, slot: Slot, planned: PlannedImage): Promise<SlotWriteResult> {
   throwIfCancelled(run);
   const { layout, image } = planned;
   const u = plan.update.image;
@@ -217,13 +225,15 @@ async function writeSlot(run: Run, plan: InstallPlan, slot: Slot, planned: Plann
       throw toFerryError(e).withContext(`slot ${plan.target} (${slot.describe()})`);
     });
   throwIfCancelled(run);
-  return res.bytesWritten;
+  return res;
 }
 
 /** Step record: the target now holds the update, pending its first good boot; trust state only rises. */
-async function recordInstall(run: Run, plan: InstallPlan, verified: MediaVerifyResult): Promise<void> {
+async function recordInstall(run: Run, plan: InstallPlan, verified: MediaVerifyResult, written: SlotWriteResult): Promise<void> {
   faultPoint('before-record');
   const { state } = run;
+  // The file index goes down first, then the record that names the image it describes.
+  if (written.fileIndex) await writeIndexFile(slotIndexPath(run.dev.config.stateDir, plan.target), written.fileIndex);
   const u = plan.update;
   state.slots[plan.target] = {
     status: 'pending',

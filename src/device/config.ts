@@ -3,6 +3,7 @@
  * `parseDeviceConfig` is pure and lists every bad field at once (CONFIG_INVALID);
  * unknown slot and bootloader types are refused with the list of known ones.
  */
+import { type DriftConfig, parseDriftConfig } from './files/glob.js';
 import { AUTO_KEYS, type AutoSettings, parseAutoSettings } from './auto-config.js';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
@@ -72,6 +73,8 @@ export interface DeviceConfig {
   policy: DevicePolicy;
   rebootCommand: string;
   bootedSlot: SlotName | undefined;
+  /** What `ferry device drift` leaves out. */
+  drift: DriftConfig;
   /** What a stick insertion starts, the maintenance window, unattended reboot (auto-config.ts). */
   auto: AutoSettings;
 }
@@ -82,7 +85,7 @@ export interface KnownTypes {
   bootloaders: readonly string[];
 }
 
-const TOP_KEYS: readonly string[] = ['compatible', 'deviceId', 'stateDir', 'trustDir', 'slots', 'bootloader', 'healthCheck', 'policy', 'rebootCommand', 'bootedSlot', '$comment', ...AUTO_KEYS];
+const TOP_KEYS: readonly string[] = ['compatible', 'deviceId', 'stateDir', 'trustDir', 'slots', 'bootloader', 'healthCheck', 'policy', 'rebootCommand', 'bootedSlot', 'drift', '$comment', ...AUTO_KEYS];
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -118,6 +121,7 @@ export function parseDeviceConfig(v: unknown, known: KnownTypes, defaultDeviceId
     rebootCommand: str('rebootCommand', 'systemctl reboot'),
     bootedSlot: undefined,
     auto: parseAutoSettings(v, bad),
+    drift: parseDriftConfig(v.drift, bad),
   };
   if (v.bootedSlot !== undefined) {
     if (v.bootedSlot === 'A' || v.bootedSlot === 'B') cfg.bootedSlot = v.bootedSlot;

@@ -17,7 +17,7 @@ export const RECEIPT_SCHEMA = 'ferry.receipt/v1';
 /** One receipt. */
 export interface Receipt {
   schema: typeof RECEIPT_SCHEMA;
-  action: 'apply' | 'boot-check' | 'mark-good' | 'mark-bad' | 'rollback';
+  action: 'apply' | 'boot-check' | 'mark-good' | 'mark-bad' | 'rollback' | 'drift';
   /** UTC stamp used in the file name, e.g. 20261122T001500.123Z. */
   stamp: string;
   deviceId: string;
@@ -42,6 +42,8 @@ export interface Receipt {
   message?: string;
   /** Set on a rollback the operator chose: when, from which version, to which. */
   rollback?: OperatorRollback;
+  /** A drift check's findings (the first 200 differences; the counts are complete). */
+  drift?: { counts: Record<'added' | 'removed' | 'content' | 'metadata', number>; items: Array<{ path: string; change: string; details?: string[] }>; truncated: boolean; indexFrom: 'device' | 'media'; fast: boolean };
 }
 
 /** A compact UTC stamp for file names (no colons, sortable). */

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import type { ProgressFn } from '../progress.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
 import type { Descriptor } from '../oci/types.js';
+import type { FileIndex } from './files/file-index.js';
 
 export type SlotName = 'A' | 'B';
 export const SLOT_NAMES: readonly SlotName[] = ['A', 'B'];
@@ -52,6 +53,8 @@ export interface SlotWriteResult {
   bytesWritten: number;
   /** e.g. the staged digest for bootc. */
   details?: Record<string, unknown>;
+  /** The final tree, recorded while writing (dir and block slots; absent over the entry cap). */
+  fileIndex?: FileIndex;
 }
 
 /** The sizes an update manifest records for its image (trust/types.ts). */
@@ -90,6 +93,16 @@ export interface Slot {
   requiredBytes?(image: ImageSize): SpaceNeed;
   /** Erase/format and write the image; throws FerryError; leaves nothing mounted. */
   write(req: SlotWriteRequest): Promise<SlotWriteResult>;
+  /** The slot's tree for reading (drift): absent for slots that hold no file tree (bootc). */
+  openTree?(): Promise<SlotTree>;
+}
+
+/** A slot's root filesystem opened for reading; release() undoes what opening did (a read-only mount). */
+export interface SlotTree {
+  root: string;
+  /** Paths that the slot type itself adds (an ext4's /lost+found), not drift. */
+  ignore: string[];
+  release(): Promise<void>;
 }
 
 /** The bootloader's view of both slots. */

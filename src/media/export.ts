@@ -3,6 +3,7 @@
  * (plan, check capacity, write layers, config, manifest, index last). Blobs already on
  * the stick are shared, not rewritten. Signing is a separate step (publish.ts).
  */
+import { writeFileIndex } from './file-index-writer.js';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
@@ -34,6 +35,8 @@ export interface ExportRequest {
   compress?: CompressChoice;
   /** Write the chunk index the signed update will pin (default true); false for an export that will not be signed now. */
   chunkIndex?: boolean;
+  /** Also compute the image's file index (every file with metadata and SHA-256) and write it as a blob for the signed update to pin. */
+  fileIndex?: boolean;
   /** Re-hash blobs already on the media instead of trusting name + size. */
   verifyExisting?: boolean;
   /** HQ's cache of chunk lists (oci/chunk-cache.ts): layers already on the stick are not re-read for their chunk digests. */
@@ -72,6 +75,8 @@ export interface ExportResult {
   unpackedBytes?: number;
   /** The chunk index blob (oci/chunk-index.ts) written beside the image, to pin in the update manifest (absent with chunkIndex: false). */
   chunkIndex?: Descriptor;
+  /** The file index blob (media/file-index-writer.ts), with fileIndex: true. */
+  fileIndex?: Descriptor;
   blobsWritten: number;
   bytesWritten: number;
   blobsSkipped: number;
@@ -187,6 +192,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   // The chunk index is a loose blob that only a signed update manifest names: written (before
   // index.json names the image) when the caller will sign, so an unsigned export leaves no orphan.
   const chunkIndex = req.chunkIndex === false ? undefined : await writeChunkIndex(store, layers, opts);
+  const fileIndex = req.fileIndex ? await writeFileIndex(store, man.descriptor, layers, opts) : undefined;
 
   const converted = sourceRecord(input.transport, src, req.compress ?? 'keep', man.descriptor, cfg.descriptor);
   const entry: Descriptor = {
@@ -203,7 +209,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   lock.commit();
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
   const replaced = existing && req.replace && existing.digest !== entry.digest ? { replaced: existing.digest } : {};
-  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...(chunkIndex ? { chunkIndex } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), ...(converted ? { source: converted.source } : {}), warnings: [...(converted ? [converted.warning] : []), ...repairedWarnings(store.layout.repaired)] };
+  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...(chunkIndex ? { chunkIndex } : {}), ...(fileIndex ? { fileIndex } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), ...(converted ? { source: converted.source } : {}), warnings: [...(converted ? [converted.warning] : []), ...repairedWarnings(store.layout.repaired)] };
 }
 
 /** Remove `updates/<id>.json` (first: nothing lists the update any more) and then its signature. */

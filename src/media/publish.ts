@@ -43,6 +43,8 @@ export interface PublishRequest {
    * null: pin none (media as an older ferry made them; devices refuse them by default).
    */
   chunkIndex?: Descriptor | null;
+  /** The file index blob written by export --file-index (ExportResult.fileIndex), pinned as image.fileIndex. */
+  fileIndex?: Descriptor;
   /** Where the image came from when export converted it (ExportResult.source): recorded as image.source. */
   source?: ImageSource;
   /** Earlier target names this target succeeds (a device bound to one of them may switch). */
@@ -161,7 +163,8 @@ export async function publishUpdate(req: PublishRequest): Promise<PublishResult>
   const base = { manifestPath, signaturePath, lastAccepted: isoSeconds(plan.lastAccepted), warnings: plan.warnings };
   const kept = req.replace ? undefined : await signedForSameImage(manifestPath, req.manifest);
   // one made before chunk indexes existed is signed anew, so devices can verify it while streaming
-  if (kept && (kept.image.chunkIndex !== undefined || manifest.image.chunkIndex === undefined)) return { ...base, manifest: kept, kept: true };
+  const keepsIndexes = kept && (kept.image.chunkIndex !== undefined || manifest.image.chunkIndex === undefined) && (kept.image.fileIndex !== undefined || manifest.image.fileIndex === undefined);
+  if (kept && keepsIndexes) return { ...base, manifest: kept, kept: true };
   const signature = await createSignedData(bytes, [plan.signer], now);
   try {
     await fsp.mkdir(dir, { recursive: true });
@@ -226,6 +229,7 @@ export function buildUpdateManifest(req: PublishRequest, now: Date): UpdateManif
       payloadBytes: req.payloadBytes,
       ...(req.unpackedBytes !== undefined ? { unpackedBytes: req.unpackedBytes } : {}),
       ...(req.chunkIndex ? { chunkIndex: { mediaType: req.chunkIndex.mediaType, digest: req.chunkIndex.digest, size: req.chunkIndex.size } } : {}),
+      ...(req.fileIndex ? { fileIndex: { mediaType: req.fileIndex.mediaType, digest: req.fileIndex.digest, size: req.fileIndex.size } } : {}),
       ...(req.source ? { source: { ...req.source } } : {}),
     },
     ...(req.notes !== undefined ? { notes: req.notes } : {}),

@@ -2,6 +2,7 @@
  * The update manifest (DESIGN.md section 2): the validator that lists every bad
  * field, canonical JSON for signing, and the semver → counter rule. Pure.
  */
+import { FILE_INDEX_BLOB_CAP, FILE_INDEX_MEDIA_TYPE, isFileIndexDescriptor } from '../oci/file-index-blob.js';
 import { FerryError } from '../errors.js';
 import { CHUNK_INDEX_CAP, CHUNK_INDEX_MEDIA_TYPE, isChunkIndexDescriptor } from '../oci/chunk-index.js';
 import { isSha256Digest } from '../oci/types.js';
@@ -75,6 +76,7 @@ export function validateUpdateManifest(v: unknown, what = 'update manifest'): Up
     int(img.payloadBytes, 'image.payloadBytes');
     if (img.unpackedBytes !== undefined) int(img.unpackedBytes, 'image.unpackedBytes');
     if (img.chunkIndex !== undefined && !isChunkIndexDescriptor(img.chunkIndex)) bad.push(`image.chunkIndex is not a ${CHUNK_INDEX_MEDIA_TYPE} descriptor of at most ${CHUNK_INDEX_CAP} bytes`);
+    if (img.fileIndex !== undefined && !isFileIndexDescriptor(img.fileIndex)) bad.push(`image.fileIndex is not a ${FILE_INDEX_MEDIA_TYPE} descriptor of at most ${FILE_INDEX_BLOB_CAP} bytes`);
     if (img.source !== undefined) bad.push(...imageSourceProblems(img.source));
   }
   if (v.notes !== undefined && typeof v.notes !== 'string') bad.push('notes is not a string');

@@ -51,6 +51,12 @@ export interface UpdateManifest {
      */
     chunkIndex?: Descriptor;
     /**
+     * Optional: the file index blob (application/vnd.ferry.files.v1+json+gzip,
+     * oci/file-index-blob.ts): every file of the image's final tree with its metadata and
+     * SHA-256, for `ferry inspect --diff` and for drift checks of a slot the device did not index.
+     */
+    fileIndex?: Descriptor;
+    /**
      * Optional: where the image came from when export had to convert it, so its manifest
      * digest on the stick differs from the one the build pipeline, registries, cosign and
      * `bootc status` know (media/source-record.ts). Absent when the manifest was kept byte for byte.

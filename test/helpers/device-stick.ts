@@ -33,6 +33,8 @@ export interface Release {
   unpackedBytes?: number | null;
   /** Sign without pinning the chunk index (media as an older ferry made them). */
   noChunkIndex?: boolean;
+  /** Also put the image's file index on the stick (export --file-index). */
+  fileIndex?: boolean;
 }
 
 /** The PKI and samples shared by a test file. */
@@ -70,7 +72,7 @@ export async function makeStickKit(): Promise<StickKit> {
       for (const r of releases) {
         const target = r.target ?? 'kiosk';
         const image = r.input ?? (r.image === 'v1' ? samples.v1 : samples.v2);
-        const ex = await exportImage({ image, target, version: r.version, mediaRoot: media, ...(r.compress ? { compress: r.compress } : {}) });
+        const ex = await exportImage({ image, target, version: r.version, mediaRoot: media, ...(r.compress ? { compress: r.compress } : {}), ...(r.fileIndex ? { fileIndex: true } : {}) });
         const unpacked = r.unpackedBytes === null ? undefined : (r.unpackedBytes ?? ex.unpackedBytes);
         await publishUpdate({
           mediaRoot: media,
@@ -80,6 +82,7 @@ export async function makeStickKit(): Promise<StickKit> {
           platform: ex.platform,
           payloadBytes: ex.payloadBytes,
           chunkIndex: r.noChunkIndex ? null : ex.chunkIndex,
+          ...(ex.fileIndex ? { fileIndex: ex.fileIndex } : {}),
           ...(r.replaces ? { replaces: r.replaces } : {}),
           ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}),
           signerDir: r.signerDir ?? signerDir,

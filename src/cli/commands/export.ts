@@ -28,6 +28,7 @@ interface ExportOpts {
   target: string;
   version: string;
   media: string;
+  fileIndex?: boolean;
   platform?: string;
   compress: string;
   verifyExisting?: boolean;
@@ -123,6 +124,7 @@ async function sign(opts: ExportOpts, r: ExportResult, plan: SigningPlan, lock: 
     platform: r.platform,
     payloadBytes: r.payloadBytes,
     chunkIndex: r.chunkIndex,
+    ...(r.fileIndex ? { fileIndex: r.fileIndex } : {}),
     ...(r.source ? { source: r.source } : {}),
     ...(r.unpackedBytes !== undefined ? { unpackedBytes: r.unpackedBytes } : {}),
     signerDir: opts.signer!,
@@ -159,6 +161,7 @@ export function registerExport(program: Command): void {
     .option('--chunk-cache <dir>', "this machine's cache of layer chunk digests, so layers already on the media are not re-read (default $FERRY_CACHE_DIR, else ~/.cache/ferry)")
     .option('--no-chunk-cache', 're-read every layer already on the media for its chunk digests')
     .option('--check-layers', 'also decode layers copied unchanged (--compress keep), in the same read: diff_id and tar structure')
+    .option('--file-index', 'also put the image\'s file index (every file with metadata and SHA-256) on the media, pinned by the signed update (for inspect --diff and device drift); needs --signer')
     .option('--signer <dir>', 'sign an update manifest with key.pem + cert.pem (+ chain.pem) from this folder')
     .option('--compatible <string>', 'device compatible string allowed to install it (repeatable)', collect, [])
     .option('--replaces <target>', 'an earlier target name this one succeeds: devices following it may switch, keeping its anti-rollback floor (repeatable)', collect, [])
@@ -179,6 +182,7 @@ export function registerExport(program: Command): void {
         parseInputName(opts.image);
         const registry = registryOptions(opts);
         const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
+        if (opts.fileIndex && !opts.signer) throw new FerryError('USAGE', '--file-index needs --signer: only a signed update manifest can pin the file index');
         const signing = await checkSigning(opts);
         const progress = cliProgress(opts);
         const epoch = process.env.SOURCE_DATE_EPOCH;
@@ -193,6 +197,7 @@ export function registerExport(program: Command): void {
             replace: opts.replace ?? false,
             // the chunk index is named only by the signed update manifest: none without --signer
             chunkIndex: signing !== undefined,
+            fileIndex: opts.fileIndex === true,
             // the signed update manifest and its signature, each through a temp file
             ...(signing ? { alsoWrites: [{ what: 'update manifest', size: 2 * 8192 }, { what: 'signature', size: 2 * 16384 }] } : {}),
             compress: opts.compress as CompressChoice,

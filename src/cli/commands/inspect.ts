@@ -1,6 +1,7 @@
 /** `ferry inspect`: list the images on the media with their sizes and sharing. */
 import type { Command } from 'commander';
-import { ERROR_CODES } from '../../errors.js';
+import { ERROR_CODES, FerryError } from '../../errors.js';
+import { diffUpdates, type FileDiff } from '../../media/inspect-diff.js';
 import { inspectMedia } from '../../media/inspect.js';
 import type { UpdateSummary } from '../../media/inspect-updates.js';
 import { action, printJson, printLines } from '../run.js';
@@ -39,6 +40,17 @@ function describeUpdate(u: UpdateSummary, now: Date): string[] {
   return out;
 }
 
+/** The lines of a file diff between two updates. */
+function describeDiff(d: FileDiff): string[] {
+  const size = (s?: { type: string; size: number }) => (s === undefined ? '' : s.type === 'file' ? human(s.size) : s.type);
+  return [
+    `${d.from} -> ${d.to}: ${d.added.length} added (${human(d.bytes.added)}), ${d.removed.length} removed (${human(d.bytes.removed)}), ${d.changed.length} changed (${human(d.bytes.changed)} in their new version), ${d.unchanged} unchanged`,
+    ...d.added.map((e) => `+ ${e.path}  ${size(e.to)}`),
+    ...d.removed.map((e) => `- ${e.path}  ${size(e.from)}`),
+    ...d.changed.map((e) => `M ${e.path}  ${size(e.from)} -> ${size(e.to)}  (${e.changes!.join(', ')})`),
+  ];
+}
+
 /** Register `ferry inspect` on the program. */
 export function registerInspect(program: Command): void {
   program
@@ -46,8 +58,16 @@ export function registerInspect(program: Command): void {
     .description('show the images on the media (refs, versions, platforms, layers, sizes, shared bytes) and each signed update (compatible strings, expiry, source digest, signers and their chain validity)')
     .requiredOption('--media <dir>', 'the media: the folder that holds FERRY/, or an archive written by ferry archive (read in place)')
     .option('--json', 'print JSON')
+    .option('--diff <updates...>', 'two update ids (e.g. kiosk-1.0.0 kiosk-1.1.0): list the files added, removed and changed between them, from their file indexes (export --file-index)')
     .action(
-      action(async (opts: { media: string; json?: boolean }) => {
+      action(async (opts: { media: string; json?: boolean; diff?: string[] }) => {
+        if (opts.diff !== undefined) {
+          if (opts.diff.length !== 2) throw new FerryError('USAGE', `--diff takes two update ids (from, to), not ${opts.diff.length}`);
+          const d = await diffUpdates(opts.media, opts.diff[0]!, opts.diff[1]!);
+          if (opts.json) printJson({ ok: true, diff: d });
+          else printLines(...describeDiff(d));
+          return 0;
+        }
         const s = await inspectMedia(opts.media);
         // a damaged image is listed, not hidden; the exit code says the media needs attention
         const damaged = s.images.some((i) => i.problem !== undefined);

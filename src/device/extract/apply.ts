@@ -17,6 +17,7 @@ import { DigestComputer } from '../../oci/digest.js';
 import type { OciLayout } from '../../oci/layout.js';
 import { type Descriptor, layerCompression } from '../../oci/types.js';
 import type { SlotWriteRequest, SlotWriteResult } from '../types.js';
+import { FileIndexBuilder } from '../files/index-builder.js';
 import { ensureGnuTar, TarExtractor } from './gnu-tar.js';
 import { LayerGate } from './layer-gate.js';
 import { TarSanitizer } from './tar-sanitizer.js';
@@ -77,17 +78,22 @@ export async function applyImageToDir(req: SlotWriteRequest & { root: string }):
   await budget.checkSpace(`writing ${root}`);
   const open: Opener = req.openBlob ? (d, w) => req.openBlob!(d, w) : (d, w) => layout.openBlob(d, w);
   const chunkVerified = req.openBlob !== undefined;
+  // The file index is recorded from the same stream that tar extracts (no second read).
+  const index = new FileIndexBuilder(image.manifestDescriptor.digest);
   for (const [i, desc] of layers.entries()) {
     if (signal?.aborted) throw cancelled(`writing ${root}`);
     const what = `layer ${i + 1}/${layers.length} (${desc.digest.slice(0, 19)})`;
-    uncompressed += await applyLayer({ layout, open, budget, chunkVerified }, desc, image.config.rootfs.diff_ids[i]!, root, what, lowerEmpty, signal, (n) => {
+    index.beginLayer();
+    uncompressed += await applyLayer({ layout, open, budget, chunkVerified, index }, desc, image.config.rootfs.diff_ids[i]!, root, what, lowerEmpty, signal, (n) => {
       done += n;
       report(false);
     });
+    index.endLayer();
     lowerEmpty = false;
     report(true);
   }
-  return { bytesRead: done, bytesWritten: uncompressed, details: { layers: layers.length } };
+  const fileIndex = index.finish();
+  return { bytesRead: done, bytesWritten: uncompressed, details: { layers: layers.length }, ...(fileIndex ? { fileIndex } : {}) };
 }
 
 /**
@@ -118,6 +124,8 @@ interface LayerIo {
   budget: UnpackBudget;
   /** Every byte was checked before it was read on (verified streaming): a failure is never tampering in disguise. */
   chunkVerified: boolean;
+  /** Records the file index from the entries as they pass. */
+  index: FileIndexBuilder;
 }
 
 /** Apply one layer and return its uncompressed size; on any failure the tar child is killed before the error is thrown. */
@@ -125,7 +133,7 @@ async function applyLayer(io: LayerIo, desc: Descriptor, diffId: string, root: s
   const compression = layerCompression(desc.mediaType);
   const tar = new TarExtractor(root, what);
   const gate = new LayerGate(root, what, lowerEmpty);
-  const sanitizer = new TarSanitizer(what, gate, tar);
+  const sanitizer = new TarSanitizer(what, gate, tar, io.index);
   const diff = new DigestComputer();
   try {
     await pipeline(

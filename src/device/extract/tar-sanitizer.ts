@@ -11,6 +11,7 @@ import { FerryError } from '../../errors.js';
 import { type EntryKind, isHeaderOnly, kindOfTypeflag, normalizeEntryPath, unsafePath } from './entry-path.js';
 import { BLOCK, corruptArchive, ExtractCaps, isZeroBlock, paddedSize, parseHeader, parsePaxRecords, paxNumber, type RawHeader } from '../../oci/tar-header.js';
 import { encodeEntry, XATTR_PREFIX } from './tar-encode.js';
+import type { EntryTap } from '../files/index-builder.js';
 
 /** One entry as ferry understands it, after pax and GNU long-name headers are applied. */
 export interface TarEntry {
@@ -68,6 +69,8 @@ export class TarSanitizer {
   private pending: Pending = { used: false, pax: new Map() };
   private out: Buffer[] = [];
   private entries = 0;
+  /** Content bytes of the current entry the tap has still to see. */
+  private tapLeft = 0;
   /** Uncompressed tar bytes forwarded to the sink. */
   bytesForwarded = 0;
 
@@ -75,6 +78,8 @@ export class TarSanitizer {
     private readonly what: string,
     private readonly gate: EntryGate,
     private readonly sink: ByteSink,
+    /** Sees every entry and its content bytes (the file index is built from it). */
+    private readonly tap?: EntryTap,
   ) {}
 
   /** Feed the next chunk of the uncompressed layer; resolves when it has been handled. */
@@ -88,6 +93,7 @@ export class TarSanitizer {
         case 'skip': {
           const n = Math.min(this.remaining, chunk.length - off);
           if (this.state === 'data') this.emit(chunk.subarray(off, off + n));
+          if (this.tapLeft > 0) this.feedTap(chunk.subarray(off, off + Math.min(n, this.tapLeft)));
           this.remaining -= n;
           off += n;
           if (this.remaining === 0) this.state = 'header';
@@ -167,9 +173,20 @@ export class TarSanitizer {
 
   private afterVerdict(verdict: 'pass' | 'drop', entry: TarEntry): void {
     if (verdict === 'pass') this.emit(encodeEntry(entry));
+    if (this.tap) {
+      this.tap.entry(entry);
+      this.tapLeft = entry.size;
+      if (entry.size === 0) this.tap.endEntry();
+    }
     if (this.pending.used) this.pending = { used: false, pax: new Map() };
     this.remaining = paddedSize(entry.size);
     this.state = this.remaining === 0 ? 'header' : verdict === 'pass' ? 'data' : 'skip';
+  }
+
+  private feedTap(b: Buffer): void {
+    this.tap!.data(b);
+    this.tapLeft -= b.length;
+    if (this.tapLeft === 0) this.tap!.endEntry();
   }
 
   private startMeta(h: RawHeader): void {

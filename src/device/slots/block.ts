@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { FerryError, toFerryError } from '../../errors.js';
 import { runCommand } from '../bootloaders/common.js';
 import { applyImageToDir } from '../extract/apply.js';
-import { type ImageSize, type Slot, type SlotName, type SlotWriteRequest, type SlotWriteResult, type SpaceNeed, unpackedNeed } from '../types.js';
+import { type ImageSize, type Slot, type SlotName, type SlotTree, type SlotWriteRequest, type SlotWriteResult, type SpaceNeed, unpackedNeed } from '../types.js';
 import { parseMountinfo } from '../../util/mountinfo.js';
 import { SlotParams } from './params.js';
 
@@ -77,12 +77,31 @@ async function run(file: string, args: string[]): Promise<void> {
 class BlockSlot implements Slot {
   readonly type = 'block';
   private readonly mountPoint: string;
+  private readonly readMountPoint: string;
   constructor(
     readonly name: SlotName,
     private readonly cfg: BlockSlotConfig,
     stateDir: string,
   ) {
     this.mountPoint = path.join(stateDir, 'mnt', `slot-${name}`);
+    this.readMountPoint = path.join(stateDir, 'mnt', `read-${name}`);
+  }
+
+  /**
+   * The file system where it is already mounted (the running system's root), else mounted
+   * read-only on a private mount point for the caller, unmounted by release().
+   */
+  async openTree(): Promise<SlotTree> {
+    const majMin = await deviceNumber(this.cfg.device, this.name);
+    const mounted = mountPointsOf(await fsp.readFile('/proc/self/mountinfo', 'utf8'), majMin);
+    const ignore = ['/lost+found', '/lost+found/**'];
+    const elsewhere = mounted.filter((m) => m !== this.readMountPoint);
+    if (elsewhere.length > 0) return { root: elsewhere[0]!, ignore, release: async () => undefined };
+    if (mounted.length === 0) {
+      await fsp.mkdir(this.readMountPoint, { recursive: true });
+      await run('mount', ['-o', 'ro', '-t', this.cfg.fsType, this.cfg.device, this.readMountPoint]);
+    }
+    return { root: this.readMountPoint, ignore, release: () => run('umount', [this.readMountPoint]) };
   }
 
   describe(): string {

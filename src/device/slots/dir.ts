@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { FerryError, toFerryError } from '../../errors.js';
 import { runCommand } from '../bootloaders/common.js';
 import { applyImageToDir } from '../extract/apply.js';
-import { type ImageSize, type Slot, type SlotName, type SlotWriteRequest, type SlotWriteResult, type SpaceNeed, unpackedNeed } from '../types.js';
+import { type ImageSize, type Slot, type SlotName, type SlotTree, type SlotWriteRequest, type SlotWriteResult, type SpaceNeed, unpackedNeed } from '../types.js';
 import { parseMountinfo } from '../../util/mountinfo.js';
 import { SlotParams } from './params.js';
 
@@ -154,6 +154,11 @@ class DirSlot implements Slot {
   /** The extracted root filesystem: the unpacked size. */
   requiredBytes(image: ImageSize): SpaceNeed {
     return unpackedNeed(image);
+  }
+
+  /** The directory itself, as it is. */
+  async openTree(): Promise<SlotTree> {
+    return { root: this.cfg.path, ignore: [], release: async () => undefined };
   }
 
   async write(req: SlotWriteRequest): Promise<SlotWriteResult> {

@@ -1,0 +1,217 @@
+/**
+ * `ferry device drift`: does a slot still hold exactly the image it was written with?
+ * Walks the slot's tree (a block slot not mounted is mounted read-only for it) and
+ * compares every entry with the file index recorded when the slot was written (or the
+ * signed index on the stick, drift-media.ts): added, removed, changed content, changed
+ * metadata. Memory: the index (small entries, capped) plus one directory listing batch;
+ * contents are hashed as streams.
+ */
+import { createHash } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import { FerryError } from '../errors.js';
+import { type DeviceDeps, type DeviceOptions, lockDevice, openDevice } from './context.js';
+import { comparePaths, type FileEntry, type FileIndex } from './files/file-index.js';
+import { contentCheck, metadataChanges } from './files/compare.js';
+import { compileIgnores, type IgnoreMatcher } from './files/glob.js';
+import { readIndexFile, slotIndexPath } from './files/index-store.js';
+import { displayPath, walkTree } from './files/tree-walk.js';
+import { fsPath } from './extract/whiteouts.js';
+import { parentOf } from './extract/entry-path.js';
+import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
+import { loadState, saveState, type DeviceState } from './state.js';
+import { mediaIndexFrom } from './drift-media.js';
+import type { SlotName } from './types.js';
+import * as fsp from 'node:fs/promises';
+
+/** What `ferry device drift` asks. */
+export interface DriftOptions extends DeviceOptions {
+  /** Default: the booted slot. */
+  slot?: SlotName;
+  /** More ignore globs, on top of the config's drift.ignore. */
+  ignore?: string[];
+  /** Trust size + mtime; hash only files whose size or mtime differ. */
+  fast?: boolean;
+  /** A stick: the receipt goes there, and its signed file index is used for a slot the device has none for. */
+  mediaRoot?: string;
+  clock?: () => Date;
+}
+
+/** One difference. `path` is absolute, for people ("/etc/hostname"). */
+export interface DriftItem {
+  path: string;
+  change: 'added' | 'removed' | 'content' | 'metadata';
+  details?: string[];
+}
+
+/** Items listed at most; the counts are always complete. */
+export const MAX_DRIFT_ITEMS = 10_000;
+
+/** The answer of a drift check. */
+export interface DriftReport {
+  slot: SlotName;
+  image: string;
+  version?: string;
+  updateId?: string;
+  /** Where the index came from: recorded by this device, or signed on the stick. */
+  indexFrom: 'device' | 'media';
+  clean: boolean;
+  counts: { added: number; removed: number; content: number; metadata: number };
+  items: DriftItem[];
+  /** More differences than MAX_DRIFT_ITEMS were found (the counts are right). */
+  truncated: boolean;
+  entriesChecked: number;
+  filesHashed: number;
+  bytesHashed: number;
+  durationMs: number;
+  receipt?: Receipt;
+  delivery?: ReceiptDelivery;
+}
+
+/** Compare a slot with its file index. */
+export async function driftSlot(opts: DriftOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot' | 'verifyMedia'>): Promise<DriftReport> {
+  const dev = await openDevice(opts, deps);
+  const lock = await lockDevice(dev, 'drift');
+  try {
+    const clock = opts.clock ?? (() => new Date());
+    const started = clock();
+    const state = await loadState(dev.config.stateDir);
+    const slotName = opts.slot ?? dev.booted;
+    const rec = state.slots[slotName];
+    const fromMedia = opts.mediaRoot === undefined ? undefined : mediaIndexFrom(opts.mediaRoot, dev, deps, clock);
+    const { index, from } = await indexFor(dev.config.stateDir, state, slotName, fromMedia);
+    const slot = dev.slots[slotName];
+    if (!slot.openTree) throw new FerryError('FILE_INDEX_MISSING', `slot ${slotName} is a ${slot.type} slot, which holds no file tree ferry can walk`);
+    const tree = await slot.openTree();
+    let report: DriftReport;
+    try {
+      const ignore = compileIgnores([...dev.config.drift.ignore, ...(opts.ignore ?? [])]);
+      const slotExtras = compileIgnores(tree.ignore);
+      const base = { slot: slotName, image: index.image, ...(rec.version ? { version: rec.version } : {}), ...(rec.updateId ? { updateId: rec.updateId } : {}), indexFrom: from };
+      report = { ...base, ...(await compareTree(tree.root, index, ignore, slotExtras, Boolean(opts.fast))), durationMs: 0 };
+    } finally {
+      await tree.release();
+    }
+    report.durationMs = clock().getTime() - started.getTime();
+    if (opts.mediaRoot !== undefined) {
+      const receipt = driftReceipt(dev.config, state, dev.booted, report, Boolean(opts.fast), started, clock());
+      await deliverReceipts(undefined, state, receipt);
+      await saveState(dev.config.stateDir, state);
+      report.delivery = await deliverReceipts(opts.mediaRoot, state);
+      await saveState(dev.config.stateDir, state);
+      report.receipt = receipt;
+    }
+    return report;
+  } finally {
+    await lock.release();
+  }
+}
+
+/** The index for a slot: the device's own when it describes the image the slot holds, else the stick's signed one. */
+async function indexFor(stateDir: string, state: DeviceState, slot: SlotName, fromMedia: ReturnType<typeof mediaIndexFrom> | undefined): Promise<{ index: FileIndex; from: 'device' | 'media' }> {
+  const rec = state.slots[slot];
+  if (rec.status === 'empty' || rec.imageDigest === undefined) throw new FerryError('FILE_INDEX_MISSING', `slot ${slot} holds no recorded image (${rec.status}); nothing to compare it with`);
+  const own = await readIndexFile(slotIndexPath(stateDir, slot), `file index of slot ${slot}`);
+  if (own && own.image === rec.imageDigest) return { index: own, from: 'device' };
+  const signed = fromMedia ? await fromMedia(state, slot) : undefined;
+  if (signed) return { index: signed, from: 'media' };
+  const why = own ? `its file index describes ${own.image}, not ${rec.imageDigest}` : 'this device did not record a file index when it wrote it';
+  throw new FerryError('FILE_INDEX_MISSING', `slot ${slot} (${rec.version ?? rec.imageDigest}): ${why}; give --media with a stick exported with --file-index, or reinstall the update`);
+}
+
+type Compared = Omit<DriftReport, 'slot' | 'image' | 'version' | 'updateId' | 'indexFrom' | 'durationMs' | 'receipt' | 'delivery'>;
+
+/** Walk `root` and compare it with `index`. */
+export async function compareTree(root: string, index: FileIndex, ignore: IgnoreMatcher, slotExtras: IgnoreMatcher, fast: boolean): Promise<Compared> {
+  const want = new Map<string, FileEntry>(index.entries.map((e) => [e.path, e]));
+  // Directories tar creates for entries whose parents the image does not list: the image
+  // implies them but fixes none of their metadata, so they are not drift.
+  const implied = impliedDirs(index.entries, want);
+  const r: Compared = { clean: true, counts: { added: 0, removed: 0, content: 0, metadata: 0 }, items: [], truncated: false, entriesChecked: 0, filesHashed: 0, bytesHashed: 0 };
+  const add = (item: DriftItem): void => {
+    r.counts[item.change]++;
+    r.clean = false;
+    if (r.items.length < MAX_DRIFT_ITEMS) r.items.push(item);
+    else r.truncated = true;
+  };
+  const seen = new Set<string>();
+  const buf = Buffer.allocUnsafe(1024 * 1024);
+  for await (const got of walkTree(root, ignore)) {
+    r.entriesChecked++;
+    const w = want.get(got.path);
+    if (w === undefined) {
+      // The root's own metadata is compared only when the image set it (a "./" entry).
+      if (got.path !== '' && !(got.type === 'dir' && implied.has(got.path)) && !slotExtras.ignores(displayPath(got.path))) add({ path: displayPath(got.path), change: 'added' });
+      continue;
+    }
+    seen.add(got.path);
+    const link = got.type === 'symlink' ? (await fsp.readlink(fsPath(root, got.path), { encoding: 'buffer' })).toString('latin1') : undefined;
+    const meta = metadataChanges(w, got, link);
+    let check = contentCheck(w, got, fast);
+    if (check === 'hash') {
+      r.filesHashed++;
+      r.bytesHashed += Number(got.st.size);
+      check = (await sha256Of(fsPath(root, got.path), buf)) === w.sha256 ? 'same' : 'differs';
+    }
+    if (check === 'differs') add({ path: displayPath(got.path), change: 'content', ...(meta.length ? { details: meta } : {}) });
+    else if (meta.length) add({ path: displayPath(got.path), change: 'metadata', details: meta });
+  }
+  const removed = index.entries.filter((e) => !seen.has(e.path) && !ignore.ignores(displayPath(e.path))).map((e) => e.path);
+  for (const p of removed.sort(comparePaths)) add({ path: displayPath(p), change: 'removed' });
+  r.items.sort((a, b) => comparePaths(a.path, b.path));
+  return r;
+}
+
+/** Ancestors of indexed entries that the index does not list itself. */
+function impliedDirs(entries: FileEntry[], want: Map<string, FileEntry>): Set<string> {
+  const out = new Set<string>();
+  for (const e of entries) {
+    for (let a = parentOf(e.path); a !== '' && !out.has(a); a = parentOf(a)) if (!want.has(a)) out.add(a);
+  }
+  return out;
+}
+
+/**
+ * SHA-256 of a file through one reused 1 MiB buffer: a read stream per file would allocate a
+ * fresh buffer for every read, which on a tree of small files cost 4.5x the time (measured
+ * on a Debian minbase: 5.5 s vs 1.2 s for 6,767 files).
+ */
+async function sha256Of(file: Buffer, buf: Buffer): Promise<string> {
+  const h = createHash('sha256');
+  const fh = await fsp.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
+  return h.digest('hex');
+}
+
+function driftReceipt(config: { deviceId: string; compatible: string }, state: DeviceState, booted: SlotName, rep: DriftReport, fast: boolean, started: Date, end: Date): Receipt {
+  const n = rep.counts.added + rep.counts.removed + rep.counts.content + rep.counts.metadata;
+  const message = rep.clean ? `slot ${rep.slot} matches ${rep.updateId ?? rep.image}` : `slot ${rep.slot}: ${n} ${n === 1 ? 'entry differs' : 'entries differ'} from ${rep.updateId ?? rep.image}`;
+  return {
+    schema: RECEIPT_SCHEMA,
+    action: 'drift',
+    stamp: utcStamp(end),
+    deviceId: config.deviceId,
+    compatible: config.compatible,
+    result: rep.clean ? 'success' : 'failure',
+    bootedSlot: booted,
+    before: slotSummary(state),
+    after: slotSummary(state),
+    targetSlot: rep.slot,
+    ...(rep.updateId ? { updateId: rep.updateId } : {}),
+    ...(rep.version ? { version: rep.version } : {}),
+    imageDigest: rep.image,
+    ...(rep.clean ? {} : { error: { code: 'DRIFT_FOUND', message } }),
+    message,
+    drift: { counts: rep.counts, items: rep.items.slice(0, 200), truncated: rep.truncated || rep.items.length > 200, indexFrom: rep.indexFrom, fast },
+    startedAt: started.toISOString(),
+    finishedAt: end.toISOString(),
+    durationMs: end.getTime() - started.getTime(),
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * File indexes on disk: gzip-compressed (node:zlib), one entry per line
+ * (file-index.ts). Written crash-safely (temp name, fsync, rename, fsync dir) and read
+ * back as a stream with caps on the compressed size, the line length and the entry count.
+ * The device keeps one per slot: `<stateDir>/files/<slot>.json.gz`.
+ */
+import { once } from 'node:events';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { FerryError } from '../../errors.js';
+import { fsyncDir, tempNameFor } from '../../util/fsx.js';
+import type { SlotName } from '../types.js';
+import { entryLine, type FileEntry, type FileIndex, FILE_INDEX_MAX_LINE, INDEX_END_LINE, indexHeaderLine, IndexLineParser } from './file-index.js';
+
+/** Compressed bytes a stored index may have (~40 bytes per entry compressed at the entry cap is far below). */
+export const FILE_INDEX_FILE_CAP = 256 * 1024 * 1024;
+
+/** Where the device keeps the index of a slot. */
+export function slotIndexPath(stateDir: string, slot: SlotName): string {
+  return path.join(stateDir, 'files', `${slot}.json.gz`);
+}
+
+/** The serialised lines of an index, produced lazily (never one string of the whole index). */
+export function* indexLines(index: FileIndex): Generator<string> {
+  yield `${indexHeaderLine(index.image)}\n`;
+  const n = index.entries.length;
+  for (let i = 0; i < n; i++) yield `${entryLine(index.entries[i]!)}${i < n - 1 ? ',' : ''}\n`;
+  yield `${INDEX_END_LINE}\n`;
+}
+
+/** The gzip-compressed bytes of an index as a stream. */
+export function gzipIndex(index: FileIndex): Readable {
+  return Readable.from(indexLines(index)).pipe(createGzip({ level: 6 }));
+}
+
+/** Write `index` to `file` atomically: temp, fsync, rename, fsync dir. Returns the compressed size. */
+export async function writeIndexFile(file: string, index: FileIndex): Promise<number> {
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  const tmp = tempNameFor(file);
+  const fh = await fsp.open(tmp, 'wx', 0o644);
+  try {
+    for await (const chunk of gzipIndex(index)) await fh.write(chunk as Buffer);
+    await fh.sync();
+    const { size } = await fh.stat();
+    await fh.close();
+    await fsp.rename(tmp, file);
+    await fsyncDir(path.dirname(file));
+    return size;
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    await fsp.rm(tmp, { force: true });
+    throw new FerryError('IO_ERROR', `cannot write the file index ${file}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Remove a slot's index (the slot is about to be rewritten); a missing one is fine. */
+export async function removeIndexFile(file: string): Promise<void> {
+  await fsp.rm(file, { force: true });
+  await fsyncDir(path.dirname(file)).catch(() => undefined);
+}
+
+/**
+ * Read a gzip-compressed index stream, calling `onEntry` for each entry in path order;
+ * returns the image digest it describes. CORRUPT_FILE_INDEX on anything malformed.
+ */
+export async function readIndexStream(gz: Readable, what: string, onEntry: (e: FileEntry) => void): Promise<string> {
+  const parser = new IndexLineParser(what, onEntry);
+  let rest = '';
+  const decoder = new StringDecoder('utf8');
+  const gunzip = createGunzip();
+  const lines = async function* (src: AsyncIterable<Buffer>): AsyncGenerator<never> {
+    for await (const chunk of src) {
+      rest += decoder.write(chunk);
+      let nl: number;
+      while ((nl = rest.indexOf('\n')) !== -1) {
+        parser.line(rest.slice(0, nl));
+        rest = rest.slice(nl + 1);
+      }
+      if (rest.length > FILE_INDEX_MAX_LINE) parser.line(rest);
+    }
+  };
+  try {
+    await pipeline(gz, gunzip, lines);
+  } catch (e) {
+    if (e instanceof FerryError) throw e;
+    throw new FerryError('CORRUPT_FILE_INDEX', `${what}: cannot decompress it (${(e as Error).message}); the file index is damaged: reinstall the slot or re-export the media`, { cause: e });
+  }
+  if (rest !== '') throw new FerryError('CORRUPT_FILE_INDEX', `${what}: it does not end with a newline; the file index is damaged`);
+  return parser.end();
+}
+
+/** Read a stored index file whole into memory (entries are small; capped by FILE_INDEX_MAX_ENTRIES). */
+export async function readIndexFile(file: string, what: string): Promise<FileIndex | undefined> {
+  let st: fs.Stats;
+  try {
+    st = await fsp.stat(file);
+  } catch {
+    return undefined;
+  }
+  if (st.size > FILE_INDEX_FILE_CAP) throw new FerryError('CORRUPT_FILE_INDEX', `${what}: ${st.size} bytes is over the ${FILE_INDEX_FILE_CAP}-byte cap`);
+  const entries: FileEntry[] = [];
+  const stream = fs.createReadStream(file);
+  await once(stream, 'open');
+  const image = await readIndexStream(stream, what, (e) => entries.push(e));
+  return { image, entries };
+}

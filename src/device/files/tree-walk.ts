@@ -1,0 +1,129 @@
+/**
+ * Walking a slot's tree for drift: one lstat per entry (never following links, never
+ * leaving the slot's file system), and the extended attributes of a batch of entries
+ * from one `getfattr` run (Node has no xattr API; see DEPENDENCIES.md). Entries are
+ * yielded one at a time with directories entered depth-first, so memory holds only
+ * the directories still to visit and one batch.
+ */
+import { spawn } from 'node:child_process';
+import type { BigIntStats } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { FerryError } from '../../errors.js';
+import { fsPath } from '../extract/whiteouts.js';
+import { type FileType, xattrDigest } from './file-index.js';
+import type { IgnoreMatcher } from './glob.js';
+
+/** One entry found on disk. `path` is a byte string, relative ("" is the root). */
+export interface Observed {
+  path: string;
+  st: BigIntStats;
+  type: FileType | 'socket';
+  /** xattrDigest of its attributes; null when they could not be read (a name that is not UTF-8). */
+  xattrs: string | undefined | null;
+}
+
+/** The index type of a stat result. */
+export function typeOfStat(st: BigIntStats): Observed['type'] {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isCharacterDevice()) return 'char';
+  if (st.isBlockDevice()) return 'block';
+  if (st.isFIFO()) return 'fifo';
+  return 'socket';
+}
+
+/** The absolute display form of an entry path: "/" + UTF-8 (the root is "/"). */
+export function displayPath(p: string): string {
+  return `/${Buffer.from(p, 'latin1').toString('utf8')}`;
+}
+
+const BATCH = 256;
+
+/** Walk `root`, yielding every entry not ignored (the root itself first, as ""). */
+export async function* walkTree(root: string, ignore: IgnoreMatcher): AsyncGenerator<Observed> {
+  const rootSt = await fsp.lstat(root, { bigint: true });
+  const stack: string[] = [''];
+  let batch: Array<{ path: string; st: BigIntStats }> = [];
+  let first = true;
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    const names = first ? [''] : await fsp.readdir(fsPath(root, dir), { encoding: 'buffer' });
+    for (const name of names) {
+      const p = first ? '' : dir === '' ? (name as Buffer).toString('latin1') : `${dir}/${(name as Buffer).toString('latin1')}`;
+      const st = first ? rootSt : await fsp.lstat(fsPath(root, p), { bigint: true });
+      const shown = displayPath(p);
+      if (!ignore.ignores(shown)) batch.push({ path: p, st });
+      // Other file systems mounted inside the slot (proc, a data partition) are not part of it.
+      if (st.isDirectory() && st.dev === rootSt.dev && !ignore.prunes(shown)) stack.push(p);
+      if (batch.length >= BATCH) {
+        yield* withXattrs(root, batch);
+        batch = [];
+      }
+    }
+    first = false;
+  }
+  yield* withXattrs(root, batch);
+}
+
+async function* withXattrs(root: string, batch: Array<{ path: string; st: BigIntStats }>): AsyncGenerator<Observed> {
+  if (batch.length === 0) return;
+  const digests = await readXattrs(root, batch.map((b) => b.path));
+  for (const b of batch) yield { path: b.path, st: b.st, type: typeOfStat(b.st), xattrs: digests.get(b.path) ?? (isUtf8(b.path) ? undefined : null) };
+}
+
+function isUtf8(p: string): boolean {
+  const buf = Buffer.from(p, 'latin1');
+  return Buffer.from(buf.toString('utf8'), 'utf8').equals(buf);
+}
+
+/** Decode getfattr's escapes (\ooo octal, \\) in a byte string. */
+function unescapeGetfattr(s: string): string {
+  return s.replace(/\\([0-7]{3}|\\)/g, (_, m: string) => (m === '\\' ? '\\' : String.fromCharCode(parseInt(m, 8))));
+}
+
+/** xattr digests of `paths` (relative byte strings) that have any, from one getfattr run. */
+export async function readXattrs(root: string, paths: string[]): Promise<Map<string, string>> {
+  const args = ['-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--'];
+  const named = paths.filter(isUtf8);
+  if (named.length === 0) return new Map();
+  const prefix = root.endsWith('/') ? root : `${root}/`;
+  const out = await runGetfattr([...args, ...named.map((p) => (p === '' ? root : prefix + Buffer.from(p, 'latin1').toString('utf8')))]);
+  const result = new Map<string, string>();
+  const rootBytes = Buffer.from(prefix, 'utf8').toString('latin1');
+  for (const block of out.split('\n\n')) {
+    const lines = block.split('\n').filter((l) => l !== '');
+    const head = lines.shift();
+    if (!head?.startsWith('# file: ')) continue;
+    const abs = unescapeGetfattr(head.slice(8));
+    const rel = abs === rootBytes.slice(0, -1) ? '' : abs.startsWith(rootBytes) ? abs.slice(rootBytes.length) : undefined;
+    if (rel === undefined) continue;
+    const attrs: Array<[string, Buffer]> = [];
+    for (const l of lines) {
+      const eq = l.indexOf('=');
+      const name = unescapeGetfattr(eq === -1 ? l : l.slice(0, eq));
+      const v = eq === -1 ? '' : l.slice(eq + 1);
+      attrs.push([Buffer.from(name, 'latin1').toString('utf8'), v.startsWith('0x') ? Buffer.from(v.slice(2), 'hex') : Buffer.from(v.replace(/^"|"$/g, ''), 'latin1')]);
+    }
+    const d = xattrDigest(attrs);
+    if (d !== undefined) result.set(rel, d);
+  }
+  return result;
+}
+
+const OUT_CAP = 64 * 1024 * 1024;
+
+function runGetfattr(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('getfattr', args, { stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, LC_ALL: 'C' } });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    child.stdout.on('data', (b: Buffer) => {
+      size += b.length;
+      if (size <= OUT_CAP) chunks.push(b);
+    });
+    child.on('error', (e) => reject(new FerryError('COMMAND_FAILED', `cannot run getfattr to read extended attributes (${e.message}); install the attr package`, { cause: e })));
+    // getfattr exits 1 when an entry vanished meanwhile; what it printed is still right.
+    child.on('close', () => (size > OUT_CAP ? reject(new FerryError('LIMIT_EXCEEDED', `getfattr printed more than ${OUT_CAP} bytes for ${BATCH} entries`)) : resolve(Buffer.concat(chunks).toString('latin1'))));
+  });
+}
