@@ -48,7 +48,19 @@ KREL="${KPKG#linux-image-}"
 key_inputs() {
   echo "$FLAVOUR $KPKG $(basename "$deb")"
   cat "$0" "$HERE"/initramfs-init "$HERE"/kiosk-init "$HERE"/health "$HERE"/reboot-cmd "$HERE"/device.json "$HERE"/run.sh "$REPO"/samples/grub/grub.cfg
-  sha256sum < "$FERRY_BIN"
+  ferry_key
+}
+# The executable's bytes differ on every build (V8's code cache in the SEA blob), so when it
+# was just built here (npm run build:device) its inputs are the key: the bundle, the SEA config
+# and the terminfo entries beside it. Any other executable is keyed by its bytes.
+ferry_key() {
+  local b; b="$(dirname "$FERRY_BIN")/build/$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')"
+  if [ -f "$b/ferry.cjs" ] && [ $(( $(stat -c %Y "$FERRY_BIN") - $(stat -c %Y "$b/ferry.cjs") )) -ge 0 ] \
+     && [ $(( $(stat -c %Y "$FERRY_BIN") - $(stat -c %Y "$b/ferry.cjs") )) -lt 300 ]; then
+    { cat "$b/ferry.cjs" "$b/sea-config.json"; find "$b/terminfo" -type f | sort | xargs cat; } | sha256sum
+  else
+    sha256sum < "$FERRY_BIN"
+  fi
 }
 KEY="$(key_inputs | sha256sum | cut -c1-16)"
 BASE="$CACHE/base-$FLAVOUR-$KEY"
