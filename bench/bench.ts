@@ -13,6 +13,8 @@ import { parseSize, prepareInputs, type SizeInputs } from './inputs.js';
 import { attachLoop, type LoopDevice } from './loop.js';
 import { describeMachine } from './machine.js';
 import { deviceApplyComparison } from './device-apply.js';
+import { REGISTRY_OPS, registryComparisons, startBenchRegistry } from './registry.js';
+import type { TestRegistry } from '../test/helpers/registry.js';
 import { applyBlockComparison, applyDirComparison, exportComparison, incrementalComparison, verifiedStreamingComparison, verifyComparison, type OpsContext, type PeerStatus } from './ops.js';
 import { ensurePeers } from './peers.js';
 import { rssMethod, runChecked, runProc } from './proc.js';
@@ -68,14 +70,19 @@ async function benchSize(label: string, last: boolean, env: { opts: BenchOptions
   await mkdir(scratch, { recursive: true });
   // ext4 needs room for metadata and many small files on top of the bytes
   const loop = await attachLoop(join(scratch, 'slot.img'), Math.ceil(inputs.rootfsBytes * 1.4) + 128 * 2 ** 20);
+  let registry: TestRegistry | undefined;
   try {
     const ctx: OpsContext = { inputs, scratch, cli: env.cli, steps: env.steps, peers: env.peers, signer: await benchSigner(scratch) };
-    const list = (await comparisonsFor(ctx, loop)).filter((c) => opts.only === undefined || c.op.includes(opts.only));
+    const only = opts.only;
+    const br = only === undefined || REGISTRY_OPS.some((op) => op.includes(only)) ? await startBenchRegistry(ctx) : { why: 'not selected' };
+    registry = 'reg' in br ? br.reg : undefined;
+    const list = [...(await comparisonsFor(ctx, loop)), ...registryComparisons(ctx, br)].filter((c) => opts.only === undefined || c.op.includes(opts.only));
     const rows = await runComparisons(list, opts.runs, log);
     if (opts.profile && last) await profileFerry(ctx, opts.resultsDir, log);
     return rows;
   } finally {
     if ('detach' in loop) await loop.detach();
+    await registry?.stop();
     await rm(scratch, { recursive: true, force: true });
   }
 }

@@ -9,7 +9,8 @@ import type { Readable } from 'node:stream';
 import { FerryError, toFerryError } from '../errors.js';
 import { openMediaLayout } from '../media/source.js';
 import { CHUNK_INDEX_CAP, type ChunkIndex, chunksOf, parseChunkIndex } from '../oci/chunk-index.js';
-import { readChunkVerified } from '../oci/chunk-reader.js';
+import { chunkVerifiedStream, readChunkVerified } from '../oci/chunk-reader.js';
+import { isRegistryMedia } from '../media/registry-media.js';
 import type { Descriptor } from '../oci/types.js';
 import { noProgress, type ProgressFn } from '../progress.js';
 import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, lockDevice, openDevice, planInputs } from './context.js';
@@ -150,7 +151,10 @@ function blobOpener({ layout, chunks }: PlannedImage): (desc: Descriptor, what: 
   if (chunks === undefined) return (desc, what) => layout.openBlob(desc, what);
   return (desc, what) => {
     if (!Object.hasOwn(chunks.blobs, desc.digest)) return layout.openBlob(desc, what);
-    return readChunkVerified(() => layout.blobRange(desc.digest), desc, chunksOf(chunks, desc, what), chunks.chunkSize, what);
+    const list = chunksOf(chunks, desc, what);
+    // a site registry streams the blob (no file range): the same chunk checks on the stream, unverified bytes never passed on
+    if (isRegistryMedia(layout.root)) return chunkVerifiedStream(layout.openBlob(desc, what), desc, list, chunks.chunkSize, what);
+    return readChunkVerified(() => layout.blobRange(desc.digest), desc, list, chunks.chunkSize, what);
   };
 }
 

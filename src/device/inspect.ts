@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { FerryError } from '../errors.js';
 import { openMediaLayout, openMediaSource } from '../media/source.js';
 import { listMediaUpdates } from '../media/updates.js';
+import { isRegistryMedia } from '../media/registry-media.js';
 import type { OciLayout } from '../oci/layout.js';
 import { Caps } from '../oci/types.js';
 import type { ProgressFn } from '../progress.js';
@@ -24,6 +25,10 @@ import type { Why } from './why.js';
 
 /** The media must be a folder holding FERRY/ or an archive written by ferry archive (indexed once, read in place). */
 export async function requireFerryMedia(root: string): Promise<void> {
+  if (isRegistryMedia(root)) {
+    await openMediaSource(root);
+    return;
+  }
   const st = await fsp.stat(root).catch(() => undefined);
   if (st?.isFile()) {
     await openMediaSource(root);

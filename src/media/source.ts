@@ -16,10 +16,11 @@ import { OciLayout } from '../oci/layout.js';
 import { layoutPrefix, sideFoldersBase, tarBackend } from '../oci/oci-archive.js';
 import { indexTar, normaliseTarName, type TarIndex } from '../oci/tar.js';
 import { listMediaDir, readFileCapped, unsafeMedia } from '../util/fsx.js';
+import { isRegistryMedia, registryMediaSource } from './registry-media.js';
 
 /** Read access to ferry media, whatever form it has. */
 export interface MediaSource {
-  readonly kind: 'folder' | 'archive';
+  readonly kind: 'folder' | 'archive' | 'registry';
   /** The path given: the media root folder, or the archive file. */
   readonly path: string;
   /** A short human description ("folder /media/stick", "archive stick.tar"). */
@@ -157,6 +158,7 @@ async function indexOnce(file: string, st: import('node:fs').BigIntStats): Promi
  * it is no tar at all.
  */
 export async function openMediaSource(pathOrFile: string): Promise<MediaSource> {
+  if (isRegistryMedia(pathOrFile)) return registryMediaSource(pathOrFile);
   let st: import('node:fs').BigIntStats;
   try {
     st = await fsp.stat(pathOrFile, { bigint: true });
@@ -184,6 +186,7 @@ export async function openMediaLayout(pathOrFile: string): Promise<OciLayout> {
 
 /** Where receipts for `mediaRoot` may be written: the folder itself, or undefined for an archive file (read-only). */
 export async function receiptsRootFor(mediaRoot: string): Promise<string | undefined> {
+  if (isRegistryMedia(mediaRoot)) return undefined;
   const st = await fsp.stat(mediaRoot).catch(() => undefined);
   return st?.isFile() ? undefined : mediaRoot;
 }

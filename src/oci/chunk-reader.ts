@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { openRegular } from '../util/fsx.js';
 import type { FileRange } from './range-copy.js';
@@ -120,4 +120,62 @@ export function readChunkVerified(locate: () => Promise<FileRange | undefined>, 
       settle.then(() => (h ? h.close() : undefined)).then(() => cb(err), () => cb(err));
     },
   });
+}
+
+/**
+ * The same verified streaming for a blob that arrives as a stream (a site registry): bytes are
+ * gathered into whole chunks, each hashed and compared with the signed chunk index before it
+ * is passed on (the hashed buffer is the one passed on), at most one chunk held in memory.
+ */
+export function chunkVerifiedStream(src: Readable, desc: Descriptor, chunks: readonly string[], chunkSize: number, what: string): Readable {
+  const whole = createHash('sha256');
+  let pending: Buffer[] = [];
+  let pendingLen = 0;
+  let i = 0;
+  let total = 0;
+  const verify = (buf: Buffer): FerryError | undefined => {
+    const actual = createHash('sha256').update(buf).digest('hex');
+    if (i >= chunks.length || actual !== chunks[i]) {
+      return new FerryError('DIGEST_MISMATCH', `${what}: chunk ${i + 1} of ${chunks.length} does not match the signed chunk index: the registry served altered bytes; nothing of that chunk was used`, {
+        details: { chunk: i, expected: chunks[i] ?? null, actual, digest: desc.digest },
+      });
+    }
+    whole.update(buf);
+    i++;
+    return undefined;
+  };
+  const t = new Transform({
+    readableHighWaterMark: chunkSize,
+    transform(c: Buffer, _enc, cb) {
+      total += c.length;
+      if (total > desc.size) return cb(new FerryError('SIZE_MISMATCH', `${what}: the registry sent more than the ${desc.size} bytes it should be`, { details: { expected: desc.size } }));
+      pending.push(c);
+      pendingLen += c.length;
+      while (pendingLen >= chunkSize) {
+        const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLen);
+        const buf = Buffer.from(all.subarray(0, chunkSize));
+        const rest = all.subarray(chunkSize);
+        const err = verify(buf);
+        if (err) return cb(err);
+        this.push(buf);
+        pending = rest.length > 0 ? [rest] : [];
+        pendingLen = rest.length;
+      }
+      cb();
+    },
+    flush(cb) {
+      if (pendingLen > 0) {
+        const buf = Buffer.concat(pending, pendingLen);
+        const err = verify(buf);
+        if (err) return cb(err);
+        this.push(buf);
+      }
+      if (total !== desc.size || i !== chunks.length) return cb(new FerryError('SIZE_MISMATCH', `${what}: the registry sent ${total} of ${desc.size} bytes`, { details: { expected: desc.size, actual: total } }));
+      const actual = `sha256:${whole.digest('hex')}`;
+      if (actual !== desc.digest) return cb(new FerryError('DIGEST_MISMATCH', `${what}: its chunks match the signed chunk index but the blob does not match its digest ${desc.digest}`, { details: { expected: desc.digest, actual } }));
+      cb();
+    },
+  });
+  src.on('error', (e) => t.destroy(e));
+  return src.pipe(t);
 }

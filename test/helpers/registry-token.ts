@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -25,8 +26,8 @@ export interface TokenServer {
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
-/** Start the token server; writes `token.crt` (the registry's rootcertbundle) into `dir`. */
-export async function startTokenServer(dir: string, user: string, password: string): Promise<TokenServer> {
+/** Start the token server (over HTTPS with `tls`: credentials never go out in clear next to a TLS registry); writes `token.crt` (the registry's rootcertbundle) into `dir`. */
+export async function startTokenServer(dir: string, user: string, password: string, tls?: { cert: string; key: string }): Promise<TokenServer> {
   const key = path.join(dir, 'token.key');
   const crt = path.join(dir, 'token.crt');
   await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=ferry test token issuer', '-keyout', key, '-out', crt]);
@@ -35,7 +36,7 @@ export async function startTokenServer(dir: string, user: string, password: stri
   const service = 'ferry-test-registry';
   const issuer = 'ferry-test-issuer';
   const requests: TokenServer['requests'] = [];
-  const srv = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const [u, p] = basic ? Buffer.from(basic, 'base64').toString().split(':') : [];
@@ -53,11 +54,12 @@ export async function startTokenServer(dir: string, user: string, password: stri
     const sig = b64url(crypto.sign('sha256', Buffer.from(`${header}.${claims}`), privateKey));
     const token = `${header}.${claims}.${sig}`;
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: 600 }));
-  });
+  };
+  const srv = tls ? https.createServer({ cert: await fsp.readFile(tls.cert), key: await fsp.readFile(tls.key) }, handler) : http.createServer(handler);
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as { port: number }).port;
   return {
-    realm: `http://127.0.0.1:${port}/token`,
+    realm: `${tls ? 'https' : 'http'}://127.0.0.1:${port}/token`,
     service,
     issuer,
     requests,

@@ -97,17 +97,18 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const host = `127.0.0.1:${port}`;
   let tlsSection = '';
   let certDir: string | undefined;
+  let pem: { ca: string; cert: string; key: string } | undefined;
   if (opts.tls) {
     certDir = path.join(dir, 'certs');
     await fsp.mkdir(certDir);
-    const pem = await makeTestCa(path.join(dir));
+    pem = await makeTestCa(path.join(dir));
     await fsp.copyFile(pem.ca, path.join(certDir, 'ca.crt'));
     tlsSection = `  tls:\n    certificate: ${pem.cert}\n    key: ${pem.key}\n`;
   }
   const htpasswd = path.join(dir, 'htpasswd');
   let token: TokenServer | undefined;
   if (opts.auth === 'htpasswd') await fsp.writeFile(htpasswd, (await run('htpasswd', ['-Bbn', REGISTRY_USER, REGISTRY_PASSWORD])).stdout);
-  if (opts.auth === 'token') token = await startTokenServer(dir, REGISTRY_USER, REGISTRY_PASSWORD);
+  if (opts.auth === 'token') token = await startTokenServer(dir, REGISTRY_USER, REGISTRY_PASSWORD, pem);
   const cfg = path.join(dir, 'config.yml');
   await fsp.writeFile(
     cfg,

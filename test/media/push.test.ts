@@ -16,7 +16,7 @@ import { parseRegistryRef } from '../../src/oci/registry/reference.js';
 import { FERRY_UPDATE_ARTIFACT, referrersTag } from '../../src/oci/registry/referrers.js';
 import { loadTrustMaterial } from '../../src/trust/load.js';
 import { makeStickKit, type StickKit } from '../helpers/device-stick.js';
-import { inspectRaw, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { inspectRaw, REGISTRY_USER, startRegistry, type TestRegistry } from '../helpers/registry.js';
 
 const run = promisify(execFile);
 let kit: StickKit;
@@ -118,4 +118,20 @@ describe('ferry push', () => {
       await other.cleanup();
     }
   }, 60_000);
+
+  it('pushes to a TLS registry with bearer tokens: push scope asked with the auth-file credentials, --cert-dir trusted', async () => {
+    const secure = await startRegistry({ tls: true, auth: 'token' });
+    try {
+      const r = await pushMedia({ mediaRoot: stick, to: `docker://${secure.host}/site`, updates: ['kiosk-1.0.0'], registry: secure.clientOptions });
+      expect(r[0]!.blobs.uploaded).toBe(2);
+      expect(secure.token!.requests.map((q) => q.scope)).toContain('repository:site/kiosk:pull,push');
+      expect(secure.token!.requests.every((q) => q.user === REGISTRY_USER)).toBe(true);
+      const raw = await inspectRaw(secure, 'site/kiosk:1.0.0');
+      expect(`sha256:${createHash('sha256').update(raw).digest('hex')}`).toBe((await stickManifest('kiosk-1.0.0')).digest);
+      await expect(pushMedia({ mediaRoot: stick, to: `docker://${secure.host}/site`, updates: ['kiosk-1.0.0'], registry: { tlsVerify: true } })).rejects.toMatchObject({ code: 'REGISTRY_TLS' });
+    } finally {
+      await secure.stop();
+    }
+  }, 60_000);
 });
+

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { apply, bootCheck, bootCheckError, DEFAULT_CONFIG_FILE, deviceDeps, type InstallPlan, markBad, markGood, type MaintenanceOptions, rollback, type SkipReason, type SlotName, status, formatStatus } from '../../device/index.js';
+import { setRegistryMediaOptions } from '../../media/registry-media.js';
 import { action, askProceed, cliProgress, printJson, printLines, printNotes } from '../run.js';
 import { registerAuto } from './device-auto.js';
 import { registerInit } from './device-init.js';
@@ -47,11 +48,16 @@ async function confirmOnTty(plan: InstallPlan): Promise<boolean> {
 function registerApply(device: Command): void {
   common(device.command('apply'))
     .description('verify the updates on the media and install the newest applicable one into the inactive slot')
-    .requiredOption('--media <dir>', 'the media: the folder that holds FERRY/, or an archive written by ferry archive (read in place)')
+    .requiredOption('--media <dir>', 'the media: the folder that holds FERRY/, an archive written by ferry archive (read in place), or a site registry repository docker://HOST[:PORT]/PREFIX/TARGET seeded by ferry push')
     .option('--update <id>', 'install this update (e.g. kiosk-1.1.0) instead of the newest')
     .option('--yes', 'do not ask for confirmation (required without a terminal)')
+    .option('--authfile <file>', 'docker:// media: registry credentials from this auth.json')
+    .option('--cert-dir <dir>', "docker:// media: also trust the CA certificates (*.crt) in this folder")
+    .option('--tls-verify <bool>', "docker:// media: verify the registry's TLS certificate; false also allows plain HTTP", 'true')
     .action(
-      action(async (opts: CommonOpts & { media: string; update?: string; yes?: boolean }) => {
+      action(async (opts: CommonOpts & { media: string; update?: string; yes?: boolean; authfile?: string; certDir?: string; tlsVerify: string }) => {
+        if (opts.tlsVerify !== 'true' && opts.tlsVerify !== 'false') throw new FerryError('USAGE', `--tls-verify must be true or false, not "${opts.tlsVerify}"`);
+        setRegistryMediaOptions({ tlsVerify: opts.tlsVerify === 'true', ...(opts.authfile !== undefined ? { authfile: opts.authfile } : {}), ...(opts.certDir !== undefined ? { certDir: opts.certDir } : {}) });
         const ac = new AbortController();
         const onInt = () => ac.abort();
         process.on('SIGINT', onInt);

@@ -112,7 +112,13 @@ export class RegistryClient {
       tr.resume();
       throw new FerryError('REGISTRY_ERROR', `token server ${realm.host} answered HTTP ${tr.statusCode}`, { details: { status: tr.statusCode } });
     }
-    const body = JSON.parse((await readCapped(tr, 1024 * 1024, 'token response')).toString('utf8')) as { token?: unknown; access_token?: unknown };
+    let body: { token?: unknown; access_token?: unknown } = {};
+    try {
+      body = JSON.parse((await readCapped(tr, 1024 * 1024, 'token response')).toString('utf8')) as typeof body;
+    } catch (e) {
+      if (e instanceof FerryError) throw e;
+      // not JSON: reported below as "sent no token"
+    }
     const token = typeof body.token === 'string' ? body.token : body.access_token;
     if (typeof token !== 'string' || token === '') throw new FerryError('REGISTRY_ERROR', `token server ${realm.host} sent no token`);
     this.authorization = `Bearer ${token}`;

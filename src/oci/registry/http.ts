@@ -69,8 +69,9 @@ export class Transport {
   /** Build the transport: system + bundled roots + cert-dir CAs; no CA list at all without verification. */
   static async create(opts: TransportOptions): Promise<Transport> {
     const verify = opts.tlsVerify ?? true;
-    const ca = [...new Set([...tls.getCACertificates('default'), ...tls.getCACertificates('system'), ...(opts.certDir ? await certDirCAs(opts.certDir) : [])])];
-    const agent = new https.Agent({ keepAlive: true, ca, rejectUnauthorized: verify });
+    // reading the system store costs ~100 ms: only when certificates are checked at all
+    const ca = verify ? [...new Set([...tls.getCACertificates('default'), ...tls.getCACertificates('system'), ...(opts.certDir ? await certDirCAs(opts.certDir) : [])])] : undefined;
+    const agent = new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}), rejectUnauthorized: verify });
     return new Transport(agent, verify);
   }
 

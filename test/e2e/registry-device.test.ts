@@ -1,0 +1,66 @@
+/**
+ * A device at a seeded site needs no stick: `ferry push` puts a signed stick into a real
+ * registry, and `ferry device apply --media docker://…/kiosk` finds the signed update attached
+ * to the image, verifies it as from a stick and streams the layers from the registry. A
+ * registry that serves a tampered blob (the fault proxy) is refused like a tampered stick.
+ */
+import { execFile } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pushMedia } from '../../src/media/push.js';
+import { OciLayout } from '../../src/oci/layout.js';
+import { grubList, makeDevice, type TestDevice } from '../helpers/device.js';
+import { makeStickKit, type StickKit } from '../helpers/device-stick.js';
+import { type FaultProxy, startFaultProxy } from '../helpers/registry-proxy.js';
+import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { ensureBuilt, MAIN, NODE } from './device-run.js';
+
+let kit: StickKit;
+let reg: TestRegistry;
+let proxy: FaultProxy;
+let dev: TestDevice;
+
+/** `ferry` on the device, without blocking this process (the fault proxy runs in it). */
+function ferryAsync(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(NODE, [MAIN, ...args, '--config', dev.configFile], { env: { ...process.env, FERRY_CMDLINE_FILE: dev.cmdlineFile }, timeout: 120_000 }, (e, out, err) => {
+      resolve({ code: e ? Number((e as { code?: unknown }).code ?? 1) : 0, out, err });
+    });
+  });
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  kit = await makeStickKit();
+  reg = await startRegistry();
+  proxy = await startFaultProxy(reg.host);
+  const stick = await kit.makeStick([{ image: 'v1', version: '1.0.0', counter: 100 }]);
+  await pushMedia({ mediaRoot: stick, to: `docker://${reg.host}/site`, registry: { tlsVerify: false } });
+  dev = await makeDevice({ kind: 'grub', extra: { deviceId: 'kiosk-registry-2' } });
+  await kit.installTrust(dev.trustDir);
+}, 120_000);
+
+afterAll(async () => {
+  await dev?.cleanup();
+  await proxy?.close();
+  await reg?.stop();
+  await kit?.cleanup();
+});
+
+describe('ferry device apply --media docker://', () => {
+  it('refuses a registry that serves a tampered layer, like a tampered stick, and changes nothing', async () => {
+    const layer = (await (await OciLayout.open(kit.samples.layout)).resolveImage(kit.samples.v1Manifest)).manifest.layers[0]!;
+    proxy.faults.corruptBlob = layer.digest;
+    const r = await ferryAsync(['device', 'apply', '--media', `docker://${proxy.host}/site/kiosk`, '--tls-verify=false', '--yes', '--json']);
+    expect(r.code).toBe(3);
+    expect(JSON.parse(r.out.trim().split('\n').pop()!)).toMatchObject({ ok: false, error: { code: 'DIGEST_MISMATCH' } });
+    expect(grubList(dev).ORDER).toBe('A B');
+    expect(proxy.seen.some((s) => s.path.endsWith(layer.digest))).toBe(true);
+  });
+
+  it('finds the signed update attached to the image, verifies it and installs from the registry', async () => {
+    const r = await ferryAsync(['device', 'apply', '--media', `docker://${reg.host}/site/kiosk`, '--tls-verify=false', '--yes', '--json']);
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(JSON.parse(r.out.trim().split('\n').pop()!)).toMatchObject({ ok: true, plan: { target: 'B', update: { id: 'kiosk-1.0.0' } } });
+    expect(grubList(dev).ORDER).toBe('B A');
+  });
+});
