@@ -170,7 +170,7 @@ async function open(media: string): Promise<MediaSource> {
   const name = media.slice('docker://'.length);
   const ref = parseRegistryRef(name.includes(':', name.indexOf('/')) ? name : `${name}:latest`);
   const client = await RegistryClient.open(ref, options);
-  process.once('exit', () => client.close());
+  // idle keep-alive sockets are unref'd by Node's agent: they never keep ferry running, nothing to close at exit
   const found = await discover(client).catch((e: unknown) => {
     throw isFerryError(e) ? e.withContext(media) : e;
   });
