@@ -6,6 +6,11 @@
 #                      install and on mark-good, 0 on mark-bad
 # The first slot in BOOT_ORDER with tries left boots and loses one try.
 test -n "${BOOT_ORDER}" || setenv BOOT_ORDER "A B"
+# The slots are partitions 2 and 3 of the device this script was loaded from: U-Boot's distro
+# boot sets devtype and devnum (virtio 0 under QEMU, where a fixed "mmc 0" does not exist: found
+# by running this script under Debian's u-boot-qemu, samples/vm/uboot-probe.sh); mmc 0 otherwise.
+test -n "${devtype}" || setenv devtype mmc
+test -n "${devnum}" || setenv devnum 0
 test -n "${BOOT_A_LEFT}" || setenv BOOT_A_LEFT 3
 test -n "${BOOT_B_LEFT}" || setenv BOOT_B_LEFT 3
 
@@ -16,13 +21,13 @@ for BOOT_SLOT in "${BOOT_ORDER}"; do
   elif test "x${BOOT_SLOT}" = "xA"; then
     if test ${BOOT_A_LEFT} -gt 0; then
       setexpr BOOT_A_LEFT ${BOOT_A_LEFT} - 1
-      setenv load_kernel "load mmc 0:2 ${kernel_addr_r} /boot/Image"
+      setenv load_kernel "load ${devtype} ${devnum}:2 ${kernel_addr_r} /boot/Image"
       setenv bootargs "root=PARTLABEL=rootfs-a ro rootwait ferry.slot=A"
     fi
   elif test "x${BOOT_SLOT}" = "xB"; then
     if test ${BOOT_B_LEFT} -gt 0; then
       setexpr BOOT_B_LEFT ${BOOT_B_LEFT} - 1
-      setenv load_kernel "load mmc 0:3 ${kernel_addr_r} /boot/Image"
+      setenv load_kernel "load ${devtype} ${devnum}:3 ${kernel_addr_r} /boot/Image"
       setenv bootargs "root=PARTLABEL=rootfs-b ro rootwait ferry.slot=B"
     fi
   fi
@@ -47,4 +52,7 @@ else
 fi
 
 run load_kernel
-booti ${kernel_addr_r} - ${fdt_addr_r}
+# The device tree U-Boot itself runs with (${fdtcontroladdr}: the board's, or QEMU's): nothing
+# loads one to ${fdt_addr_r} before a boot script, and booti with an empty fdt_addr_r hands the
+# kernel garbage (under Debian's u-boot-qemu it reset the machine: samples/vm/uboot-probe.sh).
+booti ${kernel_addr_r} - ${fdtcontroladdr}

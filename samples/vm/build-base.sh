@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The heavy half of build-image.sh (called by it; the result is cached):
 #   build-base.sh OUT FLAVOUR KERNEL_DEB KERNEL_RELEASE FERRY_BIN
-# writes OUT/disk.img, OUT/stick.img, OUT/pki and OUT/layout.env (partition offsets).
+# writes OUT/disk.img, OUT/stick.img (FAT32), OUT/stick-ext4.img, OUT/pki and OUT/layout.env (partition offsets).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
@@ -84,13 +84,15 @@ make_rootfs "$W/root-1.1.0" 1.1.0
 log "PKI and ferry export of kiosk 1.1.0"
 host_ferry pki init-root --out "$OUT/pki/root" --name "ferry vm root" --no-passphrase >/dev/null
 host_ferry pki issue-signer --root "$OUT/pki/root" --name "vm build signer" --days 3650 --out "$OUT/pki/build" >/dev/null
-host_ferry export --image "rootfs:$W/root-1.1.0" --target kiosk --version 1.1.0 --media "$W/stick" \
+host_ferry export --image "rootfs:$W/root-1.1.0" --target kiosk --version 1.1.0 --media "$W/stick" --create \
   --signer "$OUT/pki/build" --compatible acme,kiosk-v2 --compress zstd >/dev/null
 stick_mib=$(( $(du -sm "$W/stick" | cut -f1) * 13 / 10 + 64 ))
 [ "$stick_mib" -ge 256 ] || stick_mib=256
 truncate -s "${stick_mib}M" "$OUT/stick.img"
 mkfs.vfat -F 32 -n FERRY "$OUT/stick.img" >/dev/null
 mcopy -s -i "$OUT/stick.img" "$W/stick/FERRY" ::/
+# the second stick case: the same stick on ext4 (label FERRY too)
+mkfs.ext4 -q -F -L FERRY -d "$W/stick" "$OUT/stick-ext4.img" "${stick_mib}M"
 
 # --- partitions, each made as a file system image without mounting ---
 MiB=$((1024 * 1024))

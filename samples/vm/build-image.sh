@@ -2,7 +2,8 @@
 # Builds ferry's virtual kiosk (docs/vm.md): DIR/disk.img (GPT: BIOS boot partition with
 # GRUB, slots A and B, a boot partition holding samples/grub/grub.cfg verbatim and the
 # grubenv, a data partition with ferry's config, trust and state), DIR/stick.img (a FAT32
-# stick labelled FERRY carrying kiosk 1.1.0, signed by DIR/pki), DIR/run.sh to boot it.
+# stick labelled FERRY carrying kiosk 1.1.0, signed by DIR/pki; DIR/stick-ext4.img the same
+# on ext4), DIR/run.sh to boot it.
 #   bash samples/vm/build-image.sh --out DIR [--flavour bios|uefi] [--ferry PATH]
 # Heavy parts are cached under $FERRY_VM_CACHE (default /var/cache/ferry-vm): the kernel
 # .deb and the built images, keyed by everything that goes into them.
@@ -47,7 +48,19 @@ KREL="${KPKG#linux-image-}"
 key_inputs() {
   echo "$FLAVOUR $KPKG $(basename "$deb")"
   cat "$0" "$HERE"/initramfs-init "$HERE"/kiosk-init "$HERE"/health "$HERE"/reboot-cmd "$HERE"/device.json "$HERE"/run.sh "$REPO"/samples/grub/grub.cfg
-  sha256sum < "$FERRY_BIN"
+  ferry_key
+}
+# The executable's bytes differ on every build (V8's code cache in the SEA blob), so when it
+# was just built here (npm run build:device) its inputs are the key: the bundle, the SEA config
+# and the terminfo entries beside it. Any other executable is keyed by its bytes.
+ferry_key() {
+  local b; b="$(dirname "$FERRY_BIN")/build/$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')"
+  if [ -f "$b/ferry.cjs" ] && [ $(( $(stat -c %Y "$FERRY_BIN") - $(stat -c %Y "$b/ferry.cjs") )) -ge 0 ] \
+     && [ $(( $(stat -c %Y "$FERRY_BIN") - $(stat -c %Y "$b/ferry.cjs") )) -lt 300 ]; then
+    { cat "$b/ferry.cjs" "$b/sea-config.json"; find "$b/terminfo" -type f | sort | xargs cat; } | sha256sum
+  else
+    sha256sum < "$FERRY_BIN"
+  fi
 }
 KEY="$(key_inputs | sha256sum | cut -c1-16)"
 BASE="$CACHE/base-$FLAVOUR-$KEY"
@@ -60,6 +73,7 @@ else
 fi
 cp --sparse=always "$BASE/disk.img" "$OUT/disk.img"
 cp --sparse=always "$BASE/stick.img" "$OUT/stick.img"
+cp --sparse=always "$BASE/stick-ext4.img" "$OUT/stick-ext4.img"
 rm -rf "$OUT/pki" && cp -a "$BASE/pki" "$OUT/pki"
 cp "$BASE/layout.env" "$OUT/layout.env"
 cp "$HERE/run.sh" "$OUT/run.sh" && chmod +x "$OUT/run.sh"

@@ -139,11 +139,18 @@ export async function simulateBoot(dev: TestDevice): Promise<SlotName> {
 /**
  * samples/grub/grub.cfg in TypeScript, the fast stand-in for unit tests: first slot in ORDER
  * with OK=1 and TRY < FERRY_MAX_TRY; count the try. The real script runs under GRUB in
- * test/vm (docs/vm.md), whose results (two tries for B with FERRY_MAX_TRY=2, then A; a
- * committed B boots with B_TRY reset) this model must keep matching.
+ * test/vm (docs/vm.md), which checks this model against what GRUB chose (test/vm/boot.vm.ts).
  */
 async function bootGrub(dev: TestDevice): Promise<SlotName> {
   const vars = decodeGrubenv(await fsp.readFile(dev.bootFile));
+  const chosen = grubBootChoice(vars);
+  // GRUB's save_env rewrites the block in place; size stays 1024.
+  await fsp.writeFile(dev.bootFile, encodeGrubenv(vars, (await fsp.stat(dev.bootFile)).size));
+  return chosen;
+}
+
+/** grub.cfg's choice at power-on on the grubenv variables `vars` (updated: the try is counted). */
+export function grubBootChoice(vars: Map<string, string>): SlotName {
   const max = Number(vars.get('FERRY_MAX_TRY') ?? '1');
   const order = (vars.get('ORDER') ?? 'A B').split(' ') as SlotName[];
   let chosen = order.find((s) => vars.get(`${s}_OK`) === '1' && Number(vars.get(`${s}_TRY`) ?? '0') < max);
@@ -154,8 +161,6 @@ async function bootGrub(dev: TestDevice): Promise<SlotName> {
     if (!chosen) throw new Error('grub: no bootable slot');
   }
   vars.set(`${chosen}_TRY`, String(Number(vars.get(`${chosen}_TRY`) ?? '0') + 1));
-  // GRUB's save_env rewrites the block in place; size stays 1024.
-  await fsp.writeFile(dev.bootFile, encodeGrubenv(vars, (await fsp.stat(dev.bootFile)).size));
   return chosen;
 }
 

@@ -35,17 +35,29 @@ export interface Case {
   disk: string;
   stick: string;
   build: KioskBuild;
+  /** The stick's file system: FAT32 (the usual stick) or ext4 (the second stick case). */
+  stickFs: 'vfat' | 'ext4';
   /** Set while the disk may hold unreplayed ext4 journals (after a VM ran on it). */
   dirty?: boolean;
+  /** Set while a VM runs on the disk: the host must not read or repair it then. */
+  running?: boolean;
 }
 
-/** Copy the base disk and stick for a case named `name` (sparse copies: fast). */
-export function newCase(build: KioskBuild, work: string, name: string): Case {
+/**
+ * Copy the base disk and stick for a case named `name` (sparse copies: fast). `from`: start
+ * from the `applied` snapshot (global-setup.ts: A adopted, kiosk 1.1.0 applied to B, not yet
+ * booted) instead of a fresh device; `stickFs`: the FAT32 stick or the ext4 one.
+ */
+export function newCase(build: KioskBuild, work: string, name: string, opts: { from?: 'fresh' | 'applied'; stickFs?: 'vfat' | 'ext4' } = {}): Case {
   const disk = path.join(work, `${name}.disk.img`);
   const stick = path.join(work, `${name}.stick.img`);
-  execFileSync('cp', ['--sparse=always', path.join(build.dir, 'disk.img'), disk]);
-  execFileSync('cp', ['--sparse=always', path.join(build.dir, 'stick.img'), stick]);
-  return { name, disk, stick, build };
+  const stickFs = opts.stickFs ?? 'vfat';
+  const prefix = opts.from === 'applied' ? 'applied.' : '';
+  if (opts.from === 'applied' && stickFs !== 'vfat') throw new Error('the applied snapshot has the FAT32 stick');
+  execFileSync('cp', ['--sparse=always', path.join(build.dir, `${prefix}disk.img`), disk]);
+  execFileSync('cp', ['--sparse=always', path.join(build.dir, stickFs === 'ext4' ? 'stick-ext4.img' : `${prefix}stick.img`), stick]);
+  // the snapshot's journals were replayed when it was taken
+  return { name, disk, stick, build, stickFs };
 }
 
 /**
@@ -54,6 +66,7 @@ export function newCase(build: KioskBuild, work: string, name: string): Case {
  * sit in the journal only, and debugfs does not replay it. Exit 4 and up means damage.
  */
 function settle(c: Case): void {
+  if (c.running) throw new Error(`${c.name}: the disk is in use by a running VM; read it after the VM stopped`);
   if (!c.dirty) return;
   for (const off of [c.build.layout.BOOT_OFFSET, c.build.layout.DATA_OFFSET]) {
     // through a loop device at the partition's offset: e2fsck loses an `image?offset=` when it
@@ -98,10 +111,30 @@ export function dataFile(c: Case, file: string): string | undefined {
 /** Names in a folder of the data partition. */
 export function dataLs(c: Case, dir: string): string[] {
   settle(c);
-  return debugfs(c.disk, c.build.layout.DATA_OFFSET, `ls -1 ${dir}`)
+  return ext4Ls(c.disk, c.build.layout.DATA_OFFSET, dir);
+}
+
+/** Names in a folder of an ext4 file system in `image` at `offset` (debugfs `ls -p`: /inode/mode/uid/gid/name/size/). */
+function ext4Ls(image: string, offset: number, dir: string): string[] {
+  const out = debugfs(image, offset, `ls -p ${dir}`);
+  if (!out.startsWith('/')) throw new Error(`debugfs: cannot list ${dir} in ${image}: ${out}`);
+  return out
     .split('\n')
-    .map((s) => s.trim())
-    .filter((s) => s !== '' && s !== '.' && s !== '..');
+    .filter((l) => l.startsWith('/'))
+    .map((l) => l.split('/')[5]!)
+    .filter((n) => n !== '.' && n !== '..');
+}
+
+/** Names beside the grubenv (the boot partition's /boot/grub, or the ESP's /EFI/BOOT under UEFI). */
+export function bootLs(c: Case): string[] {
+  settle(c);
+  if (c.build.flavour === 'uefi') {
+    return execFileSync('mdir', ['-b', '-i', `${c.disk}@@${c.build.layout.ESP_OFFSET}`, '::/EFI/BOOT'], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => path.posix.basename(l.trim()));
+  }
+  return ext4Ls(c.disk, c.build.layout.BOOT_OFFSET, '/boot/grub');
 }
 
 /** ferry's state.json from the data partition, parsed (throws if unreadable). */
@@ -127,6 +160,7 @@ export function grubenv(c: Case): Record<string, string> {
 
 /** The receipts on the stick image for the kiosk (read with mtools). */
 export function stickReceipts(c: Case): Array<{ file: string; action: string; result: string; version?: string; error?: { code: string } }> {
+  if (c.stickFs === 'ext4') return ext4StickReceipts(c);
   const dir = '::/FERRY/receipts/vm-kiosk-0001';
   let names: string[];
   try {
@@ -137,11 +171,45 @@ export function stickReceipts(c: Case): Array<{ file: string; action: string; re
   return names.sort().map((f) => ({ file: path.basename(f), ...JSON.parse(execFileSync('mtype', ['-i', c.stick, f.startsWith('::') ? f : `::${f}`], { encoding: 'utf8' })) }));
 }
 
-/** Copy the stick's FERRY folder out of the image (mtools) for `ferry verify`. */
+function ext4StickReceipts(c: Case): Array<{ file: string; action: string; result: string; version?: string; error?: { code: string } }> {
+  stickJournal(c);
+  const dir = '/FERRY/receipts/vm-kiosk-0001';
+  let names: string[];
+  try {
+    names = ext4Ls(c.stick, 0, dir).filter((s) => s.endsWith('.json'));
+  } catch {
+    return []; // no receipts folder yet
+  }
+  return names.sort().map((f) => ({ file: f, ...JSON.parse(debugfs(c.stick, 0, `cat ${dir}/${f}`)) }));
+}
+
+/** Replay an ext4 stick's journal (the guest may have been cut while it was mounted). */
+function stickJournal(c: Case): void {
+  if (c.running) throw new Error(`${c.name}: the stick is in use by a running VM`);
+  try {
+    execFileSync('e2fsck', ['-p', c.stick], { stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const status = (e as { status?: number }).status ?? 8;
+    if (status >= 4) throw new Error(`${c.name}: e2fsck found damage on the ext4 stick (exit ${status})`);
+  }
+}
+
+/** Copy the stick's FERRY folder out of the image (mtools, or debugfs for ext4) for `ferry verify`. */
 export function extractStick(c: Case, into: string): string {
   fs.mkdirSync(into, { recursive: true });
-  execFileSync('mcopy', ['-s', '-n', '-i', c.stick, '::/FERRY', into]);
+  if (c.stickFs === 'ext4') {
+    stickJournal(c);
+    execFileSync('debugfs', ['-R', `rdump /FERRY ${into}`, c.stick], { stdio: ['ignore', 'pipe', 'pipe'] });
+  } else execFileSync('mcopy', ['-s', '-n', '-i', c.stick, '::/FERRY', into]);
   return into;
+}
+
+/** The VMs still running, so that a failed test leaves none behind (stopAll in afterAll). */
+const live = new Set<Vm>();
+
+/** Kill every VM of this test file that still runs. */
+export async function stopAll(): Promise<void> {
+  for (const vm of [...live]) await vm.kill();
 }
 
 /** One boot of the kiosk under QEMU, serial console collected. */
@@ -154,17 +222,21 @@ export class Vm {
   private waiters: Array<() => void> = [];
   readonly qmpSocket: string;
   readonly started = Date.now();
+  /** The guest kernel's first soft-lockup or RCU-stall line, if it printed one. */
+  lockup: string | undefined;
 
   constructor(
     readonly c: Case,
     opts: { stick?: boolean } = {},
   ) {
     c.dirty = true;
+    c.running = true;
     this.qmpSocket = path.join(os.tmpdir(), `ferry-vm-qmp-${process.pid}-${c.name}.sock`);
     fs.rmSync(this.qmpSocket, { force: true });
     const args = [path.join(c.build.dir, 'run.sh'), '--disk', c.disk, '--qmp', this.qmpSocket];
     if (opts.stick !== false) args.push('--stick', c.stick);
-    this.child = spawn('bash', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // nice: the machine is shared; QEMU under TCG would take every cycle it can get
+    this.child = spawn('nice', ['-n', '5', 'bash', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     const onData = (d: Buffer) => {
       buf += d.toString('utf8');
@@ -174,6 +246,8 @@ export class Vm {
         buf = buf.slice(nl + 1);
         this.lines.push(line);
         this.times.push(Date.now());
+        // a guest kernel that locked up never comes back: fail at once instead of at the timeout
+        if (this.lockup === undefined && /soft lockup|rcu_preempt self-detected stall/.test(line)) this.lockup = line;
         // FERRY_VM_LOG=FILE: every serial line, with the case and the seconds since boot (watch with tail -f)
         if (process.env.FERRY_VM_LOG) fs.appendFileSync(process.env.FERRY_VM_LOG, `[${c.name} ${((Date.now() - this.started) / 1000).toFixed(0)}s] ${line}\n`);
       }
@@ -181,7 +255,12 @@ export class Vm {
     };
     this.child.stdout!.on('data', onData);
     this.child.stderr!.on('data', onData);
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => {
+    // 'close', not 'exit': every console line QEMU wrote has been read by then
+    live.add(this);
+    this.exited = new Promise((resolve) => this.child.once('close', (code) => {
+      live.delete(this);
+      c.running = false;
+      fs.rmSync(this.qmpSocket, { force: true });
       for (const w of this.waiters.splice(0)) w();
       resolve(code);
     }));
@@ -203,17 +282,32 @@ export class Vm {
 
   /** Wait until an event line matches `re` (counting from event index `from`); fails on exit or timeout. */
   async waitFor(re: RegExp, timeoutMs: number, from = 0): Promise<{ line: string; index: number }> {
+    const r = await this.watch(re, timeoutMs, from);
+    if (r === 'exit') throw new Error(`${this.c.name}: QEMU exited before ${re}; ${this.tail()}`);
+    if (r === 'timeout') throw new Error(`${this.c.name}: timed out waiting for ${re}; ${this.tail()}`);
+    return r;
+  }
+
+  /** The events so far and the last console lines, for a failure message. */
+  tail(): string {
+    return `events:\n${this.events().join('\n')}\nlast console lines:\n${this.lines.slice(-20).join('\n')}`;
+  }
+
+  /** Like waitFor, but says 'timeout' or 'exit' instead of failing (for timing power cuts). */
+  async watch(re: RegExp | ((event: string) => boolean), timeoutMs: number, from = 0): Promise<{ line: string; index: number } | 'timeout' | 'exit'> {
     const deadline = Date.now() + timeoutMs;
+    const test = typeof re === 'function' ? re : (e: string) => re.test(e);
     let done = false;
     void this.exited.then(() => (done = true));
     for (;;) {
       const ev = this.events();
-      for (let i = from; i < ev.length; i++) if (re.test(ev[i]!)) return { line: ev[i]!, index: i };
-      if (done) throw new Error(`${this.c.name}: QEMU exited before ${re}; events:\n${ev.join('\n')}\nlast console lines:\n${this.lines.slice(-20).join('\n')}`);
+      for (let i = from; i < ev.length; i++) if (test(ev[i]!)) return { line: ev[i]!, index: i };
+      if (this.lockup !== undefined) throw new Error(`${this.c.name}: the guest kernel locked up (${this.lockup.trim()}); ${this.tail()}`);
+      if (done) return 'exit';
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.c.name}: timed out waiting for ${re}; events:\n${ev.join('\n')}\nlast console lines:\n${this.lines.slice(-20).join('\n')}`);
+      if (left <= 0) return 'timeout';
       await new Promise<void>((r) => {
-        const t = setTimeout(r, Math.min(left, 1000));
+        const t = setTimeout(r, Math.min(left, 250));
         this.waiters.push(() => {
           clearTimeout(t);
           r();
@@ -226,8 +320,8 @@ export class Vm {
   async waitExit(timeoutMs: number): Promise<void> {
     const t = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
     if ((await Promise.race([this.exited, t])) === 'timeout') {
-      this.kill();
-      throw new Error(`${this.c.name}: the kiosk did not power off in time; events:\n${this.events().join('\n')}`);
+      await this.kill();
+      throw new Error(`${this.c.name}: the kiosk did not power off in time; ${this.tail()}`);
     }
   }
 
