@@ -26,6 +26,10 @@ export function createEngine(opts: EngineOptions): TuiEngine {
       const st = await device.status({ ...devOpts, clock }, deps);
       return toDeviceInfo(st, new Set(st.events.filter((e) => e.receipt && !e.deliveredTo).map((e) => `${e.receipt}-${e.action}`)));
     },
+    async drift() {
+      const r = await device.drift({ ...devOpts, fast: true, clock }, deps);
+      return { ...(r.version ? { version: r.version } : {}), clean: r.clean, count: r.counts.added + r.counts.removed + r.counts.content + r.counts.metadata, items: r.items };
+    },
     async listUpdates(mediaRoot) {
       const { survey, result } = await device.plan(devOpts, deps, mediaRoot, clock());
       const claims = await device.unverifiedClaims(mediaRoot);
