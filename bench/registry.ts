@@ -120,7 +120,7 @@ export function registryComparisons(ctx: OpsContext, br: BenchRegistry): Compari
         target: { maxRatio: 1.0, maxRssMiB: RSS_TARGET_MIB },
       },
     ],
-    notes: () => 'each run pushes to a fresh repository; ferry verifies the stick first and also pushes the signed update',
+    notes: () => "each run pushes to a fresh repository; ferry verifies the stick first and also pushes the signed update; skopeo's blob-info cache may let it mount blobs instead of uploading",
   };
   return [exportRow, incRow, pushRow];
 }
