@@ -167,7 +167,8 @@ class DirSlot implements Slot {
     try {
       await fsp.mkdir(dir, { recursive: true });
       await refuseBootedRoot(dir);
-      await emptyDirectory(dir);
+      // An incremental write (device/reuse.ts) keeps what is identical; a full one starts empty.
+      if (!req.reuse) await emptyDirectory(dir);
       started = true;
       const result = await applyImageToDir({ ...req, root: dir });
       // Durable before the pipeline records the slot and switches the bootloader:
