@@ -59,7 +59,7 @@ export async function planReuse(i: ReuseInputs): Promise<{ mode: WriteMode; reus
 }
 
 async function decide(i: ReuseInputs): Promise<{ mode: WriteMode; reuse?: ReuseWrite }> {
-  if (i.slot.type !== 'dir' || !i.slot.openTree) return full(`${i.slot.type} slots are written in full`);
+  if (!i.slot.reuseProblem || !i.slot.openTree) return full(`${i.slot.type} slots are written in full`);
   if (i.image.manifest.layers.length !== 1) return full(`the image has ${i.image.manifest.layers.length} layers (incremental writes need one)`);
   if (!i.fileIndex) return full('the update pins no file index (export --file-index)');
   const rec = i.state.slots[i.target];
@@ -79,6 +79,8 @@ async function decide(i: ReuseInputs): Promise<{ mode: WriteMode; reuse?: ReuseW
   } finally {
     await tree.release();
   }
+  const problem = await i.slot.reuseProblem();
+  if (problem !== undefined) return full(problem);
   return diffPlan(old, next);
 }
 

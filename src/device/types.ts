@@ -105,6 +105,8 @@ export interface Slot {
   write(req: SlotWriteRequest): Promise<SlotWriteResult>;
   /** The slot's tree for reading (drift): absent for slots that hold no file tree (bootc). */
   openTree?(): Promise<SlotTree>;
+  /** Whether write() may keep what the slot holds (incremental write): undefined when yes, else why not. Absent: never. */
+  reuseProblem?(): Promise<string | undefined>;
 }
 
 /** A slot's root filesystem opened for reading; release() undoes what opening did (a read-only mount). */

@@ -156,6 +156,11 @@ class DirSlot implements Slot {
     return unpackedNeed(image);
   }
 
+  /** A directory can always be written into as it is. */
+  async reuseProblem(): Promise<string | undefined> {
+    return undefined;
+  }
+
   /** The directory itself, as it is. */
   async openTree(): Promise<SlotTree> {
     return { root: this.cfg.path, ignore: [], release: async () => undefined };
