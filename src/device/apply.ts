@@ -84,7 +84,7 @@ export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise
     const slot = dev.slots[plan.target];
     try {
       const image = await openPlannedImage(run, plan);
-      const { mode, reuse } = await planReuse({ stateDir: dev.config.stateDir, state, target: plan.target, slot, layout: image.layout, image: image.image, fileIndex: plan.update.image.fileIndex });
+      const { mode, reuse } = await planReuse({ stateDir: dev.config.stateDir, state, target: plan.target, slot, layout: image.layout, image: image.image, fileIndex: plan.update.image.fileIndex, hashAll: dev.config.policy.verifySlotBeforeReuse });
       plan.write = mode;
       if (reuse) image.reuse = reuse;
       await confirmPlan(run, plan, skipped, image);

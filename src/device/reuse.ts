@@ -37,6 +37,8 @@ export interface ReuseInputs {
   image: ResolvedImage;
   /** The signed update's image.fileIndex. */
   fileIndex: Descriptor | undefined;
+  /** policy.verifySlotBeforeReuse: hash every file instead of trusting size and mtime. */
+  hashAll?: boolean;
 }
 
 /** Two entries describe the same thing on disk, times included. */
@@ -71,7 +73,7 @@ async function decide(i: ReuseInputs): Promise<{ mode: WriteMode; reuse?: ReuseW
   const next: FileIndex = { image, entries };
   const tree = await i.slot.openTree();
   try {
-    const drift = await compareTree(tree.root, old, compileIgnores([]), compileIgnores(tree.ignore), true);
+    const drift = await compareTree(tree.root, old, compileIgnores([]), compileIgnores(tree.ignore), !i.hashAll);
     const n = drift.items.length;
     if (!drift.clean) return full(`slot ${i.target} has drifted from its image (${n} ${n === 1 ? 'difference' : 'differences'})`);
   } finally {
