@@ -156,6 +156,8 @@ export interface PlanInfo {
   availableBytes?: number;
   notes?: string;
   signers: string[];
+  /** An incremental write: the file bytes written of the image's total. */
+  incremental?: { changedBytes: number; totalBytes: number };
 }
 
 /** Result of a finished apply (screen 6). */

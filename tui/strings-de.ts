@@ -66,6 +66,7 @@ export const UI_DE: { [K in keyof typeof UI_EN]: string } = {
   floorVersion: 'Versionen älter als {v} werden abgelehnt',
   labelReceipts: 'Quittungen',
   labelFiles: 'Dateien',
+  writeIncremental: 'schreibt {n} von {of} (nur Geändertes)',
   filesChecking: 'prüfe…',
   filesMatch: 'System entspricht Abbild {v}',
   filesDiffer: '{n} Dateien weichen von Abbild {v} ab (d listet sie)',

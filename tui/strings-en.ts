@@ -65,6 +65,7 @@ export const UI_EN = {
   floorVersion: 'versions older than {v} are refused',
   labelReceipts: 'Receipts',
   labelFiles: 'Files',
+  writeIncremental: 'writes {n} of {of} (only what changed)',
   filesChecking: 'checking…',
   filesMatch: 'System matches image {v}',
   filesDiffer: '{n} files differ from image {v} (d lists them)',

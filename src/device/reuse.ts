@@ -14,7 +14,10 @@ import { compileIgnores } from './files/glob.js';
 import { readIndexFile, readIndexStream, slotIndexPath } from './files/index-store.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
 import type { Descriptor } from '../oci/types.js';
-import type { DeviceState } from './state.js';
+import { type DeviceState, loadState } from './state.js';
+import { type DeviceDeps, type DeviceOptions, openDevice } from './context.js';
+import type { InstallPlan } from './plan.js';
+import { openMediaLayout } from '../media/source.js';
 import type { ReuseWrite, Slot, SlotName } from './types.js';
 
 /** How the slot will be written, and why. */
@@ -39,6 +42,17 @@ export interface ReuseInputs {
   fileIndex: Descriptor | undefined;
   /** policy.verifySlotBeforeReuse: hash every file instead of trusting size and mtime. */
   hashAll?: boolean;
+}
+
+/** How an apply of `plan` would write its slot (for a confirmation screen before the apply starts). */
+export async function writeModeFor(opts: DeviceOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>, mediaRoot: string, plan: InstallPlan): Promise<WriteMode> {
+  const dev = await openDevice(opts, deps);
+  const state = await loadState(dev.config.stateDir);
+  const layout = await openMediaLayout(mediaRoot);
+  const u = plan.update.image;
+  const image = await layout.resolveImage(u.manifest, u.platform, u.ref);
+  const args = { stateDir: dev.config.stateDir, state, target: plan.target, slot: dev.slots[plan.target], layout, image, fileIndex: u.fileIndex, hashAll: dev.config.policy.verifySlotBeforeReuse };
+  return (await planReuse(args)).mode;
 }
 
 /** Two entries describe the same thing on disk, times included. */
