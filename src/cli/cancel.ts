@@ -11,6 +11,9 @@ import { printJson, printNotes } from './run.js';
 /** Install the handler for the duration of a write; returns the function that removes it. */
 export function cancelOnSignal(json: boolean): () => void {
   const handler = (signal: NodeJS.Signals): void => {
+    // too late to cancel: the media already names all this run wrote; it ends normally in a moment
+    const locks = activeLocks();
+    if (locks.length > 0 && locks.every((l) => l.settled)) return;
     let removed = 0;
     for (const lock of activeLocks()) removed += lock.cancelSync().length;
     const message = `cancelled by ${signal}: ${removed} unfinished file(s) removed; the media holds only complete images, run the command again to finish`;

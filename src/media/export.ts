@@ -10,6 +10,7 @@ import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
 import { checkTargetAndVersion, parseInputName } from '../oci/input-name.js';
 import type { ChunkCache } from '../oci/chunk-cache.js';
+import type { LayoutWriter } from '../oci/blob-store.js';
 import { type CompressChoice, type LayerAction, planLayer, writeLayer } from '../oci/layer-copy.js';
 import type { RegistryOptions } from '../oci/registry/client.js';
 import { openImageSource, type SourceImage } from '../oci/source.js';
@@ -119,9 +120,9 @@ export async function exportImage(req: ExportRequest): Promise<ExportResult> {
   const input = parseInputName(req.image);
   const epoch = req.sourceDateEpoch ?? 0;
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new FerryError('USAGE', `source date epoch ${epoch} is not a non-negative integer`);
-  if (req.lock) return exportLocked(req, input, epoch, req.lock);
+  if (req.lock) return exportSettled(req, input, epoch, req.lock);
   const warnings = await checkMediaPath(req.mediaRoot, { create: req.create ?? true });
-  const r = await withMediaLock(req.mediaRoot, `export ${refName(req.target, req.version)}`, req.lockOptions ?? {}, (lock) => exportLocked(req, input, epoch, lock));
+  const r = await withMediaLock(req.mediaRoot, `export ${refName(req.target, req.version)}`, req.lockOptions ?? {}, (lock) => exportSettled(req, input, epoch, lock));
   return { ...r, warnings: [...warnings, ...r.warnings] };
 }
 
@@ -138,12 +139,24 @@ function versionExists(ref: string, existing: Descriptor, incoming: string): Fer
   });
 }
 
-async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseInputName>, epoch: number, lock: MediaLock): Promise<ExportResult> {
+/** exportLocked, and on failure wait for its background blob syncs, so that no blob is named after the caller undoes the run. */
+async function exportSettled(req: ExportRequest, input: ReturnType<typeof parseInputName>, epoch: number, lock: MediaLock): Promise<ExportResult> {
+  const opened: { layout?: LayoutWriter } = {};
+  try {
+    return await exportLocked(req, input, epoch, lock, opened);
+  } catch (e) {
+    await opened.layout?.settle();
+    throw e;
+  }
+}
+
+async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseInputName>, epoch: number, lock: MediaLock, opened: { layout?: LayoutWriter }): Promise<ExportResult> {
   const progress = req.progress;
   const ref = refName(req.target, req.version);
   const src = await openImageSource(input, { sourceDateEpoch: epoch, ...(req.platform ? { platform: req.platform } : {}), ...(req.registry ? { registry: req.registry } : {}) });
   const actions = src.layers.map((l) => planLayer(l, req.compress ?? 'keep', src.keepDefault));
   const store = await openMediaStore(req.mediaRoot);
+  opened.layout = store.layout;
   const existing = (await store.layout.readIndex()).manifests.find((d) => d.annotations?.[Annotation.refName] === ref);
   const predicted = predictedManifest(src, actions);
   if (existing && predicted && predicted.digest !== existing.digest && !req.replace) throw versionExists(ref, existing, predicted.digest);
@@ -203,8 +216,11 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   };
   const unchanged = existing !== undefined && existing.digest === entry.digest && existing.size === entry.size && !req.replace;
   if (existing && !unchanged && existing.digest !== entry.digest && !req.replace) throw versionExists(ref, existing, entry.digest);
+  await store.layout.flush(); // every blob synced and named before anything names the image
   if (existing && req.replace) await removeSignedUpdate(req.mediaRoot, ref);
-  if (!unchanged) await store.layout.addToIndex([entry]).catch((e: unknown) => Promise.reject(toFerryError(e, `cannot write ${path.join(store.paths.oci, 'index.json')}`)));
+  // the run's blobs count as committed in the same step as index.json names them: a Ctrl-C
+  // handler (cli/cancel.ts) that runs right after the rename must not remove them
+  if (!unchanged) await store.layout.addToIndex([entry], () => lock.commit()).catch((e: unknown) => Promise.reject(toFerryError(e, `cannot write ${path.join(store.paths.oci, 'index.json')}`)));
   track.end(`index.json names ${ref}`);
   lock.commit();
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);

@@ -11,7 +11,7 @@
  * failed or cancelled run removes exactly its own leftovers (`rollback`, `cancelSync`).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -86,6 +86,8 @@ export class MediaLock {
     private readonly createdFerry: boolean,
   ) {}
 
+  private commits = 0;
+
   /** Record a file this run wrote that nothing references yet (removed by rollback/cancel). */
   wrote(file: string): void {
     this.written.add(file);
@@ -95,6 +97,12 @@ export class MediaLock {
   commit(): void {
     this.committed.push(...this.written);
     this.written.clear();
+    this.commits++;
+  }
+
+  /** The run's work is on the media and named (committed, nothing written since): a Ctrl-C has nothing left to undo. */
+  get settled(): boolean {
+    return this.commits > 0 && this.written.size === 0;
   }
 
   /** Files committed earlier in this run, for an undo that first makes them unreferenced again (undoExport). */
@@ -119,9 +127,14 @@ export class MediaLock {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    active.delete(this);
-    await fsp.rm(this.file, { force: true });
-    if (this.createdFerry) await fsp.rmdir(path.dirname(this.file)).catch(() => undefined);
+    try {
+      await fsp.rm(this.file, { force: true });
+      if (this.createdFerry) await fsp.rmdir(path.dirname(this.file)).catch(() => undefined);
+    } finally {
+      // only now: a Ctrl-C while the lock file goes still sees the run (cli/cancel.ts), and
+      // from here to the caller's return no signal handler can run (microtasks only)
+      active.delete(this);
+    }
   }
 
   /**
@@ -146,7 +159,8 @@ export class MediaLock {
     }
     // A Ctrl-C while a fresh layout was being set up (its folders made, index.json still a temp
     // file, removed above) must still leave a layout skopeo and umoci read: complete it, empty.
-    if (existsSync(path.join(p.oci, 'blobs', 'sha256'))) {
+    if (existsSync(p.oci)) {
+      mkdirSync(path.join(p.oci, 'blobs', 'sha256'), { recursive: true });
       if (!existsSync(path.join(p.oci, 'oci-layout'))) writeFileSync(path.join(p.oci, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
       if (!existsSync(path.join(p.oci, 'index.json'))) writeFileSync(path.join(p.oci, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }, null, 2) + '\n');
     }

@@ -3,6 +3,7 @@
  * FERRY/updates, FERRY/trust, FERRY/receipts; plus the up-front capacity check
  * (free space, and the 4 GiB − 1 file size limit of FAT32).
  */
+import { mkdirSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
@@ -99,7 +100,8 @@ export interface MediaStore {
 export async function openMediaStore(mediaRoot: string): Promise<MediaStore> {
   const paths = mediaPaths(mediaRoot);
   try {
-    for (const d of [paths.updates, paths.trust, paths.receipts]) await fsp.mkdir(d, { recursive: true });
+    // synchronous: a Ctrl-C handler (media/lock.ts cancelSync) never races a half-made folder tree
+    for (const d of [paths.updates, paths.trust, paths.receipts]) mkdirSync(d, { recursive: true });
     const layout = await LayoutWriter.create(paths.oci);
     return { root: mediaRoot, paths, layout };
   } catch (e) {

@@ -4,14 +4,14 @@
  * its directory fsynced; index.json is rewritten atomically LAST, so a crash at any
  * point leaves a layout that either lacks the new image or has all of it.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
-import { fsyncDir, isTempName, tempNameFor, writeFileAtomic } from '../util/fsx.js';
+import { fsyncDir, isTempName, syncFile, tempNameFor, writeFileAtomic } from '../util/fsx.js';
 import { BlobFacts, type ChunkCache } from './chunk-cache.js';
 import { ChunkHasher, DEFAULT_CHUNK_SIZE } from './chunk-index.js';
 import { ChunkDigester } from './chunk-hasher-parallel.js';
@@ -82,12 +82,17 @@ export class LayoutWriter {
     else delete this.facts.cache;
   }
 
+  /** Blobs copied but not yet synced and named (digest → that work): see writeBlobFromRange. */
+  private readonly commits = new Map<string, Promise<void>>();
+  private commitFailure: unknown;
+
   private constructor(readonly root: string) {}
 
   /** Create (or reuse) a layout at `root`: oci-layout, blobs/sha256; stale temp files are removed. */
   static async create(root: string): Promise<LayoutWriter> {
     const blobs = path.join(root, 'blobs', 'sha256');
-    await fsp.mkdir(blobs, { recursive: true });
+    // synchronous: a Ctrl-C handler (media/lock.ts cancelSync) never races a half-made folder tree
+    mkdirSync(blobs, { recursive: true });
     const marker = path.join(root, 'oci-layout');
     try {
       await fsp.access(marker);
@@ -132,6 +137,7 @@ export class LayoutWriter {
    * chunk cache, or else from re-reading it (which also checks its content).
    */
   async hasGoodBlob(desc: Descriptor, rehash: boolean, needChunks = false): Promise<boolean> {
+    await this.commits.get(desc.digest);
     if ((await this.existingSize(desc.digest)) !== desc.size) return false;
     if (!rehash && !needChunks) return true;
     if (!rehash && (this.facts.chunks(desc) || (await this.facts.load(desc)))) return true;
@@ -158,8 +164,9 @@ export class LayoutWriter {
    * copy or from the cache, else read cheaply from the blob (and remembered).
    */
   async unpackedSize(desc: Descriptor, compression: Compression): Promise<number | undefined> {
-    let bytes = this.facts.unpackedOf(desc, compression);
+    let bytes = compression === 'none' ? desc.size : this.facts.unpackedOf(desc, compression);
     if (bytes === undefined) {
+      await this.commits.get(desc.digest); // read it under its final name
       bytes = (await unpackedSizeOfBlob(this.blobPath(desc.digest), compression)) ?? null;
       this.facts.record(desc, { unpacked: { compression, bytes } });
     }
@@ -223,7 +230,7 @@ export class LayoutWriter {
     const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, 6, opts.scanGzip ?? false);
     let chunks: string[];
     try {
-      await copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what));
+      await copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false);
       chunks = await chunker.finish();
       const multi = chunker.maybeMultiMember();
       if (multi !== undefined) this.facts.record(desc, { unpacked: { compression: 'gzip', bytes: (await gzipUnpackedFromScan(tmp, desc.size, multi)) ?? null } });
@@ -231,9 +238,40 @@ export class LayoutWriter {
       await fsp.rm(tmp, { force: true });
       throw e instanceof FerryError ? e : toFerryError(e, what);
     }
-    faultPoint(this.blobsWritten === 0 ? 'after-first-blob-temp' : 'never');
-    await this.commitTemp(tmp, desc, chunks);
+    await this.remember(desc, chunks);
+    // fsync (the slow part on a stick) and rename in the background while the next blob is
+    // copied; flush() waits for them, and addToIndex flushes first: index.json never names
+    // an image before every blob of it is synced under its final name.
+    this.defer(desc.digest, (async () => {
+      try {
+        await syncFile(tmp);
+        faultPoint(this.blobsWritten === 0 ? 'after-first-blob-temp' : 'never');
+        await this.commitTemp(tmp, desc, chunks);
+      } catch (e) {
+        await fsp.rm(tmp, { force: true });
+        throw toFerryError(e, what);
+      }
+    })());
     return { descriptor: desc, written: true };
+  }
+
+  private defer(digest: string, work: Promise<void>): void {
+    const done = (): void => void this.commits.delete(digest);
+    this.commits.set(digest, work.then(done, (e: unknown) => {
+      done();
+      this.commitFailure ??= e;
+    }));
+  }
+
+  /** Wait until every blob copied so far is synced and named; throws the first failure. */
+  async flush(): Promise<void> {
+    while (this.commits.size > 0) await Promise.all([...this.commits.values()]);
+    if (this.commitFailure !== undefined) throw this.commitFailure;
+  }
+
+  /** After a failed run: wait for the background work, so that nothing is named after the run's undo. */
+  async settle(): Promise<void> {
+    await this.flush().catch(() => undefined);
   }
 
   /** Write a blob produced by a stream (digest unknown up front). */
@@ -254,6 +292,7 @@ export class LayoutWriter {
    * else computed by reading the blob once, digest-checked (a blob that an earlier export put there).
    */
   async chunksOf(desc: Descriptor): Promise<string[]> {
+    await this.commits.get(desc.digest);
     const known = this.facts.chunks(desc) ?? ((await this.facts.load(desc)) ? this.facts.chunks(desc) : undefined);
     if (known) return known;
     const chunker = new ChunkHasher();
@@ -285,14 +324,15 @@ export class LayoutWriter {
    * Add manifests to index.json, replacing entries with the same ref name; written
    * atomically (temp, fsync, rename, fsync dir) and only after every blob is in place.
    */
-  async addToIndex(entries: Descriptor[]): Promise<void> {
+  async addToIndex(entries: Descriptor[], onNamed?: () => void): Promise<void> {
+    await this.flush();
     faultPoint('before-index');
     const index = await this.readIndex();
     const refs = new Set(entries.map((d) => d.annotations?.[Annotation.refName]).filter((r) => r !== undefined));
     const kept = index.manifests.filter((d) => !refs.has(d.annotations?.[Annotation.refName] ?? '\0'));
     const next: ImageIndex = { schemaVersion: 2, mediaType: MediaType.imageIndex, manifests: [...kept, ...entries] };
     if (index.annotations) next.annotations = index.annotations;
-    await writeFileAtomic(path.join(this.root, 'index.json'), JSON.stringify(next, null, 2) + '\n');
+    await writeFileAtomic(path.join(this.root, 'index.json'), JSON.stringify(next, null, 2) + '\n', 0o644, onNamed);
   }
 
   /** Drop the entry named `ref` from index.json (atomic rewrite), e.g. to undo a failed export. */

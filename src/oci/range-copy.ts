@@ -23,12 +23,12 @@ export interface FileRange {
 
 /**
  * Copy `range` to the new file `dest` (created exclusively), checking size and sha256
- * against `desc`, and fsync it. Each 4 MiB chunk is read into a buffer of `chunks` (the
+ * against `desc`, and fsync it (unless `fsync` is false). Each 4 MiB chunk is read into a buffer of `chunks` (the
  * next read in flight while the current chunk is hashed and written), and once written the
  * buffer goes to `chunks` for the chunk's own digest, computed on another thread.
  * `dest` is removed again on any failure.
  */
-export async function copyRangeVerified(range: FileRange, dest: string, desc: Descriptor, what: string, chunks: ChunkDigester, onBytes?: (n: number) => void): Promise<void> {
+export async function copyRangeVerified(range: FileRange, dest: string, desc: Descriptor, what: string, chunks: ChunkDigester, onBytes?: (n: number) => void, fsync = true): Promise<void> {
   if (range.size !== desc.size) {
     throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, the source holds ${range.size}: the source was altered or damaged`, { details: { expected: desc.size, actual: range.size } });
   }
@@ -86,7 +86,7 @@ export async function copyRangeVerified(range: FileRange, dest: string, desc: De
         details: { expected: desc.digest, actual: `sha256:${actual}` },
       });
     }
-    await out.sync();
+    if (fsync) await out.sync(); // else the caller syncs `dest` before it names it
   } catch (e) {
     await out.close().catch(() => undefined);
     await fsp.rm(dest, { force: true });

@@ -4,7 +4,7 @@
  * of untrusted files.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
+import { constants as fsc, renameSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -52,8 +52,22 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Atomically replace `target` with `data`: temp file, fsync, rename, fsync dir. */
-export async function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+/** fsync a file written (and closed) earlier: its data reaches the disk before it is renamed. */
+export async function syncFile(file: string): Promise<void> {
+  const fh = await fsp.open(file, fsc.O_RDONLY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Atomically replace `target` with `data`: temp file, fsync, rename, fsync dir. `onRenamed`
+ * runs in the same synchronous step as the rename (no signal handler can run between them):
+ * for a commit point that a Ctrl-C handler must see exactly as the disk does.
+ */
+export async function writeFileAtomic(target: string, data: string | Uint8Array, mode = 0o644, onRenamed?: () => void): Promise<void> {
   const tmp = tempNameFor(target);
   const fh = await fsp.open(tmp, 'wx', mode);
   try {
@@ -65,7 +79,12 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
     throw e;
   }
   await fh.close();
-  await fsp.rename(tmp, target);
+  if (onRenamed) {
+    renameSync(tmp, target);
+    onRenamed();
+  } else {
+    await fsp.rename(tmp, target);
+  }
   await fsyncDir(path.dirname(target));
 }
 

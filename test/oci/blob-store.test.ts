@@ -56,3 +56,37 @@ describe('LayoutWriter', () => {
     ]);
   });
 });
+
+describe('LayoutWriter background commits', () => {
+  it('names a range-copied blob only once it is synced; flush waits for it, and index.json waits for flush', async () => {
+    const big = Buffer.alloc(9 * 1024 * 1024, 7);
+    const d = { mediaType: 'application/octet-stream', digest: sha256Digest(big), size: big.length };
+    const src = path.join(dir, 'big.bin');
+    await fsp.writeFile(src, big);
+    const w = await LayoutWriter.create(path.join(dir, 'bg'));
+    expect((await w.writeBlobFromRange(d, { file: src, start: 0, size: big.length })).written).toBe(true);
+    // the same blob again waits for the first commit instead of copying it twice
+    expect((await w.writeBlobFromRange(d, { file: src, start: 0, size: big.length })).written).toBe(false);
+    await w.flush();
+    expect((await fsp.readFile(w.blobPath(d.digest))).equals(big)).toBe(true);
+    expect((await fsp.readdir(path.join(dir, 'bg', 'blobs', 'sha256'))).filter((n) => n.startsWith('.ferry-tmp'))).toEqual([]);
+  });
+
+  it('reports a failed background commit at flush and at addToIndex', async () => {
+    const big = Buffer.alloc(5 * 1024 * 1024, 9);
+    const d = { mediaType: 'application/octet-stream', digest: sha256Digest(big), size: big.length };
+    const src = path.join(dir, 'big2.bin');
+    await fsp.writeFile(src, big);
+    const root = path.join(dir, 'bg-fail');
+    const w = await LayoutWriter.create(root);
+    // the journal hook runs inside the commit: a failure there is a failed commit
+    w.onWrite = () => {
+      throw new Error('journal write failed');
+    };
+    expect((await w.writeBlobFromRange(d, { file: src, start: 0, size: big.length })).written).toBe(true);
+    await expect(w.flush()).rejects.toThrow(/journal write failed/);
+    await expect(w.addToIndex([])).rejects.toThrow(/journal write failed/);
+    expect(JSON.parse(await fsp.readFile(path.join(root, 'index.json'), 'utf8')).manifests).toEqual([]);
+    await w.settle(); // does not throw
+  });
+});

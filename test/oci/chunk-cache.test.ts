@@ -112,6 +112,7 @@ describe('ChunkDigester gzip scan', () => {
       const d = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256Digest(blob), size: blob.length };
       const w = await LayoutWriter.create(path.join(dir, `unpacked-${name}`));
       await w.writeBlobFromRange(d, { file: src, start: 0, size: blob.length }, { scanGzip: true });
+      await w.flush(); // synced and named in the background
       expect(w.facts.unpackedOf(d, 'gzip')).toBe(want ?? null);
       expect(await w.unpackedSize(d, 'gzip')).toBe(await unpackedSizeOfBlob(w.blobPath(d.digest), 'gzip'));
     }
@@ -170,6 +171,7 @@ describe('chunk cache', () => {
     const first = await LayoutWriter.create(path.join(dir, 'layout'));
     first.chunkCache = openChunkCache(cacheDir);
     expect((await first.writeBlobFromRange(desc, { file: src, start: 0, size: blob.length }, { needChunks: true })).written).toBe(true);
+    await first.flush();
     await first.facts.persist(desc); // export does this for every layer
     expect(await first.chunksOf(desc)).toEqual(chunks);
     // the copy on the stick is damaged in place (same size): the cache is never fed from the stick
@@ -187,6 +189,7 @@ describe('chunk cache', () => {
 
     const uncached = await LayoutWriter.create(path.join(dir, 'layout'));
     expect((await uncached.writeBlobFromRange(desc, { file: src, start: 0, size: blob.length }, { needChunks: true })).written).toBe(true);
+    await uncached.flush();
     expect(uncached.repaired).toEqual([desc.digest]);
     expect(hex(await fsp.readFile(onStick))).toBe(desc.digest.slice(7));
   });
