@@ -71,18 +71,22 @@ async function benchSize(label: string, last: boolean, env: { opts: BenchOptions
   // ext4 needs room for metadata and many small files on top of the bytes
   const loop = await attachLoop(join(scratch, 'slot.img'), Math.ceil(inputs.rootfsBytes * 1.4) + 128 * 2 ** 20);
   let registry: TestRegistry | undefined;
+  let stopPushRegistry: (() => Promise<void>) | undefined;
   try {
     const ctx: OpsContext = { inputs, scratch, cli: env.cli, steps: env.steps, peers: env.peers, signer: await benchSigner(scratch) };
     const only = opts.only;
     const br = only === undefined || REGISTRY_OPS.some((op) => op.includes(only)) ? await startBenchRegistry(ctx) : { why: 'not selected' };
     registry = 'reg' in br ? br.reg : undefined;
-    const list = [...(await comparisonsFor(ctx, loop)), ...registryComparisons(ctx, br)].filter((c) => opts.only === undefined || c.op.includes(opts.only));
+    const reg = registryComparisons(ctx, br);
+    stopPushRegistry = reg.stop;
+    const list = [...(await comparisonsFor(ctx, loop)), ...reg.comparisons].filter((c) => opts.only === undefined || c.op.includes(opts.only));
     const rows = await runComparisons(list, opts.runs, log);
     if (opts.profile && last) await profileFerry(ctx, opts.resultsDir, log);
     return rows;
   } finally {
     if ('detach' in loop) await loop.detach();
     await registry?.stop();
+    await stopPushRegistry?.();
     await rm(scratch, { recursive: true, force: true });
   }
 }

@@ -53,14 +53,13 @@ function fetched(ferry: Outcome): string {
   return ferry.kind === 'measured' && ferry.bytesWritten !== undefined ? `fetched and written: ferry ${fmtBytes(ferry.bytesWritten)}` : '';
 }
 
-/** The three registry comparisons for one size. */
-export function registryComparisons(ctx: OpsContext, br: BenchRegistry): Comparison[] {
+/** The three registry comparisons for one size, and how to stop the push rows' registry afterwards. */
+export function registryComparisons(ctx: OpsContext, br: BenchRegistry): { comparisons: Comparison[]; stop: () => Promise<void> } {
   const host = 'reg' in br ? br.reg.host : '';
   const stick = join(ctx.scratch, 'stick-registry');
   const inc = join(ctx.scratch, 'stick-registry-inc');
   const skopeoOut = join(ctx.scratch, 'skopeo-registry');
   let before = 0;
-  let n = 0;
   const reset = async (d: string) => {
     await rm(d, { recursive: true, force: true });
     await rm(cacheOf(ctx), { recursive: true, force: true });
@@ -100,27 +99,34 @@ export function registryComparisons(ctx: OpsContext, br: BenchRegistry): Compari
     ],
     notes: fetched,
   };
+  // each push side gets a registry of its own, started fresh before every run (untimed): a blob
+  // cache (skopeo's blob-info cache, ferry's mount map) then has nothing to mount from, every byte is uploaded
+  let target: TestRegistry | undefined;
+  const fresh = async () => {
+    await target?.stop();
+    target = await startRegistry();
+  };
   const pushRow: Comparison = {
     op: REGISTRY_OPS[2],
     size: ctx.inputs.sizeLabel,
     inputBytes: ctx.inputs.image.v1.payloadBytes,
     ferry: side(br, { name: 'ferry push --to docker://',
       prepare: async () => {
-        n++;
         // a signed stick of 1.0.0 (the export row's stick may hold another release)
         await reset(stick);
         const [cmd, ...args] = exportArgv(ctx, host, stick, '1.0.0');
         await runChecked(cmd as string, args);
+        await fresh();
       },
-      argv: () => [...ferryArgv(), 'push', '--media', stick, '--to', `docker://${host}/ferry${n}`, '--tls-verify=false'] }),
+      argv: () => [...ferryArgv(), 'push', '--media', stick, '--to', `docker://${target!.host}/ferry`, '--tls-verify=false'] }),
     peers: [
       {
-        contender: side(br, { name: 'skopeo copy oci: docker://',
-          argv: () => ['skopeo', 'copy', '--quiet', '--dest-tls-verify=false', `oci:${join(stick, 'FERRY', 'oci')}:${BENCH_TARGET}-1.0.0`, `docker://${host}/skopeo${++n}/bench:1.0.0`] }),
+        contender: side(br, { name: 'skopeo copy oci: docker://', prepare: fresh,
+          argv: () => ['skopeo', 'copy', '--quiet', '--dest-tls-verify=false', `oci:${join(stick, 'FERRY', 'oci')}:${BENCH_TARGET}-1.0.0`, `docker://${target!.host}/skopeo/bench:1.0.0`] }),
         target: { maxRatio: 1.0, maxRssMiB: RSS_TARGET_MIB },
       },
     ],
-    notes: () => 'each run pushes to a fresh repository; ferry verifies the stick first and also pushes the signed update',
+    notes: () => 'a fresh registry per run, so both sides upload every blob; ferry verifies the stick first and also pushes the signed update',
   };
-  return [exportRow, incRow, pushRow];
+  return { comparisons: [exportRow, incRow, pushRow], stop: async () => target?.stop() };
 }

@@ -4,6 +4,7 @@
  * ("up", "enter", "tab", "escape", "q", "y", ...). The device's own state decides what
  * is offered: a running slot on trial opens on that fact, not on the stick.
  */
+import { checkDrift } from './drift-view.js';
 import { overlay } from './details.js';
 import type { TuiEngine } from './engine-types.js';
 import { failedLine, type FlowHost, runApply, runVerify, uiError } from './flows.js';
@@ -98,6 +99,7 @@ export class App implements FlowHost, MaintHost {
     try {
       this.state.device.info = await this.engine.status();
       delete this.state.device.error;
+      void checkDrift(this.state, this.engine, () => this.changed(false), (e) => uiError(e, this.strings));
     } catch (e) {
       this.state.device.error = uiError(e, this.strings);
       this.log(failedLine(this.strings, this.strings.engine.log_status, this.state.device.error));

@@ -2,6 +2,7 @@
  * The full text behind each screen, for the detail view (Enter/d) and help (?):
  * nothing a technician may need is only available cut. Pure: state in, lines out.
  */
+import { driftText } from './drift-view.js';
 import type { ChainCertificate, DeviceInfo, SignerDetail } from './engine-types.js';
 import { formatBytes, formatInstant } from './format.js';
 import type { AppState, Overlay, ScreenId, UiError } from './state.js';
@@ -103,7 +104,7 @@ function ui(s: Strings, key: string, fallback: string): string {
 export function detailLines(st: AppState, s: Strings): string[] {
   switch (st.screen) {
     case 'device':
-      return st.device.info ? deviceText(st.device.info, s) : st.device.error ? errorText(st.device.error, s) : [];
+      return st.device.info ? [...deviceText(st.device.info, s), ...driftText(st.device.drift, s)] : st.device.error ? errorText(st.device.error, s) : [];
     case 'media':
       return mediaText(st, s);
     case 'verify': {

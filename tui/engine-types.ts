@@ -156,6 +156,8 @@ export interface PlanInfo {
   availableBytes?: number;
   notes?: string;
   signers: string[];
+  /** An incremental write: the file bytes written of the image's total. */
+  incremental?: { changedBytes: number; totalBytes: number };
 }
 
 /** Result of a finished apply (screen 6). */
@@ -195,8 +197,19 @@ export interface ReceiptsDelivered {
 }
 
 /** The calls the UI makes; every one throws FerryError on failure. */
+/** What `ferry device drift --fast` found on the running slot. */
+export interface DriftSummary {
+  version?: string;
+  clean: boolean;
+  /** All differences (items may list fewer). */
+  count: number;
+  items: Array<{ path: string; change: 'added' | 'removed' | 'content' | 'metadata'; details?: string[] }>;
+}
+
 export interface TuiEngine {
   status(): Promise<DeviceInfo>;
+  /** Compare the running slot with its image's file index (optional: engines without it show no Files line). */
+  drift?(): Promise<DriftSummary>;
   listUpdates(mediaRoot: string): Promise<MediaListing>;
   verifySignature(mediaRoot: string, id: string): Promise<SignatureInfo>;
   /** Read and hash every blob of the update; progress per blob. */

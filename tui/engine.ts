@@ -26,6 +26,10 @@ export function createEngine(opts: EngineOptions): TuiEngine {
       const st = await device.status({ ...devOpts, clock }, deps);
       return toDeviceInfo(st, new Set(st.events.filter((e) => e.receipt && !e.deliveredTo).map((e) => `${e.receipt}-${e.action}`)));
     },
+    async drift() {
+      const r = await device.drift({ ...devOpts, fast: true, clock }, deps);
+      return { ...(r.version ? { version: r.version } : {}), clean: r.clean, count: r.counts.added + r.counts.removed + r.counts.content + r.counts.metadata, items: r.items };
+    },
     async listUpdates(mediaRoot) {
       const { survey, result } = await device.plan(devOpts, deps, mediaRoot, clock());
       const claims = await device.unverifiedClaims(mediaRoot);
@@ -54,7 +58,10 @@ export function createEngine(opts: EngineOptions): TuiEngine {
         const mine = result.skipped.find((x) => x.id === id);
         throw new FerryError(mine?.code ?? result.code, mine?.message ?? result.message, { details: { why: mine?.why ?? result.why } });
       }
-      return toPlanInfo(result.plan, survey.describeTarget, survey.state.slots[result.plan.booted].version);
+      const info = toPlanInfo(result.plan, survey.describeTarget, survey.state.slots[result.plan.booted].version);
+      // The same decision the apply makes; if it cannot be made here, the screen shows the plain size.
+      const w = await device.writeModeFor(devOpts, deps, mediaRoot, result.plan).catch(() => undefined);
+      return w?.mode === 'incremental' ? { ...info, incremental: { changedBytes: w.changedBytes ?? 0, totalBytes: w.totalBytes ?? 0 } } : info;
     },
     async apply(mediaRoot, id, progress, signal) {
       const r = await device.apply({ ...devOpts, mediaRoot, updateId: id, progress, signal, clock }, deps);

@@ -2,6 +2,7 @@
  * The UI's whole state as plain data. The controller (app.ts) changes it in response
  * to keys and engine events; the view-models (views/) turn it into Frames.
  */
+import type { DriftView } from './drift-view.js';
 import type { Why } from '../src/device/index.js';
 import type { ApplyOutcome, DeviceInfo, MaintenanceOutcome, MediaListing, PlanInfo, ReceiptWait, SignatureInfo, UpdateEntry } from './engine-types.js';
 import type { Meter } from './meter.js';
@@ -115,7 +116,7 @@ export interface AppState {
   /** Where "q" from the log view returns to. */
   logReturn: ScreenId;
   glyphs: Glyphs;
-  device: { info?: DeviceInfo; error?: UiError; loading: boolean };
+  device: { info?: DeviceInfo; error?: UiError; loading: boolean; drift?: DriftView };
   media: MediaState;
   verify?: VerifyState;
   confirm?: { plan: PlanInfo; focus: 0 | 1 };

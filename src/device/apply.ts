@@ -21,7 +21,8 @@ import { settleDeadApply } from './interrupted.js';
 import { keepRevocation } from './revocation.js';
 import { type DeviceState, loadState, raiseTrustedTime, saveState } from './state.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
-import type { Slot, SlotWriteResult } from './types.js';
+import type { ReuseWrite, Slot, SlotWriteResult } from './types.js';
+import { planReuse } from './reuse.js';
 import { removeIndexFile, slotIndexPath, writeIndexFile } from './files/index-store.js';
 
 /** What `ferry device apply` asks of the engine. */
@@ -83,6 +84,9 @@ export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise
     const slot = dev.slots[plan.target];
     try {
       const image = await openPlannedImage(run, plan);
+      const { mode, reuse } = await planReuse({ stateDir: dev.config.stateDir, state, target: plan.target, slot, layout: image.layout, image: image.image, fileIndex: plan.update.image.fileIndex, hashAll: dev.config.policy.verifySlotBeforeReuse });
+      plan.write = mode;
+      if (reuse) image.reuse = reuse;
       await confirmPlan(run, plan, skipped, image);
       await markTargetBad(run, plan);
       const written = await writeSlot(run, plan, slot, image);
@@ -129,6 +133,8 @@ interface PlannedImage {
   image: ResolvedImage;
   /** undefined: legacy media without a chunk index (policy.legacyMedia "preverify"). */
   chunks: ChunkIndex | undefined;
+  /** Set when the slot is written incrementally (reuse.ts). */
+  reuse?: ReuseWrite;
 }
 
 async function openPlannedImage(run: Run, plan: InstallPlan): Promise<PlannedImage> {
@@ -220,7 +226,7 @@ async function writeSlot(run: Run, plan: InstallPlan, slot: Slot, planned: Plann
   const u = plan.update.image;
   const limits = { reserveBytes: run.dev.config.policy.reserveBytes, ...(u.unpackedBytes !== undefined ? { unpackedBytes: u.unpackedBytes } : {}) };
   const res = await slot
-    .write({ layout, image, ref: plan.update.id, progress: faultingProgress(run.progress), signal: run.opts.signal, openBlob: blobOpener(planned), limits })
+    .write({ layout, image, ref: plan.update.id, progress: faultingProgress(run.progress), signal: run.opts.signal, openBlob: blobOpener(planned), limits, ...(planned.reuse ? { reuse: planned.reuse } : {}) })
     .catch((e: unknown) => {
       throw toFerryError(e).withContext(`slot ${plan.target} (${slot.describe()})`);
     });

@@ -59,6 +59,8 @@ export interface DevicePolicy {
   legacyMedia: 'refuse' | 'preverify';
   /** Free bytes a slot's (and the state directory's) file system keeps while a slot is written; NO_SPACE below it. */
   reserveBytes: number;
+  /** Before an incremental write, hash every file of the target slot instead of trusting size and mtime (device/reuse.ts). */
+  verifySlotBeforeReuse: boolean;
 }
 
 /** A validated device configuration with every default filled in. */
@@ -196,7 +198,7 @@ function parseHealthCheck(v: unknown, bad: string[]): HealthCheckConfig | undefi
 export const DEFAULT_RESERVE_BYTES = 16 * 1024 * 1024;
 
 function parsePolicy(v: unknown, bad: string[]): DevicePolicy {
-  const p: DevicePolicy = { requiredSigners: 1, allowSameVersion: false, verifyBeforeWrite: false, legacyMedia: 'refuse', reserveBytes: DEFAULT_RESERVE_BYTES };
+  const p: DevicePolicy = { requiredSigners: 1, allowSameVersion: false, verifyBeforeWrite: false, legacyMedia: 'refuse', reserveBytes: DEFAULT_RESERVE_BYTES, verifySlotBeforeReuse: false };
   if (v === undefined) return p;
   if (!isObj(v)) {
     bad.push('"policy" must be an object');
@@ -217,6 +219,10 @@ function parsePolicy(v: unknown, bad: string[]): DevicePolicy {
   if (v.legacyMedia !== undefined) {
     if (v.legacyMedia !== 'refuse' && v.legacyMedia !== 'preverify') bad.push('policy.legacyMedia must be "refuse" or "preverify"');
     else p.legacyMedia = v.legacyMedia;
+  }
+  if (v.verifySlotBeforeReuse !== undefined) {
+    if (typeof v.verifySlotBeforeReuse !== 'boolean') bad.push('policy.verifySlotBeforeReuse must be true or false');
+    else p.verifySlotBeforeReuse = v.verifySlotBeforeReuse;
   }
   if (v.reserveBytes !== undefined) {
     if (!Number.isSafeInteger(v.reserveBytes) || (v.reserveBytes as number) < 0) bad.push('policy.reserveBytes must be a whole number of bytes ≥ 0');

@@ -70,7 +70,10 @@ export interface DriftReport {
 /** Compare a slot with its file index. */
 export async function driftSlot(opts: DriftOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot' | 'verifyMedia'>): Promise<DriftReport> {
   const dev = await openDevice(opts, deps);
-  const lock = await lockDevice(dev, 'drift');
+  // Reading needs no lock (the state is replaced atomically, and an apply never writes the
+  // running slot), so a drift check on screen never makes an apply wait; only recording a
+  // receipt in the state does.
+  const lock = opts.mediaRoot !== undefined ? await lockDevice(dev, 'drift') : undefined;
   try {
     const clock = opts.clock ?? (() => new Date());
     const started = clock();
@@ -102,7 +105,7 @@ export async function driftSlot(opts: DriftOptions, deps: Pick<DeviceDeps, 'slot
     }
     return report;
   } finally {
-    await lock.release();
+    await lock?.release();
   }
 }
 

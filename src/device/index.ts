@@ -23,6 +23,8 @@ export { bootCheck, bootCheckError, type BootCheckOptions, type BootCheckResult 
 export { DEFAULT_CONFIG_FILE } from './config.js';
 export type { DeviceDeps, DeviceOptions } from './context.js';
 export { deviceDeps } from './deps.js';
+export { type WriteMode, writeModeFor } from './reuse.js';
+export { driftSlot as drift, type DriftItem, type DriftOptions, type DriftReport } from './drift.js';
 export { initDevice as init, type InitOptions, type InitPlan, type InitResult } from './init.js';
 export {
   type MediaSurvey,

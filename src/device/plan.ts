@@ -53,6 +53,8 @@ export interface InstallPlan {
   /** `measure`: whether neededBytes is the unpacked image size or the compressed payload. */
   space: { availableBytes: number | undefined; neededBytes: number; measure: SpaceNeed['measure']; ok: boolean };
   bootloader: { setPrimary: SlotName; attempts: number };
+  /** How the slot is written (set by the applier once the image is opened): incremental or full, and why. */
+  write?: { mode: 'incremental' | 'full'; reason: string; changedBytes?: number; totalBytes?: number };
 }
 
 /** The planner's answer. */

@@ -37,6 +37,16 @@ export interface SlotWriteRequest {
   openBlob?(desc: Descriptor, what: string): Readable;
   /** Bounds on what the write may produce; the engine always sets them. */
   limits?: WriteLimits;
+  /** Write only what differs from what the slot holds (reuse.ts decided it is safe). */
+  reuse?: ReuseWrite;
+}
+
+/** An incremental write: entries left in place, and what is removed before writing. */
+export interface ReuseWrite {
+  /** Paths (byte strings) whose file, link, device or fifo is identical in the slot: not written again. */
+  unchanged: Set<string>;
+  /** Paths the new image lacks, removed (with their subtrees) before the layer is written. */
+  remove: string[];
 }
 
 /** Bounds checked while a slot is written (LIMIT_EXCEEDED / NO_SPACE as soon as one is passed). */
@@ -95,6 +105,8 @@ export interface Slot {
   write(req: SlotWriteRequest): Promise<SlotWriteResult>;
   /** The slot's tree for reading (drift): absent for slots that hold no file tree (bootc). */
   openTree?(): Promise<SlotTree>;
+  /** Whether write() may keep what the slot holds (incremental write): undefined when yes, else why not. Absent: never. */
+  reuseProblem?(): Promise<string | undefined>;
 }
 
 /** A slot's root filesystem opened for reading; release() undoes what opening did (a read-only mount). */

@@ -50,9 +50,22 @@ async function blobBytes(client: RegistryClient, d: Descriptor, cap: number, wha
   return readCapped((await client.blob(d.digest, 0)).res, cap, what);
 }
 
-/** The ferry artifacts attached to `subject`: referrers tag schema (distribution 2.8 has no referrers API). */
+/** The referrers API's answer for `subject` (distribution-spec 1.1), or undefined when the registry has no such API. */
+async function referrersApi(client: RegistryClient, subject: string): Promise<Buffer | undefined> {
+  const url = new URL(client.url('manifests', 'x').href.replace(/\/manifests\/x$/, `/referrers/${subject}`));
+  url.searchParams.set('artifactType', FERRY_UPDATE_ARTIFACT);
+  try {
+    return await readCapped(await client.request('GET', url, { accept: MediaType.imageIndex }, `referrers of ${subject}`), Caps.indexJson, 'referrers');
+  } catch (e) {
+    // 404: no referrers API here (distribution 2.8): the tag schema below
+    if (isFerryError(e, 'IMAGE_NOT_FOUND')) return undefined;
+    throw e;
+  }
+}
+
+/** The ferry artifacts attached to `subject`: the referrers API, else the referrers tag schema. */
 async function attached(client: RegistryClient, subject: string): Promise<Descriptor[]> {
-  const bytes = await getManifestIfAny(client, referrersTag(subject), MediaType.imageIndex, Caps.indexJson);
+  const bytes = (await referrersApi(client, subject)) ?? (await getManifestIfAny(client, referrersTag(subject), MediaType.imageIndex, Caps.indexJson));
   if (!bytes) return [];
   const index = parseStrictJson(bytes, Caps.indexJson, 'referrers index') as { manifests?: Array<Descriptor & { artifactType?: string }> };
   return (index.manifests ?? []).filter((d) => d.artifactType === FERRY_UPDATE_ARTIFACT).slice(0, 16);
@@ -157,7 +170,7 @@ async function open(media: string): Promise<MediaSource> {
   const name = media.slice('docker://'.length);
   const ref = parseRegistryRef(name.includes(':', name.indexOf('/')) ? name : `${name}:latest`);
   const client = await RegistryClient.open(ref, options);
-  process.once('exit', () => client.close());
+  // idle keep-alive sockets are unref'd by Node's agent: they never keep ferry running, nothing to close at exit
   const found = await discover(client).catch((e: unknown) => {
     throw isFerryError(e) ? e.withContext(media) : e;
   });

@@ -24,6 +24,8 @@ export interface Faults {
   hugeManifest?: number;
   /** Redirect blob GETs to http://localhost:PORT/storage/… (another host name). */
   redirectBlobs?: boolean;
+  /** The storage's own credentials for the registry behind (as a pre-signed URL carries them): added to /storage/ requests. */
+  storageAuth?: string;
 }
 
 /** One request the proxy saw. */
@@ -68,7 +70,8 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       res.writeHead(307, { location: `http://localhost:${port}/storage${p}` }).end();
       return;
     }
-    const up = http.request({ host: upstream.split(':')[0], port: Number(upstream.split(':')[1]), method: req.method, path: upstreamPath, headers: { ...req.headers, host: upstream } }, (ur) => {
+    const storage = p.startsWith('/storage/') && faults.storageAuth ? { authorization: faults.storageAuth } : {};
+    const up = http.request({ host: upstream.split(':')[0], port: Number(upstream.split(':')[1]), method: req.method, path: upstreamPath, headers: { ...req.headers, host: upstream, ...storage } }, (ur) => {
       const manifest = /\/manifests\//.test(p) && ur.statusCode === 200;
       if (manifest && (faults.alterManifest || faults.hugeManifest)) {
         const parts: Buffer[] = [];

@@ -117,7 +117,11 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const log = path.join(dir, 'registry.log');
   const child = spawn('docker-registry', ['serve', cfg], { stdio: ['ignore', 'ignore', openSync(log, 'w')] });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  // a test process that dies without stop() must not leave a registry behind
+  const orphan = () => child.kill('SIGTERM');
+  process.once('exit', orphan);
   const stop = async () => {
+    process.removeListener('exit', orphan);
     if (child.exitCode === null) child.kill('SIGTERM');
     await exited;
     await token?.close();

@@ -1,4 +1,5 @@
 /** Screen 1, Device: what runs (and whether it is settled), each slot, the way back, clocks, receipts. */
+import { type DriftView, driftLines } from '../drift-view.js';
 import type { DeviceInfo, SlotInfo } from '../engine-types.js';
 import { cell, fit, formatInstant, wrap } from '../format.js';
 import { blank, type Frame, type Line, line, type Size } from '../frame.js';
@@ -72,7 +73,7 @@ function lastText(info: DeviceInfo, s: Strings): string {
 }
 
 /** Lines for a loaded device. */
-export function deviceLines(info: DeviceInfo, s: Strings, g: Glyphs, width: number, height = Infinity): Line[] {
+export function deviceLines(info: DeviceInfo, s: Strings, g: Glyphs, width: number, height = Infinity, drift?: DriftView): Line[] {
   const booted = info.slots.find((x) => x.name === info.bootedSlot);
   const [a, b, c, d] = slotCols(width);
   const bc = info.lastBootCheck;
@@ -83,6 +84,7 @@ export function deviceLines(info: DeviceInfo, s: Strings, g: Glyphs, width: numb
     line(fit(`${s.ui.labelRunning.padEnd(12)}${fmt(s.ui.runningText, { slot: info.bootedSlot, v: versionName(s, booted?.version, booted?.status), status: booted ? engineWord(s, 'status', booted.status) : '?' })}`, width), 'bold'),
     line(fit(cell(s.ui.colSlot, a) + cell(s.ui.colStatus, b) + cell(s.ui.colVersion, c) + cell(s.ui.colBoot, d) + (width >= 78 ? s.ui.colInstalled : ''), width), 'inverse'),
     ...info.slots.map((sl) => slotRow(sl, s, width)),
+    ...driftLines(drift, s, width),
     ...kvWrap(s.ui.labelGoBack, info.rollback.ok ? fmt(s.ui.goBackTo, { v: versionName(s, info.rollback.version, 'good'), slot: info.rollback.slot }) : `${s.ui.none}: ${noWayBack(info, s)}`, width),
   ];
   if (rb) lines.push(...kvWrap(s.ui.labelRolledBack, fmt(s.ui.rolledBackText, { at: formatInstant(rb.at), from: rb.fromVersion ?? s.ui.unknownVersion, to: rb.toVersion ?? s.ui.unknownVersion }), width));
@@ -96,7 +98,7 @@ export function deviceLines(info: DeviceInfo, s: Strings, g: Glyphs, width: numb
   lines.push(kv(s.ui.labelReceipts, info.pendingReceipts === 0 ? s.ui.receiptsNone : fmt(s.ui.receiptsWaiting, { n: info.pendingReceipts }), width));
   if (!info.attention) lines.push(blank, line(fit(s.ui.deviceHint, width), 'dim'));
   // On a small terminal the least needed lines give way (d shows everything).
-  for (const label of ['', s.ui.deviceHint, s.ui.labelBootOrder, s.ui.labelClock, s.ui.labelLast]) {
+  for (const label of ['', s.ui.deviceHint, s.ui.labelBootOrder, s.ui.labelClock, s.ui.labelLast, s.ui.labelFiles]) {
     if (lines.length <= height) break;
     const i = lines.findIndex((l) => (label === '' ? l.text === '' : l.text.startsWith(label)));
     // A wrapped line takes its continuation lines (indented under the value) with it.
@@ -119,6 +121,6 @@ export function deviceKeys(info: DeviceInfo | undefined, s: Strings): string {
 export function deviceFrame(st: AppState, s: Strings, size: Size): Frame {
   const g: Glyphs = st.glyphs;
   const d = st.device;
-  const lines: Line[] = d.info ? deviceLines(d.info, s, g, size.width, size.height) : d.error ? errorLines(d.error, s, g, size.width) : [line(s.ui.loading)];
+  const lines: Line[] = d.info ? deviceLines(d.info, s, g, size.width, size.height, d.drift) : d.error ? errorLines(d.error, s, g, size.width) : [line(s.ui.loading)];
   return { title: s.ui.screenDevice, lines, keys: deviceKeys(d.info, s), ...(d.error && d.info ? { status: errorStatus(d.error, s, g, size.width) } : {}) };
 }

@@ -17,7 +17,7 @@ export function confirmFrame(st: AppState, s: Strings, size: Size): Frame {
     kv(s.ui.labelCurrent, `${versionName(s, p.fromVersion, 'good')}  (${s.ui.currentNote})`, w),
     line(fit(`${s.ui.labelNew.padEnd(12)}${p.toVersion}  ${g.arrow} ${fmt(s.ui.slotName, { slot: p.targetSlot })}${p.slotDescribe ? ` (${p.slotDescribe})` : ''}`, w), 'bold'),
     kv(s.ui.labelSlot, room, w),
-    ...kvWrap(s.ui.labelWrite, `${formatBytes(p.bytesToWrite)}, ${est}`, w),
+    ...kvWrap(s.ui.labelWrite, `${p.incremental ? fmt(s.ui.writeIncremental, { n: formatBytes(p.incremental.changedBytes), of: formatBytes(p.incremental.totalBytes) }) : formatBytes(p.bytesToWrite)}, ${est}`, w),
     kv(s.ui.labelSignedBy, p.signers.join(', ') || '?', w),
     line(fit(`${s.ui.labelNotes} (d ${s.ui.notesAll}):`, w)),
   ];

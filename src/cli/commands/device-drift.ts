@@ -1,8 +1,7 @@
 /** `ferry device drift`: compare a slot with the file index of its image (src/device/drift.ts does the work). */
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
-import { DEFAULT_CONFIG_FILE, deviceDeps, type SlotName } from '../../device/index.js';
-import { type DriftReport, driftSlot } from '../../device/drift.js';
+import { DEFAULT_CONFIG_FILE, deviceDeps, drift, type DriftReport, type SlotName } from '../../device/index.js';
 import { action, printJson, printLines, printNotes } from '../run.js';
 
 interface DriftCliOptions {
@@ -52,7 +51,7 @@ export function registerDrift(device: Command): void {
     .option('--media <dir>', 'a stick: the drift receipt is written to it, and a signed file index on it (export --file-index) is used for a slot this device did not index')
     .action(
       action(async (opts: DriftCliOptions) => {
-        const r = await driftSlot(
+        const r = await drift(
           {
             configFile: opts.config,
             ...(opts.slot ? { slot: opts.slot } : {}),

@@ -31,6 +31,13 @@ function printSkipped(skipped: SkipReason[]): void {
   printNotes(...skipped.map((s) => `ferry: skipped ${s.id}: ${s.code}: ${s.message}`));
 }
 
+/** How the slot is written, in words: "writes 74 MiB of 724 MiB (incremental: …)" or "full write: …". */
+function writeWords(plan: InstallPlan): string {
+  const w = plan.write!;
+  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  return w.mode === 'incremental' ? `writes ${mib(w.changedBytes ?? 0)} of ${mib(w.totalBytes ?? 0)} (incremental: ${w.reason})` : `full write: ${w.reason}`;
+}
+
 /** Ask on the terminal; without one, --yes is required. */
 async function confirmOnTty(plan: InstallPlan): Promise<boolean> {
   if (!process.stdin.isTTY || !process.stderr.isTTY) {
@@ -40,6 +47,7 @@ async function confirmOnTty(plan: InstallPlan): Promise<boolean> {
   printNotes(
     `install ${u.id} (version ${u.target.version}, counter ${u.target.counter}) into slot ${plan.target}, replacing ${plan.replaces.version ?? plan.replaces.status}`,
     `  ${plan.payloadBytes} bytes (${plan.space.neededBytes} ${plan.space.measure === 'unpacked' ? 'unpacked' : 'compressed'} in the slot), signed by ${plan.signers.join(', ') || 'unknown'}; slot ${plan.booted} stays as the fallback`,
+    ...(plan.write ? [`  ${writeWords(plan)}`] : []),
     ...(u.notes ? [`  notes: ${u.notes.split('\n')[0]}`] : []),
   );
   return askProceed();
@@ -79,7 +87,7 @@ function registerApply(device: Command): void {
             deviceDeps,
           );
           if (opts.json) return void printJson({ ok: true, plan: r.plan, skipped: r.skipped, bytesWritten: r.bytesWritten, receipt: r.receipt, receipts: r.delivery });
-          printLines(`installed ${r.plan.update.id} into slot ${r.plan.target} (${r.bytesWritten} bytes); it boots next with ${r.plan.bootloader.attempts} attempts: reboot, then boot-check commits it`);
+          printLines(`installed ${r.plan.update.id} into slot ${r.plan.target} (${r.bytesWritten} bytes${r.plan.write?.mode === 'incremental' ? ', incremental' : ''}); it boots next with ${r.plan.bootloader.attempts} attempts: reboot, then boot-check commits it`);
           if (r.delivery.kept > 0) printNotes(`ferry: ${r.delivery.kept} receipt(s) kept on the device (stick not writable): ${r.delivery.error ?? ''}`);
         } catch (e) {
           const skipped = (e as FerryError).details?.skipped as SkipReason[] | undefined;

@@ -16,12 +16,13 @@ import { decompressor } from '../../oci/compress.js';
 import { DigestComputer } from '../../oci/digest.js';
 import type { OciLayout } from '../../oci/layout.js';
 import { type Descriptor, layerCompression } from '../../oci/types.js';
-import type { SlotWriteRequest, SlotWriteResult } from '../types.js';
+import type { ReuseWrite, SlotWriteRequest, SlotWriteResult } from '../types.js';
 import { FileIndexBuilder } from '../files/index-builder.js';
 import { ensureGnuTar, TarExtractor } from './gnu-tar.js';
 import { LayerGate } from './layer-gate.js';
 import { TarSanitizer } from './tar-sanitizer.js';
 import { UnpackBudget } from './unpack-budget.js';
+import { removeGone, ReuseGate } from './reuse-gate.js';
 
 const PROGRESS_EVERY = 4 * 1024 * 1024;
 
@@ -80,20 +81,26 @@ export async function applyImageToDir(req: SlotWriteRequest & { root: string }):
   const chunkVerified = req.openBlob !== undefined;
   // The file index is recorded from the same stream that tar extracts (no second read).
   const index = new FileIndexBuilder(image.manifestDescriptor.digest);
+  if (req.reuse) await removeGone(root, req.reuse);
+  let passed = 0;
   for (const [i, desc] of layers.entries()) {
     if (signal?.aborted) throw cancelled(`writing ${root}`);
     const what = `layer ${i + 1}/${layers.length} (${desc.digest.slice(0, 19)})`;
     index.beginLayer();
-    uncompressed += await applyLayer({ layout, open, budget, chunkVerified, index }, desc, image.config.rootfs.diff_ids[i]!, root, what, lowerEmpty, signal, (n) => {
+    const r = await applyLayer({ layout, open, budget, chunkVerified, index, ...(req.reuse ? { reuse: req.reuse } : {}) }, desc, image.config.rootfs.diff_ids[i]!, root, what, lowerEmpty, signal, (n) => {
       done += n;
       report(false);
     });
+    uncompressed += r.bytes;
+    passed += r.passed;
     index.endLayer();
     lowerEmpty = false;
     report(true);
   }
   const fileIndex = index.finish();
-  return { bytesRead: done, bytesWritten: uncompressed, details: { layers: layers.length }, ...(fileIndex ? { fileIndex } : {}) };
+  // An incremental write reports the file content it wrote; a full one the whole layer stream.
+  const bytesWritten = req.reuse ? passed : uncompressed;
+  return { bytesRead: done, bytesWritten, details: { layers: layers.length, ...(req.reuse ? { incremental: true } : {}) }, ...(fileIndex ? { fileIndex } : {}) };
 }
 
 /**
@@ -126,14 +133,17 @@ interface LayerIo {
   chunkVerified: boolean;
   /** Records the file index from the entries as they pass. */
   index: FileIndexBuilder;
+  /** An incremental write: what stays in place. */
+  reuse?: ReuseWrite;
 }
 
-/** Apply one layer and return its uncompressed size; on any failure the tar child is killed before the error is thrown. */
-async function applyLayer(io: LayerIo, desc: Descriptor, diffId: string, root: string, what: string, lowerEmpty: boolean, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<number> {
+/** Apply one layer; returns its uncompressed size and the file bytes written. On any failure the tar child is killed before the error is thrown. */
+async function applyLayer(io: LayerIo, desc: Descriptor, diffId: string, root: string, what: string, lowerEmpty: boolean, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<{ bytes: number; passed: number }> {
   const compression = layerCompression(desc.mediaType);
   const tar = new TarExtractor(root, what);
   const gate = new LayerGate(root, what, lowerEmpty);
-  const sanitizer = new TarSanitizer(what, gate, tar, io.index);
+  const reuseGate = io.reuse ? new ReuseGate(gate, io.reuse, what) : undefined;
+  const sanitizer = new TarSanitizer(what, reuseGate ?? gate, tar, io.index);
   const diff = new DigestComputer();
   try {
     await pipeline(
@@ -163,5 +173,5 @@ async function applyLayer(io: LayerIo, desc: Descriptor, diffId: string, root: s
     });
   }
   await gate.finish();
-  return diff.bytes;
+  return { bytes: diff.bytes, passed: reuseGate ? reuseGate.bytesPassed : diff.bytes };
 }

@@ -124,6 +124,18 @@ class BlockSlot implements Slot {
     }
   }
 
+  /**
+   * The file system is kept for an incremental write only when a read-only check finds it
+   * clean (`e2fsck -n -f`, `xfs_repair -n`) and it is not mounted anywhere.
+   */
+  async reuseProblem(): Promise<string | undefined> {
+    const majMin = await deviceNumber(this.cfg.device, this.name);
+    if (mountPointsOf(await fsp.readFile('/proc/self/mountinfo', 'utf8'), majMin).length > 0) return `${this.cfg.device} is mounted`;
+    const [cmd, args] = this.cfg.fsType === 'xfs' ? ['xfs_repair', ['-n', this.cfg.device]] : ['e2fsck', ['-n', '-f', this.cfg.device]];
+    const r = await runCommand(cmd, args).catch((e: unknown) => ({ code: -1, stderr: (e as Error).message }));
+    return r.code === 0 ? undefined : `${cmd} -n found problems in the file system of ${this.cfg.device} (exit ${r.code})`;
+  }
+
   async write(req: SlotWriteRequest): Promise<SlotWriteResult> {
     const majMin = await deviceNumber(this.cfg.device, this.name);
     const mounted = mountPointsOf(await fsp.readFile('/proc/self/mountinfo', 'utf8'), majMin);
@@ -133,8 +145,11 @@ class BlockSlot implements Slot {
     }
     for (const m of stale) await run('umount', [m]); // left by a run that died mid-write
     if (req.signal?.aborted) throw new FerryError('CANCELLED', 'cancelled before formatting; the slot is left marked bad');
-    const [mkfs, args] = mkfsCommand(this.cfg);
-    await run(mkfs, args);
+    // An incremental write (device/reuse.ts) keeps the file system its check found clean.
+    if (!req.reuse) {
+      const [mkfs, args] = mkfsCommand(this.cfg);
+      await run(mkfs, args);
+    }
     await fsp.mkdir(this.mountPoint, { recursive: true });
     await run('mount', ['-t', this.cfg.fsType, this.cfg.device, this.mountPoint]);
     let result: SlotWriteResult | undefined;

@@ -156,6 +156,11 @@ class DirSlot implements Slot {
     return unpackedNeed(image);
   }
 
+  /** A directory can always be written into as it is. */
+  async reuseProblem(): Promise<string | undefined> {
+    return undefined;
+  }
+
   /** The directory itself, as it is. */
   async openTree(): Promise<SlotTree> {
     return { root: this.cfg.path, ignore: [], release: async () => undefined };
@@ -167,7 +172,8 @@ class DirSlot implements Slot {
     try {
       await fsp.mkdir(dir, { recursive: true });
       await refuseBootedRoot(dir);
-      await emptyDirectory(dir);
+      // An incremental write (device/reuse.ts) keeps what is identical; a full one starts empty.
+      if (!req.reuse) await emptyDirectory(dir);
       started = true;
       const result = await applyImageToDir({ ...req, root: dir });
       // Durable before the pipeline records the slot and switches the bootloader:

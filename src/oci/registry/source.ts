@@ -58,11 +58,11 @@ async function resolve(client: RegistryClient, reference: string, opts: SourceOp
   return { img: { ref: reference, manifestDescriptor: descriptorOf(m), manifest, configDescriptor: manifest.config, config }, small };
 }
 
-/** Open an image in a registry; `name` is what follows `docker://`. The client closes its sockets when ferry exits. */
+/** Open an image in a registry; `name` is what follows `docker://`. */
 export async function openRegistrySource(name: string, opts: SourceOptions, describe: string): Promise<SourceImage> {
   const ref = parseRegistryRef(name);
   const client = await RegistryClient.open(ref, opts.registry ?? {});
-  process.once('exit', () => client.close());
+  // idle keep-alive sockets are unref'd by Node's agent: they never keep ferry running, nothing to close at exit
   try {
     const { img, small } = await resolve(client, ref.reference, opts);
     const open = (d: Descriptor, what: string): Readable => {

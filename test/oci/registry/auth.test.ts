@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportImage } from '../../../src/media/export.js';
 import { authFiles, findCredentials, parseChallenge } from '../../../src/oci/registry/auth.js';
 import type { RegistryOptions } from '../../../src/oci/registry/client.js';
-import { pushImage, REGISTRY_USER, startRegistry, type TestRegistry } from '../../helpers/registry.js';
+import { startFaultProxy } from '../../helpers/registry-proxy.js';
+import { pushImage, REGISTRY_PASSWORD, REGISTRY_USER, startRegistry, type TestRegistry } from '../../helpers/registry.js';
 import { buildSamplesInTemp, type SampleImages } from '../../helpers/samples.js';
 
 let samples: SampleImages & { dir: string };
@@ -36,7 +37,7 @@ async function registry(opts: Parameters<typeof startRegistry>[0]): Promise<Test
   return r;
 }
 
-async function exportFrom(reg: TestRegistry, registry: RegistryOptions) {
+async function exportFrom(reg: { host: string }, registry: RegistryOptions) {
   const mediaRoot = path.join(tmp, `stick-${n++}`);
   await fsp.mkdir(mediaRoot);
   return exportImage({ image: `docker://${reg.host}/kiosk:1.0.0`, target: 'kiosk', version: '1.0.0', mediaRoot, registry });
@@ -66,6 +67,24 @@ describe('registry authentication', () => {
     expect(reg.token!.requests).toEqual([{ scope: 'repository:kiosk:pull', user: REGISTRY_USER }]);
     await expect(exportFrom(reg, { tlsVerify: false, authfile: path.join(tmp, 'empty.json') })).rejects.toMatchObject({ code: 'REGISTRY_UNAUTHORIZED' });
     await expect(exportFrom(reg, { tlsVerify: false, authfile: await authFile(reg.host, REGISTRY_USER, 'wrong') })).rejects.toMatchObject({ code: 'REGISTRY_UNAUTHORIZED' });
+  }, 60_000);
+
+  it('keeps the Authorization header with the registry when a blob is redirected to storage on another host', async () => {
+    const reg = await registry({ auth: 'htpasswd' });
+    const proxy = await startFaultProxy(reg.host);
+    try {
+      proxy.faults.redirectBlobs = true;
+      proxy.faults.storageAuth = `Basic ${Buffer.from(`${REGISTRY_USER}:${REGISTRY_PASSWORD}`).toString('base64')}`;
+      const f = await authFile(proxy.host, REGISTRY_USER, REGISTRY_PASSWORD);
+      await expect(exportFrom(proxy, { tlsVerify: false, authfile: f })).resolves.toMatchObject({ manifest: { digest: samples.v1Manifest.digest } });
+      const storage = proxy.seen.filter((r) => r.path.startsWith('/storage/'));
+      expect(storage.length).toBeGreaterThanOrEqual(2);
+      expect(storage.every((r) => r.authorization === undefined)).toBe(true);
+      // the registry's own requests did carry the credentials
+      expect(proxy.seen.some((r) => r.path.includes('/manifests/') && r.authorization?.startsWith('Basic '))).toBe(true);
+    } finally {
+      await proxy.close();
+    }
   }, 60_000);
 
   it('TLS: trusted through --cert-dir; an unknown CA is REGISTRY_TLS; --tls-verify=false reads it anyway', async () => {

@@ -1,0 +1,128 @@
+/**
+ * Incremental apply: when the target slot still holds, undrifted, an image whose file index
+ * the device recorded, and the update pins the new image's signed file index, only what
+ * differs is written: changed and new entries, removals; identical files stay in place.
+ * Decided before the first write (the plan says which and why); anything unusual falls back
+ * to a full write. Crash safety is unchanged: the target is marked bad and its index removed
+ * before writing, so an interrupted incremental write is rewritten in full next time.
+ */
+import { toFerryError } from '../errors.js';
+import { compareTree } from './drift.js';
+import { parentOf } from './extract/entry-path.js';
+import type { FileEntry, FileIndex } from './files/file-index.js';
+import { compileIgnores } from './files/glob.js';
+import { readIndexFile, readIndexStream, slotIndexPath } from './files/index-store.js';
+import type { OciLayout, ResolvedImage } from '../oci/layout.js';
+import type { Descriptor } from '../oci/types.js';
+import { type DeviceState, loadState } from './state.js';
+import { type DeviceDeps, type DeviceOptions, openDevice } from './context.js';
+import type { InstallPlan } from './plan.js';
+import { openMediaLayout } from '../media/source.js';
+import type { ReuseWrite, Slot, SlotName } from './types.js';
+
+/** How the slot will be written, and why. */
+export interface WriteMode {
+  mode: 'incremental' | 'full';
+  reason: string;
+  /** Incremental: content bytes of the files that are written (new and changed). */
+  changedBytes?: number;
+  /** Content bytes of every file of the new image. */
+  totalBytes?: number;
+}
+
+/** What planReuse needs. */
+export interface ReuseInputs {
+  stateDir: string;
+  state: DeviceState;
+  target: SlotName;
+  slot: Slot;
+  layout: OciLayout;
+  image: ResolvedImage;
+  /** The signed update's image.fileIndex. */
+  fileIndex: Descriptor | undefined;
+  /** policy.verifySlotBeforeReuse: hash every file instead of trusting size and mtime. */
+  hashAll?: boolean;
+}
+
+/** How an apply of `plan` would write its slot (for a confirmation screen before the apply starts). */
+export async function writeModeFor(opts: DeviceOptions, deps: Pick<DeviceDeps, 'slotTypes' | 'createSlot'>, mediaRoot: string, plan: InstallPlan): Promise<WriteMode> {
+  const dev = await openDevice(opts, deps);
+  const state = await loadState(dev.config.stateDir);
+  const layout = await openMediaLayout(mediaRoot);
+  const u = plan.update.image;
+  const image = await layout.resolveImage(u.manifest, u.platform, u.ref);
+  const args = { stateDir: dev.config.stateDir, state, target: plan.target, slot: dev.slots[plan.target], layout, image, fileIndex: u.fileIndex, hashAll: dev.config.policy.verifySlotBeforeReuse };
+  return (await planReuse(args)).mode;
+}
+
+/** Two entries describe the same thing on disk, times included. */
+function sameEntry(a: FileEntry, b: FileEntry): boolean {
+  return a.type === b.type && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.size === b.size && a.mtime === b.mtime && a.link === b.link && a.rdev === b.rdev && a.xattrs === b.xattrs && a.sha256 === b.sha256;
+}
+
+const full = (reason: string): { mode: WriteMode } => ({ mode: { mode: 'full', reason } });
+
+/** Decide between an incremental and a full write of the target slot; any trouble deciding means a full write. */
+export async function planReuse(i: ReuseInputs): Promise<{ mode: WriteMode; reuse?: ReuseWrite }> {
+  try {
+    return await decide(i);
+  } catch (e) {
+    const err = toFerryError(e);
+    return full(`the slot could not be compared (${err.code}: ${err.message})`);
+  }
+}
+
+async function decide(i: ReuseInputs): Promise<{ mode: WriteMode; reuse?: ReuseWrite }> {
+  if (!i.slot.reuseProblem || !i.slot.openTree) return full(`${i.slot.type} slots are written in full`);
+  if (i.image.manifest.layers.length !== 1) return full(`the image has ${i.image.manifest.layers.length} layers (incremental writes need one)`);
+  if (!i.fileIndex) return full('the update pins no file index (export --file-index)');
+  const rec = i.state.slots[i.target];
+  if (rec.imageDigest === undefined || rec.status === 'empty') return full(`slot ${i.target} holds no recorded image`);
+  const old = await readIndexFile(slotIndexPath(i.stateDir, i.target), `file index of slot ${i.target}`).catch(() => undefined);
+  if (!old || old.image !== rec.imageDigest) return full(`no file index for what slot ${i.target} holds`);
+  const entries: FileEntry[] = [];
+  const what = `file index of ${i.image.manifestDescriptor.digest}`;
+  const image = await readIndexStream(i.layout.openBlob(i.fileIndex, what), what, (e) => entries.push(e));
+  if (image !== i.image.manifestDescriptor.digest) return full('the signed file index describes another image');
+  const next: FileIndex = { image, entries };
+  const tree = await i.slot.openTree();
+  try {
+    const drift = await compareTree(tree.root, old, compileIgnores([]), compileIgnores(tree.ignore), !i.hashAll);
+    const n = drift.items.length;
+    if (!drift.clean) return full(`slot ${i.target} has drifted from its image (${n} ${n === 1 ? 'difference' : 'differences'})`);
+  } finally {
+    await tree.release();
+  }
+  const problem = await i.slot.reuseProblem();
+  if (problem !== undefined) return full(problem);
+  return diffPlan(old, next);
+}
+
+function hasAncestorIn(p: string, set: Set<string>): boolean {
+  for (let a = parentOf(p); a !== ''; a = parentOf(a)) if (set.has(a)) return true;
+  return false;
+}
+
+/** The unchanged paths and the removals between the slot's index and the new one. */
+function diffPlan(old: FileIndex, next: FileIndex): { mode: WriteMode; reuse?: ReuseWrite } {
+  const before = new Map(old.entries.map((e) => [e.path, e]));
+  const unchanged = new Set<string>();
+  let changedBytes = 0;
+  let totalBytes = 0;
+  for (const e of next.entries) {
+    const o = before.get(e.path);
+    before.delete(e.path);
+    totalBytes += e.size;
+    // GNU tar adds a directory's new xattrs but never removes old ones: such a change needs a fresh tree.
+    if (o && e.type === 'dir' && o.type === 'dir' && o.xattrs !== e.xattrs) return full(`the extended attributes of directory /${e.path} change`);
+    if (o && e.type !== 'dir' && sameEntry(o, e)) unchanged.add(e.path);
+    else changedBytes += e.size;
+  }
+  // What the new image lacks goes first; a removed directory takes its subtree with it.
+  const gone = new Set(before.keys());
+  const remove = [...gone].filter((p) => !hasAncestorIn(p, gone)).sort();
+  return {
+    mode: { mode: 'incremental', reason: `${unchanged.size} of ${next.entries.length} entries unchanged`, changedBytes, totalBytes },
+    reuse: { unchanged, remove },
+  };
+}
