@@ -41,6 +41,11 @@ have grub-install || need+=(grub2-common)
 have mcopy || need+=(mtools)
 have sfdisk || need+=(fdisk)
 have debugfs || need+=(e2fsprogs)
+if [ "${FERRY_SETUP_UBOOT:-}" = 1 ]; then # only for samples/vm/uboot-probe.sh (boot.cmd under a real U-Boot)
+  have qemu-system-aarch64 || need+=(qemu-system-arm)
+  [ -f /usr/lib/u-boot/qemu_arm64/u-boot.bin ] || need+=(u-boot-qemu)
+  have mkimage || need+=(u-boot-tools)
+fi
 if [ ${#need[@]} -eq 0 ]; then echo "setup-debian: all tools present"; exit 0; fi
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 echo "setup-debian: installing ${need[*]}"

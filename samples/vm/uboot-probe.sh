@@ -17,12 +17,13 @@ KPKG="${FERRY_VM_KERNEL_ARM64:-linux-image-6.1.0-57-arm64}"
 UBOOT=/usr/lib/u-boot/qemu_arm64/u-boot.bin
 log() { echo "uboot-probe: $*" >&2; }
 mkdir -p "$CACHE" "$OUT"
-for t in qemu-system-aarch64 mkimage fw_setenv fw_printenv mkfs.ext4 sfdisk; do command -v "$t" >/dev/null || { log "$t is missing (samples/setup-debian.sh)"; exit 2; }; done
-[ -f "$UBOOT" ] || { log "$UBOOT is missing: apt-get install u-boot-qemu"; exit 2; }
+for t in qemu-system-aarch64 mkimage fw_setenv fw_printenv mkfs.ext4 sfdisk; do command -v "$t" >/dev/null || { log "$t is missing: FERRY_SETUP_UBOOT=1 bash samples/setup-debian.sh"; exit 2; }; done
+[ -f "$UBOOT" ] || { log "$UBOOT is missing: FERRY_SETUP_UBOOT=1 bash samples/setup-debian.sh"; exit 2; }
 
 # --- Debian's arm64 kernel (apt-get download: needs `dpkg --add-architecture arm64` and apt-get update) ---
 deb="$(ls "$CACHE"/"$KPKG"_*.deb 2>/dev/null | head -1 || true)"
 if [ -z "$deb" ]; then
+  dpkg --print-foreign-architectures | grep -qx arm64 || { log "apt-get download of the arm64 kernel needs: dpkg --add-architecture arm64 && apt-get update"; exit 2; }
   (cd "$CACHE" && apt-get download "$KPKG:arm64" 2>&1 | grep -v 'unsandboxed' >&2 || true)
   deb="$(ls "$CACHE"/"$KPKG"_*.deb | head -1)"
 fi
