@@ -9,17 +9,8 @@ import * as path from 'node:path';
 import { expect } from 'vitest';
 import { type Case, dataLs, grubenv, type KioskBuild, readState, REPO, stickReceipts, type Vm, extractStick, bootLs } from './kiosk.js';
 
-/** mulberry32: a small seeded PRNG, so a failing sequence can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of the tar fuzz (mulberry32), so a failing cut sequence can be replayed. */
+export { prng } from '../device/extract/tar-fuzz.js';
 
 /** How long the phases take on this machine (ms), learnt from uncut phases. */
 export interface Took {
