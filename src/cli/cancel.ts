@@ -15,7 +15,7 @@ export function cancelOnSignal(json: boolean): () => void {
     const locks = activeLocks();
     if (locks.length > 0 && locks.every((l) => l.settled)) return;
     let removed = 0;
-    for (const lock of activeLocks()) removed += lock.cancelSync().length;
+    for (const lock of locks) removed += lock.cancelSync().length;
     const message = `cancelled by ${signal}: ${removed} unfinished file(s) removed; the media holds only complete images, run the command again to finish`;
     if (json) printJson({ ok: false, error: { code: 'CANCELLED', message } });
     else printNotes('', `ferry: error[CANCELLED]: ${message}`);

@@ -17,6 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
 import { isHostileMedia, isTempName, readFileCapped } from '../util/fsx.js';
+import { EMPTY_INDEX, LAYOUT_MARKER } from '../oci/blob-store.js';
 import { mediaPaths } from './store.js';
 
 /** What a lock file says about its owner. */
@@ -78,6 +79,7 @@ async function readOwner(file: string): Promise<LockOwner | undefined> {
 export class MediaLock {
   private readonly written = new Set<string>();
   private committed: string[] = [];
+  private commits = 0;
   private released = false;
 
   constructor(
@@ -85,8 +87,6 @@ export class MediaLock {
     readonly file: string,
     private readonly createdFerry: boolean,
   ) {}
-
-  private commits = 0;
 
   /** Record a file this run wrote that nothing references yet (removed by rollback/cancel). */
   wrote(file: string): void {
@@ -161,8 +161,8 @@ export class MediaLock {
     // file, removed above) must still leave a layout skopeo and umoci read: complete it, empty.
     if (existsSync(p.oci)) {
       mkdirSync(path.join(p.oci, 'blobs', 'sha256'), { recursive: true });
-      if (!existsSync(path.join(p.oci, 'oci-layout'))) writeFileSync(path.join(p.oci, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-      if (!existsSync(path.join(p.oci, 'index.json'))) writeFileSync(path.join(p.oci, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }, null, 2) + '\n');
+      if (!existsSync(path.join(p.oci, 'oci-layout'))) writeFileSync(path.join(p.oci, 'oci-layout'), LAYOUT_MARKER);
+      if (!existsSync(path.join(p.oci, 'index.json'))) writeFileSync(path.join(p.oci, 'index.json'), EMPTY_INDEX);
     }
     rmSync(this.file, { force: true });
     if (this.createdFerry) {

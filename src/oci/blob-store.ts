@@ -11,7 +11,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
-import { fsyncDir, isTempName, syncFile, tempNameFor, writeFileAtomic } from '../util/fsx.js';
+import { fsyncDir, removeStaleTemps, syncFile, tempNameFor, writeFileAtomic } from '../util/fsx.js';
 import { BlobFacts, type ChunkCache } from './chunk-cache.js';
 import { ChunkHasher, DEFAULT_CHUNK_SIZE } from './chunk-index.js';
 import { ChunkDigester } from './chunk-hasher-parallel.js';
@@ -48,6 +48,10 @@ class ChunkTap extends Transform {
     cb(null, chunk);
   }
 }
+
+/** The `oci-layout` file and the empty `index.json` of a fresh layout (also written by the Ctrl-C handler, media/lock.ts). */
+export const LAYOUT_MARKER = JSON.stringify({ imageLayoutVersion: '1.0.0' });
+export const EMPTY_INDEX = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.imageIndex, manifests: [] }, null, 2) + '\n';
 
 /** Options of the blob writes. */
 export interface BlobWriteOptions {
@@ -97,28 +101,19 @@ export class LayoutWriter {
     try {
       await fsp.access(marker);
     } catch {
-      await writeFileAtomic(marker, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+      await writeFileAtomic(marker, LAYOUT_MARKER);
     }
     const w = new LayoutWriter(root);
     await w.removeStaleTemps();
     // a fresh layout gets an empty index.json at once: valid for skopeo and umoci at every moment
     const index = path.join(root, 'index.json');
-    if (!(await fsp.access(index).then(() => true, () => false))) await writeFileAtomic(index, JSON.stringify({ schemaVersion: 2, mediaType: MediaType.imageIndex, manifests: [] }, null, 2) + '\n');
+    if (!(await fsp.access(index).then(() => true, () => false))) await writeFileAtomic(index, EMPTY_INDEX);
     return w;
   }
 
   /** Delete `.ferry-tmp-*` files left by a run that died (only ferry creates such names). */
   async removeStaleTemps(): Promise<number> {
-    let n = 0;
-    for (const dir of [this.root, path.join(this.root, 'blobs', 'sha256')]) {
-      for (const name of await fsp.readdir(dir)) {
-        if (isTempName(name)) {
-          await fsp.rm(path.join(dir, name), { force: true });
-          n++;
-        }
-      }
-    }
-    return n;
+    return (await removeStaleTemps(this.root)) + (await removeStaleTemps(path.join(this.root, 'blobs', 'sha256')));
   }
 
   /** Final path of a blob. */
@@ -140,23 +135,25 @@ export class LayoutWriter {
     await this.commits.get(desc.digest);
     if ((await this.existingSize(desc.digest)) !== desc.size) return false;
     if (!rehash && !needChunks) return true;
-    if (!rehash && (this.facts.chunks(desc) || (await this.facts.load(desc)))) return true;
-    const chunker = new ChunkHasher();
+    if (!rehash && (await this.facts.knownChunks(desc))) return true;
     try {
-      await pipeline(createReadStream(this.blobPath(desc.digest), { highWaterMark: 4 * CHUNK }), new DigestVerifier(desc.digest, desc.size), new ChunkTap(chunker), async (s: AsyncIterable<Buffer>) => {
-        for await (const _ of s);
-      });
+      await this.rehash(desc);
     } catch {
       this.repaired.push(desc.digest); // the caller writes it again: say so
       return false;
     }
-    await this.remember(desc, chunker.finish()); // the same read gave the chunk index its digests
     return true;
   }
 
-  /** Keep the chunk list of a blob whose bytes were just verified (or computed) against its digest. */
-  private async remember(desc: Descriptor, chunks: string[]): Promise<void> {
+  /** Read a present blob once, digest-checked, and keep its chunk digests from that read. */
+  private async rehash(desc: Descriptor): Promise<string[]> {
+    const chunker = new ChunkHasher();
+    await pipeline(createReadStream(this.blobPath(desc.digest), { highWaterMark: 4 * CHUNK }), new DigestVerifier(desc.digest, desc.size, `blob ${desc.digest}`), new ChunkTap(chunker), async (s: AsyncIterable<Buffer>) => {
+      for await (const _ of s);
+    });
+    const chunks = chunker.finish();
     this.facts.record(desc, { chunks });
+    return chunks;
   }
 
   /**
@@ -199,9 +196,7 @@ export class LayoutWriter {
     return hash ? { tmp, digest: hash.digest, size: hash.bytes, chunks: chunks() } : { tmp, chunks: chunks() };
   }
 
-  private async commitTemp(tmp: string, desc: Descriptor, chunks: string[]): Promise<void> {
-    const digest = desc.digest;
-    await this.remember(desc, chunks);
+  private async commitTemp(tmp: string, digest: string): Promise<void> {
     await fsp.rename(tmp, this.blobPath(digest));
     this.onWrite?.(this.blobPath(digest));
     await fsyncDir(path.dirname(tmp));
@@ -217,7 +212,8 @@ export class LayoutWriter {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const { tmp, chunks } = await this.streamToTemp(open(), [new DigestVerifier(desc.digest, desc.size, what)], what, opts.progress, desc.size, false);
-    await this.commitTemp(tmp, desc, chunks);
+    this.facts.record(desc, { chunks });
+    await this.commitTemp(tmp, desc.digest);
     return { descriptor: desc, written: true };
   }
 
@@ -238,7 +234,7 @@ export class LayoutWriter {
       await fsp.rm(tmp, { force: true });
       throw e instanceof FerryError ? e : toFerryError(e, what);
     }
-    await this.remember(desc, chunks);
+    this.facts.record(desc, { chunks });
     // fsync (the slow part on a stick) and rename in the background while the next blob is
     // copied; flush() waits for them, and addToIndex flushes first: index.json never names
     // an image before every blob of it is synced under its final name.
@@ -246,7 +242,7 @@ export class LayoutWriter {
       try {
         await syncFile(tmp);
         faultPoint(this.blobsWritten === 0 ? 'after-first-blob-temp' : 'never');
-        await this.commitTemp(tmp, desc, chunks);
+        await this.commitTemp(tmp, desc.digest);
       } catch (e) {
         await fsp.rm(tmp, { force: true });
         throw toFerryError(e, what);
@@ -278,12 +274,12 @@ export class LayoutWriter {
   async writeStream(src: Readable, stages: Transform[], mediaType: string, what: string, progress?: ProgressFn, total = 0): Promise<BlobWrite> {
     const { tmp, digest, size, chunks } = await this.streamToTemp(src, stages, what, progress, total);
     const descriptor: Descriptor = { mediaType, digest, size };
+    this.facts.record(descriptor, { chunks });
     if ((await this.existingSize(digest)) === size) {
       await fsp.rm(tmp, { force: true });
-      await this.remember(descriptor, chunks);
       return { descriptor, written: false };
     }
-    await this.commitTemp(tmp, descriptor, chunks);
+    await this.commitTemp(tmp, digest);
     return { descriptor, written: true };
   }
 
@@ -293,15 +289,7 @@ export class LayoutWriter {
    */
   async chunksOf(desc: Descriptor): Promise<string[]> {
     await this.commits.get(desc.digest);
-    const known = this.facts.chunks(desc) ?? ((await this.facts.load(desc)) ? this.facts.chunks(desc) : undefined);
-    if (known) return known;
-    const chunker = new ChunkHasher();
-    await pipeline(createReadStream(this.blobPath(desc.digest), { highWaterMark: 4 * CHUNK }), new DigestVerifier(desc.digest, desc.size, `blob ${desc.digest}`), new ChunkTap(chunker), async (s: AsyncIterable<Buffer>) => {
-      for await (const _ of s);
-    });
-    const list = chunker.finish();
-    await this.remember(desc, list);
-    return list;
+    return (await this.facts.knownChunks(desc)) ?? this.rehash(desc);
   }
 
   /** Write a small in-memory blob (config, manifest). */

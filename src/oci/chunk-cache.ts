@@ -131,14 +131,16 @@ export class BlobFacts {
     return f?.compression === compression ? f.bytes : undefined;
   }
 
-  /** Load `desc`'s entry from the cache; false on a miss. */
-  async load(desc: Descriptor): Promise<boolean> {
+  /** The chunk list of `desc`, known here or loaded from the cache (with its unpacked size); undefined on a miss. */
+  async knownChunks(desc: Descriptor): Promise<string[] | undefined> {
+    const here = this.chunkLists.get(desc.digest);
+    if (here) return here;
     const e = await this.cache?.get(desc);
-    if (!e) return false;
+    if (!e) return undefined;
     this.chunkLists.set(desc.digest, e.chunks);
     if (e.unpacked && !this.unpacked.has(desc.digest)) this.unpacked.set(desc.digest, e.unpacked);
     if (e.unpacked) this.stored.add(desc.digest);
-    return true;
+    return e.chunks;
   }
 
   /** Record facts of `desc`, computed from its verified bytes. */

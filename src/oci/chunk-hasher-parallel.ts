@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_CHUNK_SIZE } from './chunk-index.js';
-import { hasMemberHeader } from './unpacked-size.js';
+import { chunkHasMemberHeader, hasMemberHeader } from './unpacked-size.js';
 
 /**
  * The worker: the chunk's digest and, when asked (gzip layers), whether a gzip member header
@@ -24,10 +24,11 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const hasMemberHeader = ${hasMemberHeader.toString()};
+const chunkHasMemberHeader = ${chunkHasMemberHeader.toString()};
 parentPort.on('message', (m) => {
   const chunk = Buffer.from(m.buf, 0, m.len);
   const hex = createHash('sha256').update(chunk).digest('hex');
-  const header = m.scan && (hasMemberHeader(Buffer.concat([Buffer.from(m.edge), chunk.subarray(0, 3)]), 0) || hasMemberHeader(chunk, m.first ? 1 : 0));
+  const header = m.scan && chunkHasMemberHeader(chunk, m.edge, m.first, hasMemberHeader);
   parentPort.postMessage({ id: m.id, hex, header, buf: m.buf }, [m.buf]);
 });
 `;
@@ -90,7 +91,7 @@ function hashChunk(job: ChunkJob): Promise<ChunkResult> {
   const w = getWorker();
   if (!w) {
     const chunk = Buffer.from(job.buf, 0, job.len);
-    const header = job.scan && (hasMemberHeader(Buffer.concat([job.edge, chunk.subarray(0, 3)]), 0) || hasMemberHeader(chunk, job.first ? 1 : 0));
+    const header = job.scan && chunkHasMemberHeader(chunk, job.edge, job.first, hasMemberHeader);
     return Promise.resolve({ hex: createHash('sha256').update(chunk).digest('hex'), header, buf: job.buf });
   }
   const id = nextId++;

@@ -70,9 +70,24 @@ async function gzipUnpacked(fh: fsp.FileHandle, size: number): Promise<number | 
     carry = Math.min(3, view.length);
     view.copyWithin(0, view.length - carry);
   }
+  return trailerSize(fh, size);
+}
+
+/** The gzip ISIZE trailer of a single-member blob of `size` bytes, when trustedGzipSize trusts it. */
+async function trailerSize(fh: fsp.FileHandle, size: number): Promise<number | undefined> {
   const tail = Buffer.alloc(4);
   await fh.read(tail, 0, 4, size - 4);
   return trustedGzipSize(size, tail.readUInt32LE(0), false);
+}
+
+/**
+ * True when a gzip member header may start in `chunk` (one chunk of a blob scanned chunk by
+ * chunk), also straddling from `edge`, the last 3 bytes of the chunk before; in the blob's
+ * `first` chunk, its own header at 0 does not count. `has` is hasMemberHeader, passed in so
+ * that this function's source is self-contained (it also runs as a worker's inline source).
+ */
+export function chunkHasMemberHeader(chunk: Buffer, edge: Uint8Array, first: boolean, has: (buf: Buffer, from: number) => boolean): boolean {
+  return has(Buffer.concat([edge, chunk.subarray(0, 3)]), 0) || has(chunk, first ? 1 : 0);
 }
 
 const ZSTD_MAGIC = 0xfd2fb528;
@@ -135,9 +150,7 @@ export async function gzipUnpackedFromScan(file: string, size: number, maybeMult
   if (maybeMultiMember || size < 18) return undefined;
   const fh = await fsp.open(file, 'r');
   try {
-    const tail = Buffer.alloc(4);
-    await fh.read(tail, 0, 4, size - 4);
-    return trustedGzipSize(size, tail.readUInt32LE(0), false);
+    return await trailerSize(fh, size);
   } finally {
     await fh.close();
   }
