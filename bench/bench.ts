@@ -13,7 +13,7 @@ import { parseSize, prepareInputs, type SizeInputs } from './inputs.js';
 import { attachLoop, type LoopDevice } from './loop.js';
 import { describeMachine } from './machine.js';
 import { deviceApplyComparison } from './device-apply.js';
-import { deviceUpdateComparisons } from './device-incremental.js';
+import { deviceUpdateComparisons, INCREMENTAL_OP, ZSTD_OP } from './device-incremental.js';
 import { plannedBytes, planRootfs, planUpdate } from './rootfs.js';
 import { REGISTRY_OPS, registryComparisons, startBenchRegistry } from './registry.js';
 import type { TestRegistry } from '../test/helpers/registry.js';
@@ -106,8 +106,8 @@ async function comparisonsFor(ctx: OpsContext, loop: LoopDevice, opts: BenchOpti
   const { stick, blobDir, bundle } = await verifyFixtures(ctx.inputs, ctx.scratch, ctx.steps, ctx);
   const wanted = (op: string) => opts.only === undefined || op.includes(opts.only);
   // the update rows export two sticks (one with zstd layers) before they run: only when selected
-  const updates = ['incremental apply 1.0.0 → 1.1.0', 'full apply, zstd layers'].some(wanted)
-    ? await deviceUpdateComparisons(ctx.inputs, ctx.scratch, ctx.cli.missing['device apply'] ?? ctx.steps.exportWhy, ctx.inputs.changedBytes ?? changedBytes(opts.seed, ctx.inputs.sizeLabel))
+  const updates = [INCREMENTAL_OP, ZSTD_OP].some(wanted)
+    ? await deviceUpdateComparisons(ctx.inputs, ctx.scratch, ctx.cli.missing['device apply'] ?? ctx.steps.exportWhy, ctx.inputs.changedBytes ?? changedBytes(opts.seed, ctx.inputs.sizeLabel), wanted)
     : [];
   return [
     exportComparison(ctx), incrementalComparison(ctx), verifyComparison(ctx, stick, blobDir, bundle),

@@ -19,6 +19,10 @@ import { fmtBytes, type Outcome } from './report.js';
 
 const COMPATIBLE = 'ferry-bench';
 
+/** The rows this file adds. */
+export const INCREMENTAL_OP = 'incremental apply 1.0.0 → 1.1.0';
+export const ZSTD_OP = 'full apply, zstd layers';
+
 /** inode and change time of every regular file under a slot, by path. */
 type FileStamps = Map<string, { ino: bigint; ctimeNs: bigint }>;
 
@@ -123,7 +127,7 @@ function writtenNote(changedBytes: number): (ferry: Outcome, peer: Outcome) => s
 }
 
 /** Incremental apply 1.0.0 → 1.1.0 vs a full apply of 1.1.0, and the full apply with zstd layers vs gzip. */
-export async function deviceUpdateComparisons(inputs: SizeInputs, scratch: string, why: string | undefined, changedBytes: number): Promise<Comparison[]> {
+export async function deviceUpdateComparisons(inputs: SizeInputs, scratch: string, why: string | undefined, changedBytes: number, wanted: (op: string) => boolean): Promise<Comparison[]> {
   const gz = join(scratch, 'device-update-gzip');
   const fullDir = join(scratch, 'device-update-full');
   const zst = join(scratch, 'device-update-zstd');
@@ -135,11 +139,11 @@ export async function deviceUpdateComparisons(inputs: SizeInputs, scratch: strin
       if (gzDev instanceof Error) throw gzDev;
       return applySide(name, dir, gzDev, id, from);
     });
-  const zstSide = why === undefined ? await sideOrWhy('ferry device apply 1.1.0, zstd layers', async () => applySide('ferry device apply 1.1.0, zstd layers', zst, await deviceWithStick(inputs, zst, 'zstd'), id)) : notRun('zstd');
+  const zstSide = why === undefined && wanted(ZSTD_OP) ? await sideOrWhy('ferry device apply 1.1.0, zstd layers', async () => applySide('ferry device apply 1.1.0, zstd layers', zst, await deviceWithStick(inputs, zst, 'zstd'), id)) : notRun('zstd');
   const target = { maxRssMiB: RSS_TARGET_MIB };
-  return [
+  const list: Comparison[] = [
     {
-      op: 'incremental apply 1.0.0 → 1.1.0',
+      op: INCREMENTAL_OP,
       size: inputs.sizeLabel,
       inputBytes: inputs.rootfsBytes,
       ferry: await side('ferry device apply 1.1.0 (slot holds 1.0.0)', gz, `${BENCH_TARGET}-1.0.0`),
@@ -148,7 +152,7 @@ export async function deviceUpdateComparisons(inputs: SizeInputs, scratch: strin
       check: () => sameTree(join(gz, 'slots', 'b'), join(fullDir, 'slots', 'b')),
     },
     {
-      op: 'full apply, zstd layers',
+      op: ZSTD_OP,
       size: inputs.sizeLabel,
       inputBytes: inputs.rootfsBytes,
       ferry: zstSide,
@@ -157,4 +161,5 @@ export async function deviceUpdateComparisons(inputs: SizeInputs, scratch: strin
       check: () => sameTree(join(zst, 'slots', 'b'), join(fullDir, 'slots', 'b')),
     },
   ];
+  return list.filter((c) => wanted(c.op));
 }
