@@ -222,8 +222,8 @@ export class LayoutWriter {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
-    // chunk digests on a second core, beside the whole-blob digest of the copy (and the gzip scan for the unpacked size)
-    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, 6, opts.scanGzip ?? false);
+    // chunk digests and the whole-blob digest on a second core (and the gzip scan for the unpacked size)
+    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, 6, opts.scanGzip ?? false, true);
     let chunks: string[];
     try {
       await copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false);
