@@ -85,5 +85,7 @@ export const ERRORS_EN: Partial<Record<ErrorCode, ErrorHelp>> = {
   DRIFT_FOUND: { what: 'files of the system differ from the image that was installed', next: 'see the drift list; reinstall the update if the changes are not wanted' },
   FILE_INDEX_MISSING: { what: 'ferry has no list of the files of this system to compare with', next: 'install the next update with the current ferry, or use a stick exported with --file-index' },
   CORRUPT_FILE_INDEX: { what: 'the list of the files of this system is damaged', next: 'reinstall the update; if it persists, call support' },
+  RECEIPTS_STORE_INVALID: { what: 'the receipts store at headquarters cannot be used', next: 'nothing to do on the device; headquarters must fix it' },
+  RECEIPT_REJECTED: { what: 'some receipts on this stick are damaged or not from a ferry device', next: 'take the stick back to headquarters; do not copy files onto it by hand' },
   INTERNAL: { what: 'ferry hit an unexpected problem', next: 'see the log (l), then call support' },
 };

@@ -71,7 +71,8 @@ export function registerInit(device: Command): void {
         if (opts.json) printJson({ ok: true, ...r });
         else {
           printResult(r);
-          printLines(`receipt key ${r.deviceKey.keyId} (${r.deviceKey.file})${opts.csrOut ? `; enrolment request written to ${opts.csrOut}` : '; --csr-out FILE writes its enrolment request'}`);
+          // a second run that changed nothing stays one line unless the request was asked for
+          if (r.changed || opts.csrOut) printLines(`receipt key ${r.deviceKey.keyId} (${r.deviceKey.file})${opts.csrOut ? `; enrolment request written to ${opts.csrOut}` : '; --csr-out FILE writes its enrolment request'}`);
         }
       }),
     );
