@@ -85,5 +85,8 @@ export const ERRORS_EN: Partial<Record<ErrorCode, ErrorHelp>> = {
   DRIFT_FOUND: { what: 'files of the system differ from the image that was installed', next: 'see the drift list; reinstall the update if the changes are not wanted' },
   FILE_INDEX_MISSING: { what: 'ferry has no list of the files of this system to compare with', next: 'install the next update with the current ferry, or use a stick exported with --file-index' },
   CORRUPT_FILE_INDEX: { what: 'the list of the files of this system is damaged', next: 'reinstall the update; if it persists, call support' },
+  CAMPAIGN_INVALID: { what: 'the campaign file of this stick has problems', next: 'headquarters must fix the campaign file and write the stick again' },
+  CAMPAIGN_MISMATCH: { what: 'this stick does not hold everything its campaign lists', next: 'use another stick of the campaign, or have headquarters write this one again' },
+  CAMPAIGN_STICK_FAILED: { what: 'writing this stick failed at headquarters', next: 'do not use this stick: ask headquarters for a new one' },
   INTERNAL: { what: 'ferry hit an unexpected problem', next: 'see the log (l), then call support' },
 };
