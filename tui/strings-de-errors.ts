@@ -87,5 +87,8 @@ export const ERRORS_DE: Partial<Record<ErrorCode, ErrorHelp>> = {
   CORRUPT_FILE_INDEX: { what: 'die Dateiliste dieses Systems ist beschädigt', next: 'das Update neu installieren; wenn es bleibt, den Support anrufen' },
   RECEIPTS_STORE_INVALID: { what: 'die Quittungsablage in der Zentrale ist nicht nutzbar', next: 'am Gerät nichts zu tun; die Zentrale muss sie reparieren' },
   RECEIPT_REJECTED: { what: 'einige Quittungen auf diesem Stick sind beschädigt oder stammen nicht von einem ferry-Gerät', next: 'den Stick in die Zentrale zurückbringen; keine Dateien von Hand darauf kopieren' },
+  CAMPAIGN_INVALID: { what: 'die Kampagnendatei dieses Sticks ist fehlerhaft', next: 'die Zentrale muss die Kampagnendatei korrigieren und den Stick neu schreiben' },
+  CAMPAIGN_MISMATCH: { what: 'dieser Stick enthält nicht alles, was seine Kampagne vorsieht', next: 'einen anderen Stick der Kampagne verwenden oder diesen in der Zentrale neu schreiben lassen' },
+  CAMPAIGN_STICK_FAILED: { what: 'das Schreiben dieses Sticks ist in der Zentrale fehlgeschlagen', next: 'diesen Stick nicht verwenden: in der Zentrale einen neuen anfordern' },
   INTERNAL: { what: 'ferry ist auf ein unerwartetes Problem gestoßen', next: 'Protokoll ansehen (l), dann Support anrufen' },
 };
