@@ -6,6 +6,7 @@ import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerPki } from './commands/pki.js';
 import { registerPush } from './commands/push.js';
+import { registerReceipts } from './commands/receipts.js';
 import { registerSign } from './commands/sign.js';
 import { registerVerify } from './commands/verify.js';
 import { programShell } from './shell.js';
@@ -21,5 +22,6 @@ export function buildProgram(): Command {
   registerPki(program);
   registerSign(program);
   registerDevice(program);
+  registerReceipts(program);
   return program;
 }
