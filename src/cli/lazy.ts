@@ -21,6 +21,7 @@ export const LAZY_COMMANDS: Readonly<Record<string, () => Promise<Register>>> = 
   pki: async () => (await import('./commands/pki.js')).registerPki,
   sign: async () => (await import('./commands/sign.js')).registerSign,
   device: async () => (await import('./commands/device.js')).registerDevice,
+  receipts: async () => (await import('./commands/receipts.js')).registerReceipts,
 };
 
 /** The first word of `args` that is not an option: the command to run (the root has only --help/--version). */

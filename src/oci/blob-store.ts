@@ -197,8 +197,10 @@ export class LayoutWriter {
   }
 
   private async commitTemp(tmp: string, digest: string): Promise<void> {
-    await fsp.rename(tmp, this.blobPath(digest));
+    // told before the rename: a Ctrl-C handled between the rename and its callback must still
+    // remove the blob (cancelSync removes what it was told of, whether or not it exists yet)
     this.onWrite?.(this.blobPath(digest));
+    await fsp.rename(tmp, this.blobPath(digest));
     await fsyncDir(path.dirname(tmp));
     if (this.blobsWritten++ === 0) faultPoint('after-first-blob-rename');
   }
