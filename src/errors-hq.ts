@@ -114,5 +114,7 @@ export const ERROR_PLACES: Record<ErrorCode, ErrorPlaceEntry> = {
   ROLLBACK_REFUSED: dev,
   CONFIRMATION_REQUIRED: dev,
   ALREADY_PROVISIONED: dev,
+  RECEIPTS_STORE_INVALID: hq('the file given as a receipts store (--into, --from) is not one: another SQLite database, another file, or damaged', 'name a new file, or the one ferry receipts collect made; restore a damaged store from backup'),
+  RECEIPT_REJECTED: hq('files under FERRY/receipts/ on the stick are not valid receipts (damaged, foreign, renamed or moved, special files): they are listed and stay on the stick', 'look at the listed files; a forged or foreign receipt is a security finding: keep the stick for review'),
   INTERNAL: both('ferry hit an unexpected problem (a bug)', 'run again with FERRY_DEBUG=1 and report the stack trace'),
 };

@@ -7,6 +7,7 @@ import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerPki } from './commands/pki.js';
 import { registerPush } from './commands/push.js';
+import { registerReceipts } from './commands/receipts.js';
 import { registerSign } from './commands/sign.js';
 import { registerVerify } from './commands/verify.js';
 
@@ -28,5 +29,6 @@ export function buildProgram(): Command {
   registerSign(program);
   registerCampaign(program);
   registerDevice(program);
+  registerReceipts(program);
   return program;
 }
