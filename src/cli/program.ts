@@ -1,6 +1,7 @@
 /** The `ferry` command tree, built without side effects so docs and tests can walk it. */
 import type { Command } from 'commander';
 import { registerArchive } from './commands/archive.js';
+import { registerCampaign } from './commands/campaign.js';
 import { registerDevice } from './commands/device.js';
 import { registerExport } from './commands/export.js';
 import { registerInspect } from './commands/inspect.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerPush(program);
   registerPki(program);
   registerSign(program);
+  registerCampaign(program);
   registerDevice(program);
   registerReceipts(program);
   return program;

@@ -47,7 +47,7 @@ export async function loadCampaign(file: string, opts: LoadCampaignOptions = {})
   }
   const parsed = parseCampaign(file, text);
   const problems = [...parsed.problems];
-  const notes = opts.checkFiles === false ? new Map<string, string>() : await checkFiles(parsed, problems);
+  const notes = opts.checkFiles === false ? await readNotesIfThere(parsed) : await checkFiles(parsed, problems);
   if (problems.length > 0 || !parsed.campaign) throw campaignInvalid(path.resolve(file), problems);
   const campaign = parsed.campaign;
   campaign.images = campaign.images.map((i) => (i.notesFile !== undefined && notes.has(i.notesFile) ? { ...i, notes: notes.get(i.notesFile)! } : i));
@@ -76,6 +76,16 @@ async function checkFiles(parsed: ParsedCampaign, problems: CampaignProblem[]): 
       const label = f.kind === 'crl' ? 'X509 CRL' : 'CERTIFICATE';
       if (!text.includes(`-----BEGIN ${label}-----`)) fail(f.line, `${f.path} holds no PEM ${label}`);
     }
+  }
+  return notes;
+}
+
+/** Without the file checks, release notes are still read where they can be (a check compares them with the stick's). */
+async function readNotesIfThere(parsed: ParsedCampaign): Promise<Map<string, string>> {
+  const notes = new Map<string, string>();
+  for (const f of parsed.files.filter((x) => x.kind === 'notes')) {
+    const text = await readFileCapped(f.path, NOTES_CAP, 'release notes').then((b) => b.toString('utf8'), () => undefined);
+    if (text !== undefined) notes.set(f.path, text);
   }
   return notes;
 }

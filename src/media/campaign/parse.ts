@@ -216,9 +216,16 @@ function checkDuplicates(w: YamlWalk, images: ParsedImage[]): void {
     const first = ids.get(id);
     if (first !== undefined) w.fail(p.node, `image ${id} is listed twice (first at line ${first}): each target and version once`);
     else ids.set(id, w.line(p.node));
+    const listed = new Set<string>();
     for (const c of p.compatible) {
+      if (listed.has(c.value)) {
+        w.fail(c.node, `compatible string "${c.value}" is listed twice for ${id}`);
+        continue;
+      }
+      listed.add(c.value);
       const o = owner.get(c.value);
-      if (o && o.target !== p.image.target) w.fail(c.node, `compatible string "${c.value}" is claimed by target ${p.image.target} and by target ${o.target} (line ${o.line}): a device class follows one target`);
+      // quoting matters: in YAML [acme,kiosk-v2] is two strings; write ["acme,kiosk-v2"]
+      if (o && o.target !== p.image.target) w.fail(c.node, `compatible string "${c.value}" is claimed by target ${p.image.target} and by target ${o.target} (line ${o.line}): a device class follows one target (quote strings with a comma: ["acme,kiosk-v2"])`);
       else if (!o) owner.set(c.value, { target: p.image.target, line: w.line(c.node) });
     }
   }
