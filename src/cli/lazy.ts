@@ -20,6 +20,7 @@ export const LAZY_COMMANDS: Readonly<Record<string, () => Promise<Register>>> = 
   push: async () => (await import('./commands/push.js')).registerPush,
   pki: async () => (await import('./commands/pki.js')).registerPki,
   sign: async () => (await import('./commands/sign.js')).registerSign,
+  campaign: async () => (await import('./commands/campaign.js')).registerCampaign,
   device: async () => (await import('./commands/device.js')).registerDevice,
   receipts: async () => (await import('./commands/receipts.js')).registerReceipts,
 };
