@@ -53,20 +53,33 @@ async function bytesWrittenSince(dir: string, before: FileStamps, rel = ''): Pro
   return total;
 }
 
-/** A throwaway device (file bootloader, dir slots) and a signed stick holding 1.0.0 and 1.1.0 with file indexes. */
-async function deviceWithStick(inputs: SizeInputs, dir: string, compress?: 'zstd'): Promise<{ stick: string; config: string; env: NodeJS.ProcessEnv }> {
+/** Device access: the stick, its device config and the environment (the booted-slot marker). */
+interface Dev {
+  stick: string;
+  config: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** A signed stick holding 1.0.0 and 1.1.0 with file indexes, made under `dir`, with a device there. */
+async function deviceWithStick(inputs: SizeInputs, dir: string, compress?: 'zstd'): Promise<Dev> {
   const ferry = ferryArgv();
   const run = (args: string[]) => runChecked(ferry[0] as string, [ferry[1] as string, ...args]);
   await rm(dir, { recursive: true, force: true });
-  await mkdir(join(dir, 'trust', 'roots'), { recursive: true });
+  await mkdir(dir, { recursive: true });
   await run(['pki', 'init-root', '--out', join(dir, 'root'), '--name', 'ferry bench root', '--no-passphrase']);
   await run(['pki', 'issue-signer', '--root', join(dir, 'root'), '--out', join(dir, 'signer'), '--name', 'ferry bench signer', '--days', '30']);
-  await runChecked('cp', [join(dir, 'root', 'cert.pem'), join(dir, 'trust', 'roots', 'root.pem')]);
   const stick = join(dir, 'stick');
   for (const [archive, version] of [[inputs.archive.v1, '1.0.0'], [inputs.archive.v2, '1.1.0']] as const) {
     await run(['export', '--image', `oci-archive:${archive}`, '--media', stick, '--create', '--target', BENCH_TARGET, '--version', version,
       '--signer', join(dir, 'signer'), '--compatible', COMPATIBLE, '--file-index', ...(compress ? ['--compress', compress] : [])]);
   }
+  return deviceAt(dir, stick, join(dir, 'root', 'cert.pem'));
+}
+
+/** A device (file bootloader, dir slots, its own state) in `dir` reading `stick`, trusting `rootCert`. */
+async function deviceAt(dir: string, stick: string, rootCert: string): Promise<Dev> {
+  await mkdir(join(dir, 'trust', 'roots'), { recursive: true });
+  await runChecked('cp', [rootCert, join(dir, 'trust', 'roots', 'root.pem')]);
   const config = join(dir, 'device.json');
   await writeFile(config, JSON.stringify({
     compatible: COMPATIBLE, deviceId: 'bench-device', stateDir: join(dir, 'state'), trustDir: join(dir, 'trust'),
@@ -89,7 +102,7 @@ async function freshDevice(dir: string): Promise<void> {
 }
 
 /** `ferry device apply --update <id>` on the device in `dir`; `from`: installed (untimed) first. */
-function applySide(name: string, dir: string, dev: { stick: string; config: string; env: NodeJS.ProcessEnv }, id: string, from?: string): Contender {
+function applySide(name: string, dir: string, dev: Dev, id: string, from?: string): Contender {
   const ferry = ferryArgv();
   const slot = join(dir, 'slots', 'b');
   let before: FileStamps = new Map();
@@ -134,10 +147,11 @@ export async function deviceUpdateComparisons(inputs: SizeInputs, scratch: strin
   const id = `${BENCH_TARGET}-1.1.0`;
   const notRun = (name: string): Contender => ({ name, notRun: why ?? '', argv: () => [] });
   const gzDev = why === undefined ? await deviceWithStick(inputs, gz).catch((e: unknown) => e as Error) : undefined;
+  // each side is its own device (state, slots) reading the one gzip stick
   const side = (name: string, dir: string, from?: string) =>
     gzDev === undefined ? notRun(name) : sideOrWhy(name, async () => {
       if (gzDev instanceof Error) throw gzDev;
-      return applySide(name, dir, gzDev, id, from);
+      return applySide(name, dir, dir === gz ? gzDev : await deviceAt(dir, gzDev.stick, join(gz, 'root', 'cert.pem')), id, from);
     });
   const zstSide = why === undefined && wanted(ZSTD_OP) ? await sideOrWhy('ferry device apply 1.1.0, zstd layers', async () => applySide('ferry device apply 1.1.0, zstd layers', zst, await deviceWithStick(inputs, zst, 'zstd'), id)) : notRun('zstd');
   const target = { maxRssMiB: RSS_TARGET_MIB };

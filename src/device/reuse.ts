@@ -118,6 +118,8 @@ function diffPlan(old: FileIndex, next: FileIndex, skipLayers: number): { mode: 
   const before = new Map(old.entries.map((e) => [e.path, e]));
   const final = new Map(next.entries.map((e) => [e.path, e]));
   const unchanged = new Set<string>();
+  // Only paths the old index holds: every ancestor of those is a real directory in the slot (the walk never enters a symlink).
+  const replace: string[] = [];
   let changedBytes = 0;
   let totalBytes = 0;
   for (const e of next.entries) {
@@ -127,13 +129,16 @@ function diffPlan(old: FileIndex, next: FileIndex, skipLayers: number): { mode: 
     // GNU tar adds a directory's new xattrs but never removes old ones: such a change needs a fresh tree.
     if (o && e.type === 'dir' && o.type === 'dir' && o.xattrs !== e.xattrs) return full(`the extended attributes of directory /${e.path} change`);
     if (o && e.type !== 'dir' && sameEntry(o, e)) unchanged.add(e.path);
-    else changedBytes += e.size;
+    else {
+      changedBytes += e.size;
+      if (o && o.type !== 'dir' && e.type !== 'dir') replace.push(e.path);
+    }
   }
   // What the new image lacks goes first; a removed directory takes its subtree with it.
   const gone = new Set(before.keys());
   const remove = [...gone].filter((p) => !hasAncestorIn(p, gone)).sort();
   return {
     mode: { mode: 'incremental', reason: `${unchanged.size} of ${next.entries.length} entries unchanged${skipLayers > 0 ? `; ${skipLayers} shared ${skipLayers === 1 ? 'layer is' : 'layers are'} not read` : ''}`, changedBytes, totalBytes },
-    reuse: { unchanged, remove, final, index: next, skipLayers },
+    reuse: { unchanged, remove, final, index: next, skipLayers, replace },
   };
 }

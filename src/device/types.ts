@@ -53,6 +53,8 @@ export interface ReuseWrite {
   index: FileIndex;
   /** Leading layers identical (same diff_ids) to those of the image in the slot: not read at all. */
   skipLayers: number;
+  /** Non-directories of the slot's image (so below real directories only) written anew: unlinked before the first layer. */
+  replace: string[];
 }
 
 /** Bounds checked while a slot is written (LIMIT_EXCEEDED / NO_SPACE as soon as one is passed). */
