@@ -11,8 +11,7 @@ import { parseStrictJson } from '../../util/json.js';
 import { sha256Digest } from '../digest.js';
 import { Caps, type Descriptor, digestHex, MediaType, parseImageIndex } from '../types.js';
 import type { RegistryClient } from './client.js';
-import { getManifestIfAny, pushBlob, putManifest } from './upload.js';
-import { Readable } from 'node:stream';
+import { bytesOpener, getManifestIfAny, pushBlob, putManifest } from './upload.js';
 
 /** artifactType of a ferry update pushed beside its image. */
 export const FERRY_UPDATE_ARTIFACT = 'application/vnd.ferry.update.v1+json';
@@ -52,8 +51,8 @@ export function artifactManifest(subject: Descriptor, parts: ArtifactPart[], ann
 
 /** Push the artifact attached to `subject`; returns its descriptor and whether the tag-schema fallback was written. */
 export async function pushArtifact(client: RegistryClient, subject: Descriptor, parts: ArtifactPart[], annotations: Record<string, string>): Promise<{ descriptor: Descriptor; fallback: boolean }> {
-  await pushBlob(client, EMPTY_CONFIG, () => Readable.from([Buffer.from('{}')]));
-  for (const p of parts) await pushBlob(client, { mediaType: p.mediaType, digest: sha256Digest(p.bytes), size: p.bytes.length }, () => Readable.from([p.bytes]));
+  await pushBlob(client, EMPTY_CONFIG, bytesOpener(Buffer.from('{}')));
+  for (const p of parts) await pushBlob(client, { mediaType: p.mediaType, digest: sha256Digest(p.bytes), size: p.bytes.length }, bytesOpener(p.bytes));
   const bytes = artifactManifest(subject, parts, annotations);
   const put = await putManifest(client, sha256Digest(bytes), bytes, MediaType.imageManifest);
   const descriptor: Descriptor = { mediaType: MediaType.imageManifest, digest: put.digest, size: bytes.length, artifactType: FERRY_UPDATE_ARTIFACT, annotations } as Descriptor;

@@ -11,7 +11,6 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChunkDigester } from '../../../src/oci/chunk-hasher-parallel.js';
 import { sha256Digest } from '../../../src/oci/digest.js';
@@ -20,7 +19,7 @@ import { type FetchCounter, RegistryBlobSource } from '../../../src/oci/registry
 import { RegistryClient } from '../../../src/oci/registry/client.js';
 import { RawResponse } from '../../../src/oci/registry/raw-get.js';
 import { parseRegistryRef } from '../../../src/oci/registry/reference.js';
-import { pushBlob } from '../../../src/oci/registry/upload.js';
+import { bytesOpener, pushBlob } from '../../../src/oci/registry/upload.js';
 import type { Descriptor } from '../../../src/oci/types.js';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
 
@@ -39,7 +38,7 @@ beforeAll(async () => {
   bytes = randomBytes(9 * MiB + 12345);
   desc = { mediaType: 'application/octet-stream', digest: sha256Digest(bytes), size: bytes.length };
   const client = await RegistryClient.open(parseRegistryRef(`${reg.host}/blobs:1`), reg.clientOptions);
-  await pushBlob(client, desc, () => Readable.from([bytes]));
+  await pushBlob(client, desc, bytesOpener(bytes));
   client.close();
   // a proxy that answers every blob with chunked transfer encoding (no Content-Length)
   chunked = http.createServer((req, res) => {
