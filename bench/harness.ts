@@ -71,9 +71,9 @@ async function runSides(c: Comparison, sides: readonly Contender[], runs: number
       if (failed[i] !== undefined) continue;
       try {
         await side.prepare?.();
-        const s = await measure(side.argv(), side.env ? { env: side.env } : {});
-        samples[i]?.push(s);
-        if (side.bytesWritten) bytes[i]?.push(await side.bytesWritten(s.stdout));
+        const { stdout, ...s } = await measure(side.argv(), side.env ? { env: side.env } : {});
+        samples[i]?.push(s); // the output is read here, not kept in the results
+        if (side.bytesWritten) bytes[i]?.push(await side.bytesWritten(stdout));
         log(`  ${c.op} ${c.size} run ${run + 1}/${runs}: ${side.name} ${s.wallSec.toFixed(3)} s, ${(s.maxRssKiB / 1024).toFixed(0)} MiB`);
       } catch (e) {
         failed[i] = `failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300);
