@@ -64,6 +64,11 @@ export interface ExportRequest {
   alsoWrites?: PlannedBlob[];
   /** How to wait for another writer of the stick (when `lock` is not given). */
   lockOptions?: LockOptions;
+  /**
+   * The image, already opened from `image` (a campaign build opens it once and gives each
+   * stick a view whose blobs come from one shared read, media/campaign/shared-reads.ts).
+   */
+  source?: SourceImage;
 }
 
 /** What export did. `manifest` is the descriptor exactly as written into index.json. */
@@ -156,7 +161,7 @@ async function exportSettled(req: ExportRequest, input: ReturnType<typeof parseI
 async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseInputName>, epoch: number, lock: MediaLock, opened: { layout?: LayoutWriter }): Promise<ExportResult> {
   const progress = req.progress;
   const ref = refName(req.target, req.version);
-  const src = await openImageSource(input, { sourceDateEpoch: epoch, ...(req.platform ? { platform: req.platform } : {}), ...(req.registry ? { registry: req.registry } : {}) });
+  const src = req.source ?? await openImageSource(input, { sourceDateEpoch: epoch, ...(req.platform ? { platform: req.platform } : {}), ...(req.registry ? { registry: req.registry } : {}) });
   const actions = src.layers.map((l) => planLayer(l, req.compress ?? 'keep', src.keepDefault));
   const store = await openMediaStore(req.mediaRoot);
   opened.layout = store.layout;
