@@ -135,7 +135,9 @@ async function dropStick(s: Stick, e: unknown): Promise<void> {
 /** One image onto every live stick from one shared read of its source; returns the source reads started. */
 async function imageOnSticks(req: CampaignBuildRequest, img: CampaignImage, live: Stick[], signers: LoadedSigner[], now: Date): Promise<number> {
   const platform = img.platform !== undefined ? parsePlatform(img.platform) : undefined;
-  const src = await openImageSource(parseInputName(img.image), { sourceDateEpoch: 0, ...(platform ? { platform } : {}), ...(req.registry ? { registry: req.registry } : {}) });
+  const src = await openImageSource(parseInputName(img.image), { sourceDateEpoch: 0, ...(platform ? { platform } : {}), ...(req.registry ? { registry: req.registry } : {}) }).catch((e: unknown) => {
+    throw toFerryError(e, `${campaignUpdateId(img)} (${img.at.file}:${img.at.line})`);
+  });
   const reads = new SharedReads(live.map((s) => s.id));
   await Promise.all(
     live.map(async (s) => {
