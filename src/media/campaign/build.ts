@@ -66,7 +66,7 @@ export interface StickOutcome {
 export interface CampaignBuildResult {
   campaign: string;
   sticks: StickOutcome[];
-  /** Source blob reads started: one per blob any stick needed (the point of the shared read). */
+  /** Shared source blob reads started: one per blob any stick needed (with one stick, export reads on its own: 0). */
   sourceReads: number;
 }
 
@@ -148,7 +148,8 @@ async function imageOnSticks(req: CampaignBuildRequest, img: CampaignImage, live
           version: img.version,
           mediaRoot: s.outcome.media,
           lock: s.lock!,
-          source: sharedSourceFor(src, reads, s.id),
+          // one stick: the source as is (its file-range fast path); several: one shared read
+          source: live.length === 1 ? src : sharedSourceFor(src, reads, s.id),
           chunkIndex: true,
           fileIndex: img.fileIndex,
           compress: img.compress,
