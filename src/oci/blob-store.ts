@@ -197,8 +197,10 @@ export class LayoutWriter {
   }
 
   private async commitTemp(tmp: string, digest: string): Promise<void> {
-    await fsp.rename(tmp, this.blobPath(digest));
+    // told before the rename: a Ctrl-C handled between the rename and its callback must still
+    // remove the blob (cancelSync removes what it was told of, whether or not it exists yet)
     this.onWrite?.(this.blobPath(digest));
+    await fsp.rename(tmp, this.blobPath(digest));
     await fsyncDir(path.dirname(tmp));
     if (this.blobsWritten++ === 0) faultPoint('after-first-blob-rename');
   }
@@ -222,8 +224,8 @@ export class LayoutWriter {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
-    // chunk digests on a second core, beside the whole-blob digest of the copy (and the gzip scan for the unpacked size)
-    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, 6, opts.scanGzip ?? false);
+    // chunk digests and the whole-blob digest on a second core (and the gzip scan for the unpacked size)
+    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, 6, opts.scanGzip ?? false, true);
     let chunks: string[];
     try {
       await copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false);

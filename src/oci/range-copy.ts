@@ -35,7 +35,8 @@ export async function copyRangeVerified(range: FileRange, dest: string, desc: De
   const src = (await openRegular(range.file, what, { media: true, ...(range.under !== undefined ? { under: range.under } : {}) })).fh;
   const out = await fsp.open(dest, 'wx', 0o644);
   try {
-    const hash = createHash('sha256');
+    // the whole digest on the digester's thread where it offers one, else here
+    const hash = chunks.whole ? undefined : createHash('sha256');
     const step = chunks.chunkSize;
     // a whole chunk per buffer, so that each buffer is exactly one chunk of the index
     const readChunk = async (off: number): Promise<{ buf: Buffer; len: number }> => {
@@ -63,7 +64,7 @@ export async function copyRangeVerified(range: FileRange, dest: string, desc: De
       off += cur.len;
       next = off < range.size ? readChunk(off) : undefined;
       next?.catch(() => undefined); // awaited next round; an error here must not go unhandled meanwhile
-      hash.update(cur.buf.subarray(0, cur.len));
+      hash?.update(cur.buf.subarray(0, cur.len));
       const before = writing;
       writing = (async () => {
         try {
@@ -80,7 +81,7 @@ export async function copyRangeVerified(range: FileRange, dest: string, desc: De
     }
     if (next) chunks.release((await next).buf);
     await writing;
-    const actual = hash.digest('hex');
+    const actual = hash ? hash.digest('hex') : await chunks.wholeDigest();
     if (actual !== digestHex(desc.digest)) {
       throw new FerryError('DIGEST_MISMATCH', `${what}: content does not match its digest (expected ${desc.digest}, got sha256:${actual}): the source was altered or damaged`, {
         details: { expected: desc.digest, actual: `sha256:${actual}` },
@@ -88,6 +89,7 @@ export async function copyRangeVerified(range: FileRange, dest: string, desc: De
     }
     if (fsync) await out.sync(); // else the caller syncs `dest` before it names it
   } catch (e) {
+    if (chunks.whole) await chunks.wholeDigest().catch(() => undefined); // the worker forgets this blob
     await out.close().catch(() => undefined);
     await fsp.rm(dest, { force: true });
     throw e;

@@ -1,5 +1,6 @@
 /** Test helper: receipts as devices write them (the device's own writer and signature), for HQ tests and the bench. */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { RECEIPT_SCHEMA, type Receipt, utcStamp, writeReceipt } from '../../src/device/receipts.js';
 import { signReceiptBytes } from '../../src/trust/receipt-signature.js';
 
@@ -25,6 +26,7 @@ export function signed(r: Receipt, key: { privateKey: KeyObject; publicKey: KeyO
 /** Write receipts onto a stick with the device's writer; returns the files. */
 export async function putOnStick(mediaRoot: string, receipts: Receipt[]): Promise<string[]> {
   const out: string[] = [];
+  await mkdir(mediaRoot, { recursive: true });
   for (const r of receipts) out.push(await writeReceipt(mediaRoot, r));
   return out;
 }

@@ -14,6 +14,7 @@ import { ReceiptsStore } from './store.js';
 export interface CollectResult {
   media: string;
   store: string;
+  site: string;
   found: number;
   added: number;
   duplicates: number;
@@ -42,16 +43,17 @@ async function clearStored(mediaRoot: string, files: string[]): Promise<number> 
 }
 
 /** Collect the receipts of one stick into the store file (see the file comment). */
-export async function collectReceipts(req: { mediaRoot: string; storeFile: string; clear?: boolean; now?: Date }): Promise<CollectResult> {
+export async function collectReceipts(req: { mediaRoot: string; storeFile: string; site?: string; clear?: boolean; now?: Date }): Promise<CollectResult> {
+  const site = req.site ?? path.basename(path.resolve(req.mediaRoot));
   const found = await readStickReceipts(req.mediaRoot);
   const store = await ReceiptsStore.open(req.storeFile);
   try {
     const entries = found.receipts.map((r) => ({
-      deviceId: r.receipt.deviceId, stamp: r.receipt.stamp, action: r.receipt.action, finishedAt: r.receipt.finishedAt, bytes: r.bytes, source: r.file,
+      deviceId: r.receipt.deviceId, stamp: r.receipt.stamp, action: r.receipt.action, finishedAt: r.receipt.finishedAt, bytes: r.bytes, source: r.file, site,
     }));
     const outcomes = store.addAll(entries, (req.now ?? new Date()).toISOString());
     const result: CollectResult = {
-      media: req.mediaRoot, store: req.storeFile, found: entries.length,
+      media: req.mediaRoot, store: req.storeFile, site, found: entries.length,
       added: outcomes.filter((o) => o === 'added').length,
       duplicates: outcomes.filter((o) => o === 'duplicate').length,
       conflicts: entries.filter((_, i) => outcomes[i] === 'conflict').map((e) => e.source),

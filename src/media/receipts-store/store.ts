@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITH
 CREATE TABLE IF NOT EXISTS receipts (
   device_id TEXT NOT NULL, stamp TEXT NOT NULL, action TEXT NOT NULL,
   finished_at TEXT NOT NULL, sha256 TEXT NOT NULL, body TEXT NOT NULL,
-  source TEXT NOT NULL, collected_at TEXT NOT NULL,
+  source TEXT NOT NULL, site TEXT NOT NULL, collected_at TEXT NOT NULL,
   PRIMARY KEY (device_id, stamp, action)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS conflicts (
   device_id TEXT NOT NULL, stamp TEXT NOT NULL, action TEXT NOT NULL, sha256 TEXT NOT NULL,
@@ -41,6 +41,8 @@ export interface StoreEntry {
   finishedAt: string;
   bytes: Buffer;
   source: string;
+  /** The site the stick came back from (collect --site, default the stick folder's name). */
+  site: string;
 }
 
 /** What adding a receipt did. */
@@ -50,6 +52,7 @@ export type AddOutcome = 'added' | 'duplicate' | 'conflict';
 export interface StoredReceipt {
   body: string;
   source: string;
+  site: string;
 }
 
 function storeError(file: string, e: unknown): FerryError {
@@ -90,7 +93,7 @@ export class ReceiptsStore {
   /** Add receipts in one transaction (committed durably before this returns). */
   addAll(entries: StoreEntry[], collectedAt: string): AddOutcome[] {
     const find = this.db.prepare('SELECT sha256 FROM receipts WHERE device_id = ? AND stamp = ? AND action = ?');
-    const insert = this.db.prepare('INSERT INTO receipts (device_id, stamp, action, finished_at, sha256, body, source, collected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const insert = this.db.prepare('INSERT INTO receipts (device_id, stamp, action, finished_at, sha256, body, source, site, collected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const conflict = this.db.prepare('INSERT OR IGNORE INTO conflicts (device_id, stamp, action, sha256, body, source, collected_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const out: AddOutcome[] = [];
     this.db.exec('BEGIN IMMEDIATE');
@@ -99,7 +102,7 @@ export class ReceiptsStore {
         const sha = createHash('sha256').update(e.bytes).digest('hex');
         const have = find.get(e.deviceId, e.stamp, e.action) as { sha256: string } | undefined;
         if (have === undefined) {
-          insert.run(e.deviceId, e.stamp, e.action, e.finishedAt, sha, e.bytes.toString('utf8'), e.source, collectedAt);
+          insert.run(e.deviceId, e.stamp, e.action, e.finishedAt, sha, e.bytes.toString('utf8'), e.source, e.site, collectedAt);
           out.push('added');
         } else if (have.sha256 === sha) out.push('duplicate');
         else {
@@ -115,9 +118,9 @@ export class ReceiptsStore {
     return out;
   }
 
-  /** Every stored receipt, oldest first per device (an iterator: bounded memory per row). */
-  *receipts(): Generator<StoredReceipt> {
-    const it = this.db.prepare('SELECT body, source FROM receipts ORDER BY device_id, finished_at, stamp').iterate();
+  /** Every stored receipt finished at or after `since` (ISO), oldest first per device (an iterator: one row at a time). */
+  *receipts(since?: string): Generator<StoredReceipt> {
+    const it = this.db.prepare('SELECT body, source, site FROM receipts WHERE finished_at >= ? ORDER BY device_id, finished_at, stamp').iterate(since ?? '');
     for (const row of it) yield row as unknown as StoredReceipt;
   }
 
