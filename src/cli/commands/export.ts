@@ -239,5 +239,6 @@ function printExport(opts: ExportOpts, r: ExportResult, signed: PublishResult | 
     : signed.kept
       ? `  signed update manifest kept with its signatures: ${signed.manifestPath} (pass --replace to re-sign)`
       : `  signed update manifest: ${signed.manifestPath}; devices accept it until ${signed.lastAccepted}`;
-  printLines(head, `  payload ${r.payloadBytes} bytes; wrote ${r.blobsWritten} blob(s) (${r.bytesWritten} bytes), ${r.blobsSkipped} already present (${r.bytesSkipped} bytes)`, update);
+  const fetched = r.bytesFetched !== undefined ? `; fetched ${r.bytesFetched} bytes from the registry` : '';
+  printLines(head, `  payload ${r.payloadBytes} bytes; wrote ${r.blobsWritten} blob(s) (${r.bytesWritten} bytes), ${r.blobsSkipped} already present (${r.bytesSkipped} bytes)${fetched}`, update);
 }
