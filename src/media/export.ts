@@ -11,6 +11,7 @@ import type { ProgressFn } from '../progress.js';
 import { checkTargetAndVersion, parseInputName } from '../oci/input-name.js';
 import type { ChunkCache } from '../oci/chunk-cache.js';
 import type { LayoutWriter } from '../oci/blob-store.js';
+import { warmChunkHasher } from '../oci/chunk-hasher-parallel.js';
 import { type CompressChoice, type LayerAction, planLayer, writeLayer } from '../oci/layer-copy.js';
 import type { RegistryOptions } from '../oci/registry/client.js';
 import { openImageSource, type SourceImage } from '../oci/source.js';
@@ -125,6 +126,7 @@ function newManifest(src: SourceImage, config: Descriptor, layers: Descriptor[])
 /** Export one image onto the media; index.json names it `<target>-<version>`. Holds the stick's lock while writing. */
 export async function exportImage(req: ExportRequest): Promise<ExportResult> {
   checkTargetAndVersion(req.target, req.version);
+  warmChunkHasher(); // blob and chunk digests of copied layers are hashed on that thread
   const input = parseInputName(req.image);
   const epoch = req.sourceDateEpoch ?? 0;
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new FerryError('USAGE', `source date epoch ${epoch} is not a non-negative integer`);
