@@ -86,4 +86,24 @@ describe('ferry device apply --media docker://', () => {
       await other.cleanup();
     }
   });
+
+  it('ferry device auto without --media installs from the site registry named in the config (media.registry)', async () => {
+    const site = await makeDevice({ kind: 'grub', extra: { deviceId: 'kiosk-registry-auto', onInsert: 'auto', media: { registry: `docker://${api.host}/api/kiosk`, tlsVerify: false } } });
+    try {
+      await kit.installTrust(site.trustDir);
+      const r = await ferryAsync(['device', 'auto', '--no-console'], site);
+      expect(r.code, r.out + r.err).toBe(0);
+      expect(r.err).toContain('ferry: chose kiosk-1.0.0 (version 1.0.0) for slot B');
+      expect(r.out).toBe('installed kiosk-1.0.0 into slot B; it starts at the next reboot\n');
+      expect(grubList(site).ORDER).toBe('B A');
+    } finally {
+      await site.cleanup();
+    }
+  });
+
+  it('ferry device auto without --media and without media.registry is a usage error', async () => {
+    const r = await ferryAsync(['device', 'auto', '--no-console', '--json']);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.out.trim().split('\n').pop()!)).toMatchObject({ ok: false, error: { code: 'USAGE' } });
+  });
 });
