@@ -47,6 +47,8 @@ describe('ferry receipts (built CLI)', () => {
     expect(json.campaign.targets[1]).toMatchObject({ updateId: 'pos-5.0.2', counts: { pending: 1, failed: 1 } });
     expect(hq(...base, '--format', 'csv', '--out', path.join(dir, 'r.csv')).code).toBe(0);
     expect((await fsp.readFile(path.join(dir, 'r.csv'), 'utf8')).split('\r\n')).toHaveLength(9);
+    // on stdout too: the same document, CRLF kept, nothing shown as "?"
+    expect(hq(...base, '--format', 'csv').out).toBe(await fsp.readFile(path.join(dir, 'r.csv'), 'utf8'));
     expect(hq(...base, '--format', 'html', '--out', path.join(dir, 'r.html')).code).toBe(0);
     expect(await fsp.readFile(path.join(dir, 'r.html'), 'utf8')).toMatch(/^<!doctype html>/);
     const bad = hq('receipts', 'report', '--from', path.join(dir, 'nope.sqlite'));
