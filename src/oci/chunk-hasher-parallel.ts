@@ -88,6 +88,11 @@ function getWorker(): Worker | undefined {
   return worker;
 }
 
+/** Start the hashing thread now (it takes tens of ms), so it is up when the first chunk is read. */
+export function warmChunkHasher(): void {
+  getWorker();
+}
+
 interface ChunkJob {
   /** The blob whose whole digest this chunk continues (worker side), if any. */
   stream?: number;

@@ -8,7 +8,7 @@ import { campaignClasses, deviceClassFromConfig, deviceClassFromSpec, planCampai
 import type { Campaign, CampaignProblem } from '../../media/campaign/types.js';
 import { defaultChunkCacheDir, openChunkCache } from '../../oci/chunk-cache.js';
 import { parseUtc } from '../../trust/manifest.js';
-import { cancelOnSignal } from '../cancel.js';
+import { cancelOnSignal, waitMessage } from '../cancel.js';
 import { action, printJson, printLines, printNotes, reportError } from '../run.js';
 
 function collect(v: string, prev: string[]): string[] {
@@ -44,6 +44,12 @@ function printBuild(r: CampaignBuildResult, json: boolean): number {
 /** Register `ferry campaign` and its subcommands on the program. */
 export function registerCampaign(program: Command): void {
   const campaign = program.command('campaign').description('build, plan and check a campaign: many images, signed, onto many sticks, from one YAML or JSON file');
+  registerBuild(campaign);
+  registerPlan(campaign);
+  registerCheck(campaign);
+}
+
+function registerBuild(campaign: Command): void {
   campaign
     .command('build')
     .description('export and sign every image of the campaign onto every --media stick, each source blob read once for all sticks; a re-run skips what is there and finishes an interrupted one')
@@ -57,13 +63,16 @@ export function registerCampaign(program: Command): void {
         const c = await load(file, o.json ?? false);
         const uncancel = cancelOnSignal(o.json ?? false);
         try {
-          const r = await buildCampaign({ campaign: c, media: o.media, create: o.create ?? false, ...(o.chunkCache !== false ? { chunkCache: openChunkCache(defaultChunkCacheDir()) } : {}) });
+          const r = await buildCampaign({ campaign: c, media: o.media, create: o.create ?? false, lockOptions: { onWait: waitMessage }, ...(o.chunkCache !== false ? { chunkCache: openChunkCache(defaultChunkCacheDir()) } : {}) });
           return printBuild(r, o.json ?? false);
         } finally {
           uncancel();
         }
       }),
     );
+}
+
+function registerPlan(campaign: Command): void {
   campaign
     .command('plan')
     .description('show which device class would install which update of the campaign, and why each other is skipped (the rules of ferry device apply)')
@@ -87,6 +96,9 @@ export function registerCampaign(program: Command): void {
         printLines(`campaign ${c.name} as of ${at.toISOString()}:`, ...lines);
       }),
     );
+}
+
+function registerCheck(campaign: Command): void {
   campaign
     .command('check')
     .description('check that a packed stick holds its campaign: every image, signature, rollout window, blob, CRL and cross-certificate')

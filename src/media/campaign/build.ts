@@ -66,7 +66,7 @@ export interface StickOutcome {
 export interface CampaignBuildResult {
   campaign: string;
   sticks: StickOutcome[];
-  /** Source blob reads started: one per blob any stick needed (the point of the shared read). */
+  /** Shared source blob reads started: one per blob any stick needed (with one stick, export reads on its own: 0). */
   sourceReads: number;
 }
 
@@ -135,7 +135,9 @@ async function dropStick(s: Stick, e: unknown): Promise<void> {
 /** One image onto every live stick from one shared read of its source; returns the source reads started. */
 async function imageOnSticks(req: CampaignBuildRequest, img: CampaignImage, live: Stick[], signers: LoadedSigner[], now: Date): Promise<number> {
   const platform = img.platform !== undefined ? parsePlatform(img.platform) : undefined;
-  const src = await openImageSource(parseInputName(img.image), { sourceDateEpoch: 0, ...(platform ? { platform } : {}), ...(req.registry ? { registry: req.registry } : {}) });
+  const src = await openImageSource(parseInputName(img.image), { sourceDateEpoch: 0, ...(platform ? { platform } : {}), ...(req.registry ? { registry: req.registry } : {}) }).catch((e: unknown) => {
+    throw toFerryError(e, `${campaignUpdateId(img)} (${img.at.file}:${img.at.line})`);
+  });
   const reads = new SharedReads(live.map((s) => s.id));
   await Promise.all(
     live.map(async (s) => {
@@ -146,7 +148,8 @@ async function imageOnSticks(req: CampaignBuildRequest, img: CampaignImage, live
           version: img.version,
           mediaRoot: s.outcome.media,
           lock: s.lock!,
-          source: sharedSourceFor(src, reads, s.id),
+          // one stick: the source as is (its file-range fast path); several: one shared read
+          source: live.length === 1 ? src : sharedSourceFor(src, reads, s.id),
           chunkIndex: true,
           fileIndex: img.fileIndex,
           compress: img.compress,

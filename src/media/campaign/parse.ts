@@ -98,6 +98,9 @@ function parseSigners(w: YamlWalk, node: Node | undefined, present: boolean, res
     if (env !== undefined && pf !== undefined) w.fail(n, `${what}: give passphraseEnv or passphraseFile, not both`);
     if (dir === undefined) return;
     const line = w.line(n);
+    // the same signer twice would be two SignerInfos that devices count once
+    const twice = out.find((o) => o.dir === resolve(dir));
+    if (twice) w.fail(n, `${what}: signer ${dir} is listed twice (first at line ${twice.at.line})`);
     files.push({ path: resolve(dir), kind: 'signer', line });
     if (pf !== undefined) files.push({ path: resolve(pf), kind: 'passphrase', line: w.line(m.get('passphraseFile')) });
     out.push({ dir: resolve(dir), ...(env !== undefined ? { passphraseEnv: env } : {}), ...(pf !== undefined ? { passphraseFile: resolve(pf) } : {}), at: { file: w.file, line } });

@@ -13,6 +13,7 @@ import type { Readable } from 'node:stream';
 import * as tls from 'node:tls';
 import { FerryError } from '../../errors.js';
 import { readFileCapped } from '../../util/fsx.js';
+import type { RawConnectOptions } from './raw-get.js';
 
 /** How to reach a registry (`--tls-verify`, `--cert-dir`). */
 export interface TransportOptions {
@@ -66,7 +67,18 @@ export class Transport {
     private readonly https: typeof Https,
     private readonly agent: Https.Agent,
     private readonly verify: boolean,
+    private readonly ca: string[] | undefined,
   ) {}
+
+  /** The same TLS settings for a socket of its own (raw-get.ts). */
+  rawOptions(): RawConnectOptions {
+    return { ...(this.ca ? { ca: this.ca } : {}), rejectUnauthorized: this.verify, timeoutMs: TIMEOUT_MS };
+  }
+
+  /** True when plain HTTP may be used (`--tls-verify=false`). */
+  get plainAllowed(): boolean {
+    return !this.verify;
+  }
 
   /** Build the transport: system + bundled roots + cert-dir CAs; no CA list at all without verification. */
   static async create(opts: TransportOptions): Promise<Transport> {
@@ -76,7 +88,7 @@ export class Transport {
     // reading the system store costs ~100 ms: only when certificates are checked at all
     const ca = verify ? [...new Set([...tls.getCACertificates('default'), ...tls.getCACertificates('system'), ...(opts.certDir ? await certDirCAs(opts.certDir) : [])])] : undefined;
     const agent = new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}), rejectUnauthorized: verify });
-    return new Transport(http, https, agent, verify);
+    return new Transport(http, https, agent, verify, ca);
   }
 
   /** The base URL of a registry host, after finding out (once, without verification) whether it speaks TLS. */

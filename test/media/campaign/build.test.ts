@@ -6,12 +6,17 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyUpdate } from '../../../src/device/apply.js';
+import { deviceDeps } from '../../../src/device/deps.js';
+import { isFerryError } from '../../../src/errors.js';
 import { buildCampaign } from '../../../src/media/campaign/build.js';
+import { deviceClassFromConfig, planCampaign } from '../../../src/media/campaign/plan.js';
 import { loadCampaign } from '../../../src/media/campaign/load.js';
 import { verifyMediaBlobs } from '../../../src/media/verify.js';
 import { verifyMediaUpdates } from '../../../src/media/verify-updates.js';
 import { loadTrustMaterial } from '../../../src/trust/load.js';
 import { initRoot, issueCertificate } from '../../../src/trust/pki.js';
+import { makeDevice } from '../../helpers/device.js';
 import { buildSamplesInTemp, type SampleImages } from '../../helpers/samples.js';
 import { tempDir } from '../fixtures.js';
 
@@ -90,6 +95,33 @@ describe('buildCampaign', () => {
     expect(JSON.parse(await fsp.readFile(path.join(b, 'FERRY/campaign.json'), 'utf8'))).toMatchObject({ name: 'test-campaign', label: 'STICK', updates: ['kiosk-1.1.0', 'pos-1.0.0'] });
     const m = JSON.parse(await fsp.readFile(path.join(b, 'FERRY/updates/kiosk-1.1.0.json'), 'utf8'));
     expect(m.rollout).toEqual({ notBefore: '2026-01-01T00:00:00Z' });
+  });
+
+  it('campaign plan predicts what ferry device apply does from the stick, for each device class', async () => {
+    const c = await loadCampaign(campaignFile);
+    const seen: string[][] = [];
+    for (const compatible of ['acme,kiosk-v2', 'acme,pos-v1', 'acme,other']) {
+      const dev = await makeDevice({ compatible });
+      try {
+        await fsp.mkdir(path.join(dev.trustDir, 'roots'), { recursive: true });
+        await fsp.copyFile(path.join(dir, 'root', 'cert.pem'), path.join(dev.trustDir, 'roots', 'root.pem'));
+        const [plan] = planCampaign(c, [await deviceClassFromConfig(dev.configFile)], new Date());
+        const codes = (xs: { id: string; code: string }[]) => xs.map((x) => `${x.id}:${x.code}`).sort();
+        try {
+          const r = await applyUpdate({ ...dev.opts, mediaRoot: path.join(dir, 'a') }, deviceDeps);
+          expect([compatible, r.plan.update.id, codes(r.skipped)]).toEqual([compatible, plan!.installs, codes(plan!.skipped)]);
+          seen.push([compatible, r.plan.update.id]);
+        } catch (e) {
+          if (!isFerryError(e)) throw e;
+          expect([compatible, e.code]).toEqual([compatible, plan!.nothing?.code]);
+          seen.push([compatible, e.code]);
+        }
+      } finally {
+        await dev.cleanup();
+      }
+    }
+    // pos-1.0.0 requires.minCounter 0: a device running nothing of target pos is refused, by both
+    expect(seen).toEqual([['acme,kiosk-v2', 'kiosk-1.1.0'], ['acme,pos-v1', 'NO_APPLICABLE_UPDATE'], ['acme,other', 'NO_APPLICABLE_UPDATE']]);
   });
 
   it('a re-run writes nothing: every image present, every signed update kept', async () => {

@@ -128,7 +128,7 @@ images:
 
   it('refuses wrong value types and a bad rollout window', async () => {
     const text = `name: t
-signers: [{ dir: signer }]
+signers: [{ dir: signer }, { dir: ./signer }]
 images:
   - image: oci-archive:kiosk.tar
     target: Kiosk
@@ -141,7 +141,8 @@ images:
 `;
     const p = await problemsOf(await write('types.yaml', text));
     const lines = p.map((x) => x.line).sort((a, b) => a - b);
-    expect(lines).toEqual([5, 7, 8, 9, 10, 11]);
+    expect(lines).toEqual([2, 5, 7, 8, 9, 10, 11]);
+    expect(p.find((x) => x.line === 2)!.message).toMatch(/signer \.\/signer is listed twice \(first at line 2\)/);
     expect(p.find((x) => x.line === 7)!.message).toMatch(/must be a list/);
   });
 

@@ -33,7 +33,7 @@ describe('collectReceipts', () => {
   it('stores every receipt once: a second collect finds only duplicates', async () => {
     await putOnStick(p('stick'), [signed(receiptOf('dev-1', at(0)), key), signed(receiptOf('dev-1', at(5), { action: 'boot-check' }), key), receiptOf('dev-2', at(1))]);
     const first = await collectReceipts({ mediaRoot: p('stick'), storeFile: p('store.sqlite') });
-    expect(first).toMatchObject({ found: 3, added: 3, duplicates: 0, conflicts: [], rejected: [], storeTotal: 3 });
+    expect(first).toMatchObject({ found: 3, added: 3, duplicates: 0, conflicts: [], rejected: [], storeTotal: 3, unsigned: 1, badSignature: [] });
     const again = await collectReceipts({ mediaRoot: p('stick'), storeFile: p('store.sqlite') });
     expect(again).toMatchObject({ found: 3, added: 0, duplicates: 3, storeTotal: 3 });
     const bodies = await storedBodies(p('store.sqlite'));
