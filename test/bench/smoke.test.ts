@@ -19,7 +19,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-bench-smoke-'));
   const opts = parseBenchArgs(['--smoke', '--no-install', '--workdir', join(dir, 'work'), '--results', join(dir, 'results')], repoRoot());
   out = await runBench(opts, () => undefined);
-}, 600_000);
+}, 900_000);
 
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
