@@ -8,7 +8,7 @@ import { campaignClasses, deviceClassFromConfig, deviceClassFromSpec, planCampai
 import type { Campaign, CampaignProblem } from '../../media/campaign/types.js';
 import { defaultChunkCacheDir, openChunkCache } from '../../oci/chunk-cache.js';
 import { parseUtc } from '../../trust/manifest.js';
-import { cancelOnSignal } from '../cancel.js';
+import { cancelOnSignal, waitMessage } from '../cancel.js';
 import { action, printJson, printLines, printNotes, reportError } from '../run.js';
 
 function collect(v: string, prev: string[]): string[] {
@@ -63,7 +63,7 @@ function registerBuild(campaign: Command): void {
         const c = await load(file, o.json ?? false);
         const uncancel = cancelOnSignal(o.json ?? false);
         try {
-          const r = await buildCampaign({ campaign: c, media: o.media, create: o.create ?? false, ...(o.chunkCache !== false ? { chunkCache: openChunkCache(defaultChunkCacheDir()) } : {}) });
+          const r = await buildCampaign({ campaign: c, media: o.media, create: o.create ?? false, lockOptions: { onWait: waitMessage }, ...(o.chunkCache !== false ? { chunkCache: openChunkCache(defaultChunkCacheDir()) } : {}) });
           return printBuild(r, o.json ?? false);
         } finally {
           uncancel();

@@ -68,7 +68,8 @@ export function deviceClassFromSpec(spec: string): DeviceClass {
 /** A class from a device config file, with its recorded state when its state directory is readable here. */
 export async function deviceClassFromConfig(file: string): Promise<DeviceClass> {
   const config = await loadDeviceConfig(file, { slots: deviceDeps.slotTypes, bootloaders: BOOTLOADER_TYPES });
-  const state = await loadState(config.stateDir).catch(() => emptyState());
+  // a missing state file is a new device; a damaged one is reported (STATE_INVALID), not planned as new
+  const state = await loadState(config.stateDir);
   const booted: SlotName = config.bootedSlot ?? (state.slots.B.status === 'good' && state.slots.A.status !== 'good' ? 'B' : 'A');
   return { source: file, config, state, booted };
 }
