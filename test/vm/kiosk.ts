@@ -168,7 +168,16 @@ export function stickReceipts(c: Case): Array<{ file: string; action: string; re
   } catch {
     return [];
   }
-  return names.sort().map((f) => ({ file: path.basename(f), ...JSON.parse(execFileSync('mtype', ['-i', c.stick, f.startsWith('::') ? f : `::${f}`], { encoding: 'utf8' })) }));
+  return names.sort().map((f) => ({ file: path.basename(f), ...parseReceipt(c, f, execFileSync('mtype', ['-i', c.stick, f.startsWith('::') ? f : `::${f}`], { encoding: 'utf8' })) }));
+}
+
+/** A receipt's JSON; a torn or empty one fails naming the file (a power cut must never leave one). */
+function parseReceipt(c: Case, file: string, text: string): Record<string, unknown> & { action: string; result: string } {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${c.name}: receipt ${file} on the stick is not JSON (${text.length} bytes: ${JSON.stringify(text.slice(0, 80))}): ${(e as Error).message}`);
+  }
 }
 
 function ext4StickReceipts(c: Case): Array<{ file: string; action: string; result: string; version?: string; error?: { code: string } }> {
@@ -180,7 +189,7 @@ function ext4StickReceipts(c: Case): Array<{ file: string; action: string; resul
   } catch {
     return []; // no receipts folder yet
   }
-  return names.sort().map((f) => ({ file: f, ...JSON.parse(debugfs(c.stick, 0, `cat ${dir}/${f}`)) }));
+  return names.sort().map((f) => ({ file: f, ...parseReceipt(c, f, debugfs(c.stick, 0, `cat ${dir}/${f}`)) }));
 }
 
 /** Replay an ext4 stick's journal (the guest may have been cut while it was mounted). */

@@ -76,7 +76,7 @@ describe(`power cuts (seed ${SEED}; ${WANT.apply} during apply, ${WANT.bootCheck
       try {
         checkCompleted(c, where, vm.events());
       } catch (e) {
-        throw new Error(`${e instanceof Error ? e.message : String(e)}\n(replay: npm run test:vm -- --seed ${SEED})\n${vm.tail()}`);
+        throw new Error(`${e instanceof Error ? e.message : String(e)}\n(replay: npm run test:vm -- --seed ${SEED})\n${vm.tail()}\nso far:\n${log.join('\n')}`);
       }
       await dropCase(c);
       c = undefined;
