@@ -13,6 +13,7 @@ import { parseSize, prepareInputs, type SizeInputs } from './inputs.js';
 import { attachLoop, type LoopDevice } from './loop.js';
 import { describeMachine } from './machine.js';
 import { deviceApplyComparison } from './device-apply.js';
+import { campaignComparisons } from './campaign.js';
 import { REGISTRY_OPS, registryComparisons, startBenchRegistry } from './registry.js';
 import type { TestRegistry } from '../test/helpers/registry.js';
 import { applyBlockComparison, applyDirComparison, exportComparison, incrementalComparison, verifiedStreamingComparison, verifyComparison, type OpsContext, type PeerStatus } from './ops.js';
@@ -104,6 +105,7 @@ async function comparisonsFor(ctx: OpsContext, loop: LoopDevice): Promise<Compar
     exportComparison(ctx), incrementalComparison(ctx), verifyComparison(ctx, stick, blobDir, bundle),
     applyDirComparison(ctx), verifiedStreamingComparison(ctx), applyBlockComparison(ctx, loop),
     await deviceApplyComparison(ctx.inputs, ctx.scratch, ctx.cli, ctx.steps, ctx.peers),
+    ...campaignComparisons(ctx),
   ];
 }
 

@@ -25,7 +25,7 @@ export interface FerrySteps {
 }
 
 /** The ferry commands the bench probes. */
-export const FERRY_COMMANDS: readonly string[][] = [['export'], ['verify'], ['device', 'apply']];
+export const FERRY_COMMANDS: readonly string[][] = [['export'], ['verify'], ['device', 'apply'], ['campaign', 'build']];
 
 /** The target name the bench exports as. */
 export const BENCH_TARGET = 'bench';

@@ -18,8 +18,8 @@ export interface Contender {
   prepare?: () => Promise<void>;
   /** The command, built after `prepare` (so it may list files prepare made). */
   argv: () => string[];
-  /** Bytes the run left on its output, measured after each run. */
-  bytesWritten?: () => Promise<number>;
+  /** Bytes the run left on its output (or fetched: see the registry rows), measured after each run; `stdout` is what it printed, when captured. */
+  bytesWritten?: (stdout?: string) => Promise<number>;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -71,9 +71,9 @@ async function runSides(c: Comparison, sides: readonly Contender[], runs: number
       if (failed[i] !== undefined) continue;
       try {
         await side.prepare?.();
-        const s = await measure(side.argv(), side.env ? { env: side.env } : {});
-        samples[i]?.push(s);
-        if (side.bytesWritten) bytes[i]?.push(await side.bytesWritten());
+        const { stdout, ...s } = await measure(side.argv(), side.env ? { env: side.env } : {});
+        samples[i]?.push(s); // the output is read here, not kept in the results
+        if (side.bytesWritten) bytes[i]?.push(await side.bytesWritten(stdout));
         log(`  ${c.op} ${c.size} run ${run + 1}/${runs}: ${side.name} ${s.wallSec.toFixed(3)} s, ${(s.maxRssKiB / 1024).toFixed(0)} MiB`);
       } catch (e) {
         failed[i] = `failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300);

@@ -53,6 +53,8 @@ export interface Sample {
   maxRssKiB: number;
   /** User + system CPU seconds of the tree (GNU time only): steadier than wall time on a busy machine. */
   cpuSec?: number;
+  /** What the command printed (GNU time only), e.g. ferry's --json result. */
+  stdout?: string;
 }
 
 /** How peak RSS is measured: GNU time when installed, else polling /proc (direct child only). */
@@ -75,7 +77,7 @@ async function measureWithTime(argv: readonly string[], opts: { cwd?: string; en
     const maxRssKiB = Number(fields[1]);
     if (!Number.isFinite(maxRssKiB)) throw new Error(`cannot read GNU time output for ${argv[0]}`);
     const cpuSec = Number(fields[2]) + Number(fields[3]);
-    return Number.isFinite(cpuSec) ? { wallSec, maxRssKiB, cpuSec } : { wallSec, maxRssKiB };
+    return Number.isFinite(cpuSec) ? { wallSec, maxRssKiB, cpuSec, stdout: r.stdout } : { wallSec, maxRssKiB, stdout: r.stdout };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

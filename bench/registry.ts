@@ -50,7 +50,16 @@ function side(br: BenchRegistry, c: Omit<Contender, 'notRun'>): Contender {
 }
 
 function fetched(ferry: Outcome): string {
-  return ferry.kind === 'measured' && ferry.bytesWritten !== undefined ? `fetched and written: ferry ${fmtBytes(ferry.bytesWritten)}` : '';
+  return ferry.kind === 'measured' && ferry.bytesWritten !== undefined ? `fetched from the registry (ferry's --json bytesFetched): ${fmtBytes(ferry.bytesWritten)}` : '';
+}
+
+/** bytesFetched of ferry's --json result; without captured output, what the run added to the stick. */
+async function bytesFetched(stdout: string | undefined, fallback: () => Promise<number>): Promise<number> {
+  const last = stdout?.trim().split('\n').pop();
+  if (!last) return fallback();
+  const r = JSON.parse(last) as { bytesFetched?: unknown };
+  if (typeof r.bytesFetched !== 'number') throw new Error(`ferry export --json printed no bytesFetched: ${last.slice(0, 200)}`);
+  return r.bytesFetched;
 }
 
 /** The three registry comparisons for one size, and how to stop the push rows' registry afterwards. */
@@ -89,8 +98,8 @@ export function registryComparisons(ctx: OpsContext, br: BenchRegistry): { compa
         await runChecked(cmd as string, args);
         before = await treeBytes(inc);
       },
-      argv: () => exportArgv(ctx, host, inc, '1.1.0'),
-      bytesWritten: async () => (await treeBytes(inc)) - before }),
+      argv: () => [...exportArgv(ctx, host, inc, '1.1.0'), '--json'],
+      bytesWritten: (stdout) => bytesFetched(stdout, async () => (await treeBytes(inc)) - before) }),
     peers: [
       {
         contender: side(br, { name: 'ferry full export docker:// of 1.1.0', prepare: () => reset(stick), argv: () => exportArgv(ctx, host, stick, '1.1.0'), bytesWritten: () => treeBytes(stick) }),

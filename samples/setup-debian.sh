@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian tools ferry's demo and tests use (real skopeo, umoci, openssl,
-# grub-editenv, fw_printenv, mkfs.ext4, tmux, zstd, rauc, debootstrap), only those missing.
+# grub-editenv, fw_printenv, mkfs.ext4, tmux, zstd, rauc, debootstrap, chromium), only those missing.
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -30,6 +30,7 @@ have lintian || need+=(lintian)                # tests: the .deb passes lintian
 have podman || need+=(podman)                  # tests: podman build of samples/bootc/Containerfile
 have docker-registry || need+=(docker-registry) # tests: a real registry for docker:// export and push (started by the tests, never the service)
 have htpasswd || need+=(apache2-utils)         # tests: the registry's htpasswd basic auth
+have chromium || need+=(chromium)              # tests: the HTML receipts report in a real headless browser
 # the virtual kiosk (samples/vm, npm run test:vm): QEMU, real GRUB (BIOS and EFI), OVMF, a busybox userland
 have qemu-system-x86_64 || need+=(qemu-system-x86)
 have qemu-img || need+=(qemu-utils)

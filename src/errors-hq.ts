@@ -98,6 +98,9 @@ export const ERROR_PLACES: Record<ErrorCode, ErrorPlaceEntry> = {
   DRIFT_FOUND: dev,
   FILE_INDEX_MISSING: both('the update pins no file index, so files cannot be compared', 're-export the update with ferry export --file-index'),
   CORRUPT_FILE_INDEX: both('a file index is malformed or truncated', STICK_DAMAGED),
+  CAMPAIGN_INVALID: hq('the campaign file has problems (each listed with its line): unknown key, missing image input, duplicate target and version, unreadable signer, a compatible string claimed by two targets', 'fix every listed line and run the command again; nothing was written'),
+  CAMPAIGN_MISMATCH: hq('a stick does not hold what its campaign says (an image, its signatures, rollout window or the CRL is missing or different)', 'run ferry campaign build with the same campaign and --media on that stick: it writes only what is missing'),
+  CAMPAIGN_STICK_FAILED: hq('a campaign build failed on some sticks (pulled, read-only, full) and finished on the others', 'put the failed stick back (or use another) and run the same build again: it skips what is there'),
   UPDATE_PENDING: dev,
   SLOT_WRITE_FAILED: dev,
   BOOTLOADER_ERROR: dev,
@@ -111,5 +114,7 @@ export const ERROR_PLACES: Record<ErrorCode, ErrorPlaceEntry> = {
   ROLLBACK_REFUSED: dev,
   CONFIRMATION_REQUIRED: dev,
   ALREADY_PROVISIONED: dev,
+  RECEIPTS_STORE_INVALID: hq('the file given as a receipts store (--into, --from) is not one: another SQLite database, another file, or damaged', 'name a new file, or the one ferry receipts collect made; restore a damaged store from backup'),
+  RECEIPT_REJECTED: hq('files under FERRY/receipts/ on the stick are not valid receipts (damaged, foreign, renamed or moved, special files): they are listed and stay on the stick', 'look at the listed files; a forged or foreign receipt is a security finding: keep the stick for review'),
   INTERNAL: both('ferry hit an unexpected problem (a bug)', 'run again with FERRY_DEBUG=1 and report the stack trace'),
 };

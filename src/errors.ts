@@ -126,6 +126,20 @@ export const ERROR_CODES = {
   FILE_INDEX_MISSING: ExitCode.FAILURE,
   /** A file index (device state or stick) is malformed or truncated. */
   CORRUPT_FILE_INDEX: ExitCode.MEDIA_IO,
+
+  // receipts at headquarters
+  /** The file named as a receipts store is not one (another SQLite database, another file, damaged). */
+  RECEIPTS_STORE_INVALID: ExitCode.USAGE,
+  /** Files under FERRY/receipts/ are not valid receipts (damaged, foreign, special files): listed, left on the stick. */
+  RECEIPT_REJECTED: ExitCode.MEDIA_IO,
+
+  // campaigns (headquarters)
+  /** A campaign file has problems (unknown key, missing image, duplicate update, unreadable signer, shared compatible string). */
+  CAMPAIGN_INVALID: ExitCode.USAGE,
+  /** A stick does not match its campaign (an image, signature, rollout window or CRL missing or different). */
+  CAMPAIGN_MISMATCH: ExitCode.MEDIA_IO,
+  /** A campaign build finished on some sticks only: the others failed and were dropped. */
+  CAMPAIGN_STICK_FAILED: ExitCode.MEDIA_IO,
 } as const satisfies Record<string, ExitCode>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

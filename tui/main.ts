@@ -11,7 +11,11 @@ import { sanitize, sanitizeText } from '../src/util/terminal.js';
 import { App } from './app.js';
 import { createEngine } from './engine.js';
 import { deviceDeps } from '../src/device/index.js';
-import { findMediaRoots, mediaRootFor } from './media-scan.js';
+import { BOOTLOADER_TYPES } from '../src/device/bootloaders/registry.js';
+import { DEFAULT_CONFIG_FILE, loadDeviceConfig } from '../src/device/config.js';
+import { mediaRegistryOptions } from '../src/device/media-config.js';
+import { setRegistryMediaOptions } from '../src/media/registry-media.js';
+import { findMediaRoots, mediaRootFor, withRegistry } from './media-scan.js';
 import { TerminalView } from './render.js';
 import { createRepaintScheduler } from './scheduler.js';
 import { ASCII_GLYPHS, UNICODE_GLYPHS } from './state.js';
@@ -29,7 +33,7 @@ function parseArgs(argv: string[]): TuiOptions {
   const program = new Command('ferry-tui')
     .description('the technician\'s terminal UI: verify a ferry stick and apply an A/B update safely')
     .option('--config <file>', 'device configuration', process.env.FERRY_CONFIG)
-    .option('--media <dir>', 'the stick (the folder holding FERRY/), or an archive written by ferry archive; default: scan /run/media, /media, /mnt')
+    .option('--media <dir>', 'the stick (the folder holding FERRY/), an archive written by ferry archive, or a site registry docker://HOST[:PORT]/PREFIX/TARGET; default: scan /run/media, /media, /mnt, plus "media.registry" of the config')
     .option('--lang <code>', `language (${Object.keys(LANGUAGES).join(', ')})`, 'en')
     .option('--ascii', 'ASCII marks only (for terminals without UTF-8)')
     .exitOverride()
@@ -41,6 +45,20 @@ function parseArgs(argv: string[]): TuiOptions {
 function utf8Terminal(): boolean {
   const loc = process.env.LC_ALL || process.env.LC_CTYPE || process.env.LANG || '';
   return /utf-?8/i.test(loc) && process.env.TERM !== 'vt100' && process.env.TERM !== 'vt220';
+}
+
+/**
+ * The config's site registry ("media.registry"), with its TLS settings given to the registry
+ * media; undefined without one. A config that does not load is the engine's to report on screen.
+ */
+async function configuredRegistry(configFile: string): Promise<string | undefined> {
+  try {
+    const cfg = await loadDeviceConfig(configFile, { slots: deviceDeps.slotTypes, bootloaders: BOOTLOADER_TYPES });
+    setRegistryMediaOptions(mediaRegistryOptions(cfg.media));
+    return cfg.media.registry;
+  } catch {
+    return undefined;
+  }
 }
 
 function fail(e: unknown): never {
@@ -64,13 +82,14 @@ async function main(): Promise<void> {
   const strings = stringsFor(opts.lang);
   const engine = createEngine({ configFile: opts.config, deps: deviceDeps });
   const fixedMedia = opts.media === undefined ? undefined : await mediaRootFor(opts.media);
+  const registry = await configuredRegistry(opts.config ?? DEFAULT_CONFIG_FILE);
   const view = new TerminalView();
   let exiting = false;
   const app: App = new App({
     engine,
     glyphs: opts.ascii || !utf8Terminal() ? ASCII_GLYPHS : UNICODE_GLYPHS,
     strings,
-    findMedia: async () => (fixedMedia !== undefined ? [fixedMedia] : findMediaRoots()),
+    findMedia: async () => (fixedMedia !== undefined ? [fixedMedia] : withRegistry(await findMediaRoots(), registry)),
     changed: (urgent) => repaint(urgent),
     quit: () => void shutdown(ExitCode.OK),
   });

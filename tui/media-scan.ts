@@ -54,8 +54,14 @@ export async function findMediaRoots(prefix = '/', bases = MOUNT_BASES): Promise
   return [...found].sort();
 }
 
-/** The media root for a `--media` argument: the folder holding FERRY/, or FERRY/ itself. */
+/** The media list: the sticks found, then the site registry of the config (always "in": it is not pulled out). */
+export function withRegistry(roots: string[], registry: string | undefined): string[] {
+  return registry === undefined || roots.includes(registry) ? roots : [...roots, registry];
+}
+
+/** The media root for a `--media` argument: the folder holding FERRY/, or FERRY/ itself; a docker:// registry as given. */
 export async function mediaRootFor(dir: string): Promise<string> {
+  if (dir.startsWith('docker://')) return dir;
   const abs = path.resolve(dir);
   if (await isDir(path.join(abs, 'FERRY'))) return abs;
   if (path.basename(abs) === 'FERRY' && (await isDir(abs))) return path.dirname(abs);

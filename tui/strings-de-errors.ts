@@ -85,5 +85,10 @@ export const ERRORS_DE: Partial<Record<ErrorCode, ErrorHelp>> = {
   DRIFT_FOUND: { what: 'Dateien des Systems weichen vom installierten Abbild ab', next: 'die Liste der Abweichungen ansehen; das Update neu installieren, wenn sie nicht gewollt sind' },
   FILE_INDEX_MISSING: { what: 'ferry hat keine Dateiliste dieses Systems zum Vergleich', next: 'das nächste Update mit dem aktuellen ferry installieren oder einen Stick mit --file-index verwenden' },
   CORRUPT_FILE_INDEX: { what: 'die Dateiliste dieses Systems ist beschädigt', next: 'das Update neu installieren; wenn es bleibt, den Support anrufen' },
+  RECEIPTS_STORE_INVALID: { what: 'die Quittungsablage in der Zentrale ist nicht nutzbar', next: 'am Gerät nichts zu tun; die Zentrale muss sie reparieren' },
+  RECEIPT_REJECTED: { what: 'einige Quittungen auf diesem Stick sind beschädigt oder stammen nicht von einem ferry-Gerät', next: 'den Stick in die Zentrale zurückbringen; keine Dateien von Hand darauf kopieren' },
+  CAMPAIGN_INVALID: { what: 'die Kampagnendatei dieses Sticks ist fehlerhaft', next: 'die Zentrale muss die Kampagnendatei korrigieren und den Stick neu schreiben' },
+  CAMPAIGN_MISMATCH: { what: 'dieser Stick enthält nicht alles, was seine Kampagne vorsieht', next: 'einen anderen Stick der Kampagne verwenden oder diesen in der Zentrale neu schreiben lassen' },
+  CAMPAIGN_STICK_FAILED: { what: 'das Schreiben dieses Sticks ist in der Zentrale fehlgeschlagen', next: 'diesen Stick nicht verwenden: in der Zentrale einen neuen anfordern' },
   INTERNAL: { what: 'ferry ist auf ein unerwartetes Problem gestoßen', next: 'Protokoll ansehen (l), dann Support anrufen' },
 };

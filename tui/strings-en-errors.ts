@@ -85,5 +85,10 @@ export const ERRORS_EN: Partial<Record<ErrorCode, ErrorHelp>> = {
   DRIFT_FOUND: { what: 'files of the system differ from the image that was installed', next: 'see the drift list; reinstall the update if the changes are not wanted' },
   FILE_INDEX_MISSING: { what: 'ferry has no list of the files of this system to compare with', next: 'install the next update with the current ferry, or use a stick exported with --file-index' },
   CORRUPT_FILE_INDEX: { what: 'the list of the files of this system is damaged', next: 'reinstall the update; if it persists, call support' },
+  RECEIPTS_STORE_INVALID: { what: 'the receipts store at headquarters cannot be used', next: 'nothing to do on the device; headquarters must fix it' },
+  RECEIPT_REJECTED: { what: 'some receipts on this stick are damaged or not from a ferry device', next: 'take the stick back to headquarters; do not copy files onto it by hand' },
+  CAMPAIGN_INVALID: { what: 'the campaign file of this stick has problems', next: 'headquarters must fix the campaign file and write the stick again' },
+  CAMPAIGN_MISMATCH: { what: 'this stick does not hold everything its campaign lists', next: 'use another stick of the campaign, or have headquarters write this one again' },
+  CAMPAIGN_STICK_FAILED: { what: 'writing this stick failed at headquarters', next: 'do not use this stick: ask headquarters for a new one' },
   INTERNAL: { what: 'ferry hit an unexpected problem', next: 'see the log (l), then call support' },
 };

@@ -2,7 +2,7 @@
 /** The `ferry` command line: a thin commander layer over the library in src/. */
 import { type Command, CommanderError } from 'commander';
 import { ExitCode } from '../errors.js';
-import { buildProgram } from './program.js';
+import { programFor } from './lazy.js';
 
 /** Under --json, a parse error (unknown or missing option) is one JSON line on stdout, like every other error. */
 function quietForJson(cmd: Command): void {
@@ -12,7 +12,7 @@ function quietForJson(cmd: Command): void {
 }
 
 async function main(): Promise<void> {
-  const program = buildProgram();
+  const program = await programFor(process.argv.slice(2));
   const json = process.argv.includes('--json');
   if (json) quietForJson(program);
   try {

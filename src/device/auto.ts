@@ -12,6 +12,7 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, type ErrorCode } from '../errors.js';
+import { isRegistryMedia } from '../media/registry-media.js';
 import { windowStatus } from './auto-config.js';
 import { runRebootCommand } from './commands.js';
 import { type DeviceDeps, type DeviceOptions, openDevice } from './context.js';
@@ -85,7 +86,8 @@ async function updateState(stateDir: string, change: (s: AutoState) => void): Pr
   }
 }
 
-const stickPresent = (root: string) => fsp.stat(path.join(root, 'FERRY')).then((s) => s.isDirectory(), () => false);
+// a site registry (docker://) is not pulled out: it stays "present"; the next verification finds out whether it answers
+const stickPresent = (root: string) => (isRegistryMedia(root) ? Promise.resolve(true) : fsp.stat(path.join(root, 'FERRY')).then((s) => s.isDirectory(), () => false));
 
 /** Verify, choose, wait for the window, install, maybe reboot (see the file comment). */
 export async function autoApply(o: AutoOptions, deps: DeviceDeps): Promise<AutoOutcome> {

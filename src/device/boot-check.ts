@@ -13,7 +13,7 @@ import { type DeviceDeps, type DeviceOptions, lockDevice, openDevice, type Devic
 import { settleDeadApply } from './interrupted.js';
 import { deliverReceipts, type Receipt, recordEvent, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { type DeviceState, commitRelease, loadState, saveState } from './state.js';
-import { bootsNext, otherSlot, type SlotName } from './types.js';
+import { type BootState, bootsNext, otherSlot, type SlotName } from './types.js';
 
 /** Options of boot-check. */
 export interface BootCheckOptions extends DeviceOptions {
@@ -46,10 +46,12 @@ export async function bootCheck(opts: BootCheckOptions, deps: Pick<DeviceDeps, '
     await settleDeadApply(dev, state, clock());
     const started = clock();
     const before = slotSummary(state);
+    // the try counters as the bootloader left them at boot, before a commit or rollback resets them
+    const boot = await dev.bootloader.getState().catch(() => undefined);
     const out = await decide(dev, state, clock);
     const at = clock().toISOString();
     state.lastResult = { action: 'boot-check', result: out.result, at, message: out.message, ...(out.code ? { code: out.code } : {}) };
-    const receipt = out.outcome === 'already-good' || out.outcome === 'awaiting-reboot' ? undefined : bootCheckReceipt(dev, state, before, out, started, clock());
+    const receipt = out.outcome === 'already-good' || out.outcome === 'awaiting-reboot' ? undefined : bootCheckReceipt(dev, state, { before, boot }, out, started, clock());
     await deliverReceipts(undefined, state, receipt);
     if (!receipt) recordEvent(state, { at, action: 'boot-check', result: out.result, slot: dev.booted, ...(state.slots[dev.booted].version ? { version: state.slots[dev.booted].version } : {}), message: out.message });
     // saved before the stick is written: a stick that stalls the receipt write cannot keep the verdict out of the state
@@ -149,9 +151,13 @@ async function recordFallback(dev: DeviceContext, state: DeviceState, clock: () 
   return { outcome: 'fell-back', result: 'rolled-back', code: 'HEALTH_CHECK_FAILED', message: `slot ${failed} (${rec.version ?? '?'}) failed: ${why}; running slot ${booted}` };
 }
 
-function bootCheckReceipt(dev: DeviceContext, state: DeviceState, before: Receipt['before'], out: Outcome, started: Date, end: Date): Receipt {
+function bootCheckReceipt(dev: DeviceContext, state: DeviceState, at: { before: Receipt['before']; boot: BootState | undefined }, out: Outcome, started: Date, end: Date): Receipt {
   const subject = out.outcome === 'fell-back' ? otherSlot(dev.booted) : dev.booted;
   const rec = state.slots[subject];
+  const before = at.before;
+  const allowed = dev.config.bootloader.attempts;
+  const left = at.boot?.slots[subject].attemptsLeft;
+  const onTrial = before[subject].status === 'pending';
   return {
     schema: RECEIPT_SCHEMA,
     action: 'boot-check',
@@ -169,6 +175,8 @@ function bootCheckReceipt(dev: DeviceContext, state: DeviceState, before: Receip
     ...(rec.imageDigest ? { imageDigest: rec.imageDigest } : {}),
     ...(out.code ? { error: { code: out.code, message: out.message } } : {}),
     message: out.message,
+    ...(out.result === 'rolled-back' ? { rollbackReason: rec.lastError?.message ?? out.message } : {}),
+    ...(onTrial && left !== undefined ? { bootAttempts: { used: Math.max(0, Math.min(allowed, allowed - left)), allowed } } : {}),
     startedAt: started.toISOString(),
     finishedAt: end.toISOString(),
     durationMs: end.getTime() - started.getTime(),

@@ -5,6 +5,7 @@
  */
 import { type DriftConfig, parseDriftConfig } from './files/glob.js';
 import { AUTO_KEYS, type AutoSettings, parseAutoSettings } from './auto-config.js';
+import { type MediaConfig, parseMediaConfig } from './media-config.js';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError } from '../errors.js';
@@ -79,6 +80,8 @@ export interface DeviceConfig {
   drift: DriftConfig;
   /** What a stick insertion starts, the maintenance window, unattended reboot (auto-config.ts). */
   auto: AutoSettings;
+  /** A site registry read when no stick is named, and how to reach it (media-config.ts). */
+  media: MediaConfig;
 }
 
 /** The types the registries know, passed in so this module stays pure. */
@@ -87,7 +90,7 @@ export interface KnownTypes {
   bootloaders: readonly string[];
 }
 
-const TOP_KEYS: readonly string[] = ['compatible', 'deviceId', 'stateDir', 'trustDir', 'slots', 'bootloader', 'healthCheck', 'policy', 'rebootCommand', 'bootedSlot', 'drift', '$comment', ...AUTO_KEYS];
+const TOP_KEYS: readonly string[] = ['compatible', 'deviceId', 'stateDir', 'trustDir', 'slots', 'bootloader', 'healthCheck', 'policy', 'rebootCommand', 'bootedSlot', 'drift', 'media', '$comment', ...AUTO_KEYS];
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -124,6 +127,7 @@ export function parseDeviceConfig(v: unknown, known: KnownTypes, defaultDeviceId
     bootedSlot: undefined,
     auto: parseAutoSettings(v, bad),
     drift: parseDriftConfig(v.drift, bad),
+    media: parseMediaConfig(v.media, bad),
   };
   if (v.bootedSlot !== undefined) {
     if (v.bootedSlot === 'A' || v.bootedSlot === 'B') cfg.bootedSlot = v.bootedSlot;

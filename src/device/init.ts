@@ -17,6 +17,7 @@ import { readBootedSlot } from './booted-slot.js';
 import { BOOTLOADER_TYPES } from './bootloaders/registry.js';
 import { type DeviceConfig, loadDeviceConfig } from './config.js';
 import type { DeviceDeps, DeviceOptions } from './context.js';
+import { deviceCsrPem, deviceKeyPath, loadOrCreateDeviceKey } from './device-key.js';
 import { initBootloader } from './init-bootloader.js';
 import { acquireLock } from './lock.js';
 import { readOsRelease } from './os-release.js';
@@ -64,6 +65,8 @@ export interface InitPlan {
 /** The outcome: `changed` false means the device was already provisioned exactly so. */
 export interface InitResult extends InitPlan {
   changed: boolean;
+  /** The receipt key: its id and the enrolment request for headquarters (`ferry pki enroll-device --csr`). */
+  deviceKey: { file: string; keyId: string; csrPem: string };
 }
 
 /** The state file's provisioned fields: the state plus the bound target (DESIGN.md §6). */
@@ -168,6 +171,12 @@ async function planState(config: DeviceConfig, want: ProvisionedState, o: InitOp
   return true;
 }
 
+/** The receipt key (made when missing) and its enrolment request. */
+async function keyInfo(stateDir: string, deviceId: string): Promise<InitResult['deviceKey']> {
+  const key = await loadOrCreateDeviceKey(stateDir);
+  return { file: key.file, keyId: key.keyId, csrPem: deviceCsrPem(deviceId, key) };
+}
+
 /** Provision the device (see the file comment). */
 export async function initDevice(o: InitOptions, deps: Pick<DeviceDeps, 'slotTypes'>): Promise<InitResult> {
   checkInputs(o);
@@ -185,10 +194,12 @@ export async function initDevice(o: InitOptions, deps: Pick<DeviceDeps, 'slotTyp
     const at = (o.clock?.() ?? new Date()).toISOString();
     const want = provisionedState(booted, plan, at);
     const writeState = await planState(config, want, o, plan, refusals);
+    const keyFile = deviceKeyPath(config.stateDir);
+    if (!(await fsp.stat(keyFile).then(() => true, () => false))) plan.changes.push(`create the receipt signing key ${keyFile} (ECDSA P-256, mode 0600)`);
     if (refusals.length > 0) {
       throw new FerryError('ALREADY_PROVISIONED', `the device is already provisioned differently: ${refusals.join('; ')}; pass --force to replace it`, { details: { replaces: plan.replaces, changes: plan.changes } });
     }
-    if (plan.changes.length === 0) return { ...plan, changed: false };
+    if (plan.changes.length === 0) return { ...plan, changed: false, deviceKey: await keyInfo(config.stateDir, config.deviceId) };
     if (o.confirm && !(await o.confirm(plan))) throw new FerryError('CANCELLED', 'device init cancelled: nothing was changed');
     if (root) {
       await fsp.mkdir(path.dirname(root.file), { recursive: true, mode: 0o755 });
@@ -196,8 +207,10 @@ export async function initDevice(o: InitOptions, deps: Pick<DeviceDeps, 'slotTyp
     }
     if (bootChanges.length > 0) await initBootloader({ ...bootReq, write: true });
     // the state last: until it exists, the device is not provisioned and init can simply run again
+    // the key before the state: a device whose state exists always has its receipt key
+    const deviceKey = await keyInfo(config.stateDir, config.deviceId);
     if (writeState) await saveState(config.stateDir, want);
-    return { ...plan, changed: true };
+    return { ...plan, changed: true, deviceKey };
   } finally {
     await lock.release();
   }

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
 import { receiptsRootFor } from '../media/source.js';
 import { writeFileAtomic } from '../util/fsx.js';
+import type { ReceiptSignature } from '../trust/receipt-signature.js';
 import type { DeviceEvent, DeviceState, OperatorRollback } from './state.js';
 import type { SlotName, SlotStatus } from './types.js';
 
@@ -44,6 +45,12 @@ export interface Receipt {
   rollback?: OperatorRollback;
   /** A drift check's findings (the first 200 differences; the counts are complete). */
   drift?: { counts: Record<'added' | 'removed' | 'content' | 'metadata', number>; items: Array<{ path: string; change: string; details?: string[] }>; truncated: boolean; indexFrom: 'device' | 'media'; fast: boolean };
+  /** Why the device rolled back or fell back (boot-check), in words. */
+  rollbackReason?: string;
+  /** Boot attempts the slot on trial used, of those the bootloader allows (boot-check, when the bootloader counts them). */
+  bootAttempts?: { used: number; allowed: number };
+  /** The device's signature over the rest (trust/receipt-signature.ts); absent on receipts made before signing existed. */
+  signature?: ReceiptSignature;
 }
 
 /** A compact UTC stamp for file names (no colons, sortable). */

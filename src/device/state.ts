@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { FerryError } from '../errors.js';
 import { readFileCapped, writeFileAtomic } from '../util/fsx.js';
 import { parseStrictJson } from '../util/json.js';
+import { signUnsignedReceipts } from './device-key.js';
 import type { Receipt } from './receipts.js';
 import { SLOT_NAMES, type SlotName, type SlotStatus } from './types.js';
 
@@ -205,6 +206,8 @@ export async function loadState(stateDir: string): Promise<DeviceState> {
 /** Persist the state atomically; creates the state directory when missing. */
 export async function saveState(stateDir: string, state: DeviceState): Promise<void> {
   await fsp.mkdir(stateDir, { recursive: true, mode: 0o700 });
+  // every receipt is signed before the state that queues it is persisted: none leaves the device unsigned
+  await signUnsignedReceipts(stateDir, state.pendingReceipts);
   if (state.pendingReceipts.length > MAX_PENDING_RECEIPTS) state.pendingReceipts.splice(0, state.pendingReceipts.length - MAX_PENDING_RECEIPTS);
   if (state.events && state.events.length > MAX_EVENTS) state.events.splice(0, state.events.length - MAX_EVENTS);
   await writeFileAtomic(statePath(stateDir), JSON.stringify(state, null, 2) + '\n', 0o600);

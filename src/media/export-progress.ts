@@ -10,6 +10,8 @@ import type { ProgressFn } from '../progress.js';
 /** The running tally of one export. */
 export class ExportProgress {
   private done = 0;
+  /** Bytes of the blobs in progress (several at once when a registry's layers download together). */
+  private readonly running = new Map<number, number>();
 
   /** `total` = the sizes the source gives for the layers and the config (an estimate for a rootfs). */
   constructor(
@@ -22,15 +24,25 @@ export class ExportProgress {
   blob(item: number, size: number, detail: string): ProgressFn | undefined {
     const sink = this.sink;
     if (!sink) return undefined;
-    const base = this.done;
-    this.emit(base, item, detail);
-    return (e) => sink({ step: 'export', bytesDone: Math.min(this.total, base + Math.min(e.bytesDone, size)), bytesTotal: this.total, item, items: this.items, detail });
+    this.running.set(item, 0);
+    this.emit(this.current(), item, detail);
+    return (e) => {
+      this.running.set(item, Math.min(e.bytesDone, size));
+      sink({ step: 'export', bytesDone: this.current(), bytesTotal: this.total, item, items: this.items, detail });
+    };
+  }
+
+  private current(): number {
+    let n = this.done;
+    for (const b of this.running.values()) n += b;
+    return Math.min(this.total, n);
   }
 
   /** A blob of `size` bytes is finished (written, or found intact on the media). */
   finish(size: number, item: number, detail: string): void {
+    this.running.delete(item);
     this.done = Math.min(this.total, this.done + size);
-    this.emit(this.done, item, detail);
+    this.emit(this.current(), item, detail);
   }
 
   /** The export is complete: the last event, at the total. */

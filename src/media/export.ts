@@ -11,6 +11,7 @@ import type { ProgressFn } from '../progress.js';
 import { checkTargetAndVersion, parseInputName } from '../oci/input-name.js';
 import type { ChunkCache } from '../oci/chunk-cache.js';
 import type { LayoutWriter } from '../oci/blob-store.js';
+import { warmChunkHasher } from '../oci/chunk-hasher-parallel.js';
 import { type CompressChoice, type LayerAction, planLayer, writeLayer } from '../oci/layer-copy.js';
 import type { RegistryOptions } from '../oci/registry/client.js';
 import { openImageSource, type SourceImage } from '../oci/source.js';
@@ -20,6 +21,7 @@ import { checkMediaPath } from './media-path.js';
 import { plannedWrites } from './export-space.js';
 import { checkStoreCapacity, mediaPaths, openMediaStore, type PlannedBlob } from './store.js';
 import { writeChunkIndex } from './chunk-index-writer.js';
+import { mapBounded } from '../util/bounded.js';
 import { ExportProgress } from './export-progress.js';
 import { sourceRecord } from './source-record.js';
 import type { ImageSource } from '../trust/types.js';
@@ -63,6 +65,11 @@ export interface ExportRequest {
   alsoWrites?: PlannedBlob[];
   /** How to wait for another writer of the stick (when `lock` is not given). */
   lockOptions?: LockOptions;
+  /**
+   * The image, already opened from `image` (a campaign build opens it once and gives each
+   * stick a view whose blobs come from one shared read, media/campaign/shared-reads.ts).
+   */
+  source?: SourceImage;
 }
 
 /** What export did. `manifest` is the descriptor exactly as written into index.json. */
@@ -82,6 +89,8 @@ export interface ExportResult {
   bytesWritten: number;
   blobsSkipped: number;
   bytesSkipped: number;
+  /** Bytes downloaded, when the image came from a registry (blobs already on the stick are not). */
+  bytesFetched?: number;
   /** The same image was already on the media under this ref: nothing changed (signatures kept). */
   unchanged: boolean;
   /** The manifest digest that `--replace` replaced, when a different image was there. */
@@ -117,6 +126,7 @@ function newManifest(src: SourceImage, config: Descriptor, layers: Descriptor[])
 /** Export one image onto the media; index.json names it `<target>-<version>`. Holds the stick's lock while writing. */
 export async function exportImage(req: ExportRequest): Promise<ExportResult> {
   checkTargetAndVersion(req.target, req.version);
+  warmChunkHasher(); // blob and chunk digests of copied layers are hashed on that thread
   const input = parseInputName(req.image);
   const epoch = req.sourceDateEpoch ?? 0;
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new FerryError('USAGE', `source date epoch ${epoch} is not a non-negative integer`);
@@ -153,7 +163,7 @@ async function exportSettled(req: ExportRequest, input: ReturnType<typeof parseI
 async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseInputName>, epoch: number, lock: MediaLock, opened: { layout?: LayoutWriter }): Promise<ExportResult> {
   const progress = req.progress;
   const ref = refName(req.target, req.version);
-  const src = await openImageSource(input, { sourceDateEpoch: epoch, ...(req.platform ? { platform: req.platform } : {}), ...(req.registry ? { registry: req.registry } : {}) });
+  const src = req.source ?? await openImageSource(input, { sourceDateEpoch: epoch, ...(req.platform ? { platform: req.platform } : {}), ...(req.registry ? { registry: req.registry } : {}) });
   const actions = src.layers.map((l) => planLayer(l, req.compress ?? 'keep', src.keepDefault));
   const store = await openMediaStore(req.mediaRoot);
   opened.layout = store.layout;
@@ -183,14 +193,26 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   // re-read, and the same read finds a damaged copy, which is then replaced.
   if (req.chunkCache) store.layout.chunkCache = req.chunkCache;
   const layerOpts = { ...opts, needChunks: req.chunkIndex !== false };
-  for (const [i, layer] of src.layers.entries()) {
-    const w = await writeLayer(store.layout, layer, actions[i]!, withProgress(layerOpts, track.blob(i + 1, layer.sizeHint, layer.what)));
-    track.finish(layer.sizeHint, i + 1, layer.what);
+  // a layer that repeats an earlier one (same digest) waits for it, then finds it on the stick
+  const sameBlob = new Map<string, Promise<unknown>>();
+  const written = await mapBounded(src.layers, src.concurrency ?? 1, async (layer, i) => {
+    const key = layer.descriptor?.digest;
+    const before = key !== undefined ? sameBlob.get(key) : undefined;
+    const run = (async () => {
+      await before?.catch(() => undefined);
+      const w = await writeLayer(store.layout, layer, actions[i]!, withProgress(layerOpts, track.blob(i + 1, layer.sizeHint, layer.what)));
+      track.finish(layer.sizeHint, i + 1, layer.what);
+      await store.layout.facts.persist(w.descriptor); // into HQ's chunk cache, for the next export onto this stick
+      return w;
+    })();
+    if (key !== undefined) sameBlob.set(key, run);
+    return run;
+  });
+  for (const w of written) {
     count(w.descriptor, w.written);
     layers.push(w.descriptor);
     diffIds.push(w.diffId);
     unpacked = unpacked === undefined || w.unpackedBytes === undefined ? undefined : unpacked + w.unpackedBytes;
-    await store.layout.facts.persist(w.descriptor); // into HQ's chunk cache, for the next export onto this stick
   }
 
   const cfg = src.config.kind === 'blob' ? await store.layout.writeBlob(src.config.descriptor, src.config.open, opts) : await store.layout.writeBytes(src.config.build(diffIds), MediaType.imageConfig, opts);
@@ -225,7 +247,8 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   lock.commit();
   const payloadBytes = cfg.descriptor.size + layers.reduce((n, d) => n + d.size, 0);
   const replaced = existing && req.replace && existing.digest !== entry.digest ? { replaced: existing.digest } : {};
-  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...(chunkIndex ? { chunkIndex } : {}), ...(fileIndex ? { fileIndex } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), ...(converted ? { source: converted.source } : {}), warnings: [...(converted ? [converted.warning] : []), ...repairedWarnings(store.layout.repaired)] };
+  const fetched = src.bytesFetched ? { bytesFetched: src.bytesFetched() } : {};
+  return { ref, manifest: entry, platform: src.platform, payloadBytes, ...fetched, ...(unpacked !== undefined ? { unpackedBytes: unpacked } : {}), ...(chunkIndex ? { chunkIndex } : {}), ...(fileIndex ? { fileIndex } : {}), ...tally, unchanged, ...replaced, ...(existing ? { previous: existing } : {}), ...(converted ? { source: converted.source } : {}), warnings: [...(converted ? [converted.warning] : []), ...repairedWarnings(store.layout.repaired)] };
 }
 
 /** Remove `updates/<id>.json` (first: nothing lists the update any more) and then its signature. */

@@ -70,6 +70,12 @@ export interface PublishRequest {
   lock?: MediaLock;
   /** Write even when a signed manifest for the same image is already there (--replace). */
   replace?: boolean;
+  /** Not installed before this RFC 3339 UTC time (signed as rollout.notBefore; a campaign's rollout window). */
+  notBefore?: string;
+  /** Signed as target.requires.minCounter: the device must have at least this counter installed. */
+  minCounter?: number;
+  /** Further signers whose SignerInfos go into the same signature (m-of-n in one write; a campaign's signers). */
+  extraSigners?: Signer[];
 }
 
 /** Where the manifest and signature were written, and the manifest itself. */
@@ -165,7 +171,7 @@ export async function publishUpdate(req: PublishRequest): Promise<PublishResult>
   // one made before chunk indexes existed is signed anew, so devices can verify it while streaming
   const keepsIndexes = kept && (kept.image.chunkIndex !== undefined || manifest.image.chunkIndex === undefined) && (kept.image.fileIndex !== undefined || manifest.image.fileIndex === undefined);
   if (kept && keepsIndexes) return { ...base, manifest: kept, kept: true };
-  const signature = await createSignedData(bytes, [plan.signer], now);
+  const signature = await createSignedData(bytes, [plan.signer, ...(req.extraSigners ?? []).map((x) => usableSigner(x, now))], now);
   try {
     await fsp.mkdir(dir, { recursive: true });
     req.lock?.wrote(signaturePath);
@@ -221,7 +227,14 @@ export function buildUpdateManifest(req: PublishRequest, now: Date): UpdateManif
     id,
     created: isoSeconds(now),
     expires: isoSeconds(expires),
-    target: { name: req.target, compatible: [...req.compatible], version: req.version, counter, ...(req.replaces?.length ? { replaces: [...req.replaces] } : {}) },
+    target: {
+      name: req.target,
+      compatible: [...req.compatible],
+      version: req.version,
+      counter,
+      ...(req.replaces?.length ? { replaces: [...req.replaces] } : {}),
+      ...(req.minCounter !== undefined ? { requires: { minCounter: req.minCounter } } : {}),
+    },
     image: {
       ref: id,
       manifest: descriptor,
@@ -233,6 +246,7 @@ export function buildUpdateManifest(req: PublishRequest, now: Date): UpdateManif
       ...(req.source ? { source: { ...req.source } } : {}),
     },
     ...(req.notes !== undefined ? { notes: req.notes } : {}),
+    ...(req.notBefore !== undefined ? { rollout: { notBefore: req.notBefore } } : {}),
   };
   try {
     return validateUpdateManifest(JSON.parse(canonicalJson(m)));

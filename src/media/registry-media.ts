@@ -12,7 +12,7 @@ import { OciLayout, type LayoutBackend } from '../oci/layout.js';
 import { openRegistryBlob } from '../oci/registry/blob-stream.js';
 import { RegistryClient, readCapped, type RegistryOptions } from '../oci/registry/client.js';
 import { parseRegistryRef } from '../oci/registry/reference.js';
-import { FERRY_SIGNATURE_MEDIA, FERRY_UPDATE_ARTIFACT, referrersTag } from '../oci/registry/referrers.js';
+import { FERRY_SIGNATURE_MEDIA, FERRY_UPDATE_ARTIFACT, listReferrers, referrersTag } from '../oci/registry/referrers.js';
 import { getManifestIfAny } from '../oci/registry/upload.js';
 import { Annotation, Caps, type Descriptor, MediaType } from '../oci/types.js';
 import { parseStrictJson } from '../util/json.js';
@@ -50,22 +50,9 @@ async function blobBytes(client: RegistryClient, d: Descriptor, cap: number, wha
   return readCapped((await client.blob(d.digest, 0)).res, cap, what);
 }
 
-/** The referrers API's answer for `subject` (distribution-spec 1.1), or undefined when the registry has no such API. */
-async function referrersApi(client: RegistryClient, subject: string): Promise<Buffer | undefined> {
-  const url = new URL(client.url('manifests', 'x').href.replace(/\/manifests\/x$/, `/referrers/${subject}`));
-  url.searchParams.set('artifactType', FERRY_UPDATE_ARTIFACT);
-  try {
-    return await readCapped(await client.request('GET', url, { accept: MediaType.imageIndex }, `referrers of ${subject}`), Caps.indexJson, 'referrers');
-  } catch (e) {
-    // 404: no referrers API here (distribution 2.8): the tag schema below
-    if (isFerryError(e, 'IMAGE_NOT_FOUND')) return undefined;
-    throw e;
-  }
-}
-
 /** The ferry artifacts attached to `subject`: the referrers API, else the referrers tag schema. */
 async function attached(client: RegistryClient, subject: string): Promise<Descriptor[]> {
-  const bytes = (await referrersApi(client, subject)) ?? (await getManifestIfAny(client, referrersTag(subject), MediaType.imageIndex, Caps.indexJson));
+  const bytes = (await listReferrers(client, subject, FERRY_UPDATE_ARTIFACT)) ?? (await getManifestIfAny(client, referrersTag(subject), MediaType.imageIndex, Caps.indexJson));
   if (!bytes) return [];
   const index = parseStrictJson(bytes, Caps.indexJson, 'referrers index') as { manifests?: Array<Descriptor & { artifactType?: string }> };
   return (index.manifests ?? []).filter((d) => d.artifactType === FERRY_UPDATE_ARTIFACT).slice(0, 16);

@@ -18,7 +18,7 @@ import { ChunkDigester } from './chunk-hasher-parallel.js';
 import { DigestComputer, DigestVerifier, sha256Digest } from './digest.js';
 import { faultPoint } from './fault.js';
 import { blobRel, directoryBackend, OciLayout } from './layout.js';
-import { copyRangeVerified, type FileRange } from './range-copy.js';
+import { type ChunkSource, copyRangeVerified, copyVerified, type FileRange } from './range-copy.js';
 import { ByteCounter, gzipUnpackedFromScan, unpackedSizeOfBlob } from './unpacked-size.js';
 import { Annotation, type Compression, type Descriptor, type ImageIndex, MediaType } from './types.js';
 
@@ -197,8 +197,10 @@ export class LayoutWriter {
   }
 
   private async commitTemp(tmp: string, digest: string): Promise<void> {
-    await fsp.rename(tmp, this.blobPath(digest));
+    // told before the rename: a Ctrl-C handled between the rename and its callback must still
+    // remove the blob (cancelSync removes what it was told of, whether or not it exists yet)
     this.onWrite?.(this.blobPath(digest));
+    await fsp.rename(tmp, this.blobPath(digest));
     await syncRenamed(this.blobPath(digest));
     if (this.blobsWritten++ === 0) faultPoint('after-first-blob-rename');
   }
@@ -219,14 +221,23 @@ export class LayoutWriter {
 
   /** Write a blob whose bytes are a byte range of a file (fast path; same checks and crash safety as writeBlob). */
   async writeBlobFromRange(desc: Descriptor, range: FileRange, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
+    return this.writeBlobCopied(desc, opts, (tmp, chunker, what) => copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
+  }
+
+  /** Write a blob whose bytes a ChunkSource reads into the copy's buffers (a registry download; same checks and crash safety). */
+  async writeBlobFromChunks(desc: Descriptor, open: () => ChunkSource, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
+    return this.writeBlobCopied(desc, opts, (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
+  }
+
+  private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>): Promise<BlobWrite> {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
-    // chunk digests on a second core, beside the whole-blob digest of the copy (and the gzip scan for the unpacked size)
-    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, 6, opts.scanGzip ?? false);
+    // chunk digests and the whole-blob digest on a second core (and the gzip scan for the unpacked size)
+    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, 6, opts.scanGzip ?? false, true);
     let chunks: string[];
     try {
-      await copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false);
+      await copy(tmp, chunker, what);
       chunks = await chunker.finish();
       const multi = chunker.maybeMultiMember();
       if (multi !== undefined) this.facts.record(desc, { unpacked: { compression: 'gzip', bytes: (await gzipUnpackedFromScan(tmp, desc.size, multi)) ?? null } });

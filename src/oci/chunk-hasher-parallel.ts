@@ -1,7 +1,7 @@
 /**
- * Chunk digests computed on a worker thread, beside the copy that computes the whole-blob
- * digest on the main thread: export pays for the chunk index with a second core instead of
- * a second pass (bench: export with the chunk index vs skopeo copy).
+ * Chunk digests, and the whole-blob digest, computed on a worker thread beside the copy:
+ * export pays for the chunk index with a second core instead of a second pass, and the main
+ * thread only reads and writes (bench: export with the chunk index vs skopeo copy).
  *
  * The copy reads each chunk straight into a buffer of this digester's pool; once written,
  * the buffer is moved (transferred, not copied) to the worker, which moves it back with the
@@ -10,7 +10,7 @@
  * also runs from the single executable, which has no files beside it), and does not keep the
  * process alive when idle. Where no worker can start, chunks are hashed on the main thread.
  */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_CHUNK_SIZE } from './chunk-index.js';
 import { chunkHasMemberHeader, hasMemberHeader } from './unpacked-size.js';
@@ -25,9 +25,21 @@ const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const hasMemberHeader = ${hasMemberHeader.toString()};
 const chunkHasMemberHeader = ${chunkHasMemberHeader.toString()};
+const wholes = new Map();
 parentPort.on('message', (m) => {
+  if (m.end !== undefined) {
+    const h = wholes.get(m.end) || createHash('sha256');
+    wholes.delete(m.end);
+    parentPort.postMessage({ id: m.id, hex: h.digest('hex'), header: false });
+    return;
+  }
   const chunk = Buffer.from(m.buf, 0, m.len);
   const hex = createHash('sha256').update(chunk).digest('hex');
+  if (m.stream !== undefined) {
+    let h = wholes.get(m.stream);
+    if (!h) wholes.set(m.stream, (h = createHash('sha256')));
+    h.update(chunk);
+  }
   const header = m.scan && chunkHasMemberHeader(chunk, m.edge, m.first, hasMemberHeader);
   parentPort.postMessage({ id: m.id, hex, header, buf: m.buf }, [m.buf]);
 });
@@ -36,7 +48,7 @@ parentPort.on('message', (m) => {
 interface ChunkResult {
   hex: string;
   header: boolean;
-  buf: ArrayBuffer;
+  buf?: ArrayBuffer;
 }
 
 interface Job {
@@ -76,7 +88,14 @@ function getWorker(): Worker | undefined {
   return worker;
 }
 
+/** Start the hashing thread now (it takes tens of ms), so it is up when the first chunk is read. */
+export function warmChunkHasher(): void {
+  getWorker();
+}
+
 interface ChunkJob {
+  /** The blob whose whole digest this chunk continues (worker side), if any. */
+  stream?: number;
   buf: ArrayBuffer;
   len: number;
   /** Scan for gzip member headers; `first`: the blob's first chunk (its own header at 0 does not count). */
@@ -94,13 +113,20 @@ function hashChunk(job: ChunkJob): Promise<ChunkResult> {
     const header = job.scan && chunkHasMemberHeader(chunk, job.edge, job.first, hasMemberHeader);
     return Promise.resolve({ hex: createHash('sha256').update(chunk).digest('hex'), header, buf: job.buf });
   }
+  return post(w, job, [job.buf]);
+}
+
+/** Send one message to the worker; resolves with its answer. */
+function post(w: Worker, msg: object, transfer: ArrayBuffer[]): Promise<ChunkResult> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     jobs.set(id, { resolve, reject });
     w.ref(); // a hash in flight keeps the process alive until it is answered
-    w.postMessage({ id, ...job }, [job.buf]);
+    w.postMessage({ id, ...msg }, transfer);
   });
 }
+
+let nextStream = 0;
 
 /**
  * A pool of chunk-sized buffers and the digests of the chunks submitted from them, in
@@ -114,13 +140,21 @@ export class ChunkDigester {
   private edge: Uint8Array = new Uint8Array(0);
   /** A gzip member header may start after offset 0 (only with `scanGzip`; see unpacked-size.ts). */
   private header = false;
+  /** The whole blob's digest: on the worker (its stream id), or here where no worker runs. */
+  private readonly stream: number | undefined;
+  private readonly local: Hash | undefined;
 
   constructor(
     readonly chunkSize: number = DEFAULT_CHUNK_SIZE,
     private readonly buffers = 6,
     /** Also look for gzip member headers, for the layer's unpacked size without a second read. */
     readonly scanGzip = false,
-  ) {}
+    /** Also digest the whole blob (read it with `wholeDigest`), so the copy's own thread only reads and writes. */
+    readonly whole = false,
+  ) {
+    if (whole && getWorker()) this.stream = nextStream++;
+    else if (whole) this.local = createHash('sha256');
+  }
 
   /** A chunk-sized buffer to read into; give it back with `submit` or `release`. */
   async acquire(): Promise<Buffer> {
@@ -138,10 +172,12 @@ export class ChunkDigester {
     const first = this.digests.length === 0;
     const edge = this.edge;
     this.edge = Uint8Array.prototype.slice.call(buf, Math.max(0, len - 3), len); // a copy: `buf` is about to move
-    const job = hashChunk({ buf: buf.buffer as ArrayBuffer, len, scan: this.scanGzip, first, edge }).then(
+    this.local?.update(buf.subarray(0, len));
+    const stream = this.stream !== undefined ? { stream: this.stream } : {};
+    const job = hashChunk({ ...stream, buf: buf.buffer as ArrayBuffer, len, scan: this.scanGzip, first, edge }).then(
       ({ hex, header, buf: back }) => {
         this.header ||= header;
-        this.giveBack(back);
+        if (back) this.giveBack(back);
         return hex;
       },
       (e: Error) => {
@@ -156,6 +192,19 @@ export class ChunkDigester {
   /** The chunk digests (hex), in order, once all are hashed. */
   finish(): Promise<string[]> {
     return Promise.all(this.digests);
+  }
+
+  /**
+   * The whole blob's sha256 (hex) once every chunk is submitted (only with `whole`). The
+   * worker answers in order, so this comes after the last chunk's update. Call it on failure
+   * too (and ignore the result): the worker then drops the blob's hash state.
+   */
+  async wholeDigest(): Promise<string> {
+    if (this.local) return this.local.digest('hex');
+    const w = getWorker();
+    if (this.stream === undefined) throw new Error('ChunkDigester: the whole digest was not asked for');
+    if (!w) throw new Error('the chunk hashing thread stopped');
+    return (await post(w, { end: this.stream }, [])).hex;
   }
 
   /** After finish(): whether a gzip member header may start after offset 0 (undefined unless `scanGzip`). */

@@ -158,7 +158,8 @@ export async function writeLayer(store: LayoutWriter, layer: SourceLayer, action
   if (action.kind === 'copy') {
     if (opts.checkLayers) return copyChecked(store, layer, action.descriptor, opts);
     const range = layer.range ? await layer.range() : undefined;
-    const w = range ? await store.writeBlobFromRange(action.descriptor, range, { ...opts, scanGzip: layer.compression === 'gzip' }) : await store.writeBlob(action.descriptor, layer.open, opts);
+    const fast = { ...opts, scanGzip: layer.compression === 'gzip' };
+    const w = range ? await store.writeBlobFromRange(action.descriptor, range, fast) : layer.chunks ? await store.writeBlobFromChunks(action.descriptor, layer.chunks, fast) : await store.writeBlob(action.descriptor, layer.open, opts);
     const unpackedBytes = await store.unpackedSize(w.descriptor, layer.compression);
     return { descriptor: w.descriptor, diffId: layer.diffId ?? action.descriptor.digest, written: w.written, ...sized(unpackedBytes) };
   }

@@ -21,39 +21,76 @@ export interface FileRange {
   under?: string;
 }
 
+/** A blob's bytes in order, read into the caller's buffers: a file range, or a registry download (registry/blob-fetch.ts). */
+export interface ChunkSource {
+  /** Fill `buf[0, len)` with the next `len` bytes; throws when the source ends early or fails. */
+  read(buf: Buffer, len: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The bytes of a file range as a ChunkSource (positioned reads). */
+async function fileChunkSource(range: FileRange, what: string): Promise<ChunkSource> {
+  const src = (await openRegular(range.file, what, { media: true, ...(range.under !== undefined ? { under: range.under } : {}) })).fh;
+  let off = 0;
+  return {
+    async read(buf, len) {
+      for (let got = 0; got < len; ) {
+        const { bytesRead } = await src.read(buf, got, len - got, range.start + off + got);
+        if (bytesRead === 0) throw new FerryError('CORRUPT_ARCHIVE', `${what}: the source ended after ${off + got} of ${range.size} bytes`);
+        got += bytesRead;
+      }
+      off += len;
+    },
+    close: () => src.close(),
+  };
+}
+
 /**
  * Copy `range` to the new file `dest` (created exclusively), checking size and sha256
- * against `desc`, and fsync it (unless `fsync` is false). Each 4 MiB chunk is read into a buffer of `chunks` (the
- * next read in flight while the current chunk is hashed and written), and once written the
- * buffer goes to `chunks` for the chunk's own digest, computed on another thread.
- * `dest` is removed again on any failure.
+ * against `desc`, and fsync it (unless `fsync` is false): copyVerified over the file's bytes.
  */
 export async function copyRangeVerified(range: FileRange, dest: string, desc: Descriptor, what: string, chunks: ChunkDigester, onBytes?: (n: number) => void, fsync = true): Promise<void> {
   if (range.size !== desc.size) {
     throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, the source holds ${range.size}: the source was altered or damaged`, { details: { expected: desc.size, actual: range.size } });
   }
-  const src = (await openRegular(range.file, what, { media: true, ...(range.under !== undefined ? { under: range.under } : {}) })).fh;
-  const out = await fsp.open(dest, 'wx', 0o644);
+  await copyVerified(await fileChunkSource(range, what), dest, desc, what, chunks, onBytes, fsync);
+}
+
+/**
+ * Copy `desc.size` bytes of `source` to the new file `dest` (created exclusively), checking
+ * sha256 against `desc`, and fsync it (unless `fsync` is false). Each 4 MiB chunk is read into
+ * a buffer of `chunks` (the next read in flight while the current chunk is hashed and written),
+ * and once written the buffer goes to `chunks` for the chunk's own digest, computed on another
+ * thread. `dest` is removed again on any failure; `source` is closed.
+ */
+export async function copyVerified(source: ChunkSource, dest: string, desc: Descriptor, what: string, chunks: ChunkDigester, onBytes?: (n: number) => void, fsync = true): Promise<void> {
+  const size = desc.size;
+  let out: fsp.FileHandle;
   try {
-    const hash = createHash('sha256');
+    out = await fsp.open(dest, 'wx', 0o644);
+  } catch (e) {
+    await source.close();
+    throw e;
+  }
+  try {
+    // the whole digest on the digester's thread where it offers one, else here
+    const hash = chunks.whole ? undefined : createHash('sha256');
     const step = chunks.chunkSize;
     // a whole chunk per buffer, so that each buffer is exactly one chunk of the index
     const readChunk = async (off: number): Promise<{ buf: Buffer; len: number }> => {
       const buf = await chunks.acquire();
-      const len = Math.min(step, range.size - off);
-      for (let got = 0; got < len; ) {
-        const { bytesRead } = await src.read(buf, got, len - got, range.start + off + got);
-        if (bytesRead === 0) {
-          chunks.release(buf);
-          throw new FerryError('CORRUPT_ARCHIVE', `${what}: the source ended after ${off + got} of ${range.size} bytes`);
-        }
-        got += bytesRead;
+      const len = Math.min(step, size - off);
+      try {
+        await source.read(buf, len);
+      } catch (e) {
+        chunks.release(buf);
+        throw e;
       }
       return { buf, len };
     };
     let writing: Promise<void> = Promise.resolve();
     let writeError: unknown;
-    let next = range.size > 0 ? readChunk(0) : undefined;
+    let next = size > 0 ? readChunk(0) : undefined;
     for (let off = 0; next; ) {
       const cur = await next;
       if (writeError !== undefined) {
@@ -61,9 +98,9 @@ export async function copyRangeVerified(range: FileRange, dest: string, desc: De
         break; // thrown below by `await writing`
       }
       off += cur.len;
-      next = off < range.size ? readChunk(off) : undefined;
+      next = off < size ? readChunk(off) : undefined;
       next?.catch(() => undefined); // awaited next round; an error here must not go unhandled meanwhile
-      hash.update(cur.buf.subarray(0, cur.len));
+      hash?.update(cur.buf.subarray(0, cur.len));
       const before = writing;
       writing = (async () => {
         try {
@@ -80,7 +117,7 @@ export async function copyRangeVerified(range: FileRange, dest: string, desc: De
     }
     if (next) chunks.release((await next).buf);
     await writing;
-    const actual = hash.digest('hex');
+    const actual = hash ? hash.digest('hex') : await chunks.wholeDigest();
     if (actual !== digestHex(desc.digest)) {
       throw new FerryError('DIGEST_MISMATCH', `${what}: content does not match its digest (expected ${desc.digest}, got sha256:${actual}): the source was altered or damaged`, {
         details: { expected: desc.digest, actual: `sha256:${actual}` },
@@ -88,11 +125,12 @@ export async function copyRangeVerified(range: FileRange, dest: string, desc: De
     }
     if (fsync) await out.sync(); // else the caller syncs `dest` before it names it
   } catch (e) {
+    if (chunks.whole) await chunks.wholeDigest().catch(() => undefined); // the worker forgets this blob
     await out.close().catch(() => undefined);
     await fsp.rm(dest, { force: true });
     throw e;
   } finally {
-    await src.close();
+    await source.close();
   }
   await out.close();
 }

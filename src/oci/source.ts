@@ -14,7 +14,7 @@ import { copyFromContainersStorage } from './containers-storage.js';
 import { openOciArchive } from './oci-archive.js';
 import type { RegistryOptions } from './registry/client.js';
 import { openRegistrySource } from './registry/source.js';
-import type { FileRange } from './range-copy.js';
+import type { ChunkSource, FileRange } from './range-copy.js';
 import { packRootfsDir, rootfsConfig, tarballCompression } from './rootfs.js';
 import { type Compression, configPlatform, type Descriptor, formatPlatform, type ImageManifest, layerCompression, MediaType, type Platform } from './types.js';
 
@@ -31,6 +31,8 @@ export interface SourceLayer {
   open(): Readable;
   /** Where the raw bytes sit in a file, when they do (enables the fast verified copy). */
   range?: () => Promise<FileRange | undefined>;
+  /** The raw bytes read straight into the copy's buffers (a registry download: the fast verified copy without a file). */
+  chunks?: () => ChunkSource;
   what: string;
 }
 
@@ -50,6 +52,10 @@ export interface SourceImage {
   manifestAnnotations?: Record<string, string>;
   /** The source's own image manifest, reused byte for byte when nothing in it changes (same digest as the source). */
   original?: { descriptor: Descriptor; manifest: ImageManifest; open(): Readable };
+  /** How many layers may be copied at once (a registry: downloads overlap; default 1). */
+  concurrency?: number;
+  /** Bytes received from the source so far, when it is a download (a registry). */
+  bytesFetched?: () => number;
 }
 
 /** Options of a source open. */
@@ -80,6 +86,8 @@ export interface BlobReader {
   open(desc: Descriptor, what: string): Readable;
   /** Where a blob's bytes sit in a file, when they do. */
   range?(digest: string): Promise<FileRange | undefined>;
+  /** A blob's bytes as a ChunkSource, when the reader can fill buffers itself. */
+  chunks?(desc: Descriptor, what: string): ChunkSource;
 }
 
 /** A SourceImage from a resolved manifest and config: every input with an image manifest goes through here. */
@@ -100,6 +108,7 @@ export function sourceFromResolved(img: ResolvedImage, blobs: BlobReader, opts: 
       what: `layer ${i + 1} (${d.digest})`,
     };
     if (blobs.range) layer.range = () => blobs.range!(d.digest);
+    if (blobs.chunks) layer.chunks = () => blobs.chunks!(d, `layer ${d.digest}`);
     return layer;
   });
   const cfgDesc: Descriptor = { mediaType: MediaType.imageConfig, digest: img.configDescriptor.digest, size: img.configDescriptor.size };

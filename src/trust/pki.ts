@@ -57,13 +57,15 @@ export async function initRoot(req: { out: string; name?: string; days?: number;
   return result(path.join(req.out, 'cert.pem'), der);
 }
 
-interface CaDir {
+/** A CA folder's certificate and chain. */
+export interface CaDir {
   cert: ParsedCert;
   /** Certificates between this CA and the root (empty for a root). */
   chain: Buffer[];
 }
 
-async function readCaDir(dir: string): Promise<CaDir> {
+/** Read a CA folder (cert.pem, and chain.pem below a root); refuses a certificate that is no CA. */
+export async function readCaDir(dir: string): Promise<CaDir> {
   const [der] = await readCertificates(path.join(dir, 'cert.pem'), 'CA certificate');
   const cert = parseCertificate(der!, `${dir}/cert.pem`, 'KEY_INVALID');
   if (!cert.isCA) throw new FerryError('USAGE', `${dir} is not a CA (basicConstraints cA is not set): issue from a root or from ferry pki issue-ca`);

@@ -2,8 +2,9 @@
  * Test helper: a small fault-injecting HTTP proxy in front of the test registry (plain
  * HTTP), for the registry that lies, drops and rate-limits: it forwards every request and,
  * as `faults` says, answers 429s, alters or lengthens a blob, cuts a blob's connection
- * after some bytes, inflates a manifest, or redirects blobs to "storage" on another host
- * name. It logs every request it sees.
+ * after some bytes, inflates a manifest, redirects blobs to "storage" on another host
+ * name, or refuses large request bodies (413). It logs every request it sees; the
+ * registry's upload Locations name the proxy (X-Forwarded-Host), so a push stays on it.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,6 +25,8 @@ export interface Faults {
   hugeManifest?: number;
   /** Redirect blob GETs to http://localhost:PORT/storage/… (another host name). */
   redirectBlobs?: boolean;
+  /** Refuse requests whose body is over this many bytes with 413 (a proxy's body limit). */
+  bodyLimit?: number;
   /** The storage's own credentials for the registry behind (as a pre-signed URL carries them): added to /storage/ requests. */
   storageAuth?: string;
 }
@@ -34,6 +37,7 @@ export interface SeenRequest {
   path: string;
   host: string;
   range?: string;
+  contentRange?: string;
   authorization?: string;
 }
 
@@ -57,7 +61,13 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   let port = 0;
   const srv = http.createServer((req, res) => {
     const p = req.url ?? '/';
-    seen.push({ method: req.method ?? 'GET', path: p, host: req.headers.host ?? '', ...(req.headers.range ? { range: req.headers.range } : {}), ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+    const cr = req.headers['content-range'];
+    seen.push({ method: req.method ?? 'GET', path: p, host: req.headers.host ?? '', ...(req.headers.range ? { range: req.headers.range } : {}), ...(cr ? { contentRange: cr } : {}), ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+    if (faults.bodyLimit !== undefined && Number(req.headers['content-length'] ?? 0) > faults.bodyLimit) {
+      req.resume();
+      res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' }).end('request entity too large');
+      return;
+    }
     if (faults.tooMany && faults.tooMany.count > 0) {
       faults.tooMany.count--;
       res.writeHead(429, { 'retry-after': faults.tooMany.retryAfter, 'content-type': 'application/json' }).end('{"errors":[{"code":"TOOMANYREQUESTS"}]}');
@@ -71,7 +81,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       return;
     }
     const storage = p.startsWith('/storage/') && faults.storageAuth ? { authorization: faults.storageAuth } : {};
-    const up = http.request({ host: upstream.split(':')[0], port: Number(upstream.split(':')[1]), method: req.method, path: upstreamPath, headers: { ...req.headers, host: upstream, ...storage } }, (ur) => {
+    const up = http.request({ host: upstream.split(':')[0], port: Number(upstream.split(':')[1]), method: req.method, path: upstreamPath, headers: { ...req.headers, host: upstream, 'x-forwarded-host': req.headers.host ?? upstream, ...storage } }, (ur) => {
       const manifest = /\/manifests\//.test(p) && ur.statusCode === 200;
       if (manifest && (faults.alterManifest || faults.hugeManifest)) {
         const parts: Buffer[] = [];

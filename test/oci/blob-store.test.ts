@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -70,6 +71,24 @@ describe('LayoutWriter background commits', () => {
     await w.flush();
     expect((await fsp.readFile(w.blobPath(d.digest))).equals(big)).toBe(true);
     expect((await fsp.readdir(path.join(dir, 'bg', 'blobs', 'sha256'))).filter((n) => n.startsWith('.ferry-tmp'))).toEqual([]);
+  });
+
+  it('tells the journal of a blob before it gets its final name (a Ctrl-C between rename and callback still removes it)', async () => {
+    const big = Buffer.alloc(5 * 1024 * 1024, 3);
+    const d = { mediaType: 'application/octet-stream', digest: sha256Digest(big), size: big.length };
+    const src = path.join(dir, 'big3.bin');
+    await fsp.writeFile(src, big);
+    const w = await LayoutWriter.create(path.join(dir, 'bg-order'));
+    const told: { file: string; existed: boolean }[] = [];
+    w.onWrite = (file) => void told.push({ file, existed: fs.existsSync(file) });
+    await w.writeBlobFromRange(d, { file: src, start: 0, size: big.length });
+    await w.writeBlob({ ...d, digest: sha256Digest(Buffer.from('small')), size: 5 }, () => Readable.from([Buffer.from('small')]));
+    await w.flush();
+    // the range copy commits in the background, so the two may be told in either order
+    expect([...told].sort((a, b) => a.file.localeCompare(b.file))).toEqual(
+      [w.blobPath(d.digest), w.blobPath(sha256Digest(Buffer.from('small')))].sort().map((file) => ({ file, existed: false })),
+    );
+    for (const t of told) expect(fs.existsSync(t.file)).toBe(true);
   });
 
   it('reports a failed background commit at flush and at addToIndex', async () => {

@@ -9,12 +9,14 @@ import { autoApply, type AutoEvent, autoOutcomeError } from '../../device/auto.j
 import { loadDeviceConfig } from '../../device/config.js';
 import { BOOTLOADER_TYPES } from '../../device/bootloaders/registry.js';
 import { apply, DEFAULT_CONFIG_FILE, deviceDeps, type InstallPlan } from '../../device/index.js';
+import { mediaRegistryOptions } from '../../device/media-config.js';
 import { FerryError } from '../../errors.js';
+import { isRegistryMedia, setRegistryMediaOptions } from '../../media/registry-media.js';
 import { action, cliProgress, printJson, printLines, printNotes } from '../run.js';
 
 interface AutoCliOptions {
   config: string;
-  media: string;
+  media?: string;
   json?: boolean;
   console: boolean;
 }
@@ -47,7 +49,20 @@ async function untilRemoved(media: string, signal: AbortSignal): Promise<void> {
   }
 }
 
-async function runAuto(o: AutoCliOptions): Promise<number> {
+/**
+ * The media of this run: --media, else the config's site registry ("media.registry"); a
+ * registry is reached as the config's "media" section says (TLS, CA folder, auth file).
+ */
+async function resolveMedia(o: AutoCliOptions): Promise<string> {
+  const cfg = await loadDeviceConfig(o.config, { slots: deviceDeps.slotTypes, bootloaders: BOOTLOADER_TYPES });
+  const media = o.media ?? cfg.media.registry;
+  if (media === undefined) throw new FerryError('USAGE', `no --media given and ${o.config} names no site registry ("media": { "registry": "docker://HOST/PREFIX/TARGET" }): pass --media with the stick's folder`);
+  if (isRegistryMedia(media)) setRegistryMediaOptions(mediaRegistryOptions(cfg.media));
+  return media;
+}
+
+async function runAuto(opts: AutoCliOptions): Promise<number> {
+  const o = { ...opts, media: await resolveMedia(opts) };
   const ac = new AbortController();
   const stop = () => ac.abort();
   process.on('SIGTERM', stop);
@@ -71,7 +86,7 @@ async function runAuto(o: AutoCliOptions): Promise<number> {
     if (view && r.kind === 'installed' && !r.rebooted) {
       // the kiosk keeps saying "done" until the site manager pulls the stick (that also stops the unit)
       view.note(`done: ${r.updateId} is installed in slot ${r.slot} and starts at the next reboot; remove the stick`);
-      await untilRemoved(o.media, ac.signal);
+      if (!isRegistryMedia(o.media)) await untilRemoved(o.media, ac.signal);
     }
     view?.close(); // give the console back before the last line, so it stays readable
     if (o.json) printJson({ ok: true, ...r });
@@ -90,7 +105,7 @@ export function registerAuto(device: Command): void {
     .command('auto')
     .description('hands-free: verify the stick and install the chosen update inside the maintenance window, then reboot if the config says "reboot": "auto" (run by ferry-auto@.service)')
     .option('--config <file>', 'device configuration file', DEFAULT_CONFIG_FILE)
-    .requiredOption('--media <dir>', 'the stick (the folder holding FERRY/)')
+    .option('--media <dir>', 'the stick (the folder holding FERRY/) or a site registry docker://HOST[:PORT]/PREFIX/TARGET (default: "media.registry" of the config)')
     .option('--no-console', 'log lines only, even on a terminal (default: the Apply screen on a terminal)')
     .option('--json', 'print events and the result as JSON lines')
     .action(action((o: AutoCliOptions) => runAuto(o)));

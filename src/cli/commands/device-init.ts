@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { DEFAULT_CONFIG_FILE, deviceDeps, init, type InitPlan, type InitResult, type SlotName } from '../../device/index.js';
+import { writeFileAtomic } from '../../util/fsx.js';
 import { action, askProceed, printJson, printLines, printNotes } from '../run.js';
 
 interface InitCliOptions {
@@ -14,6 +15,7 @@ interface InitCliOptions {
   target?: string;
   yes?: boolean;
   force?: boolean;
+  csrOut?: string;
 }
 
 function parseSlot(v: string): SlotName {
@@ -48,6 +50,7 @@ export function registerInit(device: Command): void {
     .option('--target <name>', 'the update target name this device follows (recorded as state.target)')
     .option('--yes', 'do not ask for confirmation (required without a terminal)')
     .option('--force', 'replace a provisioned state, trust root or damaged boot state that differs (the output lists what it replaces)')
+    .option('--csr-out <file>', 'write the device key\'s enrolment request (PKCS#10 PEM) here, for ferry pki enroll-device at headquarters')
     .option('--json', 'print the result as JSON')
     .action(
       action(async (opts: InitCliOptions) => {
@@ -64,8 +67,13 @@ export function registerInit(device: Command): void {
           },
           deviceDeps,
         );
+        if (opts.csrOut) await writeFileAtomic(opts.csrOut, r.deviceKey.csrPem);
         if (opts.json) printJson({ ok: true, ...r });
-        else printResult(r);
+        else {
+          printResult(r);
+          // a second run that changed nothing stays one line unless the request was asked for
+          if (r.changed || opts.csrOut) printLines(`receipt key ${r.deviceKey.keyId} (${r.deviceKey.file})${opts.csrOut ? `; enrolment request written to ${opts.csrOut}` : '; --csr-out FILE writes its enrolment request'}`);
+        }
       }),
     );
 }

@@ -10,6 +10,7 @@ import { readPassphrase } from '../../trust/keys.js';
 import { loadFileSigner } from '../../trust/signer.js';
 import type { Signer } from '../../trust/types.js';
 import { hqWrite } from '../cancel.js';
+import { warmChunkHasher } from '../../oci/chunk-hasher-parallel.js';
 import { defaultChunkCacheDir, openChunkCache } from '../../oci/chunk-cache.js';
 import type { CompressChoice } from '../../oci/layer-copy.js';
 import type { RegistryOptions } from '../../oci/registry/client.js';
@@ -183,6 +184,7 @@ export function registerExport(program: Command): void {
         const registry = registryOptions(opts);
         const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
         if (opts.fileIndex && !opts.signer) throw new FerryError('USAGE', '--file-index needs --signer: only a signed update manifest can pin the file index');
+        warmChunkHasher(); // the hashing thread starts while the key and the source are checked
         const signing = await checkSigning(opts);
         const progress = cliProgress(opts);
         const epoch = process.env.SOURCE_DATE_EPOCH;
@@ -239,5 +241,6 @@ function printExport(opts: ExportOpts, r: ExportResult, signed: PublishResult | 
     : signed.kept
       ? `  signed update manifest kept with its signatures: ${signed.manifestPath} (pass --replace to re-sign)`
       : `  signed update manifest: ${signed.manifestPath}; devices accept it until ${signed.lastAccepted}`;
-  printLines(head, `  payload ${r.payloadBytes} bytes; wrote ${r.blobsWritten} blob(s) (${r.bytesWritten} bytes), ${r.blobsSkipped} already present (${r.bytesSkipped} bytes)`, update);
+  const fetched = r.bytesFetched !== undefined ? `; fetched ${r.bytesFetched} bytes from the registry` : '';
+  printLines(head, `  payload ${r.payloadBytes} bytes; wrote ${r.blobsWritten} blob(s) (${r.bytesWritten} bytes), ${r.blobsSkipped} already present (${r.bytesSkipped} bytes)${fetched}`, update);
 }

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { readPassphrase } from '../../trust/keys.js';
 import { crossSign, initRoot, issueCertificate, type PkiResult, publishCrl, revokeCertificate } from '../../trust/pki.js';
+import { enrollDevice } from '../../trust/enroll.js';
 import { hqWrite } from '../cancel.js';
 import { action, printJson, printLines, printNotes } from '../run.js';
 
@@ -44,6 +45,7 @@ export function registerPki(program: Command): void {
   registerCrossSign(pki);
   registerRevoke(pki);
   registerPublishCrl(pki);
+  registerEnrollDevice(pki);
 }
 
 function registerInitRoot(pki: Command): void {
@@ -153,6 +155,27 @@ function registerPublishCrl(pki: Command): void {
         const r = await hqWrite(o.media, 'pki publish-crl', o, () => publishCrl({ rootDir: o.root, mediaRoot: o.media }));
         if (o.json) printJson({ ok: true, ...r });
         else printLines(`CRL #${r.crlNumber} (revokes ${r.revokedSerials.length} certificate(s)) written to ${r.crlPath}`);
+      }),
+    );
+}
+
+function registerEnrollDevice(pki: Command): void {
+  pki
+    .command('enroll-device')
+    .description("certify a device's receipt key from its request (ferry device init --csr-out) with the device CA; records the certificate in <ca>/devices/ for ferry receipts report")
+    .requiredOption('--ca <dir>', 'the device CA folder (its own root: ferry pki init-root --out device-ca --name "ferry device CA"; never the fleet root)')
+    .requiredOption('--csr <file>', "the device's enrolment request (PEM)")
+    .option('--days <n>', 'validity in days (never beyond the device CA)', '3650')
+    .option('--out <file>', 'also write the device certificate here (PEM)')
+    .option('--ca-passphrase-env <VAR>', "the device CA key's passphrase, from this environment variable")
+    .option('--ca-passphrase-file <FILE>', "the device CA key's passphrase, from this file")
+    .option('--json', 'print the result as JSON')
+    .action(
+      action(async (o: { ca: string; csr: string; days: string; out?: string; caPassphraseEnv?: string; caPassphraseFile?: string; json?: boolean }) => {
+        const pass = await readPassphrase({ env: o.caPassphraseEnv, file: o.caPassphraseFile, fileOption: '--ca-passphrase-file' });
+        const r = await enrollDevice({ caDir: o.ca, csrFile: o.csr, days: days(o.days), ...(o.out ? { out: o.out } : {}), ...(pass ? { caPassphrase: pass } : {}) });
+        if (o.json) printJson({ ok: true, ...r });
+        else printLines(`enrolled device ${r.deviceId}: ${r.recordedAt}`, `  key ${r.keyId}`, `  valid until ${r.notAfter}`, `  sha256 ${r.fingerprint}`);
       }),
     );
 }

@@ -9,17 +9,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError, isFerryError } from '../../errors.js';
 import type { Descriptor } from '../types.js';
 import type { RegistryClient } from './client.js';
+import type { FetchCounter } from './blob-fetch.js';
 import { isTransient } from './http.js';
 
 /** Resumes after a dropped connection, per blob. */
 export const BLOB_RETRIES = 3;
 
-function retryable(e: unknown): boolean {
+/** True for a failure that a Range resume may cure (a dropped or reset connection). */
+export function retryable(e: unknown): boolean {
   if (isFerryError(e)) return e.code === 'REGISTRY_UNREACHABLE' && isTransient({ code: e.details.errno });
   return isTransient(e) || (e as Error).message === 'aborted';
 }
 
-async function* blobChunks(client: RegistryClient, desc: Descriptor, what: string, retries: number, onResume?: (offset: number) => void): AsyncGenerator<Buffer> {
+async function* blobChunks(client: RegistryClient, desc: Descriptor, what: string, retries: number, onResume?: (offset: number) => void, counter?: FetchCounter): AsyncGenerator<Buffer> {
   let got = 0;
   let failures = 0;
   let last: unknown;
@@ -50,6 +52,7 @@ async function* blobChunks(client: RegistryClient, desc: Descriptor, what: strin
           skip = 0;
         }
         got += chunk.length;
+        if (counter) counter.bytes += chunk.length;
         yield chunk;
         if (got > desc.size) {
           // more than promised: the verifier downstream reports SIZE_MISMATCH; stop reading
@@ -73,6 +76,6 @@ async function* blobChunks(client: RegistryClient, desc: Descriptor, what: strin
 }
 
 /** Stream a blob from the registry, resuming with Range requests after a drop (at most `retries` times). */
-export function openRegistryBlob(client: RegistryClient, desc: Descriptor, what: string, retries = BLOB_RETRIES, onResume?: (offset: number) => void): Readable {
-  return Readable.from(blobChunks(client, desc, what, retries, onResume), { objectMode: false, highWaterMark: 1024 * 1024 });
+export function openRegistryBlob(client: RegistryClient, desc: Descriptor, what: string, retries = BLOB_RETRIES, onResume?: (offset: number) => void, counter?: FetchCounter): Readable {
+  return Readable.from(blobChunks(client, desc, what, retries, onResume, counter), { objectMode: false, highWaterMark: 1024 * 1024 });
 }

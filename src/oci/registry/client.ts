@@ -11,6 +11,7 @@ import { FerryError } from '../../errors.js';
 import { sha256Digest } from '../digest.js';
 import { basicHeader, type Credentials, findCredentials, parseChallenge } from './auth.js';
 import { connectionError, type HttpBody, type HttpMethod, type HttpRequest, Transport, type TransportOptions } from './http.js';
+import type { RawConnectOptions } from './raw-get.js';
 import type { RegistryRef } from './reference.js';
 
 /** Options of a registry client (`--authfile`, `--tls-verify`, `--cert-dir`). */
@@ -75,6 +76,13 @@ export class RegistryClient {
     const creds = await findCredentials(ref.host, ref.repository, opts.authfile);
     const transport = await Transport.create(opts);
     return new RegistryClient(ref, transport, creds, opts, await transport.base(ref.endpoint));
+  }
+
+  /** Headers and TLS settings for a raw GET of `target` (raw-get.ts): the Authorization stays with the registry's own host. */
+  rawRequest(target: URL): { headers: Record<string, string>; options: RawConnectOptions } | undefined {
+    if (target.protocol === 'http:' && !this.transport.plainAllowed) return undefined;
+    const own = target.host === new URL(this.base).host;
+    return { headers: own && this.authorization ? { authorization: this.authorization } : {}, options: this.transport.rawOptions() };
   }
 
   /** Release keep-alive sockets. */

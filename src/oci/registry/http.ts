@@ -6,13 +6,14 @@
  * only with `--tls-verify=false`, and only when the registry does not speak TLS (skopeo's rule).
  */
 import * as fsp from 'node:fs/promises';
-import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import * as tls from 'node:tls';
 import { FerryError } from '../../errors.js';
 import { readFileCapped } from '../../util/fsx.js';
+import type { RawConnectOptions } from './raw-get.js';
 
 /** How to reach a registry (`--tls-verify`, `--cert-dir`). */
 export interface TransportOptions {
@@ -62,17 +63,32 @@ export class Transport {
   private probed = false;
 
   private constructor(
-    private readonly agent: https.Agent,
+    private readonly http: typeof Http,
+    private readonly https: typeof Https,
+    private readonly agent: Https.Agent,
     private readonly verify: boolean,
+    private readonly ca: string[] | undefined,
   ) {}
+
+  /** The same TLS settings for a socket of its own (raw-get.ts). */
+  rawOptions(): RawConnectOptions {
+    return { ...(this.ca ? { ca: this.ca } : {}), rejectUnauthorized: this.verify, timeoutMs: TIMEOUT_MS };
+  }
+
+  /** True when plain HTTP may be used (`--tls-verify=false`). */
+  get plainAllowed(): boolean {
+    return !this.verify;
+  }
 
   /** Build the transport: system + bundled roots + cert-dir CAs; no CA list at all without verification. */
   static async create(opts: TransportOptions): Promise<Transport> {
     const verify = opts.tlsVerify ?? true;
+    // loaded here, not at the top: an ESM import of node:http pulls in undici (~80 ms) on every ferry command
+    const [http, https] = await Promise.all([import('node:http'), import('node:https')]);
     // reading the system store costs ~100 ms: only when certificates are checked at all
     const ca = verify ? [...new Set([...tls.getCACertificates('default'), ...tls.getCACertificates('system'), ...(opts.certDir ? await certDirCAs(opts.certDir) : [])])] : undefined;
     const agent = new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}), rejectUnauthorized: verify });
-    return new Transport(agent, verify);
+    return new Transport(http, https, agent, verify, ca);
   }
 
   /** The base URL of a registry host, after finding out (once, without verification) whether it speaks TLS. */
@@ -92,13 +108,13 @@ export class Transport {
   }
 
   /** Send one request; resolves with the response (body unread), rejects with the socket error. */
-  send(req: HttpRequest): Promise<http.IncomingMessage> {
-    const mod = req.url.protocol === 'http:' ? http : https;
+  send(req: HttpRequest): Promise<Http.IncomingMessage> {
+    const mod = req.url.protocol === 'http:' ? this.http : this.https;
     if (req.url.protocol === 'http:' && this.verify) {
       return Promise.reject(new FerryError('REGISTRY_TLS', `${req.url.host} is reached over plain HTTP (${req.url.href}): pass --tls-verify=false only for a registry you trust on a private network`));
     }
     return new Promise((resolve, reject) => {
-      const r = mod.request(req.url, { method: req.method, headers: req.headers, ...(mod === https ? { agent: this.agent } : {}), timeout: TIMEOUT_MS }, resolve);
+      const r = mod.request(req.url, { method: req.method, headers: req.headers, ...(mod === this.https ? { agent: this.agent } : {}), timeout: TIMEOUT_MS }, resolve);
       r.on('timeout', () => r.destroy(Object.assign(new Error(`no answer from ${req.url.host} in ${TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' })));
       r.on('error', reject);
       if (req.body === undefined) r.end();

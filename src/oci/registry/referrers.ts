@@ -6,13 +6,12 @@
  * answer, e.g. distribution 2.8) gets the referrers tag schema: an index tagged
  * sha256-<hex of the subject> listing the artifact (distribution-spec, "Referrers Tag Schema").
  */
-import { FerryError } from '../../errors.js';
+import { FerryError, isFerryError } from '../../errors.js';
 import { parseStrictJson } from '../../util/json.js';
 import { sha256Digest } from '../digest.js';
 import { Caps, type Descriptor, digestHex, MediaType, parseImageIndex } from '../types.js';
-import type { RegistryClient } from './client.js';
-import { getManifestIfAny, pushBlob, putManifest } from './upload.js';
-import { Readable } from 'node:stream';
+import { type RegistryClient, readCapped } from './client.js';
+import { bytesOpener, getManifestIfAny, pushBlob, putManifest } from './upload.js';
 
 /** artifactType of a ferry update pushed beside its image. */
 export const FERRY_UPDATE_ARTIFACT = 'application/vnd.ferry.update.v1+json';
@@ -50,14 +49,35 @@ export function artifactManifest(subject: Descriptor, parts: ArtifactPart[], ann
   return Buffer.from(JSON.stringify(m));
 }
 
-/** Push the artifact attached to `subject`; returns its descriptor and whether the tag-schema fallback was written. */
+/**
+ * The referrers API's answer for `subject` (distribution-spec 1.1, "Listing Referrers":
+ * GET /v2/<name>/referrers/<digest>, an image index), filtered to `artifactType`; undefined
+ * when the registry has no such API (404, e.g. distribution 2.8).
+ */
+export async function listReferrers(client: RegistryClient, subject: string, artifactType: string): Promise<Buffer | undefined> {
+  const url = new URL(client.url('manifests', 'x').href.replace(/\/manifests\/x$/, `/referrers/${subject}`));
+  url.searchParams.set('artifactType', artifactType);
+  try {
+    return await readCapped(await client.request('GET', url, { accept: MediaType.imageIndex }, `referrers of ${subject}`), Caps.indexJson, 'referrers');
+  } catch (e) {
+    if (isFerryError(e, 'IMAGE_NOT_FOUND')) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Push the artifact attached to `subject`; returns its descriptor and whether the tag-schema
+ * fallback was written. A registry with the referrers API keeps the link itself: it says so
+ * with OCI-Subject in the PUT's answer (or, for one that predates that header, answers the
+ * API); any other gets the referrers tag.
+ */
 export async function pushArtifact(client: RegistryClient, subject: Descriptor, parts: ArtifactPart[], annotations: Record<string, string>): Promise<{ descriptor: Descriptor; fallback: boolean }> {
-  await pushBlob(client, EMPTY_CONFIG, () => Readable.from([Buffer.from('{}')]));
-  for (const p of parts) await pushBlob(client, { mediaType: p.mediaType, digest: sha256Digest(p.bytes), size: p.bytes.length }, () => Readable.from([p.bytes]));
+  await pushBlob(client, EMPTY_CONFIG, bytesOpener(Buffer.from('{}')));
+  for (const p of parts) await pushBlob(client, { mediaType: p.mediaType, digest: sha256Digest(p.bytes), size: p.bytes.length }, bytesOpener(p.bytes));
   const bytes = artifactManifest(subject, parts, annotations);
   const put = await putManifest(client, sha256Digest(bytes), bytes, MediaType.imageManifest);
   const descriptor: Descriptor = { mediaType: MediaType.imageManifest, digest: put.digest, size: bytes.length, artifactType: FERRY_UPDATE_ARTIFACT, annotations } as Descriptor;
-  if (put.subject !== undefined) return { descriptor, fallback: false };
+  if (put.subject !== undefined || (await listReferrers(client, subject.digest, FERRY_UPDATE_ARTIFACT)) !== undefined) return { descriptor, fallback: false };
   await addToReferrersTag(client, subject.digest, descriptor);
   return { descriptor, fallback: true };
 }

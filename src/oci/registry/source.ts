@@ -11,9 +11,13 @@ import { sha256Digest } from '../digest.js';
 import { pickPlatform, type ResolvedImage } from '../layout.js';
 import { DEFAULT_PLATFORM, type SourceImage, type SourceOptions, sourceFromResolved } from '../source.js';
 import { Caps, type Descriptor, MediaType, parseImageConfig, parseImageIndex, parseImageManifest } from '../types.js';
+import { type FetchCounter, RegistryBlobSource } from './blob-fetch.js';
 import { openRegistryBlob } from './blob-stream.js';
 import { type FetchedManifest, RegistryClient, readCapped } from './client.js';
 import { formatRegistryRef, parseRegistryRef } from './reference.js';
+
+/** Layers downloaded at once. */
+export const LAYER_DOWNLOADS = 3;
 
 const INDEX_TYPES: readonly string[] = [MediaType.imageIndex, MediaType.dockerManifestList];
 const MANIFEST_TYPES: readonly string[] = [MediaType.imageManifest, MediaType.dockerManifest];
@@ -64,12 +68,16 @@ export async function openRegistrySource(name: string, opts: SourceOptions, desc
   const client = await RegistryClient.open(ref, opts.registry ?? {});
   // idle keep-alive sockets are unref'd by Node's agent: they never keep ferry running, nothing to close at exit
   try {
+    const counter: FetchCounter = { bytes: 0 };
     const { img, small } = await resolve(client, ref.reference, opts);
+    for (const b of small.values()) counter.bytes += b.length;
     const open = (d: Descriptor, what: string): Readable => {
       const bytes = small.get(d.digest);
-      return bytes ? Readable.from([bytes]) : openRegistryBlob(client, d, what);
+      return bytes ? Readable.from([bytes]) : openRegistryBlob(client, d, what, undefined, undefined, counter);
     };
-    return sourceFromResolved(img, { open }, opts, describe || formatRegistryRef(ref));
+    const chunks = (d: Descriptor, what: string) => new RegistryBlobSource(client, d, what, counter);
+    // three downloads at once, as skopeo does: one large layer does not hold up the others
+    return { ...sourceFromResolved(img, { open, chunks }, opts, describe || formatRegistryRef(ref)), concurrency: LAYER_DOWNLOADS, bytesFetched: () => counter.bytes };
   } catch (e) {
     client.close();
     throw e instanceof FerryError ? e.withContext(formatRegistryRef(ref)) : e;

@@ -1,10 +1,13 @@
 /**
  * The push side of the distribution API: a blob the registry has is skipped (HEAD), one
  * another repository of the same push holds is mounted (cross-repository mount), any other
- * is uploaded monolithically, streamed from the stick (POST, then PUT ?digest= with its
- * length); manifests are PUT by tag or digest. The registry checks every digest we send.
+ * is uploaded, streamed from the stick: in one request (POST, then PUT ?digest= with its
+ * length), or in parts (PATCH with Content-Range, each to the Location the last answer
+ * gave, then PUT ?digest=) when it is large or the registry refuses the whole body (413)
+ * or asks for parts (OCI-Chunk-Min-Length). Manifests are PUT by tag or digest. The
+ * registry checks every digest we send.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { FerryError, isFerryError } from '../../errors.js';
 import { sha256Digest } from '../digest.js';
 import type { Descriptor } from '../types.js';
@@ -12,6 +15,27 @@ import { type RegistryClient, readCapped } from './client.js';
 
 /** What happened to one blob. */
 export type BlobPush = 'present' | 'mounted' | 'uploaded';
+
+/** A blob's bytes, whole or a part of them (`end` inclusive). */
+export type BlobOpener = (start?: number, end?: number) => Readable;
+
+/** How blobs are uploaded. */
+export interface UploadOptions {
+  /** Blobs larger than this go in parts (default 1 GiB: a part per request keeps a long upload's requests bounded). */
+  chunkedOver?: number;
+  /** Size of one part (default 64 MiB; raised to the registry's OCI-Chunk-Min-Length). */
+  partSize?: number;
+}
+
+/** The opener of an in-memory blob. */
+export function bytesOpener(bytes: Buffer): BlobOpener {
+  return (start = 0, end = bytes.length - 1) => Readable.from([bytes.subarray(start, end + 1)]);
+}
+
+const CHUNKED_OVER = 1024 * 1024 * 1024;
+const PART_SIZE = 64 * 1024 * 1024;
+/** The first part size after a refused whole body (halved while refused). */
+const FALLBACK_PART = 16 * 1024 * 1024;
 
 /** True when the repository has the blob (HEAD answers 2xx). */
 export async function hasBlob(client: RegistryClient, digest: string): Promise<boolean> {
@@ -29,8 +53,42 @@ function uploadUrl(client: RegistryClient, location: string | undefined, what: s
   return new URL(location, client.url('blobs', 'uploads'));
 }
 
+/** Parts are never made smaller than this when a proxy refuses them (413). */
+const MIN_PART = 256 * 1024;
+
+/**
+ * Upload in parts: PATCH each with its Content-Range to the Location the last answer gave,
+ * then PUT ?digest= with no body. A part refused as too large (413, a proxy's body limit:
+ * it never reached the registry) is sent again at half the size.
+ */
+async function uploadInParts(client: RegistryClient, location: URL, desc: Descriptor, open: BlobOpener, partSize: number, what: string): Promise<void> {
+  let at = location;
+  let size = partSize;
+  for (let start = 0; start < desc.size; ) {
+    const end = Math.min(desc.size, start + size) - 1;
+    const headers = { 'content-type': 'application/octet-stream', 'content-range': `${start}-${end}`, 'content-length': String(end - start + 1) };
+    let res;
+    try {
+      res = await client.request('PATCH', at, headers, `${what} (bytes ${start}-${end})`, () => open(start, end));
+    } catch (e) {
+      if (!tooLarge(e) || end - start + 1 <= MIN_PART) throw e;
+      size = Math.max(MIN_PART, Math.floor((end - start + 1) / 2));
+      continue;
+    }
+    res.resume();
+    at = uploadUrl(client, res.headers.location, what);
+    start = end + 1;
+  }
+  at.searchParams.set('digest', desc.digest);
+  (await client.request('PUT', at, { 'content-length': '0' }, what, Buffer.alloc(0))).resume();
+}
+
+function tooLarge(e: unknown): boolean {
+  return isFerryError(e) && e.details.status === 413;
+}
+
 /** Push one blob: skipped when present, mounted from `mountFrom` when that repository has it, else uploaded from `open()`. */
-export async function pushBlob(client: RegistryClient, desc: Descriptor, open: () => Readable, mountFrom?: string): Promise<BlobPush> {
+export async function pushBlob(client: RegistryClient, desc: Descriptor, open: BlobOpener, mountFrom?: string, opts: UploadOptions = {}): Promise<BlobPush> {
   const what = `blob ${desc.digest}`;
   if (await hasBlob(client, desc.digest)) return 'present';
   const start = new URL(`${client.url('blobs', 'uploads').href}/`);
@@ -41,10 +99,25 @@ export async function pushBlob(client: RegistryClient, desc: Descriptor, open: (
   const res = await client.request('POST', start, { 'content-length': '0' }, what, Buffer.alloc(0));
   res.resume();
   if (res.statusCode === 201) return 'mounted';
-  const put = uploadUrl(client, res.headers.location, what);
+  const location = uploadUrl(client, res.headers.location, what);
+  const minPart = Number(res.headers['oci-chunk-min-length'] ?? 0);
+  const partSize = Math.max(opts.partSize ?? PART_SIZE, Number.isSafeInteger(minPart) ? minPart : 0);
+  if (desc.size > (opts.chunkedOver ?? CHUNKED_OVER) || minPart > 0) {
+    await uploadInParts(client, location, desc, open, partSize, what);
+    return 'uploaded';
+  }
+  const put = new URL(location);
   put.searchParams.set('digest', desc.digest);
-  const done = await client.request('PUT', put, { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) }, what, open);
-  done.resume();
+  try {
+    const done = await client.request('PUT', put, { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) }, what, () => open());
+    done.resume();
+  } catch (e) {
+    // a proxy or registry that limits the request body: the same bytes in parts, in a new session
+    if (!tooLarge(e)) throw e;
+    const again = await client.request('POST', new URL(`${client.url('blobs', 'uploads').href}/`), { 'content-length': '0' }, what, Buffer.alloc(0));
+    again.resume();
+    await uploadInParts(client, uploadUrl(client, again.headers.location, what), desc, open, Math.min(partSize, FALLBACK_PART), what);
+  }
   return 'uploaded';
 }
 

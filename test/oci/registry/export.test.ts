@@ -74,6 +74,12 @@ describe('export from a registry', () => {
     expect(r2.manifest.digest).toBe(samples.v2Manifest.digest);
     // layer 1 and nothing else is shared with 1.0.0: skipped, never downloaded
     expect(r2.blobsSkipped).toBe(1);
+    // fetched: the manifest, the config and the new layer (the chunk index is made here)
+    const img = await (await OciLayout.open(path.join(media, 'FERRY', 'oci'))).resolveImage(r2.manifest);
+    const shared = new Set((await (await OciLayout.open(path.join(media, 'FERRY', 'oci'))).resolveImage(r1.manifest)).manifest.layers.map((d) => d.digest));
+    const fresh = img.manifest.layers.filter((d) => !shared.has(d.digest)).reduce((n, d) => n + d.size, 0);
+    expect(r2.bytesFetched).toBe(r2.manifest.size + img.configDescriptor.size + fresh);
+    expect(r1.bytesFetched).toBe(r1.payloadBytes + r1.manifest.size);
   });
 
   it('picks the platform from a multi-platform index (--platform), linux/amd64 by default', async () => {

@@ -1,0 +1,114 @@
+/**
+ * Many sticks, one read: while N exports of the same image run side by side (one per
+ * stick, each through the normal exportImage and its LayoutWriter, which hashes and
+ * checks what it writes), every source blob is read once and each chunk is handed to
+ * every stick that asked for it. The slowest stick sets the pace (a chunk goes on only
+ * when every branch has room: memory stays at about one buffer per stick); a stick that
+ * fails closes its branch and is dropped, the others go on.
+ *
+ * Which sticks want a blob is not known up front (a stick that already holds it never
+ * opens it), so a blob's read starts once every live stick has either asked for it or
+ * moved past it (asked for a later blob of the image, or finished). Each export asks in
+ * the same order (layers, config, manifest), so no stick can wait for one behind it.
+ */
+import { PassThrough, type Readable } from 'node:stream';
+import type { SourceImage } from '../../oci/source.js';
+
+/** Room each stick's branch has before the read waits for it. */
+const BRANCH_BUFFER = 1024 * 1024;
+
+interface Blob {
+  open: () => Readable;
+  branches: Map<number, PassThrough>;
+  started: boolean;
+}
+
+/** One image's shared reads among the sticks `ids`. */
+export class SharedReads {
+  /** The last blob index each stick asked for (Infinity once it is done with the image). */
+  private readonly at = new Map<number, number>();
+  private readonly blobs = new Map<number, Blob>();
+  /** How many source reads were started (one per blob that any stick wanted; more only for a retry). */
+  reads = 0;
+
+  constructor(ids: readonly number[]) {
+    for (const id of ids) this.at.set(id, -1);
+  }
+
+  /** Stick `id` asks for blob `index`: a branch of the shared read, or its own read when that one has begun already (a retry). */
+  open(id: number, index: number, open: () => Readable): Readable {
+    let blob = this.blobs.get(index);
+    if (!blob) this.blobs.set(index, (blob = { open, branches: new Map(), started: false }));
+    this.at.set(id, Math.max(this.at.get(id) ?? -1, index));
+    if (blob.started || blob.branches.has(id)) {
+      this.reads++;
+      return open();
+    }
+    const branch = new PassThrough({ highWaterMark: BRANCH_BUFFER });
+    blob.branches.set(id, branch);
+    this.startReady();
+    return branch;
+  }
+
+  /** Stick `id` is done with this image (exported, skipped or failed): no blob waits for it any more. */
+  done(id: number): void {
+    this.at.set(id, Infinity);
+    this.startReady();
+  }
+
+  private startReady(): void {
+    for (const [index, blob] of this.blobs) {
+      if (blob.started || blob.branches.size === 0) continue;
+      if ([...this.at.values()].every((a) => a >= index)) {
+        blob.started = true;
+        this.reads++;
+        pump(blob.open(), [...blob.branches.values()]);
+      }
+    }
+  }
+}
+
+/** Copy `src` into every branch; wait for the slowest; a closed branch is dropped; no branch left ends the read. */
+function pump(src: Readable, branches: PassThrough[]): void {
+  const live = new Set(branches);
+  let waiting = new Set<PassThrough>();
+  const resumeIfDrained = () => {
+    if (waiting.size === 0 && src.isPaused()) src.resume();
+  };
+  for (const b of branches) {
+    b.on('drain', () => (waiting.delete(b), resumeIfDrained()));
+    b.on('close', () => {
+      if (!live.delete(b)) return;
+      waiting.delete(b);
+      if (live.size === 0) src.destroy();
+      else resumeIfDrained();
+    });
+  }
+  src.on('data', (chunk: Buffer) => {
+    const full = new Set<PassThrough>();
+    for (const b of live) if (!b.destroyed && !b.write(chunk)) full.add(b);
+    waiting = full;
+    if (full.size > 0) src.pause();
+  });
+  src.on('end', () => {
+    for (const b of live) b.end();
+  });
+  src.on('error', (e) => {
+    for (const b of live) b.destroy(e);
+  });
+}
+
+/**
+ * The view of a shared source for stick `id`: every blob it opens comes from `reads`. The
+ * file-range fast path is left out, so every stick's copy goes through the stream it is given.
+ */
+export function sharedSourceFor(src: SourceImage, reads: SharedReads, id: number): SourceImage {
+  const n = src.layers.length;
+  const layers = src.layers.map((l, i) => {
+    const { range: _range, ...rest } = l;
+    return { ...rest, open: () => reads.open(id, i, l.open) };
+  });
+  const config = src.config.kind === 'blob' ? { ...src.config, open: () => reads.open(id, n, (src.config as { open(): Readable }).open) } : src.config;
+  const original = src.original ? { ...src.original, open: () => reads.open(id, n + 1, src.original!.open) } : undefined;
+  return { ...src, layers, config, ...(original ? { original } : {}) };
+}

@@ -1,0 +1,143 @@
+/**
+ * The receipts store at HQ: one SQLite database file through Node's built-in `node:sqlite`
+ * (Node 24: no flag, no native addon to build, and one file a person can copy or back up;
+ * a folder of JSON files would need its own index for 10,000 receipts and its own crash
+ * safety for each write). Append-only as DESIGN.md §6 asks: triggers refuse every UPDATE and
+ * DELETE, so a report never rewrites a receipt. Identity = deviceId + stamp + action; a second
+ * receipt with the same identity but other bytes is kept in `conflicts`, never replacing the
+ * first. Commits run with synchronous=FULL, so a committed receipt survives a power cut.
+ */
+import { createHash } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { FerryError } from '../../errors.js';
+import { fsyncDir } from '../../util/fsx.js';
+
+const STORE_SCHEMA = 'ferry.receipts-store/v1';
+
+const DDL = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS receipts (
+  device_id TEXT NOT NULL, stamp TEXT NOT NULL, action TEXT NOT NULL,
+  finished_at TEXT NOT NULL, sha256 TEXT NOT NULL, body TEXT NOT NULL,
+  source TEXT NOT NULL, site TEXT NOT NULL, collected_at TEXT NOT NULL,
+  PRIMARY KEY (device_id, stamp, action)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS conflicts (
+  device_id TEXT NOT NULL, stamp TEXT NOT NULL, action TEXT NOT NULL, sha256 TEXT NOT NULL,
+  body TEXT NOT NULL, source TEXT NOT NULL, collected_at TEXT NOT NULL,
+  PRIMARY KEY (device_id, stamp, action, sha256)) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS receipts_no_update BEFORE UPDATE ON receipts BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS receipts_no_delete BEFORE DELETE ON receipts BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS conflicts_no_update BEFORE UPDATE ON conflicts BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS conflicts_no_delete BEFORE DELETE ON conflicts BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+`;
+
+/** One receipt to add: its identity, its bytes and where it came from. */
+export interface StoreEntry {
+  deviceId: string;
+  stamp: string;
+  action: string;
+  finishedAt: string;
+  bytes: Buffer;
+  source: string;
+  /** The site the stick came back from (collect --site, default the stick folder's name). */
+  site: string;
+}
+
+/** What adding a receipt did. */
+export type AddOutcome = 'added' | 'duplicate' | 'conflict';
+
+/** A stored receipt as the report reads it. */
+export interface StoredReceipt {
+  body: string;
+  source: string;
+  site: string;
+}
+
+function storeError(file: string, e: unknown): FerryError {
+  return new FerryError('RECEIPTS_STORE_INVALID', `${file} is not a ferry receipts store (${(e as Error).message}): name a new file or one made by ferry receipts collect`, { cause: e });
+}
+
+/** An open receipts store. */
+export class ReceiptsStore {
+  private constructor(
+    readonly file: string,
+    private readonly db: DatabaseSync,
+  ) {}
+
+  /** Open (or, unless `mustExist`, create) the store file. */
+  static async open(file: string, opts: { mustExist?: boolean; readOnly?: boolean } = {}): Promise<ReceiptsStore> {
+    const existed = await fsp.stat(file).then(() => true, () => false);
+    if (!existed && opts.mustExist) throw new FerryError('RECEIPTS_STORE_INVALID', `${file} does not exist: collect receipts into it first (ferry receipts collect --into ${file})`);
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(file, { readOnly: Boolean(opts.readOnly && existed) });
+      db.exec('PRAGMA synchronous = FULL;');
+      const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((t) => t.name);
+      if (tables.length === 0) {
+        if (opts.readOnly) throw new Error('it is empty');
+        // a new (or empty) database becomes a store; anything else must already be one
+        db.exec(`PRAGMA journal_mode = DELETE; BEGIN; ${DDL} INSERT INTO meta (key, value) VALUES ('schema', '${STORE_SCHEMA}'); COMMIT;`);
+      }
+      const row = tables.length === 0 || tables.includes('meta') ? (db.prepare('SELECT value FROM meta WHERE key = ?').get('schema') as { value: string } | undefined) : undefined;
+      if (row?.value !== STORE_SCHEMA) throw new Error(`its schema is ${row?.value ?? 'missing'}`);
+    } catch (e) {
+      throw storeError(file, e);
+    }
+    // a new file's directory entry must survive a power cut too
+    if (!existed) await fsyncDir(path.dirname(path.resolve(file)));
+    return new ReceiptsStore(file, db);
+  }
+
+  /** Add receipts in one transaction (committed durably before this returns). */
+  addAll(entries: StoreEntry[], collectedAt: string): AddOutcome[] {
+    const find = this.db.prepare('SELECT sha256 FROM receipts WHERE device_id = ? AND stamp = ? AND action = ?');
+    const insert = this.db.prepare('INSERT INTO receipts (device_id, stamp, action, finished_at, sha256, body, source, site, collected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const conflict = this.db.prepare('INSERT OR IGNORE INTO conflicts (device_id, stamp, action, sha256, body, source, collected_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const out: AddOutcome[] = [];
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const e of entries) {
+        const sha = createHash('sha256').update(e.bytes).digest('hex');
+        const have = find.get(e.deviceId, e.stamp, e.action) as { sha256: string } | undefined;
+        if (have === undefined) {
+          insert.run(e.deviceId, e.stamp, e.action, e.finishedAt, sha, e.bytes.toString('utf8'), e.source, e.site, collectedAt);
+          out.push('added');
+        } else if (have.sha256 === sha) out.push('duplicate');
+        else {
+          conflict.run(e.deviceId, e.stamp, e.action, sha, e.bytes.toString('utf8'), e.source, collectedAt);
+          out.push('conflict');
+        }
+      }
+      this.db.exec('COMMIT');
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      throw new FerryError('IO_ERROR', `cannot write to the receipts store ${this.file}: ${(e as Error).message}; nothing was added`, { cause: e });
+    }
+    return out;
+  }
+
+  /** Every stored receipt finished at or after `since` (ISO), oldest first per device (an iterator: one row at a time). */
+  *receipts(since?: string): Generator<StoredReceipt> {
+    const it = this.db.prepare('SELECT body, source, site FROM receipts WHERE finished_at >= ? ORDER BY device_id, finished_at, stamp').iterate(since ?? '');
+    for (const row of it) yield row as unknown as StoredReceipt;
+  }
+
+  /** Receipts that came with an identity already stored but other bytes. */
+  conflicts(): Array<{ deviceId: string; stamp: string; action: string; source: string }> {
+    return (this.db.prepare('SELECT device_id, stamp, action, source FROM conflicts ORDER BY device_id, stamp').all() as Array<Record<string, string>>).map((r) => ({
+      deviceId: r.device_id!, stamp: r.stamp!, action: r.action!, source: r.source!,
+    }));
+  }
+
+  /** How many receipts the store holds. */
+  count(): number {
+    return Number((this.db.prepare('SELECT count(*) AS n FROM receipts').get() as { n: number }).n);
+  }
+
+  /** Close the database. */
+  close(): void {
+    this.db.close();
+  }
+}

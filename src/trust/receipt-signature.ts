@@ -1,0 +1,80 @@
+/**
+ * Device signatures on receipts (issue 15). A receipt carries `signature`: an ECDSA P-256 /
+ * SHA-256 signature (DER, as `openssl dgst -sha256 -sign` makes) over the receipt's canonical
+ * bytes: the receipt without its `signature` field, as RFC 8785 JSON (keys sorted by UTF-16
+ * code units, no whitespace; receipts hold only strings, integers, booleans, arrays and
+ * objects, for which JSON.stringify's number and string forms are RFC 8785's). The public key
+ * travels with it so a report can tell "forged" from "not enrolled"; trust comes only from the
+ * device certificate HQ issued for that key (trust/device-cert.ts). Pure.
+ */
+import { createHash, createPublicKey, type KeyObject, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+
+/** The signature algorithm name written into receipts. */
+export const RECEIPT_SIG_ALG = 'ecdsa-p256-sha256';
+
+/** The `signature` field of a receipt. */
+export interface ReceiptSignature {
+  alg: typeof RECEIPT_SIG_ALG;
+  /** "sha256:" + SHA-256 of the public key's SubjectPublicKeyInfo DER (the device certificate's key id). */
+  keyId: string;
+  /** The SubjectPublicKeyInfo DER, base64. */
+  publicKey: string;
+  /** The DER ECDSA signature, base64. */
+  value: string;
+}
+
+/** RFC 8785 canonical JSON of a JSON value (see the file comment for the value domain). */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map((x) => canonicalJson(x)).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+}
+
+/** The bytes a receipt's signature covers: the receipt without `signature`, canonical. */
+export function receiptSigningBytes(receipt: object): Buffer {
+  const { signature: _drop, ...rest } = receipt as Record<string, unknown>;
+  return Buffer.from(canonicalJson(rest), 'utf8');
+}
+
+/** "sha256:<hex>" of a public key's SubjectPublicKeyInfo DER. */
+export function publicKeyId(pub: KeyObject): string {
+  return `sha256:${createHash('sha256').update(pub.export({ type: 'spki', format: 'der' })).digest('hex')}`;
+}
+
+/** Sign `receipt` with the device key; returns the signature field (the receipt is not changed). */
+export function signReceiptBytes(receipt: object, privateKey: KeyObject, publicKey: KeyObject): ReceiptSignature {
+  const value = cryptoSign('sha256', receiptSigningBytes(receipt), privateKey);
+  return { alg: RECEIPT_SIG_ALG, keyId: publicKeyId(publicKey), publicKey: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), value: value.toString('base64') };
+}
+
+/** How a receipt's signature checked out, before enrolment is looked at. */
+export type SignatureCheck = { ok: true; keyId: string; publicKey: KeyObject } | { ok: false; why: string };
+
+/**
+ * Check the signature with the key the receipt carries: a P-256 key whose id matches, and
+ * a signature over the canonical bytes. Whether that key belongs to the device is the
+ * enrolment's question, not this one.
+ */
+export function checkReceiptSignature(receipt: Record<string, unknown>): SignatureCheck {
+  const s = receipt.signature as Record<string, unknown> | undefined;
+  if (typeof s !== 'object' || s === null) return { ok: false, why: 'no signature' };
+  if (s.alg !== RECEIPT_SIG_ALG || typeof s.publicKey !== 'string' || typeof s.value !== 'string' || typeof s.keyId !== 'string') return { ok: false, why: 'signature field is malformed' };
+  let pub: KeyObject;
+  try {
+    pub = createPublicKey({ key: Buffer.from(s.publicKey, 'base64'), format: 'der', type: 'spki' });
+  } catch {
+    return { ok: false, why: 'public key cannot be read' };
+  }
+  if (pub.asymmetricKeyType !== 'ec' || pub.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return { ok: false, why: 'public key is not ECDSA P-256' };
+  const keyId = publicKeyId(pub);
+  if (keyId !== s.keyId) return { ok: false, why: 'keyId does not match the public key' };
+  let ok = false;
+  try {
+    ok = cryptoVerify('sha256', receiptSigningBytes(receipt), pub, Buffer.from(s.value, 'base64'));
+  } catch {
+    ok = false;
+  }
+  return ok ? { ok: true, keyId, publicKey: pub } : { ok: false, why: 'signature does not verify (the receipt was changed after signing, or forged)' };
+}
