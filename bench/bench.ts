@@ -21,6 +21,7 @@ import { ensurePeers } from './peers.js';
 import { rssMethod, runChecked, runProc } from './proc.js';
 import { profileFerry } from './profile.js';
 import { renderMarkdown, scalingOf, type BenchResult, type Row } from './report.js';
+import { receiptsScaleRows } from './receipts-scale.js';
 import { signatureRows } from './signature.js';
 import { initRoot, issueCertificate } from '../src/trust/pki.js';
 
@@ -44,8 +45,11 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void): Pr
   for (const [cmd, why] of Object.entries(cli.missing)) log(`ferry ${cmd}: ${why}`);
   const rows: Row[] = [];
   const sizes = opts.sizes.map((label) => ({ label, bytes: parseSize(label) }));
-  for (const size of sizes) rows.push(...(await benchSize(size.label, size === sizes[sizes.length - 1], { opts, cli, steps, peers, log })));
+  // --only receipts needs no image inputs or loop device
+  const receiptsOnly = opts.only !== undefined && 'receipts'.includes(opts.only);
+  if (!receiptsOnly) for (const size of sizes) rows.push(...(await benchSize(size.label, size === sizes[sizes.length - 1], { opts, cli, steps, peers, log })));
   if (opts.only === undefined || 'signature'.includes(opts.only)) rows.push(...(await signatureRows(opts.workdir, opts.smoke ? 20 : 200, opts.runs, log)));
+  if (opts.only === undefined || receiptsOnly) rows.push(...(await receiptsScaleRows(opts.workdir, opts.runs, log)));
   const notes = [
     `Wall time: process.hrtime around each command; peak RSS: ${rssMethod.current === 'gnu-time' ? 'GNU time %M (ru_maxrss of the largest process in the tree)' : 'VmHWM of the direct child polled from /proc every 10 ms (GNU time missing)'}. Warm page cache: inputs are generated just before and stay cached.`,
     'ferry runs as the built CLI (node dist/src/cli/main.js), so Node start-up (~40 ms) is included, as it is for a technician.',

@@ -15,6 +15,13 @@ export function printLines(...lines: string[]): void {
   process.stdout.write(lines.map((l) => sanitize(l) + '\n').join(''));
 }
 
+/** Print a whole document (CSV, HTML) on stdout: its line breaks (LF or CRLF) kept, each line sanitised like printLines. */
+export function printDocument(text: string): void {
+  endBar();
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  process.stdout.write(text.split(eol).map(sanitize).join(eol));
+}
+
 /** Print lines on stderr (the plan before a prompt, skipped updates, warnings), sanitised like printLines. */
 export function printNotes(...lines: string[]): void {
   endBar();

@@ -226,15 +226,17 @@ export class LayoutWriter {
 
   /** Write a blob whose bytes a ChunkSource reads into the copy's buffers (a registry download; same checks and crash safety). */
   async writeBlobFromChunks(desc: Descriptor, open: () => ChunkSource, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
-    return this.writeBlobCopied(desc, opts, (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
+    // the whole-blob digest stays on this thread (the socket fills the buffers in the kernel,
+    // leaving it idle), the chunk digests go to the worker: the two hashes run on two cores
+    return this.writeBlobCopied(desc, opts, (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false), false);
   }
 
-  private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>): Promise<BlobWrite> {
+  private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>, wholeOnWorker = true): Promise<BlobWrite> {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
     // chunk digests and the whole-blob digest on a second core (and the gzip scan for the unpacked size)
-    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, 6, opts.scanGzip ?? false, true);
+    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, 6, opts.scanGzip ?? false, wholeOnWorker);
     let chunks: string[];
     try {
       await copy(tmp, chunker, what);

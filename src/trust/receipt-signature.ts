@@ -23,13 +23,18 @@ export interface ReceiptSignature {
   value: string;
 }
 
+/** Objects re-made with their keys sorted (JSON.stringify keeps insertion order), for canonicalJson. */
+function sortedKeys(_key: string, v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+  const o = v as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o).sort()) out[k] = o[k];
+  return out;
+}
+
 /** RFC 8785 canonical JSON of a JSON value (see the file comment for the value domain). */
 export function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) return `[${v.map((x) => canonicalJson(x)).join(',')}]`;
-  const o = v as Record<string, unknown>;
-  const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  return JSON.stringify(v, sortedKeys) ?? 'null';
 }
 
 /** The bytes a receipt's signature covers: the receipt without `signature`, canonical. */
@@ -52,23 +57,37 @@ export function signReceiptBytes(receipt: object, privateKey: KeyObject, publicK
 /** How a receipt's signature checked out, before enrolment is looked at. */
 export type SignatureCheck = { ok: true; keyId: string; publicKey: KeyObject } | { ok: false; why: string };
 
+/** Public keys already read, by their base64 SPKI (a fleet's receipts come from few keys, many times). */
+export type KeyCache = Map<string, { pub: KeyObject; keyId: string } | string>;
+
+/** The key in a signature field: read once per distinct key when a cache is given; a string is why it is unusable. */
+function keyOf(b64: string, cache: KeyCache | undefined): { pub: KeyObject; keyId: string } | string {
+  const hit = cache?.get(b64);
+  if (hit !== undefined) return hit;
+  let out: { pub: KeyObject; keyId: string } | string;
+  try {
+    const der = Buffer.from(b64, 'base64');
+    const pub = createPublicKey({ key: der, format: 'der', type: 'spki' });
+    out = pub.asymmetricKeyType !== 'ec' || pub.asymmetricKeyDetails?.namedCurve !== 'prime256v1' ? 'public key is not ECDSA P-256' : { pub, keyId: `sha256:${createHash('sha256').update(der).digest('hex')}` };
+  } catch {
+    out = 'public key cannot be read';
+  }
+  if (cache && cache.size < 100_000) cache.set(b64, out);
+  return out;
+}
+
 /**
  * Check the signature with the key the receipt carries: a P-256 key whose id matches, and
  * a signature over the canonical bytes. Whether that key belongs to the device is the
  * enrolment's question, not this one.
  */
-export function checkReceiptSignature(receipt: Record<string, unknown>): SignatureCheck {
+export function checkReceiptSignature(receipt: Record<string, unknown>, cache?: KeyCache): SignatureCheck {
   const s = receipt.signature as Record<string, unknown> | undefined;
   if (typeof s !== 'object' || s === null) return { ok: false, why: 'no signature' };
   if (s.alg !== RECEIPT_SIG_ALG || typeof s.publicKey !== 'string' || typeof s.value !== 'string' || typeof s.keyId !== 'string') return { ok: false, why: 'signature field is malformed' };
-  let pub: KeyObject;
-  try {
-    pub = createPublicKey({ key: Buffer.from(s.publicKey, 'base64'), format: 'der', type: 'spki' });
-  } catch {
-    return { ok: false, why: 'public key cannot be read' };
-  }
-  if (pub.asymmetricKeyType !== 'ec' || pub.asymmetricKeyDetails?.namedCurve !== 'prime256v1') return { ok: false, why: 'public key is not ECDSA P-256' };
-  const keyId = publicKeyId(pub);
+  const key = keyOf(s.publicKey, cache);
+  if (typeof key === 'string') return { ok: false, why: key };
+  const { pub, keyId } = key;
   if (keyId !== s.keyId) return { ok: false, why: 'keyId does not match the public key' };
   let ok = false;
   try {

@@ -27,7 +27,7 @@ describe('ferry receipts (built CLI)', () => {
     await fsp.writeFile(bad, '{"schema":"ferry.receipt/v1"}');
     const r = hq('receipts', 'collect', '--media', path.join(dir, 'site-east'), '--into', path.join(dir, 'east.sqlite'), '--clear');
     expect(r.code).toBe(5);
-    expect(r.out).toBe(`1 receipt(s) on ${path.join(dir, 'site-east')} (site site-east): 1 new, 0 already stored; the store holds 1\nremoved 1 stored receipt(s) from the stick\n`);
+    expect(r.out).toBe(`1 receipt(s) on ${path.join(dir, 'site-east')} (site site-east): 1 new, 0 already stored; the store holds 1\nsignatures: 0 do not verify, 1 unsigned (reports mark them and leave them out)\nremoved 1 stored receipt(s) from the stick\n`);
     expect(r.err).toMatch(/^ferry: rejected .*20261120T120100\.000Z-apply\.json: action must be one of/m);
     expect(r.err).toMatch(/error\[RECEIPT_REJECTED\]: 1 file\(s\) under FERRY\/receipts\/ are not valid receipts/);
     await expect(fsp.stat(file!)).rejects.toMatchObject({ code: 'ENOENT' });
@@ -47,6 +47,8 @@ describe('ferry receipts (built CLI)', () => {
     expect(json.campaign.targets[1]).toMatchObject({ updateId: 'pos-5.0.2', counts: { pending: 1, failed: 1 } });
     expect(hq(...base, '--format', 'csv', '--out', path.join(dir, 'r.csv')).code).toBe(0);
     expect((await fsp.readFile(path.join(dir, 'r.csv'), 'utf8')).split('\r\n')).toHaveLength(9);
+    // on stdout too: the same document, CRLF kept, nothing shown as "?"
+    expect(hq(...base, '--format', 'csv').out).toBe(await fsp.readFile(path.join(dir, 'r.csv'), 'utf8'));
     expect(hq(...base, '--format', 'html', '--out', path.join(dir, 'r.html')).code).toBe(0);
     expect(await fsp.readFile(path.join(dir, 'r.html'), 'utf8')).toMatch(/^<!doctype html>/);
     const bad = hq('receipts', 'report', '--from', path.join(dir, 'nope.sqlite'));

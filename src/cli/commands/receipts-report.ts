@@ -6,7 +6,7 @@ import { reportHtml } from '../../media/receipts-store/report-html.js';
 import { reportCsv, reportTable } from '../../media/receipts-store/report-text.js';
 import { writeFileAtomic } from '../../util/fsx.js';
 import { terminalSafeJson } from '../../util/terminal.js';
-import { action, printJson, printLines, printNotes } from '../run.js';
+import { action, printDocument, printJson, printLines, printNotes } from '../run.js';
 
 const FORMATS = ['table', 'csv', 'json', 'html'] as const;
 type Format = (typeof FORMATS)[number];
@@ -52,7 +52,7 @@ export function registerReport(receipts: Command): void {
           printLines(`wrote the ${format} report (${report.devices.length} devices, ${report.visits.length} need a visit) to ${o.out}`);
         } else if (format === 'table') printLines(...reportTable(report));
         else if (format === 'json') printJson({ ok: true, ...report });
-        else process.stdout.write(text!);
+        else printDocument(text!);
       }),
     );
 }

@@ -9,10 +9,12 @@ import { registerReport } from './receipts-report.js';
 function printCollect(r: CollectResult): void {
   printLines(
     `${r.found} receipt(s) on ${r.media} (site ${r.site}): ${r.added} new, ${r.duplicates} already stored${r.conflicts.length ? `, ${r.conflicts.length} conflicting` : ''}; the store holds ${r.storeTotal}`,
+    ...(r.unsigned || r.badSignature.length ? [`signatures: ${r.badSignature.length} do not verify, ${r.unsigned} unsigned (reports mark them and leave them out)`] : []),
     ...(r.cleared ? [`removed ${r.cleared} stored receipt(s) from the stick`] : []),
   );
   printNotes(
     ...r.conflicts.map((f) => `ferry: warning: ${f}: a stored receipt has the same device, stamp and action but other bytes; kept aside, the stored one stands`),
+    ...r.badSignature.map((f) => `ferry: warning: ${f}: its signature does not verify (changed after signing, or forged)`),
     ...r.ignored.map((x) => `ferry: ignored ${x.file}: ${x.problems.join('; ')}`),
     ...r.rejected.map((x) => `ferry: rejected ${x.file}: ${x.problems.join('; ')}`),
   );

@@ -7,7 +7,9 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { toFerryError } from '../../errors.js';
 import { fsyncDir } from '../../util/fsx.js';
-import { readStickReceipts, type RejectedFile, stickReceiptsDir } from './stick.js';
+import type { KeyCache } from '../../trust/receipt-signature.js';
+import { readStickReceipts, type RejectedFile, type StickReceipt, stickReceiptsDir } from './stick.js';
+import { signatureOutcome } from './verdict.js';
 import { ReceiptsStore } from './store.js';
 
 /** What collect found and did. */
@@ -20,6 +22,10 @@ export interface CollectResult {
   duplicates: number;
   /** Same identity as a stored receipt, other bytes: kept aside in the store, never replacing it. */
   conflicts: string[];
+  /** Receipts without a signature (made before devices signed them): stored, reported as unsigned. */
+  unsigned: number;
+  /** Receipts whose signature does not verify: stored (the evidence), never counted by a report. */
+  badSignature: string[];
   rejected: RejectedFile[];
   ignored: RejectedFile[];
   /** Files removed from the stick (clear). */
@@ -27,45 +33,59 @@ export interface CollectResult {
   storeTotal: number;
 }
 
-/** Remove the stored files from the stick, then sync each folder; empty device folders go too. */
-async function clearStored(mediaRoot: string, files: string[]): Promise<number> {
-  const dirs = new Set<string>();
+/** Remove stored files from the stick, then sync each folder they were in (collected in `dirs`). */
+async function clearStored(files: string[], dirs: Set<string>): Promise<void> {
   for (const f of files) {
     await fsp.unlink(f);
     dirs.add(path.dirname(f));
   }
-  for (const d of dirs) {
-    await fsyncDir(d);
-    await fsp.rmdir(d).catch(() => undefined);
-  }
-  if (dirs.size > 0) await fsyncDir(stickReceiptsDir(mediaRoot));
-  return files.length;
+  for (const d of dirs) await fsyncDir(d);
 }
 
-/** Collect the receipts of one stick into the store file (see the file comment). */
+/** Empty device folders go too, once everything is cleared. */
+async function removeEmptyFolders(mediaRoot: string, dirs: Set<string>): Promise<void> {
+  for (const d of dirs) await fsp.rmdir(d).catch(() => undefined);
+  if (dirs.size > 0) await fsyncDir(stickReceiptsDir(mediaRoot));
+}
+
+/**
+ * Collect the receipts of one stick into the store file (see the file comment). Each batch of
+ * receipts is one committed transaction; with `clear`, a batch's files are removed from the
+ * stick right after its commit, so memory stays bounded and nothing is removed unstored.
+ */
 export async function collectReceipts(req: { mediaRoot: string; storeFile: string; site?: string; clear?: boolean; now?: Date }): Promise<CollectResult> {
   const site = req.site ?? path.basename(path.resolve(req.mediaRoot));
-  const found = await readStickReceipts(req.mediaRoot);
   const store = await ReceiptsStore.open(req.storeFile);
+  const keys: KeyCache = new Map();
+  const collectedAt = (req.now ?? new Date()).toISOString();
+  const result: CollectResult = { media: req.mediaRoot, store: req.storeFile, site, found: 0, added: 0, duplicates: 0, conflicts: [], unsigned: 0, badSignature: [], rejected: [], ignored: [], cleared: 0, storeTotal: 0 };
+  const dirs = new Set<string>();
   try {
-    const entries = found.receipts.map((r) => ({
-      deviceId: r.receipt.deviceId, stamp: r.receipt.stamp, action: r.receipt.action, finishedAt: r.receipt.finishedAt, bytes: r.bytes, source: r.file, site,
-    }));
-    const outcomes = store.addAll(entries, (req.now ?? new Date()).toISOString());
-    const result: CollectResult = {
-      media: req.mediaRoot, store: req.storeFile, site, found: entries.length,
-      added: outcomes.filter((o) => o === 'added').length,
-      duplicates: outcomes.filter((o) => o === 'duplicate').length,
-      conflicts: entries.filter((_, i) => outcomes[i] === 'conflict').map((e) => e.source),
-      rejected: found.rejected, ignored: found.ignored, cleared: 0, storeTotal: store.count(),
-    };
-    if (req.clear) {
+    const onBatch = async (batch: StickReceipt[]) => {
+      const entries = batch.map((r) => ({
+        sig: signatureOutcome(r.receipt as unknown as Record<string, unknown>, keys),
+        // finished_at normalised to UTC ISO form: --since and the per-device order compare it as text
+        deviceId: r.receipt.deviceId, stamp: r.receipt.stamp, action: r.receipt.action, finishedAt: new Date(r.receipt.finishedAt).toISOString(), bytes: r.bytes, source: r.file, site,
+      }));
+      const outcomes = store.addAll(entries, collectedAt);
+      entries.forEach((e, i) => {
+        if (outcomes[i] === 'added') result.added++;
+        else if (outcomes[i] === 'duplicate') result.duplicates++;
+        else result.conflicts.push(e.source);
+        if (e.sig === 'unsigned') result.unsigned++;
+        else if (e.sig.startsWith('bad:')) result.badSignature.push(e.source);
+      });
+      if (!req.clear) return;
       try {
-        result.cleared = await clearStored(req.mediaRoot, entries.map((e) => e.source));
+        await clearStored(entries.map((e) => e.source), dirs);
       } catch (e) {
-        throw toFerryError(e, `the ${entries.length} receipt(s) are stored in ${req.storeFile}, but clearing them from the stick failed`);
+        throw toFerryError(e, `${result.added + result.duplicates + result.conflicts.length} receipt(s) are stored in ${req.storeFile}, but clearing them from the stick failed`);
       }
-    }
+      result.cleared += entries.length;
+    };
+    const found = await readStickReceipts(req.mediaRoot, onBatch);
+    if (req.clear) await removeEmptyFolders(req.mediaRoot, dirs);
+    Object.assign(result, { found: found.receipts, rejected: found.rejected, ignored: found.ignored, storeTotal: store.count() });
     return result;
   } finally {
     store.close();

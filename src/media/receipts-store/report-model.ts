@@ -5,7 +5,7 @@
  * device; the builder keeps a compact history per device, not the receipts. Pure.
  */
 import type { Receipt } from '../../device/receipts.js';
-import { counts, type Verdict, verdictOf, type VerdictPolicy } from './verdict.js';
+import { counts, type StoredSig, type Verdict, verdictOf, type VerdictPolicy } from './verdict.js';
 
 /** A device's latest known state. */
 export type DeviceStateName = 'running' | 'pending' | 'apply-failed' | 'health-check-failed' | 'rolled-back' | 'unverified' | 'never-seen';
@@ -159,15 +159,15 @@ export class FleetReportBuilder {
 
   constructor(private readonly policy: VerdictPolicy) {}
 
-  /** Add one stored receipt (oldest first per device); `receipt` passed the schema at collect. */
-  add(receipt: Receipt, source: string, site: string): void {
+  /** Add one stored receipt (oldest first per device); `receipt` passed the schema at collect, `sig` is its signature check. */
+  add(receipt: Receipt, sig: StoredSig, source: string, site: string): void {
     this.tally.total++;
     let d = this.devices.get(receipt.deviceId);
     if (d === undefined) {
       d = { deviceId: receipt.deviceId, site, compatible: receipt.compatible, state: 'unverified', receipts: 0, excluded: 0, history: [] };
       this.devices.set(receipt.deviceId, d);
     }
-    const { verdict, why } = verdictOf(receipt as unknown as Record<string, unknown>, this.policy);
+    const { verdict, why } = verdictOf(sig, receipt.deviceId, this.policy);
     d.receipts++;
     // a receipt that does not count moves neither the site nor "last seen" of a device that has counted ones
     if (counts(verdict, this.policy) || d.state === 'unverified') Object.assign(d, { site, lastSeen: receipt.finishedAt });

@@ -58,7 +58,7 @@ export async function buildFleetReport(req: ReportRequest): Promise<ReportOutcom
       }
       const bad = receiptProblems(v);
       if (bad.length > 0) problems.push(`a stored receipt from ${row.source} is damaged (${bad.join('; ')})`);
-      else builder.add(v as Receipt, row.source, row.site);
+      else builder.add(v as Receipt, row.sig, row.source, row.site);
     }
     for (const c of store.conflicts()) problems.push(`${c.source}: device ${c.deviceId} ${c.stamp} ${c.action} came a second time with other bytes; the first one is counted`);
   } finally {

@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITH
 CREATE TABLE IF NOT EXISTS receipts (
   device_id TEXT NOT NULL, stamp TEXT NOT NULL, action TEXT NOT NULL,
   finished_at TEXT NOT NULL, sha256 TEXT NOT NULL, body TEXT NOT NULL,
-  source TEXT NOT NULL, site TEXT NOT NULL, collected_at TEXT NOT NULL,
+  sig TEXT NOT NULL, source TEXT NOT NULL, site TEXT NOT NULL, collected_at TEXT NOT NULL,
   PRIMARY KEY (device_id, stamp, action)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS conflicts (
   device_id TEXT NOT NULL, stamp TEXT NOT NULL, action TEXT NOT NULL, sha256 TEXT NOT NULL,
@@ -40,6 +40,8 @@ export interface StoreEntry {
   action: string;
   finishedAt: string;
   bytes: Buffer;
+  /** The outcome of its signature check at collect (verdict.ts signatureOutcome). */
+  sig: string;
   source: string;
   /** The site the stick came back from (collect --site, default the stick folder's name). */
   site: string;
@@ -51,6 +53,7 @@ export type AddOutcome = 'added' | 'duplicate' | 'conflict';
 /** A stored receipt as the report reads it. */
 export interface StoredReceipt {
   body: string;
+  sig: string;
   source: string;
   site: string;
 }
@@ -93,18 +96,20 @@ export class ReceiptsStore {
   /** Add receipts in one transaction (committed durably before this returns). */
   addAll(entries: StoreEntry[], collectedAt: string): AddOutcome[] {
     const find = this.db.prepare('SELECT sha256 FROM receipts WHERE device_id = ? AND stamp = ? AND action = ?');
-    const insert = this.db.prepare('INSERT INTO receipts (device_id, stamp, action, finished_at, sha256, body, source, site, collected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    // one statement per new receipt: the lookup runs only when the identity is already there
+    const insert = this.db.prepare('INSERT INTO receipts (device_id, stamp, action, finished_at, sha256, body, sig, source, site, collected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING');
     const conflict = this.db.prepare('INSERT OR IGNORE INTO conflicts (device_id, stamp, action, sha256, body, source, collected_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const out: AddOutcome[] = [];
     this.db.exec('BEGIN IMMEDIATE');
     try {
       for (const e of entries) {
         const sha = createHash('sha256').update(e.bytes).digest('hex');
-        const have = find.get(e.deviceId, e.stamp, e.action) as { sha256: string } | undefined;
-        if (have === undefined) {
-          insert.run(e.deviceId, e.stamp, e.action, e.finishedAt, sha, e.bytes.toString('utf8'), e.source, e.site, collectedAt);
+        if (Number(insert.run(e.deviceId, e.stamp, e.action, e.finishedAt, sha, e.bytes.toString('utf8'), e.sig, e.source, e.site, collectedAt).changes) === 1) {
           out.push('added');
-        } else if (have.sha256 === sha) out.push('duplicate');
+          continue;
+        }
+        const have = find.get(e.deviceId, e.stamp, e.action) as { sha256: string } | undefined;
+        if (have?.sha256 === sha) out.push('duplicate');
         else {
           conflict.run(e.deviceId, e.stamp, e.action, sha, e.bytes.toString('utf8'), e.source, collectedAt);
           out.push('conflict');
@@ -120,7 +125,7 @@ export class ReceiptsStore {
 
   /** Every stored receipt finished at or after `since` (ISO), oldest first per device (an iterator: one row at a time). */
   *receipts(since?: string): Generator<StoredReceipt> {
-    const it = this.db.prepare('SELECT body, source, site FROM receipts WHERE finished_at >= ? ORDER BY device_id, finished_at, stamp').iterate(since ?? '');
+    const it = this.db.prepare('SELECT body, sig, source, site FROM receipts WHERE finished_at >= ? ORDER BY device_id, finished_at, stamp').iterate(since ?? '');
     for (const row of it) yield row as unknown as StoredReceipt;
   }
 

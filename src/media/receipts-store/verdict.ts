@@ -1,10 +1,22 @@
 /**
  * Whether a stored receipt counts in a report: its signature must verify, and its key must be
  * enrolled for the device the receipt names (a certificate from the device CA with that device
- * id as its common name). Everything else is marked and left out of the counts. Pure: the
- * enrolment register comes in as data (trust/enroll.ts loads it).
+ * id as its common name). Everything else is marked and left out of the counts. The signature
+ * itself is checked once, when the receipt is collected (its outcome is stored with it, as
+ * `sig`): a fleet report reads 10,000 receipts, and the store is HQ's own append-only file.
+ * Pure: the enrolment register comes in as data (trust/enroll.ts loads it).
  */
-import { checkReceiptSignature } from '../../trust/receipt-signature.js';
+import { checkReceiptSignature, type KeyCache } from '../../trust/receipt-signature.js';
+
+/** The stored outcome of a signature check: "ok:<key id>", "unsigned" or "bad:<why>". */
+export type StoredSig = string;
+
+/** Check a receipt's signature for the store (collect). */
+export function signatureOutcome(receipt: Record<string, unknown>, cache?: KeyCache): StoredSig {
+  if (receipt.signature === undefined) return 'unsigned';
+  const c = checkReceiptSignature(receipt, cache);
+  return c.ok ? `ok:${c.keyId}` : `bad:${c.why}`;
+}
 
 /** How a receipt's origin checked out. */
 export type Verdict =
@@ -30,15 +42,15 @@ export interface VerdictPolicy {
   acceptUnsigned?: boolean;
 }
 
-/** The verdict on one receipt, with the reason when it does not count. */
-export function verdictOf(receipt: Record<string, unknown>, policy: VerdictPolicy): { verdict: Verdict; why?: string } {
-  if (receipt.signature === undefined) return { verdict: 'unsigned', why: 'the receipt is not signed (made before devices signed receipts)' };
-  const check = checkReceiptSignature(receipt);
-  if (!check.ok) return { verdict: 'bad-signature', why: check.why };
+/** The verdict on one receipt of `deviceId` whose signature check stored `sig`, with the reason when it does not count. */
+export function verdictOf(sig: StoredSig, deviceId: string, policy: VerdictPolicy): { verdict: Verdict; why?: string } {
+  if (sig === 'unsigned') return { verdict: 'unsigned', why: 'the receipt is not signed (made before devices signed receipts)' };
+  if (!sig.startsWith('ok:')) return { verdict: 'bad-signature', why: sig.startsWith('bad:') ? sig.slice(4) : 'signature not checked' };
+  const keyId = sig.slice(3);
   if (policy.enrolled === undefined) return { verdict: 'signed' };
-  const owner = policy.enrolled.get(check.keyId);
-  if (owner === undefined) return { verdict: 'unenrolled', why: `key ${check.keyId.slice(0, 23)}… is not enrolled (ferry pki enroll-device)` };
-  if (owner !== receipt.deviceId) return { verdict: 'unenrolled', why: `key ${check.keyId.slice(0, 23)}… is enrolled for device ${owner}, not ${String(receipt.deviceId)}` };
+  const owner = policy.enrolled.get(keyId);
+  if (owner === undefined) return { verdict: 'unenrolled', why: `key ${keyId.slice(0, 23)}… is not enrolled (ferry pki enroll-device)` };
+  if (owner !== deviceId) return { verdict: 'unenrolled', why: `key ${keyId.slice(0, 23)}… is enrolled for device ${owner}, not ${deviceId}` };
   return { verdict: 'verified' };
 }
 

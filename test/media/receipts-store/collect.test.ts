@@ -33,7 +33,7 @@ describe('collectReceipts', () => {
   it('stores every receipt once: a second collect finds only duplicates', async () => {
     await putOnStick(p('stick'), [signed(receiptOf('dev-1', at(0)), key), signed(receiptOf('dev-1', at(5), { action: 'boot-check' }), key), receiptOf('dev-2', at(1))]);
     const first = await collectReceipts({ mediaRoot: p('stick'), storeFile: p('store.sqlite') });
-    expect(first).toMatchObject({ found: 3, added: 3, duplicates: 0, conflicts: [], rejected: [], storeTotal: 3 });
+    expect(first).toMatchObject({ found: 3, added: 3, duplicates: 0, conflicts: [], rejected: [], storeTotal: 3, unsigned: 1, badSignature: [] });
     const again = await collectReceipts({ mediaRoot: p('stick'), storeFile: p('store.sqlite') });
     expect(again).toMatchObject({ found: 3, added: 0, duplicates: 3, storeTotal: 3 });
     const bodies = await storedBodies(p('store.sqlite'));
@@ -114,5 +114,17 @@ describe('collectReceipts', () => {
     db.exec('CREATE TABLE t (a)');
     db.close();
     await expect(collectReceipts({ mediaRoot: p('stick'), storeFile: p('other.sqlite') })).rejects.toMatchObject({ code: 'RECEIPTS_STORE_INVALID' });
+  });
+
+  it('stores the finish time in UTC form, so --since and the order compare it exactly', async () => {
+    await putOnStick(p('stick'), [receiptOf('dev-1', at(0), { finishedAt: '2026-11-20T12:30:00+02:00' })]);
+    await collectReceipts({ mediaRoot: p('stick'), storeFile: p('store.sqlite') });
+    const s = await ReceiptsStore.open(p('store.sqlite'), { mustExist: true, readOnly: true });
+    try {
+      expect([...s.receipts('2026-11-20T10:30:00.000Z')]).toHaveLength(1);
+      expect([...s.receipts('2026-11-20T10:30:00.001Z')]).toHaveLength(0);
+    } finally {
+      s.close();
+    }
   });
 });
