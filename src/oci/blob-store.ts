@@ -11,7 +11,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
-import { fsyncDir, removeStaleTemps, syncFile, tempNameFor, writeFileAtomic } from '../util/fsx.js';
+import { removeStaleTemps, syncFile, syncRenamed, tempNameFor, writeFileAtomic } from '../util/fsx.js';
 import { BlobFacts, type ChunkCache } from './chunk-cache.js';
 import { ChunkHasher, DEFAULT_CHUNK_SIZE } from './chunk-index.js';
 import { ChunkDigester } from './chunk-hasher-parallel.js';
@@ -239,7 +239,7 @@ export class LayoutWriter {
     // remove the blob (cancelSync removes what it was told of, whether or not it exists yet)
     this.onWrite?.(this.blobPath(digest));
     await fsp.rename(tmp, this.blobPath(digest));
-    await fsyncDir(path.dirname(tmp));
+    await syncRenamed(this.blobPath(digest));
     if (this.blobsWritten++ === 0) faultPoint('after-first-blob-rename');
   }
 
