@@ -47,8 +47,12 @@ if [ "${FERRY_SETUP_UBOOT:-}" = 1 ]; then # only for samples/vm/uboot-probe.sh (
   [ -f /usr/lib/u-boot/qemu_arm64/u-boot.bin ] || need+=(u-boot-qemu)
   have mkimage || need+=(u-boot-tools)
 fi
-if [ ${#need[@]} -eq 0 ]; then echo "setup-debian: all tools present"; exit 0; fi
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
-echo "setup-debian: installing ${need[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+if [ ${#need[@]} -eq 0 ]; then echo "setup-debian: all tools present"
+else
+  echo "setup-debian: installing ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# the virtual kiosk's kernel: Debian's package, downloaded into /var/cache/ferry-vm, never installed
+$SUDO bash "$(dirname "$0")/vm/fetch-kernel.sh" >/dev/null

@@ -103,8 +103,10 @@ mkdir -p "$W/bootfs/boot/grub"
 cp "$REPO/samples/grub/grub.cfg" "$W/bootfs/boot/grub/grub.cfg"
 grub-editenv "$W/bootfs/boot/grub/grubenv" create
 # no_timer_check: under TCG on a busy host the kernel's early IO-APIC timer check can fail
-# ("MP-BIOS bug: 8254 timer not connected", then a panic before init): seen here at load 20
-grub-editenv "$W/bootfs/boot/grub/grubenv" set ORDER="A B" A_OK=1 A_TRY=0 B_OK=0 B_TRY=0 FERRY_MAX_TRY=2 FERRY_KERNEL_ARGS=no_timer_check
+# ("MP-BIOS bug: 8254 timer not connected", then a panic before init): seen here at load 20.
+# loglevel=5 (after grub.cfg's quiet, so it wins): a soft lockup or RCU stall also prints its
+# registers and call trace on the serial console, so a hung guest can be diagnosed from the log.
+grub-editenv "$W/bootfs/boot/grub/grubenv" set ORDER="A B" A_OK=1 A_TRY=0 B_OK=0 B_TRY=0 FERRY_MAX_TRY=2 "FERRY_KERNEL_ARGS=no_timer_check loglevel=5"
 mkfs.ext4 -q -F -L boot -d "$W/bootfs" "$W/boot.img" "${BOOT_MIB}M"
 if [ "$FLAVOUR" = uefi ]; then
   # UEFI: GRUB, grub.cfg and the grubenv on the FAT EFI System Partition (gpt1), the usual place

@@ -36,18 +36,13 @@ log() { echo "build-image: $*" >&2; }
 FERRY_BIN="$(readlink -f "$FERRY_BIN")"
 
 # --- the kernel: Debian's generic amd64 build (the cloud flavour has no USB support) ---
-deb="$(ls "$CACHE"/"$KPKG"_*.deb 2>/dev/null | head -1 || true)"
-if [ -z "$deb" ]; then
-  log "downloading $KPKG (apt-get download, not installed)"
-  (cd "$CACHE" && apt-get download "$KPKG" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
-  deb="$(ls "$CACHE"/"$KPKG"_*.deb | head -1)"
-fi
+deb="$(FERRY_VM_CACHE="$CACHE" FERRY_VM_KERNEL="$KPKG" bash "$HERE/fetch-kernel.sh")"
 KREL="${KPKG#linux-image-}"
 
 # --- the cache key: every input of the images ---
 key_inputs() {
   echo "$FLAVOUR $KPKG $(basename "$deb")"
-  cat "$0" "$HERE"/initramfs-init "$HERE"/kiosk-init "$HERE"/health "$HERE"/reboot-cmd "$HERE"/device.json "$HERE"/run.sh "$REPO"/samples/grub/grub.cfg
+  cat "$0" "$HERE"/build-base.sh "$HERE"/fetch-kernel.sh "$HERE"/initramfs-init "$HERE"/kiosk-init "$HERE"/health "$HERE"/reboot-cmd "$HERE"/device.json "$REPO"/samples/grub/grub.cfg
   ferry_key
 }
 # The executable's bytes differ on every build (V8's code cache in the SEA blob), so when it

@@ -24,7 +24,11 @@ if [ -z "${FERRY_VM_ACCEL:-}" ] && [ -w /dev/kvm ]; then
   if echo quit | timeout 20 qemu-system-x86_64 -accel kvm -machine pc -m 64 -display none -nodefaults -monitor stdio >/dev/null 2>&1; then accel=kvm; fi
 fi
 accel="${FERRY_VM_ACCEL:-$accel}"
-args=(-machine pc -accel "$accel" -m 1024 -smp 2 -display none -vga none -nodefaults -no-user-config
+# One virtual CPU: with -smp 2 under multi-threaded TCG the guest kernel once locked up for
+# good (CPU 1 spinning in the kernel for ferry's main thread while CPU 0 stayed responsive:
+# a cross-CPU call that never completed), and a kiosk needs no second CPU. One CPU also
+# means one host core per VM on a shared machine.
+args=(-machine pc -accel "$accel" -m 1024 -smp 1 -display none -vga none -nodefaults -no-user-config
   -serial stdio -monitor none
   -drive "file=$DISK,format=raw,if=virtio,cache=unsafe"
   -device qemu-xhci,id=xhci)

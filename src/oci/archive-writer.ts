@@ -9,7 +9,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
-import { fsyncDir, openRegular, tempNameFor } from '../util/fsx.js';
+import { openRegular, syncRenamed, tempNameFor } from '../util/fsx.js';
 import { TAR_END, tarHeader, tarPadding } from './tar.js';
 import { digestHex } from './types.js';
 
@@ -86,7 +86,7 @@ export async function writeTarAtomic(outFile: string, members: ArchiveMember[], 
     throw toFerryError(e, `archive ${outFile}`);
   }
   await fsp.rename(tmp, outFile);
-  await fsyncDir(path.dirname(outFile));
+  await syncRenamed(outFile);
   return (await fsp.stat(outFile)).size;
 }
 

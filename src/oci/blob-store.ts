@@ -11,7 +11,7 @@ import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError, toFerryError } from '../errors.js';
 import type { ProgressFn } from '../progress.js';
-import { fsyncDir, removeStaleTemps, syncFile, tempNameFor, writeFileAtomic } from '../util/fsx.js';
+import { removeStaleTemps, syncFile, syncRenamed, tempNameFor, writeFileAtomic } from '../util/fsx.js';
 import { BlobFacts, type ChunkCache } from './chunk-cache.js';
 import { ChunkHasher, DEFAULT_CHUNK_SIZE } from './chunk-index.js';
 import { ChunkDigester } from './chunk-hasher-parallel.js';
@@ -39,6 +39,29 @@ function progressTally(progress: ProgressFn | undefined, total: number, detail: 
 }
 
 /** Feeds every byte that passes to a ChunkHasher (the chunk index is computed in the same read as the copy). */
+/** Passes at most `cap` bytes (SIZE_MISMATCH beyond): a stream that is not hashed here still cannot fill the stick. */
+class SizeCap extends Transform {
+  private seen = 0;
+
+  constructor(
+    private readonly cap: number,
+    private readonly what: string,
+    private readonly onBytes?: (n: number) => void,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.cap) {
+      cb(new FerryError('SIZE_MISMATCH', `${this.what}: expected ${this.cap} bytes, got more: the source was altered or damaged`, { details: { expected: this.cap, actual: `more than ${this.cap}` } }));
+      return;
+    }
+    this.onBytes?.(chunk.length);
+    cb(null, chunk);
+  }
+}
+
 class ChunkTap extends Transform {
   constructor(readonly hasher: ChunkHasher) {
     super({ highWaterMark: CHUNK });
@@ -52,6 +75,21 @@ class ChunkTap extends Transform {
 /** The `oci-layout` file and the empty `index.json` of a fresh layout (also written by the Ctrl-C handler, media/lock.ts). */
 export const LAYOUT_MARKER = JSON.stringify({ imageLayoutVersion: '1.0.0' });
 export const EMPTY_INDEX = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.imageIndex, manifests: [] }, null, 2) + '\n';
+
+/**
+ * A stream whose bytes were hashed once where they were read, for several writers at once
+ * (a campaign's shared read feeds every stick the same buffers): the writer checks that
+ * result against the descriptor instead of hashing the same bytes again, and still names
+ * the blob only after the check. Set on the stream object as `stream[PRE_HASHED]`.
+ */
+export const PRE_HASHED = Symbol('ferry.preHashed');
+
+/** What the shared read measured: `digest` as `sha256:<hex>`, its byte count and chunk digests. */
+export interface PreHashed {
+  digest: string;
+  size: number;
+  chunks: string[];
+}
 
 /** Options of the blob writes. */
 export interface BlobWriteOptions {
@@ -201,7 +239,7 @@ export class LayoutWriter {
     // remove the blob (cancelSync removes what it was told of, whether or not it exists yet)
     this.onWrite?.(this.blobPath(digest));
     await fsp.rename(tmp, this.blobPath(digest));
-    await fsyncDir(path.dirname(tmp));
+    await syncRenamed(this.blobPath(digest));
     if (this.blobsWritten++ === 0) faultPoint('after-first-blob-rename');
   }
 
@@ -213,10 +251,33 @@ export class LayoutWriter {
   async writeBlob(desc: Descriptor, open: () => Readable, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
-    const { tmp, chunks } = await this.streamToTemp(open(), [new DigestVerifier(desc.digest, desc.size, what)], what, opts.progress, desc.size, false);
+    const src = open();
+    const pre = (src as Readable & { [PRE_HASHED]?: Promise<PreHashed> })[PRE_HASHED];
+    const { tmp, chunks } = pre
+      ? await this.preHashedToTemp(src, pre, desc, what, opts.progress)
+      : await this.streamToTemp(src, [new DigestVerifier(desc.digest, desc.size, what)], what, opts.progress, desc.size, false);
     this.facts.record(desc, { chunks });
     await this.commitTemp(tmp, desc.digest);
     return { descriptor: desc, written: true };
+  }
+
+  /** Write a PRE_HASHED stream to a temp file (at most `desc.size` bytes), then check the shared hash against `desc`. */
+  private async preHashedToTemp(src: Readable, pre: Promise<PreHashed>, desc: Descriptor, what: string, progress?: ProgressFn): Promise<{ tmp: string; chunks: string[] }> {
+    const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
+    const tally = progressTally(progress, desc.size, what);
+    try {
+      await pipeline([src, new SizeCap(desc.size, what, tally), createWriteStream(tmp, { flags: 'wx', flush: true, highWaterMark: CHUNK })]);
+      const got = await pre;
+      if (got.size !== desc.size) throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, got ${got.size}: the source was altered or damaged`, { details: { expected: desc.size, actual: got.size } });
+      if (got.digest !== desc.digest) {
+        throw new FerryError('DIGEST_MISMATCH', `${what}: content does not match its digest (expected ${desc.digest}, got ${got.digest}): the source was altered or damaged`, { details: { expected: desc.digest, actual: got.digest } });
+      }
+      faultPoint(this.blobsWritten === 0 ? 'after-first-blob-temp' : 'never');
+      return { tmp, chunks: got.chunks };
+    } catch (e) {
+      await fsp.rm(tmp, { force: true });
+      throw e instanceof FerryError ? e : toFerryError(e, what);
+    }
   }
 
   /** Write a blob whose bytes are a byte range of a file (fast path; same checks and crash safety as writeBlob). */
@@ -226,15 +287,17 @@ export class LayoutWriter {
 
   /** Write a blob whose bytes a ChunkSource reads into the copy's buffers (a registry download; same checks and crash safety). */
   async writeBlobFromChunks(desc: Descriptor, open: () => ChunkSource, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
-    return this.writeBlobCopied(desc, opts, (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
+    // the whole-blob digest stays on this thread (the socket fills the buffers in the kernel,
+    // leaving it idle), the chunk digests go to the worker: the two hashes run on two cores
+    return this.writeBlobCopied(desc, opts, (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false), false);
   }
 
-  private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>): Promise<BlobWrite> {
+  private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>, wholeOnWorker = true): Promise<BlobWrite> {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
     // chunk digests and the whole-blob digest on a second core (and the gzip scan for the unpacked size)
-    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, 6, opts.scanGzip ?? false, true);
+    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, 6, opts.scanGzip ?? false, wholeOnWorker);
     let chunks: string[];
     try {
       await copy(tmp, chunker, what);

@@ -85,6 +85,18 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array,
   } else {
     await fsp.rename(tmp, target);
   }
+  await syncRenamed(target);
+}
+
+/**
+ * Make a rename to `target` durable: fsync the file under its new name, then its directory.
+ * The file comes first for FAT (sticks, the EFI System Partition): Linux's vfat rename writes
+ * the new entry with size 0 and no clusters and fills them in only when the file's inode is
+ * written back, so a directory fsync alone put a 0-byte file on the disk, and a power cut
+ * after it left an empty receipt on the stick (found by the VM power-cut test).
+ */
+export async function syncRenamed(target: string): Promise<void> {
+  await syncFile(target);
   await fsyncDir(path.dirname(target));
 }
 

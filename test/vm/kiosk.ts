@@ -168,7 +168,16 @@ export function stickReceipts(c: Case): Array<{ file: string; action: string; re
   } catch {
     return [];
   }
-  return names.sort().map((f) => ({ file: path.basename(f), ...JSON.parse(execFileSync('mtype', ['-i', c.stick, f.startsWith('::') ? f : `::${f}`], { encoding: 'utf8' })) }));
+  return names.sort().map((f) => ({ file: path.basename(f), ...parseReceipt(c, f, execFileSync('mtype', ['-i', c.stick, f.startsWith('::') ? f : `::${f}`], { encoding: 'utf8' })) }));
+}
+
+/** A receipt's JSON; a torn or empty one fails naming the file (a power cut must never leave one). */
+function parseReceipt(c: Case, file: string, text: string): Record<string, unknown> & { action: string; result: string } {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${c.name}: receipt ${file} on the stick is not JSON (${text.length} bytes: ${JSON.stringify(text.slice(0, 80))}): ${(e as Error).message}`);
+  }
 }
 
 function ext4StickReceipts(c: Case): Array<{ file: string; action: string; result: string; version?: string; error?: { code: string } }> {
@@ -180,7 +189,7 @@ function ext4StickReceipts(c: Case): Array<{ file: string; action: string; resul
   } catch {
     return []; // no receipts folder yet
   }
-  return names.sort().map((f) => ({ file: f, ...JSON.parse(debugfs(c.stick, 0, `cat ${dir}/${f}`)) }));
+  return names.sort().map((f) => ({ file: f, ...parseReceipt(c, f, debugfs(c.stick, 0, `cat ${dir}/${f}`)) }));
 }
 
 /** Replay an ext4 stick's journal (the guest may have been cut while it was mounted). */
@@ -222,8 +231,10 @@ export class Vm {
   private waiters: Array<() => void> = [];
   readonly qmpSocket: string;
   readonly started = Date.now();
-  /** The guest kernel's first soft-lockup or RCU-stall line, if it printed one. */
+  /** The guest kernel's soft-lockup or RCU-stall line, once it reported one twice without progress. */
   lockup: string | undefined;
+  /** A first lockup report not yet followed by a `ferry-vm:` event (one alone can be the host's doing). */
+  private suspect: string | undefined;
 
   constructor(
     readonly c: Case,
@@ -246,8 +257,13 @@ export class Vm {
         buf = buf.slice(nl + 1);
         this.lines.push(line);
         this.times.push(Date.now());
-        // a guest kernel that locked up never comes back: fail at once instead of at the timeout
-        if (this.lockup === undefined && /soft lockup|rcu_preempt self-detected stall/.test(line)) this.lockup = line;
+        // a guest kernel that locked up never comes back: fail at its second report instead of at
+        // the timeout. A single report can be the host's doing (QEMU's thread descheduled for 20 s
+        // on a busy machine looks like a stuck CPU to the guest); a real lock-up repeats it.
+        if (/soft lockup|rcu_preempt self-detected stall/.test(line)) {
+          if (this.suspect !== undefined && this.lockup === undefined) this.lockup = `${this.suspect.trim()}, then ${line.trim()}`;
+          this.suspect ??= line;
+        } else if (line.startsWith('ferry-vm: ')) this.suspect = undefined;
         // FERRY_VM_LOG=FILE: every serial line, with the case and the seconds since boot (watch with tail -f)
         if (process.env.FERRY_VM_LOG) fs.appendFileSync(process.env.FERRY_VM_LOG, `[${c.name} ${((Date.now() - this.started) / 1000).toFixed(0)}s] ${line}\n`);
       }
@@ -290,7 +306,7 @@ export class Vm {
 
   /** The events so far and the last console lines, for a failure message. */
   tail(): string {
-    return `events:\n${this.events().join('\n')}\nlast console lines:\n${this.lines.slice(-20).join('\n')}`;
+    return `events:\n${this.events().join('\n')}\nlast console lines:\n${this.lines.slice(-40).join('\n')}`;
   }
 
   /** Like waitFor, but says 'timeout' or 'exit' instead of failing (for timing power cuts). */
@@ -302,7 +318,10 @@ export class Vm {
     for (;;) {
       const ev = this.events();
       for (let i = from; i < ev.length; i++) if (test(ev[i]!)) return { line: ev[i]!, index: i };
-      if (this.lockup !== undefined) throw new Error(`${this.c.name}: the guest kernel locked up (${this.lockup.trim()}); ${this.tail()}`);
+      if (this.lockup !== undefined) {
+        await this.kill();
+        throw new Error(`${this.c.name}: the guest kernel locked up (${this.lockup}); ${this.tail()}`);
+      }
       if (done) return 'exit';
       const left = deadline - Date.now();
       if (left <= 0) return 'timeout';
@@ -318,8 +337,8 @@ export class Vm {
 
   /** Wait for the guest to power off (QEMU exits). */
   async waitExit(timeoutMs: number): Promise<void> {
-    const t = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref());
-    if ((await Promise.race([this.exited, t])) === 'timeout') {
+    // through watch(): a guest kernel that locked up fails at once, not at the timeout
+    if ((await this.watch(() => false, timeoutMs)) === 'timeout') {
       await this.kill();
       throw new Error(`${this.c.name}: the kiosk did not power off in time; ${this.tail()}`);
     }

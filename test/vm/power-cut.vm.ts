@@ -56,13 +56,11 @@ describe(`power cuts (seed ${SEED}; ${WANT.apply} during apply, ${WANT.bootCheck
       const pendingBefore = dataLs(c, '/ferry/state').includes('state.json') && readState(c).slots.B.status === 'pending';
       setScenario(c, ['apply', 'apply', 'apply', 'apply']);
       const vm = new Vm(c);
-      const first = await vm.waitFor(/^booted slot [AB] /, RUN);
-      if (round > 0 && cuts.length > 0 && log.at(-1)?.startsWith('cut')) {
-        // the boot after a cut: GRUB chose a good slot (A, or B once written and recorded)
-        expect(first.line, `seed ${SEED} round ${round}, after ${log.at(-1)}`).toMatch(/^booted slot (A version 1\.0\.0|B version 1\.1\.0)$/);
-      }
-      const cut = await cutWhenDue(vm, need, rnd, took, pendingBefore, RUN);
-      learn(vm.eventTimes(), took);
+      const cut = await oneBoot(vm, c, round, cuts.length > 0 && log.at(-1)?.startsWith('cut') === true, need, rnd, took, pendingBefore).catch((e: unknown) => {
+        // every failure says how to replay it, the cuts so far and what the guest printed last
+        const msg = e instanceof Error ? e.message : String(e);
+        throw new Error(`seed ${SEED} round ${round} ${c!.name} (replay: npm run test:vm -- --seed ${SEED}): ${msg}${msg.includes('last console lines:') ? '' : `\n${vm.tail()}`}\nso far:\n${log.join('\n')}`);
+      });
       if (cut) {
         const where = `seed ${SEED} round ${round} ${c.name}: cut ${(cut.delayMs / 1000).toFixed(1)} s after "${cut.anchor}" (${cut.phase})`;
         log.push(`cut ${where}; events: ${vm.events().filter((e) => !e.includes(' progress ') && !e.includes(' json ')).join(' | ')}`);
@@ -75,7 +73,11 @@ describe(`power cuts (seed ${SEED}; ${WANT.apply} during apply, ${WANT.bootCheck
       // an uncut run: it went on to power off by itself; its disk's history is complete
       const where = `seed ${SEED} round ${round} ${c.name}: uncut run`;
       log.push(`${where}: ${vm.events().filter((e) => !e.includes(' progress ') && !e.includes(' json ')).join(' | ')}`);
-      checkCompleted(c, where, vm.events());
+      try {
+        checkCompleted(c, where, vm.events());
+      } catch (e) {
+        throw new Error(`${e instanceof Error ? e.message : String(e)}\n(replay: npm run test:vm -- --seed ${SEED})\n${vm.tail()}\nso far:\n${log.join('\n')}`);
+      }
       await dropCase(c);
       c = undefined;
       if (need.apply <= 0 && need.bootCheck <= 0) break;
@@ -86,3 +88,15 @@ describe(`power cuts (seed ${SEED}; ${WANT.apply} during apply, ${WANT.bootCheck
     expect(count('boot-check')).toBeGreaterThanOrEqual(WANT.bootCheck);
   });
 });
+
+/**
+ * One boot of a cut sequence: the boot after a cut must come up in a good slot (A, or B once
+ * written and recorded); then the plug is pulled when due. Undefined: the run powered off uncut.
+ */
+async function oneBoot(vm: Vm, c: Case, round: number, afterCut: boolean, need: { apply: number; bootCheck: number }, rnd: () => number, took: Took, pendingBefore: boolean): Promise<Cut | undefined> {
+  const first = await vm.waitFor(/^booted slot [AB] /, RUN);
+  if (afterCut) expect(first.line, `${c.name} round ${round}: the boot after a cut`).toMatch(/^booted slot (A version 1\.0\.0|B version 1\.1\.0)$/);
+  const cut = await cutWhenDue(vm, need, rnd, took, pendingBefore, RUN);
+  learn(vm.eventTimes(), took);
+  return cut;
+}

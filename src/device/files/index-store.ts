@@ -13,7 +13,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { FerryError } from '../../errors.js';
-import { fsyncDir, readFileCapped, tempNameFor, writeFileAtomic } from '../../util/fsx.js';
+import { fsyncDir, readFileCapped, syncRenamed, tempNameFor, writeFileAtomic } from '../../util/fsx.js';
 import type { SlotName } from '../types.js';
 import { entryLine, type FileEntry, type FileIndex, FILE_INDEX_MAX_LINE, INDEX_END_LINE, indexHeaderLine, IndexLineParser } from './file-index.js';
 
@@ -49,7 +49,7 @@ export async function writeIndexFile(file: string, index: FileIndex): Promise<nu
     const { size } = await fh.stat();
     await fh.close();
     await fsp.rename(tmp, file);
-    await fsyncDir(path.dirname(file));
+    await syncRenamed(file);
     return size;
   } catch (e) {
     await fh.close().catch(() => undefined);

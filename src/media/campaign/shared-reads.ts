@@ -1,8 +1,11 @@
 /**
  * Many sticks, one read: while N exports of the same image run side by side (one per
- * stick, each through the normal exportImage and its LayoutWriter, which hashes and
- * checks what it writes), every source blob is read once and each chunk is handed to
- * every stick that asked for it. The slowest stick sets the pace (a chunk goes on only
+ * stick, each through the normal exportImage and its LayoutWriter), every source blob is
+ * read once and each chunk is handed to every stick that asked for it. The read hashes the
+ * bytes once (whole digest and chunk digests) and each branch carries that result
+ * (PRE_HASHED): every stick gets the very same buffers, so N hashes of them would prove
+ * nothing more, and each LayoutWriter still checks the result against the descriptor
+ * before it names the blob. The slowest stick sets the pace (a chunk goes on only
  * when every branch has room: memory stays at about one buffer per stick); a stick that
  * fails closes its branch and is dropped, the others go on.
  *
@@ -11,7 +14,11 @@
  * moved past it (asked for a later blob of the image, or finished). Each export asks in
  * the same order (layers, config, manifest), so no stick can wait for one behind it.
  */
+import { createHash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
+import { PRE_HASHED, type PreHashed } from '../../oci/blob-store.js';
+import { ChunkHasher } from '../../oci/chunk-index.js';
+import { DigestVerifier } from '../../oci/digest.js';
 import type { SourceImage } from '../../oci/source.js';
 
 /** Room each stick's branch has before the read waits for it. */
@@ -21,6 +28,16 @@ interface Blob {
   open: () => Readable;
   branches: Map<number, PassThrough>;
   started: boolean;
+  /** The read's own hash of the bytes, settled when the read ends (before the branches end). */
+  hashed: Promise<PreHashed>;
+  settle: { resolve: (h: PreHashed) => void; reject: (e: unknown) => void };
+}
+
+function newBlob(open: () => Readable): Blob {
+  let settle!: Blob['settle'];
+  const hashed = new Promise<PreHashed>((resolve, reject) => (settle = { resolve, reject }));
+  hashed.catch(() => undefined); // a read nobody waits for any more must not be an unhandled rejection
+  return { open, branches: new Map(), started: false, hashed, settle };
 }
 
 /** One image's shared reads among the sticks `ids`. */
@@ -38,13 +55,13 @@ export class SharedReads {
   /** Stick `id` asks for blob `index`: a branch of the shared read, or its own read when that one has begun already (a retry). */
   open(id: number, index: number, open: () => Readable): Readable {
     let blob = this.blobs.get(index);
-    if (!blob) this.blobs.set(index, (blob = { open, branches: new Map(), started: false }));
+    if (!blob) this.blobs.set(index, (blob = newBlob(open)));
     this.at.set(id, Math.max(this.at.get(id) ?? -1, index));
     if (blob.started || blob.branches.has(id)) {
       this.reads++;
       return open();
     }
-    const branch = new PassThrough({ highWaterMark: BRANCH_BUFFER });
+    const branch = Object.assign(new PassThrough({ highWaterMark: BRANCH_BUFFER }), { [PRE_HASHED]: blob.hashed });
     blob.branches.set(id, branch);
     this.startReady();
     return branch;
@@ -62,14 +79,19 @@ export class SharedReads {
       if ([...this.at.values()].every((a) => a >= index)) {
         blob.started = true;
         this.reads++;
-        pump(blob.open(), [...blob.branches.values()]);
+        pump(blob.open(), [...blob.branches.values()], blob.settle);
       }
     }
   }
 }
 
-/** Copy `src` into every branch; wait for the slowest; a closed branch is dropped; no branch left ends the read. */
-function pump(src: Readable, branches: PassThrough[]): void {
+/** Copy `src` into every branch, hashing it once; wait for the slowest; a closed branch is dropped; no branch left ends the read. */
+function pump(src: Readable, branches: PassThrough[], settle: Blob['settle']): void {
+  // a source that checks its own digest (a layout's openBlob) ends only when it matched: no second whole hash
+  const checked = src instanceof DigestVerifier && src.expectedSize >= 0 ? src : undefined;
+  const whole = checked ? undefined : createHash('sha256');
+  const chunks = new ChunkHasher();
+  let size = 0;
   const live = new Set(branches);
   let waiting = new Set<PassThrough>();
   const resumeIfDrained = () => {
@@ -85,15 +107,20 @@ function pump(src: Readable, branches: PassThrough[]): void {
     });
   }
   src.on('data', (chunk: Buffer) => {
+    whole?.update(chunk);
+    chunks.update(chunk);
+    size += chunk.length;
     const full = new Set<PassThrough>();
     for (const b of live) if (!b.destroyed && !b.write(chunk)) full.add(b);
     waiting = full;
     if (full.size > 0) src.pause();
   });
   src.on('end', () => {
+    settle.resolve({ digest: whole ? `sha256:${whole.digest('hex')}` : checked!.expectedDigest, size, chunks: chunks.finish() });
     for (const b of live) b.end();
   });
   src.on('error', (e) => {
+    settle.reject(e);
     for (const b of live) b.destroy(e);
   });
 }

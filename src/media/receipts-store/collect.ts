@@ -64,7 +64,8 @@ export async function collectReceipts(req: { mediaRoot: string; storeFile: strin
     const onBatch = async (batch: StickReceipt[]) => {
       const entries = batch.map((r) => ({
         sig: signatureOutcome(r.receipt as unknown as Record<string, unknown>, keys),
-        deviceId: r.receipt.deviceId, stamp: r.receipt.stamp, action: r.receipt.action, finishedAt: r.receipt.finishedAt, bytes: r.bytes, source: r.file, site,
+        // finished_at normalised to UTC ISO form: --since and the per-device order compare it as text
+        deviceId: r.receipt.deviceId, stamp: r.receipt.stamp, action: r.receipt.action, finishedAt: new Date(r.receipt.finishedAt).toISOString(), bytes: r.bytes, source: r.file, site,
       }));
       const outcomes = store.addAll(entries, collectedAt);
       entries.forEach((e, i) => {

@@ -182,5 +182,6 @@ export class RawResponse {
   close(): void {
     this.ended = true;
     this.socket.destroy();
+    this.settle(); // a fill still waiting gets what it has: nobody waits for ever
   }
 }

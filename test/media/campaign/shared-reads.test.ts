@@ -1,8 +1,14 @@
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { SharedReads } from '../../../src/media/campaign/shared-reads.js';
+import { LayoutWriter, PRE_HASHED } from '../../../src/oci/blob-store.js';
+import { DigestVerifier } from '../../../src/oci/digest.js';
 
 const CHUNK = 64 * 1024;
 const CHUNKS = 256; // 16 MiB
@@ -81,5 +87,72 @@ describe('SharedReads', () => {
     reads.done(0); // stick 0 will not ask for blob 1: its read starts
     await later;
     expect([a.bytes, b.bytes, other.opens]).toEqual([CHUNK * CHUNKS, CHUNK * CHUNKS, 1]);
+  });
+});
+
+describe('one hash for all sticks', () => {
+  const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+  it('every branch carries the read\'s own hash, and LayoutWriter writes it without hashing again', async () => {
+    const data = Buffer.concat(Array.from({ length: 20 }, (_, i) => Buffer.alloc(512 * 1024, i)));
+    const desc = { mediaType: 'application/octet-stream', digest: sha(data), size: data.length };
+    const reads = new SharedReads([0, 1]);
+    const dirs = await Promise.all([0, 1].map((i) => fsp.mkdtemp(path.join(os.tmpdir(), `ferry-shared-${i}-`))));
+    try {
+      const writers = await Promise.all(dirs.map((d) => LayoutWriter.create(d)));
+      const out = await Promise.all(writers.map((w, i) => w.writeBlob(desc, () => {
+        const b = reads.open(i, 0, () => Readable.from([data.subarray(0, 3e6), data.subarray(3e6)]));
+        expect(PRE_HASHED in b).toBe(true);
+        return b;
+      })));
+      expect(reads.reads).toBe(1);
+      for (const [i, w] of writers.entries()) {
+        expect(out[i]!.written).toBe(true);
+        expect((await fsp.readFile(w.blobPath(desc.digest))).equals(data)).toBe(true);
+        // the chunk digests recorded are those of the bytes (4 MiB chunks), as a hashing write records them
+        expect(await w.chunksOf(desc)).toEqual([0, 1, 2].map((c) => createHash('sha256').update(data.subarray(c * 4194304, (c + 1) * 4194304)).digest('hex')));
+      }
+    } finally {
+      for (const d of dirs) await fsp.rm(d, { recursive: true, force: true });
+    }
+  });
+
+  it('takes the digest of a source that checks its own (a layout blob), and fails with the source when it lies', async () => {
+    const data = Buffer.alloc(300_000, 9);
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ferry-shared-checked-'));
+    try {
+      const w = await LayoutWriter.create(dir);
+      const good = { mediaType: 'x', digest: sha(data), size: data.length };
+      const honest = new SharedReads([0]);
+      const b = honest.open(0, 0, () => Readable.from([data]).pipe(new DigestVerifier(good.digest, good.size)));
+      expect((await w.writeBlob(good, () => b)).written).toBe(true);
+      expect(await (b as unknown as { [PRE_HASHED]: Promise<{ digest: string; size: number }> })[PRE_HASHED]).toMatchObject({ digest: good.digest, size: data.length });
+      // a source whose bytes do not match what it claims never ends: its error reaches the stick
+      const lie = { mediaType: 'x', digest: sha(Buffer.from('claimed')), size: data.length };
+      const liar = new SharedReads([0]);
+      await expect(w.writeBlob(lie, () => liar.open(0, 0, () => Readable.from([data]).pipe(new DigestVerifier(lie.digest, lie.size))))).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+      expect(fs.existsSync(w.blobPath(lie.digest))).toBe(false);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a stick names nothing when the shared hash or size does not match the descriptor', async () => {
+    const data = Buffer.alloc(100_000, 7);
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ferry-shared-lie-'));
+    try {
+      const w = await LayoutWriter.create(dir);
+      for (const [desc, code] of [
+        [{ mediaType: 'x', digest: sha(Buffer.from('other')), size: data.length }, 'DIGEST_MISMATCH'],
+        [{ mediaType: 'x', digest: sha(data), size: data.length - 1 }, 'SIZE_MISMATCH'],
+        [{ mediaType: 'x', digest: sha(data), size: data.length + 1 }, 'SIZE_MISMATCH'],
+      ] as const) {
+        const reads = new SharedReads([0]);
+        await expect(w.writeBlob(desc, () => reads.open(0, 0, () => Readable.from([data])))).rejects.toMatchObject({ code });
+      }
+      expect((await fsp.readdir(path.join(dir, 'blobs', 'sha256'))).filter((n) => n !== '.gitkeep')).toEqual([]);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
   });
 });

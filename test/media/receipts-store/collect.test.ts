@@ -115,4 +115,16 @@ describe('collectReceipts', () => {
     db.close();
     await expect(collectReceipts({ mediaRoot: p('stick'), storeFile: p('other.sqlite') })).rejects.toMatchObject({ code: 'RECEIPTS_STORE_INVALID' });
   });
+
+  it('stores the finish time in UTC form, so --since and the order compare it exactly', async () => {
+    await putOnStick(p('stick'), [receiptOf('dev-1', at(0), { finishedAt: '2026-11-20T12:30:00+02:00' })]);
+    await collectReceipts({ mediaRoot: p('stick'), storeFile: p('store.sqlite') });
+    const s = await ReceiptsStore.open(p('store.sqlite'), { mustExist: true, readOnly: true });
+    try {
+      expect([...s.receipts('2026-11-20T10:30:00.000Z')]).toHaveLength(1);
+      expect([...s.receipts('2026-11-20T10:30:00.001Z')]).toHaveLength(0);
+    } finally {
+      s.close();
+    }
+  });
 });
