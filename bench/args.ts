@@ -14,9 +14,11 @@ export interface BenchOptions {
   installPeers: boolean;
   /** Skip the comparisons whose names do not contain this (for development). */
   only?: string;
+  /** A real file tree as 1.0.0 instead of the synthetic ones (its size label is "rootfs"). */
+  rootfs?: string;
 }
 
-const USAGE = 'usage: bench [--smoke] [--sizes 256M,1G[,4G]] [--runs N] [--seed N] [--workdir DIR] [--results DIR] [--profile] [--no-install] [--only TEXT]';
+const USAGE = 'usage: bench [--smoke] [--sizes 256M,1G[,4G]] [--runs N] [--seed N] [--workdir DIR] [--results DIR] [--profile] [--no-install] [--only TEXT] [--rootfs DIR]';
 
 /** Parse argv (without node and script); throws with the usage on anything unknown. */
 export function parseBenchArgs(argv: readonly string[], root: string): BenchOptions {
@@ -43,6 +45,7 @@ export function parseBenchArgs(argv: readonly string[], root: string): BenchOpti
     else if (a === '--profile') o.profile = true;
     else if (a === '--no-install') o.installPeers = false;
     else if (a === '--only') o.only = value();
+    else if (a === '--rootfs') { o.rootfs = value(); sizesGiven = true; o.sizes = ['rootfs']; }
     else if (a === '--help' || a === '-h') throw new Error(USAGE);
     else throw new Error(`unknown option ${a}; ${USAGE}`);
   }

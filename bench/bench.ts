@@ -13,6 +13,8 @@ import { parseSize, prepareInputs, type SizeInputs } from './inputs.js';
 import { attachLoop, type LoopDevice } from './loop.js';
 import { describeMachine } from './machine.js';
 import { deviceApplyComparison } from './device-apply.js';
+import { deviceUpdateComparisons, INCREMENTAL_OP, ZSTD_OP } from './device-incremental.js';
+import { plannedBytes, planRootfs, planUpdate } from './rootfs.js';
 import { campaignComparisons } from './campaign.js';
 import { REGISTRY_OPS, registryComparisons, startBenchRegistry } from './registry.js';
 import type { TestRegistry } from '../test/helpers/registry.js';
@@ -44,7 +46,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void): Pr
   const steps = ferrySteps(cli);
   for (const [cmd, why] of Object.entries(cli.missing)) log(`ferry ${cmd}: ${why}`);
   const rows: Row[] = [];
-  const sizes = opts.sizes.map((label) => ({ label, bytes: parseSize(label) }));
+  const sizes = opts.sizes.map((label) => ({ label, bytes: opts.rootfs !== undefined ? 0 : parseSize(label) }));
   // --only receipts needs no image inputs or loop device
   const receiptsOnly = opts.only !== undefined && 'receipts'.includes(opts.only);
   if (!receiptsOnly) for (const size of sizes) rows.push(...(await benchSize(size.label, size === sizes[sizes.length - 1], { opts, cli, steps, peers, log })));
@@ -53,7 +55,9 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void): Pr
   const notes = [
     `Wall time: process.hrtime around each command; peak RSS: ${rssMethod.current === 'gnu-time' ? 'GNU time %M (ru_maxrss of the largest process in the tree)' : 'VmHWM of the direct child polled from /proc every 10 ms (GNU time missing)'}. Warm page cache: inputs are generated just before and stay cached.`,
     'ferry runs as the built CLI (node dist/src/cli/main.js), so Node start-up (~40 ms) is included, as it is for a technician.',
-    `Inputs: seeded synthetic rootfs per size (small configs/scripts, libraries, text, firmware, symlinks, a hardlink), 3 gzip layers (base, etc, app); 1.1.0 changes etc and app only.`,
+    opts.rootfs !== undefined
+      ? `Inputs (--rootfs): the real tree ${opts.rootfs} as 1.0.0; 1.1.0 rewrites every tenth regular file (same size); gzip layers by top-level directory (bench/rootfs.ts LAYERS).`
+      : `Inputs: seeded synthetic rootfs per size (small configs/scripts, libraries, text, firmware, symlinks, a hardlink), 3 gzip layers (base, etc, app); 1.1.0 changes etc and app only.`,
     ...Object.entries(steps.via).map(([op, how]) => `ferry ${op} measured through the ${how}.`),
     `ferry measured at commit ${machine['ferryCommit']} (dist/ as built then; other engineers' uncommitted work may be in it).`,
     `Load average at start: ${machine['loadavgAtStart']} — shared machine during run (other engineers' tests may run concurrently).`,
@@ -69,7 +73,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void): Pr
 /** Inputs, loop device and scratch space for one size; everything is cleaned up afterwards. */
 async function benchSize(label: string, last: boolean, env: { opts: BenchOptions; cli: FerryCli; steps: FerrySteps; peers: PeerStatus; log: (s: string) => void }): Promise<Row[]> {
   const { opts, log } = env;
-  const inputs = await prepareInputs(opts.workdir, label, opts.seed, log);
+  const inputs = await prepareInputs(opts.workdir, label, opts.seed, log, opts.rootfs);
   const scratch = join(opts.workdir, `scratch-${label}`);
   await rm(scratch, { recursive: true, force: true });
   await mkdir(scratch, { recursive: true });
@@ -84,7 +88,7 @@ async function benchSize(label: string, last: boolean, env: { opts: BenchOptions
     registry = 'reg' in br ? br.reg : undefined;
     const reg = registryComparisons(ctx, br);
     stopPushRegistry = reg.stop;
-    const list = [...(await comparisonsFor(ctx, loop)), ...reg.comparisons].filter((c) => opts.only === undefined || c.op.includes(opts.only));
+    const list = [...(await comparisonsFor(ctx, loop, opts)), ...reg.comparisons].filter((c) => opts.only === undefined || c.op.includes(opts.only));
     const rows = await runComparisons(list, opts.runs, log);
     if (opts.profile && last) await profileFerry(ctx, opts.resultsDir, log);
     return rows;
@@ -103,14 +107,25 @@ async function benchSigner(scratch: string): Promise<string> {
   return join(scratch, 'pki', 'signer');
 }
 
-async function comparisonsFor(ctx: OpsContext, loop: LoopDevice): Promise<Comparison[]> {
+async function comparisonsFor(ctx: OpsContext, loop: LoopDevice, opts: BenchOptions): Promise<Comparison[]> {
   const { stick, blobDir, bundle } = await verifyFixtures(ctx.inputs, ctx.scratch, ctx.steps, ctx);
+  const wanted = (op: string) => opts.only === undefined || op.includes(opts.only);
+  // the update rows export two sticks (one with zstd layers) before they run: only when selected
+  const updates = [INCREMENTAL_OP, ZSTD_OP].some(wanted)
+    ? await deviceUpdateComparisons(ctx.inputs, ctx.scratch, ctx.cli.missing['device apply'] ?? ctx.steps.exportWhy, ctx.inputs.changedBytes ?? changedBytes(opts.seed, ctx.inputs.sizeLabel), wanted)
+    : [];
   return [
     exportComparison(ctx), incrementalComparison(ctx), verifyComparison(ctx, stick, blobDir, bundle),
     applyDirComparison(ctx), verifiedStreamingComparison(ctx), applyBlockComparison(ctx, loop),
-    await deviceApplyComparison(ctx.inputs, ctx.scratch, ctx.cli, ctx.steps, ctx.peers),
+    await deviceApplyComparison(ctx.inputs, ctx.scratch, ctx.cli, ctx.steps, ctx.peers), ...updates,
     ...campaignComparisons(ctx),
   ];
+}
+
+/** Content bytes of the files 1.1.0 changes or adds (from the generator's plan). */
+function changedBytes(seed: number, sizeLabel: string): number {
+  const u = planUpdate(seed, planRootfs(seed, parseSize(sizeLabel)));
+  return plannedBytes([...u.changed, ...u.added]);
 }
 
 /** Untimed fixtures for the verify row: a ferry stick (or skopeo's layout) and a RAUC bundle. */

@@ -31,6 +31,9 @@ export async function deviceApplyComparison(inputs: SizeInputs, scratch: string,
   }
   const layers = inputs.image.v1.layers.map((l) => join(inputs.layout, 'blobs', 'sha256', l.digest.slice('sha256:'.length)));
   const script = ['set -e', ...layers.map((_, i) => `tar --numeric-owner -xzf "$${i + 1}" -C "$0"`)].join('; ');
+  // ferry syncs the slot before it switches the bootloader: the fair peer syncs too
+  const synced = `${script}; sync -f "$0"`;
+  const tarSyncOut = join(scratch, 'device-tar-sync-rootfs');
   return {
     op: 'device apply, whole pipeline (dir slot)',
     size: inputs.sizeLabel,
@@ -47,6 +50,12 @@ export async function deviceApplyComparison(inputs: SizeInputs, scratch: string,
           prepare: async () => { await rm(tarOut, { recursive: true, force: true }); await mkdir(tarOut, { recursive: true }); },
           argv: () => ['sh', '-c', script, tarOut, ...layers] },
         target: { maxRatio: 1.5, maxRssMiB: RSS_TARGET_MIB },
+      },
+      {
+        contender: { name: 'tar -xzf + sync', notRun: peers.tar,
+          prepare: async () => { await rm(tarSyncOut, { recursive: true, force: true }); await mkdir(tarSyncOut, { recursive: true }); },
+          argv: () => ['sh', '-c', synced, tarSyncOut, ...layers] },
+        target: { maxRatio: 0.6, maxRssMiB: RSS_TARGET_MIB },
       },
     ],
     notes: () => 'signature check + plan + write + bootloader switch + receipt; MB/s counts unpacked rootfs bytes',

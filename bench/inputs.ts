@@ -26,6 +26,8 @@ export interface SizeInputs {
   archive: { v1: string; v2: string };
   image: { v1: BuiltImage; v2: BuiltImage };
   rauc: { content: string; cert: string; key: string; payloadBytes: number };
+  /** Content bytes of the files 1.1.0 changes or adds (set for --rootfs inputs; synthetic ones derive it from the plan). */
+  changedBytes?: number;
 }
 
 /** Parse "16M", "256M", "1G", "4G" into bytes. */
@@ -37,10 +39,10 @@ export function parseSize(label: string): number {
 }
 
 /** Generate (or reuse) the inputs for one size under `workdir`. */
-export async function prepareInputs(workdir: string, sizeLabel: string, seed: number, log: (s: string) => void): Promise<SizeInputs> {
+export async function prepareInputs(workdir: string, sizeLabel: string, seed: number, log: (s: string) => void, rootfs?: string): Promise<SizeInputs> {
   const dir = join(workdir, `inputs-${sizeLabel}`);
   const stamp = join(dir, 'inputs.json');
-  const key = { generator: GENERATOR_VERSION, seed, sizeLabel };
+  const key = { generator: GENERATOR_VERSION, seed, sizeLabel, ...(rootfs !== undefined ? { rootfs } : {}) };
   if (existsSync(stamp)) {
     const cached = JSON.parse(await readFile(stamp, 'utf8')) as { key: typeof key; inputs: SizeInputs };
     if (JSON.stringify(cached.key) === JSON.stringify(key)) {
@@ -50,7 +52,7 @@ export async function prepareInputs(workdir: string, sizeLabel: string, seed: nu
   }
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const inputs = await generate(dir, sizeLabel, seed, log);
+  const inputs = rootfs !== undefined ? await fromRootfs(dir, rootfs, seed, log) : await generate(dir, sizeLabel, seed, log);
   await writeFile(stamp, JSON.stringify({ key, inputs }, null, 2));
   return inputs;
 }
@@ -62,6 +64,39 @@ async function generate(dir: string, sizeLabel: string, seed: number, log: (s: s
   await writeEntries(rootfs.v1, seed, plan);
   await runChecked('cp', ['-a', rootfs.v1, rootfs.v2]);
   await applyUpdate(rootfs.v2, seed, planUpdate(seed, plan));
+  return imagesOf(dir, sizeLabel, rootfs, plannedBytes(plan), plan.length, log);
+}
+
+/**
+ * Inputs from a real tree (--rootfs): 1.0.0 is a copy of it, 1.1.0 rewrites every tenth
+ * regular file (seeded, same size), as a rebuild that updates some packages does. Top-level
+ * directories other than etc/ and opt/ all go into the base layer (bench/rootfs.ts LAYERS).
+ */
+async function fromRootfs(dir: string, tree: string, seed: number, log: (s: string) => void): Promise<SizeInputs> {
+  const rootfs = { v1: join(dir, 'rootfs-1.0.0'), v2: join(dir, 'rootfs-1.1.0') };
+  log(`inputs rootfs: copying ${tree}`);
+  await mkdir(rootfs.v1, { recursive: true });
+  await runChecked('cp', ['-a', `${tree}/.`, `${rootfs.v1}/`]);
+  await runChecked('cp', ['-a', rootfs.v1, rootfs.v2]);
+  const files = (await runChecked('find', ['.', '-type', 'f', '-printf', '%s %p\\n'], { cwd: rootfs.v2 })).stdout.split('\n').filter(Boolean).sort();
+  let total = 0;
+  let changed = 0;
+  for (const [i, line] of files.entries()) {
+    const size = Number(line.slice(0, line.indexOf(' ')));
+    total += size;
+    if ((i + seed) % 10 !== 0) continue;
+    changed += size;
+    // the same size, other bytes: a rebuilt file of a package update
+    const f = join(rootfs.v2, line.slice(line.indexOf(' ') + 1));
+    const data = await readFile(f);
+    for (let at = 0; at < data.length; at += 4096) data[at] = (data[at]! + 1) & 0xff;
+    await writeFile(f, data);
+  }
+  log(`inputs rootfs: ${files.length} files, ${(total / 2 ** 20).toFixed(0)} MiB; 1.1.0 rewrites ${(changed / 2 ** 20).toFixed(0)} MiB`);
+  return { ...(await imagesOf(dir, 'rootfs', rootfs, total, files.length, log)), changedBytes: changed };
+}
+
+async function imagesOf(dir: string, sizeLabel: string, rootfs: { v1: string; v2: string }, rootfsBytes: number, fileCount: number, log: (s: string) => void): Promise<SizeInputs> {
   const layout = join(dir, 'layout');
   const raucContent = join(dir, 'rauc-content');
   await mkdir(raucContent, { recursive: true });
@@ -74,8 +109,8 @@ async function generate(dir: string, sizeLabel: string, seed: number, log: (s: s
   await layoutToArchive(layout, '1.1.0', archive.v2);
   return {
     sizeLabel, dir, rootfs, layout, archive,
-    rootfsBytes: plannedBytes(plan),
-    fileCount: plan.length,
+    rootfsBytes,
+    fileCount,
     image: { v1, v2 },
     rauc: { content: raucContent, ...rauc },
   };

@@ -166,6 +166,13 @@ export function verifyComparison(ctx: OpsContext, stick: string | undefined, blo
     ferry: ferrySide(stick === undefined ? (steps.exportWhy ?? 'no stick') : steps.verifyWhy, 'ferry verify --media', () => steps.verifyArgv(stick as string)),
     peers: [
       {
+        // the hashing limit: OpenSSL's SHA-256 (SHA-NI where the CPU has it) over the same files, one after the other
+        contender: { name: 'openssl dgst -sha256 (same blobs)',
+          prepare: async () => { blobs = await treeFiles(blobDir); },
+          argv: () => ['openssl', 'dgst', '-sha256', ...blobs] },
+        target: { maxRatio: 1.2, maxRssMiB: RSS_TARGET_MIB },
+      },
+      {
         contender: { name: 'sha256sum (same blobs)', notRun: peers.sha256sum,
           prepare: async () => { blobs = await treeFiles(blobDir); },
           argv: () => ['sha256sum', ...blobs] },

@@ -5,13 +5,7 @@
  * until the bootloader switch the device can be cancelled or lose power and still
  * boot exactly what it booted before (the target then stays marked bad).
  */
-import type { Readable } from 'node:stream';
 import { FerryError, toFerryError } from '../errors.js';
-import { openMediaLayout } from '../media/source.js';
-import { CHUNK_INDEX_CAP, type ChunkIndex, chunksOf, parseChunkIndex } from '../oci/chunk-index.js';
-import { chunkVerifiedStream, readChunkVerified } from '../oci/chunk-reader.js';
-import { isRegistryMedia } from '../media/registry-media.js';
-import type { Descriptor } from '../oci/types.js';
 import { noProgress, type ProgressFn } from '../progress.js';
 import { type DeviceContext, type DeviceDeps, type DeviceOptions, type MediaVerifyResult, mediaVerifyRequest, lockDevice, openDevice, planInputs } from './context.js';
 import { faultingProgress, faultPoint } from './fault.js';
@@ -20,10 +14,10 @@ import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, sl
 import { settleDeadApply } from './interrupted.js';
 import { keepRevocation } from './revocation.js';
 import { type DeviceState, loadState, raiseTrustedTime, saveState } from './state.js';
-import type { OciLayout, ResolvedImage } from '../oci/layout.js';
-import type { ReuseWrite, Slot, SlotWriteResult } from './types.js';
+import type { Slot, SlotWriteResult } from './types.js';
+import { blobOpener, openPlannedImage, type PlannedImage } from './apply-image.js';
 import { planReuse } from './reuse.js';
-import { removeIndexFile, slotIndexPath, writeIndexFile } from './files/index-store.js';
+import { removeIndexFile, slotIndexPath, writeIndexFile, writeSlotLayers } from './files/index-store.js';
 
 /** What `ferry device apply` asks of the engine. */
 export interface ApplyOptions extends DeviceOptions {
@@ -83,7 +77,7 @@ export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise
     const { plan, skipped } = await choosePlan(run, verified);
     const slot = dev.slots[plan.target];
     try {
-      const image = await openPlannedImage(run, plan);
+      const image = await openPlannedImage(run.opts.mediaRoot, run.dev.config.policy.legacyMedia, plan);
       const { mode, reuse } = await planReuse({ stateDir: dev.config.stateDir, state, target: plan.target, slot, layout: image.layout, image: image.image, fileIndex: plan.update.image.fileIndex, hashAll: dev.config.policy.verifySlotBeforeReuse });
       plan.write = mode;
       if (reuse) image.reuse = reuse;
@@ -91,7 +85,7 @@ export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise
       await markTargetBad(run, plan);
       const written = await writeSlot(run, plan, slot, image);
       const bytesWritten = written.bytesWritten;
-      await recordInstall(run, plan, verified, written);
+      await recordInstall(run, plan, verified, written, image.image.config.rootfs.diff_ids);
       await switchBootloader(run, plan);
       const receipt = makeReceipt(run, 'success', plan, { bytesWritten, skipped });
       const delivery = await finish(run, receipt);
@@ -121,47 +115,6 @@ async function choosePlan(run: Run, verified: MediaVerifyResult): Promise<{ plan
   state.lastResult = { action: 'apply', result: 'nothing-to-do', at: run.clock().toISOString(), code: result.code, message: result.message };
   await finish(run, makeReceipt(run, 'nothing-to-do', undefined, { skipped: result.skipped, error: err }));
   throw err;
-}
-
-/**
- * The planned image on the stick, resolved before anything is touched: its manifest and
- * config (small, digest-checked before they are parsed), its chunk index (pinned by the
- * signed update; every layer must be covered, with its signed size), and how its blobs are read.
- */
-interface PlannedImage {
-  layout: OciLayout;
-  image: ResolvedImage;
-  /** undefined: legacy media without a chunk index (policy.legacyMedia "preverify"). */
-  chunks: ChunkIndex | undefined;
-  /** Set when the slot is written incrementally (reuse.ts). */
-  reuse?: ReuseWrite;
-}
-
-async function openPlannedImage(run: Run, plan: InstallPlan): Promise<PlannedImage> {
-  const layout = await openMediaLayout(run.opts.mediaRoot);
-  const image = await layout.resolveImage(plan.update.image.manifest, plan.update.image.platform, plan.update.image.ref);
-  const pinned = plan.update.image.chunkIndex;
-  if (pinned === undefined) {
-    if (run.dev.config.policy.legacyMedia !== 'preverify') {
-      throw new FerryError('CHUNK_INDEX_MISSING', `${plan.update.id} was exported by an older ferry: its signed update pins no chunk index, so its layers cannot be checked before they are unpacked; ask headquarters to re-export the stick (or set policy.legacyMedia to "preverify")`);
-    }
-    return { layout, image, chunks: undefined };
-  }
-  const chunks = parseChunkIndex(await layout.readJsonBlob(pinned, CHUNK_INDEX_CAP, `chunk index of ${plan.update.id}`), `chunk index of ${plan.update.id}`);
-  for (const [i, l] of image.manifest.layers.entries()) chunksOf(chunks, l, `layer ${i + 1}`);
-  return { layout, image, chunks };
-}
-
-/** How the slot reads a blob: chunk-verified for layers; small blobs (config, manifest: bootc copies them) digest-checked while streaming. */
-function blobOpener({ layout, chunks }: PlannedImage): (desc: Descriptor, what: string) => Readable {
-  if (chunks === undefined) return (desc, what) => layout.openBlob(desc, what);
-  return (desc, what) => {
-    if (!Object.hasOwn(chunks.blobs, desc.digest)) return layout.openBlob(desc, what);
-    const list = chunksOf(chunks, desc, what);
-    // a site registry streams the blob (no file range): the same chunk checks on the stream, unverified bytes never passed on
-    if (isRegistryMedia(layout.root)) return chunkVerifiedStream(layout.openBlob(desc, what), desc, list, chunks.chunkSize, what);
-    return readChunkVerified(() => layout.blobRange(desc.digest), desc, list, chunks.chunkSize, what);
-  };
 }
 
 async function confirmPlan(run: Run, plan: InstallPlan, skipped: SkipReason[], image: PlannedImage): Promise<void> {
@@ -235,12 +188,16 @@ async function writeSlot(run: Run, plan: InstallPlan, slot: Slot, planned: Plann
 }
 
 /** Step record: the target now holds the update, pending its first good boot; trust state only rises. */
-async function recordInstall(run: Run, plan: InstallPlan, verified: MediaVerifyResult, written: SlotWriteResult): Promise<void> {
+async function recordInstall(run: Run, plan: InstallPlan, verified: MediaVerifyResult, written: SlotWriteResult, diffIds: string[]): Promise<void> {
   faultPoint('before-record');
   const { state } = run;
-  // The file index goes down first, then the record that names the image it describes.
-  if (written.fileIndex) await writeIndexFile(slotIndexPath(run.dev.config.stateDir, plan.target), written.fileIndex);
+  // The file index (after the layers it was made from) goes down first, then the record that names the image it describes.
   const u = plan.update;
+  if (written.fileIndex) {
+    const file = slotIndexPath(run.dev.config.stateDir, plan.target);
+    await writeSlotLayers(file, { image: u.image.manifest.digest, diffIds });
+    await writeIndexFile(file, written.fileIndex);
+  }
   state.slots[plan.target] = {
     status: 'pending',
     updateId: u.id,

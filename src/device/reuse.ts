@@ -11,7 +11,7 @@ import { compareTree } from './drift.js';
 import { parentOf } from './extract/entry-path.js';
 import type { FileEntry, FileIndex } from './files/file-index.js';
 import { compileIgnores } from './files/glob.js';
-import { readIndexFile, readIndexStream, slotIndexPath } from './files/index-store.js';
+import { readIndexFile, readIndexStream, readSlotLayers, slotIndexPath } from './files/index-store.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
 import type { Descriptor } from '../oci/types.js';
 import { type DeviceState, loadState } from './state.js';
@@ -74,7 +74,6 @@ export async function planReuse(i: ReuseInputs): Promise<{ mode: WriteMode; reus
 
 async function decide(i: ReuseInputs): Promise<{ mode: WriteMode; reuse?: ReuseWrite }> {
   if (!i.slot.reuseProblem || !i.slot.openTree) return full(`${i.slot.type} slots are written in full`);
-  if (i.image.manifest.layers.length !== 1) return full(`the image has ${i.image.manifest.layers.length} layers (incremental writes need one)`);
   if (!i.fileIndex) return full('the update pins no file index (export --file-index)');
   const rec = i.state.slots[i.target];
   if (rec.imageDigest === undefined || rec.status === 'empty') return full(`slot ${i.target} holds no recorded image`);
@@ -95,7 +94,18 @@ async function decide(i: ReuseInputs): Promise<{ mode: WriteMode; reuse?: ReuseW
   }
   const problem = await i.slot.reuseProblem();
   if (problem !== undefined) return full(problem);
-  return diffPlan(old, next);
+  return diffPlan(old, next, await sharedLayers(i, old.image));
+}
+
+/** How many leading layers the new image shares (same diff_ids) with the image in the slot. */
+async function sharedLayers(i: ReuseInputs, oldImage: string): Promise<number> {
+  const had = await readSlotLayers(slotIndexPath(i.stateDir, i.target));
+  if (had?.image !== oldImage) return 0;
+  const now = i.image.config.rootfs.diff_ids;
+  let n = 0;
+  while (n < now.length && n < had.diffIds.length && now[n] === had.diffIds[n]) n++;
+  // The whole image unchanged: its top layer is still read, so the write has a stream to check against.
+  return Math.min(n, now.length - 1);
 }
 
 function hasAncestorIn(p: string, set: Set<string>): boolean {
@@ -104,9 +114,12 @@ function hasAncestorIn(p: string, set: Set<string>): boolean {
 }
 
 /** The unchanged paths and the removals between the slot's index and the new one. */
-function diffPlan(old: FileIndex, next: FileIndex): { mode: WriteMode; reuse?: ReuseWrite } {
+function diffPlan(old: FileIndex, next: FileIndex, skipLayers: number): { mode: WriteMode; reuse?: ReuseWrite } {
   const before = new Map(old.entries.map((e) => [e.path, e]));
+  const final = new Map(next.entries.map((e) => [e.path, e]));
   const unchanged = new Set<string>();
+  // Only paths the old index holds: every ancestor of those is a real directory in the slot (the walk never enters a symlink).
+  const replace: string[] = [];
   let changedBytes = 0;
   let totalBytes = 0;
   for (const e of next.entries) {
@@ -116,13 +129,16 @@ function diffPlan(old: FileIndex, next: FileIndex): { mode: WriteMode; reuse?: R
     // GNU tar adds a directory's new xattrs but never removes old ones: such a change needs a fresh tree.
     if (o && e.type === 'dir' && o.type === 'dir' && o.xattrs !== e.xattrs) return full(`the extended attributes of directory /${e.path} change`);
     if (o && e.type !== 'dir' && sameEntry(o, e)) unchanged.add(e.path);
-    else changedBytes += e.size;
+    else {
+      changedBytes += e.size;
+      if (o && o.type !== 'dir' && e.type !== 'dir') replace.push(e.path);
+    }
   }
   // What the new image lacks goes first; a removed directory takes its subtree with it.
   const gone = new Set(before.keys());
   const remove = [...gone].filter((p) => !hasAncestorIn(p, gone)).sort();
   return {
-    mode: { mode: 'incremental', reason: `${unchanged.size} of ${next.entries.length} entries unchanged`, changedBytes, totalBytes },
-    reuse: { unchanged, remove },
+    mode: { mode: 'incremental', reason: `${unchanged.size} of ${next.entries.length} entries unchanged${skipLayers > 0 ? `; ${skipLayers} shared ${skipLayers === 1 ? 'layer is' : 'layers are'} not read` : ''}`, changedBytes, totalBytes },
+    reuse: { unchanged, remove, final, index: next, skipLayers, replace },
   };
 }

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type { ProgressFn } from '../progress.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
 import type { Descriptor } from '../oci/types.js';
-import type { FileIndex } from './files/file-index.js';
+import type { FileEntry, FileIndex } from './files/file-index.js';
 
 export type SlotName = 'A' | 'B';
 export const SLOT_NAMES: readonly SlotName[] = ['A', 'B'];
@@ -47,6 +47,14 @@ export interface ReuseWrite {
   unchanged: Set<string>;
   /** Paths the new image lacks, removed (with their subtrees) before the layer is written. */
   remove: string[];
+  /** The new image's final tree by path (its signed file index): nothing outside it is written. */
+  final: Map<string, FileEntry>;
+  /** The new image's signed file index (recorded for the slot when layers are skipped). */
+  index: FileIndex;
+  /** Leading layers identical (same diff_ids) to those of the image in the slot: not read at all. */
+  skipLayers: number;
+  /** Non-directories of the slot's image (so below real directories only) written anew: unlinked before the first layer. */
+  replace: string[];
 }
 
 /** Bounds checked while a slot is written (LIMIT_EXCEEDED / NO_SPACE as soon as one is passed). */

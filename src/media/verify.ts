@@ -2,14 +2,17 @@
  * `ferry verify`: re-read every blob that any image on the media references
  * (index → manifests → config + layers), each blob once, and report EVERY missing or
  * damaged one rather than stopping at the first. Hashing reads 4 MiB chunks with the
- * next read in flight while the current one is hashed (to keep pace with sha256sum).
+ * next read in flight while the current one is hashed; the largest blob is hashed on the
+ * main thread and the others at the same time on a worker (blob-hash-worker.ts).
  */
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { FerryError, isFerryError } from '../errors.js';
 import { OciLayout } from '../oci/layout.js';
 import { Annotation, Caps, type Descriptor, MediaType, parseImageIndex, parseImageManifest } from '../oci/types.js';
 import type { ProgressFn } from '../progress.js';
 import { isHostileMedia, openRegular } from '../util/fsx.js';
+import { BlobHashWorker } from './blob-hash-worker.js';
 import { openMediaSource } from './source.js';
 
 /** One missing or damaged blob. */
@@ -64,6 +67,56 @@ export async function hashFile(file: string, onBytes?: (n: number) => void, rang
 }
 
 type Wanted = Map<string, { desc: Descriptor; refs: Set<string> }>;
+
+/** Blobs other than the largest must add up to this before a second core is worth a worker's start. */
+const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
+
+type Hasher = (file: string, onBytes: (n: number) => void, range: { start: number; size: number; under?: string }) => Promise<{ digest: string; size: number }>;
+
+function startWorker(): BlobHashWorker | undefined {
+  try {
+    return new BlobHashWorker();
+  } catch {
+    return undefined; // no worker here: every blob is hashed on the main thread
+  }
+}
+
+/** hashFile on the worker: the file is opened (and checked) here, the worker reads the descriptor. */
+function workerHasher(worker: BlobHashWorker): Hasher {
+  return async (file, onBytes, range) => {
+    const { fh } = await openRegular(file, 'blob', { media: true, ...(range.under !== undefined ? { under: range.under } : {}) });
+    try {
+      return await worker.hash(fh.fd, range.start, range.size, onBytes);
+    } finally {
+      await fh.close();
+    }
+  };
+}
+
+/** Check one blob; returns its problem, if any. */
+async function checkBlob(layout: OciLayout, desc: Descriptor, refs: string[], hash: Hasher, tick: (n: number, detail: string) => void): Promise<BlobProblem | undefined> {
+  // where the bytes sit: the blob file, or its byte range inside an archive
+  const where = await layout.blobRange(desc.digest);
+  if (where === undefined) {
+    tick(desc.size, desc.digest);
+    return { digest: desc.digest, kind: 'missing', message: `blob ${desc.digest} is missing`, refs };
+  }
+  if (where.size !== desc.size) {
+    tick(desc.size, desc.digest);
+    return { digest: desc.digest, kind: 'size-mismatch', message: `blob ${desc.digest} is ${where.size} bytes, expected ${desc.size}`, refs };
+  }
+  let hashed = 0;
+  try {
+    const h = await hash(where.file, (n) => ((hashed += n), tick(n, desc.digest)), where);
+    if (h.digest !== desc.digest) return { digest: desc.digest, kind: 'digest-mismatch', message: `blob ${desc.digest} has content hashing to ${h.digest}`, refs };
+    return undefined;
+  } catch (e) {
+    const p = problemOf(e, desc.digest, refs);
+    // a blob that failed half-way still counts in full: the last event reaches the total
+    tick(Math.max(0, desc.size - hashed), desc.digest);
+    return p;
+  }
+}
 
 function want(map: Wanted, desc: Descriptor, ref: string): void {
   const w = map.get(desc.digest);
@@ -123,7 +176,7 @@ async function collectBlobs(layout: OciLayout, problems: BlobProblem[]): Promise
  * archive written by ferry archive: its blobs are hashed as byte ranges of the tar, in place).
  * Never throws for damaged blobs: they are listed.
  */
-export async function verifyMediaBlobs(mediaRoot: string, opts: { progress?: ProgressFn } = {}): Promise<MediaBlobReport> {
+export async function verifyMediaBlobs(mediaRoot: string, opts: { progress?: ProgressFn; parallelMinBytes?: number } = {}): Promise<MediaBlobReport> {
   const layout = await (await openMediaSource(mediaRoot)).openLayout();
   const problems: BlobProblem[] = [];
   const { wanted, images, checked, bytes } = await collectBlobs(layout, problems);
@@ -139,32 +192,27 @@ export async function verifyMediaBlobs(mediaRoot: string, opts: { progress?: Pro
       progress({ step: 'verify', bytesDone: done, bytesTotal: total, detail });
     }
   };
-  let blobsChecked = checked;
-  for (const { desc, refs } of wanted.values()) {
-    const refList = [...refs];
-    // where the bytes sit: the blob file, or its byte range inside an archive
-    const where = await layout.blobRange(desc.digest);
-    blobsChecked++;
-    if (where === undefined) {
-      problems.push({ digest: desc.digest, kind: 'missing', message: `blob ${desc.digest} is missing`, refs: refList });
-      tick(desc.size, desc.digest);
-      continue;
+  // The largest blob is hashed here, the others beside it on a worker thread (two cores, two
+  // SHA-256 streams); problems are listed in the media's order whatever finishes first.
+  const order = [...wanted.values()].sort((x, y) => y.desc.size - x.desc.size);
+  const beside = order.slice(1).reduce((n, w) => n + w.desc.size, 0);
+  const worker = beside >= (opts.parallelMinBytes ?? PARALLEL_MIN_BYTES) && availableParallelism() > 1 ? startWorker() : undefined;
+  const found = new Map<string, BlobProblem>();
+  let next = 0;
+  const lane = async (hash: Hasher): Promise<void> => {
+    while (next < order.length) {
+      const w = order[next++]!;
+      const p = await checkBlob(layout, w.desc, [...w.refs], hash, tick);
+      if (p) found.set(w.desc.digest, p);
     }
-    if (where.size !== desc.size) {
-      problems.push({ digest: desc.digest, kind: 'size-mismatch', message: `blob ${desc.digest} is ${where.size} bytes, expected ${desc.size}`, refs: refList });
-      tick(desc.size, desc.digest);
-      continue;
-    }
-    let hashed = 0;
-    try {
-      const h = await hashFile(where.file, (n) => ((hashed += n), tick(n, desc.digest)), where);
-      if (h.digest !== desc.digest) problems.push({ digest: desc.digest, kind: 'digest-mismatch', message: `blob ${desc.digest} has content hashing to ${h.digest}`, refs: refList });
-    } catch (e) {
-      problems.push(problemOf(e, desc.digest, refList));
-      // a blob that failed half-way still counts in full: the last event reaches the total
-      tick(Math.max(0, desc.size - hashed), desc.digest);
-    }
+  };
+  try {
+    await Promise.all([lane(hashFile), ...(worker ? [lane(workerHasher(worker))] : [])]);
+  } finally {
+    await worker?.close();
   }
+  for (const digest of wanted.keys()) if (found.has(digest)) problems.push(found.get(digest)!);
+  const blobsChecked = checked + wanted.size;
   return { ok: problems.length === 0, images, blobsChecked, bytesChecked: bytes + total, problems };
 }
 

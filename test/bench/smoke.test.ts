@@ -19,7 +19,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-bench-smoke-'));
   const opts = parseBenchArgs(['--smoke', '--no-install', '--workdir', join(dir, 'work'), '--results', join(dir, 'results')], repoRoot());
   out = await runBench(opts, () => undefined);
-}, 300_000);
+}, 900_000);
 
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -43,7 +43,7 @@ describe('npm run bench -- --smoke', () => {
     expect(r.options).toMatchObject({ smoke: true, runs: 1, sizes: ['16M'] });
     expect(Number(r.machine['nproc'])).toBeGreaterThan(0);
     const ops = new Set(r.rows.map((row) => row.op));
-    for (const op of ['export (oci-archive → media)', 'incremental export 1.0.0 → 1.1.0', 'verify media', 'apply to dir slot', 'apply to block slot (ext4 on loop)', 'device apply, whole pipeline (dir slot)', 'signature verification (per manifest, openssl-made CMS)']) {
+    for (const op of ['export (oci-archive → media)', 'incremental export 1.0.0 → 1.1.0', 'verify media', 'apply to dir slot', 'apply to block slot (ext4 on loop)', 'device apply, whole pipeline (dir slot)', 'incremental apply 1.0.0 → 1.1.0', 'full apply, zstd layers', 'signature verification (per manifest, openssl-made CMS)']) {
       expect(ops).toContain(op);
     }
     for (const row of r.rows) {
@@ -56,8 +56,23 @@ describe('npm run bench -- --smoke', () => {
     const peer = (name: string) => out.result.rows.find((r) => r.peer.name.startsWith(name))?.peer.outcome;
     expect(peer('sha256sum')?.kind).toBe('measured');
     expect(peer('tar -xzf')?.kind).toBe('measured');
+    expect(peer('openssl dgst -sha256')?.kind).toBe('measured');
+    expect(peer('tar -xzf + sync')?.kind).toBe('measured');
     if (await hasTool('skopeo')) expect(peer('skopeo copy')?.kind).toBe('measured');
     if (await hasTool('umoci')) expect(peer('umoci unpack')?.kind).toBe('measured');
+  });
+
+  it('measures the incremental apply against a full one, each with the bytes found written on its slot', () => {
+    const row = out.result.rows.find((r) => r.op === 'incremental apply 1.0.0 → 1.1.0');
+    const [ferry, full] = [row?.ferry, row?.peer.outcome];
+    expect(ferry?.kind).toBe('measured');
+    expect(full?.kind).toBe('measured');
+    if (ferry?.kind !== 'measured' || full?.kind !== 'measured') return;
+    // the full write leaves every file new; the incremental one only what 1.1.0 changes
+    expect(full.bytesWritten).toBeGreaterThan(out.result.rows.find((r) => r.op === 'apply to dir slot')!.inputBytes * 0.9);
+    expect(ferry.bytesWritten).toBeGreaterThan(0);
+    expect(ferry.bytesWritten!).toBeLessThan(full.bytesWritten! / 3);
+    expect(row!.notes).toMatch(/bytes written to the slot: ferry .+x changed/);
   });
 
   it('never invents a number for rauc install, which cannot run here', () => {

@@ -60,6 +60,26 @@ describe('verifyMediaBlobs', () => {
     expect(byDigest[config2]).toMatchObject({ kind: 'size-mismatch' });
     expect(r.problems).toHaveLength(3);
   });
+
+  it('hashing blobs on a worker beside the main thread finds the same problems, in the same order, with progress to the total', async () => {
+    const { media, layers, config2 } = await twoImages('parallel');
+    const sequential = await verifyMediaBlobs(media, { parallelMinBytes: Number.MAX_SAFE_INTEGER });
+    const events: ProgressEvent[] = [];
+    const good = await verifyMediaBlobs(media, { parallelMinBytes: 0, progress: (e) => events.push(e) });
+    expect(good).toEqual(sequential);
+    expect(good.ok).toBe(true);
+    expect(events[events.length - 1]!.bytesDone).toBe(events[events.length - 1]!.bytesTotal);
+    // damage every kind of blob (the largest is hashed on the main thread, the others on the worker)
+    for (const d of [...layers, config2]) {
+      const fh = await fsp.open(blobFile(media, d), 'r+');
+      await fh.write(Buffer.from('!'), 0, 1, 100);
+      await fh.close();
+    }
+    const seq = await verifyMediaBlobs(media, { parallelMinBytes: Number.MAX_SAFE_INTEGER });
+    const par = await verifyMediaBlobs(media, { parallelMinBytes: 0 });
+    expect(par.problems.map((p) => [p.digest, p.kind])).toEqual([...layers, config2].map((d) => [d, 'digest-mismatch']).sort((a, b) => seq.problems.findIndex((p) => p.digest === a[0]) - seq.problems.findIndex((p) => p.digest === b[0])));
+    expect(par).toEqual(seq);
+  });
 });
 
 describe('ferry verify (CLI)', () => {

@@ -17,12 +17,13 @@ import { DigestComputer } from '../../oci/digest.js';
 import type { OciLayout } from '../../oci/layout.js';
 import { type Descriptor, layerCompression } from '../../oci/types.js';
 import type { ReuseWrite, SlotWriteRequest, SlotWriteResult } from '../types.js';
+import { entryLine, type FileEntry, type FileIndex } from '../files/file-index.js';
 import { FileIndexBuilder } from '../files/index-builder.js';
 import { ensureGnuTar, TarExtractor } from './gnu-tar.js';
 import { LayerGate } from './layer-gate.js';
 import { TarSanitizer } from './tar-sanitizer.js';
 import { UnpackBudget } from './unpack-budget.js';
-import { removeGone, ReuseGate } from './reuse-gate.js';
+import { removeGone, ReuseGate, settleSkipped } from './reuse-gate.js';
 
 const PROGRESS_EVERY = 4 * 1024 * 1024;
 
@@ -58,49 +59,109 @@ async function isEmptyRoot(root: string): Promise<boolean> {
  * compressed bytes read from the stick (total = config + layers).
  */
 export async function applyImageToDir(req: SlotWriteRequest & { root: string }): Promise<SlotWriteResult> {
-  const { layout, image, root, signal } = req;
+  const { image, root } = req;
   const st = await fsp.lstat(root).catch(() => undefined);
   if (!st?.isDirectory()) throw new FerryError('SLOT_WRITE_FAILED', `${root} is not a directory; create it or fix the slot's path`);
   await ensureGnuTar();
   const layers = image.manifest.layers;
-  const total = image.configDescriptor.size + layers.reduce((s, l) => s + l.size, 0);
-  let done = image.configDescriptor.size;
-  let lastReported = 0;
-  const report = (force: boolean): void => {
-    if (force || done - lastReported >= PROGRESS_EVERY) {
-      lastReported = done;
-      req.progress({ step: 'write', bytesDone: done, bytesTotal: total });
-    }
-  };
-  report(true);
-  let lowerEmpty = await isEmptyRoot(root);
-  let uncompressed = 0;
   const budget = new UnpackBudget(root, req.limits?.unpackedBytes, req.limits?.reserveBytes ?? 0);
   await budget.checkSpace(`writing ${root}`);
-  const open: Opener = req.openBlob ? (d, w) => req.openBlob!(d, w) : (d, w) => layout.openBlob(d, w);
-  const chunkVerified = req.openBlob !== undefined;
-  // The file index is recorded from the same stream that tar extracts (no second read).
-  const index = new FileIndexBuilder(image.manifestDescriptor.digest);
+  const w: LayerWriter = {
+    req, budget,
+    open: req.openBlob ? (d, wh) => req.openBlob!(d, wh) : (d, wh) => req.layout.openBlob(d, wh),
+    done: image.configDescriptor.size,
+    total: image.configDescriptor.size + layers.reduce((s, l) => s + l.size, 0),
+    lastReported: 0,
+  };
+  report(w, true);
   if (req.reuse) await removeGone(root, req.reuse);
+  const skip = req.reuse?.skipLayers ?? 0;
+  if (req.reuse && skip > 0) {
+    // Layers shared with the slot's image are not read: only those above them.
+    w.done += layers.slice(0, skip).reduce((s, l) => s + l.size, 0);
+    const passed = new Set<string>();
+    const upper = await writeLayers(w, skip, passed);
+    const missing = settleSkipped(root, req.reuse, passed);
+    if (missing.length === 0) {
+      if (upper.index) checkAgainstSigned(upper.index, req.reuse.final);
+      return result(w, upper, req.reuse.index, true);
+    }
+    // Something of the final tree lives in a shared layer (the slot's old upper layers hid
+    // or changed it): read every layer, in order, as a single-pass incremental write would.
+    w.total += layers.reduce((s, l) => s + l.size, 0);
+    w.budget = new UnpackBudget(root, req.limits?.unpackedBytes, req.limits?.reserveBytes ?? 0);
+    const again = await writeLayers(w, 0);
+    return result(w, { bytes: upper.bytes + again.bytes, passed: upper.passed + again.passed }, again.index, true);
+  }
+  const all = await writeLayers(w, 0);
+  return result(w, all, all.index, req.reuse !== undefined);
+}
+
+/** One slot write in progress: where blobs come from, what bounds it, and its progress. */
+interface LayerWriter {
+  req: SlotWriteRequest & { root: string };
+  open: Opener;
+  budget: UnpackBudget;
+  done: number;
+  total: number;
+  lastReported: number;
+}
+
+function report(w: LayerWriter, force: boolean): void {
+  if (force || w.done - w.lastReported >= PROGRESS_EVERY) {
+    w.lastReported = w.done;
+    w.req.progress({ step: 'write', bytesDone: Math.min(w.done, w.total), bytesTotal: w.total });
+  }
+}
+
+/** Write layers `from`.. in order; the file index is recorded from the same stream that tar extracts (no second read). */
+async function writeLayers(w: LayerWriter, from: number, passedPaths?: Set<string>): Promise<{ bytes: number; passed: number; index: FileIndex | undefined }> {
+  const { req } = w;
+  const layers = req.image.manifest.layers;
+  const index = new FileIndexBuilder(req.image.manifestDescriptor.digest);
+  let lowerEmpty = await isEmptyRoot(req.root);
+  let bytes = 0;
   let passed = 0;
-  for (const [i, desc] of layers.entries()) {
-    if (signal?.aborted) throw cancelled(`writing ${root}`);
+  for (let i = from; i < layers.length; i++) {
+    const desc = layers[i]!;
+    if (req.signal?.aborted) throw cancelled(`writing ${req.root}`);
     const what = `layer ${i + 1}/${layers.length} (${desc.digest.slice(0, 19)})`;
     index.beginLayer();
-    const r = await applyLayer({ layout, open, budget, chunkVerified, index, ...(req.reuse ? { reuse: req.reuse } : {}) }, desc, image.config.rootfs.diff_ids[i]!, root, what, lowerEmpty, signal, (n) => {
-      done += n;
-      report(false);
+    const io: LayerIo = { layout: req.layout, open: w.open, budget: w.budget, chunkVerified: req.openBlob !== undefined, index, ...(req.reuse ? { reuse: req.reuse } : {}), ...(passedPaths ? { passedPaths } : {}) };
+    const r = await applyLayer(io, desc, req.image.config.rootfs.diff_ids[i]!, req.root, what, lowerEmpty, req.signal, (n) => {
+      w.done += n;
+      report(w, false);
     });
-    uncompressed += r.bytes;
+    bytes += r.bytes;
     passed += r.passed;
     index.endLayer();
     lowerEmpty = false;
-    report(true);
+    report(w, true);
   }
-  const fileIndex = index.finish();
-  // An incremental write reports the file content it wrote; a full one the whole layer stream.
-  const bytesWritten = req.reuse ? passed : uncompressed;
-  return { bytesRead: done, bytesWritten, details: { layers: layers.length, ...(req.reuse ? { incremental: true } : {}) }, ...(fileIndex ? { fileIndex } : {}) };
+  return { bytes, passed, index: index.finish() };
+}
+
+/** An incremental write reports the file content it wrote; a full one the whole layer stream. */
+function result(w: LayerWriter, r: { bytes: number; passed: number }, fileIndex: FileIndex | undefined, incremental: boolean): SlotWriteResult {
+  return {
+    bytesRead: w.done,
+    bytesWritten: incremental ? r.passed : r.bytes,
+    details: { layers: w.req.image.manifest.layers.length, ...(incremental ? { incremental: true } : {}) },
+    ...(fileIndex ? { fileIndex } : {}),
+  };
+}
+
+/**
+ * The layers read above the skipped ones must agree with the signed index that is recorded
+ * for the slot in their place: every entry they leave in the final tree, exactly.
+ */
+function checkAgainstSigned(seen: FileIndex, final: ReadonlyMap<string, FileEntry>): void {
+  for (const e of seen.entries) {
+    const want = final.get(e.path);
+    if (want === undefined || entryLine(want) !== entryLine(e)) {
+      throw new FerryError('CORRUPT_FILE_INDEX', `the signed file index does not describe the image's layers (${JSON.stringify(e.path.slice(0, 80))} differs); re-export the media with --file-index`);
+    }
+  }
 }
 
 /**
@@ -135,6 +196,8 @@ interface LayerIo {
   index: FileIndexBuilder;
   /** An incremental write: what stays in place. */
   reuse?: ReuseWrite;
+  /** Collects the paths the reuse gate let through. */
+  passedPaths?: Set<string>;
 }
 
 /** Apply one layer; returns its uncompressed size and the file bytes written. On any failure the tar child is killed before the error is thrown. */
@@ -142,7 +205,7 @@ async function applyLayer(io: LayerIo, desc: Descriptor, diffId: string, root: s
   const compression = layerCompression(desc.mediaType);
   const tar = new TarExtractor(root, what);
   const gate = new LayerGate(root, what, lowerEmpty);
-  const reuseGate = io.reuse ? new ReuseGate(gate, io.reuse, what) : undefined;
+  const reuseGate = io.reuse ? new ReuseGate(gate, io.reuse, what, io.passedPaths) : undefined;
   const sanitizer = new TarSanitizer(what, reuseGate ?? gate, tar, io.index);
   const diff = new DigestComputer();
   try {

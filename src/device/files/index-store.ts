@@ -13,7 +13,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { FerryError } from '../../errors.js';
-import { fsyncDir, syncRenamed, tempNameFor } from '../../util/fsx.js';
+import { fsyncDir, readFileCapped, syncRenamed, tempNameFor, writeFileAtomic } from '../../util/fsx.js';
 import type { SlotName } from '../types.js';
 import { entryLine, type FileEntry, type FileIndex, FILE_INDEX_MAX_LINE, INDEX_END_LINE, indexHeaderLine, IndexLineParser } from './file-index.js';
 
@@ -58,10 +58,45 @@ export async function writeIndexFile(file: string, index: FileIndex): Promise<nu
   }
 }
 
-/** Remove a slot's index (the slot is about to be rewritten); a missing one is fine. */
+/** Remove a slot's index and its layer list (the slot is about to be rewritten); missing ones are fine. */
 export async function removeIndexFile(file: string): Promise<void> {
   await fsp.rm(file, { force: true });
+  await fsp.rm(layersPathFor(file), { force: true });
   await fsyncDir(path.dirname(file)).catch(() => undefined);
+}
+
+/**
+ * The layers (diff_ids, in order) of the image a slot holds, kept next to its index: an
+ * incremental write needs not read the layers it shares with that image (device/reuse.ts).
+ */
+export interface SlotLayers {
+  image: string;
+  diffIds: string[];
+}
+
+const LAYERS_CAP = 64 * 1024;
+
+function layersPathFor(indexFile: string): string {
+  return indexFile.replace(/\.json\.gz$/, '.layers.json');
+}
+
+/** Record the layers of the image a slot holds (atomically; written before the index itself). */
+export async function writeSlotLayers(indexFile: string, layers: SlotLayers): Promise<void> {
+  await fsp.mkdir(path.dirname(indexFile), { recursive: true });
+  await writeFileAtomic(layersPathFor(indexFile), `${JSON.stringify(layers)}\n`);
+}
+
+/** The recorded layers of a slot's image; undefined when missing or malformed (then no layer is skipped). */
+export async function readSlotLayers(indexFile: string): Promise<SlotLayers | undefined> {
+  const raw = await readFileCapped(layersPathFor(indexFile), LAYERS_CAP, 'slot layer list').catch(() => undefined);
+  if (raw === undefined) return undefined;
+  try {
+    const v = JSON.parse(raw.toString('utf8')) as Partial<SlotLayers>;
+    const ok = typeof v.image === 'string' && Array.isArray(v.diffIds) && v.diffIds.every((d) => typeof d === 'string' && /^sha256:[0-9a-f]{64}$/.test(d));
+    return ok ? { image: v.image!, diffIds: v.diffIds! } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -6,6 +6,7 @@
  * the directories still to visit and one batch.
  */
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { FerryError } from '../../errors.js';
@@ -38,38 +39,54 @@ export function displayPath(p: string): string {
   return `/${Buffer.from(p, 'latin1').toString('utf8')}`;
 }
 
-const BATCH = 256;
+/** Entries per getfattr run: each run costs a process start (100 ms on a busy device); a batch's arguments stay below ARG_MAX. */
+const BATCH = 8192;
+const BATCH_ARG_BYTES = 768 * 1024;
 
-/** Walk `root`, yielding every entry not ignored (the root itself first, as ""). */
+/**
+ * Walk `root`, yielding every entry not ignored (the root itself first, as ""). The getfattr
+ * run of one batch overlaps the lstat walk of the next; memory holds at most two batches.
+ */
 export async function* walkTree(root: string, ignore: IgnoreMatcher): AsyncGenerator<Observed> {
   const rootSt = await fsp.lstat(root, { bigint: true });
   const stack: string[] = [''];
   let batch: Array<{ path: string; st: BigIntStats }> = [];
+  let argBytes = 0;
+  let pending: Promise<Observed[]> | undefined;
   let first = true;
   while (stack.length > 0) {
     const dir = stack.pop()!;
     const names = first ? [''] : await fsp.readdir(fsPath(root, dir), { encoding: 'buffer' });
     for (const name of names) {
       const p = first ? '' : dir === '' ? (name as Buffer).toString('latin1') : `${dir}/${(name as Buffer).toString('latin1')}`;
-      const st = first ? rootSt : await fsp.lstat(fsPath(root, p), { bigint: true });
+      // synchronous: metadata is cached and a thread-pool round trip per entry costs more than the call
+      const st = first ? rootSt : fs.lstatSync(fsPath(root, p), { bigint: true });
       const shown = displayPath(p);
-      if (!ignore.ignores(shown)) batch.push({ path: p, st });
+      if (!ignore.ignores(shown)) {
+        batch.push({ path: p, st });
+        argBytes += root.length + p.length + 2;
+      }
       // Other file systems mounted inside the slot (proc, a data partition) are not part of it.
       if (st.isDirectory() && st.dev === rootSt.dev && !ignore.prunes(shown)) stack.push(p);
-      if (batch.length >= BATCH) {
-        yield* withXattrs(root, batch);
+      if (batch.length >= BATCH || argBytes >= BATCH_ARG_BYTES) {
+        const next = withXattrs(root, batch);
+        next.catch(() => undefined); // awaited below, after the previous batch
+        if (pending) yield* await pending;
+        pending = next;
         batch = [];
+        argBytes = 0;
       }
     }
     first = false;
   }
-  yield* withXattrs(root, batch);
+  if (pending) yield* await pending;
+  yield* await withXattrs(root, batch);
 }
 
-async function* withXattrs(root: string, batch: Array<{ path: string; st: BigIntStats }>): AsyncGenerator<Observed> {
-  if (batch.length === 0) return;
+async function withXattrs(root: string, batch: Array<{ path: string; st: BigIntStats }>): Promise<Observed[]> {
+  if (batch.length === 0) return [];
   const digests = await readXattrs(root, batch.map((b) => b.path));
-  for (const b of batch) yield { path: b.path, st: b.st, type: typeOfStat(b.st), xattrs: digests.get(b.path) ?? (isUtf8(b.path) ? undefined : null) };
+  return batch.map((b) => ({ path: b.path, st: b.st, type: typeOfStat(b.st), xattrs: digests.get(b.path) ?? (isUtf8(b.path) ? undefined : null) }));
 }
 
 function isUtf8(p: string): boolean {

@@ -3,6 +3,7 @@
  * chroot-style kiosks, tests). The directory itself is kept (it may be a mount
  * point); its contents are removed before the image is extracted into it.
  */
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../../errors.js';
@@ -76,7 +77,8 @@ export async function occupiedBytes(dir: string, dev: number, maxEntries: number
       for (const name of await fsp.readdir(d, { encoding: 'buffer' })) {
         if (++seen > maxEntries) return undefined;
         const full = Buffer.concat([d, Buffer.from('/'), name]);
-        const st = await fsp.lstat(full);
+        // synchronous: a thread-pool round trip per entry costs more than the call (seconds for a big slot on a busy device)
+        const st = fs.lstatSync(full);
         if (st.dev !== dev) continue;
         const bytes = st.blocks * 512;
         if (st.isDirectory()) {

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { PRE_HASHED, type PreHashed } from '../../oci/blob-store.js';
 import { ChunkHasher } from '../../oci/chunk-index.js';
+import { DigestVerifier } from '../../oci/digest.js';
 import type { SourceImage } from '../../oci/source.js';
 
 /** Room each stick's branch has before the read waits for it. */
@@ -86,7 +87,9 @@ export class SharedReads {
 
 /** Copy `src` into every branch, hashing it once; wait for the slowest; a closed branch is dropped; no branch left ends the read. */
 function pump(src: Readable, branches: PassThrough[], settle: Blob['settle']): void {
-  const whole = createHash('sha256');
+  // a source that checks its own digest (a layout's openBlob) ends only when it matched: no second whole hash
+  const checked = src instanceof DigestVerifier && src.expectedSize >= 0 ? src : undefined;
+  const whole = checked ? undefined : createHash('sha256');
   const chunks = new ChunkHasher();
   let size = 0;
   const live = new Set(branches);
@@ -104,7 +107,7 @@ function pump(src: Readable, branches: PassThrough[], settle: Blob['settle']): v
     });
   }
   src.on('data', (chunk: Buffer) => {
-    whole.update(chunk);
+    whole?.update(chunk);
     chunks.update(chunk);
     size += chunk.length;
     const full = new Set<PassThrough>();
@@ -113,7 +116,7 @@ function pump(src: Readable, branches: PassThrough[], settle: Blob['settle']): v
     if (full.size > 0) src.pause();
   });
   src.on('end', () => {
-    settle.resolve({ digest: `sha256:${whole.digest('hex')}`, size, chunks: chunks.finish() });
+    settle.resolve({ digest: whole ? `sha256:${whole.digest('hex')}` : checked!.expectedDigest, size, chunks: chunks.finish() });
     for (const b of live) b.end();
   });
   src.on('error', (e) => {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -7,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { SharedReads } from '../../../src/media/campaign/shared-reads.js';
 import { LayoutWriter, PRE_HASHED } from '../../../src/oci/blob-store.js';
+import { DigestVerifier } from '../../../src/oci/digest.js';
 
 const CHUNK = 64 * 1024;
 const CHUNKS = 256; // 16 MiB
@@ -112,6 +114,26 @@ describe('one hash for all sticks', () => {
       }
     } finally {
       for (const d of dirs) await fsp.rm(d, { recursive: true, force: true });
+    }
+  });
+
+  it('takes the digest of a source that checks its own (a layout blob), and fails with the source when it lies', async () => {
+    const data = Buffer.alloc(300_000, 9);
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ferry-shared-checked-'));
+    try {
+      const w = await LayoutWriter.create(dir);
+      const good = { mediaType: 'x', digest: sha(data), size: data.length };
+      const honest = new SharedReads([0]);
+      const b = honest.open(0, 0, () => Readable.from([data]).pipe(new DigestVerifier(good.digest, good.size)));
+      expect((await w.writeBlob(good, () => b)).written).toBe(true);
+      expect(await (b as unknown as { [PRE_HASHED]: Promise<{ digest: string; size: number }> })[PRE_HASHED]).toMatchObject({ digest: good.digest, size: data.length });
+      // a source whose bytes do not match what it claims never ends: its error reaches the stick
+      const lie = { mediaType: 'x', digest: sha(Buffer.from('claimed')), size: data.length };
+      const liar = new SharedReads([0]);
+      await expect(w.writeBlob(lie, () => liar.open(0, 0, () => Readable.from([data]).pipe(new DigestVerifier(lie.digest, lie.size))))).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+      expect(fs.existsSync(w.blobPath(lie.digest))).toBe(false);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,0 +1,56 @@
+/**
+ * The image an apply writes, resolved on the stick before anything is touched, and how
+ * the slot reads its blobs (chunk-verified where the signed update pins a chunk index).
+ */
+import type { Readable } from 'node:stream';
+import { FerryError } from '../errors.js';
+import { openMediaLayout } from '../media/source.js';
+import { isRegistryMedia } from '../media/registry-media.js';
+import { CHUNK_INDEX_CAP, type ChunkIndex, chunksOf, parseChunkIndex } from '../oci/chunk-index.js';
+import { chunkVerifiedStream, readChunkVerified } from '../oci/chunk-reader.js';
+import type { OciLayout, ResolvedImage } from '../oci/layout.js';
+import type { Descriptor } from '../oci/types.js';
+import type { InstallPlan } from './plan.js';
+import type { ReuseWrite } from './types.js';
+
+/**
+ * The planned image on the stick, resolved before anything is touched: its manifest and
+ * config (small, digest-checked before they are parsed), its chunk index (pinned by the
+ * signed update; every layer must be covered, with its signed size), and how its blobs are read.
+ */
+export interface PlannedImage {
+  layout: OciLayout;
+  image: ResolvedImage;
+  /** undefined: legacy media without a chunk index (policy.legacyMedia "preverify"). */
+  chunks: ChunkIndex | undefined;
+  /** Set when the slot is written incrementally (reuse.ts). */
+  reuse?: ReuseWrite;
+}
+
+export async function openPlannedImage(mediaRoot: string, legacyMedia: string, plan: InstallPlan): Promise<PlannedImage> {
+  const layout = await openMediaLayout(mediaRoot);
+  const image = await layout.resolveImage(plan.update.image.manifest, plan.update.image.platform, plan.update.image.ref);
+  const pinned = plan.update.image.chunkIndex;
+  if (pinned === undefined) {
+    if (legacyMedia !== 'preverify') {
+      throw new FerryError('CHUNK_INDEX_MISSING', `${plan.update.id} was exported by an older ferry: its signed update pins no chunk index, so its layers cannot be checked before they are unpacked; ask headquarters to re-export the stick (or set policy.legacyMedia to "preverify")`);
+    }
+    return { layout, image, chunks: undefined };
+  }
+  const chunks = parseChunkIndex(await layout.readJsonBlob(pinned, CHUNK_INDEX_CAP, `chunk index of ${plan.update.id}`), `chunk index of ${plan.update.id}`);
+  for (const [i, l] of image.manifest.layers.entries()) chunksOf(chunks, l, `layer ${i + 1}`);
+  return { layout, image, chunks };
+}
+
+/** How the slot reads a blob: chunk-verified for layers; small blobs (config, manifest: bootc copies them) digest-checked while streaming. */
+export function blobOpener({ layout, chunks }: PlannedImage): (desc: Descriptor, what: string) => Readable {
+  if (chunks === undefined) return (desc, what) => layout.openBlob(desc, what);
+  return (desc, what) => {
+    if (!Object.hasOwn(chunks.blobs, desc.digest)) return layout.openBlob(desc, what);
+    const list = chunksOf(chunks, desc, what);
+    // a site registry streams the blob (no file range): the same chunk checks on the stream, unverified bytes never passed on
+    if (isRegistryMedia(layout.root)) return chunkVerifiedStream(layout.openBlob(desc, what), desc, list, chunks.chunkSize, what);
+    return readChunkVerified(() => layout.blobRange(desc.digest), desc, list, chunks.chunkSize, what);
+  };
+}
+
