@@ -65,6 +65,8 @@ else
   rm -rf "$BASE" && mkdir -p "$BASE"
   bash "$HERE/build-base.sh" "$BASE" "$FLAVOUR" "$deb" "$KREL" "$FERRY_BIN"
   touch "$BASE/done"
+  # every change of an input makes a new base (~270 MB): keep this one and the one before it
+  ls -dt "$CACHE"/base-"$FLAVOUR"-* | tail -n +3 | xargs -r rm -rf
 fi
 cp --sparse=always "$BASE/disk.img" "$OUT/disk.img"
 cp --sparse=always "$BASE/stick.img" "$OUT/stick.img"
