@@ -195,6 +195,9 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   const layerOpts = { ...opts, needChunks: req.chunkIndex !== false };
   // a layer that repeats an earlier one (same digest) waits for it, then finds it on the stick
   const sameBlob = new Map<string, Promise<unknown>>();
+  // HQ's chunk cache is written beside the copy, not before the next layer: its fsync would
+  // otherwise wait behind the sync of the blob just copied (awaited before index.json below)
+  const caching: Promise<void>[] = [];
   const written = await mapBounded(src.layers, src.concurrency ?? 1, async (layer, i) => {
     const key = layer.descriptor?.digest;
     const before = key !== undefined ? sameBlob.get(key) : undefined;
@@ -202,7 +205,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
       await before?.catch(() => undefined);
       const w = await writeLayer(store.layout, layer, actions[i]!, withProgress(layerOpts, track.blob(i + 1, layer.sizeHint, layer.what)));
       track.finish(layer.sizeHint, i + 1, layer.what);
-      await store.layout.facts.persist(w.descriptor); // into HQ's chunk cache, for the next export onto this stick
+      caching.push(store.layout.facts.persist(w.descriptor)); // into HQ's chunk cache, for the next export onto this stick
       return w;
     })();
     if (key !== undefined) sameBlob.set(key, run);
@@ -239,6 +242,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   const unchanged = existing !== undefined && existing.digest === entry.digest && existing.size === entry.size && !req.replace;
   if (existing && !unchanged && existing.digest !== entry.digest && !req.replace) throw versionExists(ref, existing, entry.digest);
   await store.layout.flush(); // every blob synced and named before anything names the image
+  await Promise.all(caching); // (never rejects: a cache that cannot be written costs a re-read next time)
   if (existing && req.replace) await removeSignedUpdate(req.mediaRoot, ref);
   // the run's blobs count as committed in the same step as index.json names them: a Ctrl-C
   // handler (cli/cancel.ts) that runs right after the rename must not remove them
