@@ -5,7 +5,8 @@
  * of zstd layers (`export --compress zstd`) against the same image with gzip layers.
  * Bytes written are measured on the slot, not taken from ferry: a regular file counts
  * when its inode is new (tar replaces a file by unlinking it) or its change time moved
- * while it has one link (a re-made hardlink only touches its target's link count).
+ * while it has one link (a re-made hardlink only touches its target's link count); an inode
+ * counts once, however many links it has.
  */
 import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,16 +39,20 @@ async function stamps(dir: string, rel = '', out: FileStamps = new Map()): Promi
   return out;
 }
 
-/** Content bytes of the files written into `dir` since `before` was taken. */
-async function bytesWrittenSince(dir: string, before: FileStamps, rel = ''): Promise<number> {
+/** Content bytes of the files written into `dir` since `before` was taken (each inode once: hardlinks share their blocks). */
+async function bytesWrittenSince(dir: string, before: FileStamps, rel = '', counted = new Set<bigint>()): Promise<number> {
   let total = 0;
   for (const e of await readdir(join(dir, rel), { withFileTypes: true }).catch(() => [])) {
     const p = rel === '' ? e.name : `${rel}/${e.name}`;
-    if (e.isDirectory()) total += await bytesWrittenSince(dir, before, p);
+    if (e.isDirectory()) total += await bytesWrittenSince(dir, before, p, counted);
     else if (e.isFile()) {
       const st = await lstat(join(dir, p), { bigint: true });
       const was = before.get(p);
-      if (!was || was.ino !== st.ino || (st.nlink === 1n && st.ctimeNs !== was.ctimeNs)) total += Number(st.size);
+      if (counted.has(st.ino)) continue;
+      if (!was || was.ino !== st.ino || (st.nlink === 1n && st.ctimeNs !== was.ctimeNs)) {
+        counted.add(st.ino);
+        total += Number(st.size);
+      }
     }
   }
   return total;

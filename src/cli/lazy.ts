@@ -33,6 +33,8 @@ export function commandName(args: readonly string[]): string | undefined {
 /** The tree for `args`: only the named command where it has an entry, else the whole tree. */
 export async function programFor(args: readonly string[]): Promise<Command> {
   const name = commandName(args);
+  // `ferry --version` needs no command at all
+  if (name === undefined && (args.includes('--version') || args.includes('-V')) && !args.includes('--help') && !args.includes('-h')) return programShell();
   const load = name !== undefined && Object.hasOwn(LAZY_COMMANDS, name) ? LAZY_COMMANDS[name] : undefined;
   if (load === undefined) return (await import('./program.js')).buildProgram();
   const program = programShell();

@@ -28,9 +28,12 @@ describe('the one-command tree', () => {
     }
   });
 
-  it('builds the whole tree for help, --version and unknown words', async () => {
+  it('builds the whole tree for help and unknown words, and none for --version', async () => {
     const all = buildProgram().commands.length;
-    for (const args of [[], ['--help'], ['--version'], ['nosuch', 'x'], ['constructor']]) expect((await programFor(args)).commands, args.join(' ')).toHaveLength(all);
+    for (const args of [[], ['--help'], ['--version', '--help'], ['nosuch', 'x'], ['constructor']]) expect((await programFor(args)).commands, args.join(' ')).toHaveLength(all);
+    // --version alone loads no command, and still answers
+    expect((await programFor(['--version'])).commands).toHaveLength(0);
+    expect((await programFor(['-V'])).version()).toBe(buildProgram().version());
     expect(commandName(['--json', 'device', 'apply'])).toBe('device');
   });
 });
