@@ -63,6 +63,8 @@ export function settleInterrupted(state: DeviceState, who: DeviceIdentity, now: 
 export async function settleDeadApply(dev: DeviceContext, state: DeviceState, now: Date): Promise<void> {
   if (!state.inProgress) return;
   const boot = await dev.bootloader.getState().catch(() => undefined);
-  const switched = (p: InProgress) => boot !== undefined && bootsNext(boot, p.targetSlot);
+  // running from the target proves the switch too (it was marked bad before its first byte,
+  // so nothing but the switch boots it), also once its trial boot has used up its tries
+  const switched = (p: InProgress) => dev.booted === p.targetSlot || (boot !== undefined && bootsNext(boot, p.targetSlot));
   if (settleInterrupted(state, dev.config, now, switched)) await saveState(dev.config.stateDir, state);
 }
