@@ -20,7 +20,9 @@ import type { ReceiptDelivery } from './receipts.js';
 
 export { applyUpdate as apply, type ApplyOptions, type ApplyResult } from './apply.js';
 export { bootCheck, bootCheckError, type BootCheckOptions, type BootCheckResult } from './boot-check.js';
-export { DEFAULT_CONFIG_FILE } from './config.js';
+export { BOOTLOADER_TYPES } from './bootloaders/registry.js';
+export { DEFAULT_CONFIG_FILE, loadDeviceConfig } from './config.js';
+export { mediaRegistryOptions } from './media-config.js';
 export type { DeviceDeps, DeviceOptions } from './context.js';
 export { deviceDeps } from './deps.js';
 export { type WriteMode, writeModeFor } from './reuse.js';
