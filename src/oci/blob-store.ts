@@ -38,7 +38,6 @@ function progressTally(progress: ProgressFn | undefined, total: number, detail: 
   };
 }
 
-/** Feeds every byte that passes to a ChunkHasher (the chunk index is computed in the same read as the copy). */
 /** Passes at most `cap` bytes (SIZE_MISMATCH beyond): a stream that is not hashed here still cannot fill the stick. */
 class SizeCap extends Transform {
   private seen = 0;
@@ -62,6 +61,7 @@ class SizeCap extends Transform {
   }
 }
 
+/** Feeds every byte that passes to a ChunkHasher (the chunk index is computed in the same read as the copy). */
 class ChunkTap extends Transform {
   constructor(readonly hasher: ChunkHasher) {
     super({ highWaterMark: CHUNK });
@@ -154,6 +154,11 @@ export class LayoutWriter {
     return (await removeStaleTemps(this.root)) + (await removeStaleTemps(path.join(this.root, 'blobs', 'sha256')));
   }
 
+  /** A fresh temp name beside the blobs (removed as stale by the next run if this one dies). */
+  private blobTemp(): string {
+    return tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
+  }
+
   /** Final path of a blob. */
   blobPath(digest: string): string {
     return path.join(this.root, blobRel(digest));
@@ -215,7 +220,7 @@ export class LayoutWriter {
   private async streamToTemp(src: Readable, stages: Transform[], what: string, progress?: ProgressFn, total?: number): Promise<{ tmp: string; digest: string; size: number; chunks: string[] }>;
   private async streamToTemp(src: Readable, stages: Transform[], what: string, progress: ProgressFn | undefined, total: number, hashOutput: false): Promise<{ tmp: string; chunks: string[] }>;
   private async streamToTemp(src: Readable, stages: Transform[], what: string, progress?: ProgressFn, total = 0, hashOutput = true): Promise<{ tmp: string; digest?: string; size?: number; chunks: string[] }> {
-    const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
+    const tmp = this.blobTemp();
     // a known-digest write is already checked by the DigestVerifier among `stages`: no second hash
     const hash = hashOutput ? new DigestComputer() : undefined;
     const tally = progressTally(progress, total, what);
@@ -263,7 +268,7 @@ export class LayoutWriter {
 
   /** Write a PRE_HASHED stream to a temp file (at most `desc.size` bytes), then check the shared hash against `desc`. */
   private async preHashedToTemp(src: Readable, pre: Promise<PreHashed>, desc: Descriptor, what: string, progress?: ProgressFn): Promise<{ tmp: string; chunks: string[] }> {
-    const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
+    const tmp = this.blobTemp();
     const tally = progressTally(progress, desc.size, what);
     try {
       await pipeline([src, new SizeCap(desc.size, what, tally), createWriteStream(tmp, { flags: 'wx', flush: true, highWaterMark: CHUNK })]);
@@ -295,8 +300,8 @@ export class LayoutWriter {
   private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>, wholeOnWorker = true): Promise<BlobWrite> {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
-    const tmp = tempNameFor(path.join(this.root, 'blobs', 'sha256', 'blob'));
-    // chunk digests and the whole-blob digest on a second core (and the gzip scan for the unpacked size)
+    const tmp = this.blobTemp();
+    // chunk digests (and the gzip scan for the unpacked size) on a second core; the whole-blob digest there too unless `wholeOnWorker` is false
     const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, 6, opts.scanGzip ?? false, wholeOnWorker);
     let chunks: string[];
     try {
