@@ -3,7 +3,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSmallFileSync } from '../../src/util/read-sync.js';
+import { listMediaDirSync, readSmallFileSync } from '../../src/util/read-sync.js';
 
 let dir: string;
 const p = (n: string) => path.join(dir, n);
@@ -31,5 +31,18 @@ describe('readSmallFileSync', () => {
 
   it('on media refuses a symbolic link even to a good file', () => {
     expect(() => readSmallFileSync(p('link'), 1024, 'receipt', { media: true })).toThrow(expect.objectContaining({ code: 'UNSAFE_MEDIA', message: expect.stringMatching(/symbolic link/) }));
+  });
+});
+
+describe('listMediaDirSync', () => {
+  it('lists a folder, refuses one reached through a link or with too many entries, and says when it is absent', async () => {
+    await fsp.mkdir(p('media/FERRY/receipts/dev-1'), { recursive: true });
+    await fsp.writeFile(p('media/FERRY/receipts/dev-1/a.json'), '{}');
+    await fsp.writeFile(p('media/FERRY/receipts/dev-1/b.json'), '{}');
+    expect(listMediaDirSync(p('media'), p('media/FERRY/receipts/dev-1'), 10)!.map((e) => e.name).sort()).toEqual(['a.json', 'b.json']);
+    expect(() => listMediaDirSync(p('media'), p('media/FERRY/receipts/dev-1'), 1)).toThrow(expect.objectContaining({ code: 'LIMIT_EXCEEDED' }));
+    expect(listMediaDirSync(p('media'), p('media/FERRY/receipts/dev-2'), 10)).toBeUndefined();
+    await fsp.symlink(p('media/FERRY/receipts/dev-1'), p('media/FERRY/receipts/dev-3'));
+    expect(() => listMediaDirSync(p('media'), p('media/FERRY/receipts/dev-3'), 10)).toThrow(expect.objectContaining({ code: 'UNSAFE_MEDIA', message: expect.stringMatching(/symbolic link/) }));
   });
 });

@@ -7,8 +7,7 @@
  */
 import * as path from 'node:path';
 import { FerryError } from '../../errors.js';
-import { listMediaDir } from '../../util/fsx.js';
-import { readSmallFileSync } from '../../util/read-sync.js';
+import { listMediaDirSync, readSmallFileSync } from '../../util/read-sync.js';
 import { checkReceiptFile, type CheckedReceipt, RECEIPT_CAP } from './schema.js';
 
 /** Device folders a stick may hold. */
@@ -52,17 +51,17 @@ export function stickReceiptsDir(mediaRoot: string): string {
 
 type Candidate = { file: string; folder: string; name: string; dir: string };
 
-/** List the candidate files (no reads yet); links and special files go to `rejected`. */
-async function listCandidates(mediaRoot: string, out: StickReceipts): Promise<Candidate[]> {
+/** List the candidate files (no reads yet; synchronous, as the reads); links and special files go to `rejected`. */
+function listCandidates(mediaRoot: string, out: StickReceipts): Candidate[] {
   const top = stickReceiptsDir(mediaRoot);
-  const folders = (await listMediaDir(mediaRoot, top, MAX_DEVICE_FOLDERS)) ?? [];
+  const folders = listMediaDirSync(mediaRoot, top, MAX_DEVICE_FOLDERS) ?? [];
   const files: Candidate[] = [];
   for (const d of folders.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const at = path.join(top, d.name);
     if (d.name.startsWith('.')) out.ignored.push({ file: at, problems: ['hidden entry'] });
     else if (!d.isDirectory()) out.rejected.push({ file: at, problems: [d.isSymbolicLink() ? 'is a symbolic link, not a device folder' : 'is not a device folder'] });
     else {
-      for (const f of (await listMediaDir(mediaRoot, at, MAX_RECEIPTS_PER_DEVICE))!.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      for (const f of listMediaDirSync(mediaRoot, at, MAX_RECEIPTS_PER_DEVICE)!.sort((a, b) => (a.name < b.name ? -1 : 1))) {
         const file = path.join(at, f.name);
         if (f.name.startsWith('.ferry-tmp-')) out.ignored.push({ file, problems: ['an unfinished write the device left (power cut or pulled stick)'] });
         else if (f.name.startsWith('.')) out.ignored.push({ file, problems: ['hidden file'] });
@@ -101,7 +100,7 @@ function readOne<T>(c: Candidate, out: StickReceipts, take: (r: StickReceipt) =>
  */
 export async function readStickReceipts<T>(mediaRoot: string, take: (r: StickReceipt) => T, onBatch: (batch: T[]) => Promise<void>): Promise<StickReceipts> {
   const out: StickReceipts = { receipts: 0, rejected: [], ignored: [] };
-  const files = await listCandidates(mediaRoot, out);
+  const files = listCandidates(mediaRoot, out);
   let batch: T[] = [];
   let bytes = 0;
   for (let i = 0; i < files.length; i++) {
