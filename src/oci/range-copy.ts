@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 import { openRegular } from '../util/fsx.js';
+import { EarlyWriteback } from '../util/writeback.js';
 import type { ChunkDigester } from './chunk-hasher-parallel.js';
 import { digestHex, type Descriptor } from './types.js';
 
@@ -72,6 +73,8 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
     await source.close();
     throw e;
   }
+  // the disk writes the blob while it is copied, not all of it in the fsync before its rename
+  const writeback = new EarlyWriteback(out);
   try {
     // the whole digest on the digester's thread where it offers one, else here
     const hash = chunks.whole ? undefined : createHash('sha256');
@@ -110,6 +113,7 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
           chunks.release(cur.buf); // every buffer goes back, or a reader would wait for it for ever
           throw e;
         }
+        writeback.wrote(cur.len);
         chunks.submit(cur.buf, cur.len);
         onBytes?.(cur.len);
       })();
@@ -123,8 +127,10 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
         details: { expected: desc.digest, actual: `sha256:${actual}` },
       });
     }
+    await writeback.settle();
     if (fsync) await out.sync(); // else the caller syncs `dest` before it names it
   } catch (e) {
+    await writeback.settle().catch(() => undefined); // no fdatasync left running on a closed descriptor
     if (chunks.whole) await chunks.wholeDigest().catch(() => undefined); // the worker forgets this blob
     await out.close().catch(() => undefined);
     await fsp.rm(dest, { force: true });
