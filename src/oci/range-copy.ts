@@ -11,6 +11,16 @@ import { FerryError } from '../errors.js';
 import { openRegular } from '../util/fsx.js';
 import type { ChunkDigester } from './chunk-hasher-parallel.js';
 import { digestHex, type Descriptor } from './types.js';
+import { EarlyWriteback } from './writeback.js';
+
+/**
+ * Bytes per write() call. The kernel picks the page-cache folio size from the write's
+ * length; on the bench VM a 4 MiB write's copy into the page cache cost about 20 times what
+ * skopeo's 32 KiB writes cost (perf: copy_folio_from_iter_atomic, 2.3 s vs 0.12 s for a
+ * 724 MiB export), and 128-256 KiB writes cut ferry's wall time by a third under load.
+ * Smaller pieces pay more in thread-pool round trips than they save.
+ */
+const WRITE_PIECE = 256 * 1024;
 
 /** Where a blob's bytes sit: `size` bytes of `file` starting at `start`. */
 export interface FileRange {
@@ -72,6 +82,8 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
     await source.close();
     throw e;
   }
+  // the disk writes while the source is read: the final fsync finds little left (writeback.ts)
+  const writeback = new EarlyWriteback(out);
   try {
     // the whole digest on the digester's thread where it offers one, else here
     const hash = chunks.whole ? undefined : createHash('sha256');
@@ -105,7 +117,8 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
       writing = (async () => {
         try {
           await before; // writes stay in order, and so do the chunks handed on
-          for (let put = 0; put < cur.len; ) put += (await out.write(cur.buf, put, cur.len - put)).bytesWritten;
+          for (let put = 0; put < cur.len; ) put += (await out.write(cur.buf, put, Math.min(WRITE_PIECE, cur.len - put))).bytesWritten;
+          writeback.wrote(cur.len);
         } catch (e) {
           chunks.release(cur.buf); // every buffer goes back, or a reader would wait for it for ever
           throw e;
@@ -117,6 +130,7 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
     }
     if (next) chunks.release((await next).buf);
     await writing;
+    await writeback.settle();
     const actual = hash ? hash.digest('hex') : await chunks.wholeDigest();
     if (actual !== digestHex(desc.digest)) {
       throw new FerryError('DIGEST_MISMATCH', `${what}: content does not match its digest (expected ${desc.digest}, got sha256:${actual}): the source was altered or damaged`, {
@@ -126,6 +140,7 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
     if (fsync) await out.sync(); // else the caller syncs `dest` before it names it
   } catch (e) {
     if (chunks.whole) await chunks.wholeDigest().catch(() => undefined); // the worker forgets this blob
+    await writeback.settle().catch(() => undefined); // no sync may still use the descriptor closed here
     await out.close().catch(() => undefined);
     await fsp.rm(dest, { force: true });
     throw e;
