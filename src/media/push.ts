@@ -15,6 +15,7 @@ import { parseRegistryRef } from '../oci/registry/reference.js';
 import { type ArtifactPart, FERRY_CHUNKS_MEDIA, FERRY_SIGNATURE_MEDIA, FERRY_UPDATE_ARTIFACT, pushArtifact } from '../oci/registry/referrers.js';
 import { type BlobOpener, type BlobPush, pushBlob, putManifest, type UploadOptions } from '../oci/registry/upload.js';
 import { UploadCheck } from '../oci/registry/upload-check.js';
+import { stickBlobBody, stickError } from './push-body.js';
 import { Caps, type Descriptor } from '../oci/types.js';
 import { validateUpdateManifest } from '../trust/manifest.js';
 import type { TrustMaterial, UpdateManifest } from '../trust/types.js';
@@ -69,14 +70,6 @@ export function parsePushTarget(to: string): { host: string; prefix: string } {
   return { host, prefix };
 }
 
-/** A stick blob that cannot be read, typed as verify types it (a missing blob is BLOB_MISSING). */
-function stickError(e: unknown, d: Descriptor, what: string): Error {
-  if (e instanceof FerryError) return e;
-  const err = e as NodeJS.ErrnoException;
-  if (err.code === 'ENOENT') return new FerryError('BLOB_MISSING', `${what} is missing from the stick: the media is incomplete; re-copy it at headquarters`, { cause: e, details: { digest: d.digest } });
-  return new FerryError('IO_ERROR', `${what}: ${err.message}`, { cause: e });
-}
-
 /** With trust, check every signature before any byte leaves the stick (the blobs are checked as they are read: upload-check.ts). */
 async function verifySignatures(req: PushRequest): Promise<void> {
   if (!req.trust) return;
@@ -103,10 +96,10 @@ async function pushOne(req: PushRequest, target: { host: string; prefix: string 
     const oci = mediaPaths(req.mediaRoot).oci;
     const blobs: Record<BlobPush, number> = { present: 0, mounted: 0, uploaded: 0 };
     let bytesUploaded = 0;
-    // One read per blob: its bytes are hashed as they go out and its last byte is sent only
-    // once it matches its digest (upload-check.ts), so an altered blob never completes an
-    // upload; the registry checks PUT ?digest= as well. A blob the registry already has is not
-    // read at all. Three blobs at once, read 4 MiB at a time.
+    // One read per blob: its bytes are hashed as they go out and its last bytes are sent only
+    // once it matches its digest (push-body.ts in one request, upload-check.ts in parts), so an
+    // altered blob never completes an upload; the registry checks PUT ?digest= as well. A blob
+    // the registry already has is not read at all. Three blobs at once, read 4 MiB at a time.
     const open = (d: Descriptor): BlobOpener => {
       const what = `blob ${d.digest}`;
       const check = new UploadCheck(d, what);
@@ -119,7 +112,7 @@ async function pushOne(req: PushRequest, target: { host: string; prefix: string 
       };
     };
     await mapBounded([img.configDescriptor, ...img.manifest.layers], BLOB_UPLOADS, async (d) => {
-      const r = await pushBlob(client, d, open(d), mounts.get(d.digest), req.upload);
+      const r = await pushBlob(client, d, open(d), mounts.get(d.digest), req.upload, stickBlobBody(path.join(oci, blobRel(d.digest)), oci, d, `blob ${d.digest}`));
       blobs[r]++;
       if (r === 'uploaded') bytesUploaded += d.size;
       if (!mounts.has(d.digest)) mounts.set(d.digest, repo);
