@@ -39,7 +39,7 @@ export interface ChunkSource {
 }
 
 /** The bytes of a file range as a ChunkSource (positioned reads). */
-async function fileChunkSource(range: FileRange, what: string): Promise<ChunkSource> {
+export async function fileChunkSource(range: FileRange, what: string): Promise<ChunkSource> {
   const src = (await openRegular(range.file, what, { media: true, ...(range.under !== undefined ? { under: range.under } : {}) })).fh;
   let off = 0;
   return {
