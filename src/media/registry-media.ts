@@ -32,10 +32,7 @@ export function setRegistryMediaOptions(o: RegistryOptions): void {
   options = o;
 }
 
-/** True when `media` names a registry rather than a folder or archive. */
-export function isRegistryMedia(media: string): boolean {
-  return media.startsWith('docker://');
-}
+export { isRegistryMedia } from './registry-media-name.js';
 
 interface Found {
   files: Map<string, Buffer>;

@@ -9,9 +9,9 @@ import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 import { openRegular } from '../util/fsx.js';
+import { EarlyWriteback } from '../util/writeback.js';
 import type { ChunkDigester } from './chunk-hasher-parallel.js';
 import { digestHex, type Descriptor } from './types.js';
-import { EarlyWriteback } from './writeback.js';
 
 /**
  * Bytes per write() call. The kernel picks the page-cache folio size from the write's
@@ -82,7 +82,7 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
     await source.close();
     throw e;
   }
-  // the disk writes while the source is read: the final fsync finds little left (writeback.ts)
+  // the disk writes the blob while it is copied, not all of it in the fsync before its rename
   const writeback = new EarlyWriteback(out);
   try {
     // the whole digest on the digester's thread where it offers one, else here
@@ -118,11 +118,11 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
         try {
           await before; // writes stay in order, and so do the chunks handed on
           for (let put = 0; put < cur.len; ) put += (await out.write(cur.buf, put, Math.min(WRITE_PIECE, cur.len - put))).bytesWritten;
-          writeback.wrote(cur.len);
         } catch (e) {
           chunks.release(cur.buf); // every buffer goes back, or a reader would wait for it for ever
           throw e;
         }
+        writeback.wrote(cur.len);
         chunks.submit(cur.buf, cur.len);
         onBytes?.(cur.len);
       })();
@@ -130,17 +130,17 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
     }
     if (next) chunks.release((await next).buf);
     await writing;
-    await writeback.settle();
     const actual = hash ? hash.digest('hex') : await chunks.wholeDigest();
     if (actual !== digestHex(desc.digest)) {
       throw new FerryError('DIGEST_MISMATCH', `${what}: content does not match its digest (expected ${desc.digest}, got sha256:${actual}): the source was altered or damaged`, {
         details: { expected: desc.digest, actual: `sha256:${actual}` },
       });
     }
+    await writeback.settle();
     if (fsync) await out.sync(); // else the caller syncs `dest` before it names it
   } catch (e) {
+    await writeback.settle().catch(() => undefined); // no fdatasync left running on a closed descriptor
     if (chunks.whole) await chunks.wholeDigest().catch(() => undefined); // the worker forgets this blob
-    await writeback.settle().catch(() => undefined); // no sync may still use the descriptor closed here
     await out.close().catch(() => undefined);
     await fsp.rm(dest, { force: true });
     throw e;
