@@ -1,5 +1,6 @@
 /** The bench's command line: `npm run bench [-- --smoke] [-- --sizes 256M,1G] [-- --runs N] …`. */
 import { join } from 'node:path';
+import { parseStickKind, type StickKind } from './campaign-sticks.js';
 
 /** Parsed bench options. */
 export interface BenchOptions {
@@ -16,16 +17,18 @@ export interface BenchOptions {
   only?: string;
   /** A real file tree as 1.0.0 instead of the synthetic ones (its size label is "rootfs"). */
   rootfs?: string;
+  /** Where the campaign rows put their sticks (bench/campaign-sticks.ts); default: folders on the bench's disk. */
+  campaignSticks: StickKind[];
 }
 
-const USAGE = 'usage: bench [--smoke] [--sizes 256M,1G[,4G]] [--runs N] [--seed N] [--workdir DIR] [--results DIR] [--profile] [--no-install] [--only TEXT] [--rootfs DIR]';
+const USAGE = 'usage: bench [--smoke] [--sizes 256M,1G[,4G]] [--runs N] [--seed N] [--workdir DIR] [--results DIR] [--profile] [--no-install] [--only TEXT] [--rootfs DIR] [--campaign-sticks folders,tmpfs,loop:MBPS,loopram:MBPS]';
 
 /** Parse argv (without node and script); throws with the usage on anything unknown. */
 export function parseBenchArgs(argv: readonly string[], root: string): BenchOptions {
   const o: BenchOptions = {
     smoke: false, sizes: ['256M', '1G'], runs: 3, seed: 20261122,
     workdir: join(root, 'bench', 'work'), resultsDir: join(root, 'bench', 'results'),
-    profile: false, installPeers: true,
+    profile: false, installPeers: true, campaignSticks: [{ kind: 'folders' }],
   };
   let sizesGiven = false;
   let runsGiven = false;
@@ -46,6 +49,7 @@ export function parseBenchArgs(argv: readonly string[], root: string): BenchOpti
     else if (a === '--no-install') o.installPeers = false;
     else if (a === '--only') o.only = value();
     else if (a === '--rootfs') { o.rootfs = value(); sizesGiven = true; o.sizes = ['rootfs']; }
+    else if (a === '--campaign-sticks') o.campaignSticks = value().split(',').filter(Boolean).map(parseStickKind);
     else if (a === '--help' || a === '-h') throw new Error(USAGE);
     else throw new Error(`unknown option ${a}; ${USAGE}`);
   }

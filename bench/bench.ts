@@ -81,6 +81,7 @@ async function benchSize(label: string, last: boolean, env: { opts: BenchOptions
   const loop = await attachLoop(join(scratch, 'slot.img'), Math.ceil(inputs.rootfsBytes * 1.4) + 128 * 2 ** 20);
   let registry: TestRegistry | undefined;
   let stopPushRegistry: (() => Promise<void>) | undefined;
+  let stopCampaign: (() => Promise<void>) | undefined;
   try {
     const ctx: OpsContext = { inputs, scratch, cli: env.cli, steps: env.steps, peers: env.peers, signer: await benchSigner(scratch) };
     const only = opts.only;
@@ -88,7 +89,10 @@ async function benchSize(label: string, last: boolean, env: { opts: BenchOptions
     registry = 'reg' in br ? br.reg : undefined;
     const reg = registryComparisons(ctx, br);
     stopPushRegistry = reg.stop;
-    const list = [...(await comparisonsFor(ctx, loop, opts)), ...reg.comparisons].filter((c) => opts.only === undefined || c.op.includes(opts.only));
+    // the campaign's stick sets may be loop devices: made only when a campaign row is selected
+    const campaign = only === undefined || 'campaign build'.includes(only) || only.startsWith('campaign build') ? await campaignComparisons(ctx, opts.campaignSticks) : { comparisons: [], stop: async () => undefined };
+    stopCampaign = campaign.stop;
+    const list = [...(await comparisonsFor(ctx, loop, opts)), ...campaign.comparisons, ...reg.comparisons].filter((c) => opts.only === undefined || c.op.includes(opts.only));
     const rows = await runComparisons(list, opts.runs, log);
     if (opts.profile && last) await profileFerry(ctx, opts.resultsDir, log);
     return rows;
@@ -96,6 +100,7 @@ async function benchSize(label: string, last: boolean, env: { opts: BenchOptions
     if ('detach' in loop) await loop.detach();
     await registry?.stop();
     await stopPushRegistry?.();
+    await stopCampaign?.();
     await rm(scratch, { recursive: true, force: true });
   }
 }
@@ -118,7 +123,6 @@ async function comparisonsFor(ctx: OpsContext, loop: LoopDevice, opts: BenchOpti
     exportComparison(ctx), incrementalComparison(ctx), verifyComparison(ctx, stick, blobDir, bundle),
     applyDirComparison(ctx), verifiedStreamingComparison(ctx), applyBlockComparison(ctx, loop),
     await deviceApplyComparison(ctx.inputs, ctx.scratch, ctx.cli, ctx.steps, ctx.peers), ...updates,
-    ...campaignComparisons(ctx),
   ];
 }
 

@@ -7,7 +7,6 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
-import { receiptsRootFor } from '../media/source.js';
 import { writeFileAtomic } from '../util/fsx.js';
 import type { ReceiptSignature } from '../trust/receipt-signature.js';
 import type { DeviceEvent, DeviceState, OperatorRollback } from './state.js';
@@ -150,6 +149,9 @@ export async function deliverReceipts(mediaRoot: string | undefined, state: Devi
   }
   const written: string[] = [];
   if (mediaRoot === undefined) return { written, kept: state.pendingReceipts.length };
+  // loaded here, not at the top: HQ's receipts commands import this module for the schema, and
+  // media/source.js brings the OCI and registry readers (a tenth of a second at every start)
+  const { receiptsRootFor } = await import('../media/source.js');
   if ((await receiptsRootFor(mediaRoot)) === undefined) {
     return { written, kept: state.pendingReceipts.length, error: `${mediaRoot} is an archive (read-only): receipts wait in the device state for the next writable stick`, errorCode: 'READ_ONLY_MEDIA' };
   }

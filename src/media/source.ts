@@ -16,7 +16,7 @@ import { OciLayout } from '../oci/layout.js';
 import { layoutPrefix, sideFoldersBase, tarBackend } from '../oci/oci-archive.js';
 import { indexTar, normaliseTarName, type TarIndex } from '../oci/tar.js';
 import { listMediaDir, readFileCapped, unsafeMedia } from '../util/fsx.js';
-import { isRegistryMedia, registryMediaSource } from './registry-media.js';
+import { isRegistryMedia } from './registry-media-name.js';
 
 /** Read access to ferry media, whatever form it has. */
 export interface MediaSource {
@@ -158,7 +158,8 @@ async function indexOnce(file: string, st: import('node:fs').BigIntStats): Promi
  * it is no tar at all.
  */
 export async function openMediaSource(pathOrFile: string): Promise<MediaSource> {
-  if (isRegistryMedia(pathOrFile)) return registryMediaSource(pathOrFile);
+  // the registry reader (HTTP client, node:tls) is loaded only for docker:// media
+  if (isRegistryMedia(pathOrFile)) return (await import('./registry-media.js')).registryMediaSource(pathOrFile);
   let st: import('node:fs').BigIntStats;
   try {
     st = await fsp.stat(pathOrFile, { bigint: true });

@@ -19,6 +19,7 @@ import { DigestComputer, DigestVerifier, sha256Digest } from './digest.js';
 import { faultPoint } from './fault.js';
 import { blobRel, directoryBackend, OciLayout } from './layout.js';
 import { type ChunkSource, copyRangeVerified, copyVerified, type FileRange } from './range-copy.js';
+import { SHARED_FEED, type SharedFeed, writeFeed } from './shared-feed.js';
 import { ByteCounter, gzipUnpackedFromScan, unpackedSizeOfBlob } from './unpacked-size.js';
 import { Annotation, type Compression, type Descriptor, type ImageIndex, MediaType } from './types.js';
 
@@ -38,29 +39,6 @@ function progressTally(progress: ProgressFn | undefined, total: number, detail: 
   };
 }
 
-/** Passes at most `cap` bytes (SIZE_MISMATCH beyond): a stream that is not hashed here still cannot fill the stick. */
-class SizeCap extends Transform {
-  private seen = 0;
-
-  constructor(
-    private readonly cap: number,
-    private readonly what: string,
-    private readonly onBytes?: (n: number) => void,
-  ) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.seen += chunk.length;
-    if (this.seen > this.cap) {
-      cb(new FerryError('SIZE_MISMATCH', `${this.what}: expected ${this.cap} bytes, got more: the source was altered or damaged`, { details: { expected: this.cap, actual: `more than ${this.cap}` } }));
-      return;
-    }
-    this.onBytes?.(chunk.length);
-    cb(null, chunk);
-  }
-}
-
 /** Feeds every byte that passes to a ChunkHasher (the chunk index is computed in the same read as the copy). */
 class ChunkTap extends Transform {
   constructor(readonly hasher: ChunkHasher) {
@@ -75,21 +53,6 @@ class ChunkTap extends Transform {
 /** The `oci-layout` file and the empty `index.json` of a fresh layout (also written by the Ctrl-C handler, media/lock.ts). */
 export const LAYOUT_MARKER = JSON.stringify({ imageLayoutVersion: '1.0.0' });
 export const EMPTY_INDEX = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.imageIndex, manifests: [] }, null, 2) + '\n';
-
-/**
- * A stream whose bytes were hashed once where they were read, for several writers at once
- * (a campaign's shared read feeds every stick the same buffers): the writer checks that
- * result against the descriptor instead of hashing the same bytes again, and still names
- * the blob only after the check. Set on the stream object as `stream[PRE_HASHED]`.
- */
-export const PRE_HASHED = Symbol('ferry.preHashed');
-
-/** What the shared read measured: `digest` as `sha256:<hex>`, its byte count and chunk digests. */
-export interface PreHashed {
-  digest: string;
-  size: number;
-  chunks: string[];
-}
 
 /** Options of the blob writes. */
 export interface BlobWriteOptions {
@@ -257,32 +220,29 @@ export class LayoutWriter {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const src = open();
-    const pre = (src as Readable & { [PRE_HASHED]?: Promise<PreHashed> })[PRE_HASHED];
-    const { tmp, chunks } = pre
-      ? await this.preHashedToTemp(src, pre, desc, what, opts.progress)
-      : await this.streamToTemp(src, [new DigestVerifier(desc.digest, desc.size, what)], what, opts.progress, desc.size, false);
+    const feed = (src as Readable & { [SHARED_FEED]?: SharedFeed })[SHARED_FEED];
+    if (feed) return this.writeShared(src, feed, desc, what, opts.progress);
+    const { tmp, chunks } = await this.streamToTemp(src, [new DigestVerifier(desc.digest, desc.size, what)], what, opts.progress, desc.size, false);
     this.facts.record(desc, { chunks });
     await this.commitTemp(tmp, desc.digest);
     return { descriptor: desc, written: true };
   }
 
-  /** Write a PRE_HASHED stream to a temp file (at most `desc.size` bytes), then check the shared hash against `desc`. */
-  private async preHashedToTemp(src: Readable, pre: Promise<PreHashed>, desc: Descriptor, what: string, progress?: ProgressFn): Promise<{ tmp: string; chunks: string[] }> {
+  /** Write a blob from a shared read (only writes here: the read hashed it once for every writer), checked against `desc`; synced and named in the background. */
+  private async writeShared(src: Readable, feed: SharedFeed, desc: Descriptor, what: string, progress?: ProgressFn): Promise<BlobWrite> {
     const tmp = this.blobTemp();
-    const tally = progressTally(progress, desc.size, what);
     try {
-      await pipeline([src, new SizeCap(desc.size, what, tally), createWriteStream(tmp, { flags: 'wx', flush: true, highWaterMark: CHUNK })]);
-      const got = await pre;
-      if (got.size !== desc.size) throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, got ${got.size}: the source was altered or damaged`, { details: { expected: desc.size, actual: got.size } });
-      if (got.digest !== desc.digest) {
-        throw new FerryError('DIGEST_MISMATCH', `${what}: content does not match its digest (expected ${desc.digest}, got ${got.digest}): the source was altered or damaged`, { details: { expected: desc.digest, actual: got.digest } });
-      }
-      faultPoint(this.blobsWritten === 0 ? 'after-first-blob-temp' : 'never');
-      return { tmp, chunks: got.chunks };
+      const got = await writeFeed(feed, tmp, desc, what, progressTally(progress, desc.size, what));
+      this.facts.record(desc, { chunks: got.chunks });
+      if (got.gzipMultiMember !== undefined) this.facts.record(desc, { unpacked: { compression: 'gzip', bytes: (await gzipUnpackedFromScan(tmp, desc.size, got.gzipMultiMember)) ?? null } });
     } catch (e) {
       await fsp.rm(tmp, { force: true });
       throw e instanceof FerryError ? e : toFerryError(e, what);
+    } finally {
+      src.destroy(); // its bytes were taken from the feed, not through the stream
     }
+    this.commitLater(tmp, desc.digest, what);
+    return { descriptor: desc, written: true };
   }
 
   /** Write a blob whose bytes are a byte range of a file (fast path; same checks and crash safety as writeBlob). */
@@ -292,17 +252,17 @@ export class LayoutWriter {
 
   /** Write a blob whose bytes a ChunkSource reads into the copy's buffers (a registry download; same checks and crash safety). */
   async writeBlobFromChunks(desc: Descriptor, open: () => ChunkSource, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
-    // the whole-blob digest stays on this thread (the socket fills the buffers in the kernel,
-    // leaving it idle), the chunk digests go to the worker: the two hashes run on two cores
-    return this.writeBlobCopied(desc, opts, (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false), false);
+    // both digests on the hashing worker: this thread reads the sockets (each read is a kernel
+    // copy here), and a hash here paused them (a 612 MiB layer took 1.6x as long to download)
+    return this.writeBlobCopied(desc, opts, (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
   }
 
-  private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>, wholeOnWorker = true): Promise<BlobWrite> {
+  private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>): Promise<BlobWrite> {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const tmp = this.blobTemp();
-    // chunk digests (and the gzip scan for the unpacked size) on a second core; the whole-blob digest there too unless `wholeOnWorker` is false
-    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, 6, opts.scanGzip ?? false, wholeOnWorker);
+    // chunk digests (and the gzip scan for the unpacked size) and the whole-blob digest on a second core
+    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, 6, opts.scanGzip ?? false, true);
     let chunks: string[];
     try {
       await copy(tmp, chunker, what);
@@ -314,20 +274,26 @@ export class LayoutWriter {
       throw e instanceof FerryError ? e : toFerryError(e, what);
     }
     this.facts.record(desc, { chunks });
-    // fsync (the slow part on a stick) and rename in the background while the next blob is
-    // copied; flush() waits for them, and addToIndex flushes first: index.json never names
-    // an image before every blob of it is synced under its final name.
-    this.defer(desc.digest, (async () => {
+    this.commitLater(tmp, desc.digest, what);
+    return { descriptor: desc, written: true };
+  }
+
+  /**
+   * fsync (the slow part on a stick) and rename in the background while the next blob is
+   * copied; flush() waits for them, and addToIndex flushes first: index.json never names
+   * an image before every blob of it is synced under its final name.
+   */
+  private commitLater(tmp: string, digest: string, what: string): void {
+    this.defer(digest, (async () => {
       try {
         await syncFile(tmp);
         faultPoint(this.blobsWritten === 0 ? 'after-first-blob-temp' : 'never');
-        await this.commitTemp(tmp, desc.digest);
+        await this.commitTemp(tmp, digest);
       } catch (e) {
         await fsp.rm(tmp, { force: true });
         throw toFerryError(e, what);
       }
     })());
-    return { descriptor: desc, written: true };
   }
 
   private defer(digest: string, work: Promise<void>): void {

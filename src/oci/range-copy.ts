@@ -9,8 +9,18 @@ import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 import { openRegular } from '../util/fsx.js';
+import { EarlyWriteback } from '../util/writeback.js';
 import type { ChunkDigester } from './chunk-hasher-parallel.js';
 import { digestHex, type Descriptor } from './types.js';
+
+/**
+ * Bytes per write() call. The kernel picks the page-cache folio size from the write's
+ * length; on the bench VM a 4 MiB write's copy into the page cache cost about 20 times what
+ * skopeo's 32 KiB writes cost (perf: copy_folio_from_iter_atomic, 2.3 s vs 0.12 s for a
+ * 724 MiB export), and 128-256 KiB writes cut ferry's wall time by a third under load.
+ * Smaller pieces pay more in thread-pool round trips than they save.
+ */
+const WRITE_PIECE = 256 * 1024;
 
 /** Where a blob's bytes sit: `size` bytes of `file` starting at `start`. */
 export interface FileRange {
@@ -29,7 +39,7 @@ export interface ChunkSource {
 }
 
 /** The bytes of a file range as a ChunkSource (positioned reads). */
-async function fileChunkSource(range: FileRange, what: string): Promise<ChunkSource> {
+export async function fileChunkSource(range: FileRange, what: string): Promise<ChunkSource> {
   const src = (await openRegular(range.file, what, { media: true, ...(range.under !== undefined ? { under: range.under } : {}) })).fh;
   let off = 0;
   return {
@@ -72,6 +82,8 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
     await source.close();
     throw e;
   }
+  // the disk writes the blob while it is copied, not all of it in the fsync before its rename
+  const writeback = new EarlyWriteback(out);
   try {
     // the whole digest on the digester's thread where it offers one, else here
     const hash = chunks.whole ? undefined : createHash('sha256');
@@ -105,11 +117,12 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
       writing = (async () => {
         try {
           await before; // writes stay in order, and so do the chunks handed on
-          for (let put = 0; put < cur.len; ) put += (await out.write(cur.buf, put, cur.len - put)).bytesWritten;
+          for (let put = 0; put < cur.len; ) put += (await out.write(cur.buf, put, Math.min(WRITE_PIECE, cur.len - put))).bytesWritten;
         } catch (e) {
           chunks.release(cur.buf); // every buffer goes back, or a reader would wait for it for ever
           throw e;
         }
+        writeback.wrote(cur.len);
         chunks.submit(cur.buf, cur.len);
         onBytes?.(cur.len);
       })();
@@ -123,8 +136,10 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
         details: { expected: desc.digest, actual: `sha256:${actual}` },
       });
     }
+    await writeback.settle();
     if (fsync) await out.sync(); // else the caller syncs `dest` before it names it
   } catch (e) {
+    await writeback.settle().catch(() => undefined); // no fdatasync left running on a closed descriptor
     if (chunks.whole) await chunks.wholeDigest().catch(() => undefined); // the worker forgets this blob
     await out.close().catch(() => undefined);
     await fsp.rm(dest, { force: true });

@@ -10,12 +10,9 @@ import { FerryError } from '../errors.js';
 import { openDockerArchive } from './docker-archive.js';
 import type { InputName, InputTransport } from './input-name.js';
 import { OciLayout, type ResolvedImage } from './layout.js';
-import { copyFromContainersStorage } from './containers-storage.js';
 import { openOciArchive } from './oci-archive.js';
 import type { RegistryOptions } from './registry/client.js';
-import { openRegistrySource } from './registry/source.js';
 import type { ChunkSource, FileRange } from './range-copy.js';
-import { packRootfsDir, rootfsConfig, tarballCompression } from './rootfs.js';
 import { type Compression, configPlatform, type Descriptor, formatPlatform, type ImageManifest, layerCompression, MediaType, type Platform } from './types.js';
 
 /** One layer as the source has it. */
@@ -142,6 +139,7 @@ async function treeSize(dir: string): Promise<number> {
 }
 
 async function rootfsSource(path: string, opts: SourceOptions, describe: string): Promise<SourceImage> {
+  const { packRootfsDir, rootfsConfig, tarballCompression } = await import('./rootfs.js');
   let st;
   try {
     st = await fsp.stat(path);
@@ -197,17 +195,21 @@ async function checkInputKind(input: InputName, describe: string): Promise<void>
   }
 }
 
-/** One factory per input transport. */
+/**
+ * One factory per input transport. The rootfs, containers-storage and registry readers are
+ * loaded only when their transport is used: they pull in node:child_process and node:tls,
+ * which cost every export from an archive or a layout ~30 ms of start-up (bench: export rows).
+ */
 const SOURCES: Record<InputTransport, SourceFactory> = {
   oci: async (input, opts, describe) => sourceFromLayout(await OciLayout.open(input.path), input.ref, opts, describe),
   'oci-archive': async (input, opts, describe) => sourceFromLayout((await openOciArchive(input.path)).layout, input.ref, opts, describe),
   'docker-archive': (input, opts, describe) => openDockerArchive(input.path, input.ref, opts, describe),
   rootfs: (input, opts, describe) => rootfsSource(input.path, opts, describe),
   'containers-storage': async (input, opts, describe) => {
-    const copy = await copyFromContainersStorage(input.path, describe);
+    const copy = await (await import('./containers-storage.js')).copyFromContainersStorage(input.path, describe);
     return sourceFromLayout(await OciLayout.open(copy.layout), copy.ref, opts, describe);
   },
-  docker: (input, opts, describe) => openRegistrySource(input.path, opts, describe),
+  docker: async (input, opts, describe) => (await import('./registry/source.js')).openRegistrySource(input.path, opts, describe),
 };
 
 /** Open the image an input name points to. */

@@ -9,12 +9,14 @@
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError } from '../errors.js';
-import { readFileCapped, writeFileAtomic } from '../util/fsx.js';
+import { writeFileAtomic } from '../util/fsx.js';
+import { readSmallFileSync } from '../util/read-sync.js';
 import { fromPem, toPem } from './der-write.js';
 import { issueDeviceCertificate, parseDeviceCsr } from './device-cert.js';
 import { readPem, readPrivateKey } from './keys.js';
 import { readCaDir } from './pki.js';
 import { issuedBy } from './chain.js';
+import { issuedByAsync } from './issued-async.js';
 import { parseCertificate, type ParsedCert } from './x509.js';
 
 const DAY = 86_400_000;
@@ -56,10 +58,13 @@ export async function enrollDevice(req: { caDir: string; caPassphrase?: string; 
   return { deviceId: request.deviceId, keyId: request.keyId, certPath: req.out ?? recorded, recordedAt: recorded, notAfter: cert.notAfter.toISOString(), fingerprint: cert.fingerprint };
 }
 
-/** One enrolled device key. */
+/**
+ * One enrolled device key. The certificate is checked and then dropped: a report loads 2,000
+ * of them, and keeping every parsed certificate alive cost more in garbage collection than
+ * parsing them did.
+ */
 export interface Enrolment {
   deviceId: string;
-  cert: ParsedCert;
 }
 
 /** The enrolment register as data for the report: key id → device; problems found while loading. */
@@ -75,7 +80,26 @@ function commonName(c: ParsedCert): string {
   return m ? m[1]! : '';
 }
 
-/** Load `<device-ca>/cert.pem` and every certificate under devices/ it issued (others are listed as problems). */
+/** Certificates whose signatures are checked at once: few parsed certificates stay alive at a time. */
+const VERIFY_WINDOW = 64;
+
+/** Read and parse one register entry; a string is why it cannot be used. */
+function readEnrolment(file: string): ParsedCert | string {
+  try {
+    // synchronous reads: 2,000 async open/fstat/read/close round trips were most of a report's start
+    const [der] = fromPem(readSmallFileSync(file, 64 * 1024, 'device certificate').toString('utf8'), 'CERTIFICATE');
+    if (!der) throw new Error('no PEM certificate');
+    return parseCertificate(der, file, 'KEY_INVALID');
+  } catch (e) {
+    return `${file}: ${(e as Error).message}`;
+  }
+}
+
+/**
+ * Load `<device-ca>/cert.pem` and every certificate under devices/ it issued (others are listed
+ * as problems, in file order). The signatures of one window of certificates are checked on the
+ * thread pool while the next window is read and parsed.
+ */
 export async function loadEnrolments(caDir: string): Promise<EnrolmentRegister> {
   const ca = (await readCaDir(caDir)).cert;
   const dir = path.join(caDir, 'devices');
@@ -83,17 +107,24 @@ export async function loadEnrolments(caDir: string): Promise<EnrolmentRegister> 
   if (names.length > MAX_ENROLLED) throw new FerryError('LIMIT_EXCEEDED', `${dir} holds ${names.length} certificates, more than ${MAX_ENROLLED}`);
   const byKeyId = new Map<string, Enrolment>();
   const problems: string[] = [];
-  for (const n of names) {
-    const file = path.join(dir, n);
-    try {
-      const [der] = fromPem((await readFileCapped(file, 64 * 1024, 'device certificate')).toString('utf8'), 'CERTIFICATE');
-      if (!der) throw new Error('no PEM certificate');
-      const cert = parseCertificate(der, file, 'KEY_INVALID');
-      if (!issuedBy(cert, ca)) throw new Error('not issued by this device CA');
-      byKeyId.set(`sha256:${cert.keyId}`, { deviceId: commonName(cert), cert });
-    } catch (e) {
-      problems.push(`${file}: ${(e as Error).message}`);
+  const settle = async (window: Array<Promise<[string, Enrolment] | string>>) => {
+    for (const o of await Promise.all(window)) {
+      if (typeof o === 'string') problems.push(o);
+      else byKeyId.set(...o);
     }
+  };
+  let previous: Array<Promise<[string, Enrolment] | string>> = [];
+  for (let at = 0; at < names.length; at += VERIFY_WINDOW) {
+    const window = names.slice(at, at + VERIFY_WINDOW).map((n) => {
+      const file = path.join(dir, n);
+      const cert = readEnrolment(file);
+      if (typeof cert === 'string') return Promise.resolve(cert);
+      const entry: [string, Enrolment] = [`sha256:${cert.keyId}`, { deviceId: commonName(cert) }];
+      return issuedByAsync(cert, ca).then((ok) => (ok ? entry : `${file}: not issued by this device CA`));
+    });
+    await settle(previous);
+    previous = window;
   }
+  await settle(previous);
   return { ca, byKeyId, problems };
 }

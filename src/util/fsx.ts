@@ -128,7 +128,8 @@ export function isHostileMedia(e: unknown): boolean {
   return e instanceof FerryError && (e.code === 'UNSAFE_MEDIA' || e.code === 'LIMIT_EXCEEDED');
 }
 
-function kindOf(st: import('node:fs').Stats): string {
+/** What a file that is not what was expected is, for UNSAFE_MEDIA messages ("is a symbolic link"). */
+export function kindOf(st: import('node:fs').Stats): string {
   if (st.isSymbolicLink()) return 'is a symbolic link';
   if (st.isFIFO()) return 'is a FIFO (named pipe)';
   if (st.isSocket()) return 'is a socket';

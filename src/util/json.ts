@@ -23,6 +23,9 @@ export function nestingDepth(text: string, stop: number): number {
   return max;
 }
 
+/** One decoder for every document: a non-streaming decode keeps no state between calls. */
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 /** Parse `bytes` as JSON after checking the cap; duplicate keys and bad UTF-8 are refused, and so is nesting past MAX_DEPTH. */
 export function parseStrictJson(bytes: Uint8Array, maxBytes: number, what: string): unknown {
   if (bytes.length > maxBytes) {
@@ -32,7 +35,7 @@ export function parseStrictJson(bytes: Uint8Array, maxBytes: number, what: strin
   }
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+    text = STRICT_UTF8.decode(bytes);
   } catch (e) {
     throw new FerryError('INVALID_JSON', `${what} is not valid UTF-8`, { cause: e });
   }
@@ -58,36 +61,38 @@ export function parseStrictJson(bytes: Uint8Array, maxBytes: number, what: strin
  * the last value silently; other parsers keep the first, so a repeat is refused.
  */
 export function findDuplicateKey(text: string): string | undefined {
+  // char codes, and a key decoded only when it has an escape: this scan runs on every receipt collected
   const stack: Array<Set<string> | null> = [];
-  let i = 0;
   let expectKey = false;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (c === '"') {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
       let j = i + 1;
-      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      const raw = text.slice(i, j + 1);
+      let escaped = false;
+      for (let d = text.charCodeAt(j); d !== 0x22 && j < text.length; d = text.charCodeAt(j)) {
+        if (d === 0x5c) {
+          escaped = true;
+          j += 2;
+        } else j++;
+      }
       const top = stack[stack.length - 1];
       if (expectKey && top) {
-        const key = JSON.parse(raw) as string;
+        const key = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
         if (top.has(key)) return key;
         top.add(key);
         expectKey = false;
       }
-      i = j + 1;
-      continue;
-    }
-    if (c === '{') {
+      i = j;
+    } else if (c === 0x7b) {
       stack.push(new Set());
       expectKey = true;
-    } else if (c === '[') {
+    } else if (c === 0x5b) {
       stack.push(null);
-    } else if (c === '}' || c === ']') {
+    } else if (c === 0x7d || c === 0x5d) {
       stack.pop();
-    } else if (c === ',') {
+    } else if (c === 0x2c) {
       expectKey = stack[stack.length - 1] != null;
     }
-    i++;
   }
   return undefined;
 }

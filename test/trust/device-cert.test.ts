@@ -74,4 +74,25 @@ describe('enrollDevice', () => {
     expect(reg.byKeyId.has(publicKeyId(other.publicKey))).toBe(false);
     expect(reg.problems).toEqual([expect.stringMatching(/not issued by this device CA/)]);
   });
+
+  it('loads a register of more certificates than it checks at once, listing the ones it cannot use in file order', async () => {
+    await initRoot({ out: p('big-ca'), name: 'Big device CA', days: 3650 });
+    await initRoot({ out: p('big-other-ca'), name: 'Another CA', days: 3650 });
+    const ids: string[] = [];
+    for (let i = 0; i < 70; i++) {
+      const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      await fsp.writeFile(p(`big-${i}.csr`), toPem(buildDeviceCsr(`big-${i}`, k.privateKey), 'CERTIFICATE REQUEST'));
+      // three of them from another CA, copied into this register
+      const r = await enrollDevice({ caDir: p(i % 30 === 7 ? 'big-other-ca' : 'big-ca'), csrFile: p(`big-${i}.csr`), days: 30 });
+      if (i % 30 === 7) await fsp.copyFile(r.recordedAt, path.join(p('big-ca', 'devices'), path.basename(r.recordedAt)));
+      else ids.push(`big-${i}`);
+    }
+    await fsp.writeFile(p('big-ca', 'devices', '00-damaged.pem'), 'not a certificate');
+    const reg = await loadEnrolments(p('big-ca'));
+    expect([...reg.byKeyId.values()].map((e) => e.deviceId).sort()).toEqual(ids.sort());
+    expect(reg.problems).toHaveLength(4);
+    expect(reg.problems[0]).toMatch(/00-damaged\.pem: /);
+    expect(reg.problems.slice(1)).toEqual(Array(3).fill(expect.stringMatching(/not issued by this device CA/)));
+    expect([...reg.problems].sort()).toEqual(reg.problems);
+  }, 60_000);
 });

@@ -22,6 +22,10 @@ describe('parseStrictJson', () => {
 
   it('still refuses duplicate keys and invalid UTF-8', () => {
     expect(() => parse('{"a":1,"a":2}')).toThrow(expect.objectContaining({ code: 'DUPLICATE_JSON_KEY' }));
+    // the same key spelt with an escape, and keys that only look alike
+    expect(() => parse('{"a":1,"\\u0061":2}')).toThrow(expect.objectContaining({ code: 'DUPLICATE_JSON_KEY', message: expect.stringMatching(/"a"/) }));
+    expect(() => parse('{"x":{"a":1},"y":[{"a":1},{"a\\"":2,"a":3}],"a":"a"}')).not.toThrow();
+    expect(() => parse('{"x":[1,{"k":"\\\\","k":2}]}')).toThrow(expect.objectContaining({ code: 'DUPLICATE_JSON_KEY', message: expect.stringMatching(/"k"/) }));
     expect(() => parseStrictJson(Buffer.from([0x22, 0xff, 0x22]), 10, 'x')).toThrow(expect.objectContaining({ code: 'INVALID_JSON' }));
   });
 });

@@ -1,11 +1,6 @@
 /** `ferry receipts report`: the fleet report from a receipts store (src/media/receipts-store/report*.ts). */
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
-import { buildFleetReport, parseSince } from '../../media/receipts-store/report.js';
-import { reportHtml } from '../../media/receipts-store/report-html.js';
-import { reportCsv, reportTable } from '../../media/receipts-store/report-text.js';
-import { writeFileAtomic } from '../../util/fsx.js';
-import { terminalSafeJson } from '../../util/terminal.js';
 import { action, printDocument, printJson, printLines, printNotes } from '../run.js';
 
 const FORMATS = ['table', 'csv', 'json', 'html'] as const;
@@ -38,6 +33,14 @@ export function registerReport(receipts: Command): void {
       action(async (o: ReportCliOptions) => {
         if (!FORMATS.includes(o.format as Format)) throw new FerryError('USAGE', `--format must be one of ${FORMATS.join(', ')}, not "${o.format}"`);
         const format = o.format as Format;
+        // loaded when report runs: `receipts collect` needs none of it
+        const [{ buildFleetReport, parseSince }, { reportHtml }, { reportCsv, reportTable }, { writeFileAtomic }, { terminalSafeJson }] = await Promise.all([
+          import('../../media/receipts-store/report.js'),
+          import('../../media/receipts-store/report-html.js'),
+          import('../../media/receipts-store/report-text.js'),
+          import('../../util/fsx.js'),
+          import('../../util/terminal.js'),
+        ]);
         const { report, problems } = await buildFleetReport({
           storeFile: o.from,
           ...(o.deviceCa ? { deviceCaDir: o.deviceCa } : {}),

@@ -1,8 +1,7 @@
 /** `ferry receipts …`: receipts back at headquarters (src/media/receipts-store/ does the work). */
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
-import { collectReceipts, type CollectResult } from '../../media/receipts-store/collect.js';
-import { hqWrite } from '../cancel.js';
+import type { CollectResult } from '../../media/receipts-store/collect.js';
 import { action, printJson, printLines, printNotes } from '../run.js';
 import { registerReport } from './receipts-report.js';
 
@@ -32,6 +31,8 @@ function registerCollect(receipts: Command): void {
     .action(
       action(async (o: { media: string; into: string; site?: string; clear?: boolean; json?: boolean }) => {
         if (o.site !== undefined && !/^[^\p{Cc}]{1,128}$/u.test(o.site)) throw new FerryError('USAGE', '--site must be 1-128 printable characters');
+        // loaded when collect runs: `receipts report` needs neither the collector nor the stick lock
+        const [{ collectReceipts }, { hqWrite }] = await Promise.all([import('../../media/receipts-store/collect.js'), import('../cancel.js')]);
         const run = () => collectReceipts({ mediaRoot: o.media, storeFile: o.into, ...(o.site ? { site: o.site } : {}), clear: Boolean(o.clear) });
         const r = o.clear ? await hqWrite(o.media, 'receipts collect --clear', o, run) : await run();
         if (o.json) printJson({ ok: r.rejected.length === 0, ...r });

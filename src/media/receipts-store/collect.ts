@@ -9,8 +9,8 @@ import { toFerryError } from '../../errors.js';
 import { fsyncDir } from '../../util/fsx.js';
 import type { KeyCache } from '../../trust/receipt-signature.js';
 import { readStickReceipts, type RejectedFile, type StickReceipt, stickReceiptsDir } from './stick.js';
-import { signatureOutcome } from './verdict.js';
-import { ReceiptsStore } from './store.js';
+import { signatureOutcomeAsync, type StoredSig } from './verdict.js';
+import { type AddOutcome, ReceiptsStore, type StoreEntry } from './store.js';
 
 /** What collect found and did. */
 export interface CollectResult {
@@ -48,10 +48,15 @@ async function removeEmptyFolders(mediaRoot: string, dirs: Set<string>): Promise
   if (dirs.size > 0) await fsyncDir(stickReceiptsDir(mediaRoot));
 }
 
+/** A receipt on its way into the store: its signature check still running on the thread pool. */
+type Pending = Omit<StoreEntry, 'sig'> & { sig: Promise<StoredSig> };
+
 /**
  * Collect the receipts of one stick into the store file (see the file comment). Each batch of
  * receipts is one committed transaction; with `clear`, a batch's files are removed from the
  * stick right after its commit, so memory stays bounded and nothing is removed unstored.
+ * Each signature is verified on the thread pool from the moment its file is read, while the
+ * main thread reads on and commits the batch before (at most two batches in memory).
  */
 export async function collectReceipts(req: { mediaRoot: string; storeFile: string; site?: string; clear?: boolean; now?: Date }): Promise<CollectResult> {
   const site = req.site ?? path.basename(path.resolve(req.mediaRoot));
@@ -60,34 +65,49 @@ export async function collectReceipts(req: { mediaRoot: string; storeFile: strin
   const collectedAt = (req.now ?? new Date()).toISOString();
   const result: CollectResult = { media: req.mediaRoot, store: req.storeFile, site, found: 0, added: 0, duplicates: 0, conflicts: [], unsigned: 0, badSignature: [], rejected: [], ignored: [], cleared: 0, storeTotal: 0 };
   const dirs = new Set<string>();
+  const take = (r: StickReceipt): Pending => ({
+    sig: signatureOutcomeAsync(r.receipt as unknown as Record<string, unknown>, keys),
+    // finished_at normalised to UTC ISO form: --since and the per-device order compare it as text
+    deviceId: r.receipt.deviceId, stamp: r.receipt.stamp, action: r.receipt.action, finishedAt: new Date(r.receipt.finishedAt).toISOString(), bytes: r.bytes, source: r.file, site,
+  });
+  const storeBatch = async (batch: Pending[]) => {
+    const sigs = await Promise.all(batch.map((p) => p.sig));
+    const entries: StoreEntry[] = batch.map((p, i) => ({ ...p, sig: sigs[i]! }));
+    tally(result, entries, store.addAll(entries, collectedAt));
+    if (!req.clear) return;
+    try {
+      await clearStored(entries.map((e) => e.source), dirs);
+    } catch (e) {
+      throw toFerryError(e, `${result.added + result.duplicates + result.conflicts.length} receipt(s) are stored in ${req.storeFile}, but clearing them from the stick failed`);
+    }
+    result.cleared += entries.length;
+  };
+  // the batch before: verified, then stored (and cleared); batches are stored in file order
+  let previous: Promise<void> = Promise.resolve();
   try {
-    const onBatch = async (batch: StickReceipt[]) => {
-      const entries = batch.map((r) => ({
-        sig: signatureOutcome(r.receipt as unknown as Record<string, unknown>, keys),
-        // finished_at normalised to UTC ISO form: --since and the per-device order compare it as text
-        deviceId: r.receipt.deviceId, stamp: r.receipt.stamp, action: r.receipt.action, finishedAt: new Date(r.receipt.finishedAt).toISOString(), bytes: r.bytes, source: r.file, site,
-      }));
-      const outcomes = store.addAll(entries, collectedAt);
-      entries.forEach((e, i) => {
-        if (outcomes[i] === 'added') result.added++;
-        else if (outcomes[i] === 'duplicate') result.duplicates++;
-        else result.conflicts.push(e.source);
-        if (e.sig === 'unsigned') result.unsigned++;
-        else if (e.sig.startsWith('bad:')) result.badSignature.push(e.source);
-      });
-      if (!req.clear) return;
-      try {
-        await clearStored(entries.map((e) => e.source), dirs);
-      } catch (e) {
-        throw toFerryError(e, `${result.added + result.duplicates + result.conflicts.length} receipt(s) are stored in ${req.storeFile}, but clearing them from the stick failed`);
-      }
-      result.cleared += entries.length;
-    };
-    const found = await readStickReceipts(req.mediaRoot, onBatch);
+    const found = await readStickReceipts(req.mediaRoot, take, async (batch) => {
+      await previous;
+      previous = storeBatch(batch);
+      // awaited by the next batch or below; until then a failure must not count as unhandled
+      previous.catch(() => undefined);
+    });
+    await previous;
     if (req.clear) await removeEmptyFolders(req.mediaRoot, dirs);
     Object.assign(result, { found: found.receipts, rejected: found.rejected, ignored: found.ignored, storeTotal: store.count() });
     return result;
   } finally {
+    await previous.catch(() => undefined);
     store.close();
   }
+}
+
+/** Count what adding `entries` did into `result`. */
+function tally(result: CollectResult, entries: Array<{ sig: StoredSig; source: string }>, outcomes: AddOutcome[]): void {
+  entries.forEach((e, i) => {
+    if (outcomes[i] === 'added') result.added++;
+    else if (outcomes[i] === 'duplicate') result.duplicates++;
+    else result.conflicts.push(e.source);
+    if (e.sig === 'unsigned') result.unsigned++;
+    else if (e.sig.startsWith('bad:')) result.badSignature.push(e.source);
+  });
 }

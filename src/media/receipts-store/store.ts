@@ -16,17 +16,21 @@ import { fsyncDir } from '../../util/fsx.js';
 
 const STORE_SCHEMA = 'ferry.receipts-store/v1';
 
+// Rowid tables with the identity as a unique key: a WITHOUT ROWID table keeps whole ~1 KiB rows in
+// its key b-tree, which SQLite advises against for rows over 1/20 of a page (10,000 receipts made a
+// 45 MiB file, 3x the insert CPU and 4x the report's read CPU against 13 MiB this way). Stores made
+// with the earlier layout answer the same statements.
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS receipts (
   device_id TEXT NOT NULL, stamp TEXT NOT NULL, action TEXT NOT NULL,
   finished_at TEXT NOT NULL, sha256 TEXT NOT NULL, body TEXT NOT NULL,
   sig TEXT NOT NULL, source TEXT NOT NULL, site TEXT NOT NULL, collected_at TEXT NOT NULL,
-  PRIMARY KEY (device_id, stamp, action)) WITHOUT ROWID;
+  PRIMARY KEY (device_id, stamp, action));
 CREATE TABLE IF NOT EXISTS conflicts (
   device_id TEXT NOT NULL, stamp TEXT NOT NULL, action TEXT NOT NULL, sha256 TEXT NOT NULL,
   body TEXT NOT NULL, source TEXT NOT NULL, collected_at TEXT NOT NULL,
-  PRIMARY KEY (device_id, stamp, action, sha256)) WITHOUT ROWID;
+  PRIMARY KEY (device_id, stamp, action, sha256));
 CREATE TRIGGER IF NOT EXISTS receipts_no_update BEFORE UPDATE ON receipts BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS receipts_no_delete BEFORE DELETE ON receipts BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS conflicts_no_update BEFORE UPDATE ON conflicts BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;

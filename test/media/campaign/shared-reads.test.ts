@@ -7,15 +7,16 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import { SharedReads } from '../../../src/media/campaign/shared-reads.js';
-import { LayoutWriter, PRE_HASHED } from '../../../src/oci/blob-store.js';
+import { LayoutWriter } from '../../../src/oci/blob-store.js';
+import { SHARED_FEED, type SharedFeed } from '../../../src/oci/shared-feed.js';
 import { DigestVerifier } from '../../../src/oci/digest.js';
 
 const CHUNK = 64 * 1024;
-const CHUNKS = 256; // 16 MiB
+const CHUNKS = 1024; // 64 MiB: 16 chunks of the shared read's 4 MiB buffers
 
 /** A source of CHUNKS chunks that counts how far it has been read. */
-function countingSource(stats: { produced: number; opens: number }): () => Readable {
-  return () => {
+function countingSource(stats: { produced: number; opens: number }): { open: () => Readable; what: string } {
+  return { what: 'counted', open: () => {
     stats.opens++;
     let i = 0;
     return new Readable({
@@ -27,7 +28,7 @@ function countingSource(stats: { produced: number; opens: number }): () => Reada
         this.push(b);
       },
     });
-  };
+  } };
 }
 
 /** A sink that takes `delayMs` per chunk, hashing what it got; `failAfter` bytes makes it fail. */
@@ -68,8 +69,8 @@ describe('SharedReads', () => {
     expect(fast.bytes).toBe(CHUNK * CHUNKS);
     expect(slow.bytes).toBe(CHUNK * CHUNKS);
     expect(fast.hash.digest('hex')).toBe(slow.hash.digest('hex'));
-    // bounded: the read never runs more than the branch buffers (1 MiB each) plus a few chunks ahead of the slowest stick
-    expect(maxAhead).toBeLessThan(3 * 1024 * 1024);
+    // bounded: the read never runs more than its pool (5 x 4 MiB) plus one copied chunk per stream ahead of the slowest stick
+    expect(maxAhead).toBeLessThan(28 * 1024 * 1024);
   });
 
   it('starts a read only when every stick asked for the blob or moved past it', async () => {
@@ -101,13 +102,14 @@ describe('one hash for all sticks', () => {
     try {
       const writers = await Promise.all(dirs.map((d) => LayoutWriter.create(d)));
       const out = await Promise.all(writers.map((w, i) => w.writeBlob(desc, () => {
-        const b = reads.open(i, 0, () => Readable.from([data.subarray(0, 3e6), data.subarray(3e6)]));
-        expect(PRE_HASHED in b).toBe(true);
+        const b = reads.open(i, 0, { what: 'x', open: () => Readable.from([data.subarray(0, 3e6), data.subarray(3e6)]) });
+        expect(SHARED_FEED in b).toBe(true);
         return b;
       })));
       expect(reads.reads).toBe(1);
       for (const [i, w] of writers.entries()) {
         expect(out[i]!.written).toBe(true);
+        await w.flush(); // synced and named in the background
         expect((await fsp.readFile(w.blobPath(desc.digest))).equals(data)).toBe(true);
         // the chunk digests recorded are those of the bytes (4 MiB chunks), as a hashing write records them
         expect(await w.chunksOf(desc)).toEqual([0, 1, 2].map((c) => createHash('sha256').update(data.subarray(c * 4194304, (c + 1) * 4194304)).digest('hex')));
@@ -117,20 +119,20 @@ describe('one hash for all sticks', () => {
     }
   });
 
-  it('takes the digest of a source that checks its own (a layout blob), and fails with the source when it lies', async () => {
+  it('hashes a source that checks its own (a layout blob), and fails with the source when it lies', async () => {
     const data = Buffer.alloc(300_000, 9);
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ferry-shared-checked-'));
     try {
       const w = await LayoutWriter.create(dir);
       const good = { mediaType: 'x', digest: sha(data), size: data.length };
       const honest = new SharedReads([0]);
-      const b = honest.open(0, 0, () => Readable.from([data]).pipe(new DigestVerifier(good.digest, good.size)));
+      const b = honest.open(0, 0, { what: 'x', open: () => Readable.from([data]).pipe(new DigestVerifier(good.digest, good.size)) });
       expect((await w.writeBlob(good, () => b)).written).toBe(true);
-      expect(await (b as unknown as { [PRE_HASHED]: Promise<{ digest: string; size: number }> })[PRE_HASHED]).toMatchObject({ digest: good.digest, size: data.length });
+      expect(await (b as unknown as { [SHARED_FEED]: SharedFeed })[SHARED_FEED].hashed).toMatchObject({ digest: good.digest, size: data.length });
       // a source whose bytes do not match what it claims never ends: its error reaches the stick
       const lie = { mediaType: 'x', digest: sha(Buffer.from('claimed')), size: data.length };
       const liar = new SharedReads([0]);
-      await expect(w.writeBlob(lie, () => liar.open(0, 0, () => Readable.from([data]).pipe(new DigestVerifier(lie.digest, lie.size))))).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+      await expect(w.writeBlob(lie, () => liar.open(0, 0, { what: 'x', open: () => Readable.from([data]).pipe(new DigestVerifier(lie.digest, lie.size)) }))).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
       expect(fs.existsSync(w.blobPath(lie.digest))).toBe(false);
     } finally {
       await fsp.rm(dir, { recursive: true, force: true });
@@ -148,7 +150,7 @@ describe('one hash for all sticks', () => {
         [{ mediaType: 'x', digest: sha(data), size: data.length + 1 }, 'SIZE_MISMATCH'],
       ] as const) {
         const reads = new SharedReads([0]);
-        await expect(w.writeBlob(desc, () => reads.open(0, 0, () => Readable.from([data])))).rejects.toMatchObject({ code });
+        await expect(w.writeBlob(desc, () => reads.open(0, 0, { what: 'x', open: () => Readable.from([data]) }))).rejects.toMatchObject({ code });
       }
       expect((await fsp.readdir(path.join(dir, 'blobs', 'sha256'))).filter((n) => n !== '.gitkeep')).toEqual([]);
     } finally {

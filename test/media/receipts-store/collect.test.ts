@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { collectReceipts } from '../../../src/media/receipts-store/collect.js';
+import { RECEIPT_BATCH } from '../../../src/media/receipts-store/stick.js';
 import { ReceiptsStore } from '../../../src/media/receipts-store/store.js';
 import { deviceKeyPair, putOnStick, receiptOf, signed } from '../../helpers/receipts.js';
 
@@ -91,6 +92,29 @@ describe('collectReceipts', () => {
     expect(await fsp.readFile(bad, 'utf8')).toBe('not json');
     await expect(fsp.stat(path.dirname(files[1]!))).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await storedBodies(p('store.sqlite'))).length).toBe(2);
+  });
+
+  it('over several batches stores every receipt in file order, lists a forged one, and clears only what is stored', async () => {
+    // more than one batch, written directly (the device's writer syncs every file)
+    const n = RECEIPT_BATCH + 60;
+    const files: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = signed(receiptOf(`dev-${String(i % 30).padStart(2, '0')}`, at(i)), key);
+      if (i === RECEIPT_BATCH + 7) r.result = 'failure'; // changed after signing, in the second batch
+      const folder = p('stick', 'FERRY', 'receipts', r.deviceId);
+      await fsp.mkdir(folder, { recursive: true });
+      files.push(path.join(folder, `${r.stamp}-${r.action}.json`));
+      await fsp.writeFile(files[i]!, JSON.stringify(r));
+    }
+    const damaged = p('stick', 'FERRY', 'receipts', 'dev-00', '20261120T000000.000Z-apply.json');
+    await fsp.writeFile(damaged, '{');
+    const r = await collectReceipts({ mediaRoot: p('stick'), storeFile: p('store.sqlite'), clear: true });
+    expect(r).toMatchObject({ found: n, added: n, duplicates: 0, unsigned: 0, badSignature: [files[RECEIPT_BATCH + 7]], cleared: n, storeTotal: n, rejected: [{ file: damaged }] });
+    const stored = (await storedBodies(p('store.sqlite'))).map((b) => JSON.parse(b) as { deviceId: string; stamp: string });
+    expect(stored).toHaveLength(n);
+    expect(new Set(stored.map((x) => `${x.deviceId}/${x.stamp}`)).size).toBe(n);
+    for (const f of files) await expect(fsp.stat(f)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await fsp.readFile(damaged, 'utf8')).toBe('{');
   });
 
   it('clears nothing when the store cannot be written', async () => {

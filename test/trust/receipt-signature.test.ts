@@ -1,0 +1,43 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { checkReceiptSignature, checkReceiptSignatureAsync, type KeyCache, publicKeyId, type SignatureCheck } from '../../src/trust/receipt-signature.js';
+import { deviceKeyPair, receiptOf, signed } from '../helpers/receipts.js';
+
+const key = deviceKeyPair();
+const good = signed(receiptOf('dev-1', new Date('2026-11-20T10:00:00.000Z')), key) as unknown as Record<string, unknown>;
+const sig = good.signature as Record<string, string>;
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+
+/** The same receipt with other fields or another signature field. */
+const variant = (over: Record<string, unknown>, sigOver: Record<string, unknown> = {}) => ({ ...good, ...over, signature: { ...sig, ...sigOver } });
+
+const cases: Array<[string, Record<string, unknown>]> = [
+  ['a receipt as signed', good],
+  ['a receipt changed after signing', variant({ result: 'failure' })],
+  ['a signature of the same key over another receipt', variant({}, { value: (signed(receiptOf('dev-2', new Date('2026-11-20T10:00:00.000Z')), key).signature as unknown as Record<string, string>).value })],
+  ['a signature value that is not DER', variant({}, { value: Buffer.from('not a signature').toString('base64') })],
+  ['a key id that is not the key', variant({}, { keyId: publicKeyId(deviceKeyPair().publicKey) })],
+  ['a key that is not P-256', variant({}, { publicKey: rsa.export({ type: 'spki', format: 'der' }).toString('base64'), keyId: publicKeyId(rsa) })],
+  ['a key that cannot be read', variant({}, { publicKey: 'AAAA' })],
+  ['a malformed signature field', variant({}, { alg: 'ed25519' })],
+  ['no signature', { ...good, signature: undefined }],
+];
+
+const plain = (c: SignatureCheck) => (c.ok ? { ok: true, keyId: c.keyId } : c);
+
+describe('checkReceiptSignatureAsync', () => {
+  it.each(cases)('decides %s exactly as the synchronous check does', async (_name, receipt) => {
+    const cache: KeyCache = new Map();
+    const sync = plain(checkReceiptSignature(receipt));
+    expect(plain(await checkReceiptSignatureAsync(receipt, cache))).toEqual(sync);
+    // a second time through the key cache: the same answer
+    expect(plain(await checkReceiptSignatureAsync(receipt, cache))).toEqual(sync);
+  });
+
+  it('accepts only the receipt as signed', async () => {
+    const outcomes = await Promise.all(cases.map(([, r]) => checkReceiptSignatureAsync(r)));
+    expect(outcomes.map((o) => o.ok)).toEqual([true, false, false, false, false, false, false, false, false]);
+    expect(outcomes[0]).toMatchObject({ ok: true, keyId: publicKeyId(key.publicKey) });
+    expect(outcomes.slice(1, 4).map((o) => !o.ok && o.why)).toEqual(Array(3).fill(expect.stringMatching(/does not verify/)));
+  });
+});
