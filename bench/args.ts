@@ -21,7 +21,7 @@ export interface BenchOptions {
   campaignSticks: StickKind[];
 }
 
-const USAGE = 'usage: bench [--smoke] [--sizes 256M,1G[,4G]] [--runs N] [--seed N] [--workdir DIR] [--results DIR] [--profile] [--no-install] [--only TEXT] [--rootfs DIR] [--campaign-sticks folders,tmpfs,loop:MBPS]';
+const USAGE = 'usage: bench [--smoke] [--sizes 256M,1G[,4G]] [--runs N] [--seed N] [--workdir DIR] [--results DIR] [--profile] [--no-install] [--only TEXT] [--rootfs DIR] [--campaign-sticks folders,tmpfs,loop:MBPS,loopram:MBPS]';
 
 /** Parse argv (without node and script); throws with the usage on anything unknown. */
 export function parseBenchArgs(argv: readonly string[], root: string): BenchOptions {

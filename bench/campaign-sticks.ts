@@ -1,8 +1,9 @@
 /**
  * Where the campaign rows put their N "sticks" (`--campaign-sticks`): folders on the bench's
  * disk (the default, one device for all sticks), folders on tmpfs (no disk: what the CPU
- * allows), or one loop device per stick, each with its own write throttle (`loop:MBPS`), the
- * nearest this machine gets to N real USB sticks with their own bandwidth. The throttle is
+ * allows), or one loop device per stick, each with its own write throttle (`loop:MBPS` over
+ * files on the workdir's disk; `loopram:MBPS` over files in tmpfs, so that the throttle is each
+ * stick's only limit), the nearest this machine gets to N real USB sticks with their own bandwidth. The throttle is
  * blk-throttle's per-device limit in the ROOT blkio cgroup (cgroup v1): it applies to every
  * write to that device, the kernel's background writeback included, so no byte gets past it.
  */
@@ -16,7 +17,7 @@ import { runChecked } from './proc.js';
 const THROTTLE = '/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device';
 
 /** One kind of stick set, as parsed from `--campaign-sticks`. */
-export type StickKind = { kind: 'folders' } | { kind: 'tmpfs' } | { kind: 'loop'; mbps: number };
+export type StickKind = { kind: 'folders' } | { kind: 'tmpfs' } | { kind: 'loop'; mbps: number; ram: boolean };
 
 /** Up to four stick folders of one kind, ready for the rows; `stop` removes them (and detaches what it attached). */
 export interface StickSet {
@@ -30,12 +31,12 @@ export interface StickSet {
   stop: () => Promise<void>;
 }
 
-/** Parse `folders`, `tmpfs` or `loop:MBPS`. */
+/** Parse `folders`, `tmpfs`, `loop:MBPS` (loop files on the workdir's disk) or `loopram:MBPS` (loop files on tmpfs). */
 export function parseStickKind(s: string): StickKind {
   if (s === 'folders' || s === 'tmpfs') return { kind: s };
-  const m = /^loop:(\d+)$/.exec(s);
-  if (m && Number(m[1]) > 0) return { kind: 'loop', mbps: Number(m[1]) };
-  throw new Error(`--campaign-sticks takes folders, tmpfs or loop:MBPS (e.g. loop:40), got "${s}"`);
+  const m = /^(loop|loopram):(\d+)$/.exec(s);
+  if (m && Number(m[2]) > 0) return { kind: 'loop', mbps: Number(m[2]), ram: m[1] === 'loopram' };
+  throw new Error(`--campaign-sticks takes folders, tmpfs, loop:MBPS or loopram:MBPS (e.g. loop:40), got "${s}"`);
 }
 
 /** Make the stick set `k` for N ≤ 4 sticks of `perStick` bytes each. */
@@ -49,24 +50,28 @@ export async function makeStickSet(k: StickKind, scratch: string, perStick: numb
     if (!existsSync('/dev/shm')) return { label: ' on tmpfs', why: 'no /dev/shm here', dirs: [], where: '', stop: async () => undefined };
     return { label: ' on tmpfs', dirs: [1, 2, 3, 4].map((i) => join(root, `stick-${i}`)), where: 'sticks are folders on tmpfs (no disk)', stop: () => rm(root, { recursive: true, force: true }) };
   }
-  return loopSticks(k.mbps, scratch, perStick);
+  return loopSticks(k.mbps, k.ram ? join('/dev/shm', `ferry-bench-campaign-loops-${process.pid}`) : join(scratch, 'campaign'), scratch, perStick);
 }
 
-async function loopSticks(mbps: number, scratch: string, perStick: number): Promise<StickSet> {
-  const label = ` on loop sticks at ${mbps} MB/s`;
+/** Four throttled loop sticks over sparse files in `backing` (the workdir's disk, or tmpfs: then the throttle is each stick's only limit). */
+async function loopSticks(mbps: number, backing: string, scratch: string, perStick: number): Promise<StickSet> {
+  const ram = backing.startsWith('/dev/shm/');
+  const label = ` on loop sticks${ram ? ' in RAM' : ''} at ${mbps} MB/s`;
   if (!existsSync(THROTTLE)) return { label, why: 'no cgroup v1 blkio write throttle here (a cgroup v2 io.max mode is not built)', dirs: [], where: '', stop: async () => undefined };
   const loops: Extract<LoopDevice, { device: string }>[] = [];
   const throttled: string[] = [];
   const stop = async (): Promise<void> => {
     for (const mm of throttled) await writeFile(THROTTLE, `${mm} 0\n`).catch(() => undefined);
     for (const l of loops) await l.detach();
+    if (ram) await rm(backing, { recursive: true, force: true });
   };
   try {
     const dirs: string[] = [];
     for (const i of [1, 2, 3, 4]) {
       const mnt = join(scratch, 'campaign', `loop-${i}`);
       await mkdir(mnt, { recursive: true });
-      const l = await attachLoop(join(scratch, 'campaign', `loop-${i}.img`), Math.ceil(perStick * 1.3) + 256 * 2 ** 20);
+      await mkdir(backing, { recursive: true });
+      const l = await attachLoop(join(backing, `loop-${i}.img`), Math.ceil(perStick * 1.3) + 256 * 2 ** 20);
       if ('why' in l) throw new Error(l.why);
       loops.push(l);
       // no lazy init: ext4lazyinit would write inode tables through the throttle during the runs
@@ -77,7 +82,8 @@ async function loopSticks(mbps: number, scratch: string, perStick: number): Prom
       throttled.push(mm);
       dirs.push(join(mnt, 'stick'));
     }
-    const where = `each stick its own ext4 loop device, writes throttled to ${mbps} MB/s per device (root blkio cgroup, writeback included)`;
+    const over = ram ? 'over a file in tmpfs (no shared disk behind the sticks)' : 'over a file on the bench disk (all sticks share that disk)';
+    const where = `each stick its own ext4 loop device ${over}, writes throttled to ${mbps} MB/s per device (root blkio cgroup, writeback included)`;
     return { label, dirs, where, stop };
   } catch (e) {
     await stop();

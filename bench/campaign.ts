@@ -2,7 +2,7 @@
  * Many sticks, one read (issue 15): `ferry campaign build` of one signed image onto N
  * sticks, N = 4 and 2 against N = 1 (target for N = 4: at most 1.3x), and against the floor
  * of the same durable writes: `dd bs=4M conv=fsync` of the image's bytes onto the N sticks
- * at once. Where the sticks are (bench/campaign-sticks.ts): folders on one local disk (the
+ * at once, and onto one (how the floor itself scales from 1 to N sticks on this machine). Where the sticks are (bench/campaign-sticks.ts): folders on one local disk (the
  * default: N sticks share one device, so N durable copies cost N times one), folders on
  * tmpfs (no device: the CPU's limit), or throttled loop devices (a device per stick).
  */
@@ -51,7 +51,7 @@ function buildSide(ctx: OpsContext, set: StickSet, n: number, why: string | unde
 /** The floor of N durable copies on these sticks: dd of the image archive (its blobs, ~the bytes ferry writes) onto each at once, fsynced. */
 function ddSide(ctx: OpsContext, set: StickSet, n: number, why: string | undefined): Contender {
   const sticks = set.dirs.slice(0, n);
-  const name = `dd bs=4M conv=fsync x${n} in parallel`;
+  const name = n === 1 ? 'dd bs=4M conv=fsync, 1 stick' : `dd bs=4M conv=fsync x${n} in parallel`;
   if (why !== undefined) return { name, notRun: why, argv: () => [] };
   const script = 'pids=; for d in "$@"; do dd if="$SRC" of="$d/dd.bin" bs=4M conv=fsync status=none & pids="$pids $!"; done; for p in $pids; do wait $p || exit 1; done';
   return {
@@ -76,6 +76,8 @@ function row(ctx: OpsContext, set: StickSet, n: number, why: string | undefined,
     peers: [
       { contender: buildSide(ctx, set, 1, w), target: maxRatio !== undefined ? { maxRatio } : {} },
       { contender: ddSide(ctx, set, n, w), target: {} },
+      // how the floor itself scales from one stick to N here: ferry's N-vs-1 ratio is read against it
+      { contender: ddSide(ctx, set, 1, w), target: {} },
     ],
     notes: (f) => (f.kind === 'measured' && f.bytesWritten !== undefined ? `${set.where}; ${fmtBytes(f.bytesWritten)} written in all` : ''),
   };

@@ -135,7 +135,7 @@ export function registryComparisons(ctx: OpsContext, br: BenchRegistry): { compa
         target: { maxRatio: 1.0, maxRssMiB: RSS_TARGET_MIB },
       },
     ],
-    notes: () => 'a fresh registry per run, so both sides upload every blob; ferry verifies the stick first and also pushes the signed update',
+    notes: () => 'a fresh registry per run, so both sides upload every blob; ferry checks each blob against its digest as it reads it (one read) and also pushes the signed update',
   };
   return { comparisons: [exportRow, incRow, pushRow], stop: async () => target?.stop() };
 }

@@ -5,9 +5,8 @@
 import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { openMediaLayout } from '../media/source.js';
-import { isRegistryMedia } from '../media/registry-media.js';
 import { CHUNK_INDEX_CAP, type ChunkIndex, chunksOf, parseChunkIndex } from '../oci/chunk-index.js';
-import { chunkVerifiedStream, readChunkVerified } from '../oci/chunk-reader.js';
+import { readChunkVerified, sourceChunkVerified } from '../oci/chunk-reader.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
 import type { Descriptor } from '../oci/types.js';
 import type { InstallPlan } from './plan.js';
@@ -48,8 +47,9 @@ export function blobOpener({ layout, chunks }: PlannedImage): (desc: Descriptor,
   return (desc, what) => {
     if (!Object.hasOwn(chunks.blobs, desc.digest)) return layout.openBlob(desc, what);
     const list = chunksOf(chunks, desc, what);
-    // a site registry streams the blob (no file range): the same chunk checks on the stream, unverified bytes never passed on
-    if (isRegistryMedia(layout.root)) return chunkVerifiedStream(layout.openBlob(desc, what), desc, list, chunks.chunkSize, what);
+    // a site registry: each chunk read by the raw GET straight into its buffer, then the same checks (unverified bytes never passed on)
+    const direct = layout.blobChunks(desc, what);
+    if (direct) return sourceChunkVerified(direct, desc, list, chunks.chunkSize, what);
     return readChunkVerified(() => layout.blobRange(desc.digest), desc, list, chunks.chunkSize, what);
   };
 }

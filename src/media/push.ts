@@ -1,6 +1,6 @@
 /**
- * `ferry push`: seed a site registry from a stick. The stick is verified first (every blob;
- * with trust, every signature), then each signed update's image goes to
+ * `ferry push`: seed a site registry from a stick. With trust, every signature is verified
+ * first; each blob is verified as it is read for its upload (one read). Each signed update's image goes to
  * REGISTRY[/PREFIX]/<target>:<version> (blobs the registry has are skipped, blobs another
  * repository of this push holds are mounted, the rest streamed from the stick), and the update
  * manifest, its signature and chunk index follow as an artifact whose subject is the image.
@@ -14,6 +14,8 @@ import { RegistryClient } from '../oci/registry/client.js';
 import { parseRegistryRef } from '../oci/registry/reference.js';
 import { type ArtifactPart, FERRY_CHUNKS_MEDIA, FERRY_SIGNATURE_MEDIA, FERRY_UPDATE_ARTIFACT, pushArtifact } from '../oci/registry/referrers.js';
 import { type BlobOpener, type BlobPush, pushBlob, putManifest, type UploadOptions } from '../oci/registry/upload.js';
+import { UploadCheck } from '../oci/registry/upload-check.js';
+import { stickBlobBody, stickError } from './push-body.js';
 import { Caps, type Descriptor } from '../oci/types.js';
 import { validateUpdateManifest } from '../trust/manifest.js';
 import type { TrustMaterial, UpdateManifest } from '../trust/types.js';
@@ -22,7 +24,6 @@ import { streamRegular } from '../util/fsx.js';
 import { parseStrictJson } from '../util/json.js';
 import { mediaPaths } from './store.js';
 import { listMediaUpdates, type MediaUpdateFiles } from './updates.js';
-import { reportError, verifyMediaBlobs } from './verify.js';
 import { verifyMediaUpdates } from './verify-updates.js';
 
 /** What to push where. */
@@ -69,11 +70,8 @@ export function parsePushTarget(to: string): { host: string; prefix: string } {
   return { host, prefix };
 }
 
-/** Verify the stick before any byte leaves it: every blob, and with trust every signature. */
-async function verifyStick(req: PushRequest): Promise<void> {
-  const report = await verifyMediaBlobs(req.mediaRoot);
-  const err = reportError(report);
-  if (err) throw err;
+/** With trust, check every signature before any byte leaves the stick (the blobs are checked as they are read: upload-check.ts). */
+async function verifySignatures(req: PushRequest): Promise<void> {
   if (!req.trust) return;
   for (const r of await verifyMediaUpdates(req.mediaRoot, req.trust, { requiredSigners: 1 }, new Date(), { checkBlobs: false })) {
     if (!r.ok) throw new FerryError(r.code ?? 'SIGNATURE_INVALID', `update ${r.id}: ${r.message ?? 'refused'}: nothing was pushed`, { details: r.details ?? {} });
@@ -98,13 +96,23 @@ async function pushOne(req: PushRequest, target: { host: string; prefix: string 
     const oci = mediaPaths(req.mediaRoot).oci;
     const blobs: Record<BlobPush, number> = { present: 0, mounted: 0, uploaded: 0 };
     let bytesUploaded = 0;
-    // The stick was verified just before. The bytes sent are bound to that verified digest by
-    // the registry, which hashes every upload and refuses it unless it matches PUT ?digest=
-    // (distribution-spec, "Pushing blobs"): a blob changed on the stick since is refused there,
-    // so no second hash here. Three blobs at once, read 4 MiB at a time.
-    const open = (d: Descriptor): BlobOpener => (start, end) => streamRegular(path.join(oci, blobRel(d.digest)), `blob ${d.digest}`, { under: oci, highWaterMark: UPLOAD_READ, ...(start !== undefined ? { start } : {}), ...(end !== undefined ? { end } : {}) });
+    // One read per blob: its bytes are hashed as they go out and its last bytes are sent only
+    // once it matches its digest (push-body.ts in one request, upload-check.ts in parts), so an
+    // altered blob never completes an upload; the registry checks PUT ?digest= as well. A blob
+    // the registry already has is not read at all. Three blobs at once, read 4 MiB at a time.
+    const open = (d: Descriptor): BlobOpener => {
+      const what = `blob ${d.digest}`;
+      const check = new UploadCheck(d, what);
+      return (start, end) => {
+        // without `end` the whole file is read, so a file longer than its descriptor is SIZE_MISMATCH
+        const src = streamRegular(path.join(oci, blobRel(d.digest)), what, { under: oci, highWaterMark: UPLOAD_READ, ...(start !== undefined ? { start } : {}), ...(end !== undefined ? { end } : {}) });
+        const tap = check.tap(start, end);
+        src.on('error', (e) => tap.destroy(stickError(e, d, what)));
+        return src.pipe(tap);
+      };
+    };
     await mapBounded([img.configDescriptor, ...img.manifest.layers], BLOB_UPLOADS, async (d) => {
-      const r = await pushBlob(client, d, open(d), mounts.get(d.digest), req.upload);
+      const r = await pushBlob(client, d, open(d), mounts.get(d.digest), req.upload, stickBlobBody(path.join(oci, blobRel(d.digest)), oci, d, `blob ${d.digest}`));
       blobs[r]++;
       if (r === 'uploaded') bytesUploaded += d.size;
       if (!mounts.has(d.digest)) mounts.set(d.digest, repo);
@@ -138,7 +146,7 @@ export async function pushMedia(req: PushRequest): Promise<PushedUpdate[]> {
     return u;
   });
   if (chosen.length === 0) throw new FerryError('NO_APPLICABLE_UPDATE', `${req.mediaRoot} holds no signed update to push: export with --signer first`);
-  await verifyStick(req);
+  await verifySignatures(req);
   const layout = await OciLayout.open(mediaPaths(req.mediaRoot).oci);
   const mounts = new Map<string, string>();
   const out: PushedUpdate[] = [];

@@ -3,12 +3,15 @@
  * the repository's tags are images, and a signed update is the ferry artifact attached to one
  * (referrers API, else the referrers tag sha256-<hex>, as `ferry push` writes it). The update
  * manifest and signature are served as FERRY/updates/<id>.json(.p7s); the layout's index.json
- * lists each attached image under its update id; blobs stream from the registry. Nothing here is
+ * lists each attached image under its update id; blobs stream from the registry (layers through
+ * the raw GET straight into the chunk buffers of the verified read: chunk-reader.ts). Nothing here is
  * trusted: the device verifies it exactly as a stick (signature, then every byte by digest).
  */
 import { PassThrough, Readable } from 'node:stream';
 import { FerryError, isFerryError } from '../errors.js';
 import { OciLayout, type LayoutBackend } from '../oci/layout.js';
+import type { ChunkSource } from '../oci/range-copy.js';
+import { RegistryBlobSource } from '../oci/registry/blob-fetch.js';
 import { openRegistryBlob } from '../oci/registry/blob-stream.js';
 import { RegistryClient, readCapped, type RegistryOptions } from '../oci/registry/client.js';
 import { parseRegistryRef } from '../oci/registry/reference.js';
@@ -134,6 +137,19 @@ function backend(client: RegistryClient, found: Found): LayoutBackend {
     },
     size,
     range: async () => undefined,
+    chunks: (desc, what) => missingAsBlobMissing(new RegistryBlobSource(client, desc, what), desc, what),
+  };
+}
+
+/** A blob the registry does not have is BLOB_MISSING, as from a stick. */
+function missingAsBlobMissing(src: ChunkSource, desc: Descriptor, what: string): ChunkSource {
+  return {
+    read: (buf, len) =>
+      src.read(buf, len).catch((e: unknown) => {
+        if (!isFerryError(e, 'IMAGE_NOT_FOUND')) throw e;
+        throw new FerryError('BLOB_MISSING', `${what} is missing from the registry: push the update again from its stick`, { cause: e, details: { digest: desc.digest } });
+      }),
+    close: () => src.close(),
   };
 }
 

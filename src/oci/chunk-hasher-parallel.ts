@@ -34,7 +34,7 @@ parentPort.on('message', (m) => {
     return;
   }
   const chunk = Buffer.from(m.buf, 0, m.len);
-  const hex = createHash('sha256').update(chunk).digest('hex');
+  const hex = m.wholeOnly ? '' : createHash('sha256').update(chunk).digest('hex');
   if (m.stream !== undefined) {
     let h = wholes.get(m.stream);
     if (!h) wholes.set(m.stream, (h = createHash('sha256')));
@@ -96,6 +96,8 @@ export function warmChunkHasher(): void {
 interface ChunkJob {
   /** The blob whose whole digest this chunk continues (worker side), if any. */
   stream?: number;
+  /** Only the whole digest: no digest of the chunk itself. */
+  wholeOnly?: boolean;
   buf: ArrayBuffer;
   len: number;
   /** Scan for gzip member headers; `first`: the blob's first chunk (its own header at 0 does not count). */
@@ -111,7 +113,7 @@ function hashChunk(job: ChunkJob): Promise<ChunkResult> {
   if (!w) {
     const chunk = Buffer.from(job.buf, 0, job.len);
     const header = job.scan && chunkHasMemberHeader(chunk, job.edge, job.first, hasMemberHeader);
-    return Promise.resolve({ hex: createHash('sha256').update(chunk).digest('hex'), header, buf: job.buf });
+    return Promise.resolve({ hex: job.wholeOnly ? '' : createHash('sha256').update(chunk).digest('hex'), header, buf: job.buf });
   }
   return post(w, job, [job.buf]);
 }
@@ -151,6 +153,8 @@ export class ChunkDigester {
     readonly scanGzip = false,
     /** Also digest the whole blob (read it with `wholeDigest`), so the copy's own thread only reads and writes. */
     readonly whole = false,
+    /** Digest each chunk (the chunk index); false: only the whole blob (a push checks nothing else). */
+    private readonly chunkDigests = true,
   ) {
     if (whole && getWorker()) this.stream = nextStream++;
     else if (whole) this.local = createHash('sha256');
@@ -174,7 +178,7 @@ export class ChunkDigester {
     this.edge = Uint8Array.prototype.slice.call(buf, Math.max(0, len - 3), len); // a copy: `buf` is about to move
     this.local?.update(buf.subarray(0, len));
     const stream = this.stream !== undefined ? { stream: this.stream } : {};
-    const job = hashChunk({ ...stream, buf: buf.buffer as ArrayBuffer, len, scan: this.scanGzip, first, edge }).then(
+    const job = hashChunk({ ...stream, ...(this.chunkDigests ? {} : { wholeOnly: true }), buf: buf.buffer as ArrayBuffer, len, scan: this.scanGzip, first, edge }).then(
       ({ hex, header, buf: back }) => {
         this.header ||= header;
         if (back) this.giveBack(back);

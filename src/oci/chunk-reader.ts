@@ -9,10 +9,10 @@
  */
 import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { openRegular } from '../util/fsx.js';
-import type { FileRange } from './range-copy.js';
+import type { ChunkSource, FileRange } from './range-copy.js';
 import type { Descriptor } from './types.js';
 
 /**
@@ -30,6 +30,18 @@ export async function openRegularForRead(file: string, what: string, under?: str
   }
 }
 
+/** Reads of one blob's chunks, in order: chunk bytes into `buf` from blob offset `off`. */
+interface ChunkReads {
+  read(buf: Buffer, off: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a failed check says about where the bytes came from. */
+const TAILS = {
+  stick: { chunk: 'the media was altered or damaged; nothing of that chunk was used; re-copy the stick at headquarters', whole: 'the update is inconsistent; nothing was activated; report this stick to headquarters' },
+  registry: { chunk: 'the registry served altered bytes; nothing of that chunk was used', whole: 'the update is inconsistent; nothing was activated; report this registry to headquarters' },
+} as const;
+
 /**
  * A stream of the blob `desc`, whose bytes sit at `range`, in which every chunk of
  * `chunkSize` bytes has been checked against `chunks` (hex SHA-256) before it is emitted.
@@ -38,40 +50,67 @@ export async function openRegularForRead(file: string, what: string, under?: str
  * the verified chunks do not make up the blob's own digest.
  */
 export function readChunkVerified(locate: () => Promise<FileRange | undefined>, desc: Descriptor, chunks: readonly string[], chunkSize: number, what: string): Readable {
-  let range: FileRange;
+  const open = async (): Promise<ChunkReads> => {
+    const r = await locate();
+    if (r === undefined) throw new FerryError('BLOB_MISSING', `${what} is missing from the stick: the media is incomplete; re-copy it at headquarters`, { details: { digest: desc.digest } });
+    if (r.size !== desc.size) {
+      throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, the stick holds ${r.size}: the media was altered or damaged; re-copy it at headquarters`, { details: { expected: desc.size, actual: r.size } });
+    }
+    const fh = await openRegularForRead(r.file, what, r.under);
+    // the handle, not the name: the size that counts is the one of the file actually opened
+    if ((await fh.stat()).size < r.start + r.size) {
+      await fh.close();
+      throw new FerryError('SIZE_MISMATCH', `${what}: the stick's file is shorter than the ${desc.size} bytes it should hold: re-copy it at headquarters`);
+    }
+    return {
+      async read(buf, off) {
+        for (let got = 0; got < buf.length; ) {
+          const { bytesRead } = await fh.read(buf, got, buf.length - got, r.start + off + got);
+          if (bytesRead === 0) throw new FerryError('SIZE_MISMATCH', `${what}: the stick's copy ends after ${off + got} of ${desc.size} bytes: the media was altered or damaged; re-copy it at headquarters`);
+          got += bytesRead;
+        }
+      },
+      close: () => fh.close(),
+    };
+  };
+  return verifiedChunks(open, desc, chunks, chunkSize, what, 'stick');
+}
+
+/**
+ * The same for a blob that a ChunkSource reads straight into the chunk buffers (a site
+ * registry's raw GET, registry/blob-fetch.ts): no stream in between, no copy, the same checks.
+ * The source is held to `desc.size` bytes (the size of the signed manifest's descriptor).
+ */
+export function sourceChunkVerified(source: () => ChunkSource, desc: Descriptor, chunks: readonly string[], chunkSize: number, what: string): Readable {
+  const open = async (): Promise<ChunkReads> => {
+    const src = source();
+    return { read: (buf) => src.read(buf, buf.length), close: () => src.close() };
+  };
+  return verifiedChunks(open, desc, chunks, chunkSize, what, 'registry');
+}
+
+/** The verified chunk stream over `open`'s reads: chunk i+1 is read while chunk i is consumed. */
+function verifiedChunks(open: () => Promise<ChunkReads>, desc: Descriptor, chunks: readonly string[], chunkSize: number, what: string, from: keyof typeof TAILS): Readable {
   // The blob's own digest too: a signer's chunk index must describe the bytes stored under
   // that digest, so the layout stays content-addressed for skopeo, umoci and bootc.
   const whole = createHash('sha256');
-  let fh: fsp.FileHandle | undefined;
+  let reads: ChunkReads | undefined;
   let next = 0;
   let ahead: Promise<Buffer> | undefined;
   const read = async (i: number): Promise<Buffer> => {
     const off = i * chunkSize;
-    const len = Math.min(chunkSize, desc.size - off);
-    const buf = Buffer.allocUnsafe(len);
-    for (let got = 0; got < len; ) {
-      const { bytesRead } = await fh!.read(buf, got, len - got, range.start + off + got);
-      if (bytesRead === 0) throw new FerryError('SIZE_MISMATCH', `${what}: the stick's copy ends after ${off + got} of ${desc.size} bytes: the media was altered or damaged; re-copy it at headquarters`);
-      got += bytesRead;
-    }
+    const buf = Buffer.allocUnsafe(Math.min(chunkSize, desc.size - off));
+    await reads!.read(buf, off);
     return buf;
   };
   return new Readable({
     highWaterMark: chunkSize,
     construct(cb) {
-      const open = async (): Promise<void> => {
-        const r = await locate();
-        if (r === undefined) throw new FerryError('BLOB_MISSING', `${what} is missing from the stick: the media is incomplete; re-copy it at headquarters`, { details: { digest: desc.digest } });
-        if (r.size !== desc.size) {
-          throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, the stick holds ${r.size}: the media was altered or damaged; re-copy it at headquarters`, { details: { expected: desc.size, actual: r.size } });
-        }
-        range = r;
-        fh = await openRegularForRead(r.file, what, r.under);
-        // the handle, not the name: the size that counts is the one of the file actually opened
-        if ((await fh.stat()).size < r.start + r.size) throw new FerryError('SIZE_MISMATCH', `${what}: the stick's file is shorter than the ${desc.size} bytes it should hold: re-copy it at headquarters`);
-      };
       open().then(
-        () => cb(),
+        (r) => {
+          reads = r;
+          cb();
+        },
         (e: Error) => cb(e),
       );
     },
@@ -80,7 +119,7 @@ export function readChunkVerified(locate: () => Promise<FileRange | undefined>, 
         const actual = whole.digest('hex');
         if (`sha256:${actual}` !== desc.digest) {
           this.destroy(
-            new FerryError('DIGEST_MISMATCH', `${what}: its chunks match the signed chunk index but the blob does not match its digest ${desc.digest}: the update is inconsistent; nothing was activated; report this stick to headquarters`, {
+            new FerryError('DIGEST_MISMATCH', `${what}: its chunks match the signed chunk index but the blob does not match its digest ${desc.digest}: ${TAILS[from].whole}`, {
               details: { expected: desc.digest, actual: `sha256:${actual}` },
             }),
           );
@@ -97,7 +136,7 @@ export function readChunkVerified(locate: () => Promise<FileRange | undefined>, 
           const actual = createHash('sha256').update(buf).digest('hex');
           if (actual !== chunks[i]) {
             this.destroy(
-              new FerryError('DIGEST_MISMATCH', `${what}: chunk ${i + 1} of ${chunks.length} does not match the signed chunk index: the media was altered or damaged; nothing of that chunk was used; re-copy the stick at headquarters`, {
+              new FerryError('DIGEST_MISMATCH', `${what}: chunk ${i + 1} of ${chunks.length} does not match the signed chunk index: ${TAILS[from].chunk}`, {
                 details: { chunk: i, expected: chunks[i], actual, digest: desc.digest },
               }),
             );
@@ -113,69 +152,11 @@ export function readChunkVerified(locate: () => Promise<FileRange | undefined>, 
       );
     },
     destroy(err, cb) {
-      const h = fh;
-      fh = undefined;
-      // wait for a read in flight before closing its handle
+      const r = reads;
+      reads = undefined;
+      // wait for a read in flight before closing what it reads from
       const settle = ahead ? ahead.then(() => undefined, () => undefined) : Promise.resolve();
-      settle.then(() => (h ? h.close() : undefined)).then(() => cb(err), () => cb(err));
+      settle.then(() => (r ? r.close() : undefined)).then(() => cb(err), () => cb(err));
     },
   });
-}
-
-/**
- * The same verified streaming for a blob that arrives as a stream (a site registry): bytes are
- * gathered into whole chunks, each hashed and compared with the signed chunk index before it
- * is passed on (the hashed buffer is the one passed on), at most one chunk held in memory.
- */
-export function chunkVerifiedStream(src: Readable, desc: Descriptor, chunks: readonly string[], chunkSize: number, what: string): Readable {
-  const whole = createHash('sha256');
-  let pending: Buffer[] = [];
-  let pendingLen = 0;
-  let i = 0;
-  let total = 0;
-  const verify = (buf: Buffer): FerryError | undefined => {
-    const actual = createHash('sha256').update(buf).digest('hex');
-    if (i >= chunks.length || actual !== chunks[i]) {
-      return new FerryError('DIGEST_MISMATCH', `${what}: chunk ${i + 1} of ${chunks.length} does not match the signed chunk index: the registry served altered bytes; nothing of that chunk was used`, {
-        details: { chunk: i, expected: chunks[i] ?? null, actual, digest: desc.digest },
-      });
-    }
-    whole.update(buf);
-    i++;
-    return undefined;
-  };
-  const t = new Transform({
-    readableHighWaterMark: chunkSize,
-    transform(c: Buffer, _enc, cb) {
-      total += c.length;
-      if (total > desc.size) return cb(new FerryError('SIZE_MISMATCH', `${what}: the registry sent more than the ${desc.size} bytes it should be`, { details: { expected: desc.size } }));
-      pending.push(c);
-      pendingLen += c.length;
-      while (pendingLen >= chunkSize) {
-        const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingLen);
-        const buf = Buffer.from(all.subarray(0, chunkSize));
-        const rest = all.subarray(chunkSize);
-        const err = verify(buf);
-        if (err) return cb(err);
-        this.push(buf);
-        pending = rest.length > 0 ? [rest] : [];
-        pendingLen = rest.length;
-      }
-      cb();
-    },
-    flush(cb) {
-      if (pendingLen > 0) {
-        const buf = Buffer.concat(pending, pendingLen);
-        const err = verify(buf);
-        if (err) return cb(err);
-        this.push(buf);
-      }
-      if (total !== desc.size || i !== chunks.length) return cb(new FerryError('SIZE_MISMATCH', `${what}: the registry sent ${total} of ${desc.size} bytes`, { details: { expected: desc.size, actual: total } }));
-      const actual = `sha256:${whole.digest('hex')}`;
-      if (actual !== desc.digest) return cb(new FerryError('DIGEST_MISMATCH', `${what}: its chunks match the signed chunk index but the blob does not match its digest ${desc.digest}`, { details: { expected: desc.digest, actual } }));
-      cb();
-    },
-  });
-  src.on('error', (e) => t.destroy(e));
-  return src.pipe(t);
 }

@@ -10,7 +10,7 @@ import { FerryError } from '../errors.js';
 import { mediaFileSize, readFileCapped, streamRegular } from '../util/fsx.js';
 import { parseStrictJson } from '../util/json.js';
 import { DigestVerifier, sha256Digest } from './digest.js';
-import type { FileRange } from './range-copy.js';
+import type { ChunkSource, FileRange } from './range-copy.js';
 import {
   Annotation,
   Caps,
@@ -51,6 +51,8 @@ export interface LayoutBackend {
   size(rel: string): Promise<number | undefined>;
   /** Where a file's bytes sit on disk (for the fast copy path), or undefined when absent. */
   range(rel: string): Promise<FileRange | undefined>;
+  /** The blob's bytes read straight into the caller's buffers (a registry's raw GET), where the backend offers that; held to `desc.size`. */
+  chunks?(desc: Descriptor, what: string): ChunkSource;
 }
 
 /** A blob's path relative to the layout root, "blobs/sha256/<hex>" (the digest is validated first, so no path tricks). */
@@ -98,6 +100,12 @@ export class OciLayout {
     const version = (marker as { imageLayoutVersion?: unknown } | null)?.imageLayoutVersion;
     if (version !== '1.0.0') throw new FerryError('INVALID_LAYOUT', `${root}/oci-layout: imageLayoutVersion is ${JSON.stringify(version)}, expected "1.0.0"`);
     return new OciLayout(root, backend);
+  }
+
+  /** A reader of the blob straight into the caller's buffers, where the backend has one (a registry), else undefined. */
+  blobChunks(desc: Descriptor, what: string): (() => ChunkSource) | undefined {
+    const chunks = this.backend.chunks?.bind(this.backend);
+    return chunks ? () => chunks(desc, what) : undefined;
   }
 
   /** Where the blob's bytes sit on disk, or undefined when it is absent. */

@@ -13,6 +13,15 @@ import { EarlyWriteback } from '../util/writeback.js';
 import type { ChunkDigester } from './chunk-hasher-parallel.js';
 import { digestHex, type Descriptor } from './types.js';
 
+/**
+ * Bytes per write() call. The kernel picks the page-cache folio size from the write's
+ * length; on the bench VM a 4 MiB write's copy into the page cache cost about 20 times what
+ * skopeo's 32 KiB writes cost (perf: copy_folio_from_iter_atomic, 2.3 s vs 0.12 s for a
+ * 724 MiB export), and 128-256 KiB writes cut ferry's wall time by a third under load.
+ * Smaller pieces pay more in thread-pool round trips than they save.
+ */
+const WRITE_PIECE = 256 * 1024;
+
 /** Where a blob's bytes sit: `size` bytes of `file` starting at `start`. */
 export interface FileRange {
   file: string;
@@ -108,7 +117,7 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
       writing = (async () => {
         try {
           await before; // writes stay in order, and so do the chunks handed on
-          for (let put = 0; put < cur.len; ) put += (await out.write(cur.buf, put, cur.len - put)).bytesWritten;
+          for (let put = 0; put < cur.len; ) put += (await out.write(cur.buf, put, Math.min(WRITE_PIECE, cur.len - put))).bytesWritten;
         } catch (e) {
           chunks.release(cur.buf); // every buffer goes back, or a reader would wait for it for ever
           throw e;

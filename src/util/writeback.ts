@@ -13,7 +13,15 @@ import type { FileHandle } from 'node:fs/promises';
 /** Bytes written between two writeback requests (a 4 MiB-chunk copy asks every 16 chunks). */
 export const WRITEBACK_STEP = 64 * 1024 * 1024;
 
-/** Starts an fdatasync of `fh` for every `step` bytes written, at most one in flight. */
+/**
+ * Requests in flight in this process. One at a time for all files: the disk is one queue, and
+ * each request holds one of libuv's 4 pool threads until it is done, which the copies' writes
+ * also need (an export from a registry copies three layers at once; a campaign writes its
+ * sticks through shared-feed.ts, not through this).
+ */
+let busy = false;
+
+/** Starts an fdatasync of `fh` for every `step` bytes written, at most one in flight (in the whole process). */
 export class EarlyWriteback {
   private since = 0;
   private pending: Promise<void> | undefined;
@@ -28,12 +36,17 @@ export class EarlyWriteback {
   wrote(n: number): void {
     this.since += n;
     // one at a time: a second request while the first runs would only queue behind it on the pool
-    if (this.since < this.step || this.pending !== undefined) return;
+    if (this.since < this.step || this.pending !== undefined || busy) return;
     this.since = 0;
+    busy = true;
     this.pending = this.fh.datasync().then(
-      () => void (this.pending = undefined),
+      () => {
+        busy = false;
+        this.pending = undefined;
+      },
       (e: unknown) => {
         this.failure ??= e; // a write error the disk reported: the copy fails, never names the blob
+        busy = false;
         this.pending = undefined;
       },
     );

@@ -95,7 +95,7 @@ describe('bench options', () => {
     expect(() => parseBenchArgs(['--runs', '0'], '/r')).toThrow(/positive integer/);
     expect(() => parseBenchArgs(['--fast'], '/r')).toThrow(/unknown option/);
     expect(parseBenchArgs([], '/r').campaignSticks).toEqual([{ kind: 'folders' }]);
-    expect(parseBenchArgs(['--campaign-sticks', 'folders,tmpfs,loop:40'], '/r').campaignSticks).toEqual([{ kind: 'folders' }, { kind: 'tmpfs' }, { kind: 'loop', mbps: 40 }]);
+    expect(parseBenchArgs(['--campaign-sticks', 'folders,tmpfs,loop:40,loopram:20'], '/r').campaignSticks).toEqual([{ kind: 'folders' }, { kind: 'tmpfs' }, { kind: 'loop', mbps: 40, ram: false }, { kind: 'loop', mbps: 20, ram: true }]);
     expect(() => parseBenchArgs(['--campaign-sticks', 'loop'], '/r')).toThrow(/loop:MBPS/);
   });
 

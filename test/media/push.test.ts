@@ -1,5 +1,5 @@
 /**
- * `ferry push` (library level) into a real registry: the stick is verified first, images land
+ * `ferry push` (library level) into a real registry: each blob is verified as it is read for its upload, images land
  * under PREFIX/<target>:<version> with the same digests (skopeo reads them back), shared
  * blobs are skipped or mounted, and the signed update travels as an artifact attached to its
  * image (referrers tag schema: distribution 2.8 has no referrers API).
@@ -14,6 +14,7 @@ import { pushMedia } from '../../src/media/push.js';
 import { RegistryClient, readCapped } from '../../src/oci/registry/client.js';
 import { parseRegistryRef } from '../../src/oci/registry/reference.js';
 import { FERRY_UPDATE_ARTIFACT, referrersTag } from '../../src/oci/registry/referrers.js';
+import { hasBlob } from '../../src/oci/registry/upload.js';
 import { loadTrustMaterial } from '../../src/trust/load.js';
 import { makeStickKit, type StickKit } from '../helpers/device-stick.js';
 import { inspectRaw, REGISTRY_USER, startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -96,7 +97,7 @@ describe('ferry push', () => {
     expect(idx.manifests).toHaveLength(1);
   });
 
-  it('refuses a stick with a damaged blob before anything is pushed', async () => {
+  it('refuses a damaged blob as it is read: its upload never completes and no image is named', async () => {
     const bad = await kit.makeStick([{ image: 'v1', version: '1.0.0', counter: 100, target: 'damaged' }]);
     const layer = (JSON.parse(await fsp.readFile(path.join(bad, 'FERRY', 'updates', 'damaged-1.0.0.json'), 'utf8')) as { image: { manifest: { digest: string } } }).image.manifest;
     const man = JSON.parse(await fsp.readFile(path.join(bad, 'FERRY', 'oci', 'blobs', 'sha256', layer.digest.slice(7)), 'utf8')) as { layers: Array<{ digest: string }> };
@@ -106,6 +107,21 @@ describe('ferry push', () => {
     await fsp.writeFile(f, bytes);
     await expect(pushMedia({ mediaRoot: bad, to: `docker://${reg.host}/site`, registry: { tlsVerify: false } })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
     await expect(inspectRaw(reg, 'site/damaged:1.0.0')).rejects.toThrow(/manifest unknown|not found|MANIFEST_UNKNOWN|NAME_UNKNOWN/i);
+    const client = await RegistryClient.open(parseRegistryRef(`${reg.host}/site/damaged:1.0.0`), { tlsVerify: false });
+    try {
+      expect(await hasBlob(client, man.layers[0]!.digest)).toBe(false);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('refuses a stick that lacks a blob the registry does not have (BLOB_MISSING)', async () => {
+    const bad = await kit.makeStick([{ image: 'v2', version: '1.1.0', counter: 110, target: 'lacking' }]);
+    const m = (JSON.parse(await fsp.readFile(path.join(bad, 'FERRY', 'updates', 'lacking-1.1.0.json'), 'utf8')) as { image: { manifest: { digest: string } } }).image.manifest;
+    const man = JSON.parse(await fsp.readFile(path.join(bad, 'FERRY', 'oci', 'blobs', 'sha256', m.digest.slice(7)), 'utf8')) as { layers: Array<{ digest: string }> };
+    await fsp.rm(path.join(bad, 'FERRY', 'oci', 'blobs', 'sha256', man.layers.at(-1)!.digest.slice(7)));
+    await expect(pushMedia({ mediaRoot: bad, to: `docker://${reg.host}/fresh`, registry: { tlsVerify: false } })).rejects.toMatchObject({ code: 'BLOB_MISSING' });
+    await expect(inspectRaw(reg, 'fresh/lacking:1.1.0')).rejects.toThrow();
   });
 
   it('refuses an update signed by an untrusted key with --trust, before anything is pushed', async () => {

@@ -1,4 +1,4 @@
-/** `ferry push`: seed a site registry from a stick (verified first), with the signed updates attached to their images. */
+/** `ferry push`: seed a site registry from a stick (each blob verified as it is read), with the signed updates attached to their images. */
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { pushMedia } from '../../media/push.js';
@@ -24,7 +24,7 @@ function collect(v: string, prev: string[]): string[] {
 export function registerPush(program: Command): void {
   program
     .command('push')
-    .description('verify the media, then push each signed update\'s image to a registry as PREFIX/<target>:<version>, with the update manifest and signature attached (OCI artifact, subject = the image)')
+    .description('push each signed update\'s image to a registry as PREFIX/<target>:<version>, every blob verified as it is read, with the update manifest and signature attached (OCI artifact, subject = the image)')
     .requiredOption('--media <dir>', 'the media root (the folder that holds FERRY/)')
     .requiredOption('--to <registry>', 'docker://HOST[:PORT][/PREFIX]')
     .option('--update <id>', 'push only this update, e.g. kiosk-1.1.0 (repeatable; default all)', collect, [])
@@ -48,7 +48,7 @@ export function registerPush(program: Command): void {
         for (const p of pushed) {
           printLines(`pushed ${p.id} to ${p.image} (${p.manifest.digest}): ${p.blobs.uploaded} blob(s) uploaded (${p.bytesUploaded} bytes), ${p.blobs.mounted} mounted, ${p.blobs.present} already there; update attached as ${p.artifact.digest}${p.referrersTag ? ' (referrers tag)' : ''}`);
         }
-        if (trust === undefined) printLines('note: signatures were not checked (no --trust); every blob was');
+        if (trust === undefined) printLines('note: signatures were not checked (no --trust); every blob sent was checked against its digest');
       }),
     );
 }

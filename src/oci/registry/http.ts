@@ -24,8 +24,47 @@ export interface TransportOptions {
 /** HTTP methods of the distribution API. */
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH';
 
-/** A request body: bytes, or a fresh stream each time it is sent (a retry after a challenge sends it again). */
-export type HttpBody = Buffer | (() => Readable);
+/**
+ * A body that writes itself: `pump` calls `write` for each buffer in order and may reuse a
+ * buffer once its write has resolved (the socket has it); a throw aborts the request.
+ */
+export interface BodyPump {
+  pump(write: (buf: Buffer) => Promise<void>): Promise<void>;
+}
+
+/** A request body: bytes, or a fresh stream or pump each time it is sent (a retry after a challenge sends it again). */
+export type HttpBody = Buffer | (() => Readable | BodyPump);
+
+/** The request was answered before its body was sent (a 401 or 413 from the registry or a proxy): stop sending. */
+const ANSWERED = new Error('answered before the body was sent');
+
+/** Run `p` into the request `r`: end it after the last write, destroy it with the pump's error. */
+function pumpInto(r: Http.ClientRequest, p: BodyPump): void {
+  let stop: Error | undefined;
+  const waiting = new Set<(e: Error) => void>();
+  const halt = (e: Error): void => {
+    stop ??= e;
+    for (const w of waiting) w(e);
+    waiting.clear();
+  };
+  r.once('response', () => halt(ANSWERED));
+  r.once('error', halt);
+  r.once('close', () => halt(Object.assign(new Error('the connection closed mid-body'), { code: 'ECONNRESET' })));
+  const write = (buf: Buffer): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (stop) return reject(stop);
+      waiting.add(reject);
+      r.write(buf, (e) => {
+        waiting.delete(reject);
+        if (e) reject(e);
+        else resolve();
+      });
+    });
+  p.pump(write).then(
+    () => void (stop ?? r.end()),
+    (e: unknown) => void (e === ANSWERED || stop ? undefined : r.destroy(e as Error)),
+  );
+}
 
 /** A request as the client sends it. */
 export interface HttpRequest {
@@ -121,6 +160,7 @@ export class Transport {
       else if (Buffer.isBuffer(req.body)) r.end(req.body);
       else {
         const src = req.body();
+        if ('pump' in src) return pumpInto(r, src);
         src.on('error', (e) => r.destroy(e));
         src.pipe(r);
       }

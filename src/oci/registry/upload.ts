@@ -12,6 +12,7 @@ import { FerryError, isFerryError } from '../../errors.js';
 import { sha256Digest } from '../digest.js';
 import type { Descriptor } from '../types.js';
 import { type RegistryClient, readCapped } from './client.js';
+import type { BodyPump } from './http.js';
 
 /** What happened to one blob. */
 export type BlobPush = 'present' | 'mounted' | 'uploaded';
@@ -87,8 +88,11 @@ function tooLarge(e: unknown): boolean {
   return isFerryError(e) && e.details.status === 413;
 }
 
-/** Push one blob: skipped when present, mounted from `mountFrom` when that repository has it, else uploaded from `open()`. */
-export async function pushBlob(client: RegistryClient, desc: Descriptor, open: BlobOpener, mountFrom?: string, opts: UploadOptions = {}): Promise<BlobPush> {
+/**
+ * Push one blob: skipped when present, mounted from `mountFrom` when that repository has it,
+ * else uploaded: in one request from `whole` when given (else `open()`), in parts from `open`.
+ */
+export async function pushBlob(client: RegistryClient, desc: Descriptor, open: BlobOpener, mountFrom?: string, opts: UploadOptions = {}, whole?: () => BodyPump): Promise<BlobPush> {
   const what = `blob ${desc.digest}`;
   if (await hasBlob(client, desc.digest)) return 'present';
   const start = new URL(`${client.url('blobs', 'uploads').href}/`);
@@ -109,7 +113,7 @@ export async function pushBlob(client: RegistryClient, desc: Descriptor, open: B
   const put = new URL(location);
   put.searchParams.set('digest', desc.digest);
   try {
-    const done = await client.request('PUT', put, { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) }, what, () => open());
+    const done = await client.request('PUT', put, { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) }, what, whole ?? (() => open()));
     done.resume();
   } catch (e) {
     // a proxy or registry that limits the request body: the same bytes in parts, in a new session

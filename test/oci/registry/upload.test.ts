@@ -9,7 +9,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sha256Digest } from '../../../src/oci/digest.js';
 import { RegistryClient, readCapped } from '../../../src/oci/registry/client.js';
 import { parseRegistryRef } from '../../../src/oci/registry/reference.js';
-import { bytesOpener, hasBlob, pushBlob } from '../../../src/oci/registry/upload.js';
+import { type BlobOpener, bytesOpener, hasBlob, pushBlob } from '../../../src/oci/registry/upload.js';
+import { UploadCheck } from '../../../src/oci/registry/upload-check.js';
 import type { Descriptor } from '../../../src/oci/types.js';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
 import { type FaultProxy, startFaultProxy } from '../../helpers/registry-proxy.js';
@@ -98,5 +99,22 @@ describe('blob uploads', () => {
     await expect(pushBlob(c, desc, bytesOpener(other), undefined, { chunkedOver: 0, partSize: 100 * KiB })).rejects.toMatchObject({ code: 'REGISTRY_ERROR', details: { registryCode: 'DIGEST_INVALID' } });
     expect(await hasBlob(c, desc.digest)).toBe(false);
     c.close();
+  });
+
+  it('never completes the upload of a blob that does not match, checked as it is read (one PUT, and parts after a 413)', async () => {
+    const MiB = 1024 * KiB;
+    for (const bodyLimit of [undefined, 1 * MiB]) {
+      const c = await client();
+      const { bytes, desc } = blob(3 * MiB + 11);
+      const altered = Buffer.from(bytes);
+      altered[desc.size - 5] = altered[desc.size - 5]! ^ 1;
+      const check = new UploadCheck(desc, 'blob');
+      const open: BlobOpener = (s, e) => bytesOpener(altered)(s, e).pipe(check.tap(s, e));
+      if (bodyLimit !== undefined) proxy.faults.bodyLimit = bodyLimit;
+      await expect(pushBlob(c, desc, open)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+      // the registry never got the last bytes: no PUT ?digest= completed, nothing stored
+      expect(await hasBlob(c, desc.digest)).toBe(false);
+      c.close();
+    }
   });
 });
