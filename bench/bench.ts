@@ -90,10 +90,10 @@ async function benchSize(label: string, last: boolean, env: { opts: BenchOptions
     const reg = registryComparisons(ctx, br);
     stopPushRegistry = reg.stop;
     // the campaign's stick sets may be loop devices: made only when a campaign row is selected
-    const campaign = only === undefined || 'campaign build'.includes(only) || only.startsWith('campaign build') ? await campaignComparisons(ctx, opts.campaignSticks) : { comparisons: [], stop: async () => undefined };
+    const campaign = only === undefined || 'campaign build'.includes(only) || /campaign|sticks/.test(only) ? await campaignComparisons(ctx, opts.campaignSticks) : { comparisons: [], stop: async () => undefined };
     stopCampaign = campaign.stop;
     const list = [...(await comparisonsFor(ctx, loop, opts)), ...campaign.comparisons, ...reg.comparisons].filter((c) => opts.only === undefined || c.op.includes(opts.only));
-    const rows = await runComparisons(list, opts.runs, log);
+    const rows = await runComparisons(list, opts.runs, log, scratch);
     if (opts.profile && last) await profileFerry(ctx, opts.resultsDir, log);
     return rows;
   } finally {

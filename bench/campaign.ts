@@ -7,11 +7,12 @@
  * tmpfs (no device: the CPU's limit), or throttled loop devices (a device per stick).
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { makeStickSet, type StickKind, type StickSet } from './campaign-sticks.js';
 import { ferryArgv } from './ferry.js';
 import { treeBytes, type Comparison, type Contender } from './harness.js';
 import type { OpsContext } from './ops.js';
+import { runChecked } from './proc.js';
 import { fmtBytes } from './report.js';
 import { BENCH_TARGET } from './ferry-steps.js';
 
@@ -28,8 +29,10 @@ async function writeCampaign(ctx: OpsContext, file: string): Promise<void> {
   await writeFile(file, text);
 }
 
+/** Remove every stick's content, then sync each stick's file system (untimed: the deletes' journal commit is not the next run's). */
 async function clearSticks(set: StickSet): Promise<void> {
   for (const s of set.dirs) await rm(s, { recursive: true, force: true });
+  for (const s of set.dirs) await runChecked('sync', ['-f', dirname(s)]).catch(() => undefined);
 }
 
 function buildSide(ctx: OpsContext, set: StickSet, n: number, why: string | undefined): Contender {

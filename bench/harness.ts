@@ -6,7 +6,7 @@
  */
 import { readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { measure, type Sample } from './proc.js';
+import { measure, runChecked, type Sample } from './proc.js';
 import { measured, type Outcome, type Row, type Target } from './report.js';
 
 /** One side of a comparison: a command line plus untimed set-up. */
@@ -36,12 +36,19 @@ export interface Comparison {
   check?: () => Promise<void>;
 }
 
-/** Run every comparison `runs` times; returns the table rows. */
-export async function runComparisons(list: readonly Comparison[], runs: number, log: (s: string) => void): Promise<Row[]> {
+/**
+ * Run every comparison `runs` times; returns the table rows. With `settle` (a folder on the
+ * file system the runs write to), that file system is synced (syncfs) after each untimed
+ * prepare: a prepare that deleted the last run's output (720 MiB at 1G) left a journal
+ * commit with the discards of all its blocks (this disk is mounted with `discard`), and
+ * the first fsync of the timed command waited for it (0.5–0.8 s measured), which only
+ * a side that syncs (ferry) paid, never one that leaves its writes in memory (skopeo).
+ */
+export async function runComparisons(list: readonly Comparison[], runs: number, log: (s: string) => void, settle?: string): Promise<Row[]> {
   const rows: Row[] = [];
   for (const c of list) {
     const sides = [c.ferry, ...c.peers.map((p) => p.contender)];
-    const outcomes = await runSides(c, sides, runs, log);
+    const outcomes = await runSides(c, sides, runs, log, settle);
     let ferry = outcomes[0] as Outcome;
     if (ferry.kind === 'measured' && c.check) {
       // a fast but wrong result must not win a row
@@ -62,7 +69,7 @@ export async function runComparisons(list: readonly Comparison[], runs: number, 
   return rows;
 }
 
-async function runSides(c: Comparison, sides: readonly Contender[], runs: number, log: (s: string) => void): Promise<Outcome[]> {
+async function runSides(c: Comparison, sides: readonly Contender[], runs: number, log: (s: string) => void, settle?: string): Promise<Outcome[]> {
   const samples: Sample[][] = sides.map(() => []);
   const bytes: number[][] = sides.map(() => []);
   const failed: (string | undefined)[] = sides.map((s) => s.notRun);
@@ -71,6 +78,7 @@ async function runSides(c: Comparison, sides: readonly Contender[], runs: number
       if (failed[i] !== undefined) continue;
       try {
         await side.prepare?.();
+        if (settle !== undefined) await runChecked('sync', ['-f', settle]);
         const { stdout, ...s } = await measure(side.argv(), side.env ? { env: side.env } : {});
         samples[i]?.push(s); // the output is read here, not kept in the results
         if (side.bytesWritten) bytes[i]?.push(await side.bytesWritten(stdout));

@@ -136,7 +136,6 @@ export async function compareTree(root: string, index: FileIndex, ignore: Ignore
     if (r.items.length < MAX_DRIFT_ITEMS) r.items.push(item);
     else r.truncated = true;
   };
-  const seen = new Set<string>();
   const buf = Buffer.allocUnsafe(1024 * 1024);
   for await (const got of walkTree(root, ignore)) {
     r.entriesChecked++;
@@ -146,19 +145,20 @@ export async function compareTree(root: string, index: FileIndex, ignore: Ignore
       if (got.path !== '' && !(got.type === 'dir' && implied.has(got.path)) && !slotExtras.ignores(displayPath(got.path))) add({ path: displayPath(got.path), change: 'added' });
       continue;
     }
-    seen.add(got.path);
+    // what stays in `want` at the end was not found: removed (no second set of every path)
+    want.delete(got.path);
     const link = got.type === 'symlink' ? (await fsp.readlink(fsPath(root, got.path), { encoding: 'buffer' })).toString('latin1') : undefined;
     const meta = metadataChanges(w, got, link);
     let check = contentCheck(w, got, fast);
     if (check === 'hash') {
       r.filesHashed++;
-      r.bytesHashed += Number(got.st.size);
+      r.bytesHashed += got.st.size;
       check = (await sha256Of(fsPath(root, got.path), buf)) === w.sha256 ? 'same' : 'differs';
     }
     if (check === 'differs') add({ path: displayPath(got.path), change: 'content', ...(meta.length ? { details: meta } : {}) });
     else if (meta.length) add({ path: displayPath(got.path), change: 'metadata', details: meta });
   }
-  const removed = index.entries.filter((e) => !seen.has(e.path) && !ignore.ignores(displayPath(e.path))).map((e) => e.path);
+  const removed = [...want.keys()].filter((p) => !ignore.ignores(displayPath(p)));
   for (const p of removed.sort(comparePaths)) add({ path: displayPath(p), change: 'removed' });
   r.items.sort((a, b) => comparePaths(a.path, b.path));
   return r;

@@ -79,11 +79,6 @@ async function decide(i: ReuseInputs): Promise<{ mode: WriteMode; reuse?: ReuseW
   if (rec.imageDigest === undefined || rec.status === 'empty') return full(`slot ${i.target} holds no recorded image`);
   const old = await readIndexFile(slotIndexPath(i.stateDir, i.target), `file index of slot ${i.target}`).catch(() => undefined);
   if (!old || old.image !== rec.imageDigest) return full(`no file index for what slot ${i.target} holds`);
-  const entries: FileEntry[] = [];
-  const what = `file index of ${i.image.manifestDescriptor.digest}`;
-  const image = await readIndexStream(i.layout.openBlob(i.fileIndex, what), what, (e) => entries.push(e));
-  if (image !== i.image.manifestDescriptor.digest) return full('the signed file index describes another image');
-  const next: FileIndex = { image, entries };
   const tree = await i.slot.openTree();
   try {
     const drift = await compareTree(tree.root, old, compileIgnores([]), compileIgnores(tree.ignore), !i.hashAll);
@@ -92,6 +87,12 @@ async function decide(i: ReuseInputs): Promise<{ mode: WriteMode; reuse?: ReuseW
   } finally {
     await tree.release();
   }
+  // Read after the walk: its batches and the new index are never on the heap together.
+  const entries: FileEntry[] = [];
+  const what = `file index of ${i.image.manifestDescriptor.digest}`;
+  const image = await readIndexStream(i.layout.openBlob(i.fileIndex, what), what, (e) => entries.push(e));
+  if (image !== i.image.manifestDescriptor.digest) return full('the signed file index describes another image');
+  const next: FileIndex = { image, entries };
   const problem = await i.slot.reuseProblem();
   if (problem !== undefined) return full(problem);
   return diffPlan(old, next, await sharedLayers(i, old.image));

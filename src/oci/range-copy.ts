@@ -20,7 +20,7 @@ import { digestHex, type Descriptor } from './types.js';
  * 724 MiB export), and 128-256 KiB writes cut ferry's wall time by a third under load.
  * Smaller pieces pay more in thread-pool round trips than they save.
  */
-const WRITE_PIECE = 256 * 1024;
+export const WRITE_PIECE = 256 * 1024;
 
 /** Where a blob's bytes sit: `size` bytes of `file` starting at `start`. */
 export interface FileRange {

@@ -16,8 +16,8 @@ export const WRITEBACK_STEP = 64 * 1024 * 1024;
 /**
  * Requests in flight in this process. One at a time for all files: the disk is one queue, and
  * each request holds one of libuv's 4 pool threads until it is done, which the copies' writes
- * also need (an export from a registry copies three layers at once; a campaign writes its
- * sticks through shared-feed.ts, not through this).
+ * also need (an export from a registry copies three layers at once; a campaign's sticks,
+ * shared-feed.ts, take turns: with four sticks four requests would hold the whole pool).
  */
 let busy = false;
 

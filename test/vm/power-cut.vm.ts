@@ -23,6 +23,8 @@ const LONG = process.env.FERRY_VM_LONG === '1';
 const WANT = { apply: LONG ? 30 : 8, bootCheck: LONG ? 10 : 4 };
 const SEED = Number(process.env.FERRY_VM_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const RUN = 15 * 60_000;
+/** The whole sequence's budget: the default run takes 9-30 min, --long 40 cuts ~1-3 h depending on the host's load. */
+const BUDGET = (LONG ? 6 * 60 : 60) * 60_000;
 
 let build: KioskBuild;
 let work: string;
@@ -65,6 +67,8 @@ describe(`power cuts (seed ${SEED}; ${WANT.apply} during apply, ${WANT.bootCheck
         const where = `seed ${SEED} round ${round} ${c.name}: cut ${(cut.delayMs / 1000).toFixed(1)} s after "${cut.anchor}" (${cut.phase})`;
         log.push(`cut ${where}; events: ${vm.events().filter((e) => !e.includes(' progress ') && !e.includes(' json ')).join(' | ')}`);
         cuts.push(cut);
+        // progress on the console as it happens: a long run that is stopped still shows how far it got
+        console.log(`power cut ${cuts.length} of ${WANT.apply + WANT.bootCheck}: ${where}`);
         if (cut.phase === 'apply') need.apply--;
         if (cut.phase === 'boot-check') need.bootCheck--;
         checkAfterCut(c, build, where);
@@ -86,7 +90,7 @@ describe(`power cuts (seed ${SEED}; ${WANT.apply} during apply, ${WANT.bootCheck
     console.log(`power cuts (seed ${SEED}): ${count('apply')} during apply, ${count('boot-check')} during boot-check, on ${disks} disks\n${log.join('\n')}`);
     expect(count('apply')).toBeGreaterThanOrEqual(WANT.apply);
     expect(count('boot-check')).toBeGreaterThanOrEqual(WANT.bootCheck);
-  });
+  }, BUDGET);
 });
 
 /**

@@ -23,25 +23,17 @@ function octal(n: number): string {
   return `0${n.toString(8).padStart(3, '0')}`;
 }
 
-/** Device numbers "major:minor" of a stat's rdev (glibc's dev_t layout). */
-export function rdevOf(rdev: bigint): string {
-  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & 0xfffff000n);
-  const minor = (rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n);
-  return `${major}:${minor}`;
-}
-
 /** The metadata differences of `got` from `want`, in words ("mode 0644 -> 0600"); [] when none. */
 export function metadataChanges(want: FileEntry, got: Observed, link: string | undefined): string[] {
   if (want.type !== got.type) return [`type ${want.type} -> ${got.type}`];
   const out: string[] = [];
-  const mode = Number(got.st.mode) & 0o7777;
+  const mode = got.st.mode & 0o7777;
   // A symlink's own mode is always 0777 on Linux: nothing to compare.
   if (want.type !== 'symlink' && mode !== want.mode) out.push(`mode ${octal(want.mode)} -> ${octal(mode)}`);
-  const uid = Number(got.st.uid);
-  const gid = Number(got.st.gid);
+  const { uid, gid } = got.st;
   if (uid !== want.uid || gid !== want.gid) out.push(`owner ${want.uid}:${want.gid} -> ${uid}:${gid}`);
   if (want.type === 'symlink' && link !== want.link) out.push('symlink target changed');
-  if ((want.type === 'char' || want.type === 'block') && rdevOf(got.st.rdev) !== want.rdev) out.push(`device ${want.rdev} -> ${rdevOf(got.st.rdev)}`);
+  if ((want.type === 'char' || want.type === 'block') && got.st.rdev !== want.rdev) out.push(`device ${want.rdev} -> ${got.st.rdev}`);
   if (got.xattrs !== null && got.xattrs !== want.xattrs) out.push(want.xattrs === undefined ? 'xattrs added' : got.xattrs === undefined ? 'xattrs removed' : 'xattrs changed');
   return out;
 }
@@ -49,7 +41,7 @@ export function metadataChanges(want: FileEntry, got: Observed, link: string | u
 /** Whether a regular file's content is known to be the same, known to differ, or must be hashed. */
 export function contentCheck(want: FileEntry, got: Observed, fast: boolean): ContentCheck {
   if (want.type !== 'file' || got.type !== 'file') return 'same';
-  if (BigInt(want.size) !== got.st.size) return 'differs';
+  if (want.size !== got.st.size) return 'differs';
   if (fast && got.st.mtimeNs === mtimeNs(want.mtime)) return 'same';
   return 'hash';
 }

@@ -14,10 +14,26 @@ import { fsPath } from '../extract/whiteouts.js';
 import { type FileType, xattrDigest } from './file-index.js';
 import type { IgnoreMatcher } from './glob.js';
 
+/**
+ * What drift compares of an entry's stat: a BigIntStats holds 18 BigInts (~550 bytes on the
+ * heap), and two batches of 8,192 of them were a quarter of the heap a drift walk kept alive.
+ */
+export interface EntryStat {
+  /** Permission bits and type (st_mode). */
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** Nanoseconds: the index's mtime text is exact to the nanosecond. */
+  mtimeNs: bigint;
+  /** "major:minor" of a char or block device; "" for everything else. */
+  rdev: string;
+}
+
 /** One entry found on disk. `path` is a byte string, relative ("" is the root). */
 export interface Observed {
   path: string;
-  st: BigIntStats;
+  st: EntryStat;
   type: FileType | 'socket';
   /** xattrDigest of its attributes; null when they could not be read (a name that is not UTF-8). */
   xattrs: string | undefined | null;
@@ -34,10 +50,26 @@ export function typeOfStat(st: BigIntStats): Observed['type'] {
   return 'socket';
 }
 
+/** Device numbers "major:minor" of a stat's rdev (glibc's dev_t layout). */
+export function rdevOf(rdev: bigint): string {
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & 0xfffff000n);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n);
+  return `${major}:${minor}`;
+}
+
+/** The compact form of `st` (see EntryStat). */
+function compact(st: BigIntStats, type: Observed['type']): EntryStat {
+  const dev = type === 'char' || type === 'block';
+  return { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), size: Number(st.size), mtimeNs: st.mtimeNs, rdev: dev ? rdevOf(st.rdev) : '' };
+}
+
 /** The absolute display form of an entry path: "/" + UTF-8 (the root is "/"). */
 export function displayPath(p: string): string {
-  return `/${Buffer.from(p, 'latin1').toString('utf8')}`;
+  // ASCII (nearly every path of an OS image) needs no conversion: no Buffer per entry
+  return ASCII.test(p) ? `/${p}` : `/${Buffer.from(p, 'latin1').toString('utf8')}`;
 }
+
+const ASCII = /^[\x00-\x7f]*$/;
 
 /** Entries per getfattr run: each run costs a process start (100 ms on a busy device); a batch's arguments stay below ARG_MAX. */
 const BATCH = 8192;
@@ -50,7 +82,7 @@ const BATCH_ARG_BYTES = 768 * 1024;
 export async function* walkTree(root: string, ignore: IgnoreMatcher): AsyncGenerator<Observed> {
   const rootSt = await fsp.lstat(root, { bigint: true });
   const stack: string[] = [''];
-  let batch: Array<{ path: string; st: BigIntStats }> = [];
+  let batch: Array<{ path: string; st: EntryStat; type: Observed['type'] }> = [];
   let argBytes = 0;
   let pending: Promise<Observed[]> | undefined;
   let first = true;
@@ -63,7 +95,8 @@ export async function* walkTree(root: string, ignore: IgnoreMatcher): AsyncGener
       const st = first ? rootSt : fs.lstatSync(fsPath(root, p), { bigint: true });
       const shown = displayPath(p);
       if (!ignore.ignores(shown)) {
-        batch.push({ path: p, st });
+        const type = typeOfStat(st);
+        batch.push({ path: p, st: compact(st, type), type });
         argBytes += root.length + p.length + 2;
       }
       // Other file systems mounted inside the slot (proc, a data partition) are not part of it.
@@ -83,13 +116,14 @@ export async function* walkTree(root: string, ignore: IgnoreMatcher): AsyncGener
   yield* await withXattrs(root, batch);
 }
 
-async function withXattrs(root: string, batch: Array<{ path: string; st: BigIntStats }>): Promise<Observed[]> {
+async function withXattrs(root: string, batch: Array<{ path: string; st: EntryStat; type: Observed['type'] }>): Promise<Observed[]> {
   if (batch.length === 0) return [];
   const digests = await readXattrs(root, batch.map((b) => b.path));
-  return batch.map((b) => ({ path: b.path, st: b.st, type: typeOfStat(b.st), xattrs: digests.get(b.path) ?? (isUtf8(b.path) ? undefined : null) }));
+  return batch.map((b) => ({ path: b.path, st: b.st, type: b.type, xattrs: digests.get(b.path) ?? (isUtf8(b.path) ? undefined : null) }));
 }
 
 function isUtf8(p: string): boolean {
+  if (ASCII.test(p)) return true;
   const buf = Buffer.from(p, 'latin1');
   return Buffer.from(buf.toString('utf8'), 'utf8').equals(buf);
 }
@@ -105,7 +139,7 @@ export async function readXattrs(root: string, paths: string[]): Promise<Map<str
   const named = paths.filter(isUtf8);
   if (named.length === 0) return new Map();
   const prefix = root.endsWith('/') ? root : `${root}/`;
-  const out = await runGetfattr([...args, ...named.map((p) => (p === '' ? root : prefix + Buffer.from(p, 'latin1').toString('utf8')))]);
+  const out = await runGetfattr([...args, ...named.map((p) => (p === '' ? root : prefix + displayPath(p).slice(1)))]);
   const result = new Map<string, string>();
   const rootBytes = Buffer.from(prefix, 'utf8').toString('latin1');
   for (const block of out.split('\n\n')) {
