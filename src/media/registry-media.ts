@@ -142,7 +142,7 @@ function backend(client: RegistryClient, found: Found): LayoutBackend {
 }
 
 /** A blob the registry does not have is BLOB_MISSING, as from a stick. */
-function missingAsBlobMissing(src: ChunkSource, desc: Descriptor, what: string): ChunkSource {
+export function missingAsBlobMissing(src: ChunkSource, desc: Descriptor, what: string): ChunkSource {
   return {
     read: (buf, len) =>
       src.read(buf, len).catch((e: unknown) => {

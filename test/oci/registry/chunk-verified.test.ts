@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { missingAsBlobMissing } from '../../../src/media/registry-media.js';
 import { sourceChunkVerified } from '../../../src/oci/chunk-reader.js';
 import { sha256Digest } from '../../../src/oci/digest.js';
 import { RegistryBlobSource } from '../../../src/oci/registry/blob-fetch.js';
@@ -80,5 +81,13 @@ describe('sourceChunkVerified (a registry blob, raw GET into the chunk buffers)'
   it('refuses a registry that sends more than the descriptor says (SIZE_MISMATCH)', async () => {
     proxy.faults.extendBlob = desc.digest;
     expect((await run()).err).toMatchObject({ code: 'SIZE_MISMATCH' });
+  });
+
+  it('reports a blob the registry does not have as BLOB_MISSING on device media, as from a stick', async () => {
+    const gone = { ...desc, digest: sha256Digest(Buffer.from('not in the registry')) };
+    const s = sourceChunkVerified(() => missingAsBlobMissing(new RegistryBlobSource(client, gone, 'layer 1'), gone, 'layer 1'), gone, chunks, CHUNK, 'layer 1');
+    await expect((async () => {
+      for await (const _ of s);
+    })()).rejects.toMatchObject({ code: 'BLOB_MISSING' });
   });
 });
