@@ -154,6 +154,7 @@ describe('shared writes through LayoutWriter', () => {
       const branch = blob.branch();
       blob.start();
       await w.writeBlob(desc, () => branch);
+      await w.flush(); // synced and named in the background: done before the folder is removed
       expect(w.facts.unpackedOf(desc, 'gzip')).toBe(unpacked);
     }
   });

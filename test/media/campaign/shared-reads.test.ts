@@ -128,6 +128,7 @@ describe('one hash for all sticks', () => {
       const honest = new SharedReads([0]);
       const b = honest.open(0, 0, { what: 'x', open: () => Readable.from([data]).pipe(new DigestVerifier(good.digest, good.size)) });
       expect((await w.writeBlob(good, () => b)).written).toBe(true);
+      await w.flush(); // synced and named in the background: done before the folder is removed
       expect(await (b as unknown as { [SHARED_FEED]: SharedFeed })[SHARED_FEED].hashed).toMatchObject({ digest: good.digest, size: data.length });
       // a source whose bytes do not match what it claims never ends: its error reaches the stick
       const lie = { mediaType: 'x', digest: sha(Buffer.from('claimed')), size: data.length };
