@@ -65,7 +65,7 @@ export async function deviceApplyComparison(inputs: SizeInputs, scratch: string,
 
 async function deviceSide(inputs: SizeInputs, dir: string): Promise<Contender> {
   const ferry = ferryArgv();
-  const run = (args: string[]) => runChecked(ferry[0] as string, [ferry[1] as string, ...args]);
+  const run = (args: string[]) => runChecked(ferry[0] as string, [...ferry.slice(1), ...args]);
   await rm(dir, { recursive: true, force: true });
   await mkdir(join(dir, 'trust', 'roots'), { recursive: true });
   await run(['pki', 'init-root', '--out', join(dir, 'root'), '--name', 'ferry bench root', '--no-passphrase']);

@@ -68,7 +68,7 @@ interface Dev {
 /** A signed stick holding 1.0.0 and 1.1.0 with file indexes, made under `dir`, with a device there. */
 async function deviceWithStick(inputs: SizeInputs, dir: string, compress?: 'zstd'): Promise<Dev> {
   const ferry = ferryArgv();
-  const run = (args: string[]) => runChecked(ferry[0] as string, [ferry[1] as string, ...args]);
+  const run = (args: string[]) => runChecked(ferry[0] as string, [...ferry.slice(1), ...args]);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   await run(['pki', 'init-root', '--out', join(dir, 'root'), '--name', 'ferry bench root', '--no-passphrase']);

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ferryArgv, ferryDist, hasOption, type FerryCli } from './ferry.js';
+import { ferryArgv, ferryDist, hasOption, nodeArgv, type FerryCli } from './ferry.js';
 import type { SizeInputs } from './inputs.js';
 
 /** Command lines (and their availability) for the ferry operations the bench measures. */
@@ -46,11 +46,11 @@ export function ferrySteps(cli: FerryCli): FerrySteps {
           ...(extra.signer !== undefined && hasOption(cli, 'export', '--signer') ? ['--signer', extra.signer, '--compatible', 'bench,device'] : []),
           ...(extra.cache !== undefined && hasOption(cli, 'export', '--chunk-cache') ? ['--chunk-cache', extra.cache] : []),
         ]
-      : (archive, stick, version) => [ferry[0] as string, lib, 'export', `oci-archive:${archive}`, stick, BENCH_TARGET, version],
-    verifyArgv: verifyCli ? (stick) => [...ferry, 'verify', '--media', stick] : (stick) => [ferry[0] as string, lib, 'verify', stick],
+      : (archive, stick, version) => [...nodeArgv(), lib, 'export', `oci-archive:${archive}`, stick, BENCH_TARGET, version],
+    verifyArgv: verifyCli ? (stick) => [...ferry, 'verify', '--media', stick] : (stick) => [...nodeArgv(), lib, 'verify', stick],
     applyPrepare: async (_inputs, slot) => { await rm(slot, { recursive: true, force: true }); },
-    applyArgv: (inputs, slot) => [ferry[0] as string, lib, 'apply-dir', inputs.layout, '1.0.0', slot],
-    blockArgv: (inputs, device, stateDir) => [ferry[0] as string, lib, 'apply-block', inputs.layout, '1.0.0', device, stateDir],
+    applyArgv: (inputs, slot) => [...nodeArgv(), lib, 'apply-dir', inputs.layout, '1.0.0', slot],
+    blockArgv: (inputs, device, stateDir) => [...nodeArgv(), lib, 'apply-block', inputs.layout, '1.0.0', device, stateDir],
     via: {
       export: exportCli ? 'CLI (ferry export)' : 'library exportImage() via bench/ferry-lib.ts (CLI not available yet)',
       verify: verifyCli ? 'CLI (ferry verify --media)' : 'library verifyMediaBlobs() via bench/ferry-lib.ts (CLI not available yet)',

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, cp, mkdir, rm, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../src/node-flags.js';
 import { runProc } from './proc.js';
 
 /** The repository root (the folder holding package.json), from this file's location. */
@@ -45,9 +46,14 @@ export async function snapshotDist(workdir: string): Promise<string> {
   return paths.dist;
 }
 
-/** argv prefix that runs the built ferry CLI. */
+/** argv prefix that runs Node as the `ferry` script's `#!` line does (src/node-flags.ts). */
+export function nodeArgv(): string[] {
+  return [process.execPath, ...NODE_FLAGS];
+}
+
+/** argv prefix that runs the built ferry CLI, with the Node options its `#!` line gives it. */
 export function ferryArgv(): string[] {
-  return [process.execPath, join(ferryDist(), 'src', 'cli', 'main.js')];
+  return [...nodeArgv(), join(ferryDist(), 'src', 'cli', 'main.js')];
 }
 
 /** What the built CLI offers right now: help text per command, or why it is missing. */
@@ -63,11 +69,11 @@ export async function probeFerry(commands: readonly string[][]): Promise<FerryCl
   const main = ferryArgv();
   for (const cmd of commands) {
     const key = cmd.join(' ');
-    if (!existsSync(main[1] as string)) {
+    if (!existsSync(main.at(-1) as string)) {
       cli.missing[key] = 'ferry is not built (run tsc)';
       continue;
     }
-    const r = await runProc(main[0] as string, [main[1] as string, ...cmd, '--help']);
+    const r = await runProc(main[0] as string, [...main.slice(1), ...cmd, '--help']);
     // commander answers an unknown sub-command's --help with the top-level help, so check the usage line
     if (r.code === 0 && r.stdout.startsWith(`Usage: ferry ${key}`)) cli.help[key] = r.stdout;
     else cli.missing[key] = 'ferry: not available yet';

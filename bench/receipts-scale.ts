@@ -75,11 +75,13 @@ export async function receiptsScaleRows(workdir: string, runs: number, log: (s: 
   const dir = join(workdir, 'receipts-scale');
   log(`receipts: writing ${DEVICES * PER_DEVICE} signed receipts from ${DEVICES} enrolled devices`);
   const bytes = await receiptsFleetFixture(dir);
-  const [node, cli] = ferryArgv() as [string, string];
-  const script = 'set -e; rm -f "$3"; "$0" "$1" receipts collect --media "$2" --into "$3" >/dev/null; "$0" "$1" receipts report --from "$3" --device-ca "$4" --campaign "$5" >/dev/null; "$0" "$1" receipts report --from "$3" --device-ca "$4" --campaign "$5" --format html --out "$6" >/dev/null';
+  // "$0" $7 "$1": Node, the options of ferry's #! line (unquoted: one word each), the CLI
+  const [node, ...rest] = ferryArgv() as [string, ...string[]];
+  const cli = rest.pop()!;
+  const script = 'set -e; rm -f "$3"; "$0" $7 "$1" receipts collect --media "$2" --into "$3" >/dev/null; "$0" $7 "$1" receipts report --from "$3" --device-ca "$4" --campaign "$5" >/dev/null; "$0" $7 "$1" receipts report --from "$3" --device-ca "$4" --campaign "$5" --format html --out "$6" >/dev/null';
   const samples: Sample[] = [];
   for (let i = 0; i < runs; i++) {
-    samples.push(await measure(['sh', '-c', script, node, cli, join(dir, 'stick'), join(dir, 'store.sqlite'), join(dir, 'device-ca'), join(dir, 'campaign.yaml'), join(dir, 'report.html')]));
+    samples.push(await measure(['sh', '-c', script, node, cli, join(dir, 'stick'), join(dir, 'store.sqlite'), join(dir, 'device-ca'), join(dir, 'campaign.yaml'), join(dir, 'report.html'), rest.join(' ')]));
     log(`  receipts run ${i + 1}: ${samples[i]!.wallSec.toFixed(2)} s, ${(samples[i]!.maxRssKiB / 1024).toFixed(0)} MiB`);
   }
   await rm(dir, { recursive: true, force: true });

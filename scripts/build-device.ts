@@ -139,6 +139,18 @@ function stripSymbols(exe: string, arch: Arch): void {
   }
 }
 
+/**
+ * The Node options of the `ferry` script's `#!` line (src/node-flags.ts explains them), for the
+ * SEA's execArgv: read from the source, since the test helper runs this file's TypeScript
+ * directly, where an import of src/ (compiled names) does not resolve.
+ */
+function nodeFlags(): string[] {
+  const line = readFileSync(join(ROOT, 'src/cli/main.ts'), 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env -S node((?: --[\w-]+=\S+)*)$/.exec(line);
+  if (!m) throw new Error(`src/cli/main.ts: unexpected #! line ${line}`);
+  return m[1]!.trim().split(' ').filter(Boolean);
+}
+
 /** Build the executable for `arch`; returns its path. */
 export async function buildDevice(arch: Arch): Promise<string> {
   const exe = deviceExecutable(arch);
@@ -149,7 +161,7 @@ export async function buildDevice(arch: Arch): Promise<string> {
   await bundle(main);
   const assets = compileTerminfo(join(work, 'terminfo'));
   const blob = join(work, 'sea.blob');
-  const config = { main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: arch === process.arch, useSnapshot: false, assets };
+  const config = { main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: arch === process.arch, useSnapshot: false, execArgv: nodeFlags(), assets };
   writeFileSync(join(work, 'sea-config.json'), JSON.stringify(config, null, 2));
   const node = nodeBinary(arch, join(ROOT, 'dist/device/cache'));
   // The blob must be made by the same Node version it runs in; for a cross build the host's Node is that version.

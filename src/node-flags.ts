@@ -1,0 +1,15 @@
+/**
+ * The Node/V8 options every ferry process runs with: the `ferry` and `ferry-tui` scripts' `#!`
+ * lines (`env -S`), the device executable's SEA `execArgv` (scripts/build-device.ts) and the
+ * bench's runs of the built CLI. test/cli/node-flags.test.ts keeps the three in step.
+ *
+ * `--max-semi-space-size=4` (MiB): since Node 22, V8 sizes the young generation from the host's
+ * RAM, up to 64 MiB per semi-space on this 24 GiB machine. Dead 4 MiB chunk buffers and 1 MiB
+ * gunzip outputs then wait for a scavenge that only comes after ~64 MiB of new allocation, and
+ * an incremental apply of a 1 GiB image peaked at 212-240 MiB RSS (target 200). Measured in one
+ * bench session (1 GiB, load 8-13): default 212 MiB, 16 MiB semi-spaces 186 MiB, 4 MiB 167-171 MiB,
+ * with no more CPU (incremental 9.6 / 9.0 / 5.9 s, the full apply 18.9-19.2 s in all three).
+ * A kiosk with 2-4 GiB of RAM gets small semi-spaces from V8 anyway; this makes the bench host
+ * behave like the device.
+ */
+export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
