@@ -20,7 +20,12 @@ import { digestHex, type Descriptor } from './types.js';
  * 724 MiB export), and 128-256 KiB writes cut ferry's wall time by a third under load.
  * Smaller pieces pay more in thread-pool round trips than they save.
  */
-export const WRITE_PIECE = 256 * 1024;
+const WRITE_PIECE = 256 * 1024;
+
+/** Write `len` bytes of `buf` to `out` in WRITE_PIECE pieces, at `pos` (else at the file's position). */
+export async function writePieces(out: fsp.FileHandle, buf: Buffer, len: number, pos?: number): Promise<void> {
+  for (let put = 0; put < len; ) put += (await out.write(buf, put, Math.min(WRITE_PIECE, len - put), pos === undefined ? null : pos + put)).bytesWritten;
+}
 
 /** Where a blob's bytes sit: `size` bytes of `file` starting at `start`. */
 export interface FileRange {
@@ -117,7 +122,7 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
       writing = (async () => {
         try {
           await before; // writes stay in order, and so do the chunks handed on
-          for (let put = 0; put < cur.len; ) put += (await out.write(cur.buf, put, Math.min(WRITE_PIECE, cur.len - put))).bytesWritten;
+          await writePieces(out, cur.buf, cur.len);
         } catch (e) {
           chunks.release(cur.buf); // every buffer goes back, or a reader would wait for it for ever
           throw e;

@@ -8,7 +8,7 @@
 import * as fsp from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 import { EarlyWriteback } from '../util/writeback.js';
-import { WRITE_PIECE } from './range-copy.js';
+import { writePieces } from './range-copy.js';
 import type { Descriptor } from './types.js';
 
 /** Where a shared feed rides: `stream[SHARED_FEED]` on the stream a shared source's open() returns. */
@@ -50,7 +50,7 @@ export async function writeFeed(feed: SharedFeed, dest: string, desc: Descriptor
         throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, got more: the source was altered or damaged`, { details: { expected: desc.size, actual: `more than ${desc.size}` } });
       }
       // in pieces: the page cache copy of one 4 MiB write costs far more than that of 16 smaller ones (range-copy.ts)
-      for (let put = 0; put < chunk.length; ) put += (await out.write(chunk, put, Math.min(WRITE_PIECE, chunk.length - put), pos + put)).bytesWritten;
+      await writePieces(out, chunk, chunk.length, pos);
       pos += chunk.length;
       feed.written();
       writeback.wrote(chunk.length);
