@@ -114,8 +114,9 @@ async function benchSigner(scratch: string): Promise<string> {
 }
 
 async function comparisonsFor(ctx: OpsContext, loop: LoopDevice, opts: BenchOptions): Promise<Comparison[]> {
-  const { stick, blobDir, bundle } = await verifyFixtures(ctx.inputs, ctx.scratch, ctx.steps, ctx);
   const wanted = (op: string) => opts.only === undefined || op.includes(opts.only);
+  // the verify row's stick and RAUC bundle cost a full export and bundle per size (3 GiB each at 4G): only when selected
+  const { stick, blobDir, bundle } = wanted('verify media') ? await verifyFixtures(ctx.inputs, ctx.scratch, ctx.steps, ctx) : { blobDir: join(ctx.scratch, 'verify-layout', 'blobs') } as { stick?: string; blobDir: string; bundle?: string };
   // the update (and drift) rows export two sticks (one with zstd layers) before they run: only when selected
   const updates = [INCREMENTAL_OP, ZSTD_OP, DRIFT_OP, DRIFT_FAST_OP].some(wanted)
     ? await deviceUpdateComparisons(ctx.inputs, ctx.scratch, ctx.cli.missing['device apply'] ?? ctx.steps.exportWhy, ctx.inputs.changedBytes ?? changedBytes(opts.seed, ctx.inputs.sizeLabel), wanted)
