@@ -1,6 +1,6 @@
 import { createHash, ECDH, generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { checkReceiptSignature, checkReceiptSignatureAsync, type KeyCache, publicKeyId, receiptSigningBytes, type SignatureCheck } from '../../src/trust/receipt-signature.js';
+import { canonicalJson, checkReceiptSignature, checkReceiptSignatureAsync, type KeyCache, publicKeyId, receiptSigningBytes, type SignatureCheck } from '../../src/trust/receipt-signature.js';
 import { deviceKeyPair, receiptOf, signed } from '../helpers/receipts.js';
 
 const key = deviceKeyPair();
@@ -54,5 +54,23 @@ describe('the key a receipt carries', () => {
     const other = { ...good, signature: undefined };
     const onP384 = { ...other, signature: { alg: sig.alg, keyId: publicKeyId(p384.publicKey), publicKey: p384.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), value: sign('sha256', receiptSigningBytes(other), p384.privateKey).toString('base64') } };
     expect(checkReceiptSignature(onP384, new Map())).toEqual({ ok: false, why: 'public key is not ECDSA P-256' });
+  });
+});
+
+describe('canonicalJson (RFC 8785)', () => {
+  it('sorts integer-like keys as strings by UTF-16 code units, where a JS object would not', () => {
+    const o = JSON.parse('{"a":1,"10":2,"2":3,"B":[{"z":null,"y":true}],"\\u20ac":"x","\\ud83d\\ude00":4}');
+    expect(canonicalJson(o)).toBe('{"10":2,"2":3,"B":[{"y":true,"z":null}],"a":1,"€":"x","😀":4}');
+  });
+
+  it('writes what JSON.stringify writes for a receipt whose keys are plain words', () => {
+    const r = receiptOf('dev-1', new Date('2026-11-20T10:00:00.000Z')) as unknown as Record<string, unknown>;
+    const sortedDeep = (v: unknown): unknown =>
+      v === null || typeof v !== 'object' ? v : Array.isArray(v) ? v.map(sortedDeep) : Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortedDeep((v as Record<string, unknown>)[k])]));
+    expect(canonicalJson(r)).toBe(JSON.stringify(sortedDeep(JSON.parse(JSON.stringify(r)))));
+  });
+
+  it('leaves out undefined members and turns a Date into its ISO string, as JSON.stringify does', () => {
+    expect(canonicalJson({ b: undefined, a: [undefined], d: new Date(0) })).toBe('{"a":[null],"d":"1970-01-01T00:00:00.000Z"}');
   });
 });
