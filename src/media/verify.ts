@@ -2,17 +2,16 @@
  * `ferry verify`: re-read every blob that any image on the media references
  * (index → manifests → config + layers), each blob once, and report EVERY missing or
  * damaged one rather than stopping at the first. The largest blob is hashed on the main
- * thread (1 MiB reads there, overlapped on the thread pool only for a slow device) and the
- * others at the same time on a worker (blob-hash-worker.ts) when they add up to enough.
+ * thread (blob-hash.ts: 1 MiB reads there, read ahead on the thread pool only for a slow
+ * device or a busy machine) and the others at the same time on a worker (blob-hash-worker.ts)
+ * when they add up to enough.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { readSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { FerryError, isFerryError } from '../errors.js';
 import { OciLayout } from '../oci/layout.js';
 import { Annotation, Caps, type Descriptor, MediaType, parseImageIndex, parseImageManifest } from '../oci/types.js';
 import type { ProgressFn } from '../progress.js';
 import { isHostileMedia, openRegular } from '../util/fsx.js';
+import { hashFile, ReadBuffers } from './blob-hash.js';
 import type { BlobHashWorker } from './blob-hash-worker.js';
 import { openMediaSource } from './source.js';
 
@@ -32,90 +31,6 @@ export interface MediaBlobReport {
   blobsChecked: number;
   bytesChecked: number;
   problems: BlobProblem[];
-}
-
-/**
- * 1 MiB reads: each chunk is hashed while it is still in this core's cache, and the buffers
- * stay small because every fresh page costs a fault (~25 µs each on the bench VM: a new 4 MiB
- * buffer took 25 ms to fill, against 0.3 ms once faulted in).
- */
-const CHUNK = 1024 * 1024;
-/** A read slower than a quarter of the hashing of its bytes is a real device, not the page cache... */
-const SLOW_READ_SHARE = 4;
-/** ...and after this many such reads the rest of the blob is read ahead on the thread pool. */
-const SLOW_READS = 4;
-/** Between chunks read on this thread, the event loop runs every 8 MiB (Ctrl-C, progress, the worker's messages). */
-const YIELD_BYTES = 8 * 1024 * 1024;
-
-/** The read buffers of one run, reused from blob to blob (allocated on first use). */
-export class ReadBuffers {
-  private readonly bufs: Buffer[] = [];
-
-  /** Buffer `i` (0 or 1). */
-  get(i: number): Buffer {
-    return (this.bufs[i] ??= Buffer.allocUnsafeSlow(CHUNK));
-  }
-}
-
-type Span = { pos: number; end: number };
-
-/**
- * Read and hash on this thread, as `openssl dgst` does, while the reads are page-cache copies;
- * returns false when reads turn out to wait for a device (then the caller overlaps them).
- * Measured on the 378 MB rootfs layer in the page cache (10 rounds, real-time priority so the
- * load of the shared machine stays out): 296 ms here against 338 ms (379 ms CPU) with the next
- * read in flight on the thread pool: a chunk copied in by another core hashes slower.
- */
-async function hashInline(fd: number, hash: Hash, at: Span, buf: Buffer, onBytes?: (n: number) => void): Promise<boolean> {
-  let slow = 0;
-  let sinceYield = 0;
-  for (;;) {
-    const want = Math.min(buf.length, at.end - at.pos);
-    if (want <= 0) return true;
-    const t0 = process.hrtime.bigint();
-    const n = readSync(fd, buf, 0, want, at.pos);
-    if (n === 0) return true;
-    const t1 = process.hrtime.bigint();
-    hash.update(buf.subarray(0, n));
-    at.pos += n;
-    onBytes?.(n);
-    if ((t1 - t0) * BigInt(SLOW_READ_SHARE) > process.hrtime.bigint() - t1 && ++slow >= SLOW_READS) return false;
-    if ((sinceYield += n) >= YIELD_BYTES) {
-      sinceYield = 0;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-  }
-}
-
-/** Read ahead on the thread pool (the next chunk in flight while this one is hashed): for a slow device. */
-async function hashOverlapped(fh: FileHandle, hash: Hash, at: Span, bufs: ReadBuffers, onBytes?: (n: number) => void): Promise<void> {
-  const want = (pos: number) => Math.min(CHUNK, at.end - pos);
-  let i = 0;
-  let pending = want(at.pos) > 0 ? fh.read(bufs.get(0), 0, want(at.pos), at.pos) : undefined;
-  while (pending) {
-    const { bytesRead } = await pending;
-    if (bytesRead === 0) break;
-    const cur = bufs.get(i);
-    i ^= 1;
-    at.pos += bytesRead;
-    pending = want(at.pos) > 0 ? fh.read(bufs.get(i), 0, want(at.pos), at.pos) : undefined;
-    hash.update(cur.subarray(0, bytesRead));
-    onBytes?.(bytesRead);
-  }
-}
-
-/** sha256 of a file, or of `range` (a blob inside an archive read in place). */
-export async function hashFile(file: string, onBytes?: (n: number) => void, range?: { start: number; size: number; under?: string }, bufs = new ReadBuffers()): Promise<{ digest: string; size: number }> {
-  const { fh } = await openRegular(file, 'blob', { media: true, ...(range?.under !== undefined ? { under: range.under } : {}) });
-  try {
-    const hash = createHash('sha256');
-    const start = range?.start ?? 0;
-    const at: Span = { pos: start, end: range ? range.start + range.size : Infinity };
-    if (!(await hashInline(fh.fd, hash, at, bufs.get(0), onBytes))) await hashOverlapped(fh, hash, at, bufs, onBytes);
-    return { digest: `sha256:${hash.digest('hex')}`, size: at.pos - start };
-  } finally {
-    await fh.close();
-  }
 }
 
 type Wanted = Map<string, { desc: Descriptor; refs: Set<string> }>;
@@ -262,7 +177,7 @@ export async function verifyMediaBlobs(mediaRoot: string, opts: { progress?: Pro
   };
   try {
     const bufs = new ReadBuffers();
-    await Promise.all([lane((file, onBytes, range) => hashFile(file, onBytes, range, bufs)), ...(worker ? [lane(workerHasher(worker))] : [])]);
+    await Promise.all([lane((file, onBytes, range) => hashFile(file, onBytes, range, { bufs })), ...(worker ? [lane(workerHasher(worker))] : [])]);
   } finally {
     await worker?.close();
   }
