@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ChunkDigester } from '../../src/oci/chunk-hasher-parallel.js';
+import { ChunkDigester, spareBuffers } from '../../src/oci/chunk-hasher-parallel.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -48,6 +48,32 @@ describe('ChunkDigester', () => {
     const e = new ChunkDigester(4096, 2, false, true);
     await feed(e, Buffer.from('ferry'));
     expect(await e.wholeDigest()).toBe(sha(Buffer.from('ferry')));
+  });
+
+  it('hands the buffers of a finished digester to the next one, which still digests right', async () => {
+    const size = 3 * 4096; // a size no other test uses: the spares are per process
+    const a = randomBytes(5 * size + 17);
+    const d1 = new ChunkDigester(size, 3, false, true);
+    await feed(d1, a);
+    await d1.finish();
+    expect(spareBuffers(size)).toBe(3);
+    const b = randomBytes(4 * size);
+    const d2 = new ChunkDigester(size, 3, false, true);
+    await feed(d2, b);
+    expect(spareBuffers(size)).toBe(0); // taken, not shared
+    expect(await d2.finish()).toEqual([0, 1, 2, 3].map((i) => sha(b.subarray(i * size, (i + 1) * size))));
+    expect(await d2.wholeDigest()).toBe(sha(b));
+    expect(spareBuffers(size)).toBe(3);
+  });
+
+  it('keeps no buffer while one is still out with its reader', async () => {
+    const size = 5 * 4096;
+    const d = new ChunkDigester(size, 3, false, true);
+    const held = await d.acquire(); // read into, never submitted nor released
+    await feed(d, randomBytes(2 * size));
+    await d.finish();
+    expect(spareBuffers(size)).toBe(0);
+    d.release(held);
   });
 
   it('refuses a whole digest it was not asked for', async () => {
