@@ -178,11 +178,12 @@ export function connectionError(e: unknown, host: string): FerryError {
   if (e instanceof FerryError) return e;
   const err = e as NodeJS.ErrnoException;
   const code = err.code ?? '';
+  const why = err.message.replace(/\s+/g, ' ').trim(); // OpenSSL's messages end in a newline: ferry's stay one line
   if (code === 'EPROTO' || code.startsWith('ERR_SSL')) {
-    return new FerryError('REGISTRY_TLS', `${host} does not answer TLS (${err.message}): a plain-HTTP registry needs --tls-verify=false, only on a private network you trust`, { cause: e, details: { host, errno: code } });
+    return new FerryError('REGISTRY_TLS', `${host} does not answer TLS (${why}): a plain-HTTP registry needs --tls-verify=false, only on a private network you trust`, { cause: e, details: { host, errno: code } });
   }
   if (/CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|HOSTNAME/.test(code)) {
-    return new FerryError('REGISTRY_TLS', `${host}: its TLS certificate is not trusted (${err.message}): put its CA as ca.crt into a folder and pass --cert-dir`, { cause: e, details: { host, errno: code } });
+    return new FerryError('REGISTRY_TLS', `${host}: its TLS certificate is not trusted (${why}): put its CA as ca.crt into a folder and pass --cert-dir`, { cause: e, details: { host, errno: code } });
   }
-  return new FerryError('REGISTRY_UNREACHABLE', `${host} cannot be reached (${err.message}): check the host name, port and network`, { cause: e, details: { host, errno: code } });
+  return new FerryError('REGISTRY_UNREACHABLE', `${host} cannot be reached (${why}): check the host name, port and network`, { cause: e, details: { host, errno: code } });
 }
