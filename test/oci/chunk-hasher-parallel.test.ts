@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ChunkDigester, spareBuffers } from '../../src/oci/chunk-hasher-parallel.js';
+import { ChunkDigester } from '../../src/oci/chunk-hasher-parallel.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -50,35 +50,36 @@ describe('ChunkDigester', () => {
     expect(await e.wholeDigest()).toBe(sha(Buffer.from('ferry')));
   });
 
-  it('hands the buffers of a finished digester to the next one, which still digests right', async () => {
-    const size = 3 * 4096; // a size no other test uses: the spares are per process
-    const a = randomBytes(5 * size + 17);
-    const d1 = new ChunkDigester(size, 3, false, true);
-    await feed(d1, a);
-    await d1.finish();
-    expect(spareBuffers(size)).toBe(3);
-    const b = randomBytes(4 * size);
-    const d2 = new ChunkDigester(size, 3, false, true);
-    await feed(d2, b);
-    expect(spareBuffers(size)).toBe(0); // taken, not shared
-    expect(await d2.finish()).toEqual([0, 1, 2, 3].map((i) => sha(b.subarray(i * size, (i + 1) * size))));
-    expect(await d2.wholeDigest()).toBe(sha(b));
-    expect(spareBuffers(size)).toBe(3);
-  });
-
-  it('keeps no buffer while one is still out with its reader', async () => {
-    const size = 5 * 4096;
-    const d = new ChunkDigester(size, 3, false, true);
-    const held = await d.acquire(); // read into, never submitted nor released
-    await feed(d, randomBytes(2 * size));
-    await d.finish();
-    expect(spareBuffers(size)).toBe(0);
-    d.release(held);
-  });
-
   it('refuses a whole digest it was not asked for', async () => {
     const d = new ChunkDigester(4096, 2);
     expect(d.whole).toBe(false);
     await expect(d.wholeDigest()).rejects.toThrow(/not asked for/);
+  });
+  it('reuses pool buffers across digesters (shared memory, not moved), the digests right though each buffer is refilled as soon as it is back', async () => {
+    const a = randomBytes(7 * 4096 + 11);
+    const b = randomBytes(5 * 4096);
+    const da = new ChunkDigester(4096, 2, false, true);
+    const seen = new Set<ArrayBufferLike>();
+    for (let off = 0; off < a.length; off += 4096) {
+      const buf = await da.acquire();
+      expect(buf.buffer).toBeInstanceOf(SharedArrayBuffer);
+      seen.add(buf.buffer);
+      da.submit(buf, a.copy(buf, 0, off, Math.min(a.length, off + 4096)));
+    }
+    expect(seen.size).toBe(2); // two buffers, each refilled while the other was hashed
+    expect(await da.wholeDigest()).toBe(sha(a));
+    expect(await da.finish()).toEqual(Array.from({ length: 8 }, (_, i) => sha(a.subarray(i * 4096, (i + 1) * 4096))));
+    const db = new ChunkDigester(4096, 2, false, true);
+    const again = await db.acquire();
+    expect(seen.has(again.buffer)).toBe(true); // the first digester's buffer, from the pool
+    db.release(again);
+    await feed(db, b);
+    expect(await db.wholeDigest()).toBe(sha(b));
+  });
+
+  it('refuses a buffer that did not come from acquire()', () => {
+    const d = new ChunkDigester(4096, 2, false, true);
+    expect(() => d.submit(Buffer.alloc(4096), 4096)).toThrow(/not from acquire/);
+    expect(() => d.release(Buffer.alloc(4096))).toThrow(/not from acquire/);
   });
 });
