@@ -24,23 +24,8 @@ import { LayerGate } from './layer-gate.js';
 import { TarSanitizer } from './tar-sanitizer.js';
 import { UnpackBudget } from './unpack-budget.js';
 import { removeGone, ReuseGate, settleSkipped } from './reuse-gate.js';
-import { EarlyWriteback } from '../../util/writeback.js';
-import { runCommand } from '../bootloaders/common.js';
 
 const PROGRESS_EVERY = 4 * 1024 * 1024;
-
-/** Layer bytes handed to tar between two writeback requests of the slot's file system. */
-export const SLOT_WRITEBACK_STEP = 64 * 1024 * 1024;
-
-/**
- * syncfs(2) of the file system holding `root` (`sync -f`: Node has no syncfs). Run in the
- * background while tar writes (util/writeback.ts): Linux keeps a slot's pages dirty until 10% of
- * memory is, so a 1 GiB write ran with the disk idle and the sync after it waited for all of it.
- */
-export async function syncFileSystem(root: string): Promise<void> {
-  const r = await runCommand('sync', ['-f', root]);
-  if (r.code !== 0) throw new FerryError('SLOT_WRITE_FAILED', `cannot sync ${root}: ${r.stderr.trim() || `sync exited with ${r.code ?? r.signal}`}`);
-}
 
 /** Counts compressed bytes as they leave the stick and reports progress. */
 class ByteCounter extends Transform {
@@ -87,24 +72,7 @@ export async function applyImageToDir(req: SlotWriteRequest & { root: string }):
     done: image.configDescriptor.size,
     total: image.configDescriptor.size + layers.reduce((s, l) => s + l.size, 0),
     lastReported: 0,
-    writeback: new EarlyWriteback({ datasync: () => syncFileSystem(root) }, SLOT_WRITEBACK_STEP),
   };
-  let result: SlotWriteResult;
-  try {
-    result = await writeImage(w);
-  } catch (e) {
-    await w.writeback.settle().catch(() => undefined); // no sync outlives the write
-    throw e;
-  }
-  // Its error (the disk failing) fails the write, as the slot's own sync after it would.
-  await w.writeback.settle();
-  return result;
-}
-
-async function writeImage(w: LayerWriter): Promise<SlotWriteResult> {
-  const { req } = w;
-  const { image, root } = req;
-  const layers = image.manifest.layers;
   report(w, true);
   if (req.reuse) await removeGone(root, req.reuse);
   const skip = req.reuse?.skipLayers ?? 0;
@@ -137,8 +105,6 @@ interface LayerWriter {
   done: number;
   total: number;
   lastReported: number;
-  /** Writes the slot's dirty pages back while the layers are still being extracted. */
-  writeback: EarlyWriteback;
 }
 
 function report(w: LayerWriter, force: boolean): void {
@@ -161,7 +127,7 @@ async function writeLayers(w: LayerWriter, from: number, passedPaths?: Set<strin
     if (req.signal?.aborted) throw cancelled(`writing ${req.root}`);
     const what = `layer ${i + 1}/${layers.length} (${desc.digest.slice(0, 19)})`;
     index.beginLayer();
-    const io: LayerIo = { layout: req.layout, open: w.open, budget: w.budget, writeback: w.writeback, chunkVerified: req.openBlob !== undefined, index, ...(req.reuse ? { reuse: req.reuse } : {}), ...(passedPaths ? { passedPaths } : {}) };
+    const io: LayerIo = { layout: req.layout, open: w.open, budget: w.budget, chunkVerified: req.openBlob !== undefined, index, ...(req.reuse ? { reuse: req.reuse } : {}), ...(passedPaths ? { passedPaths } : {}) };
     const r = await applyLayer(io, desc, req.image.config.rootfs.diff_ids[i]!, req.root, what, lowerEmpty, req.signal, (n) => {
       w.done += n;
       report(w, false);
@@ -224,7 +190,6 @@ interface LayerIo {
   layout: OciLayout;
   open: Opener;
   budget: UnpackBudget;
-  writeback: EarlyWriteback;
   /** Every byte was checked before it was read on (verified streaming): a failure is never tampering in disguise. */
   chunkVerified: boolean;
   /** Records the file index from the entries as they pass. */
@@ -254,7 +219,6 @@ async function applyLayer(io: LayerIo, desc: Descriptor, diffId: string, root: s
         for await (const chunk of src) {
           if (signal?.aborted) throw cancelled(what);
           await sanitizer.push(chunk);
-          io.writeback.wrote(chunk.length);
         }
         await sanitizer.finish();
       },
