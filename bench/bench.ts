@@ -14,6 +14,7 @@ import { attachLoop, type LoopDevice } from './loop.js';
 import { describeMachine } from './machine.js';
 import { deviceApplyComparison } from './device-apply.js';
 import { deviceUpdateComparisons, INCREMENTAL_OP, ZSTD_OP } from './device-incremental.js';
+import { DRIFT_FAST_OP, DRIFT_OP } from './device-drift.js';
 import { plannedBytes, planRootfs, planUpdate } from './rootfs.js';
 import { campaignComparisons } from './campaign.js';
 import { REGISTRY_OPS, registryComparisons, startBenchRegistry } from './registry.js';
@@ -113,10 +114,11 @@ async function benchSigner(scratch: string): Promise<string> {
 }
 
 async function comparisonsFor(ctx: OpsContext, loop: LoopDevice, opts: BenchOptions): Promise<Comparison[]> {
-  const { stick, blobDir, bundle } = await verifyFixtures(ctx.inputs, ctx.scratch, ctx.steps, ctx);
   const wanted = (op: string) => opts.only === undefined || op.includes(opts.only);
-  // the update rows export two sticks (one with zstd layers) before they run: only when selected
-  const updates = [INCREMENTAL_OP, ZSTD_OP].some(wanted)
+  // the verify row's stick and RAUC bundle cost a full export and bundle per size (3 GiB each at 4G): only when selected
+  const { stick, blobDir, bundle } = wanted('verify media') ? await verifyFixtures(ctx.inputs, ctx.scratch, ctx.steps, ctx) : { blobDir: join(ctx.scratch, 'verify-layout', 'blobs') } as { stick?: string; blobDir: string; bundle?: string };
+  // the update (and drift) rows export two sticks (one with zstd layers) before they run: only when selected
+  const updates = [INCREMENTAL_OP, ZSTD_OP, DRIFT_OP, DRIFT_FAST_OP].some(wanted)
     ? await deviceUpdateComparisons(ctx.inputs, ctx.scratch, ctx.cli.missing['device apply'] ?? ctx.steps.exportWhy, ctx.inputs.changedBytes ?? changedBytes(opts.seed, ctx.inputs.sizeLabel), wanted)
     : [];
   return [

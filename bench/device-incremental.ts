@@ -17,6 +17,7 @@ import type { SizeInputs } from './inputs.js';
 import { RSS_TARGET_MIB, sameTree } from './ops.js';
 import { runChecked } from './proc.js';
 import { fmtBytes, type Outcome } from './report.js';
+import { driftComparisons, type DriftDevice } from './device-drift.js';
 
 const COMPATIBLE = 'ferry-bench';
 
@@ -180,5 +181,17 @@ export async function deviceUpdateComparisons(inputs: SizeInputs, scratch: strin
       check: () => sameTree(join(zst, 'slots', 'b'), join(fullDir, 'slots', 'b')),
     },
   ];
-  return list.filter((c) => wanted(c.op));
+  return [...list.filter((c) => wanted(c.op)), ...driftComparisons(inputs, driftDevice(gz, gzDev, why), { from: `${BENCH_TARGET}-1.0.0`, to: id }, wanted)];
+}
+
+/** The incremental row's device for the drift rows (bench/device-drift.ts), or why there is none. */
+function driftDevice(dir: string, dev: Dev | Error | undefined, why: string | undefined): DriftDevice | string {
+  if (dev === undefined) return why ?? 'no device';
+  if (dev instanceof Error) return `set-up failed: ${dev.message}`.slice(0, 300);
+  const ferry = ferryArgv();
+  const install = async (ids: string[]) => {
+    await freshDevice(dir);
+    for (const u of ids) await runChecked(ferry[0] as string, [...ferry.slice(1), 'device', 'apply', '--media', dev.stick, '--yes', '--config', dev.config, '--update', u], { env: dev.env });
+  };
+  return { dir, config: dev.config, env: dev.env, install };
 }

@@ -228,9 +228,9 @@ export function applyDirComparison(ctx: OpsContext): Comparison {
  */
 export function verifiedStreamingComparison(ctx: OpsContext): Comparison {
   const { inputs, scratch, steps } = ctx;
+  // node, its flags (src/node-flags.ts) and bench/ferry-lib.js: everything before the sub-command
   const lib = steps.applyArgv(inputs, 'x');
-  const node = lib[0] as string;
-  const script = lib[1] as string;
+  const prefix = lib.slice(0, lib.indexOf('apply-dir'));
   const index = join(scratch, 'chunk-index.json');
   const slotNew = join(scratch, 'slot-verified');
   const slotOld = join(scratch, 'slot-digest');
@@ -238,16 +238,16 @@ export function verifiedStreamingComparison(ctx: OpsContext): Comparison {
     op: 'apply to dir slot: verified streaming',
     size: inputs.sizeLabel,
     inputBytes: inputs.rootfsBytes,
-    ferry: ferrySide(steps.applyWhy, 'ferry apply, chunk-verified (now)', () => [node, script, 'apply-dir-verified', inputs.layout, '1.0.0', slotNew, index], {
+    ferry: ferrySide(steps.applyWhy, 'ferry apply, chunk-verified (now)', () => [...prefix, 'apply-dir-verified', inputs.layout, '1.0.0', slotNew, index], {
       prepare: async () => {
         await rm(slotNew, { recursive: true, force: true });
-        await runChecked(node, [script, 'chunk-index', inputs.layout, '1.0.0', index]);
+        await runChecked(prefix[0] as string, [...prefix.slice(1), 'chunk-index', inputs.layout, '1.0.0', index]);
       },
     }),
     peers: [
       {
         contender: { name: 'ferry apply, whole-blob digest (before)', notRun: steps.applyWhy, prepare: () => rm(slotOld, { recursive: true, force: true }),
-          argv: () => [node, script, 'apply-dir', inputs.layout, '1.0.0', slotOld] },
+          argv: () => [...prefix, 'apply-dir', inputs.layout, '1.0.0', slotOld] },
         target: { maxRatio: 1.1, maxRssMiB: RSS_TARGET_MIB },
       },
     ],

@@ -23,18 +23,25 @@ export interface ReceiptSignature {
   value: string;
 }
 
-/** Objects re-made with their keys sorted (JSON.stringify keeps insertion order), for canonicalJson. */
-function sortedKeys(_key: string, v: unknown): unknown {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-  const o = v as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(o).sort()) out[k] = o[k];
-  return out;
-}
-
-/** RFC 8785 canonical JSON of a JSON value (see the file comment for the value domain). */
+/**
+ * RFC 8785 canonical JSON of a JSON value (see the file comment for the value domain). Written
+ * out by hand rather than through JSON.stringify on re-made objects: a JS object lists
+ * integer-like keys ("2", "10") first and in numeric order whatever order they were added in,
+ * while RFC 8785 sorts every key by its UTF-16 code units ("10" before "2").
+ */
 export function canonicalJson(v: unknown): string {
-  return JSON.stringify(v, sortedKeys) ?? 'null';
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  const json = (v as { toJSON?: unknown }).toJSON;
+  if (typeof json === 'function') return canonicalJson(json.call(v)); // a Date, as JSON.stringify does
+  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined || typeof x === 'function' ? 'null' : canonicalJson(x))).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  const parts: string[] = [];
+  for (const k of Object.keys(o).sort()) {
+    const x = o[k];
+    if (x === undefined || typeof x === 'function') continue; // as JSON.stringify: absent
+    parts.push(`${JSON.stringify(k)}:${canonicalJson(x)}`);
+  }
+  return `{${parts.join(',')}}`;
 }
 
 /** The bytes a receipt's signature covers: the receipt without `signature`, canonical. */

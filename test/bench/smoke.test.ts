@@ -10,6 +10,7 @@ import { parseBenchArgs } from '../../bench/args.js';
 import { runBench, type BenchOutput } from '../../bench/bench.js';
 import { repoRoot } from '../../bench/ferry.js';
 import { hasTool } from '../../bench/proc.js';
+import { DRIFT_FAST_OP, DRIFT_OP } from '../../bench/device-drift.js';
 import type { BenchResult, Outcome } from '../../bench/report.js';
 
 let dir: string;
@@ -43,7 +44,7 @@ describe('npm run bench -- --smoke', () => {
     expect(r.options).toMatchObject({ smoke: true, runs: 1, sizes: ['16M'] });
     expect(Number(r.machine['nproc'])).toBeGreaterThan(0);
     const ops = new Set(r.rows.map((row) => row.op));
-    for (const op of ['export (oci-archive → media)', 'incremental export 1.0.0 → 1.1.0', 'verify media', 'apply to dir slot', 'apply to block slot (ext4 on loop)', 'device apply, whole pipeline (dir slot)', 'incremental apply 1.0.0 → 1.1.0', 'full apply, zstd layers', 'signature verification (per manifest, openssl-made CMS)']) {
+    for (const op of ['export (oci-archive → media)', 'incremental export 1.0.0 → 1.1.0', 'verify media', 'apply to dir slot', 'apply to block slot (ext4 on loop)', 'device apply, whole pipeline (dir slot)', 'incremental apply 1.0.0 → 1.1.0', 'full apply, zstd layers', DRIFT_OP, DRIFT_FAST_OP, 'signature verification (per manifest, openssl-made CMS)']) {
       expect(ops).toContain(op);
     }
     for (const row of r.rows) {
@@ -73,6 +74,26 @@ describe('npm run bench -- --smoke', () => {
     expect(ferry.bytesWritten).toBeGreaterThan(0);
     expect(ferry.bytesWritten!).toBeLessThan(full.bytesWritten! / 3);
     expect(row!.notes).toMatch(/bytes written to the slot: ferry .+x changed/);
+  });
+
+  it('measures ferry device drift (full and --fast) on the slot of the incremental apply, and the same work by standard tools', () => {
+    const rows = out.result.rows.filter((r) => r.op === DRIFT_OP || r.op === DRIFT_FAST_OP);
+    // full: sha256sum and openssl over every file; --fast: find -printf + getfattr
+    expect(rows.map((r) => r.peer.name)).toEqual([
+      'sha256sum of every regular file (find | xargs)', 'openssl dgst -sha256 of every regular file (find | xargs)', 'find -printf (lstat of every entry) + getfattr -R',
+    ]);
+    for (const r of rows) {
+      // measured means the check passed too: drift found the slot clean and hashed every file (full) or none (--fast)
+      expect(r.ferry.kind).toBe('measured');
+      expect(r.peer.outcome.kind).toBe('measured');
+      expect(r.target.maxRssMiB).toBe(200);
+    }
+  });
+
+  it('measures the verified-streaming apply against the whole-blob digest one', () => {
+    const row = out.result.rows.find((r) => r.op === 'apply to dir slot: verified streaming');
+    expect(row?.ferry.kind).toBe('measured');
+    expect(row?.peer.outcome.kind).toBe('measured');
   });
 
   it('never invents a number for rauc install, which cannot run here', () => {

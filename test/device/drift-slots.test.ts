@@ -107,5 +107,6 @@ describe('device drift on a real Debian tree', () => {
     } finally {
       await chroot.cleanup();
     }
-  });
+    // a chroot build, an export and an install of ~10k files: 120 s was marginal at load 15+
+  }, 300_000);
 });

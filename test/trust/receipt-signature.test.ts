@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { checkReceiptSignature, checkReceiptSignatureAsync, type KeyCache, publicKeyId, type SignatureCheck } from '../../src/trust/receipt-signature.js';
+import { canonicalJson, checkReceiptSignature, checkReceiptSignatureAsync, type KeyCache, publicKeyId, type SignatureCheck } from '../../src/trust/receipt-signature.js';
 import { deviceKeyPair, receiptOf, signed } from '../helpers/receipts.js';
 
 const key = deviceKeyPair();
@@ -39,5 +39,23 @@ describe('checkReceiptSignatureAsync', () => {
     expect(outcomes.map((o) => o.ok)).toEqual([true, false, false, false, false, false, false, false, false]);
     expect(outcomes[0]).toMatchObject({ ok: true, keyId: publicKeyId(key.publicKey) });
     expect(outcomes.slice(1, 4).map((o) => !o.ok && o.why)).toEqual(Array(3).fill(expect.stringMatching(/does not verify/)));
+  });
+});
+
+describe('canonicalJson (RFC 8785)', () => {
+  it('sorts integer-like keys as strings by UTF-16 code units, where a JS object would not', () => {
+    const o = JSON.parse('{"a":1,"10":2,"2":3,"B":[{"z":null,"y":true}],"\\u20ac":"x","\\ud83d\\ude00":4}');
+    expect(canonicalJson(o)).toBe('{"10":2,"2":3,"B":[{"y":true,"z":null}],"a":1,"€":"x","😀":4}');
+  });
+
+  it('writes what JSON.stringify writes for a receipt whose keys are plain words', () => {
+    const r = receiptOf('dev-1', new Date('2026-11-20T10:00:00.000Z')) as unknown as Record<string, unknown>;
+    const sortedDeep = (v: unknown): unknown =>
+      v === null || typeof v !== 'object' ? v : Array.isArray(v) ? v.map(sortedDeep) : Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortedDeep((v as Record<string, unknown>)[k])]));
+    expect(canonicalJson(r)).toBe(JSON.stringify(sortedDeep(JSON.parse(JSON.stringify(r)))));
+  });
+
+  it('leaves out undefined members and turns a Date into its ISO string, as JSON.stringify does', () => {
+    expect(canonicalJson({ b: undefined, a: [undefined], d: new Date(0) })).toBe('{"a":[null],"d":"1970-01-01T00:00:00.000Z"}');
   });
 });

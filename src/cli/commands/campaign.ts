@@ -9,6 +9,7 @@ import type { Campaign, CampaignProblem } from '../../media/campaign/types.js';
 import { defaultChunkCacheDir, openChunkCache } from '../../oci/chunk-cache.js';
 import { parseUtc } from '../../trust/manifest.js';
 import { cancelOnSignal, waitMessage } from '../cancel.js';
+import { addRegistryFlags, type RegistryFlags, registryOptionsOf } from '../registry-options.js';
 import { action, printJson, printLines, printNotes, reportError } from '../run.js';
 
 function collect(v: string, prev: string[]): string[] {
@@ -50,26 +51,27 @@ export function registerCampaign(program: Command): void {
 }
 
 function registerBuild(campaign: Command): void {
-  campaign
+  const build = campaign
     .command('build')
     .description('export and sign every image of the campaign onto every --media stick, each source blob read once for all sticks; a re-run skips what is there and finishes an interrupted one')
     .argument('<campaign>', 'the campaign file (YAML or JSON)')
     .requiredOption('--media <dir>', 'a stick (mounted folder) to write; repeat for several sticks', collect, [])
     .option('--create', 'create --media folders that do not exist (else a missing path is refused: a typo must not write elsewhere)')
     .option('--no-chunk-cache', "do not use this machine's cache of layer chunk digests")
-    .option('--json', 'print the result as JSON')
-    .action(
-      action(async (file: string, o: { media: string[]; create?: boolean; chunkCache?: boolean; json?: boolean }) => {
-        const c = await load(file, o.json ?? false);
-        const uncancel = cancelOnSignal(o.json ?? false);
-        try {
-          const r = await buildCampaign({ campaign: c, media: o.media, create: o.create ?? false, lockOptions: { onWait: waitMessage }, ...(o.chunkCache !== false ? { chunkCache: openChunkCache(defaultChunkCacheDir()) } : {}) });
-          return printBuild(r, o.json ?? false);
-        } finally {
-          uncancel();
-        }
-      }),
-    );
+    .option('--json', 'print the result as JSON');
+  addRegistryFlags(build, 'docker:// images').action(
+    action(async (file: string, o: RegistryFlags & { media: string[]; create?: boolean; chunkCache?: boolean; json?: boolean }) => {
+      const registry = registryOptionsOf(o);
+      const c = await load(file, o.json ?? false);
+      const uncancel = cancelOnSignal(o.json ?? false);
+      try {
+        const r = await buildCampaign({ campaign: c, media: o.media, create: o.create ?? false, registry, lockOptions: { onWait: waitMessage }, ...(o.chunkCache !== false ? { chunkCache: openChunkCache(defaultChunkCacheDir()) } : {}) });
+        return printBuild(r, o.json ?? false);
+      } finally {
+        uncancel();
+      }
+    }),
+  );
 }
 
 function registerPlan(campaign: Command): void {

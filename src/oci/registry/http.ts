@@ -122,8 +122,10 @@ export class Transport {
   /** Build the transport: system + bundled roots + cert-dir CAs; no CA list at all without verification. */
   static async create(opts: TransportOptions): Promise<Transport> {
     const verify = opts.tlsVerify ?? true;
-    // loaded here, not at the top: an ESM import of node:http pulls in undici (~80 ms) on every ferry command
-    const [http, https] = await Promise.all([import('node:http'), import('node:https')]);
+    // loaded here, not at the top, and not by import(): an ESM import of node:http evaluates every
+    // export, fetch's undici among them (~80 ms of CPU, more under load); the builtin itself does not need it
+    const http = process.getBuiltinModule('node:http');
+    const https = process.getBuiltinModule('node:https');
     // reading the system store costs ~100 ms: only when certificates are checked at all
     const ca = verify ? [...new Set([...tls.getCACertificates('default'), ...tls.getCACertificates('system'), ...(opts.certDir ? await certDirCAs(opts.certDir) : [])])] : undefined;
     const agent = new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}), rejectUnauthorized: verify });
@@ -178,11 +180,12 @@ export function connectionError(e: unknown, host: string): FerryError {
   if (e instanceof FerryError) return e;
   const err = e as NodeJS.ErrnoException;
   const code = err.code ?? '';
+  const why = err.message.replace(/\s+/g, ' ').trim(); // OpenSSL's messages end in a newline: ferry's stay one line
   if (code === 'EPROTO' || code.startsWith('ERR_SSL')) {
-    return new FerryError('REGISTRY_TLS', `${host} does not answer TLS (${err.message}): a plain-HTTP registry needs --tls-verify=false, only on a private network you trust`, { cause: e, details: { host, errno: code } });
+    return new FerryError('REGISTRY_TLS', `${host} does not answer TLS (${why}): a plain-HTTP registry needs --tls-verify=false, only on a private network you trust`, { cause: e, details: { host, errno: code } });
   }
   if (/CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|HOSTNAME/.test(code)) {
-    return new FerryError('REGISTRY_TLS', `${host}: its TLS certificate is not trusted (${err.message}): put its CA as ca.crt into a folder and pass --cert-dir`, { cause: e, details: { host, errno: code } });
+    return new FerryError('REGISTRY_TLS', `${host}: its TLS certificate is not trusted (${why}): put its CA as ca.crt into a folder and pass --cert-dir`, { cause: e, details: { host, errno: code } });
   }
-  return new FerryError('REGISTRY_UNREACHABLE', `${host} cannot be reached (${err.message}): check the host name, port and network`, { cause: e, details: { host, errno: code } });
+  return new FerryError('REGISTRY_UNREACHABLE', `${host} cannot be reached (${why}): check the host name, port and network`, { cause: e, details: { host, errno: code } });
 }
