@@ -12,7 +12,7 @@ import { acquireLock, type DeviceLock } from './lock.js';
 import type { PlanInputs, UpdateCandidate } from './plan.js';
 import { removeStaleTemps } from '../util/fsx.js';
 import { type DeviceState, effectiveNow } from './state.js';
-import { type Bootloader, type ImageSize, otherSlot, type Slot, type SlotName } from './types.js';
+import { type Bootloader, type ImageSize, otherSlot, payloadNeed, type Slot, type SlotName } from './types.js';
 
 /** What the device hands the media verifier: its trust material location and state. */
 export interface MediaVerifyRequest {
@@ -109,6 +109,10 @@ export function mediaVerifyRequest(dev: DeviceContext, state: DeviceState, media
  */
 export async function planInputs(dev: DeviceContext, state: DeviceState, verified: MediaVerifyResult, clock: Date): Promise<Omit<PlanInputs, 'requestedId'>> {
   const slot = dev.slots[otherSlot(dev.booted)];
+  // The most any verified update needs: free space beyond that changes no plan, so it need not be counted.
+  const need = (image: ImageSize) => (slot.requiredBytes ? slot.requiredBytes(image) : payloadNeed(image)).bytes;
+  const needs = verified.candidates.flatMap((c) => (c.manifest && !c.refusal ? [need(c.manifest.image)] : []));
+  const enough = needs.length > 0 ? Math.max(...needs) + dev.config.policy.reserveBytes : undefined;
   return {
     candidates: verified.candidates,
     config: dev.config,
@@ -116,7 +120,7 @@ export async function planInputs(dev: DeviceContext, state: DeviceState, verifie
     bootState: await dev.bootloader.getState(),
     booted: dev.booted,
     now: effectiveNow(state, clock),
-    targetAvailableBytes: await slot.availableBytes(),
+    targetAvailableBytes: await slot.availableBytes(enough),
     ...(slot.requiredBytes ? { targetRequiredBytes: (image: ImageSize) => slot.requiredBytes!(image) } : {}),
   };
 }

@@ -105,8 +105,8 @@ export interface Slot {
   readonly type: string;
   /** Human description ("dir /var/lib/slots/b", "block /dev/loop3"). */
   describe(): string;
-  /** Free bytes available for an image, or undefined when unknown. */
-  availableBytes(): Promise<number | undefined>;
+  /** Free bytes available for an image, or undefined when unknown; at least `enough` may be answered without counting further. */
+  availableBytes(enough?: number): Promise<number | undefined>;
   /** The space this slot needs for an image, compared with availableBytes(); absent: payloadNeed. */
   requiredBytes?(image: ImageSize): SpaceNeed;
   /** Erase/format and write the image; throws FerryError; leaves nothing mounted. */

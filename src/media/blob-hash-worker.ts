@@ -2,9 +2,10 @@
  * Whole-blob SHA-256 on a worker thread, so `verify --media` hashes two blobs at once on a
  * machine with two cores (one SHA-256 stream cannot be split, several blobs can). The main
  * thread opens the file with all of its checks (openRegular) and hands the worker only the
- * open descriptor and the byte range: the worker reads that descriptor (1 MiB+ reads) and
- * never opens a path itself. The worker is started from inline source (it also runs from the
- * single executable) and does not keep the process alive when idle.
+ * open descriptor and the byte range: the worker reads that descriptor (1 MiB reads into one
+ * buffer, hashed while still in cache: see CHUNK in verify.ts) and never opens a path itself.
+ * The worker is started from inline source (it also runs from the single executable) and does
+ * not keep the process alive when idle.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -12,7 +13,7 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
-const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+const buf = Buffer.allocUnsafe(1024 * 1024);
 parentPort.on('message', (m) => {
   try {
     const hash = createHash('sha256');

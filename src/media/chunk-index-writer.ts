@@ -11,13 +11,13 @@ import type { Descriptor } from '../oci/types.js';
 import type { MediaStore } from './store.js';
 
 /** Write the chunk index of `layers` and return its descriptor (to pin in the update manifest). */
-export async function writeChunkIndex(store: MediaStore, layers: Descriptor[], opts: { verifyExisting?: boolean; progress?: ProgressFn }): Promise<Descriptor> {
+export async function writeChunkIndex(store: MediaStore, layers: Descriptor[], opts: { verifyExisting?: boolean; progress?: ProgressFn; background?: boolean }): Promise<Descriptor> {
   const blobs: Record<string, string[]> = {};
   for (const [i, d] of layers.entries()) {
     opts.progress?.({ step: 'chunk-index', bytesDone: i, bytesTotal: layers.length, detail: d.digest });
     blobs[d.digest] = await store.layout.chunksOf(d);
   }
   const bytes = serializeChunkIndex({ schema: CHUNK_INDEX_SCHEMA, chunkSize: DEFAULT_CHUNK_SIZE, blobs });
-  const w = await store.layout.writeBytes(bytes, CHUNK_INDEX_MEDIA_TYPE, { verifyExisting: opts.verifyExisting ?? false });
+  const w = await store.layout.writeBytes(bytes, CHUNK_INDEX_MEDIA_TYPE, { verifyExisting: opts.verifyExisting ?? false, background: opts.background ?? false });
   return { mediaType: CHUNK_INDEX_MEDIA_TYPE, digest: w.descriptor.digest, size: w.descriptor.size };
 }

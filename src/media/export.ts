@@ -3,7 +3,6 @@
  * (plan, check capacity, write layers, config, manifest, index last). Blobs already on
  * the stick are shared, not rewritten. Signing is a separate step (publish.ts).
  */
-import { writeFileIndex } from './file-index-writer.js';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
@@ -218,19 +217,23 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
     unpacked = unpacked === undefined || w.unpackedBytes === undefined ? undefined : unpacked + w.unpackedBytes;
   }
 
-  const cfg = src.config.kind === 'blob' ? await store.layout.writeBlob(src.config.descriptor, src.config.open, opts) : await store.layout.writeBytes(src.config.build(diffIds), MediaType.imageConfig, opts);
+  // config, manifest and chunk index are synced and named in the background too, beside the
+  // layers' syncs (one wait, not three in a row); flush() below waits for all before index.json
+  const small = { ...opts, background: true };
+  const cfg = src.config.kind === 'blob' ? await store.layout.writeBlob(src.config.descriptor, src.config.open, small) : await store.layout.writeBytes(src.config.build(diffIds), MediaType.imageConfig, small);
   track.finish(configSize, src.layers.length, 'config');
   count(cfg.descriptor, cfg.written);
 
   const man = sameAsOriginal(src, cfg.descriptor, layers)
-    ? await store.layout.writeBlob(src.original!.descriptor, src.original!.open, opts)
-    : await store.layout.writeBytes(Buffer.from(JSON.stringify(newManifest(src, cfg.descriptor, layers))), MediaType.imageManifest, opts);
+    ? await store.layout.writeBlob(src.original!.descriptor, src.original!.open, small)
+    : await store.layout.writeBytes(Buffer.from(JSON.stringify(newManifest(src, cfg.descriptor, layers))), MediaType.imageManifest, small);
   count(man.descriptor, man.written);
 
   // The chunk index is a loose blob that only a signed update manifest names: written (before
   // index.json names the image) when the caller will sign, so an unsigned export leaves no orphan.
-  const chunkIndex = req.chunkIndex === false ? undefined : await writeChunkIndex(store, layers, opts);
-  const fileIndex = req.fileIndex ? await writeFileIndex(store, man.descriptor, layers, opts) : undefined;
+  const chunkIndex = req.chunkIndex === false ? undefined : await writeChunkIndex(store, layers, small);
+  // loaded only when asked for: it pulls in the device's tar and file-index code (start-up of every export)
+  const fileIndex = req.fileIndex ? await (await import('./file-index-writer.js')).writeFileIndex(store, man.descriptor, layers, opts) : undefined;
 
   const converted = sourceRecord(input.transport, src, req.compress ?? 'keep', man.descriptor, cfg.descriptor);
   const entry: Descriptor = {

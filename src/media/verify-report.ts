@@ -4,7 +4,6 @@
  * (an interrupted or failed signing). Nothing passes silently.
  */
 import { Annotation } from '../oci/types.js';
-import { parseSignedData } from '../trust/cms.js';
 import type { MediaUpdateResult } from './verify-updates.js';
 import { listMediaUpdates } from './updates.js';
 import { openMediaSource } from './source.js';
@@ -46,6 +45,8 @@ export async function trustNotices(mediaRoot: string, results: MediaUpdateResult
     if (!pinned.has(ref)) out.push({ level: 'notice', kind: 'unsigned-image', id: ref, message: `image ${ref} has no signed update manifest: devices will not install it (sign it with ferry export --signer)` });
   }
   const files = new Map((await listMediaUpdates(src)).updates.map((u) => [u.id, u.signatureBytes]));
+  // the CMS parser loads here, with --trust only: a plain verify never needs it
+  const { parseSignedData } = await import('../trust/cms.js');
   for (const r of results) {
     const sig = files.get(r.id);
     if (!r.signers || !sig) continue;

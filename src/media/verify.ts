@@ -1,18 +1,18 @@
 /**
  * `ferry verify`: re-read every blob that any image on the media references
  * (index → manifests → config + layers), each blob once, and report EVERY missing or
- * damaged one rather than stopping at the first. Hashing reads 4 MiB chunks with the
- * next read in flight while the current one is hashed; the largest blob is hashed on the
- * main thread and the others at the same time on a worker (blob-hash-worker.ts).
+ * damaged one rather than stopping at the first. The largest blob is hashed on the main
+ * thread (blob-hash.ts: 1 MiB reads there, read ahead on the thread pool only for a slow
+ * device or a busy machine) and the others at the same time on a worker (blob-hash-worker.ts)
+ * when they add up to enough.
  */
-import { createHash } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import { FerryError, isFerryError } from '../errors.js';
 import { OciLayout } from '../oci/layout.js';
 import { Annotation, Caps, type Descriptor, MediaType, parseImageIndex, parseImageManifest } from '../oci/types.js';
 import type { ProgressFn } from '../progress.js';
 import { isHostileMedia, openRegular } from '../util/fsx.js';
-import { BlobHashWorker } from './blob-hash-worker.js';
+import { hashFile, ReadBuffers } from './blob-hash.js';
+import type { BlobHashWorker } from './blob-hash-worker.js';
 import { openMediaSource } from './source.js';
 
 /** One missing or damaged blob. */
@@ -33,39 +33,6 @@ export interface MediaBlobReport {
   problems: BlobProblem[];
 }
 
-const CHUNK = 4 * 1024 * 1024;
-
-/**
- * sha256 of a file, or of `range` (a blob inside an archive read in place), reading ahead
- * one chunk while hashing the previous one.
- */
-export async function hashFile(file: string, onBytes?: (n: number) => void, range?: { start: number; size: number; under?: string }): Promise<{ digest: string; size: number }> {
-  const { fh } = await openRegular(file, 'blob', { media: true, ...(range?.under !== undefined ? { under: range.under } : {}) });
-  try {
-    const hash = createHash('sha256');
-    const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
-    const start = range?.start ?? 0;
-    const end = range ? range.start + range.size : Infinity;
-    const want = (at: number) => Math.min(CHUNK, end - at);
-    let i = 0;
-    let pos = start;
-    let pending = fh.read(bufs[0]!, 0, want(pos), pos);
-    for (;;) {
-      const { bytesRead } = await pending;
-      if (bytesRead === 0) break;
-      const cur = bufs[i]!;
-      i ^= 1;
-      pos += bytesRead;
-      pending = pos < end ? fh.read(bufs[i]!, 0, want(pos), pos) : Promise.resolve({ bytesRead: 0, buffer: bufs[i]! });
-      hash.update(cur.subarray(0, bytesRead));
-      onBytes?.(bytesRead);
-    }
-    return { digest: `sha256:${hash.digest('hex')}`, size: pos - start };
-  } finally {
-    await fh.close();
-  }
-}
-
 type Wanted = Map<string, { desc: Descriptor; refs: Set<string> }>;
 
 /** Blobs other than the largest must add up to this before a second core is worth a worker's start. */
@@ -73,9 +40,11 @@ const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
 
 type Hasher = (file: string, onBytes: (n: number) => void, range: { start: number; size: number; under?: string }) => Promise<{ digest: string; size: number }>;
 
-function startWorker(): BlobHashWorker | undefined {
+/** A hashing worker when a second core is there; node:worker_threads is loaded only then (~8 ms of start-up otherwise). */
+async function startWorker(): Promise<BlobHashWorker | undefined> {
+  if ((await import('node:os')).availableParallelism() < 2) return undefined;
   try {
-    return new BlobHashWorker();
+    return new (await import('./blob-hash-worker.js')).BlobHashWorker();
   } catch {
     return undefined; // no worker here: every blob is hashed on the main thread
   }
@@ -196,7 +165,7 @@ export async function verifyMediaBlobs(mediaRoot: string, opts: { progress?: Pro
   // SHA-256 streams); problems are listed in the media's order whatever finishes first.
   const order = [...wanted.values()].sort((x, y) => y.desc.size - x.desc.size);
   const beside = order.slice(1).reduce((n, w) => n + w.desc.size, 0);
-  const worker = beside >= (opts.parallelMinBytes ?? PARALLEL_MIN_BYTES) && availableParallelism() > 1 ? startWorker() : undefined;
+  const worker = beside >= (opts.parallelMinBytes ?? PARALLEL_MIN_BYTES) ? await startWorker() : undefined;
   const found = new Map<string, BlobProblem>();
   let next = 0;
   const lane = async (hash: Hasher): Promise<void> => {
@@ -207,7 +176,8 @@ export async function verifyMediaBlobs(mediaRoot: string, opts: { progress?: Pro
     }
   };
   try {
-    await Promise.all([lane(hashFile), ...(worker ? [lane(workerHasher(worker))] : [])]);
+    const bufs = new ReadBuffers();
+    await Promise.all([lane((file, onBytes, range) => hashFile(file, onBytes, range, { bufs })), ...(worker ? [lane(workerHasher(worker))] : [])]);
   } finally {
     await worker?.close();
   }

@@ -62,6 +62,12 @@ export interface BlobWriteOptions {
   needChunks?: boolean;
   /** A gzip layer copied from a file range: look for member headers in the same read (for unpackedSize). */
   scanGzip?: boolean;
+  /**
+   * Sync and name the blob in the background, as copied layers are (the caller flushes before
+   * anything names it): the small blobs of an export then share their fsyncs' wait with the
+   * layers' instead of queueing one after another behind them.
+   */
+  background?: boolean;
   progress?: ProgressFn;
 }
 
@@ -181,8 +187,8 @@ export class LayoutWriter {
    * with the digest and size of what was written. The temp file is removed on failure.
    */
   private async streamToTemp(src: Readable, stages: Transform[], what: string, progress?: ProgressFn, total?: number): Promise<{ tmp: string; digest: string; size: number; chunks: string[] }>;
-  private async streamToTemp(src: Readable, stages: Transform[], what: string, progress: ProgressFn | undefined, total: number, hashOutput: false): Promise<{ tmp: string; chunks: string[] }>;
-  private async streamToTemp(src: Readable, stages: Transform[], what: string, progress?: ProgressFn, total = 0, hashOutput = true): Promise<{ tmp: string; digest?: string; size?: number; chunks: string[] }> {
+  private async streamToTemp(src: Readable, stages: Transform[], what: string, progress: ProgressFn | undefined, total: number, hashOutput: false, sync: boolean): Promise<{ tmp: string; chunks: string[] }>;
+  private async streamToTemp(src: Readable, stages: Transform[], what: string, progress?: ProgressFn, total = 0, hashOutput = true, sync = true): Promise<{ tmp: string; digest?: string; size?: number; chunks: string[] }> {
     const tmp = this.blobTemp();
     // a known-digest write is already checked by the DigestVerifier among `stages`: no second hash
     const hash = hashOutput ? new DigestComputer() : undefined;
@@ -193,12 +199,13 @@ export class LayoutWriter {
       const chain: NodeJS.ReadWriteStream[] = hash ? [...stages, hash, new ChunkTap(chunker)] : [...stages, new ChunkTap(chunker)];
       if (tally) chain.push(new ByteCounter(tally));
       chunks = () => chunker.finish();
-      await pipeline([src, ...chain, createWriteStream(tmp, { flags: 'wx', flush: true, highWaterMark: CHUNK })]);
+      // without `sync` the caller syncs the temp file (commitLater) before it names it
+      await pipeline([src, ...chain, createWriteStream(tmp, { flags: 'wx', flush: sync, highWaterMark: CHUNK })]);
     } catch (e) {
       await fsp.rm(tmp, { force: true });
       throw e instanceof FerryError ? e : toFerryError(e, what);
     }
-    faultPoint(this.blobsWritten === 0 ? 'after-first-blob-temp' : 'never');
+    if (sync) faultPoint(this.blobsWritten === 0 ? 'after-first-blob-temp' : 'never');
     return hash ? { tmp, digest: hash.digest, size: hash.bytes, chunks: chunks() } : { tmp, chunks: chunks() };
   }
 
@@ -222,9 +229,11 @@ export class LayoutWriter {
     const src = open();
     const feed = (src as Readable & { [SHARED_FEED]?: SharedFeed })[SHARED_FEED];
     if (feed) return this.writeShared(src, feed, desc, what, opts.progress);
-    const { tmp, chunks } = await this.streamToTemp(src, [new DigestVerifier(desc.digest, desc.size, what)], what, opts.progress, desc.size, false);
+    const background = opts.background ?? false;
+    const { tmp, chunks } = await this.streamToTemp(src, [new DigestVerifier(desc.digest, desc.size, what)], what, opts.progress, desc.size, false, !background);
     this.facts.record(desc, { chunks });
-    await this.commitTemp(tmp, desc.digest);
+    if (background) this.commitLater(tmp, desc.digest, what);
+    else await this.commitTemp(tmp, desc.digest);
     return { descriptor: desc, written: true };
   }
 
@@ -333,7 +342,10 @@ export class LayoutWriter {
    * else computed by reading the blob once, digest-checked (a blob that an earlier export put there).
    */
   async chunksOf(desc: Descriptor): Promise<string[]> {
-    await this.commits.get(desc.digest);
+    // known from the copy (or the cache): no need to wait for the blob's sync in the background
+    const known = await this.facts.knownChunks(desc);
+    if (known) return known;
+    await this.commits.get(desc.digest); // re-read it under its final name
     return (await this.facts.knownChunks(desc)) ?? this.rehash(desc);
   }
 

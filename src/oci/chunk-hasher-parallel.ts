@@ -4,11 +4,16 @@
  * thread only reads and writes (bench: export with the chunk index vs skopeo copy).
  *
  * The copy reads each chunk straight into a buffer of this digester's pool; once written,
- * the buffer is moved (transferred, not copied) to the worker, which moves it back with the
- * chunk's digest. No byte is copied and no memory is allocated per chunk; memory is the pool
- * (6 x 4 MiB). The worker is one per process, started on first use from inline source (so it
- * also runs from the single executable, which has no files beside it), and does not keep the
- * process alive when idle. Where no worker can start, chunks are hashed on the main thread.
+ * the worker hashes it in place and answers with the chunk's digest. The buffers are
+ * SharedArrayBuffers that the worker was given once, when each was made: a message names a
+ * buffer by its slot. Moving (transferring) an ArrayBuffer instead made a new 4 MiB external
+ * object in each thread per chunk, and V8 answered that churn with a full GC every ~50 MiB
+ * (15-19 per 1 GiB export from a registry, whose main thread otherwise allocates little).
+ * No byte is copied and no memory is allocated per chunk; memory is the pool (6 x 4 MiB per
+ * digester, idle buffers kept for the next). The worker is one per process, started on first
+ * use from inline source (so it also runs from the single executable, which has no files
+ * beside it), and does not keep the process alive when idle. Where no worker can start,
+ * chunks are hashed on the main thread.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
@@ -26,14 +31,17 @@ const { createHash } = require('node:crypto');
 const hasMemberHeader = ${hasMemberHeader.toString()};
 const chunkHasMemberHeader = ${chunkHasMemberHeader.toString()};
 const wholes = new Map();
+const slots = new Map();
 parentPort.on('message', (m) => {
+  if (m.add !== undefined) return void slots.set(m.add, Buffer.from(m.sab));
+  if (m.drop !== undefined) return void slots.delete(m.drop);
   if (m.end !== undefined) {
     const h = wholes.get(m.end) || createHash('sha256');
     wholes.delete(m.end);
     parentPort.postMessage({ id: m.id, hex: h.digest('hex'), header: false });
     return;
   }
-  const chunk = Buffer.from(m.buf, 0, m.len);
+  const chunk = slots.get(m.slot).subarray(0, m.len);
   const hex = m.wholeOnly ? '' : createHash('sha256').update(chunk).digest('hex');
   if (m.stream !== undefined) {
     let h = wholes.get(m.stream);
@@ -41,14 +49,13 @@ parentPort.on('message', (m) => {
     h.update(chunk);
   }
   const header = m.scan && chunkHasMemberHeader(chunk, m.edge, m.first, hasMemberHeader);
-  parentPort.postMessage({ id: m.id, hex, header, buf: m.buf }, [m.buf]);
+  parentPort.postMessage({ id: m.id, hex, header });
 });
 `;
 
 interface ChunkResult {
   hex: string;
   header: boolean;
-  buf?: ArrayBuffer;
 }
 
 interface Job {
@@ -93,12 +100,43 @@ export function warmChunkHasher(): void {
   getWorker();
 }
 
+/** A pool buffer: the worker knows it by `id` (given to it once, when the buffer was made). */
+interface Slot {
+  id: number;
+  sab: SharedArrayBuffer;
+  /** The worker that was given it; another (after a worker died) does not know it. */
+  known: Worker | undefined;
+}
+
+/** Idle buffers kept for the next digester, per chunk size (one blob's worth; the rest are dropped). */
+const MAX_SPARE = 6;
+const spare = new Map<number, Slot[]>();
+const slotOf = new WeakMap<ArrayBufferLike, Slot>();
+let nextSlot = 0;
+
+function takeSlot(size: number): Slot {
+  const kept = spare.get(size)?.pop();
+  if (kept) return kept;
+  const w = getWorker();
+  const s: Slot = { id: nextSlot++, sab: new SharedArrayBuffer(size), known: w };
+  slotOf.set(s.sab, s);
+  w?.postMessage({ add: s.id, sab: s.sab });
+  return s;
+}
+
+function putSlot(s: Slot): void {
+  const list = spare.get(s.sab.byteLength) ?? [];
+  spare.set(s.sab.byteLength, list);
+  if (list.length < MAX_SPARE) return void list.push(s);
+  s.known?.postMessage({ drop: s.id });
+}
+
 interface ChunkJob {
   /** The blob whose whole digest this chunk continues (worker side), if any. */
   stream?: number;
   /** Only the whole digest: no digest of the chunk itself. */
   wholeOnly?: boolean;
-  buf: ArrayBuffer;
+  slot: Slot;
   len: number;
   /** Scan for gzip member headers; `first`: the blob's first chunk (its own header at 0 does not count). */
   scan: boolean;
@@ -107,24 +145,25 @@ interface ChunkJob {
   edge: Uint8Array;
 }
 
-/** Digest (and scan) the first `len` bytes of `buf`; `buf` travels to the worker and comes back in the result. */
+/** Digest (and scan) the first `len` bytes of the job's buffer, on the worker when it knows the buffer. */
 function hashChunk(job: ChunkJob): Promise<ChunkResult> {
   const w = getWorker();
-  if (!w) {
-    const chunk = Buffer.from(job.buf, 0, job.len);
+  const { slot, ...rest } = job;
+  if (!w || slot.known !== w) {
+    const chunk = Buffer.from(slot.sab, 0, job.len);
     const header = job.scan && chunkHasMemberHeader(chunk, job.edge, job.first, hasMemberHeader);
-    return Promise.resolve({ hex: job.wholeOnly ? '' : createHash('sha256').update(chunk).digest('hex'), header, buf: job.buf });
+    return Promise.resolve({ hex: job.wholeOnly ? '' : createHash('sha256').update(chunk).digest('hex'), header });
   }
-  return post(w, job, [job.buf]);
+  return post(w, { ...rest, slot: slot.id });
 }
 
 /** Send one message to the worker; resolves with its answer. */
-function post(w: Worker, msg: object, transfer: ArrayBuffer[]): Promise<ChunkResult> {
+function post(w: Worker, msg: object): Promise<ChunkResult> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     jobs.set(id, { resolve, reject });
     w.ref(); // a hash in flight keeps the process alive until it is answered
-    w.postMessage({ id, ...msg }, transfer);
+    w.postMessage({ id, ...msg });
   });
 }
 
@@ -135,10 +174,10 @@ let nextStream = 0;
  * submission order. `acquire` waits while every buffer is out (back-pressure).
  */
 export class ChunkDigester {
-  private readonly free: ArrayBuffer[] = [];
-  private readonly waiting: ((b: ArrayBuffer) => void)[] = [];
+  private readonly waiting: ((s: Slot) => void)[] = [];
   private readonly digests: Promise<string>[] = [];
-  private created = 0;
+  /** Buffers of the pool out of it (being filled, written or hashed). */
+  private out = 0;
   private edge: Uint8Array = new Uint8Array(0);
   /** A gzip member header may start after offset 0 (only with `scanGzip`; see unpacked-size.ts). */
   private header = false;
@@ -162,30 +201,41 @@ export class ChunkDigester {
 
   /** A chunk-sized buffer to read into; give it back with `submit` or `release`. */
   async acquire(): Promise<Buffer> {
-    const ab = this.free.pop() ?? (this.created < this.buffers ? (this.created++, new ArrayBuffer(this.chunkSize)) : await new Promise<ArrayBuffer>((r) => this.waiting.push(r)));
-    return Buffer.from(ab, 0, this.chunkSize);
+    let s: Slot;
+    if (this.out < this.buffers) {
+      this.out++;
+      s = takeSlot(this.chunkSize);
+    } else s = await new Promise<Slot>((r) => this.waiting.push(r));
+    return Buffer.from(s.sab, 0, this.chunkSize);
   }
 
   /** Return a buffer unused. */
   release(buf: Buffer): void {
-    this.giveBack(buf.buffer as ArrayBuffer);
+    this.giveBack(this.slot(buf));
+  }
+
+  private slot(buf: Buffer): Slot {
+    const s = slotOf.get(buf.buffer);
+    if (!s || buf.byteOffset !== 0) throw new Error('ChunkDigester: a buffer that is not from acquire()');
+    return s;
   }
 
   /** The next chunk is the first `len` bytes of `buf` (from `acquire`); the buffer must not be used afterwards. */
   submit(buf: Buffer, len: number): void {
     const first = this.digests.length === 0;
     const edge = this.edge;
-    this.edge = Uint8Array.prototype.slice.call(buf, Math.max(0, len - 3), len); // a copy: `buf` is about to move
+    this.edge = Uint8Array.prototype.slice.call(buf, Math.max(0, len - 3), len); // a copy: `buf` is refilled once hashed
     this.local?.update(buf.subarray(0, len));
     const stream = this.stream !== undefined ? { stream: this.stream } : {};
-    const job = hashChunk({ ...stream, ...(this.chunkDigests ? {} : { wholeOnly: true }), buf: buf.buffer as ArrayBuffer, len, scan: this.scanGzip, first, edge }).then(
-      ({ hex, header, buf: back }) => {
+    const slot = this.slot(buf);
+    const job = hashChunk({ ...stream, ...(this.chunkDigests ? {} : { wholeOnly: true }), slot, len, scan: this.scanGzip, first, edge }).then(
+      ({ hex, header }) => {
         this.header ||= header;
-        if (back) this.giveBack(back);
+        this.giveBack(slot);
         return hex;
       },
       (e: Error) => {
-        this.giveBack(new ArrayBuffer(this.chunkSize)); // the worker died with it: nobody waits for ever
+        this.giveBack(slot); // the worker died with it: nobody waits for ever
         throw e;
       },
     );
@@ -208,7 +258,7 @@ export class ChunkDigester {
     const w = getWorker();
     if (this.stream === undefined) throw new Error('ChunkDigester: the whole digest was not asked for');
     if (!w) throw new Error('the chunk hashing thread stopped');
-    return (await post(w, { end: this.stream }, [])).hex;
+    return (await post(w, { end: this.stream })).hex;
   }
 
   /** After finish(): whether a gzip member header may start after offset 0 (undefined unless `scanGzip`). */
@@ -216,9 +266,10 @@ export class ChunkDigester {
     return this.scanGzip ? this.header : undefined;
   }
 
-  private giveBack(ab: ArrayBuffer): void {
+  private giveBack(s: Slot): void {
     const next = this.waiting.shift();
-    if (next) next(ab);
-    else this.free.push(ab);
+    if (next) return next(s);
+    this.out--;
+    putSlot(s);
   }
 }

@@ -16,6 +16,7 @@ import { issueDeviceCertificate, parseDeviceCsr } from './device-cert.js';
 import { readPem, readPrivateKey } from './keys.js';
 import { readCaDir } from './pki.js';
 import { issuedBy } from './chain.js';
+import { deviceCertIssuedAsync, readDeviceCertificate } from './device-cert-read.js';
 import { issuedByAsync } from './issued-async.js';
 import { parseCertificate, type ParsedCert } from './x509.js';
 
@@ -83,16 +84,36 @@ function commonName(c: ParsedCert): string {
 /** Certificates whose signatures are checked at once: few parsed certificates stay alive at a time. */
 const VERIFY_WINDOW = 64;
 
-/** Read and parse one register entry; a string is why it cannot be used. */
-function readEnrolment(file: string): ParsedCert | string {
+/** Read one register entry's DER; a string is why it cannot be used. */
+function readEnrolmentDer(file: string): Buffer | string {
   try {
     // synchronous reads: 2,000 async open/fstat/read/close round trips were most of a report's start
     const [der] = fromPem(readSmallFileSync(file, 64 * 1024, 'device certificate').toString('utf8'), 'CERTIFICATE');
-    if (!der) throw new Error('no PEM certificate');
-    return parseCertificate(der, file, 'KEY_INVALID');
+    return der ?? `${file}: no PEM certificate`;
   } catch (e) {
     return `${file}: ${(e as Error).message}`;
   }
+}
+
+/**
+ * Check one register entry against the device CA: the quick reader for certificates in the
+ * layout ferry issues (device-cert-read.ts), the strict reader and issuedByAsync for any other.
+ * Resolves to [key id, enrolment] or why the entry cannot be used.
+ */
+function checkEnrolment(file: string, ca: ParsedCert): Promise<[string, Enrolment] | string> {
+  const der = readEnrolmentDer(file);
+  if (typeof der === 'string') return Promise.resolve(der);
+  const quick = readDeviceCertificate(der);
+  const issued = quick && deviceCertIssuedAsync(quick, ca);
+  if (quick && issued) return issued.then((ok) => (ok ? [quick.keyId, { deviceId: quick.deviceId }] : `${file}: not issued by this device CA`));
+  let cert: ParsedCert;
+  try {
+    cert = parseCertificate(der, file, 'KEY_INVALID');
+  } catch (e) {
+    return Promise.resolve(`${file}: ${(e as Error).message}`);
+  }
+  const entry: [string, Enrolment] = [`sha256:${cert.keyId}`, { deviceId: commonName(cert) }];
+  return issuedByAsync(cert, ca).then((ok) => (ok ? entry : `${file}: not issued by this device CA`));
 }
 
 /**
@@ -115,13 +136,7 @@ export async function loadEnrolments(caDir: string): Promise<EnrolmentRegister> 
   };
   let previous: Array<Promise<[string, Enrolment] | string>> = [];
   for (let at = 0; at < names.length; at += VERIFY_WINDOW) {
-    const window = names.slice(at, at + VERIFY_WINDOW).map((n) => {
-      const file = path.join(dir, n);
-      const cert = readEnrolment(file);
-      if (typeof cert === 'string') return Promise.resolve(cert);
-      const entry: [string, Enrolment] = [`sha256:${cert.keyId}`, { deviceId: commonName(cert) }];
-      return issuedByAsync(cert, ca).then((ok) => (ok ? entry : `${file}: not issued by this device CA`));
-    });
+    const window = names.slice(at, at + VERIFY_WINDOW).map((n) => checkEnrolment(path.join(dir, n), ca));
     await settle(previous);
     previous = window;
   }

@@ -67,6 +67,13 @@ export type SignatureCheck = { ok: true; keyId: string; publicKey: KeyObject } |
 /** Public keys already read, by their base64 SPKI (a fleet's receipts come from few keys, many times). */
 export type KeyCache = Map<string, { pub: KeyObject; keyId: string } | string>;
 
+/**
+ * The SubjectPublicKeyInfo of an uncompressed P-256 key up to its point: SEQUENCE { SEQUENCE {
+ * id-ecPublicKey, prime256v1 }, BIT STRING (0 unused bits, 0x04 uncompressed) }, 91 bytes in all.
+ */
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex');
+const P256_SPKI_LENGTH = 91;
+
 /** The key in a signature field: read once per distinct key when a cache is given; a string is why it is unusable. */
 function keyOf(b64: string, cache: KeyCache | undefined): { pub: KeyObject; keyId: string } | string {
   const hit = cache?.get(b64);
@@ -75,7 +82,10 @@ function keyOf(b64: string, cache: KeyCache | undefined): { pub: KeyObject; keyI
   try {
     const der = Buffer.from(b64, 'base64');
     const pub = createPublicKey({ key: der, format: 'der', type: 'spki' });
-    out = pub.asymmetricKeyType !== 'ec' || pub.asymmetricKeyDetails?.namedCurve !== 'prime256v1' ? 'public key is not ECDSA P-256' : { pub, keyId: `sha256:${createHash('sha256').update(der).digest('hex')}` };
+    // the form devices write names id-ecPublicKey and prime256v1 itself; reading the key's details
+    // back is for any other encoding (asking them of 2,000 keys cost as much as reading them)
+    const p256 = (der.length === P256_SPKI_LENGTH && der.subarray(0, P256_SPKI_PREFIX.length).equals(P256_SPKI_PREFIX)) || (pub.asymmetricKeyType === 'ec' && pub.asymmetricKeyDetails?.namedCurve === 'prime256v1');
+    out = p256 ? { pub, keyId: `sha256:${createHash('sha256').update(der).digest('hex')}` } : 'public key is not ECDSA P-256';
   } catch {
     out = 'public key cannot be read';
   }

@@ -123,6 +123,10 @@ describe('apply plans space with the unpacked size', () => {
     expect(await availableBytesAt(slotB)).toBe(free + du - st.blocks * 512);
     // too many entries to count: the conservative free-space-only number
     expect(await availableBytesAt(slotB, 1)).toBe(free);
+    // the free space alone is enough for what is asked: the contents are not counted
+    expect(await availableBytesAt(slotB, undefined, free)).toBe(free);
+    // not enough: counted as before
+    expect(await availableBytesAt(slotB, undefined, free + 1)).toBe(free + du - st.blocks * 512);
 
     const dev = await device(() => slotB);
     const r = await applyUpdate({ ...dev.opts, mediaRoot: stick }, deviceDeps);

@@ -91,6 +91,42 @@ describe('LayoutWriter background commits', () => {
     for (const t of told) expect(fs.existsSync(t.file)).toBe(true);
   });
 
+  it('syncs and names small blobs in the background when asked: flush waits for them, a failed one shows at flush', async () => {
+    const root = path.join(dir, 'bg-small');
+    const w = await LayoutWriter.create(root);
+    const config = Buffer.from('{"config":1}');
+    const cd = await w.writeBytes(config, 'application/vnd.oci.image.config.v1+json', { background: true });
+    const md = await w.writeBlob(desc, () => Readable.from([bytes]), { background: true });
+    expect([cd.written, md.written]).toEqual([true, true]);
+    // the same blob again waits for its commit instead of writing it twice
+    expect((await w.writeBytes(config, 'application/vnd.oci.image.config.v1+json', { background: true })).written).toBe(false);
+    await w.flush();
+    expect((await fsp.readFile(w.blobPath(cd.descriptor.digest))).equals(config)).toBe(true);
+    expect((await fsp.readFile(w.blobPath(desc.digest))).equals(bytes)).toBe(true);
+    expect((await fsp.readdir(path.join(root, 'blobs', 'sha256'))).filter((n) => n.startsWith('.ferry-tmp'))).toEqual([]);
+
+    const failing = await LayoutWriter.create(path.join(dir, 'bg-small-fail'));
+    failing.onWrite = () => {
+      throw new Error('journal write failed');
+    };
+    expect((await failing.writeBytes(Buffer.from('manifest'), 'application/vnd.oci.image.manifest.v1+json', { background: true })).written).toBe(true);
+    await expect(failing.addToIndex([])).rejects.toThrow(/journal write failed/);
+    expect(await fsp.readdir(path.join(dir, 'bg-small-fail', 'blobs', 'sha256'))).toEqual([]); // neither named nor left as a temp
+  });
+
+  it('gives the chunk digests of a blob whose commit is still running, from its copy', async () => {
+    const big = Buffer.alloc(6 * 1024 * 1024, 5);
+    const d = { mediaType: 'application/octet-stream', digest: sha256Digest(big), size: big.length };
+    const src = path.join(dir, 'big4.bin');
+    await fsp.writeFile(src, big);
+    const w = await LayoutWriter.create(path.join(dir, 'bg-chunks'));
+    await w.writeBlobFromRange(d, { file: src, start: 0, size: big.length });
+    const four = sha256Digest(big.subarray(0, 4 * 1024 * 1024)).slice('sha256:'.length);
+    const two = sha256Digest(big.subarray(4 * 1024 * 1024)).slice('sha256:'.length);
+    expect(await w.chunksOf(d)).toEqual([four, two]);
+    await w.flush();
+  });
+
   it('reports a failed background commit at flush and at addToIndex', async () => {
     const big = Buffer.alloc(5 * 1024 * 1024, 9);
     const d = { mediaType: 'application/octet-stream', digest: sha256Digest(big), size: big.length };

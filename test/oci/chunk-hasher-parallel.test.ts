@@ -55,4 +55,31 @@ describe('ChunkDigester', () => {
     expect(d.whole).toBe(false);
     await expect(d.wholeDigest()).rejects.toThrow(/not asked for/);
   });
+  it('reuses pool buffers across digesters (shared memory, not moved), the digests right though each buffer is refilled as soon as it is back', async () => {
+    const a = randomBytes(7 * 4096 + 11);
+    const b = randomBytes(5 * 4096);
+    const da = new ChunkDigester(4096, 2, false, true);
+    const seen = new Set<ArrayBufferLike>();
+    for (let off = 0; off < a.length; off += 4096) {
+      const buf = await da.acquire();
+      expect(buf.buffer).toBeInstanceOf(SharedArrayBuffer);
+      seen.add(buf.buffer);
+      da.submit(buf, a.copy(buf, 0, off, Math.min(a.length, off + 4096)));
+    }
+    expect(seen.size).toBe(2); // two buffers, each refilled while the other was hashed
+    expect(await da.wholeDigest()).toBe(sha(a));
+    expect(await da.finish()).toEqual(Array.from({ length: 8 }, (_, i) => sha(a.subarray(i * 4096, (i + 1) * 4096))));
+    const db = new ChunkDigester(4096, 2, false, true);
+    const again = await db.acquire();
+    expect(seen.has(again.buffer)).toBe(true); // the first digester's buffer, from the pool
+    db.release(again);
+    await feed(db, b);
+    expect(await db.wholeDigest()).toBe(sha(b));
+  });
+
+  it('refuses a buffer that did not come from acquire()', () => {
+    const d = new ChunkDigester(4096, 2, false, true);
+    expect(() => d.submit(Buffer.alloc(4096), 4096)).toThrow(/not from acquire/);
+    expect(() => d.release(Buffer.alloc(4096))).toThrow(/not from acquire/);
+  });
 });

@@ -1,6 +1,6 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, ECDH, generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, checkReceiptSignature, checkReceiptSignatureAsync, type KeyCache, publicKeyId, type SignatureCheck } from '../../src/trust/receipt-signature.js';
+import { canonicalJson, checkReceiptSignature, checkReceiptSignatureAsync, type KeyCache, publicKeyId, receiptSigningBytes, type SignatureCheck } from '../../src/trust/receipt-signature.js';
 import { deviceKeyPair, receiptOf, signed } from '../helpers/receipts.js';
 
 const key = deviceKeyPair();
@@ -39,6 +39,21 @@ describe('checkReceiptSignatureAsync', () => {
     expect(outcomes.map((o) => o.ok)).toEqual([true, false, false, false, false, false, false, false, false]);
     expect(outcomes[0]).toMatchObject({ ok: true, keyId: publicKeyId(key.publicKey) });
     expect(outcomes.slice(1, 4).map((o) => !o.ok && o.why)).toEqual(Array(3).fill(expect.stringMatching(/does not verify/)));
+  });
+});
+
+describe('the key a receipt carries', () => {
+  it('is read as P-256 in the form devices write and in compressed form; another curve is refused', () => {
+    // the same key as a compressed point: the key details decide, not the form devices write
+    const point = key.publicKey.export({ type: 'spki', format: 'der' }).subarray(26);
+    const compressed = Buffer.concat([Buffer.from('3039301306072a8648ce3d020106082a8648ce3d030107032200', 'hex'), ECDH.convertKey(point, 'prime256v1', undefined, undefined, 'compressed') as Buffer]);
+    const keyId = `sha256:${createHash('sha256').update(compressed).digest('hex')}`;
+    const asCompressed = variant({}, { publicKey: compressed.toString('base64'), keyId });
+    expect(plain(checkReceiptSignature(asCompressed, new Map()))).toEqual({ ok: true, keyId });
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    const other = { ...good, signature: undefined };
+    const onP384 = { ...other, signature: { alg: sig.alg, keyId: publicKeyId(p384.publicKey), publicKey: p384.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), value: sign('sha256', receiptSigningBytes(other), p384.privateKey).toString('base64') } };
+    expect(checkReceiptSignature(onP384, new Map())).toEqual({ ok: false, why: 'public key is not ECDSA P-256' });
   });
 });
 

@@ -2,9 +2,8 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { reportError as blobReportError, type MediaBlobReport, verifyMediaBlobs } from '../../media/verify.js';
-import { lastAccepted, trustNotices, updateFileNotices, type VerifyNotice } from '../../media/verify-report.js';
-import { firstRefusal, formatUpdateResult, type MediaUpdateResult, verifyMediaUpdates } from '../../media/verify-updates.js';
-import { loadTrustMaterial } from '../../trust/load.js';
+import { lastAccepted, updateFileNotices, type VerifyNotice } from '../../media/verify-report.js';
+import type { MediaUpdateResult } from '../../media/verify-updates.js';
 import type { TrustMaterial } from '../../trust/types.js';
 import { action, cliProgress, printJson, printLines, printNotes } from '../run.js';
 
@@ -29,13 +28,23 @@ function requiredSigners(opts: VerifyOpts): number {
 }
 
 /**
+ * The signature side of verify, loaded only with --trust: its X.509 and CMS code costs every
+ * plain `ferry verify --media` ~20 ms of start-up before the first blob is read.
+ */
+async function trustKit() {
+  const [load, updates, report] = await Promise.all([import('../../trust/load.js'), import('../../media/verify-updates.js'), import('../../media/verify-report.js')]);
+  return { loadTrustMaterial: load.loadTrustMaterial, verifyMediaUpdates: updates.verifyMediaUpdates, firstRefusal: updates.firstRefusal, formatUpdateResult: updates.formatUpdateResult, trustNotices: report.trustNotices };
+}
+type TrustKit = Awaited<ReturnType<typeof trustKit>>;
+
+/**
  * With --trust: check every update's signature, chain and expiry (no blob I/O), then
  * re-hash every blob once; an update whose image has a damaged blob is refused too.
  */
-async function verifyUpdates(opts: VerifyOpts, trust: TrustMaterial | undefined, required: number, blobs: MediaBlobReport): Promise<MediaUpdateResult[]> {
-  if (opts.trust === undefined || trust === undefined) return [];
+async function verifyUpdates(opts: VerifyOpts, kit: TrustKit | undefined, trust: TrustMaterial | undefined, required: number, blobs: MediaBlobReport): Promise<MediaUpdateResult[]> {
+  if (kit === undefined || trust === undefined) return [];
   const policy = { requiredSigners: required, ...(opts.compatible ? { compatible: opts.compatible } : {}) };
-  const results = await verifyMediaUpdates(opts.media, trust, policy, new Date(), { checkBlobs: false });
+  const results = await kit.verifyMediaUpdates(opts.media, trust, policy, new Date(), { checkBlobs: false });
   return results.map((r) => {
     const damaged = r.ok && r.manifest ? blobs.problems.find((p) => p.refs.includes(r.manifest!.image.ref)) : undefined;
     return damaged ? { ...r, ok: false, code: damaged.kind === 'digest-mismatch' ? 'DIGEST_MISMATCH' : 'MEDIA_DAMAGED', message: `blob ${damaged.digest} is damaged or missing: ${damaged.message}` } : r;
@@ -43,9 +52,9 @@ async function verifyUpdates(opts: VerifyOpts, trust: TrustMaterial | undefined,
 }
 
 /** The first error among blobs, updates and update files (its exit code is verify's). */
-function firstError(report: MediaBlobReport, updates: MediaUpdateResult[], notices: VerifyNotice[]): FerryError | undefined {
+function firstError(report: MediaBlobReport, kit: TrustKit | undefined, updates: MediaUpdateResult[], notices: VerifyNotice[]): FerryError | undefined {
   const orphan = notices.find((n) => n.level === 'error');
-  return blobReportError(report) ?? firstRefusal(updates) ?? (orphan ? new FerryError('MEDIA_INCOMPLETE', orphan.message) : undefined);
+  return blobReportError(report) ?? kit?.firstRefusal(updates) ?? (orphan ? new FerryError('MEDIA_INCOMPLETE', orphan.message) : undefined);
 }
 
 /** Register `ferry verify` on the program. */
@@ -63,19 +72,20 @@ export function registerVerify(program: Command): void {
       action(async (opts: VerifyOpts) => {
         const required = requiredSigners(opts);
         // a wrong --trust is an option error: found before any blob is read
-        const trust = opts.trust !== undefined ? await loadTrustMaterial(opts.trust) : undefined;
+        const kit = opts.trust !== undefined ? await trustKit() : undefined;
+        const trust = kit && opts.trust !== undefined ? await kit.loadTrustMaterial(opts.trust) : undefined;
         const progress = cliProgress(opts);
         const report = await verifyMediaBlobs(opts.media, progress ? { progress } : {});
-        const updates = await verifyUpdates(opts, trust, required, report);
-        const notices = [...(await updateFileNotices(opts.media, opts.trust !== undefined)), ...(opts.trust !== undefined ? await trustNotices(opts.media, updates) : [])];
-        const err = firstError(report, updates, notices);
+        const updates = await verifyUpdates(opts, kit, trust, required, report);
+        const notices = [...(await updateFileNotices(opts.media, kit !== undefined)), ...(kit ? await kit.trustNotices(opts.media, updates) : [])];
+        const err = firstError(report, kit, updates, notices);
         if (opts.json) {
           const trust = opts.trust ? { updates: updates.map((u) => jsonUpdate(u, required)) } : { signaturesChecked: false };
           printJson({ ...report, ok: err === undefined, ...trust, notices, ...(err ? { error: { code: err.code, message: err.message } } : {}) });
           return err?.exitCode ?? 0;
         }
         printNotes(...report.problems.map((p) => `ferry: ${p.kind}: ${p.digest} (needed by ${p.refs.join(', ')}): ${p.message}`));
-        printLines(...updates.map((u) => formatUpdateResult(u) + (u.ok ? `; devices accept it until ${lastAccepted(u, required)}` : '')));
+        if (kit) printLines(...updates.map((u) => kit.formatUpdateResult(u) + (u.ok ? `; devices accept it until ${lastAccepted(u, required)}` : '')));
         if (opts.trust !== undefined && updates.length === 0) printLines('no signed updates on the media (FERRY/updates is empty)');
         printNotes(...notices.filter((n) => n.level === 'error').map((n) => `ferry: error: ${n.message}`));
         printLines(...notices.filter((n) => n.level !== 'error').map((n) => `note: ${n.message}`));

@@ -38,16 +38,20 @@ function isSameOrAncestor(a: string, b: string): boolean {
  * Bytes an image may use at `p`: when `p` is a mount point of its own the whole file
  * system (its contents are erased before writing); otherwise the free space where it
  * (or its nearest existing ancestor) lives, plus what its current contents occupy
- * (erased first), or without them when they are too many to count (conservative).
+ * (erased first), or without them when they are too many to count (conservative). When the
+ * free space alone is `enough`, the contents are not counted: that walk lstats every entry of
+ * the slot (a quarter to half a second for 20,000 files), and an incremental write keeps most of them.
  */
-export async function availableBytesAt(p: string, maxEntries = MAX_WALK_ENTRIES): Promise<number | undefined> {
+export async function availableBytesAt(p: string, maxEntries = MAX_WALK_ENTRIES, enough?: number): Promise<number | undefined> {
   for (let d = p; ; d = path.dirname(d)) {
     try {
       const s = await fsp.statfs(d);
       if (d === p && d !== '/') {
         const [st, parent] = await Promise.all([fsp.stat(d), fsp.stat(path.dirname(d))]);
         if (st.dev !== parent.dev) return (s.blocks - (s.bfree - s.bavail)) * s.bsize;
-        return s.bavail * s.bsize + ((await occupiedBytes(d, st.dev, maxEntries)) ?? 0);
+        const free = s.bavail * s.bsize;
+        if (enough !== undefined && free >= enough) return free;
+        return free + ((await occupiedBytes(d, st.dev, maxEntries)) ?? 0);
       }
       return s.bavail * s.bsize;
     } catch {
@@ -149,8 +153,8 @@ class DirSlot implements Slot {
     return `dir ${this.cfg.path}`;
   }
 
-  availableBytes(): Promise<number | undefined> {
-    return availableBytesAt(this.cfg.path);
+  availableBytes(enough?: number): Promise<number | undefined> {
+    return availableBytesAt(this.cfg.path, MAX_WALK_ENTRIES, enough);
   }
 
   /** The extracted root filesystem: the unpacked size. */

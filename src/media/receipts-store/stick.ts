@@ -61,7 +61,8 @@ function listCandidates(mediaRoot: string, out: StickReceipts): Candidate[] {
     if (d.name.startsWith('.')) out.ignored.push({ file: at, problems: ['hidden entry'] });
     else if (!d.isDirectory()) out.rejected.push({ file: at, problems: [d.isSymbolicLink() ? 'is a symbolic link, not a device folder' : 'is not a device folder'] });
     else {
-      for (const f of listMediaDirSync(mediaRoot, at, MAX_RECEIPTS_PER_DEVICE)!.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      // below `top`, checked a moment ago: one lstat per device folder, not one per path component
+      for (const f of listMediaDirSync(top, at, MAX_RECEIPTS_PER_DEVICE)!.sort((a, b) => (a.name < b.name ? -1 : 1))) {
         const file = path.join(at, f.name);
         if (f.name.startsWith('.ferry-tmp-')) out.ignored.push({ file, problems: ['an unfinished write the device left (power cut or pulled stick)'] });
         else if (f.name.startsWith('.')) out.ignored.push({ file, problems: ['hidden file'] });

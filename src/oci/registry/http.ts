@@ -122,8 +122,10 @@ export class Transport {
   /** Build the transport: system + bundled roots + cert-dir CAs; no CA list at all without verification. */
   static async create(opts: TransportOptions): Promise<Transport> {
     const verify = opts.tlsVerify ?? true;
-    // loaded here, not at the top: an ESM import of node:http pulls in undici (~80 ms) on every ferry command
-    const [http, https] = await Promise.all([import('node:http'), import('node:https')]);
+    // loaded here, not at the top, and not by import(): an ESM import of node:http evaluates every
+    // export, fetch's undici among them (~80 ms of CPU, more under load); the builtin itself does not need it
+    const http = process.getBuiltinModule('node:http');
+    const https = process.getBuiltinModule('node:https');
     // reading the system store costs ~100 ms: only when certificates are checked at all
     const ca = verify ? [...new Set([...tls.getCACertificates('default'), ...tls.getCACertificates('system'), ...(opts.certDir ? await certDirCAs(opts.certDir) : [])])] : undefined;
     const agent = new https.Agent({ keepAlive: true, ...(ca ? { ca } : {}), rejectUnauthorized: verify });

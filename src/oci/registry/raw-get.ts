@@ -29,6 +29,8 @@ export class RawResponse {
   private headBuf = Buffer.allocUnsafe(HEAD_CAP);
   private headFill = 0;
   private pending: Buffer[] = [];
+  /** The read buffer while nobody waits (one per response: onData copies out of it before the next read). */
+  private spare: Buffer | undefined;
   private target: { buf: Buffer; fill: number; resolve: (n: number) => void } | undefined;
   private inHead = true;
   private headDone: { resolve: () => void; reject: (e: Error) => void } | undefined;
@@ -72,7 +74,9 @@ export class RawResponse {
     this.intoTarget = !this.inHead && t !== undefined;
     if (this.inHead) return this.headBuf.subarray(this.headFill);
     if (t) return t.buf.subarray(t.fill, t.fill + Math.min(t.buf.length - t.fill, this.length - this.received));
-    return Buffer.allocUnsafe(64 * 1024);
+    // Node asks for the next read's buffer as soon as a fill completes, before the caller's next
+    // fill names its own: the first read of each fill lands here and is copied on
+    return (this.spare ??= Buffer.allocUnsafe(64 * 1024));
   }
 
   private onData(n: number, b: Uint8Array): boolean {
