@@ -11,5 +11,12 @@
  * with no more CPU (incremental 9.6 / 9.0 / 5.9 s, the full apply 18.9-19.2 s in all three).
  * A kiosk with 2-4 GiB of RAM gets small semi-spaces from V8 anyway; this makes the bench host
  * behave like the device.
+ *
+ * `--heap-growing-percent=25`: after a full GC V8 lets the old generation grow by a factor it picks
+ * from GC speed (up to ~4x); an incremental apply at the 4 GiB image's entry count (78,489 entries,
+ * two file indexes in memory, ~58 MiB live) let it reach 113 MiB of heap before the next full GC
+ * and peaked at 222-268 MiB RSS. With growth fixed at 1.25x: 194-198 MiB, with no more CPU
+ * (A/B alternating on one device, load 5-13: 14.2-20.6 s vs 13.2-14.9 s; 1.5x gave 203-207 MiB).
+ * bench/results/2026-12-02-4G-rss.md.
  */
-export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--heap-growing-percent=25'];

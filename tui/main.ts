@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=25
 /**
  * ferry-tui: the technician's terminal UI. Plug in the stick, see what will happen,
  * update safely. Keyboard only; 80x24 and monochrome are the design target.

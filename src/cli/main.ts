@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=25
 /** The `ferry` command line: a thin commander layer over the library in src/. */
 import { type Command, CommanderError } from 'commander';
 import { ExitCode } from '../errors.js';
