@@ -9,7 +9,7 @@ import { toFerryError } from '../../errors.js';
 import { fsyncDir } from '../../util/fsx.js';
 import type { KeyCache } from '../../trust/receipt-signature.js';
 import { readStickReceipts, type RejectedFile, type StickReceipt, stickReceiptsDir } from './stick.js';
-import { signatureOutcome, type StoredSig } from './verdict.js';
+import { signatureOutcome, signatureOutcomeAsync, type StoredSig } from './verdict.js';
 import { type AddOutcome, ReceiptsStore, type StoreEntry } from './store.js';
 
 /** What collect found and did. */
@@ -48,27 +48,41 @@ async function removeEmptyFolders(mediaRoot: string, dirs: Set<string>): Promise
   if (dirs.size > 0) await fsyncDir(stickReceiptsDir(mediaRoot));
 }
 
-/** A receipt on its way into the store: the outcome of its signature check (verified when read). */
+/** Signature checks waiting on the thread pool before the main thread verifies the next ones itself (collect's maxInFlight, for tests). */
+const MAX_IN_FLIGHT = 256;
+
+/** A receipt on its way into the store: its signature check on the thread pool, or its outcome. */
 type Pending = Omit<StoreEntry, 'sig'> & { sig: Promise<StoredSig> };
 
 /**
  * Collect the receipts of one stick into the store file (see the file comment). Each batch of
  * receipts is one committed transaction; with `clear`, a batch's files are removed from the
  * stick right after its commit, so memory stays bounded and nothing is removed unstored.
- * Each signature is verified on the main thread as its file is read (cheaper than a thread-pool
- * job per signature); the batch before is committed meanwhile (at most two batches in memory).
+ * Each signature is verified on the thread pool from the moment its file is read (on the main
+ * thread when the pool falls behind), while the main thread reads on and commits the batch
+ * before (at most two batches in memory).
  */
-export async function collectReceipts(req: { mediaRoot: string; storeFile: string; site?: string; clear?: boolean; now?: Date }): Promise<CollectResult> {
+export async function collectReceipts(req: { mediaRoot: string; storeFile: string; site?: string; clear?: boolean; now?: Date; maxInFlight?: number }): Promise<CollectResult> {
   const site = req.site ?? path.basename(path.resolve(req.mediaRoot));
   const store = await ReceiptsStore.open(req.storeFile);
   const keys: KeyCache = new Map();
   const collectedAt = (req.now ?? new Date()).toISOString();
   const result: CollectResult = { media: req.mediaRoot, store: req.storeFile, site, found: 0, added: 0, duplicates: 0, conflicts: [], unsigned: 0, badSignature: [], rejected: [], ignored: [], cleared: 0, storeTotal: 0 };
   const dirs = new Set<string>();
+  // Signatures go to the thread pool (the second core) while it keeps up; once MAX_IN_FLIGHT wait
+  // there (the pool gets no core: a loaded machine), the main thread verifies them itself, which
+  // costs less CPU in all than a pool job (dispatch, callback, promise) but more on the main thread.
+  let inFlight = 0;
+  const check = (receipt: Record<string, unknown>): Promise<StoredSig> => {
+    if (inFlight >= (req.maxInFlight ?? MAX_IN_FLIGHT)) return Promise.resolve(signatureOutcome(receipt, keys));
+    inFlight++;
+    return signatureOutcomeAsync(receipt, keys).then((s) => {
+      inFlight--;
+      return s;
+    });
+  };
   const take = (r: StickReceipt): Pending => ({
-    // verified right here, synchronously: a thread-pool job per signature cost the main thread
-    // more CPU to dispatch (key handle, job, callback, promise) than the P-256 verification itself
-    sig: Promise.resolve(signatureOutcome(r.receipt as unknown as Record<string, unknown>, keys)),
+    sig: check(r.receipt as unknown as Record<string, unknown>),
     // finished_at normalised to UTC ISO form: --since and the per-device order compare it as text
     deviceId: r.receipt.deviceId, stamp: r.receipt.stamp, action: r.receipt.action, finishedAt: new Date(r.receipt.finishedAt).toISOString(), bytes: r.bytes, source: r.file, site,
   });

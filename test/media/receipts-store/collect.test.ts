@@ -117,6 +117,35 @@ describe('collectReceipts', () => {
     expect(await fsp.readFile(damaged, 'utf8')).toBe('{');
   });
 
+  it('stores the same signature outcomes whether the thread pool or the main thread verifies them', async () => {
+    const rs = [];
+    for (let i = 0; i < 40; i++) {
+      const r = signed(receiptOf(`dev-${i % 4}`, at(i)), key);
+      if (i % 9 === 3) r.result = 'failure'; // changed after signing
+      rs.push(i % 13 === 5 ? receiptOf(`dev-${i % 4}`, at(i)) : r);
+    }
+    await putOnStick(p('stick'), rs);
+    const sigs = async (file: string) => {
+      const s = await ReceiptsStore.open(file, { mustExist: true });
+      try {
+        return [...s.receipts()].map((r) => r.sig);
+      } finally {
+        s.close();
+      }
+    };
+    const pool = await collectReceipts({ mediaRoot: p('stick'), storeFile: p('pool.sqlite') });
+    const main = await collectReceipts({ mediaRoot: p('stick'), storeFile: p('main.sqlite'), maxInFlight: 0 });
+    const mixed = await collectReceipts({ mediaRoot: p('stick'), storeFile: p('mixed.sqlite'), maxInFlight: 2 });
+    expect(pool).toMatchObject({ found: 40, added: 40, unsigned: 3 });
+    expect(pool.badSignature).toHaveLength(5);
+    for (const r of [main, mixed]) expect({ ...r, store: '' }).toEqual({ ...pool, store: '' });
+    const want = await sigs(p('pool.sqlite'));
+    expect(want.filter((x) => x.startsWith('bad:'))).toHaveLength(5);
+    expect(want.filter((x) => x.startsWith('ok:'))).toHaveLength(32);
+    expect(await sigs(p('main.sqlite'))).toEqual(want);
+    expect(await sigs(p('mixed.sqlite'))).toEqual(want);
+  });
+
   it('clears nothing when the store cannot be written', async () => {
     const files = await putOnStick(p('stick'), [receiptOf('dev-1', at(0))]);
     await fsp.writeFile(p('store.sqlite'), 'this is not a database, just text that is long enough to be looked at by sqlite as a header');
