@@ -165,7 +165,10 @@ export async function buildDevice(arch: Arch): Promise<string> {
   writeFileSync(join(work, 'sea-config.json'), JSON.stringify(config, null, 2));
   const node = nodeBinary(arch, join(ROOT, 'dist/device/cache'));
   // The blob must be made by the same Node version it runs in; for a cross build the host's Node is that version.
-  execFileSync(arch === process.arch ? node : process.execPath, ['--experimental-sea-config', join(work, 'sea-config.json')], { stdio: 'inherit' });
+  // With the code cache, the blob is made under the execArgv it will run with: V8 hashes its flags
+  // into the cache and rejects (with a warning on stderr) a cache made under other ones.
+  const flags = config.useCodeCache ? config.execArgv : [];
+  execFileSync(arch === process.arch ? node : process.execPath, [...flags, '--experimental-sea-config', join(work, 'sea-config.json')], { stdio: 'inherit' });
   mkdirSync(outDir, { recursive: true });
   // made under a temp name and renamed when complete: a reader (another test, a packager) never
   // runs the plain node binary that sits there between the copy and the injection
