@@ -10,12 +10,13 @@ export interface RegistryFlags {
   tlsVerify: string;
 }
 
-/** Add the three registry flags to `cmd`; `what` says what they apply to in --help (e.g. "docker:// images"). */
-export function addRegistryFlags(cmd: Command, what: string): Command {
+/** Add the three registry flags to `cmd`; `what`, if given, says what they apply to in --help (e.g. "docker:// images"). */
+export function addRegistryFlags(cmd: Command, what?: string): Command {
+  const on = what !== undefined ? `${what}: ` : '';
   return cmd
-    .option('--authfile <file>', `${what}: credentials from this auth.json (default: \${XDG_RUNTIME_DIR}/containers/auth.json, ~/.config/containers/auth.json, ~/.docker/config.json)`)
-    .option('--cert-dir <dir>', `${what}: also trust the CA certificates (*.crt) in this folder`)
-    .option('--tls-verify <bool>', `${what}: verify the registry's TLS certificate; false also allows plain HTTP`, 'true');
+    .option('--authfile <file>', `${on}credentials from this auth.json (default: \${XDG_RUNTIME_DIR}/containers/auth.json, ~/.config/containers/auth.json, ~/.docker/config.json)`)
+    .option('--cert-dir <dir>', `${on}also trust the CA certificates (*.crt) in this folder`)
+    .option('--tls-verify <bool>', `${on}verify the registry's TLS certificate; false also allows plain HTTP`, 'true');
 }
 
 /** The registry client's options from the flags; `--tls-verify` takes true or false, as in skopeo. */

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { apply, bootCheck, bootCheckError, DEFAULT_CONFIG_FILE, deviceDeps, type InstallPlan, markBad, markGood, type MaintenanceOptions, rollback, type SkipReason, type SlotName, status, formatStatus } from '../../device/index.js';
 import { setRegistryMediaOptions } from '../../media/registry-media.js';
+import { registryOptionsOf } from '../registry-options.js';
 import { action, askProceed, cliProgress, printJson, printLines, printNotes } from '../run.js';
 import { registerAuto } from './device-auto.js';
 import { registerInit } from './device-init.js';
@@ -64,8 +65,7 @@ function registerApply(device: Command): void {
     .option('--tls-verify <bool>', "docker:// media: verify the registry's TLS certificate; false also allows plain HTTP", 'true')
     .action(
       action(async (opts: CommonOpts & { media: string; update?: string; yes?: boolean; authfile?: string; certDir?: string; tlsVerify: string }) => {
-        if (opts.tlsVerify !== 'true' && opts.tlsVerify !== 'false') throw new FerryError('USAGE', `--tls-verify must be true or false, not "${opts.tlsVerify}"`);
-        setRegistryMediaOptions({ tlsVerify: opts.tlsVerify === 'true', ...(opts.authfile !== undefined ? { authfile: opts.authfile } : {}), ...(opts.certDir !== undefined ? { certDir: opts.certDir } : {}) });
+        setRegistryMediaOptions(registryOptionsOf(opts));
         const ac = new AbortController();
         const onInt = () => ac.abort();
         process.on('SIGINT', onInt);

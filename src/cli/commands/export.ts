@@ -13,7 +13,7 @@ import { hqWrite } from '../cancel.js';
 import { warmChunkHasher } from '../../oci/chunk-hasher-parallel.js';
 import { defaultChunkCacheDir, openChunkCache } from '../../oci/chunk-cache.js';
 import type { CompressChoice } from '../../oci/layer-copy.js';
-import type { RegistryOptions } from '../../oci/registry/client.js';
+import { registryOptionsOf } from '../registry-options.js';
 import { checkTargetAndVersion, parseInputName } from '../../oci/input-name.js';
 import { formatPlatform, parsePlatform } from '../../oci/types.js';
 import { readFileCapped } from '../../util/fsx.js';
@@ -138,11 +138,6 @@ async function sign(opts: ExportOpts, r: ExportResult, plan: SigningPlan, lock: 
   });
 }
 
-/** The registry options of a docker:// input; `--tls-verify` takes true or false, as in skopeo. */
-function registryOptions(opts: ExportOpts): RegistryOptions {
-  if (opts.tlsVerify !== 'true' && opts.tlsVerify !== 'false') throw new FerryError('USAGE', `--tls-verify must be true or false, not "${opts.tlsVerify}"`);
-  return { tlsVerify: opts.tlsVerify === 'true', ...(opts.authfile !== undefined ? { authfile: opts.authfile } : {}), ...(opts.certDir !== undefined ? { certDir: opts.certDir } : {}) };
-}
 
 /** Register `ferry export` on the program. */
 export function registerExport(program: Command): void {
@@ -181,7 +176,7 @@ export function registerExport(program: Command): void {
         if (!COMPRESS.includes(opts.compress as CompressChoice)) throw new FerryError('USAGE', `--compress must be one of ${COMPRESS.join(', ')}, not "${opts.compress}"`);
         checkTargetAndVersion(opts.target, opts.version);
         parseInputName(opts.image);
-        const registry = registryOptions(opts);
+        const registry = registryOptionsOf(opts);
         const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
         if (opts.fileIndex && !opts.signer) throw new FerryError('USAGE', '--file-index needs --signer: only a signed update manifest can pin the file index');
         warmChunkHasher(); // the hashing thread starts while the key and the source are checked
