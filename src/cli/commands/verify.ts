@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
 import { reportError as blobReportError, type MediaBlobReport, verifyMediaBlobs } from '../../media/verify.js';
-import { lastAccepted, updateFileNotices, type VerifyNotice } from '../../media/verify-report.js';
+import { lastAccepted, trustNotices, updateFileNotices, type VerifyNotice } from '../../media/verify-report.js';
 import type { MediaUpdateResult } from '../../media/verify-updates.js';
 import type { TrustMaterial } from '../../trust/types.js';
 import { action, cliProgress, printJson, printLines, printNotes } from '../run.js';
@@ -32,8 +32,8 @@ function requiredSigners(opts: VerifyOpts): number {
  * plain `ferry verify --media` ~20 ms of start-up before the first blob is read.
  */
 async function trustKit() {
-  const [load, updates, report] = await Promise.all([import('../../trust/load.js'), import('../../media/verify-updates.js'), import('../../media/verify-report.js')]);
-  return { loadTrustMaterial: load.loadTrustMaterial, verifyMediaUpdates: updates.verifyMediaUpdates, firstRefusal: updates.firstRefusal, formatUpdateResult: updates.formatUpdateResult, trustNotices: report.trustNotices };
+  const [load, updates] = await Promise.all([import('../../trust/load.js'), import('../../media/verify-updates.js')]);
+  return { loadTrustMaterial: load.loadTrustMaterial, verifyMediaUpdates: updates.verifyMediaUpdates, firstRefusal: updates.firstRefusal, formatUpdateResult: updates.formatUpdateResult };
 }
 type TrustKit = Awaited<ReturnType<typeof trustKit>>;
 
@@ -77,7 +77,7 @@ export function registerVerify(program: Command): void {
         const progress = cliProgress(opts);
         const report = await verifyMediaBlobs(opts.media, progress ? { progress } : {});
         const updates = await verifyUpdates(opts, kit, trust, required, report);
-        const notices = [...(await updateFileNotices(opts.media, kit !== undefined)), ...(kit ? await kit.trustNotices(opts.media, updates) : [])];
+        const notices = [...(await updateFileNotices(opts.media, kit !== undefined)), ...(kit ? await trustNotices(opts.media, updates) : [])];
         const err = firstError(report, kit, updates, notices);
         if (opts.json) {
           const trust = opts.trust ? { updates: updates.map((u) => jsonUpdate(u, required)) } : { signaturesChecked: false };
