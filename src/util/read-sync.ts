@@ -30,10 +30,12 @@ export function readSmallFileSync(file: string, maxBytes: number, what: string, 
     // the file checked by lstat must be the one opened (nothing swapped in between)
     if (before && (st.dev !== before.dev || st.ino !== before.ino)) throw unsafeMedia(file, 'changed while it was opened');
     if (st.size > maxBytes) throw new FerryError('FILE_TOO_LARGE', `${what} ${file} is ${st.size} bytes, over the ${maxBytes}-byte cap`, { details: { file, size: st.size, cap: maxBytes } });
-    // at most cap + 1 bytes, even if the file grew since fstat; one read: a regular file reads short
-    // only at its end (reading on until a read returned 0 cost one more system call per receipt)
+    // at most cap + 1 bytes, even if the file grew since fstat; done once the bytes fstat promised
+    // are in (not on a read that returns 0: one more system call per receipt), but a read that
+    // comes back short before them (a FUSE or network file system may) is followed by the next
     const buf = Buffer.alloc(st.size + 1);
-    const off = fs.readSync(fd, buf, 0, buf.length, 0);
+    let off = 0;
+    for (let n = 1; n > 0 && off < buf.length && (off < st.size || off === 0); off += n) n = fs.readSync(fd, buf, off, buf.length - off, off);
     if (off > maxBytes) throw new FerryError('FILE_TOO_LARGE', `${what} ${file} grew over the ${maxBytes}-byte cap while being read`);
     return buf.subarray(0, off);
   } finally {
