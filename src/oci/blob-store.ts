@@ -31,6 +31,15 @@ const CHUNK = 1024 * 1024;
  */
 const COPY_BUFFERS = 8;
 const COPY_PIECE = CHUNK;
+/**
+ * A blob copied from a file is hashed on the copy's own thread below this size, on the hashing
+ * worker from it. The worker costs every process that starts it ~3,000 page faults and its
+ * start-up and teardown (~0.15 s of CPU here, and its exit is waited for at the end of a run):
+ * a 256 MiB export paid more for it than it gained. This thread only waits for the thread
+ * pool's reads and writes meanwhile, so hashing here overlaps them just as well; a big copy
+ * keeps the worker, which holds up better beside other busy processes (1 GiB export under load).
+ */
+const HASH_HERE_BELOW = 256 * 1024 * 1024;
 
 /** A byte tally that reports `write-blob` progress at most every 4 MiB (undefined without `progress`). */
 function progressTally(progress: ProgressFn | undefined, total: number, detail: string): ((n: number) => void) | undefined {
@@ -263,22 +272,22 @@ export class LayoutWriter {
 
   /** Write a blob whose bytes are a byte range of a file (fast path; same checks and crash safety as writeBlob). */
   async writeBlobFromRange(desc: Descriptor, range: FileRange, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
-    return this.writeBlobCopied(desc, opts, (tmp, chunker, what) => copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
+    return this.writeBlobCopied(desc, opts, desc.size < HASH_HERE_BELOW ? 'here' : 'worker', (tmp, chunker, what) => copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
   }
 
   /** Write a blob whose bytes a ChunkSource reads into the copy's buffers (a registry download; same checks and crash safety). */
   async writeBlobFromChunks(desc: Descriptor, open: () => ChunkSource, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
     // both digests on the hashing worker: this thread reads the sockets (each read is a kernel
     // copy here), and a hash here paused them (a 612 MiB layer took 1.6x as long to download)
-    return this.writeBlobCopied(desc, opts, (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
+    return this.writeBlobCopied(desc, opts, 'worker', (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
   }
 
-  private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>): Promise<BlobWrite> {
+  private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, thread: 'worker' | 'here', copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>): Promise<BlobWrite> {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const tmp = this.blobTemp();
-    // chunk digests (and the gzip scan for the unpacked size) and the whole-blob digest on a second core
-    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, COPY_BUFFERS, opts.scanGzip ?? false, true, true, COPY_PIECE);
+    // chunk digests (and the gzip scan for the unpacked size) and the whole-blob digest, while the bytes are written
+    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, COPY_BUFFERS, opts.scanGzip ?? false, true, true, COPY_PIECE, thread);
     let chunks: string[];
     try {
       await copy(tmp, chunker, what);

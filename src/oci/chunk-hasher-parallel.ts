@@ -135,13 +135,14 @@ const spare = new Map<number, Slot[]>();
 const slotOf = new WeakMap<ArrayBufferLike, Slot>();
 let nextSlot = 0;
 
-function takeSlot(size: number): Slot {
-  const kept = spare.get(size)?.pop();
-  if (kept) return kept;
-  const w = getWorker();
-  const s: Slot = { id: nextSlot++, sab: new SharedArrayBuffer(size), known: w };
+/** A buffer of `size` bytes, from the pool or new; made known to `w` when given (a buffer hashed here needs no worker). */
+function takeSlot(size: number, w: Worker | undefined): Slot {
+  const s: Slot = spare.get(size)?.pop() ?? { id: nextSlot++, sab: new SharedArrayBuffer(size), known: undefined };
   slotOf.set(s.sab, s);
-  w?.postMessage({ add: s.id, sab: s.sab });
+  if (w && s.known !== w) {
+    s.known = w;
+    w.postMessage({ add: s.id, sab: s.sab });
+  }
   return s;
 }
 
@@ -199,11 +200,13 @@ export class ChunkDigester {
     private readonly chunkDigests = true,
     /** Bytes per buffer: the reads' size; divides `chunkSize` (default: one buffer per chunk). */
     readonly pieceSize: number = chunkSize,
+    /** Where to hash: on the worker (beside a thread busy reading sockets), or `here`, on the calling thread (no worker needed). */
+    thread: 'worker' | 'here' = 'worker',
   ) {
     if (!(pieceSize > 0 && chunkSize % pieceSize === 0)) throw new Error(`ChunkDigester: piece size ${pieceSize} does not divide chunk size ${chunkSize}`);
     this.stream = nextStream++;
     // the blob's hash state lives on one thread for its whole life: a chunk is never split between two
-    this.worker = getWorker();
+    this.worker = thread === 'worker' ? getWorker() : undefined;
     if (!this.worker && whole) this.local = createHash('sha256');
   }
 
@@ -212,7 +215,7 @@ export class ChunkDigester {
     let s: Slot;
     if (this.out < this.buffers) {
       this.out++;
-      s = takeSlot(this.pieceSize);
+      s = takeSlot(this.pieceSize, this.worker);
     } else s = await new Promise<Slot>((r) => this.waiting.push(r));
     return Buffer.from(s.sab, 0, this.pieceSize);
   }
@@ -229,10 +232,12 @@ export class ChunkDigester {
   }
 
   /**
-   * The next bytes of the blob are the first `len` bytes of `buf` (from `acquire`); the buffer
-   * must not be used afterwards. `last`: the blob ends with them (its last chunk may be short).
+   * The next bytes of the blob are the first `len` bytes of `buf` (from `acquire`); the caller
+   * must not change the buffer afterwards. `last`: the blob ends with them (its last chunk may
+   * be short). `written`: the caller's write of the same bytes, still running: the buffer goes
+   * back to the pool (to be refilled) only once it is hashed and that write has settled.
    */
-  submit(buf: Buffer, len: number, last = false): void {
+  submit(buf: Buffer, len: number, last = false, written?: Promise<unknown>): void {
     const slot = this.slot(buf);
     if (len > this.pieceSize) throw new Error(`ChunkDigester: ${len} bytes submitted from a ${this.pieceSize}-byte buffer`);
     const first = this.first;
@@ -242,18 +247,14 @@ export class ChunkDigester {
     this.inChunk += len;
     const ends = this.chunkDigests && (this.inChunk >= this.chunkSize || (last && this.inChunk > 0));
     if (ends || last) this.inChunk = 0;
-    const job = this.hashPiece(slot, len, ends, first, edge).then(
-      ({ hex, header }) => {
-        this.header ||= header;
-        this.giveBack(slot);
-        return hex;
-      },
-      (e: Error) => {
-        this.giveBack(slot); // the worker died with it: nobody waits for ever
-        throw e;
-      },
-    );
+    const job = this.hashPiece(slot, len, ends, first, edge).then(({ hex, header }) => {
+      this.header ||= header;
+      return hex;
+    });
     job.catch(() => undefined); // awaited in finish(); not an unhandled rejection meanwhile
+    // back to the pool when both readers of the buffer are done, failed or not (the worker died
+    // with it, or the write failed): nobody waits for ever, and no buffer is refilled while read
+    void Promise.allSettled([job, written]).then(() => this.giveBack(slot));
     if (ends) this.digests.push(job);
     else this.pending.push(job);
   }

@@ -120,18 +120,15 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
       hash?.update(cur.buf.subarray(0, cur.len));
       const before = writing;
       writing = (async () => {
-        try {
-          await before; // writes stay in order, and so do the chunks handed on
-          await writePieces(out, cur.buf, cur.len);
-        } catch (e) {
-          chunks.release(cur.buf); // every buffer goes back, or a reader would wait for it for ever
-          throw e;
-        }
+        await before; // writes stay in order
+        await writePieces(out, cur.buf, cur.len);
         writeback.wrote(cur.len);
-        chunks.submit(cur.buf, cur.len, cur.end === size);
         onBytes?.(cur.len);
       })();
       writing.catch((e: unknown) => (writeError ??= e));
+      // hashed while it is written (the same bytes: nothing changes the buffer until both are
+      // done, then it goes back to the pool), in order; every buffer goes back even on failure
+      chunks.submit(cur.buf, cur.len, cur.end === size, writing);
     }
     if (next) chunks.release((await next).buf);
     await writing;

@@ -79,6 +79,20 @@ describe('ChunkDigester', () => {
     expect(await db.wholeDigest()).toBe(sha(b));
   });
 
+  it('gives a buffer back only once it is hashed and the write given with it has settled', async () => {
+    const d = new ChunkDigester(4096, 1, false, true, true, 4096, 'here');
+    const buf = await d.acquire();
+    let finishWrite!: () => void;
+    d.submit(buf, buf.copy(buf, 0, 0, 0) + 100, false, new Promise<void>((r) => (finishWrite = r)));
+    let got = false;
+    const next = d.acquire().then((b) => ((got = true), b));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(got).toBe(false); // hashed at once here, but still being written
+    finishWrite();
+    d.release(await next);
+    expect(got).toBe(true);
+  });
+
   it('refuses a buffer that did not come from acquire()', () => {
     const d = new ChunkDigester(4096, 2, false, true);
     expect(() => d.submit(Buffer.alloc(4096), 4096)).toThrow(/not from acquire/);
@@ -88,10 +102,10 @@ describe('ChunkDigester', () => {
   describe('pieces smaller than a chunk', () => {
     // 4 pieces a chunk; sizes: a short last chunk, a last chunk of whole pieces, exact chunks, one piece, a short single piece
     for (const size of [5 * 16384 + 1234, 6 * 16384, 8 * 16384, 16384, 100]) {
-      for (const last of [true, false]) {
-        it(`gives the digests of 64 KiB chunks read in 16 KiB pieces (${size} bytes, last piece ${last ? 'marked' : 'not marked'})`, async () => {
+      for (const [last, thread] of [[true, 'worker'], [false, 'worker'], [true, 'here'], [false, 'here']] as const) {
+        it(`gives the digests of 64 KiB chunks read in 16 KiB pieces (${size} bytes, last piece ${last ? 'marked' : 'not marked'}, hashed ${thread})`, async () => {
           const data = randomBytes(size);
-          const d = new ChunkDigester(65536, 3, false, true, true, 16384);
+          const d = new ChunkDigester(65536, 3, false, true, true, 16384, thread);
           await feed(d, data, last);
           // the whole digest first, as copyVerified asks: the open chunk is closed before the worker forgets the blob
           expect(await d.wholeDigest()).toBe(sha(data));
