@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { toFerryError } from '../../errors.js';
 import { fsyncDir } from '../../util/fsx.js';
 import type { KeyCache } from '../../trust/receipt-signature.js';
+import { factsOf } from './facts.js';
 import { readStickReceipts, type RejectedFile, type StickReceipt, stickReceiptsDir } from './stick.js';
 import { signatureOutcome, signatureOutcomeAsync, type StoredSig } from './verdict.js';
 import { type AddOutcome, ReceiptsStore, type StoreEntry } from './store.js';
@@ -84,7 +85,7 @@ export async function collectReceipts(req: { mediaRoot: string; storeFile: strin
   const take = (r: StickReceipt): Pending => ({
     sig: check(r.receipt as unknown as Record<string, unknown>),
     // finished_at normalised to UTC ISO form: --since and the per-device order compare it as text
-    deviceId: r.receipt.deviceId, stamp: r.receipt.stamp, action: r.receipt.action, finishedAt: new Date(r.receipt.finishedAt).toISOString(), bytes: r.bytes, source: r.file, site,
+    deviceId: r.receipt.deviceId, stamp: r.receipt.stamp, action: r.receipt.action, finishedAt: new Date(r.receipt.finishedAt).toISOString(), facts: factsOf(r.receipt), bytes: r.bytes, source: r.file, site,
   });
   const storeBatch = async (batch: Pending[]) => {
     const sigs = await Promise.all(batch.map((p) => p.sig));
