@@ -263,7 +263,8 @@ export class LayoutWriter {
   async writeBlobFromChunks(desc: Descriptor, open: () => ChunkSource, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
     // both digests on the hashing worker: this thread reads the sockets (each read is a kernel
     // copy here), and a hash here paused them (a 612 MiB layer took 1.6x as long to download)
-    return this.writeBlobCopied(desc, opts, (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
+    // written with O_DIRECT (blob-file-writer.ts): fresh page-cache pages cost more than the download
+    return this.writeBlobCopied(desc, opts, (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false, true));
   }
 
   private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>): Promise<BlobWrite> {
