@@ -272,22 +272,25 @@ export class LayoutWriter {
 
   /** Write a blob whose bytes are a byte range of a file (fast path; same checks and crash safety as writeBlob). */
   async writeBlobFromRange(desc: Descriptor, range: FileRange, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
-    return this.writeBlobCopied(desc, opts, desc.size < HASH_HERE_BELOW ? 'here' : 'worker', (tmp, chunker, what) => copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
+    return this.writeBlobCopied(desc, opts, { buffers: COPY_BUFFERS, piece: COPY_PIECE, thread: desc.size < HASH_HERE_BELOW ? 'here' : 'worker' }, (tmp, chunker, what) => copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
   }
 
   /** Write a blob whose bytes a ChunkSource reads into the copy's buffers (a registry download; same checks and crash safety). */
   async writeBlobFromChunks(desc: Descriptor, open: () => ChunkSource, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
     // both digests on the hashing worker: this thread reads the sockets (each read is a kernel
     // copy here), and a hash here paused them (a 612 MiB layer took 1.6x as long to download)
-    return this.writeBlobCopied(desc, opts, 'worker', (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
+    // written with O_DIRECT (blob-file-writer.ts): fresh page-cache pages cost more than the download;
+    // 4 buffers (one filling, three writing or hashing), as three layers download at once: each
+    // fresh 4 MiB buffer costs 1,024 page faults (6 per blob: 28,000 faults an export, 4: 20,000)
+    return this.writeBlobCopied(desc, opts, { buffers: 4, piece: DEFAULT_CHUNK_SIZE, thread: 'worker' }, (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false, true));
   }
 
-  private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, thread: 'worker' | 'here', copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>): Promise<BlobWrite> {
+  private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, pool: { buffers: number; piece: number; thread: 'worker' | 'here' }, copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>): Promise<BlobWrite> {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const tmp = this.blobTemp();
     // chunk digests (and the gzip scan for the unpacked size) and the whole-blob digest, while the bytes are written
-    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, COPY_BUFFERS, opts.scanGzip ?? false, true, true, COPY_PIECE, thread);
+    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, pool.buffers, opts.scanGzip ?? false, true, true, pool.piece, pool.thread);
     let chunks: string[];
     try {
       await copy(tmp, chunker, what);
