@@ -1,7 +1,8 @@
 /**
  * Whole-blob SHA-256 of a file on the media (or of a byte range of an archive read in place),
- * for `ferry verify`: read and hashed on the calling thread while the bytes come from the page
- * cache and the thread has a core, read ahead on the thread pool otherwise.
+ * for `ferry verify`: read ahead on the thread pool while a second core is free for the reads
+ * (the caller says when), else read and hashed on the calling thread while the bytes come from
+ * the page cache and the thread has a core, read ahead on the thread pool otherwise.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
@@ -51,14 +52,18 @@ function clocks(): { cpu: number; wall: number } {
 
 /**
  * Read and hash on this thread, as `openssl dgst` does, while the reads are page-cache copies
- * and the machine has a core for it; returns false when reads wait for a device or the thread
- * waits for a core (then the caller overlaps the reads). Measured on the 378 MB rootfs layer in
- * the page cache (10 rounds, real-time priority so the load of the shared machine stays out):
- * 296 ms here against 338 ms (379 ms CPU) with the next read in flight on the thread pool: a
- * chunk copied in by another core hashes slower.
+ * and no other core is free for them (the hashing worker uses it); returns false when reads wait
+ * for a device, the thread waits for a core, or `opts.overlap` says a core became free (then the
+ * caller overlaps the reads). On the 378 MB rootfs layer in the page cache at real-time priority
+ * (2026-12-02 06:10, 3 rounds): 1 MiB reads alone 85 ms, the hash alone 260 ms, both here
+ * 335-354 ms, with the next read in flight on the thread pool 283-306 ms (~80 ms more CPU: a
+ * chunk copied in by another core hashes slower, but the copies leave the critical path).
  */
-async function hashInline(fd: number, hash: Hash, at: Span, buf: Buffer, onBytes?: (n: number) => void, inlineBytes = Infinity): Promise<boolean> {
+async function hashInline(fd: number, hash: Hash, at: Span, buf: Buffer, opts: HashFileOptions, onBytes?: (n: number) => void): Promise<boolean> {
   const from = at.pos;
+  const inlineBytes = opts.inlineBytes ?? Infinity;
+  // a blob of more than two chunks is read ahead from its start when another core is free for the reads
+  if (at.end - at.pos > 2 * CHUNK && opts.overlap?.()) return false;
   let reading = 0n;
   let hashing = 0n;
   let busy = 0;
@@ -83,6 +88,7 @@ async function hashInline(fd: number, hash: Hash, at: Span, buf: Buffer, onBytes
     }
     if ((sinceYield += n) < YIELD_BYTES) continue;
     sinceYield = 0;
+    if (opts.overlap?.()) return false;
     const now = clocks();
     if (now.cpu - last.cpu < BUSY_SHARE * (now.wall - last.wall) && ++busy >= 2) return false;
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -107,10 +113,15 @@ async function hashOverlapped(fh: FileHandle, hash: Hash, at: Span, bufs: ReadBu
   }
 }
 
-/** How hashFile reads: `bufs` to reuse; `inlineBytes` caps the part read on this thread (tests take both paths with it). */
+/**
+ * How hashFile reads: `bufs` to reuse; `inlineBytes` caps the part read on this thread (tests
+ * take both paths with it); `overlap` says whether a second core is free for the reads right
+ * now (asked at the start and every 8 MiB): then the rest is read ahead on the thread pool.
+ */
 export interface HashFileOptions {
   bufs?: ReadBuffers;
   inlineBytes?: number;
+  overlap?: () => boolean;
 }
 
 /** sha256 of a file, or of `range` (a blob inside an archive read in place). */
@@ -121,7 +132,7 @@ export async function hashFile(file: string, onBytes?: (n: number) => void, rang
     const hash = createHash('sha256');
     const start = range?.start ?? 0;
     const at: Span = { pos: start, end: range ? range.start + range.size : Infinity };
-    if (!(await hashInline(fh.fd, hash, at, bufs.get(0), onBytes, opts.inlineBytes))) await hashOverlapped(fh, hash, at, bufs, onBytes);
+    if (!(await hashInline(fh.fd, hash, at, bufs.get(0), opts, onBytes))) await hashOverlapped(fh, hash, at, bufs, onBytes);
     return { digest: `sha256:${hash.digest('hex')}`, size: at.pos - start };
   } finally {
     await fh.close();

@@ -114,11 +114,31 @@ const spare = new Map<number, Slot[]>();
 const slotOf = new WeakMap<ArrayBufferLike, Slot>();
 let nextSlot = 0;
 
+const WASM_PAGE = 64 * 1024;
+
+/** The part of the WebAssembly global used here (tsconfig's lib has no WebAssembly values). */
+const wasm = (globalThis as { WebAssembly?: { Memory: new (d: { initial: number; maximum: number; shared: boolean }) => { buffer: SharedArrayBuffer } } }).WebAssembly;
+
+/**
+ * A shared buffer whose memory starts on a page boundary, so that a copy can write it with
+ * O_DIRECT (blob-file-writer.ts): a WebAssembly memory's, which V8 maps page-aligned, where a
+ * plain SharedArrayBuffer comes from malloc (16 bytes past a page: EINVAL for O_DIRECT).
+ */
+function pageAlignedShared(size: number): SharedArrayBuffer {
+  if (size % WASM_PAGE !== 0 || !wasm) return new SharedArrayBuffer(size);
+  try {
+    const pages = size / WASM_PAGE;
+    return new wasm.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
+  } catch {
+    return new SharedArrayBuffer(size); // direct writes then fall back to buffered ones
+  }
+}
+
 function takeSlot(size: number): Slot {
   const kept = spare.get(size)?.pop();
   if (kept) return kept;
   const w = getWorker();
-  const s: Slot = { id: nextSlot++, sab: new SharedArrayBuffer(size), known: w };
+  const s: Slot = { id: nextSlot++, sab: pageAlignedShared(size), known: w };
   slotOf.set(s.sab, s);
   w?.postMessage({ add: s.id, sab: s.sab });
   return s;

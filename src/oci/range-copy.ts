@@ -9,23 +9,11 @@ import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 import { openRegular } from '../util/fsx.js';
-import { EarlyWriteback } from '../util/writeback.js';
+import { BlobFileWriter } from './blob-file-writer.js';
 import type { ChunkDigester } from './chunk-hasher-parallel.js';
 import { digestHex, type Descriptor } from './types.js';
 
-/**
- * Bytes per write() call. The kernel picks the page-cache folio size from the write's
- * length; on the bench VM a 4 MiB write's copy into the page cache cost about 20 times what
- * skopeo's 32 KiB writes cost (perf: copy_folio_from_iter_atomic, 2.3 s vs 0.12 s for a
- * 724 MiB export), and 128-256 KiB writes cut ferry's wall time by a third under load.
- * Smaller pieces pay more in thread-pool round trips than they save.
- */
-const WRITE_PIECE = 256 * 1024;
-
-/** Write `len` bytes of `buf` to `out` in WRITE_PIECE pieces, at `pos` (else at the file's position). */
-export async function writePieces(out: fsp.FileHandle, buf: Buffer, len: number, pos?: number): Promise<void> {
-  for (let put = 0; put < len; ) put += (await out.write(buf, put, Math.min(WRITE_PIECE, len - put), pos === undefined ? null : pos + put)).bytesWritten;
-}
+export { writePieces } from './blob-file-writer.js';
 
 /** Where a blob's bytes sit: `size` bytes of `file` starting at `start`. */
 export interface FileRange {
@@ -73,22 +61,21 @@ export async function copyRangeVerified(range: FileRange, dest: string, desc: De
 
 /**
  * Copy `desc.size` bytes of `source` to the new file `dest` (created exclusively), checking
- * sha256 against `desc`, and fsync it (unless `fsync` is false). Each 4 MiB chunk is read into
+ * sha256 against `desc`, and fsync it (unless `fsync` is false); `direct`: written with O_DIRECT
+ * where the file system allows (blob-file-writer.ts). Each 4 MiB chunk is read into
  * a buffer of `chunks` (the next read in flight while the current chunk is hashed and written),
  * and once written the buffer goes to `chunks` for the chunk's own digest, computed on another
  * thread. `dest` is removed again on any failure; `source` is closed.
  */
-export async function copyVerified(source: ChunkSource, dest: string, desc: Descriptor, what: string, chunks: ChunkDigester, onBytes?: (n: number) => void, fsync = true): Promise<void> {
+export async function copyVerified(source: ChunkSource, dest: string, desc: Descriptor, what: string, chunks: ChunkDigester, onBytes?: (n: number) => void, fsync = true, direct = false): Promise<void> {
   const size = desc.size;
-  let out: fsp.FileHandle;
+  let out: BlobFileWriter;
   try {
-    out = await fsp.open(dest, 'wx', 0o644);
+    out = await BlobFileWriter.create(dest, direct);
   } catch (e) {
     await source.close();
     throw e;
   }
-  // the disk writes the blob while it is copied, not all of it in the fsync before its rename
-  const writeback = new EarlyWriteback(out);
   try {
     // the whole digest on the digester's thread where it offers one, else here
     const hash = chunks.whole ? undefined : createHash('sha256');
@@ -114,20 +101,24 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
         chunks.release(cur.buf);
         break; // thrown below by `await writing`
       }
+      const pos = off;
       off += cur.len;
       next = off < size ? readChunk(off) : undefined;
       next?.catch(() => undefined); // awaited next round; an error here must not go unhandled meanwhile
       hash?.update(cur.buf.subarray(0, cur.len));
+      // direct writes start at once, side by side (each waits for the disk); buffered ones in order
+      const early = out.direct ? out.write(cur.buf, cur.len, pos) : undefined;
+      early?.catch(() => undefined); // awaited below
       const before = writing;
       writing = (async () => {
-        try {
-          await before; // writes stay in order, and so do the chunks handed on
-          await writePieces(out, cur.buf, cur.len);
-        } catch (e) {
+        let failure: unknown;
+        await before.catch((e: unknown) => (failure = e)); // the chunks are handed on in order
+        // a write still running reads the buffer: it settles before the buffer goes back
+        await (early ?? (failure === undefined ? out.write(cur.buf, cur.len, pos) : undefined))?.catch((e: unknown) => (failure ??= e));
+        if (failure !== undefined) {
           chunks.release(cur.buf); // every buffer goes back, or a reader would wait for it for ever
-          throw e;
+          throw failure;
         }
-        writeback.wrote(cur.len);
         chunks.submit(cur.buf, cur.len);
         onBytes?.(cur.len);
       })();
@@ -141,10 +132,10 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
         details: { expected: desc.digest, actual: `sha256:${actual}` },
       });
     }
-    await writeback.settle();
+    await out.settle();
     if (fsync) await out.sync(); // else the caller syncs `dest` before it names it
   } catch (e) {
-    await writeback.settle().catch(() => undefined); // no fdatasync left running on a closed descriptor
+    await out.settle().catch(() => undefined); // no fdatasync left running on a closed descriptor
     if (chunks.whole) await chunks.wholeDigest().catch(() => undefined); // the worker forgets this blob
     await out.close().catch(() => undefined);
     await fsp.rm(dest, { force: true });

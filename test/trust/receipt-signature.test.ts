@@ -1,6 +1,8 @@
 import { createHash, ECDH, generateKeyPairSync, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, checkReceiptSignature, checkReceiptSignatureAsync, type KeyCache, publicKeyId, receiptSigningBytes, type SignatureCheck } from '../../src/trust/receipt-signature.js';
+import type { Receipt } from '../../src/device/receipts.js';
+import { SignatureChecker } from '../../src/media/receipts-store/sig-worker.js';
+import { canonicalJson, checkReceiptSignature, checkReceiptSignatureAsync, type KeyCache, publicKeyId, receiptSignatureOutcome, receiptSigningBytes, type SignatureCheck } from '../../src/trust/receipt-signature.js';
 import { deviceKeyPair, receiptOf, signed } from '../helpers/receipts.js';
 
 const key = deviceKeyPair();
@@ -72,5 +74,29 @@ describe('canonicalJson (RFC 8785)', () => {
 
   it('leaves out undefined members and turns a Date into its ISO string, as JSON.stringify does', () => {
     expect(canonicalJson({ b: undefined, a: [undefined], d: new Date(0) })).toBe('{"a":[null],"d":"1970-01-01T00:00:00.000Z"}');
+  });
+});
+
+describe('collect\'s signature worker', () => {
+  it('gives for each receipt file the outcome the main thread gives, from the same function', async () => {
+    const files = cases.map(([, r]) => [Buffer.from(JSON.stringify(r)), r] as const);
+    // a BOM the strict parse drops, integer-like keys the canonical form sorts as strings, and text
+    const odd = { ...good, signature: undefined, '10': 'x', '2': 'y', message: 'größe 😀' };
+    const oddSigned = signed(odd as unknown as Receipt, key) as unknown as Record<string, unknown>;
+    files.push([Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(oddSigned, null, 2))]), oddSigned]);
+    files.push([Buffer.from(JSON.stringify({ ...oddSigned, '2': 'z' })), { ...oddSigned, '2': 'z' }]);
+    const want = files.map(([, r]) => receiptSignatureOutcome(r, new Map()));
+    expect(want.slice(-2)).toEqual([`ok:${publicKeyId(key.publicKey)}`, expect.stringMatching(/^bad:signature does not verify/)]);
+    for (const inWorker of [true, false]) {
+      const checker = new SignatureChecker(inWorker);
+      try {
+        const got = files.map(([bytes, r]) => checker.check(bytes, r));
+        checker.flush();
+        expect(await Promise.all(got)).toEqual(want);
+        expect(checker.checkedInWorker).toBe(inWorker ? files.length : 0);
+      } finally {
+        await checker.close();
+      }
+    }
   });
 });

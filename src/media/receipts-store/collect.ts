@@ -7,9 +7,10 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { toFerryError } from '../../errors.js';
 import { fsyncDir } from '../../util/fsx.js';
-import type { KeyCache } from '../../trust/receipt-signature.js';
+import { factsOf } from './facts.js';
 import { readStickReceipts, type RejectedFile, type StickReceipt, stickReceiptsDir } from './stick.js';
-import { signatureOutcome, signatureOutcomeAsync, type StoredSig } from './verdict.js';
+import { SignatureChecker } from './sig-worker.js';
+import type { StoredSig } from './verdict.js';
 import { type AddOutcome, ReceiptsStore, type StoreEntry } from './store.js';
 
 /** What collect found and did. */
@@ -48,43 +49,28 @@ async function removeEmptyFolders(mediaRoot: string, dirs: Set<string>): Promise
   if (dirs.size > 0) await fsyncDir(stickReceiptsDir(mediaRoot));
 }
 
-/** Signature checks waiting on the thread pool before the main thread verifies the next ones itself (collect's maxInFlight, for tests). */
-const MAX_IN_FLIGHT = 256;
-
-/** A receipt on its way into the store: its signature check on the thread pool, or its outcome. */
+/** A receipt on its way into the store: its signature check on the worker thread, or its outcome. */
 type Pending = Omit<StoreEntry, 'sig'> & { sig: Promise<StoredSig> };
 
 /**
  * Collect the receipts of one stick into the store file (see the file comment). Each batch of
  * receipts is one committed transaction; with `clear`, a batch's files are removed from the
  * stick right after its commit, so memory stays bounded and nothing is removed unstored.
- * Each signature is verified on the thread pool from the moment its file is read (on the main
- * thread when the pool falls behind), while the main thread reads on and commits the batch
- * before (at most two batches in memory).
+ * Each signature is checked on a worker thread (sig-worker.ts) soon after its file is read, while
+ * the main thread reads on and commits the batch before (at most two batches in memory);
+ * `sigWorker: false` checks them on the main thread (the same function; for tests).
  */
-export async function collectReceipts(req: { mediaRoot: string; storeFile: string; site?: string; clear?: boolean; now?: Date; maxInFlight?: number }): Promise<CollectResult> {
+export async function collectReceipts(req: { mediaRoot: string; storeFile: string; site?: string; clear?: boolean; now?: Date; sigWorker?: boolean }): Promise<CollectResult> {
   const site = req.site ?? path.basename(path.resolve(req.mediaRoot));
   const store = await ReceiptsStore.open(req.storeFile);
-  const keys: KeyCache = new Map();
   const collectedAt = (req.now ?? new Date()).toISOString();
   const result: CollectResult = { media: req.mediaRoot, store: req.storeFile, site, found: 0, added: 0, duplicates: 0, conflicts: [], unsigned: 0, badSignature: [], rejected: [], ignored: [], cleared: 0, storeTotal: 0 };
   const dirs = new Set<string>();
-  // Signatures go to the thread pool (the second core) while it keeps up; once MAX_IN_FLIGHT wait
-  // there (the pool gets no core: a loaded machine), the main thread verifies them itself, which
-  // costs less CPU in all than a pool job (dispatch, callback, promise) but more on the main thread.
-  let inFlight = 0;
-  const check = (receipt: Record<string, unknown>): Promise<StoredSig> => {
-    if (inFlight >= (req.maxInFlight ?? MAX_IN_FLIGHT)) return Promise.resolve(signatureOutcome(receipt, keys));
-    inFlight++;
-    return signatureOutcomeAsync(receipt, keys).then((s) => {
-      inFlight--;
-      return s;
-    });
-  };
+  const checker = new SignatureChecker(req.sigWorker ?? true);
   const take = (r: StickReceipt): Pending => ({
-    sig: check(r.receipt as unknown as Record<string, unknown>),
+    sig: checker.check(r.bytes, r.receipt as unknown as Record<string, unknown>),
     // finished_at normalised to UTC ISO form: --since and the per-device order compare it as text
-    deviceId: r.receipt.deviceId, stamp: r.receipt.stamp, action: r.receipt.action, finishedAt: new Date(r.receipt.finishedAt).toISOString(), bytes: r.bytes, source: r.file, site,
+    deviceId: r.receipt.deviceId, stamp: r.receipt.stamp, action: r.receipt.action, finishedAt: new Date(r.receipt.finishedAt).toISOString(), facts: factsOf(r.receipt), bytes: r.bytes, source: r.file, site,
   });
   const storeBatch = async (batch: Pending[]) => {
     const sigs = await Promise.all(batch.map((p) => p.sig));
@@ -102,6 +88,7 @@ export async function collectReceipts(req: { mediaRoot: string; storeFile: strin
   let previous: Promise<void> = Promise.resolve();
   try {
     const found = await readStickReceipts(req.mediaRoot, take, async (batch) => {
+      checker.flush(); // the batch's last receipts go to the worker now: the batch waits for them
       await previous;
       previous = storeBatch(batch);
       // awaited by the next batch or below; until then a failure must not count as unhandled
@@ -113,6 +100,7 @@ export async function collectReceipts(req: { mediaRoot: string; storeFile: strin
     return result;
   } finally {
     await previous.catch(() => undefined);
+    await checker.close();
     store.close();
   }
 }

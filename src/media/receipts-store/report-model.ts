@@ -4,7 +4,7 @@
  * receipts left out (bad signature, unenrolled key, unsigned). Receipts are fed oldest first per
  * device; the builder keeps a compact history per device, not the receipts. Pure.
  */
-import type { Receipt } from '../../device/receipts.js';
+import type { ReceiptFacts } from './facts.js';
 import { counts, type StoredSig, type Verdict, verdictOf, type VerdictPolicy } from './verdict.js';
 
 /** A device's latest known state. */
@@ -104,9 +104,9 @@ const MAX_HISTORY = 50;
 const otherSlot = (s: unknown) => (s === 'A' ? 'B' : 'A');
 
 /** Apply one counted receipt to the device's state (see the README's "Receipts at HQ" for the rules). */
-function advance(d: DeviceRow, r: Receipt): void {
-  const ver = (slot: unknown) => r.after[(slot === 'B' ? 'B' : 'A')]?.version;
-  const reason = r.rollbackReason ?? r.error?.message ?? r.message;
+function advance(d: DeviceRow, r: ReceiptFacts): void {
+  const ver = (slot: unknown) => (slot === 'B' ? r.afterB : r.afterA);
+  const reason = r.rollbackReason ?? r.errorMessage ?? r.message;
   switch (r.action) {
     case 'apply':
       d.running = ver(r.bootedSlot);
@@ -126,7 +126,7 @@ function advance(d: DeviceRow, r: Receipt): void {
       return;
     case 'mark-bad':
     case 'rollback':
-      Object.assign(d, { state: 'rolled-back', running: r.rollback?.to.version ?? ver(otherSlot(r.targetSlot)), pending: undefined, reason: `${r.action} by operator${r.message ? `: ${r.message}` : ''}` });
+      Object.assign(d, { state: 'rolled-back', running: r.rollbackTo ?? ver(otherSlot(r.targetSlot)), pending: undefined, reason: `${r.action} by operator${r.message ? `: ${r.message}` : ''}` });
       return;
     case 'drift':
       d.drifted = r.result === 'failure';
@@ -159,8 +159,8 @@ export class FleetReportBuilder {
 
   constructor(private readonly policy: VerdictPolicy) {}
 
-  /** Add one stored receipt (oldest first per device); `receipt` passed the schema at collect, `sig` is its signature check. */
-  add(receipt: Receipt, sig: StoredSig, source: string, site: string): void {
+  /** Add one stored receipt (oldest first per device): its facts (taken at collect, after the schema), `sig` its signature check. */
+  add(receipt: ReceiptFacts, sig: StoredSig, source: string, site: string): void {
     this.tally.total++;
     let d = this.devices.get(receipt.deviceId);
     if (d === undefined) {

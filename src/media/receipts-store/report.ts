@@ -7,6 +7,7 @@ import type { Receipt } from '../../device/receipts.js';
 import { FerryError } from '../../errors.js';
 import { loadEnrolments } from '../../trust/enroll.js';
 import { loadCampaign } from '../campaign/load.js';
+import { factsOf } from './facts.js';
 import { FleetReportBuilder, type FleetReport, type ReportTarget } from './report-model.js';
 import { receiptProblems } from './schema.js';
 import { ReceiptsStore } from './store.js';
@@ -49,7 +50,12 @@ export async function buildFleetReport(req: ReportRequest): Promise<ReportOutcom
   const builder = new FleetReportBuilder({ ...(enrolled ? { enrolled } : {}), acceptUnsigned: Boolean(req.acceptUnsigned) });
   const store = await ReceiptsStore.open(req.storeFile, { mustExist: true, readOnly: true });
   try {
-    for (const row of store.receipts(req.since?.toISOString())) {
+    for (const row of store.reportRows(req.since?.toISOString())) {
+      if (row.facts !== undefined) {
+        builder.add(row.facts, row.sig, row.source, row.site);
+        continue;
+      }
+      // a v1 store, or a row whose body did not pass the schema when its store was migrated
       let v: unknown;
       try {
         v = JSON.parse(row.body);
@@ -58,7 +64,7 @@ export async function buildFleetReport(req: ReportRequest): Promise<ReportOutcom
       }
       const bad = receiptProblems(v);
       if (bad.length > 0) problems.push(`a stored receipt from ${row.source} is damaged (${bad.join('; ')})`);
-      else builder.add(v as Receipt, row.sig, row.source, row.site);
+      else builder.add(factsOf(v as Receipt), row.sig, row.source, row.site);
     }
     for (const c of store.conflicts()) problems.push(`${c.source}: device ${c.deviceId} ${c.stamp} ${c.action} came a second time with other bytes; the first one is counted`);
   } finally {

@@ -6,29 +6,8 @@
  * `sig`): a fleet report reads 10,000 receipts, and the store is HQ's own append-only file.
  * Pure: the enrolment register comes in as data (trust/enroll.ts loads it).
  */
-import { checkReceiptSignature, checkReceiptSignatureAsync, type KeyCache, type SignatureCheck } from '../../trust/receipt-signature.js';
-
-/** The stored outcome of a signature check: "ok:<key id>", "unsigned" or "bad:<why>". */
+/** The stored outcome of a signature check (trust/receipt-signature.ts receiptSignatureOutcome): "ok:<key id>", "unsigned" or "bad:<why>". */
 export type StoredSig = string;
-
-/** Check a receipt's signature for the store (collect). */
-export function signatureOutcome(receipt: Record<string, unknown>, cache?: KeyCache): StoredSig {
-  if (receipt.signature === undefined) return 'unsigned';
-  return storedSig(checkReceiptSignature(receipt, cache));
-}
-
-/**
- * signatureOutcome with the ECDSA verification on the thread pool (collect's pipeline). Not
- * an async function: its frame would hold the parsed receipt until the check is done.
- */
-export function signatureOutcomeAsync(receipt: Record<string, unknown>, cache?: KeyCache): Promise<StoredSig> {
-  if (receipt.signature === undefined) return Promise.resolve('unsigned');
-  return checkReceiptSignatureAsync(receipt, cache).then(storedSig);
-}
-
-function storedSig(c: SignatureCheck): StoredSig {
-  return c.ok ? `ok:${c.keyId}` : `bad:${c.why}`;
-}
 
 /** How a receipt's origin checked out. */
 export type Verdict =
