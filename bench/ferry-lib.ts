@@ -22,6 +22,7 @@ import { exportImage } from '../src/media/export.js';
 import { reportError, verifyMediaBlobs } from '../src/media/verify.js';
 import { createSlot } from '../src/device/slots/registry.js';
 import { OciLayout } from '../src/oci/layout.js';
+import { applyRuntimeFlags } from '../src/node-flags.js';
 import { noProgress } from '../src/progress.js';
 
 const [op, ...args] = process.argv.slice(2);
@@ -71,6 +72,8 @@ async function verify(media: string): Promise<unknown> {
 }
 
 async function main(): Promise<unknown> {
+  // as the ferry command does once its modules are loaded (src/node-flags.ts)
+  applyRuntimeFlags();
   const [a, b, c, d] = args;
   if (op === 'export' && a && b && c && d) return exportImage({ image: a, mediaRoot: b, target: c, version: d });
   if (op === 'verify' && a) return verify(a);

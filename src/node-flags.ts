@@ -17,6 +17,21 @@
  * two file indexes in memory, ~58 MiB live) let it reach 113 MiB of heap before the next full GC
  * and peaked at 222-268 MiB RSS. With growth fixed at 1.25x: 194-198 MiB, with no more CPU
  * (A/B alternating on one device, load 5-13: 14.2-20.6 s vs 13.2-14.9 s; 1.5x gave 203-207 MiB).
- * bench/results/2026-12-02-4G-rss.md.
+ * bench/results/2026-12-02-4G-rss.md. It is set at run time (applyRuntimeFlags), not on the `#!`
+ * line: V8 hashes its flags into every code cache, and with this one on the command line Node's
+ * built-in code cache was rejected, so every built-in module loaded after start-up (node:crypto,
+ * node:child_process, streams...) compiled from source: ~25 ms more before `ferry verify`'s first
+ * read (15 rounds alternating, real-time priority: 621 vs 587 ms). The growth factor is read at
+ * every full GC, so set after the command's modules load it acts the same (a 60 MiB live set
+ * with promoted garbage: 452 MiB peak heap without it, 152 on the command line, 153 at run time).
  */
-export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4', '--heap-growing-percent=25'];
+export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=4'];
+
+/** V8 options every ferry process sets at run time, once its modules are loaded (see above). */
+export const RUNTIME_V8_FLAGS: readonly string[] = ['--heap-growing-percent=25'];
+
+/** Set RUNTIME_V8_FLAGS: call once the modules a run needs are loaded, before its work starts. */
+export function applyRuntimeFlags(): void {
+  const v8 = process.getBuiltinModule('node:v8');
+  for (const f of RUNTIME_V8_FLAGS) v8.setFlagsFromString(f);
+}

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=25
+#!/usr/bin/env -S node --max-semi-space-size=4
 /**
  * ferry-tui: the technician's terminal UI. Plug in the stick, see what will happen,
  * update safely. Keyboard only; 80x24 and monochrome are the design target.
@@ -7,6 +7,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ExitCode, FerryError, toFerryError } from '../src/errors.js';
+import { applyRuntimeFlags } from '../src/node-flags.js';
 import { sanitize, sanitizeText } from '../src/util/terminal.js';
 import { App } from './app.js';
 import { createEngine } from './engine.js';
@@ -67,6 +68,8 @@ function fail(e: unknown): never {
 }
 
 async function main(): Promise<void> {
+  // the TUI's modules are loaded (static imports): src/node-flags.ts
+  applyRuntimeFlags();
   let opts: TuiOptions;
   try {
     opts = parseArgs(process.argv);

@@ -1,7 +1,8 @@
-#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=25
+#!/usr/bin/env -S node --max-semi-space-size=4
 /** The `ferry` command line: a thin commander layer over the library in src/. */
 import { type Command, CommanderError } from 'commander';
 import { ExitCode } from '../errors.js';
+import { applyRuntimeFlags } from '../node-flags.js';
 import { programFor } from './lazy.js';
 
 /** Under --json, a parse error (unknown or missing option) is one JSON line on stdout, like every other error. */
@@ -13,6 +14,8 @@ function quietForJson(cmd: Command): void {
 
 async function main(): Promise<void> {
   const program = await programFor(process.argv.slice(2));
+  // after the command's modules: they compile with Node's code cache (src/node-flags.ts)
+  applyRuntimeFlags();
   const json = process.argv.includes('--json');
   if (json) quietForJson(program);
   try {
