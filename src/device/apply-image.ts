@@ -6,11 +6,12 @@ import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { openMediaLayout } from '../media/source.js';
 import { CHUNK_INDEX_CAP, type ChunkIndex, chunksOf, parseChunkIndex } from '../oci/chunk-index.js';
-import { readChunkVerified, sourceChunkVerified } from '../oci/chunk-reader.js';
+import { openBlobFile, readChunkVerified, sourceChunkVerified, TAILS } from '../oci/chunk-reader.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
-import type { Descriptor } from '../oci/types.js';
+import { type Descriptor, layerCompression } from '../oci/types.js';
+import { LayerFeed } from './extract/layer-feed.js';
 import type { InstallPlan } from './plan.js';
-import type { ReuseWrite } from './types.js';
+import type { LayerOpener, ReuseWrite } from './types.js';
 
 /**
  * The planned image on the stick, resolved before anything is touched: its manifest and
@@ -54,3 +55,22 @@ export function blobOpener({ layout, chunks }: PlannedImage): (desc: Descriptor,
   };
 }
 
+
+/**
+ * How the slot reads a layer of a stick with a chunk index: decompressed on a worker thread
+ * (extract/layer-feed.ts) with the same checks as blobOpener's stream. Undefined for legacy
+ * media; the opener answers undefined for a blob it does not cover, a site registry (its
+ * chunks arrive by HTTP: blobOpener), or where no worker thread can start.
+ */
+export function layerOpener({ layout, chunks }: PlannedImage): LayerOpener | undefined {
+  if (chunks === undefined) return undefined;
+  return async (desc, what, onRead) => {
+    if (!Object.hasOwn(chunks.blobs, desc.digest) || layout.blobChunks(desc, what)) return undefined;
+    const list = chunksOf(chunks, desc, what);
+    const { fh, range } = await openBlobFile(await layout.blobRange(desc.digest), desc, what);
+    const job = { fh, start: range.start, size: desc.size, digest: desc.digest, chunks: list, chunkSize: chunks.chunkSize, compression: layerCompression(desc.mediaType), what, tails: TAILS.stick };
+    const feed = LayerFeed.start(job, onRead);
+    if (!feed) await fh.close();
+    return feed;
+  };
+}

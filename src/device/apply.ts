@@ -14,8 +14,8 @@ import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, sl
 import { settleDeadApply } from './interrupted.js';
 import { keepRevocation } from './revocation.js';
 import { type DeviceState, loadState, raiseTrustedTime, saveState } from './state.js';
-import type { Slot, SlotWriteResult } from './types.js';
-import { blobOpener, openPlannedImage, type PlannedImage } from './apply-image.js';
+import type { LayerOpener, Slot, SlotWriteResult } from './types.js';
+import { blobOpener, layerOpener, openPlannedImage, type PlannedImage } from './apply-image.js';
 import { planReuse } from './reuse.js';
 import { removeIndexFile, slotIndexPath, writeIndexFile, writeSlotLayers } from './files/index-store.js';
 
@@ -179,12 +179,18 @@ async function writeSlot(run: Run, plan: InstallPlan, slot: Slot, planned: Plann
   const u = plan.update.image;
   const limits = { reserveBytes: run.dev.config.policy.reserveBytes, ...(u.unpackedBytes !== undefined ? { unpackedBytes: u.unpackedBytes } : {}) };
   const res = await slot
-    .write({ layout, image, ref: plan.update.id, progress: faultingProgress(run.progress), signal: run.opts.signal, openBlob: blobOpener(planned), limits, ...(planned.reuse ? { reuse: planned.reuse } : {}) })
+    .write({ layout, image, ref: plan.update.id, progress: faultingProgress(run.progress), signal: run.opts.signal, openBlob: blobOpener(planned), ...openLayerOf(planned), limits, ...(planned.reuse ? { reuse: planned.reuse } : {}) })
     .catch((e: unknown) => {
       throw toFerryError(e).withContext(`slot ${plan.target} (${slot.describe()})`);
     });
   throwIfCancelled(run);
   return res;
+}
+
+/** The worker-decompressed layer path where the stick has a chunk index (exactOptionalPropertyTypes: absent, never undefined). */
+function openLayerOf(planned: PlannedImage): { openLayer?: LayerOpener } {
+  const open = layerOpener(planned);
+  return open ? { openLayer: open } : {};
 }
 
 /** Step record: the target now holds the update, pending its first good boot; trust state only rises. */

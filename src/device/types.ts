@@ -8,6 +8,7 @@ import type { ProgressFn } from '../progress.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
 import type { Descriptor } from '../oci/types.js';
 import type { FileEntry, FileIndex } from './files/file-index.js';
+import type { LayerFeed } from './extract/layer-feed.js';
 
 export type SlotName = 'A' | 'B';
 export const SLOT_NAMES: readonly SlotName[] = ['A', 'B'];
@@ -19,6 +20,12 @@ export function otherSlot(s: SlotName): SlotName {
 
 /** good: booted and committed; bad: do not boot; pending: installed, being tried; empty: never written. */
 export type SlotStatus = 'good' | 'bad' | 'pending' | 'empty';
+
+/**
+ * Opens a layer as a LayerFeed that reports verified compressed bytes to `onRead`; resolves
+ * undefined where that path does not apply (the caller then uses openBlob).
+ */
+export type LayerOpener = (desc: Descriptor, what: string, onRead: (n: number) => void) => Promise<LayerFeed | undefined>;
 
 /** What a slot writes: a verified image in a layout (read once, hashed while streaming). */
 export interface SlotWriteRequest {
@@ -35,6 +42,8 @@ export interface SlotWriteRequest {
    * slot on a plain layout), blobs are digest-checked while they stream (OciLayout.openBlob).
    */
   openBlob?(desc: Descriptor, what: string): Readable;
+  /** A layer decompressed beside the main thread from chunk-verified bytes (apply-image.ts layerOpener); absent: openBlob's stream. */
+  openLayer?: LayerOpener;
   /** Bounds on what the write may produce; the engine always sets them. */
   limits?: WriteLimits;
   /** Write only what differs from what the slot holds (reuse.ts decided it is safe). */

@@ -30,14 +30,33 @@ export async function openRegularForRead(file: string, what: string, under?: str
   }
 }
 
+/**
+ * Open the stick's file that holds the blob `desc` at `r` (from OciLayout.blobRange), with the
+ * checks every chunk-verified read starts with: present, of the descriptor's size, a regular
+ * file (openRegularForRead), and long enough as opened.
+ */
+export async function openBlobFile(r: FileRange | undefined, desc: Descriptor, what: string): Promise<{ fh: fsp.FileHandle; range: FileRange }> {
+  if (r === undefined) throw new FerryError('BLOB_MISSING', `${what} is missing from the stick: the media is incomplete; re-copy it at headquarters`, { details: { digest: desc.digest } });
+  if (r.size !== desc.size) {
+    throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, the stick holds ${r.size}: the media was altered or damaged; re-copy it at headquarters`, { details: { expected: desc.size, actual: r.size } });
+  }
+  const fh = await openRegularForRead(r.file, what, r.under);
+  // the handle, not the name: the size that counts is the one of the file actually opened
+  if ((await fh.stat()).size < r.start + r.size) {
+    await fh.close();
+    throw new FerryError('SIZE_MISMATCH', `${what}: the stick's file is shorter than the ${desc.size} bytes it should hold: re-copy it at headquarters`);
+  }
+  return { fh, range: r };
+}
+
 /** Reads of one blob's chunks, in order: chunk bytes into `buf` from blob offset `off`. */
 interface ChunkReads {
   read(buf: Buffer, off: number): Promise<void>;
   close(): Promise<void>;
 }
 
-/** What a failed check says about where the bytes came from. */
-const TAILS = {
+/** What a failed check says about where the bytes came from (layer-feed.ts says the same). */
+export const TAILS = {
   stick: { chunk: 'the media was altered or damaged; nothing of that chunk was used; re-copy the stick at headquarters', whole: 'the update is inconsistent; nothing was activated; report this stick to headquarters' },
   registry: { chunk: 'the registry served altered bytes; nothing of that chunk was used', whole: 'the update is inconsistent; nothing was activated; report this registry to headquarters' },
 } as const;
@@ -51,17 +70,7 @@ const TAILS = {
  */
 export function readChunkVerified(locate: () => Promise<FileRange | undefined>, desc: Descriptor, chunks: readonly string[], chunkSize: number, what: string): Readable {
   const open = async (): Promise<ChunkReads> => {
-    const r = await locate();
-    if (r === undefined) throw new FerryError('BLOB_MISSING', `${what} is missing from the stick: the media is incomplete; re-copy it at headquarters`, { details: { digest: desc.digest } });
-    if (r.size !== desc.size) {
-      throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, the stick holds ${r.size}: the media was altered or damaged; re-copy it at headquarters`, { details: { expected: desc.size, actual: r.size } });
-    }
-    const fh = await openRegularForRead(r.file, what, r.under);
-    // the handle, not the name: the size that counts is the one of the file actually opened
-    if ((await fh.stat()).size < r.start + r.size) {
-      await fh.close();
-      throw new FerryError('SIZE_MISMATCH', `${what}: the stick's file is shorter than the ${desc.size} bytes it should hold: re-copy it at headquarters`);
-    }
+    const { fh, range: r } = await openBlobFile(await locate(), desc, what);
     return {
       async read(buf, off) {
         for (let got = 0; got < buf.length; ) {

@@ -2,7 +2,9 @@
  * Applying a verified image to a directory in one pass over the stick: for each
  * layer, in order, the blob is read once and flows
  *   stick -> chunk check (req.openBlob) -> decompress -> budget -> diff_id hash -> sanitiser -> GNU tar
- * with backpressure all the way (no layer, entry or image is ever held in memory).
+ * with backpressure all the way (no layer, entry or image is ever held in memory). With
+ * req.openLayer (a stick with a chunk index) everything up to the diff_id hash runs on a
+ * worker thread (layer-feed.ts), with the same checks in the same order.
  * The budget stops a decompression bomb at the signed size and the write at the
  * slot's free-space reserve.
  * A failed digest, diff_id, path check or tar run throws; the caller has marked the
@@ -16,7 +18,8 @@ import { decompressor } from '../../oci/compress.js';
 import { DigestComputer } from '../../oci/digest.js';
 import type { OciLayout } from '../../oci/layout.js';
 import { type Descriptor, layerCompression } from '../../oci/types.js';
-import type { ReuseWrite, SlotWriteRequest, SlotWriteResult } from '../types.js';
+import type { LayerOpener, ReuseWrite, SlotWriteRequest, SlotWriteResult } from '../types.js';
+import type { LayerFeed } from './layer-feed.js';
 import { entryLine, type FileEntry, type FileIndex } from '../files/file-index.js';
 import { FileIndexBuilder } from '../files/index-builder.js';
 import { ensureGnuTar, TarExtractor } from './gnu-tar.js';
@@ -127,7 +130,7 @@ async function writeLayers(w: LayerWriter, from: number, passedPaths?: Set<strin
     if (req.signal?.aborted) throw cancelled(`writing ${req.root}`);
     const what = `layer ${i + 1}/${layers.length} (${desc.digest.slice(0, 19)})`;
     index.beginLayer();
-    const io: LayerIo = { layout: req.layout, open: w.open, budget: w.budget, chunkVerified: req.openBlob !== undefined, index, ...(req.reuse ? { reuse: req.reuse } : {}), ...(passedPaths ? { passedPaths } : {}) };
+    const io: LayerIo = { layout: req.layout, open: w.open, budget: w.budget, chunkVerified: req.openBlob !== undefined, index, ...(req.openLayer ? { openLayer: req.openLayer } : {}), ...(req.reuse ? { reuse: req.reuse } : {}), ...(passedPaths ? { passedPaths } : {}) };
     const r = await applyLayer(io, desc, req.image.config.rootfs.diff_ids[i]!, req.root, what, lowerEmpty, req.signal, (n) => {
       w.done += n;
       report(w, false);
@@ -198,6 +201,8 @@ interface LayerIo {
   reuse?: ReuseWrite;
   /** Collects the paths the reuse gate let through. */
   passedPaths?: Set<string>;
+  /** Layers decompressed on a worker (SlotWriteRequest.openLayer). */
+  openLayer?: LayerOpener;
 }
 
 /** Apply one layer; returns its uncompressed size and the file bytes written. On any failure the tar child is killed before the error is thrown. */
@@ -208,8 +213,11 @@ async function applyLayer(io: LayerIo, desc: Descriptor, diffId: string, root: s
   const reuseGate = io.reuse ? new ReuseGate(gate, io.reuse, what, io.passedPaths) : undefined;
   const sanitizer = new TarSanitizer(what, reuseGate ?? gate, tar, io.index);
   const diff = new DigestComputer();
+  let got: { diff: string; bytes: number } | undefined;
   try {
-    await pipeline(
+    const feed = io.openLayer ? await io.openLayer(desc, what, onBytes) : undefined;
+    if (feed) got = await feedLayer(feed, io.budget, sanitizer, tar, what, signal);
+    else await pipeline(
       io.open(desc, what),
       new ByteCounter(onBytes),
       decompressor(compression, what),
@@ -224,17 +232,42 @@ async function applyLayer(io: LayerIo, desc: Descriptor, diffId: string, root: s
       },
       signal ? { signal } : {},
     );
+    got ??= { diff: diff.digest, bytes: diff.bytes };
     await tar.end();
   } catch (e) {
     await tar.kill();
     if (signal?.aborted) throw cancelled(what);
     throw io.chunkVerified ? (isFerryError(e) ? e : toFerryError(e, what)) : await explainLayerFailure(io.layout, desc, what, e);
   }
-  if (diff.digest !== diffId) {
-    throw new FerryError('DIGEST_MISMATCH', `${what}: uncompressed content does not match the image config's diff_id (expected ${diffId}, got ${diff.digest}): the image was built wrongly or altered; re-export it`, {
-      details: { expected: diffId, actual: diff.digest, layer: desc.digest },
+  if (got.diff !== diffId) {
+    throw new FerryError('DIGEST_MISMATCH', `${what}: uncompressed content does not match the image config's diff_id (expected ${diffId}, got ${got.diff}): the image was built wrongly or altered; re-export it`, {
+      details: { expected: diffId, actual: got.diff, layer: desc.digest },
     });
   }
   await gate.finish();
-  return { bytes: diff.bytes, passed: reuseGate ? reuseGate.bytesPassed : diff.bytes };
+  return { bytes: got.bytes, passed: reuseGate ? reuseGate.bytesPassed : got.bytes };
+}
+
+/**
+ * The layer's decompressed pieces from the worker (layer-feed.ts) through the budget and the
+ * sanitiser to GNU tar; each ring buffer goes back once tar's pipe has taken all of it.
+ * Returns the decompressed stream's digest (the diff_id to check) and size.
+ */
+async function feedLayer(feed: LayerFeed, budget: UnpackBudget, sanitizer: TarSanitizer, tar: TarExtractor, what: string, signal: AbortSignal | undefined): Promise<{ diff: string; bytes: number }> {
+  const onAbort = (): void => feed.fail(cancelled(what));
+  signal?.addEventListener('abort', onAbort);
+  try {
+    for (let p = await feed.next(); p !== undefined; p = await feed.next()) {
+      if (signal?.aborted) throw cancelled(what);
+      await budget.take(p.buf.length, what);
+      await sanitizer.push(p.buf);
+      const slot = p.slot;
+      void tar.written().then(() => feed.release(slot));
+    }
+    await sanitizer.finish();
+    return feed.result();
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    await feed.close();
+  }
 }

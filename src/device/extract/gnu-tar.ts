@@ -46,6 +46,7 @@ export class TarExtractor {
   private stderr = '';
   private exited: Promise<FerryError | undefined>;
   private failure: FerryError | undefined;
+  private lastWrite: Promise<void> = Promise.resolve();
 
   constructor(
     root: string,
@@ -77,11 +78,22 @@ export class TarExtractor {
     const stdin = this.child.stdin!;
     stdin.cork();
     let ok = true;
-    for (const c of chunks) ok = stdin.write(c) && ok;
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) ok = stdin.write(chunks[i]!) && ok;
+    // writes complete in order: the last one's callback says every byte so far left our buffers
+    if (last >= 0) this.lastWrite = new Promise<void>((r) => (ok = stdin.write(chunks[last]!, () => r()) && ok));
     stdin.uncork();
     if (ok) return;
     const ended = await Promise.race([new Promise<'drain'>((r) => stdin.once('drain', () => r('drain'))), this.exited.then(() => 'exit' as const)]);
     if (ended === 'exit') throw this.failure ?? new FerryError('SLOT_WRITE_FAILED', `${this.what}: GNU tar stopped reading the layer early`);
+  }
+
+  /**
+   * Resolves once every byte handed to `write` so far has been passed to the pipe (or the
+   * write failed): until then the stream may still hold the caller's buffers, which must not be reused.
+   */
+  written(): Promise<void> {
+    return this.lastWrite;
   }
 
   /** Close tar's stdin and wait for it to finish; throws SLOT_WRITE_FAILED / NO_SPACE on failure. */
