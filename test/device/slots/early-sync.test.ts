@@ -33,10 +33,11 @@ describe('EarlySync (background syncfs while a slot is written)', () => {
     progress({ step: 'verify', bytesDone: 50, bytesTotal: 100 }); // not the write: nothing
     progress(write(12)); // starts a sync
     progress(write(30)); // one is still running: not a second one
-    await early.settle();
+    await early.drained();
     progress(write(35)); // past a step since the last one: another
     await early.settle();
-    expect(seen.map((e) => e.bytesDone)).toEqual([5, 50, 12, 30, 35]);
+    progress(write(90)); // the helper has stopped: nothing more
+    expect(seen.map((e) => e.bytesDone)).toEqual([5, 50, 12, 30, 35, 90]);
     expect(fs.readFileSync(path.join(tmp, 'sync.log'), 'utf8')).toBe(`-f ${tmp}\n-f ${tmp}\n`);
   });
 
