@@ -125,8 +125,8 @@ function newManifest(src: SourceImage, config: Descriptor, layers: Descriptor[])
 /** Export one image onto the media; index.json names it `<target>-<version>`. Holds the stick's lock while writing. */
 export async function exportImage(req: ExportRequest): Promise<ExportResult> {
   checkTargetAndVersion(req.target, req.version);
-  warmChunkHasher(); // blob and chunk digests of copied layers are hashed on that thread
   const input = parseInputName(req.image);
+  if (input.transport === 'docker') warmChunkHasher(); // a download's digests are hashed on that thread
   const epoch = req.sourceDateEpoch ?? 0;
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new FerryError('USAGE', `source date epoch ${epoch} is not a non-negative integer`);
   if (req.lock) return exportSettled(req, input, epoch, req.lock);

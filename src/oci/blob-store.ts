@@ -24,6 +24,22 @@ import { ByteCounter, gzipUnpackedFromScan, unpackedSizeOfBlob } from './unpacke
 import { Annotation, type Compression, type Descriptor, type ImageIndex, MediaType } from './types.js';
 
 const CHUNK = 1024 * 1024;
+/**
+ * The copy's buffers: 8 of 1 MiB (pieces of the 4 MiB chunks), enough to keep a read, a write
+ * and the hashing busy. Each is fresh memory once per process, and a page fault costs 25-50 µs
+ * on the bench VM: 6 buffers of a whole chunk (24 MiB) cost ~6,000 faults per export, these 2,000.
+ */
+const COPY_BUFFERS = 8;
+const COPY_PIECE = CHUNK;
+/**
+ * A blob copied from a file is hashed on the copy's own thread below this size, on the hashing
+ * worker from it. The worker costs every process that starts it ~3,000 page faults and its
+ * start-up and teardown (~0.15 s of CPU here, and its exit is waited for at the end of a run):
+ * a 256 MiB export paid more for it than it gained. This thread only waits for the thread
+ * pool's reads and writes meanwhile, so hashing here overlaps them just as well; a big copy
+ * keeps the worker, which holds up better beside other busy processes (1 GiB export under load).
+ */
+const HASH_HERE_BELOW = 256 * 1024 * 1024;
 
 /** A byte tally that reports `write-blob` progress at most every 4 MiB (undefined without `progress`). */
 function progressTally(progress: ProgressFn | undefined, total: number, detail: string): ((n: number) => void) | undefined {
@@ -256,7 +272,7 @@ export class LayoutWriter {
 
   /** Write a blob whose bytes are a byte range of a file (fast path; same checks and crash safety as writeBlob). */
   async writeBlobFromRange(desc: Descriptor, range: FileRange, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
-    return this.writeBlobCopied(desc, opts, (tmp, chunker, what) => copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
+    return this.writeBlobCopied(desc, opts, { buffers: COPY_BUFFERS, piece: COPY_PIECE, thread: desc.size < HASH_HERE_BELOW ? 'here' : 'worker' }, (tmp, chunker, what) => copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
   }
 
   /** Write a blob whose bytes a ChunkSource reads into the copy's buffers (a registry download; same checks and crash safety). */
@@ -266,15 +282,15 @@ export class LayoutWriter {
     // written with O_DIRECT (blob-file-writer.ts): fresh page-cache pages cost more than the download;
     // 4 buffers (one filling, three writing or hashing), as three layers download at once: each
     // fresh 4 MiB buffer costs 1,024 page faults (6 per blob: 28,000 faults an export, 4: 20,000)
-    return this.writeBlobCopied(desc, opts, (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false, true), 4);
+    return this.writeBlobCopied(desc, opts, { buffers: 4, piece: DEFAULT_CHUNK_SIZE, thread: 'worker' }, (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false, true));
   }
 
-  private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>, buffers = 6): Promise<BlobWrite> {
+  private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, pool: { buffers: number; piece: number; thread: 'worker' | 'here' }, copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>): Promise<BlobWrite> {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const tmp = this.blobTemp();
-    // chunk digests (and the gzip scan for the unpacked size) and the whole-blob digest on a second core
-    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, buffers, opts.scanGzip ?? false, true);
+    // chunk digests (and the gzip scan for the unpacked size) and the whole-blob digest, while the bytes are written
+    const chunker = new ChunkDigester(DEFAULT_CHUNK_SIZE, pool.buffers, opts.scanGzip ?? false, true, true, pool.piece, pool.thread);
     let chunks: string[];
     try {
       await copy(tmp, chunker, what);

@@ -9,8 +9,12 @@
  * buffer by its slot. Moving (transferring) an ArrayBuffer instead made a new 4 MiB external
  * object in each thread per chunk, and V8 answered that churn with a full GC every ~50 MiB
  * (15-19 per 1 GiB export from a registry, whose main thread otherwise allocates little).
- * No byte is copied and no memory is allocated per chunk; memory is the pool (6 x 4 MiB per
- * digester, idle buffers kept for the next). The worker is one per process, started on first
+ * No byte is copied and no memory is allocated per chunk; memory is the pool, idle buffers kept
+ * for the next digester. A buffer may be a piece of a chunk (`pieceSize`, e.g. 1 MiB of a 4 MiB
+ * chunk): the worker then carries the chunk's hash from piece to piece. Small pieces keep the
+ * pool small, and fresh memory is what costs here: each 4 KiB page is a fault the first time it
+ * is filled (~25-50 µs on the bench VM), so a pool of 6 x 4 MiB cost every export ~6,000 faults
+ * (0.15-0.3 s of CPU, in the copy's path), 8 x 1 MiB costs 2,000. The worker is one per process, started on first
  * use from inline source (so it also runs from the single executable, which has no files
  * beside it), and does not keep the process alive when idle. Where no worker can start,
  * chunks are hashed on the main thread.
@@ -31,24 +35,41 @@ const { createHash } = require('node:crypto');
 const hasMemberHeader = ${hasMemberHeader.toString()};
 const chunkHasMemberHeader = ${chunkHasMemberHeader.toString()};
 const wholes = new Map();
+const parts = new Map();
 const slots = new Map();
+const state = (map, key) => {
+  let h = map.get(key);
+  if (!h) map.set(key, (h = createHash('sha256')));
+  return h;
+};
 parentPort.on('message', (m) => {
   if (m.add !== undefined) return void slots.set(m.add, Buffer.from(m.sab));
   if (m.drop !== undefined) return void slots.delete(m.drop);
   if (m.end !== undefined) {
     const h = wholes.get(m.end) || createHash('sha256');
     wholes.delete(m.end);
+    parts.delete(m.end);
     parentPort.postMessage({ id: m.id, hex: h.digest('hex'), header: false });
     return;
   }
-  const chunk = slots.get(m.slot).subarray(0, m.len);
-  const hex = m.wholeOnly ? '' : createHash('sha256').update(chunk).digest('hex');
-  if (m.stream !== undefined) {
-    let h = wholes.get(m.stream);
-    if (!h) wholes.set(m.stream, (h = createHash('sha256')));
-    h.update(chunk);
+  if (m.close !== undefined) {
+    const h = state(parts, m.close);
+    parts.delete(m.close);
+    parentPort.postMessage({ id: m.id, hex: h.digest('hex'), header: false });
+    return;
   }
-  const header = m.scan && chunkHasMemberHeader(chunk, m.edge, m.first, hasMemberHeader);
+  const piece = slots.get(m.slot).subarray(0, m.len);
+  let hex = '';
+  if (m.chunk) {
+    const h = state(parts, m.stream);
+    h.update(piece);
+    if (m.ends) {
+      parts.delete(m.stream);
+      hex = h.digest('hex');
+    }
+  }
+  if (m.whole) state(wholes, m.stream).update(piece);
+  const header = m.scan && chunkHasMemberHeader(piece, m.edge, m.first, hasMemberHeader);
   parentPort.postMessage({ id: m.id, hex, header });
 });
 `;
@@ -108,8 +129,8 @@ interface Slot {
   known: Worker | undefined;
 }
 
-/** Idle buffers kept for the next digester, per chunk size (one blob's worth; the rest are dropped). */
-const MAX_SPARE = 6;
+/** Idle buffers kept for the next digester, per buffer size (one blob's worth; the rest are dropped). */
+const MAX_SPARE = 8;
 const spare = new Map<number, Slot[]>();
 const slotOf = new WeakMap<ArrayBufferLike, Slot>();
 let nextSlot = 0;
@@ -134,13 +155,14 @@ function pageAlignedShared(size: number): SharedArrayBuffer {
   }
 }
 
-function takeSlot(size: number): Slot {
-  const kept = spare.get(size)?.pop();
-  if (kept) return kept;
-  const w = getWorker();
-  const s: Slot = { id: nextSlot++, sab: pageAlignedShared(size), known: w };
+/** A buffer of `size` bytes, from the pool or new; made known to `w` when given (a buffer hashed here needs no worker). */
+function takeSlot(size: number, w: Worker | undefined): Slot {
+  const s: Slot = spare.get(size)?.pop() ?? { id: nextSlot++, sab: pageAlignedShared(size), known: undefined };
   slotOf.set(s.sab, s);
-  w?.postMessage({ add: s.id, sab: s.sab });
+  if (w && s.known !== w) {
+    s.known = w;
+    w.postMessage({ add: s.id, sab: s.sab });
+  }
   return s;
 }
 
@@ -149,32 +171,6 @@ function putSlot(s: Slot): void {
   spare.set(s.sab.byteLength, list);
   if (list.length < MAX_SPARE) return void list.push(s);
   s.known?.postMessage({ drop: s.id });
-}
-
-interface ChunkJob {
-  /** The blob whose whole digest this chunk continues (worker side), if any. */
-  stream?: number;
-  /** Only the whole digest: no digest of the chunk itself. */
-  wholeOnly?: boolean;
-  slot: Slot;
-  len: number;
-  /** Scan for gzip member headers; `first`: the blob's first chunk (its own header at 0 does not count). */
-  scan: boolean;
-  first: boolean;
-  /** The last (up to) three bytes of the previous chunk. */
-  edge: Uint8Array;
-}
-
-/** Digest (and scan) the first `len` bytes of the job's buffer, on the worker when it knows the buffer. */
-function hashChunk(job: ChunkJob): Promise<ChunkResult> {
-  const w = getWorker();
-  const { slot, ...rest } = job;
-  if (!w || slot.known !== w) {
-    const chunk = Buffer.from(slot.sab, 0, job.len);
-    const header = job.scan && chunkHasMemberHeader(chunk, job.edge, job.first, hasMemberHeader);
-    return Promise.resolve({ hex: job.wholeOnly ? '' : createHash('sha256').update(chunk).digest('hex'), header });
-  }
-  return post(w, { ...rest, slot: slot.id });
 }
 
 /** Send one message to the worker; resolves with its answer. */
@@ -190,8 +186,10 @@ function post(w: Worker, msg: object): Promise<ChunkResult> {
 let nextStream = 0;
 
 /**
- * A pool of chunk-sized buffers and the digests of the chunks submitted from them, in
- * submission order. `acquire` waits while every buffer is out (back-pressure).
+ * A pool of piece-sized buffers and the digests of the chunks submitted from them, in
+ * submission order. `acquire` waits while every buffer is out (back-pressure). Pieces fill
+ * chunks in order: a chunk is complete after `chunkSize / pieceSize` pieces, or when the
+ * blob ends (a `last` piece, or `finish`/`wholeDigest`).
  */
 export class ChunkDigester {
   private readonly waiting: ((s: Slot) => void)[] = [];
@@ -199,11 +197,17 @@ export class ChunkDigester {
   /** Buffers of the pool out of it (being filled, written or hashed). */
   private out = 0;
   private edge: Uint8Array = new Uint8Array(0);
+  private first = true;
+  /** Bytes of the current (open) chunk submitted so far. */
+  private inChunk = 0;
   /** A gzip member header may start after offset 0 (only with `scanGzip`; see unpacked-size.ts). */
   private header = false;
-  /** The whole blob's digest: on the worker (its stream id), or here where no worker runs. */
-  private readonly stream: number | undefined;
+  /** The worker that holds this blob's hash state (its stream id); undefined: hashed here. */
+  private readonly worker: Worker | undefined;
+  private readonly stream: number;
+  /** Hash state when hashed on this thread: the whole blob's and the open chunk's. */
   private readonly local: Hash | undefined;
+  private part: Hash | undefined;
 
   constructor(
     readonly chunkSize: number = DEFAULT_CHUNK_SIZE,
@@ -214,19 +218,26 @@ export class ChunkDigester {
     readonly whole = false,
     /** Digest each chunk (the chunk index); false: only the whole blob (a push checks nothing else). */
     private readonly chunkDigests = true,
+    /** Bytes per buffer: the reads' size; divides `chunkSize` (default: one buffer per chunk). */
+    readonly pieceSize: number = chunkSize,
+    /** Where to hash: on the worker (beside a thread busy reading sockets), or `here`, on the calling thread (no worker needed). */
+    thread: 'worker' | 'here' = 'worker',
   ) {
-    if (whole && getWorker()) this.stream = nextStream++;
-    else if (whole) this.local = createHash('sha256');
+    if (!(pieceSize > 0 && chunkSize % pieceSize === 0)) throw new Error(`ChunkDigester: piece size ${pieceSize} does not divide chunk size ${chunkSize}`);
+    this.stream = nextStream++;
+    // the blob's hash state lives on one thread for its whole life: a chunk is never split between two
+    this.worker = thread === 'worker' ? getWorker() : undefined;
+    if (!this.worker && whole) this.local = createHash('sha256');
   }
 
-  /** A chunk-sized buffer to read into; give it back with `submit` or `release`. */
+  /** A piece-sized buffer to read into; give it back with `submit` or `release`. */
   async acquire(): Promise<Buffer> {
     let s: Slot;
     if (this.out < this.buffers) {
       this.out++;
-      s = takeSlot(this.chunkSize);
+      s = takeSlot(this.pieceSize, this.worker);
     } else s = await new Promise<Slot>((r) => this.waiting.push(r));
-    return Buffer.from(s.sab, 0, this.chunkSize);
+    return Buffer.from(s.sab, 0, this.pieceSize);
   }
 
   /** Return a buffer unused. */
@@ -240,44 +251,92 @@ export class ChunkDigester {
     return s;
   }
 
-  /** The next chunk is the first `len` bytes of `buf` (from `acquire`); the buffer must not be used afterwards. */
-  submit(buf: Buffer, len: number): void {
-    const first = this.digests.length === 0;
+  /**
+   * The next bytes of the blob are the first `len` bytes of `buf` (from `acquire`); the caller
+   * must not change the buffer afterwards. `last`: the blob ends with them (its last chunk may
+   * be short). `written`: the caller's write of the same bytes, still running: the buffer goes
+   * back to the pool (to be refilled) only once it is hashed and that write has settled.
+   */
+  submit(buf: Buffer, len: number, last = false, written?: Promise<unknown>): void {
+    const slot = this.slot(buf);
+    if (len > this.pieceSize) throw new Error(`ChunkDigester: ${len} bytes submitted from a ${this.pieceSize}-byte buffer`);
+    const first = this.first;
+    this.first = false;
     const edge = this.edge;
     this.edge = Uint8Array.prototype.slice.call(buf, Math.max(0, len - 3), len); // a copy: `buf` is refilled once hashed
-    this.local?.update(buf.subarray(0, len));
-    const stream = this.stream !== undefined ? { stream: this.stream } : {};
-    const slot = this.slot(buf);
-    const job = hashChunk({ ...stream, ...(this.chunkDigests ? {} : { wholeOnly: true }), slot, len, scan: this.scanGzip, first, edge }).then(
-      ({ hex, header }) => {
-        this.header ||= header;
-        this.giveBack(slot);
-        return hex;
-      },
-      (e: Error) => {
-        this.giveBack(slot); // the worker died with it: nobody waits for ever
-        throw e;
-      },
-    );
+    this.inChunk += len;
+    const ends = this.chunkDigests && (this.inChunk >= this.chunkSize || (last && this.inChunk > 0));
+    if (ends || last) this.inChunk = 0;
+    const job = this.hashPiece(slot, len, ends, first, edge).then(({ hex, header }) => {
+      this.header ||= header;
+      return hex;
+    });
     job.catch(() => undefined); // awaited in finish(); not an unhandled rejection meanwhile
-    this.digests.push(job);
+    // back to the pool when both readers of the buffer are done, failed or not (the worker died
+    // with it, or the write failed): nobody waits for ever, and no buffer is refilled while read
+    void Promise.allSettled([job, written]).then(() => this.giveBack(slot));
+    if (ends) this.digests.push(job);
+    else this.pending.push(job);
+  }
+
+  /** Pieces that end no chunk: awaited too, so that a hashing failure is never missed. */
+  private readonly pending: Promise<string>[] = [];
+
+  /** Hash one piece on this digester's thread: into the open chunk (answering its digest when `ends`) and the whole blob. */
+  private hashPiece(slot: Slot, len: number, ends: boolean, first: boolean, edge: Uint8Array): Promise<ChunkResult> {
+    const w = this.worker;
+    if (w) {
+      if (getWorker() !== w || slot.known !== w) return Promise.reject(new Error('the chunk hashing thread stopped'));
+      return post(w, { stream: this.stream, slot: slot.id, len, chunk: this.chunkDigests, ends, whole: this.whole, scan: this.scanGzip, first, edge });
+    }
+    const piece = Buffer.from(slot.sab, 0, len);
+    const header = this.scanGzip && chunkHasMemberHeader(piece, edge, first, hasMemberHeader);
+    this.local?.update(piece);
+    let hex = '';
+    if (this.chunkDigests) {
+      this.part ??= createHash('sha256');
+      this.part.update(piece);
+      if (ends) {
+        hex = this.part.digest('hex');
+        this.part = undefined;
+      }
+    }
+    return Promise.resolve({ hex, header });
+  }
+
+  /** The blob ended in the middle of a chunk that no `last` piece closed: its digest is the chunk's. */
+  private closeChunk(): void {
+    if (this.inChunk === 0 || !this.chunkDigests) return;
+    this.inChunk = 0;
+    if (this.worker) {
+      const job = getWorker() === this.worker ? post(this.worker, { close: this.stream }).then((r) => r.hex) : Promise.reject(new Error('the chunk hashing thread stopped'));
+      job.catch(() => undefined);
+      this.digests.push(job);
+      return;
+    }
+    const hex = (this.part ?? createHash('sha256')).digest('hex');
+    this.part = undefined;
+    this.digests.push(Promise.resolve(hex));
   }
 
   /** The chunk digests (hex), in order, once all are hashed. */
-  finish(): Promise<string[]> {
+  async finish(): Promise<string[]> {
+    this.closeChunk();
+    await Promise.all(this.pending);
     return Promise.all(this.digests);
   }
 
   /**
-   * The whole blob's sha256 (hex) once every chunk is submitted (only with `whole`). The
-   * worker answers in order, so this comes after the last chunk's update. Call it on failure
+   * The whole blob's sha256 (hex) once every piece is submitted (only with `whole`). The
+   * worker answers in order, so this comes after the last piece's update. Call it on failure
    * too (and ignore the result): the worker then drops the blob's hash state.
    */
   async wholeDigest(): Promise<string> {
+    if (!this.whole) throw new Error('ChunkDigester: the whole digest was not asked for');
+    this.closeChunk(); // before the worker forgets the blob
     if (this.local) return this.local.digest('hex');
-    const w = getWorker();
-    if (this.stream === undefined) throw new Error('ChunkDigester: the whole digest was not asked for');
-    if (!w) throw new Error('the chunk hashing thread stopped');
+    const w = this.worker!;
+    if (getWorker() !== w) throw new Error('the chunk hashing thread stopped');
     return (await post(w, { end: this.stream })).hex;
   }
 

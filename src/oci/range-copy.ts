@@ -1,9 +1,9 @@
 /**
  * The fast path of a verified blob copy: when the source bytes are a plain byte range of
  * a file (a blob in a layout directory, a member of an oci-archive or docker-archive),
- * copy them with positioned reads and writes of 4 MiB, the next read in flight while the
- * current chunk is hashed and written: about twice the speed of a stream pipeline. The
- * chunk digests of the chunk index come from the same read, on a second core.
+ * copy them with positioned reads of 1 MiB pieces (the digester's buffers), the next read in
+ * flight while the current piece is hashed and written: about twice the speed of a stream
+ * pipeline. The chunk digests of the chunk index come from the same read.
  */
 import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
@@ -62,10 +62,10 @@ export async function copyRangeVerified(range: FileRange, dest: string, desc: De
 /**
  * Copy `desc.size` bytes of `source` to the new file `dest` (created exclusively), checking
  * sha256 against `desc`, and fsync it (unless `fsync` is false); `direct`: written with O_DIRECT
- * where the file system allows (blob-file-writer.ts). Each 4 MiB chunk is read into
- * a buffer of `chunks` (the next read in flight while the current chunk is hashed and written),
- * and once written the buffer goes to `chunks` for the chunk's own digest, computed on another
- * thread. `dest` is removed again on any failure; `source` is closed.
+ * where the file system allows (blob-file-writer.ts). Each piece (`chunks.pieceSize`) is read
+ * into a buffer of `chunks` (the next read in flight while the current piece is hashed and
+ * written), and handed to `chunks` for the chunk digests and the whole digest while it is
+ * written. `dest` is removed again on any failure; `source` is closed.
  */
 export async function copyVerified(source: ChunkSource, dest: string, desc: Descriptor, what: string, chunks: ChunkDigester, onBytes?: (n: number) => void, fsync = true, direct = false): Promise<void> {
   const size = desc.size;
@@ -79,9 +79,9 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
   try {
     // the whole digest on the digester's thread where it offers one, else here
     const hash = chunks.whole ? undefined : createHash('sha256');
-    const step = chunks.chunkSize;
-    // a whole chunk per buffer, so that each buffer is exactly one chunk of the index
-    const readChunk = async (off: number): Promise<{ buf: Buffer; len: number }> => {
+    // a piece of a chunk per buffer (a chunk is several pieces; the digester keeps them apart)
+    const step = chunks.pieceSize;
+    const readChunk = async (off: number): Promise<{ buf: Buffer; len: number; end: number }> => {
       const buf = await chunks.acquire();
       const len = Math.min(step, size - off);
       try {
@@ -90,7 +90,7 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
         chunks.release(buf);
         throw e;
       }
-      return { buf, len };
+      return { buf, len, end: off + len };
     };
     let writing: Promise<void> = Promise.resolve();
     let writeError: unknown;
@@ -112,17 +112,16 @@ export async function copyVerified(source: ChunkSource, dest: string, desc: Desc
       const before = writing;
       writing = (async () => {
         let failure: unknown;
-        await before.catch((e: unknown) => (failure = e)); // the chunks are handed on in order
-        // a write still running reads the buffer: it settles before the buffer goes back
+        await before.catch((e: unknown) => (failure = e)); // buffered writes stay in order
+        // a write still running reads the buffer: it settles before this does (and the buffer goes back)
         await (early ?? (failure === undefined ? out.write(cur.buf, cur.len, pos) : undefined))?.catch((e: unknown) => (failure ??= e));
-        if (failure !== undefined) {
-          chunks.release(cur.buf); // every buffer goes back, or a reader would wait for it for ever
-          throw failure;
-        }
-        chunks.submit(cur.buf, cur.len);
+        if (failure !== undefined) throw failure;
         onBytes?.(cur.len);
       })();
       writing.catch((e: unknown) => (writeError ??= e));
+      // hashed while it is written (the same bytes: nothing changes the buffer until both are
+      // done, then it goes back to the pool), in order; every buffer goes back even on failure
+      chunks.submit(cur.buf, cur.len, cur.end === size, writing);
     }
     if (next) chunks.release((await next).buf);
     await writing;

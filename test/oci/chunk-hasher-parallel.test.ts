@@ -4,14 +4,16 @@ import { ChunkDigester } from '../../src/oci/chunk-hasher-parallel.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-/** Feed `data` through a digester the way range-copy does: acquire, fill, submit. */
-async function feed(d: ChunkDigester, data: Buffer): Promise<void> {
-  for (let off = 0; off < data.length; off += d.chunkSize) {
+/** Feed `data` through a digester the way range-copy does: acquire, fill, submit (saying which piece is the last when `last`). */
+async function feed(d: ChunkDigester, data: Buffer, last = false): Promise<void> {
+  for (let off = 0; off < data.length; off += d.pieceSize) {
     const buf = await d.acquire();
-    const len = data.copy(buf, 0, off, Math.min(data.length, off + d.chunkSize));
-    d.submit(buf, len);
+    const len = data.copy(buf, 0, off, Math.min(data.length, off + d.pieceSize));
+    d.submit(buf, len, last && off + len === data.length);
   }
 }
+
+const chunksOf = (data: Buffer, size: number): string[] => Array.from({ length: Math.ceil(data.length / size) }, (_, i) => sha(data.subarray(i * size, (i + 1) * size)));
 
 describe('ChunkDigester', () => {
   it('gives each chunk digest and the whole digest of the bytes submitted, the last chunk short', async () => {
@@ -77,9 +79,80 @@ describe('ChunkDigester', () => {
     expect(await db.wholeDigest()).toBe(sha(b));
   });
 
+  it('gives a buffer back only once it is hashed and the write given with it has settled', async () => {
+    const d = new ChunkDigester(4096, 1, false, true, true, 4096, 'here');
+    const buf = await d.acquire();
+    let finishWrite!: () => void;
+    d.submit(buf, buf.copy(buf, 0, 0, 0) + 100, false, new Promise<void>((r) => (finishWrite = r)));
+    let got = false;
+    const next = d.acquire().then((b) => ((got = true), b));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(got).toBe(false); // hashed at once here, but still being written
+    finishWrite();
+    d.release(await next);
+    expect(got).toBe(true);
+  });
+
   it('refuses a buffer that did not come from acquire()', () => {
     const d = new ChunkDigester(4096, 2, false, true);
     expect(() => d.submit(Buffer.alloc(4096), 4096)).toThrow(/not from acquire/);
     expect(() => d.release(Buffer.alloc(4096))).toThrow(/not from acquire/);
+  });
+
+  describe('pieces smaller than a chunk', () => {
+    // 4 pieces a chunk; sizes: a short last chunk, a last chunk of whole pieces, exact chunks, one piece, a short single piece
+    for (const size of [5 * 16384 + 1234, 6 * 16384, 8 * 16384, 16384, 100]) {
+      for (const [last, thread] of [[true, 'worker'], [false, 'worker'], [true, 'here'], [false, 'here']] as const) {
+        it(`gives the digests of 64 KiB chunks read in 16 KiB pieces (${size} bytes, last piece ${last ? 'marked' : 'not marked'}, hashed ${thread})`, async () => {
+          const data = randomBytes(size);
+          const d = new ChunkDigester(65536, 3, false, true, true, 16384, thread);
+          await feed(d, data, last);
+          // the whole digest first, as copyVerified asks: the open chunk is closed before the worker forgets the blob
+          expect(await d.wholeDigest()).toBe(sha(data));
+          expect(await d.finish()).toEqual(chunksOf(data, 65536));
+        });
+      }
+    }
+
+    it('keeps the chunks of blobs hashed in pieces at the same time apart', async () => {
+      const a = randomBytes(11 * 4096 + 5);
+      const b = randomBytes(7 * 4096);
+      const da = new ChunkDigester(16384, 2, false, true, true, 4096);
+      const db = new ChunkDigester(16384, 2, false, true, true, 4096);
+      for (let off = 0; off < a.length; off += 4096) {
+        for (const [d, data] of [[da, a], [db, b]] as const) {
+          if (off >= data.length) continue;
+          const buf = await d.acquire();
+          d.submit(buf, data.copy(buf, 0, off, Math.min(data.length, off + 4096)));
+        }
+      }
+      expect(await db.finish()).toEqual(chunksOf(b, 16384));
+      expect(await da.finish()).toEqual(chunksOf(a, 16384));
+      expect(await da.wholeDigest()).toBe(sha(a));
+      expect(await db.wholeDigest()).toBe(sha(b));
+    });
+
+    it('finds a gzip member header that straddles two pieces, and not the one at offset 0', async () => {
+      const data = Buffer.alloc(4 * 4096);
+      data.set([0x1f, 0x8b, 0x08, 0x00], 0); // the blob's own header
+      const one = new ChunkDigester(16384, 2, true, true, true, 4096);
+      await feed(one, data, true);
+      await one.finish();
+      expect(one.maybeMultiMember()).toBe(false);
+      data.set([0x1f, 0x8b], 4096 - 2);
+      data.set([0x08, 0x00], 4096);
+      const two = new ChunkDigester(16384, 2, true, true, true, 4096);
+      await feed(two, data, true);
+      await two.finish();
+      expect(two.maybeMultiMember()).toBe(true);
+    });
+
+    it('refuses a piece size that does not divide the chunk size, and a piece longer than its buffer', async () => {
+      expect(() => new ChunkDigester(16384, 2, false, true, true, 5000)).toThrow(/does not divide/);
+      const d = new ChunkDigester(16384, 2, false, true, true, 4096);
+      const buf = await d.acquire();
+      expect(() => d.submit(buf, 4097)).toThrow(/4097 bytes/);
+      d.release(buf);
+    });
   });
 });
