@@ -3,7 +3,23 @@
 import { type Command, CommanderError } from 'commander';
 import { ExitCode } from '../errors.js';
 import { applyRuntimeFlags } from '../node-flags.js';
-import { programFor } from './lazy.js';
+import { commandName, programFor } from './lazy.js';
+
+/**
+ * Commands whose every step is awaited by the time their action returns (no background work,
+ * no worker left: verify terminates its hashing worker): once stdout and stderr have flushed,
+ * the process exits right away instead of tearing down V8's heap first, ~14 ms of each
+ * `ferry verify` (perf stat, 3 blocks of 8 runs, real-time priority, load 7-10).
+ */
+const EXIT_WHEN_DONE: ReadonlySet<string> = new Set(['verify']);
+
+/** Resolves once everything written to `s` so far has been handed to the OS (a pipe's writes are asynchronous: a full pipe queues them). */
+function flushed(s: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (s.destroyed || !s.writable) resolve();
+    else s.write('', () => resolve());
+  });
+}
 
 /** Under --json, a parse error (unknown or missing option) is one JSON line on stdout, like every other error. */
 function quietForJson(cmd: Command): void {
@@ -29,6 +45,10 @@ async function main(): Promise<void> {
     }
     throw e;
   }
+  const name = commandName(process.argv.slice(2));
+  if (name === undefined || !EXIT_WHEN_DONE.has(name)) return;
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit();
 }
 
 await main();

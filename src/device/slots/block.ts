@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { FerryError, toFerryError } from '../../errors.js';
 import { runCommand } from '../bootloaders/common.js';
 import { applyImageToDir } from '../extract/apply.js';
+import { EarlySync } from './early-sync.js';
 import { type ImageSize, type Slot, type SlotName, type SlotTree, type SlotWriteRequest, type SlotWriteResult, type SpaceNeed, unpackedNeed } from '../types.js';
 import { parseMountinfo } from '../../util/mountinfo.js';
 import { SlotParams } from './params.js';
@@ -155,7 +156,9 @@ class BlockSlot implements Slot {
     let result: SlotWriteResult | undefined;
     let failure: unknown;
     try {
-      result = await applyImageToDir({ ...req, root: this.mountPoint });
+      const early = new EarlySync(this.mountPoint);
+      result = await applyImageToDir({ ...req, root: this.mountPoint, progress: early.progress(req.progress) }).finally(() => early.settle().catch(() => undefined));
+      await early.settle();
       await run('sync', ['-f', this.mountPoint]); // syncfs(2): this file system only
     } catch (e) {
       failure = e;
