@@ -9,9 +9,11 @@ import { commandName, programFor } from './lazy.js';
  * Commands whose every step is awaited by the time their action returns (no background work,
  * no worker left: verify terminates its hashing worker): once stdout and stderr have flushed,
  * the process exits right away instead of tearing down V8's heap first, ~14 ms of each
- * `ferry verify` (perf stat, 3 blocks of 8 runs, real-time priority, load 7-10).
+ * `ferry verify` (perf stat, 3 blocks of 8 runs, real-time priority, load 7-10). export too:
+ * every blob's sync and name, the chunk cache, index.json, the signature and the lock's release
+ * are awaited before it prints; a hashing worker it used is idle then (and ended by the exit).
  */
-const EXIT_WHEN_DONE: ReadonlySet<string> = new Set(['verify']);
+const EXIT_WHEN_DONE: ReadonlySet<string> = new Set(['verify', 'export']);
 
 /** Resolves once everything written to `s` so far has been handed to the OS (a pipe's writes are asynchronous: a full pipe queues them). */
 function flushed(s: NodeJS.WriteStream): Promise<void> {
