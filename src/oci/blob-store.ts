@@ -25,12 +25,13 @@ import { Annotation, type Compression, type Descriptor, type ImageIndex, MediaTy
 
 const CHUNK = 1024 * 1024;
 /**
- * The copy's buffers: 8 of 1 MiB (pieces of the 4 MiB chunks), enough to keep a read, a write
+ * The copy's buffers: 8 of 512 KiB (pieces of the 4 MiB chunks), enough to keep a read, a write
  * and the hashing busy. Each is fresh memory once per process, and a page fault costs 25-50 µs
- * on the bench VM: 6 buffers of a whole chunk (24 MiB) cost ~6,000 faults per export, these 2,000.
+ * on the bench VM: 6 buffers of a whole chunk (24 MiB) cost ~6,000 faults per export, 8 of
+ * 1 MiB 2,000, these 1,000 (the extra pieces cost less: a read and a write more per MiB).
  */
 const COPY_BUFFERS = 8;
-const COPY_PIECE = CHUNK;
+const COPY_PIECE = CHUNK / 2;
 /**
  * A blob copied from a file is hashed on the copy's own thread below this size, on the hashing
  * worker from it. The worker costs every process that starts it ~3,000 page faults and its

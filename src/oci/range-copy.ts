@@ -1,7 +1,7 @@
 /**
  * The fast path of a verified blob copy: when the source bytes are a plain byte range of
  * a file (a blob in a layout directory, a member of an oci-archive or docker-archive),
- * copy them with positioned reads of 1 MiB pieces (the digester's buffers), the next read in
+ * copy them with positioned reads of 512 KiB pieces (the digester's buffers), the next read in
  * flight while the current piece is hashed and written: about twice the speed of a stream
  * pipeline. The chunk digests of the chunk index come from the same read.
  */
