@@ -23,9 +23,10 @@ export const EARLY_SYNC_STEP = 64 * 1024 * 1024;
  * ferry process in the middle of the write cost ~150 ms of its main thread each (measured:
  * 0.87 s for six syncs on a loaded machine); the small shell forks each `sync` instead.
  */
-const HELPER = 'while read -r _; do if sync -f "$1"; then echo ok; else echo fail; fi; done';
+const HELPER = 'while read -r _; do if out=$(sync -f "$1" 2>&1); then echo ok; else printf \'fail %s\\n\' "$(printf %s "$out" | tr \'\\n\' \' \')"; fi; done';
 
-const STDERR_CAP = 4096;
+/** sync's own words in a failure line: on the same line as the verdict, so no second pipe can lag behind it. */
+const REASON_CAP = 4096;
 
 /** Background `sync -f <dir>` while a slot is written. */
 export class EarlySync {
@@ -33,7 +34,6 @@ export class EarlySync {
   private pending: Promise<void> | undefined;
   private answer: ((line: string | undefined) => void) | undefined;
   private failure: FerryError | undefined;
-  private stderr = '';
   private last = 0;
   private dead = false;
 
@@ -46,10 +46,7 @@ export class EarlySync {
       child.on('error', () => this.gone());
       child.on('close', () => this.gone());
       child.stdin.on('error', () => undefined); // EPIPE when it is gone: 'close' says so
-      child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (t: string) => {
-        if (this.stderr.length < STDERR_CAP) this.stderr += t.slice(0, STDERR_CAP - this.stderr.length);
-      });
+      child.stderr.resume(); // the shell's own complaints, if any: sync's are on stdout (HELPER)
       child.stdout.setEncoding('utf8');
       let buf = '';
       child.stdout.on('data', (t: string) => {
@@ -79,7 +76,7 @@ export class EarlySync {
     this.last = done;
     this.pending = new Promise<string | undefined>((r) => (this.answer = r)).then((line) => {
       this.pending = undefined;
-      if (line === 'fail') this.failure ??= new FerryError('SLOT_WRITE_FAILED', `cannot sync ${this.dir}: ${this.stderr.trim() || 'sync failed'}`);
+      if (line !== undefined && line !== 'ok') this.failure ??= new FerryError('SLOT_WRITE_FAILED', `cannot sync ${this.dir}: ${line.slice(5, 5 + REASON_CAP).trim() || 'sync failed'}`);
     });
     this.child.stdin!.write('\n');
   }
