@@ -7,8 +7,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../../errors.js';
 import { runCommand } from '../bootloaders/common.js';
-import { applyImageToDir } from '../extract/apply.js';
-import { EarlySync } from './early-sync.js';
+import { applyWithEarlySync } from './early-sync.js';
 import { type ImageSize, type Slot, type SlotName, type SlotTree, type SlotWriteRequest, type SlotWriteResult, type SpaceNeed, unpackedNeed } from '../types.js';
 import { parseMountinfo } from '../../util/mountinfo.js';
 import { SlotParams } from './params.js';
@@ -156,9 +155,7 @@ class BlockSlot implements Slot {
     let result: SlotWriteResult | undefined;
     let failure: unknown;
     try {
-      const early = new EarlySync(this.mountPoint);
-      result = await applyImageToDir({ ...req, root: this.mountPoint, progress: early.progress(req.progress) }).finally(() => early.settle().catch(() => undefined));
-      await early.settle();
+      result = await applyWithEarlySync(req, this.mountPoint);
       await run('sync', ['-f', this.mountPoint]); // syncfs(2): this file system only
     } catch (e) {
       failure = e;

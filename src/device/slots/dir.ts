@@ -8,8 +8,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../../errors.js';
 import { runCommand } from '../bootloaders/common.js';
-import { applyImageToDir } from '../extract/apply.js';
-import { EarlySync } from './early-sync.js';
+import { applyWithEarlySync } from './early-sync.js';
 import { type ImageSize, type Slot, type SlotName, type SlotTree, type SlotWriteRequest, type SlotWriteResult, type SpaceNeed, unpackedNeed } from '../types.js';
 import { parseMountinfo } from '../../util/mountinfo.js';
 import { SlotParams } from './params.js';
@@ -182,9 +181,7 @@ class DirSlot implements Slot {
       // An incremental write (device/reuse.ts) keeps what is identical; a full one starts empty.
       if (!req.reuse) await emptyDirectory(dir);
       started = true;
-      const early = new EarlySync(dir);
-      const result = await applyImageToDir({ ...req, root: dir, progress: early.progress(req.progress) }).finally(() => early.settle().catch(() => undefined));
-      await early.settle();
+      const result = await applyWithEarlySync(req, dir);
       // Durable before the pipeline records the slot and switches the bootloader:
       // syncfs(2) of the slot's file system (GNU tar does not fsync what it writes).
       const r = await runCommand('sync', ['-f', dir]);

@@ -13,6 +13,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { FerryError } from '../../errors.js';
 import type { ProgressFn } from '../../progress.js';
+import { applyImageToDir } from '../extract/apply.js';
+import type { SlotWriteRequest, SlotWriteResult } from '../types.js';
 
 /** Compressed bytes read from the stick between two background syncs (~2-3x that is written). */
 export const EARLY_SYNC_STEP = 64 * 1024 * 1024;
@@ -109,4 +111,22 @@ export class EarlySync {
     }
     if (this.failure) throw this.failure;
   }
+}
+
+/**
+ * applyImageToDir into `root` with background syncs of its file system while it writes (the
+ * slot's own full sync afterwards stays the caller's). A failed background sync fails the write;
+ * when the write itself fails, its error is the one thrown.
+ */
+export async function applyWithEarlySync(req: SlotWriteRequest, root: string): Promise<SlotWriteResult> {
+  const early = new EarlySync(root);
+  let result: SlotWriteResult;
+  try {
+    result = await applyImageToDir({ ...req, root, progress: early.progress(req.progress) });
+  } catch (e) {
+    await early.settle().catch(() => undefined); // the helper stops either way
+    throw e;
+  }
+  await early.settle();
+  return result;
 }
