@@ -13,8 +13,6 @@ import { BlobFileWriter } from './blob-file-writer.js';
 import type { ChunkDigester } from './chunk-hasher-parallel.js';
 import { digestHex, type Descriptor } from './types.js';
 
-export { writePieces } from './blob-file-writer.js';
-
 /** Where a blob's bytes sit: `size` bytes of `file` starting at `start`. */
 export interface FileRange {
   file: string;

@@ -8,7 +8,7 @@
 import * as fsp from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 import { EarlyWriteback } from '../util/writeback.js';
-import { writePieces } from './range-copy.js';
+import { writePieces } from './blob-file-writer.js';
 import type { Descriptor } from './types.js';
 
 /** Where a shared feed rides: `stream[SHARED_FEED]` on the stream a shared source's open() returns. */
