@@ -18,7 +18,7 @@ export type SignatureCheck = { ok: true; keyId: string; publicKey: KeyObject } |
 export type KeyCache = Map<string, { pub: KeyObject; keyId: string } | string>;
 
 /** A receipt's signature ready to verify, or why it cannot be. */
-export type PreparedSignature = { keyId: string; pub: KeyObject; data: Buffer; sig: Buffer } | { ok: false; why: string };
+type PreparedSignature = { keyId: string; pub: KeyObject; data: Buffer; sig: Buffer } | { ok: false; why: string };
 
 /** The check's functions (see the file comment: self-contained on purpose). */
 export function receiptSignatureCore(crypto: CryptoForReceipts) {
@@ -106,5 +106,5 @@ export function receiptSignatureCore(crypto: CryptoForReceipts) {
     return c.ok ? `ok:${c.keyId}` : `bad:${c.why}`;
   }
 
-  return { RECEIPT_SIG_ALG, FORGED, canonicalJson, receiptSigningBytes, prepare, check, outcome };
+  return { canonicalJson, receiptSigningBytes, check, outcome };
 }

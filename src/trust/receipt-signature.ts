@@ -58,20 +58,3 @@ export function checkReceiptSignature(receipt: Record<string, unknown>, cache?: 
 export function receiptSignatureOutcome(receipt: Record<string, unknown>, cache?: KeyCache): string {
   return core.outcome(receipt, cache);
 }
-
-/**
- * checkReceiptSignature with the same checks, the ECDSA verification running on libuv's
- * thread pool (node:crypto verify with a callback): collect verifies 10,000 receipts while
- * its main thread reads and stores the next ones.
- */
-export function checkReceiptSignatureAsync(receipt: Record<string, unknown>, cache?: KeyCache): Promise<SignatureCheck> {
-  const p = core.prepare(receipt, cache);
-  if ('ok' in p) return Promise.resolve(p);
-  return new Promise((resolve) => {
-    try {
-      cryptoVerify('sha256', p.data, p.pub, p.sig, (err, ok) => resolve(!err && ok ? { ok: true, keyId: p.keyId, publicKey: p.pub } : core.FORGED));
-    } catch {
-      resolve(core.FORGED);
-    }
-  });
-}
