@@ -20,10 +20,11 @@
  * chunks are hashed on the main thread.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { DEFAULT_CHUNK_SIZE } from './chunk-index.js';
 import { chunkHasMemberHeader, hasMemberHeader } from './unpacked-size.js';
 import { WORKER_SOURCE } from './chunk-hasher-worker.js';
+import { LazyWorker } from '../util/lazy-worker.js';
 
 interface ChunkResult {
   hex: string;
@@ -35,36 +36,26 @@ interface Job {
   reject: (e: Error) => void;
 }
 
-let worker: Worker | undefined;
-let broken = false;
 let nextId = 0;
 const jobs = new Map<number, Job>();
 
-function failAll(e: Error): void {
-  broken = true;
-  worker = undefined;
-  for (const j of jobs.values()) j.reject(e);
-  jobs.clear();
-}
+const hasher = new LazyWorker<ChunkResult & { id: number }>(
+  WORKER_SOURCE,
+  'chunk hashing',
+  (m, w) => {
+    const j = jobs.get(m.id);
+    jobs.delete(m.id);
+    if (jobs.size === 0) w.unref();
+    j?.resolve(m);
+  },
+  (e) => {
+    for (const j of jobs.values()) j.reject(e);
+    jobs.clear();
+  },
+);
 
 function getWorker(): Worker | undefined {
-  if (worker || broken) return worker;
-  try {
-    const w = new Worker(WORKER_SOURCE, { eval: true });
-    w.on('message', (m: ChunkResult & { id: number }) => {
-      const j = jobs.get(m.id);
-      jobs.delete(m.id);
-      if (jobs.size === 0) w.unref();
-      j?.resolve(m);
-    });
-    w.on('error', (e) => failAll(e));
-    w.on('exit', (code) => failAll(new Error(`the chunk hashing thread exited with code ${code}`)));
-    w.unref();
-    worker = w;
-  } catch {
-    broken = true;
-  }
-  return worker;
+  return hasher.get();
 }
 
 /** Start the hashing thread now (it takes tens of ms), so it is up when the first chunk is read. */

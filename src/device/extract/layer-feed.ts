@@ -13,9 +13,10 @@
  * Where no worker thread can start, the caller falls back to the streams on the main thread.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { FerryError } from '../../errors.js';
 import type { Compression } from '../../oci/types.js';
+import { LazyWorker } from '../../util/lazy-worker.js';
 import { INFLATE_WORKER_SOURCE } from './inflate-worker.js';
 
 /** Bytes per ring buffer: node:zlib's output pieces (compress.ts CHUNK) fit one each. */
@@ -50,30 +51,17 @@ interface WorkerMessage {
   closed?: boolean;
 }
 
-let worker: Worker | undefined;
-let broken = false;
 let nextId = 0;
 const feeds = new Map<number, LayerFeed>();
 
-function getWorker(): Worker | undefined {
-  if (worker || broken) return worker;
-  try {
-    const w = new Worker(INFLATE_WORKER_SOURCE, { eval: true });
-    w.on('message', (m: WorkerMessage) => feeds.get(m.id)?.onMessage(m));
-    const fail = (e: Error): void => {
-      broken = true;
-      worker = undefined;
-      for (const f of [...feeds.values()]) f.onWorkerGone(e);
-    };
-    w.on('error', fail);
-    w.on('exit', (code) => fail(new Error(`the layer decompression thread exited with code ${code}`)));
-    w.unref();
-    worker = w;
-  } catch {
-    broken = true;
-  }
-  return worker;
-}
+const inflater = new LazyWorker<WorkerMessage>(
+  INFLATE_WORKER_SOURCE,
+  'layer decompression',
+  (m) => feeds.get(m.id)?.onMessage(m),
+  (e) => {
+    for (const f of [...feeds.values()]) f.onWorkerGone(e);
+  },
+);
 
 /** One piece of decompressed layer: `buf` is valid until `release(slot)`. */
 export interface Piece {
@@ -103,7 +91,7 @@ export class LayerFeed {
 
   /** Start decompressing `job` on the worker (the feed owns `job.fh` from here); undefined, with `job.fh` untouched, when no worker thread can run here. */
   static start(job: FeedJob, onRead: (n: number) => void): LayerFeed | undefined {
-    const w = getWorker();
+    const w = inflater.get();
     if (!w) return undefined;
     const feed = new LayerFeed(job.fh, w, nextId++, onRead);
     feeds.set(feed.id, feed);
@@ -178,7 +166,7 @@ export class LayerFeed {
     if (this.closed) return;
     this.closed = true;
     feeds.delete(this.id);
-    if (feeds.size === 0) worker?.unref();
+    if (feeds.size === 0) this.w.unref();
     this.whenClosed?.();
   }
 }
