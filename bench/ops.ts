@@ -260,7 +260,9 @@ export function verifiedStreamingComparison(ctx: OpsContext): Comparison {
 export async function sameTree(a: string, b: string): Promise<void> {
   // a directory's size is not the image's: ext4 never shrinks a directory, so a slot written
   // incrementally keeps the size its directories once had (the file names in them are compared)
-  const list = async (dir: string) => (await runChecked('find', ['.', '(', '-type', 'd', '-printf', '%y %m %n - %U:%G %l %p\\n', ')', '-o', '-printf', '%y %m %n %s %U:%G %l %p\\n'], { cwd: dir })).stdout.split('\n').sort().join('\n');
+  // the whole listing: at the 4G entry count it is ~4.4 MB, and runProc's default 4 MiB cap cut the two
+  // sides at different entries (find's order differs), so equal trees were reported different
+  const list = async (dir: string) => (await runChecked('find', ['.', '(', '-type', 'd', '-printf', '%y %m %n - %U:%G %l %p\\n', ')', '-o', '-printf', '%y %m %n %s %U:%G %l %p\\n'], { cwd: dir, maxStdout: Infinity })).stdout.split('\n').sort().join('\n');
   const [la, lb] = await Promise.all([list(a), list(b)]);
   if (la !== lb) {
     const first = la.split('\n').find((l, i) => l !== lb.split('\n')[i]);

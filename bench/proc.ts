@@ -20,8 +20,15 @@ export interface ProcResult {
   stderr: string;
 }
 
+/** Options of runProc/runChecked; `maxStdout`: bytes of stdout kept (default 4 MiB; a caller that parses all of it passes Infinity). */
+export interface ProcOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  maxStdout?: number;
+}
+
 /** Run a command to completion, capturing (capped) output. */
-export function runProc(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ProcResult> {
+export function runProc(cmd: string, args: readonly string[], opts: ProcOptions = {}): Promise<ProcResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -29,7 +36,8 @@ export function runProc(cmd: string, args: readonly string[], opts: { cwd?: stri
     let outLen = 0;
     let errLen = 0;
     const cap = 4 * 1024 * 1024;
-    child.stdout.on('data', (b: Buffer) => { if (outLen < cap) { out.push(b); outLen += b.length; } });
+    const outCap = opts.maxStdout ?? cap;
+    child.stdout.on('data', (b: Buffer) => { if (outLen < outCap) { out.push(b); outLen += b.length; } });
     child.stderr.on('data', (b: Buffer) => { if (errLen < cap) { err.push(b); errLen += b.length; } });
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({
@@ -41,7 +49,7 @@ export function runProc(cmd: string, args: readonly string[], opts: { cwd?: stri
 }
 
 /** Run a command and throw (with its stderr) unless it exits 0. */
-export async function runChecked(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ProcResult> {
+export async function runChecked(cmd: string, args: readonly string[], opts: ProcOptions = {}): Promise<ProcResult> {
   const r = await runProc(cmd, args, opts);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${lastLines(r.stderr || r.stdout)}`);
   return r;
