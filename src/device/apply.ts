@@ -55,6 +55,8 @@ interface Run {
   markedBad: boolean;
   /** Set once the bootloader points at the target: from then on the install stands. */
   switched: boolean;
+  /** The file index being written while the slot syncs (SlotWriteRequest.onExtracted). */
+  indexWrite?: Promise<void>;
 }
 
 /** Apply the best (or the requested) verified update from the media to the inactive slot. */
@@ -179,8 +181,16 @@ async function writeSlot(run: Run, plan: InstallPlan, slot: Slot, planned: Plann
   const u = plan.update.image;
   const limits = { reserveBytes: run.dev.config.policy.reserveBytes, ...(u.unpackedBytes !== undefined ? { unpackedBytes: u.unpackedBytes } : {}) };
   const res = await slot
-    .write({ layout, image, ref: plan.update.id, progress: faultingProgress(run.progress), signal: run.opts.signal, openBlob: blobOpener(planned), ...openLayerOf(planned), limits, ...(planned.reuse ? { reuse: planned.reuse } : {}) })
-    .catch((e: unknown) => {
+    .write({
+      layout, image, ref: plan.update.id, progress: faultingProgress(run.progress), signal: run.opts.signal, openBlob: blobOpener(planned), ...openLayerOf(planned), limits, ...(planned.reuse ? { reuse: planned.reuse } : {}),
+      onExtracted: (r) => {
+        run.indexWrite = writeSlotIndex(run, plan, r, image.config.rootfs.diff_ids);
+        run.indexWrite.catch(() => undefined); // awaited by recordInstall, or dropped with the failed write below
+      },
+    })
+    .catch(async (e: unknown) => {
+      // a failed slot's index must not outlive the write (the state never names its image anyway)
+      if (run.indexWrite) await run.indexWrite.catch(() => undefined).then(() => removeIndexFile(slotIndexPath(run.dev.config.stateDir, plan.target)));
       throw toFerryError(e).withContext(`slot ${plan.target} (${slot.describe()})`);
     });
   throwIfCancelled(run);
@@ -198,12 +208,9 @@ async function recordInstall(run: Run, plan: InstallPlan, verified: MediaVerifyR
   faultPoint('before-record');
   const { state } = run;
   // The file index (after the layers it was made from) goes down first, then the record that names the image it describes.
+  // Dir and block slots started it while their final sync ran (writeSlot).
   const u = plan.update;
-  if (written.fileIndex) {
-    const file = slotIndexPath(run.dev.config.stateDir, plan.target);
-    await writeSlotLayers(file, { image: u.image.manifest.digest, diffIds });
-    await writeIndexFile(file, written.fileIndex);
-  }
+  await (run.indexWrite ?? writeSlotIndex(run, plan, written, diffIds));
   state.slots[plan.target] = {
     status: 'pending',
     updateId: u.id,
@@ -218,6 +225,14 @@ async function recordInstall(run: Run, plan: InstallPlan, verified: MediaVerifyR
   run.progress({ step: 'sync', bytesDone: 1, bytesTotal: 1 });
   await saveState(run.dev.config.stateDir, state);
   faultPoint('before-bootloader');
+}
+
+/** The slot's layer list, then its file index (each atomic and durable); nothing when the write recorded no index. */
+async function writeSlotIndex(run: Run, plan: InstallPlan, written: SlotWriteResult, diffIds: string[]): Promise<void> {
+  if (!written.fileIndex) return;
+  const file = slotIndexPath(run.dev.config.stateDir, plan.target);
+  await writeSlotLayers(file, { image: plan.update.image.manifest.digest, diffIds });
+  await writeIndexFile(file, written.fileIndex);
 }
 
 /** Step bootloader, LAST: the target becomes the boot-counted primary; the running slot stays the fallback. */

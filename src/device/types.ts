@@ -48,6 +48,12 @@ export interface SlotWriteRequest {
   limits?: WriteLimits;
   /** Write only what differs from what the slot holds (reuse.ts decided it is safe). */
   reuse?: ReuseWrite;
+  /**
+   * Called once the image is extracted, before the slot's final sync (dir and block slots):
+   * the engine writes the file index meanwhile. Nothing trusts that index until the state
+   * record, saved after the write returns, names the image.
+   */
+  onExtracted?(result: SlotWriteResult): void;
 }
 
 /** An incremental write: entries left in place, and what is removed before writing. */

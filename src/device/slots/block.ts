@@ -155,8 +155,7 @@ class BlockSlot implements Slot {
     let result: SlotWriteResult | undefined;
     let failure: unknown;
     try {
-      result = await applyWithEarlySync(req, this.mountPoint);
-      await run('sync', ['-f', this.mountPoint]); // syncfs(2): this file system only
+      result = await applyWithEarlySync(req, this.mountPoint); // ends with syncfs(2) of this file system only
     } catch (e) {
       failure = e;
     }

@@ -181,12 +181,9 @@ class DirSlot implements Slot {
       // An incremental write (device/reuse.ts) keeps what is identical; a full one starts empty.
       if (!req.reuse) await emptyDirectory(dir);
       started = true;
-      const result = await applyWithEarlySync(req, dir);
-      // Durable before the pipeline records the slot and switches the bootloader:
-      // syncfs(2) of the slot's file system (GNU tar does not fsync what it writes).
-      const r = await runCommand('sync', ['-f', dir]);
-      if (r.code !== 0) throw new FerryError('SLOT_WRITE_FAILED', `cannot sync ${dir}: ${r.stderr.trim() || `sync exited with ${r.code ?? r.signal}`}`);
-      return result;
+      // Durable when it returns, before the pipeline records the slot and switches the bootloader:
+      // it ends with a syncfs(2) of the slot's file system (GNU tar does not fsync what it writes).
+      return await applyWithEarlySync(req, dir);
     } catch (e) {
       // The slot is marked bad and is rewritten in full next time: give its space back now, so a
       // bomb or a too-large image does not leave a full disk that the state directory may share.

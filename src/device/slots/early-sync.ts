@@ -13,6 +13,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { FerryError } from '../../errors.js';
 import type { ProgressFn } from '../../progress.js';
+import { runCommand } from '../bootloaders/common.js';
 import { applyImageToDir } from '../extract/apply.js';
 import type { SlotWriteRequest, SlotWriteResult } from '../types.js';
 
@@ -100,6 +101,28 @@ export class EarlySync {
     await this.pending;
   }
 
+  /**
+   * A full `sync -f` of the slot now, after the one in flight, through the helper (no fork of
+   * this large process); when the helper is gone, `sync` is run directly. Throws SLOT_WRITE_FAILED
+   * when this sync, or an earlier background one, failed.
+   */
+  async syncNow(): Promise<void> {
+    await this.pending;
+    if (this.failure) throw this.failure;
+    const c = this.child;
+    let line: string | undefined;
+    if (c !== undefined && !this.dead) {
+      const answered = new Promise<string | undefined>((r) => (this.answer = r));
+      c.stdin!.write('\n');
+      line = await answered;
+    }
+    if (line === undefined) {
+      const r = await runCommand('sync', ['-f', this.dir]);
+      line = r.code === 0 ? 'ok' : `fail ${r.stderr.trim() || `sync exited with ${r.code ?? r.signal}`}`;
+    }
+    if (line !== 'ok') throw new FerryError('SLOT_WRITE_FAILED', `cannot sync ${this.dir}: ${line.slice(5, 5 + REASON_CAP).trim() || 'sync failed'}`);
+  }
+
   /** Wait for the sync in flight and stop the helper; throws when a sync failed. */
   async settle(): Promise<void> {
     await this.pending;
@@ -114,15 +137,19 @@ export class EarlySync {
 }
 
 /**
- * applyImageToDir into `root` with background syncs of its file system while it writes (the
- * slot's own full sync afterwards stays the caller's). A failed background sync fails the write;
- * when the write itself fails, its error is the one thrown.
+ * applyImageToDir into `root` with background syncs of its file system while it writes, then
+ * the slot's full sync (syncfs), through the same helper: the slot is durable when this returns.
+ * `req.onExtracted` is called between the extraction and that sync, so the engine can write
+ * the file index while the disk catches up. A failed sync fails the write; when the write
+ * itself fails, its error is the one thrown.
  */
 export async function applyWithEarlySync(req: SlotWriteRequest, root: string): Promise<SlotWriteResult> {
   const early = new EarlySync(root);
   let result: SlotWriteResult;
   try {
     result = await applyImageToDir({ ...req, root, progress: early.progress(req.progress) });
+    req.onExtracted?.(result);
+    await early.syncNow();
   } catch (e) {
     await early.settle().catch(() => undefined); // the helper stops either way
     throw e;

@@ -47,4 +47,24 @@ describe('EarlySync (background syncfs while a slot is written)', () => {
     early.progress(() => undefined)(write(20));
     await expect(early.settle()).rejects.toMatchObject({ code: 'SLOT_WRITE_FAILED', message: expect.stringMatching(/cannot sync .*I\/O error/) });
   });
+
+  it('syncs the slot in full on request through the same helper, after the sync in flight', async () => {
+    const early = new EarlySync(tmp, 10);
+    early.progress(() => undefined)(write(20)); // one in flight
+    await early.syncNow();
+    await early.settle();
+    expect(fs.readFileSync(path.join(tmp, 'sync.log'), 'utf8')).toBe(`-f ${tmp}\n-f ${tmp}\n`);
+  });
+
+  it('fails the full sync (SLOT_WRITE_FAILED) when it fails, and still syncs when the helper is gone', async () => {
+    await fsp.writeFile(path.join(tmp, 'sync-fails'), '');
+    const failing = new EarlySync(tmp, 10);
+    await expect(failing.syncNow()).rejects.toMatchObject({ code: 'SLOT_WRITE_FAILED', message: expect.stringMatching(/cannot sync .*I\/O error/) });
+    await failing.settle();
+    await fsp.rm(path.join(tmp, 'sync-fails'));
+    const stopped = new EarlySync(tmp, 10);
+    await stopped.settle(); // the helper has exited: sync is run directly
+    await stopped.syncNow();
+    expect(fs.readFileSync(path.join(tmp, 'sync.log'), 'utf8')).toBe(`-f ${tmp}\n-f ${tmp}\n`);
+  });
 });
