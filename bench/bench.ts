@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BenchOptions } from './args.js';
-import { probeFerry, repoRoot, snapshotDist, type FerryCli } from './ferry.js';
+import { probeFerry, repoRoot, snapshotDist, startupNote, type FerryCli } from './ferry.js';
 import { FERRY_COMMANDS, ferrySteps, type FerrySteps } from './ferry-steps.js';
 import { runComparisons, type Comparison } from './harness.js';
 import { parseSize, prepareInputs, type SizeInputs } from './inputs.js';
@@ -44,6 +44,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void): Pr
   const peers = await ensurePeers(opts.installPeers, log);
   if (existsSync(join(repoRoot(), 'dist', 'src', 'cli', 'main.js'))) log(`running ferry from a snapshot: ${await snapshotDist(opts.workdir)}`);
   const cli = await probeFerry(FERRY_COMMANDS);
+  const startup = await startupNote();
   const steps = ferrySteps(cli);
   for (const [cmd, why] of Object.entries(cli.missing)) log(`ferry ${cmd}: ${why}`);
   const rows: Row[] = [];
@@ -55,7 +56,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void): Pr
   if (opts.only === undefined || receiptsOnly) rows.push(...(await receiptsScaleRows(opts.workdir, opts.runs, log)));
   const notes = [
     `Wall time: process.hrtime around each command; peak RSS: ${rssMethod.current === 'gnu-time' ? 'GNU time %M (ru_maxrss of the largest process in the tree)' : 'VmHWM of the direct child polled from /proc every 10 ms (GNU time missing)'}. Warm page cache: inputs are generated just before and stay cached.`,
-    'ferry runs as the built CLI (node dist/src/cli/main.js), so Node start-up is included (0.11–0.12 s for `node -e 0` on this VM), as it is for a technician.',
+    startup,
     opts.rootfs !== undefined
       ? `Inputs (--rootfs): the real tree ${opts.rootfs} as 1.0.0; 1.1.0 rewrites every tenth regular file (same size); gzip layers by top-level directory (bench/rootfs.ts LAYERS).`
       : `Inputs: seeded synthetic rootfs per size (small configs/scripts, libraries, text, firmware, symlinks, a hardlink), 3 gzip layers (base, etc, app); 1.1.0 changes etc and app only.`,

@@ -4,7 +4,6 @@
  * ETA that ends in a "done" line of its own; nothing otherwise. run.ts's printers end an
  * open bar line first, so a summary never lands on the bar's line.
  */
-import { performance } from 'node:perf_hooks';
 import type { ProgressEvent, ProgressFn } from '../progress.js';
 import { eta, type Meter, rate, startMeter, updateMeter } from '../util/meter.js';
 import { sanitize, terminalSafeJson } from '../util/terminal.js';

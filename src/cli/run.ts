@@ -4,7 +4,6 @@
  * printLines, printNotes and printJson: every line is sanitised for the terminal there
  * (src/util/terminal.ts), because messages and listings embed strings from the stick.
  */
-import { createInterface } from 'node:readline/promises';
 import { ExitCode, FerryError, toFerryError } from '../errors.js';
 import { endBar } from './progress-bar.js';
 import { sanitize, sanitizeText, terminalSafeJson } from '../util/terminal.js';
@@ -69,6 +68,8 @@ export { cliProgress } from './progress-bar.js';
 
 /** Ask "proceed? [y/N]" on the terminal (stderr); Ctrl-C or the end of input means no. */
 export async function askProceed(): Promise<boolean> {
+  // loaded here: node:readline costs every command's start-up, and only a few commands ask
+  const { createInterface } = await import('node:readline/promises');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await new Promise<string>((resolve) => {
