@@ -12,11 +12,12 @@ import { blobRel, OciLayout } from '../oci/layout.js';
 import type { RegistryOptions } from '../oci/registry/client.js';
 import { RegistryClient } from '../oci/registry/client.js';
 import { parseRegistryRef } from '../oci/registry/reference.js';
-import { type ArtifactPart, FERRY_CHUNKS_MEDIA, FERRY_SIGNATURE_MEDIA, FERRY_UPDATE_ARTIFACT, pushArtifact } from '../oci/registry/referrers.js';
-import { type BlobOpener, type BlobPush, pushBlob, putManifest, type UploadOptions } from '../oci/registry/upload.js';
+import { type ArtifactPart, artifactBlobs, FERRY_CHUNKS_MEDIA, FERRY_SIGNATURE_MEDIA, FERRY_UPDATE_ARTIFACT, pushArtifact } from '../oci/registry/referrers.js';
+import { type BlobOpener, type BlobPush, bytesOpener, pushBlob, putManifest, type UploadOptions } from '../oci/registry/upload.js';
 import { UploadCheck } from '../oci/registry/upload-check.js';
 import { stickBlobBody, stickError } from './push-body.js';
 import { Caps, type Descriptor } from '../oci/types.js';
+import { warmChunkHasher } from '../oci/chunk-hasher-parallel.js';
 import { validateUpdateManifest } from '../trust/manifest.js';
 import type { TrustMaterial, UpdateManifest } from '../trust/types.js';
 import { mapBounded } from '../util/bounded.js';
@@ -111,20 +112,28 @@ async function pushOne(req: PushRequest, target: { host: string; prefix: string 
         return src.pipe(tap);
       };
     };
-    await mapBounded([img.configDescriptor, ...img.manifest.layers], BLOB_UPLOADS, async (d) => {
-      const r = await pushBlob(client, d, open(d), mounts.get(d.digest), req.upload, stickBlobBody(path.join(oci, blobRel(d.digest)), oci, d, `blob ${d.digest}`));
-      blobs[r]++;
-      if (r === 'uploaded') bytesUploaded += d.size;
-      if (!mounts.has(d.digest)) mounts.set(d.digest, repo);
-    });
     const manifestBytes = await smallBlob(layout, m.image.manifest, Caps.manifestJson, 'image manifest');
-    await putManifest(client, m.target.version, manifestBytes, m.image.manifest.mediaType);
     const parts: ArtifactPart[] = [
       { mediaType: FERRY_UPDATE_ARTIFACT, bytes: u.manifestBytes!, title: `${u.id}.json` },
       { mediaType: FERRY_SIGNATURE_MEDIA, bytes: u.signatureBytes!, title: `${u.id}.json.p7s` },
     ];
     if (m.image.chunkIndex) parts.push({ mediaType: FERRY_CHUNKS_MEDIA, bytes: await smallBlob(layout, m.image.chunkIndex, Caps.manifestJson * 16, 'chunk index'), title: 'chunks.json' });
-    const art = await pushArtifact(client, m.image.manifest, parts, { 'io.ferry.update.id': u.id, 'org.opencontainers.image.version': m.target.version });
+    // Largest first: the upload of the largest layer (the registry takes it in on one stream and
+    // fsyncs it at the end) is the push's critical path, so it starts at once and the smaller
+    // blobs, the artifact's among them, go up beside it instead of after it (bench: the
+    // artifact's four blobs, one after another, were ~0.4 s after the last layer at load 10).
+    // Nothing is named before every blob is in: the manifests go last.
+    const jobs: Array<{ d: Descriptor; bytes?: Buffer }> = [...[img.configDescriptor, ...img.manifest.layers].map((d) => ({ d })), ...artifactBlobs(parts).map((b) => ({ d: b.descriptor, bytes: b.bytes }))];
+    jobs.sort((a, b) => b.d.size - a.d.size);
+    await mapBounded(jobs, BLOB_UPLOADS, async ({ d, bytes }) => {
+      if (bytes) return void (await pushBlob(client, d, bytesOpener(bytes)));
+      const r = await pushBlob(client, d, open(d), mounts.get(d.digest), req.upload, stickBlobBody(path.join(oci, blobRel(d.digest)), oci, d, `blob ${d.digest}`));
+      blobs[r]++;
+      if (r === 'uploaded') bytesUploaded += d.size;
+      if (!mounts.has(d.digest)) mounts.set(d.digest, repo);
+    });
+    await putManifest(client, m.target.version, manifestBytes, m.image.manifest.mediaType);
+    const art = await pushArtifact(client, m.image.manifest, parts, { 'io.ferry.update.id': u.id, 'org.opencontainers.image.version': m.target.version }, true);
     return { id: u.id, image: `docker://${ref.host}/${repo}:${m.target.version}`, manifest: m.image.manifest, artifact: art.descriptor, referrersTag: art.fallback, blobs, bytesUploaded };
   } finally {
     client.close();
@@ -134,6 +143,7 @@ async function pushOne(req: PushRequest, target: { host: string; prefix: string 
 /** Push the signed updates of a stick (and their images) to a registry. Verifies the stick first. */
 export async function pushMedia(req: PushRequest): Promise<PushedUpdate[]> {
   const target = parsePushTarget(req.to);
+  warmChunkHasher(); // the blobs' digests are hashed on that thread: it starts while the stick is listed and checked
   await fsp.access(mediaPaths(req.mediaRoot).oci).catch((e: unknown) => {
     throw new FerryError('MEDIA_NOT_FOUND', `${req.mediaRoot} holds no FERRY/oci: give the folder where the stick is mounted`, { cause: e });
   });

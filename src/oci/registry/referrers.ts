@@ -65,15 +65,19 @@ export async function listReferrers(client: RegistryClient, subject: string, art
   }
 }
 
+/** The blobs of the artifact (its empty config, then each part), for a caller that uploads them beside the image's (`pushArtifact` with `blobsPushed`). */
+export function artifactBlobs(parts: ArtifactPart[]): { descriptor: Descriptor; bytes: Buffer }[] {
+  return [{ descriptor: EMPTY_CONFIG, bytes: Buffer.from('{}') }, ...parts.map((p) => ({ descriptor: { mediaType: p.mediaType, digest: sha256Digest(p.bytes), size: p.bytes.length }, bytes: p.bytes }))];
+}
+
 /**
- * Push the artifact attached to `subject`; returns its descriptor and whether the tag-schema
+ * Push the artifact attached to `subject` (its blobs too, unless `blobsPushed`); returns its descriptor and whether the tag-schema
  * fallback was written. A registry with the referrers API keeps the link itself: it says so
  * with OCI-Subject in the PUT's answer (or, for one that predates that header, answers the
  * API); any other gets the referrers tag.
  */
-export async function pushArtifact(client: RegistryClient, subject: Descriptor, parts: ArtifactPart[], annotations: Record<string, string>): Promise<{ descriptor: Descriptor; fallback: boolean }> {
-  await pushBlob(client, EMPTY_CONFIG, bytesOpener(Buffer.from('{}')));
-  for (const p of parts) await pushBlob(client, { mediaType: p.mediaType, digest: sha256Digest(p.bytes), size: p.bytes.length }, bytesOpener(p.bytes));
+export async function pushArtifact(client: RegistryClient, subject: Descriptor, parts: ArtifactPart[], annotations: Record<string, string>, blobsPushed = false): Promise<{ descriptor: Descriptor; fallback: boolean }> {
+  if (!blobsPushed) for (const b of artifactBlobs(parts)) await pushBlob(client, b.descriptor, bytesOpener(b.bytes));
   const bytes = artifactManifest(subject, parts, annotations);
   const put = await putManifest(client, sha256Digest(bytes), bytes, MediaType.imageManifest);
   const descriptor: Descriptor = { mediaType: MediaType.imageManifest, digest: put.digest, size: bytes.length, artifactType: FERRY_UPDATE_ARTIFACT, annotations } as Descriptor;
