@@ -17,11 +17,33 @@ while [ $# -gt 0 ]; do
     *) echo "usage: run.sh [--disk IMG] [--stick IMG] [--qmp SOCKET] [--uefi-vars FILE]" >&2; exit 2 ;;
   esac
 done
-# /dev/kvm may exist and still fail (no nested virtualisation: QEMU aborts setting MSRs),
-# so start a real VM for an instant with KVM and keep it only if that worked.
+# /dev/kvm may exist and still fail: no nested virtualisation (QEMU aborts setting MSRs), or,
+# as on a machine of 2026-12-02, a VM that starts but never runs a guest instruction (the
+# kernel printed nothing in 40 s, "host doesn't support requested feature: CPUID.01H:ECX.pni";
+# a VM that only starts and quits passed the old probe). So the probe runs guest code: a boot
+# sector that writes 0x31 to QEMU's isa-debug-exit port, which makes QEMU exit with status
+# (0x31 << 1) | 1 = 99. KVM is kept only if that happened. The verdict is cached for this boot
+# of the host (/run is a tmpfs), since every test boots the kiosk many times.
+probe_kvm() {
+  local dir rc
+  dir="$(mktemp -d)"
+  # mov al,0x31; out 0xf4,al; hlt; jmp $  ...  0x55aa
+  printf '\xb0\x31\xe6\xf4\xf4\xeb\xfe' > "$dir/boot.bin"
+  truncate -s 510 "$dir/boot.bin" && printf '\x55\xaa' >> "$dir/boot.bin"
+  rc=0
+  timeout 15 qemu-system-x86_64 -machine pc -accel kvm -m 16 -display none -nodefaults -no-user-config \
+    -device isa-debug-exit,iobase=0xf4,iosize=0x04 -drive "file=$dir/boot.bin,format=raw,if=floppy" >/dev/null 2>&1 || rc=$?
+  rm -rf "$dir"
+  [ "$rc" = 99 ]
+}
 accel=tcg
 if [ -z "${FERRY_VM_ACCEL:-}" ] && [ -w /dev/kvm ]; then
-  if echo quit | timeout 20 qemu-system-x86_64 -accel kvm -machine pc -m 64 -display none -nodefaults -monitor stdio >/dev/null 2>&1; then accel=kvm; fi
+  cache=/run/ferry-vm-accel; [ -w /run ] || cache="${TMPDIR:-/tmp}/ferry-vm-accel.$(id -u)"
+  if [ -f "$cache" ]; then accel="$(cat "$cache")"
+  else
+    if probe_kvm; then accel=kvm; fi
+    echo "$accel" > "$cache.$$" && mv "$cache.$$" "$cache" || true
+  fi
 fi
 accel="${FERRY_VM_ACCEL:-$accel}"
 # One virtual CPU: with -smp 2 under multi-threaded TCG the guest kernel once locked up for
