@@ -7,7 +7,7 @@
  * blk-throttle's per-device limit in the ROOT blkio cgroup (cgroup v1): it applies to every
  * write to that device, the kernel's background writeback included, so no byte gets past it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { attachLoop, type LoopDevice } from './loop.js';
@@ -60,7 +60,20 @@ async function loopSticks(mbps: number, backing: string, scratch: string, perSti
   if (!existsSync(THROTTLE)) return { label, why: 'no cgroup v1 blkio write throttle here (a cgroup v2 io.max mode is not built)', dirs: [], where: '', stop: async () => undefined };
   const loops: Extract<LoopDevice, { device: string }>[] = [];
   const throttled: string[] = [];
+  // a bench stopped early (SIGINT/SIGTERM exit through bench/run.ts) must not leave the root cgroup's
+  // limits behind: they outlive the loop devices and throttle the next user of those minor numbers
+  const unthrottleOnExit = (): void => {
+    for (const mm of throttled) {
+      try {
+        writeFileSync(THROTTLE, `${mm} 0\n`);
+      } catch {
+        /* the device is gone or the limit already cleared */
+      }
+    }
+  };
+  process.once('exit', unthrottleOnExit);
   const stop = async (): Promise<void> => {
+    process.removeListener('exit', unthrottleOnExit);
     for (const mm of throttled) await writeFile(THROTTLE, `${mm} 0\n`).catch(() => undefined);
     for (const l of loops) await l.detach();
     if (ram) await rm(backing, { recursive: true, force: true });
