@@ -133,7 +133,7 @@ async function pushOne(req: PushRequest, target: { host: string; prefix: string 
       if (!mounts.has(d.digest)) mounts.set(d.digest, repo);
     });
     await putManifest(client, m.target.version, manifestBytes, m.image.manifest.mediaType);
-    const art = await pushArtifact(client, m.image.manifest, parts, { 'io.ferry.update.id': u.id, 'org.opencontainers.image.version': m.target.version }, true);
+    const art = await pushArtifact(client, m.image.manifest, parts, { 'io.ferry.update.id': u.id, 'org.opencontainers.image.version': m.target.version });
     return { id: u.id, image: `docker://${ref.host}/${repo}:${m.target.version}`, manifest: m.image.manifest, artifact: art.descriptor, referrersTag: art.fallback, blobs, bytesUploaded };
   } finally {
     client.close();

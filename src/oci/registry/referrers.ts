@@ -11,7 +11,7 @@ import { parseStrictJson } from '../../util/json.js';
 import { sha256Digest } from '../digest.js';
 import { Caps, type Descriptor, digestHex, MediaType, parseImageIndex } from '../types.js';
 import { type RegistryClient, readCapped } from './client.js';
-import { bytesOpener, getManifestIfAny, pushBlob, putManifest } from './upload.js';
+import { getManifestIfAny, putManifest } from './upload.js';
 
 /** artifactType of a ferry update pushed beside its image. */
 export const FERRY_UPDATE_ARTIFACT = 'application/vnd.ferry.update.v1+json';
@@ -34,9 +34,14 @@ export function referrersTag(digest: string): string {
   return `sha256-${digestHex(digest)}`;
 }
 
+/** The descriptor of one part's blob. */
+function partDescriptor(p: ArtifactPart): Descriptor {
+  return { mediaType: p.mediaType, digest: sha256Digest(p.bytes), size: p.bytes.length };
+}
+
 /** Build the artifact manifest bytes (pure). */
 export function artifactManifest(subject: Descriptor, parts: ArtifactPart[], annotations: Record<string, string>): Buffer {
-  const layers = parts.map((p) => ({ mediaType: p.mediaType, digest: sha256Digest(p.bytes), size: p.bytes.length, annotations: { 'org.opencontainers.image.title': p.title } }));
+  const layers = parts.map((p) => ({ ...partDescriptor(p), annotations: { 'org.opencontainers.image.title': p.title } }));
   const m = {
     schemaVersion: 2,
     mediaType: MediaType.imageManifest,
@@ -65,19 +70,18 @@ export async function listReferrers(client: RegistryClient, subject: string, art
   }
 }
 
-/** The blobs of the artifact (its empty config, then each part), for a caller that uploads them beside the image's (`pushArtifact` with `blobsPushed`). */
+/** The blobs of the artifact (its empty config, then each part): the caller uploads them, beside the image's, before `pushArtifact`. */
 export function artifactBlobs(parts: ArtifactPart[]): { descriptor: Descriptor; bytes: Buffer }[] {
-  return [{ descriptor: EMPTY_CONFIG, bytes: Buffer.from('{}') }, ...parts.map((p) => ({ descriptor: { mediaType: p.mediaType, digest: sha256Digest(p.bytes), size: p.bytes.length }, bytes: p.bytes }))];
+  return [{ descriptor: EMPTY_CONFIG, bytes: Buffer.from('{}') }, ...parts.map((p) => ({ descriptor: partDescriptor(p), bytes: p.bytes }))];
 }
 
 /**
- * Push the artifact attached to `subject` (its blobs too, unless `blobsPushed`); returns its descriptor and whether the tag-schema
- * fallback was written. A registry with the referrers API keeps the link itself: it says so
+ * Name the artifact attached to `subject`, whose blobs (`artifactBlobs`) are in the registry
+ * already; returns its descriptor and whether the tag-schema fallback was written. A registry with the referrers API keeps the link itself: it says so
  * with OCI-Subject in the PUT's answer (or, for one that predates that header, answers the
  * API); any other gets the referrers tag.
  */
-export async function pushArtifact(client: RegistryClient, subject: Descriptor, parts: ArtifactPart[], annotations: Record<string, string>, blobsPushed = false): Promise<{ descriptor: Descriptor; fallback: boolean }> {
-  if (!blobsPushed) for (const b of artifactBlobs(parts)) await pushBlob(client, b.descriptor, bytesOpener(b.bytes));
+export async function pushArtifact(client: RegistryClient, subject: Descriptor, parts: ArtifactPart[], annotations: Record<string, string>): Promise<{ descriptor: Descriptor; fallback: boolean }> {
   const bytes = artifactManifest(subject, parts, annotations);
   const put = await putManifest(client, sha256Digest(bytes), bytes, MediaType.imageManifest);
   const descriptor: Descriptor = { mediaType: MediaType.imageManifest, digest: put.digest, size: bytes.length, artifactType: FERRY_UPDATE_ARTIFACT, annotations } as Descriptor;
