@@ -77,11 +77,22 @@ export class EarlySync {
   private at(done: number): void {
     if (this.child === undefined || this.dead || this.pending !== undefined || done - this.last < this.step) return;
     this.last = done;
-    this.pending = new Promise<string | undefined>((r) => (this.answer = r)).then((line) => {
+    this.pending = this.ask().then((line) => {
       this.pending = undefined;
-      if (line !== undefined && line !== 'ok') this.failure ??= new FerryError('SLOT_WRITE_FAILED', `cannot sync ${this.dir}: ${line.slice(5, 5 + REASON_CAP).trim() || 'sync failed'}`);
+      if (line !== undefined && line !== 'ok') this.failure ??= this.syncError(line);
     });
-    this.child.stdin!.write('\n');
+  }
+
+  /** One `sync -f` through the helper: its answer line, or undefined when the helper is gone (or went meanwhile). */
+  private ask(): Promise<string | undefined> {
+    const answered = new Promise<string | undefined>((r) => (this.answer = r));
+    this.child!.stdin!.write('\n');
+    return answered;
+  }
+
+  /** The error of a failed sync, with sync's own words from its `fail …` line. */
+  private syncError(line: string): FerryError {
+    return new FerryError('SLOT_WRITE_FAILED', `cannot sync ${this.dir}: ${line.slice(5, 5 + REASON_CAP).trim() || 'sync failed'}`);
   }
 
   private answered(line: string | undefined): void {
@@ -109,18 +120,12 @@ export class EarlySync {
   async syncNow(): Promise<void> {
     await this.pending;
     if (this.failure) throw this.failure;
-    const c = this.child;
-    let line: string | undefined;
-    if (c !== undefined && !this.dead) {
-      const answered = new Promise<string | undefined>((r) => (this.answer = r));
-      c.stdin!.write('\n');
-      line = await answered;
-    }
+    let line = this.child !== undefined && !this.dead ? await this.ask() : undefined;
     if (line === undefined) {
       const r = await runCommand('sync', ['-f', this.dir]);
       line = r.code === 0 ? 'ok' : `fail ${r.stderr.trim() || `sync exited with ${r.code ?? r.signal}`}`;
     }
-    if (line !== 'ok') throw new FerryError('SLOT_WRITE_FAILED', `cannot sync ${this.dir}: ${line.slice(5, 5 + REASON_CAP).trim() || 'sync failed'}`);
+    if (line !== 'ok') throw this.syncError(line);
   }
 
   /** Wait for the sync in flight and stop the helper; throws when a sync failed. */
