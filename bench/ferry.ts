@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { buildCli } from '../scripts/build-cli.js';
 import { NODE_FLAGS } from '../src/node-flags.js';
 import { runProc } from './proc.js';
+import { median } from './report.js';
 
 /** The repository root (the folder holding package.json), from this file's location. */
 export function repoRoot(): string {
@@ -106,8 +107,7 @@ async function medianStartMs(argv: readonly string[], runs: number): Promise<num
     await runProc(argv[0] as string, argv.slice(1));
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)] as number;
+  return median(times);
 }
 
 /**
