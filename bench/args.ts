@@ -19,16 +19,18 @@ export interface BenchOptions {
   rootfs?: string;
   /** Where the campaign rows put their sticks (bench/campaign-sticks.ts); default: folders on the bench's disk. */
   campaignSticks: StickKind[];
+  /** A fresh file system per side and sample for the write rows (bench/fresh-fs.ts); off with --no-fresh-fs. */
+  freshFs: boolean;
 }
 
-const USAGE = 'usage: bench [--smoke] [--sizes 256M,1G[,4G]] [--runs N] [--seed N] [--workdir DIR] [--results DIR] [--profile] [--no-install] [--only TEXT] [--rootfs DIR] [--campaign-sticks folders,tmpfs,loop:MBPS,loopram:MBPS]';
+const USAGE = 'usage: bench [--smoke] [--sizes 256M,1G[,4G]] [--runs N] [--seed N] [--workdir DIR] [--results DIR] [--profile] [--no-install] [--only TEXT] [--rootfs DIR] [--campaign-sticks folders,tmpfs,loop:MBPS,loopram:MBPS] [--no-fresh-fs]';
 
 /** Parse argv (without node and script); throws with the usage on anything unknown. */
 export function parseBenchArgs(argv: readonly string[], root: string): BenchOptions {
   const o: BenchOptions = {
     smoke: false, sizes: ['256M', '1G'], runs: 3, seed: 20261122,
     workdir: join(root, 'bench', 'work'), resultsDir: join(root, 'bench', 'results'),
-    profile: false, installPeers: true, campaignSticks: [{ kind: 'folders' }],
+    profile: false, installPeers: true, campaignSticks: [{ kind: 'folders' }], freshFs: true,
   };
   let sizesGiven = false;
   let runsGiven = false;
@@ -50,6 +52,7 @@ export function parseBenchArgs(argv: readonly string[], root: string): BenchOpti
     else if (a === '--only') o.only = value();
     else if (a === '--rootfs') { o.rootfs = value(); sizesGiven = true; o.sizes = ['rootfs']; }
     else if (a === '--campaign-sticks') o.campaignSticks = value().split(',').filter(Boolean).map(parseStickKind);
+    else if (a === '--no-fresh-fs') o.freshFs = false;
     else if (a === '--help' || a === '-h') throw new Error(USAGE);
     else throw new Error(`unknown option ${a}; ${USAGE}`);
   }

@@ -11,6 +11,7 @@ import { FERRY_COMMANDS, ferrySteps, type FerrySteps } from './ferry-steps.js';
 import { runComparisons, type Comparison } from './harness.js';
 import { parseSize, prepareInputs, type SizeInputs } from './inputs.js';
 import { attachLoop, type LoopDevice } from './loop.js';
+import { probeFreshFs } from './fresh-fs.js';
 import { describeMachine } from './machine.js';
 import { deviceApplyComparison } from './device-apply.js';
 import { deviceUpdateComparisons, INCREMENTAL_OP, ZSTD_OP } from './device-incremental.js';
@@ -51,7 +52,8 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void): Pr
   const sizes = opts.sizes.map((label) => ({ label, bytes: opts.rootfs !== undefined ? 0 : parseSize(label) }));
   // --only receipts needs no image inputs or loop device
   const receiptsOnly = opts.only !== undefined && 'receipts'.includes(opts.only);
-  if (!receiptsOnly) for (const size of sizes) rows.push(...(await benchSize(size.label, size === sizes[sizes.length - 1], { opts, cli, steps, peers, log })));
+  const freshNotes = new Set<string>();
+  if (!receiptsOnly) for (const size of sizes) rows.push(...(await benchSize(size.label, size === sizes[sizes.length - 1], { opts, cli, steps, peers, log, freshNotes })));
   if (opts.only === undefined || 'signature'.includes(opts.only)) rows.push(...(await signatureRows(opts.workdir, opts.smoke ? 20 : 200, opts.runs, log)));
   if (opts.only === undefined || receiptsOnly) rows.push(...(await receiptsScaleRows(opts.workdir, opts.runs, log)));
   const notes = [
@@ -61,6 +63,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void): Pr
       ? `Inputs (--rootfs): the real tree ${opts.rootfs} as 1.0.0; 1.1.0 rewrites every tenth regular file (same size); gzip layers by top-level directory (bench/rootfs.ts LAYERS).`
       : `Inputs: seeded synthetic rootfs per size (small configs/scripts, libraries, text, firmware, symlinks, a hardlink), 3 gzip layers (base, etc, app); 1.1.0 changes etc and app only.`,
     ...Object.entries(steps.via).map(([op, how]) => `ferry ${op} measured through the ${how}.`),
+    ...freshNotes,
     `ferry measured at commit ${machine['ferryCommit']} (dist/ as built then; other engineers' uncommitted work may be in it).`,
     `Load average at start: ${machine['loadavgAtStart']} — shared machine during run (other engineers' tests may run concurrently).`,
   ];
@@ -73,7 +76,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void): Pr
 }
 
 /** Inputs, loop device and scratch space for one size; everything is cleaned up afterwards. */
-async function benchSize(label: string, last: boolean, env: { opts: BenchOptions; cli: FerryCli; steps: FerrySteps; peers: PeerStatus; log: (s: string) => void }): Promise<Row[]> {
+async function benchSize(label: string, last: boolean, env: { opts: BenchOptions; cli: FerryCli; steps: FerrySteps; peers: PeerStatus; log: (s: string) => void; freshNotes: Set<string> }): Promise<Row[]> {
   const { opts, log } = env;
   const inputs = await prepareInputs(opts.workdir, label, opts.seed, log, opts.rootfs);
   const scratch = join(opts.workdir, `scratch-${label}`);
@@ -95,7 +98,18 @@ async function benchSize(label: string, last: boolean, env: { opts: BenchOptions
     const campaign = only === undefined || 'campaign build'.includes(only) || /campaign|sticks/.test(only) ? await campaignComparisons(ctx, opts.campaignSticks) : { comparisons: [], stop: async () => undefined };
     stopCampaign = campaign.stop;
     const list = [...(await comparisonsFor(ctx, loop, opts)), ...campaign.comparisons, ...reg.comparisons].filter((c) => opts.only === undefined || c.op.includes(opts.only));
-    const rows = await runComparisons(list, opts.runs, log, scratch);
+    // the write rows' sides each get a fresh ext4 per sample when this machine can make one (bench/fresh-fs.ts)
+    const fresh = list.some((c) => [c.ferry, ...c.peers.map((p) => p.contender)].some((s) => s.freshFs !== undefined))
+      ? await probeFreshFs(join(scratch, 'fresh-backing'), opts.freshFs)
+      : undefined;
+    if (fresh !== undefined) {
+      const note = fresh.on
+        ? `Fresh file systems: every side of the export, incremental export, dir-slot apply and device apply rows writes into its own ext4 (mkfs.ext4 defaults, with a journal) made on a loop device before each sample and unmounted after it, outside the clock; the loop devices' backing files are preallocated on the workdir's disk (${opts.workdir})${fresh.directIo ? ', read and written with O_DIRECT' : ''}.`
+        : `Fresh file systems: not used (${fresh.why}); the write rows write into folders on the workdir's file system, which carries whatever was deleted there before.`;
+      env.freshNotes.add(note);
+      log(note);
+    }
+    const rows = await runComparisons(list, opts.runs, log, { settle: scratch, ...(fresh !== undefined ? { fresh } : {}) });
     if (opts.profile && last) await profileFerry(ctx, opts.resultsDir, log);
     return rows;
   } finally {

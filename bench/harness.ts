@@ -4,8 +4,9 @@
  * and folds the samples into one table row per peer. A side that cannot run, or that
  * fails, becomes "not run: <reason>" — never a number.
  */
-import { readdir, lstat } from 'node:fs/promises';
+import { readdir, lstat, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { FreshFsSet, freshFsNote, type FreshFsMode } from './fresh-fs.js';
 import { measure, runChecked, type Sample } from './proc.js';
 import { measured, type Outcome, type Row, type Target } from './report.js';
 
@@ -14,6 +15,12 @@ export interface Contender {
   name: string;
   /** Set when this side cannot run here; the reason goes into the table. */
   notRun?: string;
+  /**
+   * The folder this side writes into (its outputs live below it). With fresh file systems on
+   * (bench/fresh-fs.ts), a new ext4 is mounted here before every prepare and unmounted after the
+   * sample; otherwise it is a plain folder on the workdir's file system.
+   */
+  freshFs?: string;
   /** Untimed set-up before every run (clear the output, pre-load a stick, …). */
   prepare?: () => Promise<void>;
   /** The command, built after `prepare` (so it may list files prepare made). */
@@ -34,58 +41,92 @@ export interface Comparison {
   notes?: (ferry: Outcome, peer: Outcome, peerName: string) => string;
   /** Untimed check after the last run that ferry's output is right (throws when not). */
   check?: () => Promise<void>;
+  /** Size of each side's fresh file system (bench/fresh-fs.ts freshFsBytes), for the sides with `freshFs`. */
+  freshFsBytes?: number;
+}
+
+/** How the runs treat the file systems they write to. */
+export interface RunOptions {
+  /** A folder on the file system the runs write to: synced (syncfs) after each untimed prepare. */
+  settle?: string;
+  /** Whether sides with `freshFs` get a fresh file system per sample (bench/fresh-fs.ts). */
+  fresh?: FreshFsMode;
 }
 
 /**
- * Run every comparison `runs` times; returns the table rows. With `settle` (a folder on the
+ * Run every comparison `runs` times; returns the table rows. With `opts.settle` (a folder on the
  * file system the runs write to), that file system is synced (syncfs) after each untimed
  * prepare: a prepare that deleted the last run's output (720 MiB at 1G) left a journal
  * commit with the discards of all its blocks (this disk is mounted with `discard`), and
  * the first fsync of the timed command waited for it (0.5–0.8 s measured), which only
  * a side that syncs (ferry) paid, never one that leaves its writes in memory (skopeo).
+ * With `opts.fresh` on, each side with a `freshFs` folder writes into a fresh file system per
+ * sample (bench/fresh-fs.ts), synced after its prepare too.
  */
-export async function runComparisons(list: readonly Comparison[], runs: number, log: (s: string) => void, settle?: string): Promise<Row[]> {
+export async function runComparisons(list: readonly Comparison[], runs: number, log: (s: string) => void, opts: RunOptions = {}): Promise<Row[]> {
   const rows: Row[] = [];
   for (const c of list) {
     const sides = [c.ferry, ...c.peers.map((p) => p.contender)];
-    const outcomes = await runSides(c, sides, runs, log, settle);
-    let ferry = outcomes[0] as Outcome;
-    if (ferry.kind === 'measured' && c.check) {
-      // a fast but wrong result must not win a row
-      try {
-        await c.check();
-      } catch (e) {
-        ferry = { kind: 'not-run', reason: `wrong output: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300) };
-        log(`  ${c.op} ${c.size}: ${ferry.reason}`);
+    const wantsFresh = sides.some((s) => s.freshFs !== undefined && s.notRun === undefined);
+    if (wantsFresh && c.freshFsBytes === undefined) throw new Error(`${c.op}: sides with freshFs need the comparison's freshFsBytes`);
+    const fresh = wantsFresh && opts.fresh?.on ? new FreshFsSet(opts.fresh.backing, c.freshFsBytes as number) : undefined;
+    const freshNote = wantsFresh && opts.fresh !== undefined ? freshFsNote(opts.fresh, c.freshFsBytes as number) : undefined;
+    let ferry: Outcome;
+    let outcomes: Outcome[];
+    try {
+      outcomes = await runSides(c, sides, runs, log, opts.settle, fresh);
+      ferry = outcomes[0] as Outcome;
+      if (ferry.kind === 'measured' && c.check) {
+        // a fast but wrong result must not win a row
+        try {
+          await fresh?.remountAll(); // every side's output of its last sample
+          await c.check();
+        } catch (e) {
+          ferry = { kind: 'not-run', reason: `wrong output: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300) };
+          log(`  ${c.op} ${c.size}: ${ferry.reason}`);
+        }
       }
+    } finally {
+      await fresh?.close();
     }
     c.peers.forEach((p, i) => {
       const peer = outcomes[i + 1] as Outcome;
       const row: Row = { op: c.op, size: c.size, inputBytes: c.inputBytes, ferry, peer: { name: p.contender.name, outcome: peer }, target: p.target };
-      const notes = c.notes?.(ferry, peer, p.contender.name);
+      const notes = [c.notes?.(ferry, peer, p.contender.name), freshNote].filter((n) => n !== undefined && n !== '').join('; ');
       rows.push(notes ? { ...row, notes } : row);
     });
   }
   return rows;
 }
 
-async function runSides(c: Comparison, sides: readonly Contender[], runs: number, log: (s: string) => void, settle?: string): Promise<Outcome[]> {
+async function runSides(c: Comparison, sides: readonly Contender[], runs: number, log: (s: string) => void, settle?: string, fresh?: FreshFsSet): Promise<Outcome[]> {
   const samples: Sample[][] = sides.map(() => []);
   const bytes: number[][] = sides.map(() => []);
   const failed: (string | undefined)[] = sides.map((s) => s.notRun);
   for (let run = 0; run < runs; run++) {
     for (const [i, side] of sides.entries()) {
       if (failed[i] !== undefined) continue;
+      const dir = side.freshFs;
       try {
+        if (dir !== undefined) await (fresh ? fresh.fresh(dir) : mkdir(dir, { recursive: true }));
         await side.prepare?.();
         if (settle !== undefined) await runChecked('sync', ['-f', settle]);
+        // what the prepare put there (the incremental rows' 1.0.0) is on the disk before the clock starts
+        if (fresh && dir !== undefined) await runChecked('sync', ['-f', dir]);
         const { stdout, ...s } = await measure(side.argv(), side.env ? { env: side.env } : {});
         samples[i]?.push(s); // the output is read here, not kept in the results
         if (side.bytesWritten) bytes[i]?.push(await side.bytesWritten(stdout));
-        log(`  ${c.op} ${c.size} run ${run + 1}/${runs}: ${side.name} ${s.wallSec.toFixed(3)} s, ${(s.maxRssKiB / 1024).toFixed(0)} MiB`);
+        log(`  ${c.op} ${c.size} run ${run + 1}/${runs}: ${side.name} ${s.wallSec.toFixed(3)} s, ${(s.maxRssKiB / 1024).toFixed(0)} MiB${s.sysSec !== undefined ? `, sys ${s.sysSec.toFixed(2)} s` : ''}`);
       } catch (e) {
         failed[i] = `failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300);
         log(`  ${c.op} ${c.size}: ${side.name} ${failed[i]}`);
+      } finally {
+        // outside the clock: the side's unsynced writes reach the disk in this unmount
+        if (fresh && dir !== undefined) {
+          await fresh.unmount(dir).catch((e: unknown) => {
+            failed[i] ??= `failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300);
+          });
+        }
       }
     }
   }

@@ -11,6 +11,7 @@ import type { LoopDevice } from './loop.js';
 import { runChecked } from './proc.js';
 import { fmtBytes, type Outcome } from './report.js';
 import { BENCH_TARGET, type FerrySteps } from './ferry-steps.js';
+import { freshFsBytes } from './fresh-fs.js';
 
 /** Peak RSS target for every ferry operation. */
 export const RSS_TARGET_MIB = 200;
@@ -56,72 +57,98 @@ async function checkStick(stick: string, layers: readonly { digest: string; size
   await runChecked('skopeo', ['inspect', `oci:${join(stick, 'FERRY', 'oci')}:${ref}`]);
 }
 
-/** The signer and a fresh chunk cache folder for a signed export row. */
-function signed(ctx: OpsContext): { signer?: string; cache: string } {
-  return { ...(ctx.signer !== undefined ? { signer: ctx.signer } : {}), cache: join(ctx.scratch, 'chunk-cache') };
+/** The signer and the chunk cache folder (in `side`, the folder the side writes into) for a signed export. */
+function signed(ctx: OpsContext, side: string): { signer?: string; cache: string } {
+  return { ...(ctx.signer !== undefined ? { signer: ctx.signer } : {}), cache: join(side, 'chunk-cache') };
+}
+
+/**
+ * The folder one side of a write row writes into: a fresh ext4 per sample when the bench can
+ * make one (bench/fresh-fs.ts, the harness mounts it), else a plain folder in the scratch dir.
+ */
+export function sideDir(ctx: OpsContext, row: string, side: string): string {
+  return join(ctx.scratch, 'fresh', `${row}-${side}`);
+}
+
+/** The stick the export row's ferry side writes (the profile reuses it). */
+export function exportStick(ctx: OpsContext): string {
+  return join(sideDir(ctx, 'export', 'ferry'), 'stick');
 }
 
 /** Export from oci-archive onto media vs `skopeo copy` and vs `rauc bundle`. */
 export function exportComparison(ctx: OpsContext): Comparison {
-  const { inputs, scratch, steps, peers } = ctx;
-  const stick = join(scratch, 'stick-export');
-  const skopeoOut = join(scratch, 'skopeo-export');
-  const bundle = join(scratch, 'bundle.raucb');
+  const { inputs, steps, peers } = ctx;
+  const ferryDir = sideDir(ctx, 'export', 'ferry');
+  const stick = exportStick(ctx);
+  const skopeoDir = sideDir(ctx, 'export', 'skopeo');
+  const skopeoOut = join(skopeoDir, 'layout');
+  const skopeoSyncDir = sideDir(ctx, 'export', 'skopeo-sync');
+  const skopeoSyncOut = join(skopeoSyncDir, 'layout');
+  const raucDir = sideDir(ctx, 'export', 'rauc');
+  const bundle = join(raucDir, 'bundle.raucb');
   return {
     op: 'export (oci-archive → media)',
     size: inputs.sizeLabel,
     inputBytes: inputs.image.v1.payloadBytes,
-    ferry: ferrySide(steps.exportWhy, 'ferry export', () => steps.exportArgv(inputs.archive.v1, stick, '1.0.0', signed(ctx)), {
+    ferry: ferrySide(steps.exportWhy, 'ferry export', () => steps.exportArgv(inputs.archive.v1, stick, '1.0.0', signed(ctx, ferryDir)), {
+      freshFs: ferryDir,
       prepare: async () => {
         await reset(stick);
-        await rm(signed(ctx).cache, { recursive: true, force: true });
+        await rm(signed(ctx, ferryDir).cache, { recursive: true, force: true });
       },
       bytesWritten: () => treeBytes(stick),
     }),
     peers: [
       {
-        contender: { name: 'skopeo copy', notRun: peers.skopeo, prepare: () => rm(skopeoOut, { recursive: true, force: true }),
+        contender: { name: 'skopeo copy', notRun: peers.skopeo, freshFs: skopeoDir, prepare: () => rm(skopeoOut, { recursive: true, force: true }),
           argv: () => ['skopeo', 'copy', '--quiet', `oci-archive:${inputs.archive.v1}:1.0.0`, `oci:${skopeoOut}:1.0.0`],
           bytesWritten: () => treeBytes(skopeoOut) },
         target: { maxRatio: 0.6, maxRssMiB: RSS_TARGET_MIB },
       },
       {
         // ferry fsyncs every blob before naming it (crash safety); skopeo leaves dirty pages: this side fsyncs its files too
-        contender: { name: 'skopeo copy + sync', notRun: peers.skopeo, prepare: () => rm(skopeoOut, { recursive: true, force: true }),
-          argv: () => ['sh', '-c', 'skopeo copy --quiet "$1" "$2" && find "$0" -type f -exec sync -- {} +', skopeoOut, `oci-archive:${inputs.archive.v1}:1.0.0`, `oci:${skopeoOut}:1.0.0`],
-          bytesWritten: () => treeBytes(skopeoOut) },
+        contender: { name: 'skopeo copy + sync', notRun: peers.skopeo, freshFs: skopeoSyncDir, prepare: () => rm(skopeoSyncOut, { recursive: true, force: true }),
+          argv: () => ['sh', '-c', 'skopeo copy --quiet "$1" "$2" && find "$0" -type f -exec sync -- {} +', skopeoSyncOut, `oci-archive:${inputs.archive.v1}:1.0.0`, `oci:${skopeoSyncOut}:1.0.0`],
+          bytesWritten: () => treeBytes(skopeoSyncOut) },
         target: { maxRssMiB: RSS_TARGET_MIB },
       },
       {
-        contender: { name: 'rauc bundle (plain, squashfs)', notRun: peers.rauc ?? peers.mksquashfs, prepare: () => rm(bundle, { force: true }),
+        contender: { name: 'rauc bundle (plain, squashfs)', notRun: peers.rauc ?? peers.mksquashfs, freshFs: raucDir, prepare: () => rm(bundle, { force: true }),
           argv: () => ['rauc', 'bundle', '--cert', inputs.rauc.cert, '--key', inputs.rauc.key, inputs.rauc.content, bundle],
           bytesWritten: async () => (await stat(bundle)).size },
         target: { maxRssMiB: RSS_TARGET_MIB },
       },
     ],
     notes: onStick,
+    freshFsBytes: freshFsBytes(Math.max(inputs.image.v1.payloadBytes, inputs.rauc.payloadBytes)),
     ...(peers.skopeo === undefined ? { check: () => checkStick(stick, inputs.image.v1.layers, `${BENCH_TARGET}-1.0.0`) } : {}),
   };
 }
 
 /** Export 1.1.0 onto a stick that holds 1.0.0 vs a full export, and vs skopeo doing the same. */
 export function incrementalComparison(ctx: OpsContext): Comparison {
-  const { inputs, scratch, steps, peers } = ctx;
-  const stick = join(scratch, 'stick-incremental');
-  const full = join(scratch, 'stick-full-1.1.0');
-  const skopeoOut = join(scratch, 'skopeo-incremental');
+  const { inputs, steps, peers } = ctx;
+  const ferryDir = sideDir(ctx, 'incremental', 'ferry');
+  const stick = join(ferryDir, 'stick');
+  const fullDir = sideDir(ctx, 'incremental', 'ferry-full');
+  const full = join(fullDir, 'stick');
+  const skopeoDir = sideDir(ctx, 'incremental', 'skopeo');
+  const skopeoOut = join(skopeoDir, 'layout');
   let before = 0;
   let skopeoBefore = 0;
   return {
     op: 'incremental export 1.0.0 → 1.1.0',
     size: inputs.sizeLabel,
     inputBytes: inputs.image.v2.payloadBytes,
-    ferry: ferrySide(steps.exportWhy, 'ferry export (stick holds 1.0.0)', () => steps.exportArgv(inputs.archive.v2, stick, '1.1.0', signed(ctx)), {
+    // the prepares write 1.0.0 onto the side's (fresh) file system; the harness syncs it before the
+    // clock starts and leaves its pages cached, alike for ferry's stick and skopeo's layout
+    ferry: ferrySide(steps.exportWhy, 'ferry export (stick holds 1.0.0)', () => steps.exportArgv(inputs.archive.v2, stick, '1.1.0', signed(ctx, ferryDir)), {
+      freshFs: ferryDir,
       prepare: async () => {
         await reset(stick);
         // the chunk cache holds only what exporting 1.0.0 onto this stick put there
-        await rm(signed(ctx).cache, { recursive: true, force: true });
-        const [cmd, ...args] = steps.exportArgv(inputs.archive.v1, stick, '1.0.0', signed(ctx));
+        await rm(signed(ctx, ferryDir).cache, { recursive: true, force: true });
+        const [cmd, ...args] = steps.exportArgv(inputs.archive.v1, stick, '1.0.0', signed(ctx, ferryDir));
         await runChecked(cmd as string, args);
         before = await treeBytes(stick);
       },
@@ -129,17 +156,18 @@ export function incrementalComparison(ctx: OpsContext): Comparison {
     }),
     peers: [
       {
-        contender: ferrySide(steps.exportWhy, 'ferry full export of 1.1.0', () => steps.exportArgv(inputs.archive.v2, full, '1.1.0', signed(ctx)), {
+        contender: ferrySide(steps.exportWhy, 'ferry full export of 1.1.0', () => steps.exportArgv(inputs.archive.v2, full, '1.1.0', signed(ctx, fullDir)), {
+          freshFs: fullDir,
           prepare: async () => {
             await reset(full);
-            await rm(signed(ctx).cache, { recursive: true, force: true });
+            await rm(signed(ctx, fullDir).cache, { recursive: true, force: true });
           },
           bytesWritten: () => treeBytes(full),
         }),
         target: { maxRatio: 1.0, maxRssMiB: RSS_TARGET_MIB },
       },
       {
-        contender: { name: 'skopeo copy (layout holds 1.0.0)', notRun: peers.skopeo,
+        contender: { name: 'skopeo copy (layout holds 1.0.0)', notRun: peers.skopeo, freshFs: skopeoDir,
           prepare: async () => {
             await rm(skopeoOut, { recursive: true, force: true });
             await runChecked('skopeo', ['copy', '--quiet', `oci-archive:${inputs.archive.v1}:1.0.0`, `oci:${skopeoOut}:1.0.0`]);
@@ -151,6 +179,7 @@ export function incrementalComparison(ctx: OpsContext): Comparison {
       },
     ],
     notes: onStick,
+    freshFsBytes: freshFsBytes(inputs.image.v1.payloadBytes + inputs.image.v2.payloadBytes),
     ...(peers.skopeo === undefined ? { check: () => checkStick(stick, inputs.image.v2.layers, `${BENCH_TARGET}-1.1.0`) } : {}),
   };
 }
@@ -193,30 +222,34 @@ function layerFiles(inputs: SizeInputs): string[] {
 
 /** Apply the image to a `dir` slot vs `umoci unpack` and vs `tar -xzf` of each layer. */
 export function applyDirComparison(ctx: OpsContext): Comparison {
-  const { inputs, scratch, steps, peers } = ctx;
-  const slot = join(scratch, 'slot-dir');
-  const umociOut = join(scratch, 'umoci-bundle');
-  const tarOut = join(scratch, 'tar-rootfs');
+  const { inputs, steps, peers } = ctx;
+  const ferryDir = sideDir(ctx, 'apply-dir', 'ferry');
+  const slot = join(ferryDir, 'slot');
+  const umociDir = sideDir(ctx, 'apply-dir', 'umoci');
+  const umociOut = join(umociDir, 'bundle');
+  const tarDir = sideDir(ctx, 'apply-dir', 'tar');
+  const tarOut = join(tarDir, 'rootfs');
   const layers = layerFiles(inputs);
   const script = ['set -e', ...layers.map((_, i) => `tar --numeric-owner -xzf "$${i + 1}" -C "$0"`)].join('; ');
   return {
     op: 'apply to dir slot',
     size: inputs.sizeLabel,
     inputBytes: inputs.rootfsBytes,
-    ferry: ferrySide(steps.applyWhy, 'ferry apply (dir slot)', () => steps.applyArgv(inputs, slot), { prepare: () => steps.applyPrepare(inputs, slot) }),
+    ferry: ferrySide(steps.applyWhy, 'ferry apply (dir slot)', () => steps.applyArgv(inputs, slot), { freshFs: ferryDir, prepare: () => steps.applyPrepare(inputs, slot) }),
     peers: [
       {
-        contender: { name: 'umoci unpack', notRun: peers.umoci, prepare: () => rm(umociOut, { recursive: true, force: true }),
+        contender: { name: 'umoci unpack', notRun: peers.umoci, freshFs: umociDir, prepare: () => rm(umociOut, { recursive: true, force: true }),
           argv: () => ['umoci', 'unpack', '--image', `${inputs.layout}:1.0.0`, umociOut] },
         target: { maxRatio: 1.0, maxRssMiB: RSS_TARGET_MIB },
       },
       {
-        contender: { name: 'tar -xzf (layers in order)', notRun: peers.tar, prepare: () => reset(tarOut),
+        contender: { name: 'tar -xzf (layers in order)', notRun: peers.tar, freshFs: tarDir, prepare: () => reset(tarOut),
           argv: () => ['sh', '-c', script, tarOut, ...layers] },
         target: { maxRatio: 1.5, maxRssMiB: RSS_TARGET_MIB },
       },
     ],
     notes: () => 'MB/s counts unpacked rootfs bytes',
+    freshFsBytes: freshFsBytes(inputs.rootfsBytes),
     check: () => sameTree(slot, tarOut),
   };
 }
@@ -232,13 +265,16 @@ export function verifiedStreamingComparison(ctx: OpsContext): Comparison {
   const lib = steps.applyArgv(inputs, 'x');
   const prefix = lib.slice(0, lib.indexOf('apply-dir'));
   const index = join(scratch, 'chunk-index.json');
-  const slotNew = join(scratch, 'slot-verified');
-  const slotOld = join(scratch, 'slot-digest');
+  const newDir = sideDir(ctx, 'apply-verified', 'chunks');
+  const slotNew = join(newDir, 'slot');
+  const oldDir = sideDir(ctx, 'apply-verified', 'whole-blob');
+  const slotOld = join(oldDir, 'slot');
   return {
     op: 'apply to dir slot: verified streaming',
     size: inputs.sizeLabel,
     inputBytes: inputs.rootfsBytes,
     ferry: ferrySide(steps.applyWhy, 'ferry apply, chunk-verified (now)', () => [...prefix, 'apply-dir-verified', inputs.layout, '1.0.0', slotNew, index], {
+      freshFs: newDir,
       prepare: async () => {
         await rm(slotNew, { recursive: true, force: true });
         await runChecked(prefix[0] as string, [...prefix.slice(1), 'chunk-index', inputs.layout, '1.0.0', index]);
@@ -246,12 +282,13 @@ export function verifiedStreamingComparison(ctx: OpsContext): Comparison {
     }),
     peers: [
       {
-        contender: { name: 'ferry apply, whole-blob digest (before)', notRun: steps.applyWhy, prepare: () => rm(slotOld, { recursive: true, force: true }),
+        contender: { name: 'ferry apply, whole-blob digest (before)', notRun: steps.applyWhy, freshFs: oldDir, prepare: () => rm(slotOld, { recursive: true, force: true }),
           argv: () => [...prefix, 'apply-dir', inputs.layout, '1.0.0', slotOld] },
         target: { maxRatio: 1.1, maxRssMiB: RSS_TARGET_MIB },
       },
     ],
     notes: () => 'same write; only how layer bytes are verified differs',
+    freshFsBytes: freshFsBytes(inputs.rootfsBytes),
     check: () => sameTree(slotNew, slotOld),
   };
 }

@@ -61,6 +61,8 @@ export interface Sample {
   maxRssKiB: number;
   /** User + system CPU seconds of the tree (GNU time only): steadier than wall time on a busy machine. */
   cpuSec?: number;
+  /** System (kernel) CPU seconds of the tree (GNU time only): where file-system effects show. */
+  sysSec?: number;
   /** What the command printed (GNU time only), e.g. ferry's --json result. */
   stdout?: string;
 }
@@ -84,8 +86,9 @@ async function measureWithTime(argv: readonly string[], opts: { cwd?: string; en
     const fields = (await readFile(out, 'utf8')).trim().split('\n').pop()?.split(' ') ?? [];
     const maxRssKiB = Number(fields[1]);
     if (!Number.isFinite(maxRssKiB)) throw new Error(`cannot read GNU time output for ${argv[0]}`);
-    const cpuSec = Number(fields[2]) + Number(fields[3]);
-    return Number.isFinite(cpuSec) ? { wallSec, maxRssKiB, cpuSec, stdout: r.stdout } : { wallSec, maxRssKiB, stdout: r.stdout };
+    const sysSec = Number(fields[3]);
+    const cpuSec = Number(fields[2]) + sysSec;
+    return Number.isFinite(cpuSec) ? { wallSec, maxRssKiB, cpuSec, sysSec, stdout: r.stdout } : { wallSec, maxRssKiB, stdout: r.stdout };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -8,7 +8,7 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Contender } from './harness.js';
-import { exportComparison, verifyComparison, applyDirComparison, type OpsContext } from './ops.js';
+import { exportComparison, exportStick, verifyComparison, applyDirComparison, type OpsContext } from './ops.js';
 import { runChecked } from './proc.js';
 
 interface CpuProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }
@@ -51,7 +51,7 @@ export async function profileFerry(ctx: OpsContext, resultsDir: string, log: (s:
     ['export', exportComparison(ctx).ferry],
     ['apply-dir', applyDirComparison(ctx).ferry],
   ];
-  const stick = join(ctx.scratch, 'stick-export');
+  const stick = exportStick(ctx);
   sides.push(['verify', verifyComparison(ctx, ctx.steps.exportWhy === undefined ? stick : undefined, join(stick, 'FERRY', 'oci', 'blobs'), undefined).ferry]);
   for (const [name, side] of sides) {
     if (side.notRun !== undefined) {
