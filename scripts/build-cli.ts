@@ -13,6 +13,14 @@
  * Measured (bench/results/2026-12-02-s22-startup.md, paired, load 12-14, real-time priority):
  * `ferry verify --help` 81 -> 69 ms, verify of a tiny stick 102 -> 82 ms, of the rootfs stick
  * 321 -> 298 ms (openssl dgst 253 ms).
+ *
+ * `ferry verify` runs from a bundle of its own, one file without splitting (`ferry-verify.js`):
+ * the split build reached it through ~20 chunks, and Node's ES module loader pays for each
+ * (resolve, realpath, package scope, compile cache lookup, link): verify of a tiny stick 110 ->
+ * 94 ms at real-time priority (load 4-5, 12 rounds), against ~40 ms for `node -e 0`. It is
+ * verify alone because it is the command timed against a C tool's whole run (`openssl dgst`
+ * over the stick's blobs) where start-up is a fifth of the ratio; its --trust code is in the
+ * same file (307 KB in all; none of it runs without --trust).
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
@@ -55,6 +63,27 @@ const lazyBuiltins: Plugin = {
   },
 };
 
+/** The commands with a bundle of their own (see the top of this file), and their file names. */
+export const OWN_BUNDLES: Readonly<Record<string, string>> = { verify: 'ferry-verify' };
+
+/**
+ * In a command's own bundle, the other commands' modules (and the whole tree, program.js) are
+ * never loaded: the entry sends only that command there. Left as imports they would pull the whole
+ * CLI into the file; this module stands in for them and says what went wrong if one is reached.
+ */
+function onlyCommand(name: string): Plugin {
+  return {
+    name: 'ferry-only-command',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/(commands\/[a-z-]+|program)\.js$/ }, (a) => {
+        if (a.kind !== 'dynamic-import' || !a.importer.endsWith(join('cli', 'lazy.js')) || a.path === `./commands/${name}.js`) return undefined;
+        return { path: a.path, namespace: 'elsewhere' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'elsewhere' }, (a) => ({ contents: `throw new Error(${JSON.stringify(`ferry: ${a.path} is not in the ${name} bundle (dist/cli/ferry.js routes only "${name}" there)`)});`, loader: 'js' }));
+    },
+  };
+}
+
 /**
  * The executable entry: compile cache on, then the bundle. The cache is per user
  * (`$XDG_CACHE_HOME/ferry-compile-cache`, else `~/.cache/ferry-compile-cache`; Node itself uses
@@ -77,7 +106,10 @@ export const CLI_ENTRY = [
   '  for (const d of [base, dir]) try { fs.mkdirSync(d, { mode: 0o700 }); } catch { /* there already, or cannot be: checked below */ }',
   "  if (fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) process.getBuiltinModule('node:module').enableCompileCache?.(dir);",
   '}',
-  "await import('./main.js');",
+  // the command as src/cli/lazy.ts's commandName finds it: the first argument not an option
+  "const command = process.argv.slice(2).find((a) => !a.startsWith('-'));",
+  `const own = ${JSON.stringify(OWN_BUNDLES)};`,
+  "await import(command !== undefined && Object.hasOwn(own, command) ? `./${own[command]}.js` : './main.js');",
   '',
 ].join('\n');
 
@@ -98,6 +130,19 @@ export async function buildCli(dist: string = DIST, out: string = join(dist, 'cl
     external: ['blessed'],
     plugins: [lazyBuiltins],
   });
+  for (const [name, file] of Object.entries(OWN_BUNDLES)) {
+    await build({
+      entryPoints: { [file]: join(dist, 'src/cli/main.js') },
+      outdir: out,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node24',
+      logLevel: 'warning',
+      external: ['blessed'],
+      plugins: [lazyBuiltins, onlyCommand(name)],
+    });
+  }
   const entry = join(out, 'ferry.js');
   writeFileSync(entry, CLI_ENTRY, { mode: 0o755 });
   return entry;

@@ -1,8 +1,9 @@
 /**
  * Whole-blob SHA-256 of a file on the media (or of a byte range of an archive read in place),
- * for `ferry verify`: read ahead on the thread pool while a second core is free for the reads
- * (the caller says when), else read and hashed on the calling thread while the bytes come from
- * the page cache and the thread has a core, read ahead on the thread pool otherwise.
+ * for `ferry verify`: read and hashed on the calling thread, as `openssl dgst` does, while the
+ * reads are cheap page-cache copies and the thread has a core; read ahead on the thread pool
+ * when the reads wait for a device, the thread waits for a core, or the copies cost enough of the
+ * hash that a free second core (the caller says when there is one) is worth handing them to.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
@@ -23,6 +24,15 @@ const CHUNK = 1024 * 1024;
 const SLOW_AFTER = 4 * CHUNK;
 /** Between chunks read on this thread, the event loop runs every 8 MiB (Ctrl-C, progress, the worker's messages). */
 const YIELD_BYTES = 8 * 1024 * 1024;
+/**
+ * With a second core free, the reads move to the thread pool once their copies have taken this
+ * share of the hash's time. A chunk another core copied hashes slower (it is not in this core's
+ * cache), so the hand-over only pays where the copies are dear: the 316 MB rootfs layer here
+ * (2026-12-02 13:00, page cache) read in 19-26 ms against 185-206 ms of hash (0.10-0.14), and
+ * read ahead from the start it took as long or longer with ~60-120 ms more CPU; a session at
+ * load 7-14 measured reads at 85 ms against 260 ms (0.33), where reading ahead won by ~50 ms.
+ */
+const COPY_SHARE = 0.25;
 /**
  * A thread that got less than this share of a core for two 8 MiB stretches runs on a busy
  * machine: there a read in flight on the thread pool is copied while this thread waits for a
@@ -51,19 +61,16 @@ function clocks(): { cpu: number; wall: number } {
 }
 
 /**
- * Read and hash on this thread, as `openssl dgst` does, while the reads are page-cache copies
- * and no other core is free for them (the hashing worker uses it); returns false when reads wait
- * for a device, the thread waits for a core, or `opts.overlap` says a core became free (then the
- * caller overlaps the reads). On the 378 MB rootfs layer in the page cache at real-time priority
- * (2026-12-02 06:10, 3 rounds): 1 MiB reads alone 85 ms, the hash alone 260 ms, both here
- * 335-354 ms, with the next read in flight on the thread pool 283-306 ms (~80 ms more CPU: a
- * chunk copied in by another core hashes slower, but the copies leave the critical path).
+ * Read and hash on this thread, as `openssl dgst` does, while the reads are page-cache copies;
+ * returns false (the caller reads ahead on the thread pool for the rest) when the reads wait for
+ * a device (reading has taken longer than hashing), the thread waits for a core (under 60% of
+ * one for two 8 MiB stretches), or at an 8 MiB stretch `opts.overlap` says a second core is free
+ * and the copies have cost COPY_SHARE of the hash.
  */
 async function hashInline(fd: number, hash: Hash, at: Span, buf: Buffer, opts: HashFileOptions, onBytes?: (n: number) => void): Promise<boolean> {
   const from = at.pos;
   const inlineBytes = opts.inlineBytes ?? Infinity;
-  // a blob of more than two chunks is read ahead from its start when another core is free for the reads
-  if (at.end - at.pos > 2 * CHUNK && opts.overlap?.()) return false;
+  const copyShare = opts.copyShare ?? COPY_SHARE;
   let reading = 0n;
   let hashing = 0n;
   let busy = 0;
@@ -88,7 +95,7 @@ async function hashInline(fd: number, hash: Hash, at: Span, buf: Buffer, opts: H
     }
     if ((sinceYield += n) < YIELD_BYTES) continue;
     sinceYield = 0;
-    if (opts.overlap?.()) return false;
+    if (opts.overlap?.() && Number(reading) >= copyShare * Number(hashing)) return false;
     const now = clocks();
     if (now.cpu - last.cpu < BUSY_SHARE * (now.wall - last.wall) && ++busy >= 2) return false;
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -96,7 +103,7 @@ async function hashInline(fd: number, hash: Hash, at: Span, buf: Buffer, opts: H
   }
 }
 
-/** Read ahead on the thread pool (the next chunk in flight while this one is hashed): for a slow device. */
+/** Read ahead on the thread pool (the next chunk in flight while this one is hashed): for a slow device, a busy machine or dear copies. */
 async function hashOverlapped(fh: FileHandle, hash: Hash, at: Span, bufs: ReadBuffers, onBytes?: (n: number) => void): Promise<void> {
   const want = (pos: number) => Math.min(CHUNK, at.end - pos);
   let i = 0;
@@ -116,12 +123,14 @@ async function hashOverlapped(fh: FileHandle, hash: Hash, at: Span, bufs: ReadBu
 /**
  * How hashFile reads: `bufs` to reuse; `inlineBytes` caps the part read on this thread (tests
  * take both paths with it); `overlap` says whether a second core is free for the reads right
- * now (asked at the start and every 8 MiB): then the rest is read ahead on the thread pool.
+ * now (asked every 8 MiB): then the rest is read ahead on the thread pool if the copies have
+ * cost `copyShare` (default COPY_SHARE; tests pass 0) of the hash's time.
  */
 export interface HashFileOptions {
   bufs?: ReadBuffers;
   inlineBytes?: number;
   overlap?: () => boolean;
+  copyShare?: number;
 }
 
 /** sha256 of a file, or of `range` (a blob inside an archive read in place). */

@@ -181,8 +181,8 @@ export async function verifyMediaBlobs(mediaRoot: string, opts: { progress?: Pro
       lanes--;
     }
   };
-  // while this thread hashes alone, the second core reads ahead for it (the same 1 MiB reads, on
-  // the thread pool): the copies out of the page cache leave the hash's critical path
+  // while this thread hashes alone, a second core is free to read ahead for it (the same 1 MiB
+  // reads, on the thread pool); blob-hash.ts hands the reads over only where the copies are dear
   const overlap = () => cores >= 2 && lanes <= 1;
   try {
     const bufs = new ReadBuffers();

@@ -9,7 +9,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, CLI_ENTRY } from '../../scripts/build-cli.js';
+import { buildCli, CLI_ENTRY, OWN_BUNDLES } from '../../scripts/build-cli.js';
 import { LAZY_COMMANDS } from '../../src/cli/lazy.js';
 import { NODE_FLAGS } from '../../src/node-flags.js';
 
@@ -72,6 +72,16 @@ describe('the bundled ferry command', () => {
     expect(bad.status).toBe(run(TSC_CLI, ['verify', '--media', media]).status);
     expect(bad.status).toBe(3);
     expect(bad.stderr).toContain('digest-mismatch');
+  });
+
+  it('runs verify from a bundle of its own: one file, which refuses any other command by name', async () => {
+    const own = path.join(out, `${OWN_BUNDLES.verify}.js`);
+    // no chunk imported: Node's module loader pays per file
+    expect(await fsp.readFile(own, 'utf8')).not.toMatch(/^import\b[^;]*from\s*"\.\//m);
+    const r = run(own, ['export', '--help']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('./commands/export.js is not in the verify bundle');
+    expect(CLI_ENTRY).toContain(JSON.stringify(OWN_BUNDLES));
   });
 
   it('keeps its compile cache in the user\'s cache folder', async () => {

@@ -39,25 +39,25 @@ describe('hashFile', () => {
     });
   }
 
-  it('reads ahead from the start while another core is free, and switches over at an 8 MiB stretch once one becomes free', async () => {
+  it('hashes on this thread while another core is free, and asks for it only at 8 MiB stretches', async () => {
     let asked = 0;
-    expect(await hashFile(file, undefined, undefined, { overlap: () => (asked++, true) })).toEqual({ digest: sha(bytes), size: bytes.length });
-    expect(asked).toBe(1);
-    // busy at the start and after the first 8 MiB, free after the second: the rest is read ahead
+    // copies never worth handing over: every byte read here, the predicate asked at the two stretches of 21 MiB
+    expect(await hashFile(file, undefined, undefined, { overlap: () => (asked++, true), copyShare: Infinity })).toEqual({ digest: sha(bytes), size: bytes.length });
+    expect(asked).toBeLessThanOrEqual(2);
+    // a blob of two chunks has no stretch: read here without asking
     asked = 0;
-    let seen = 0;
-    expect(await hashFile(file, (n) => (seen += n), { start: 1, size: bytes.length - 1 }, { overlap: () => ++asked > 2 })).toEqual({ digest: sha(bytes.subarray(1)), size: bytes.length - 1 });
-    // 3 when the switch came from the predicate; fewer when reads slower than the hash switched earlier
-    expect(asked).toBeGreaterThanOrEqual(1);
-    expect(asked).toBeLessThanOrEqual(3);
-    expect(seen).toBe(bytes.length - 1);
+    expect(await hashFile(file, undefined, { start: 0, size: 2 * MiB }, { overlap: () => (asked++, true) })).toEqual({ digest: sha(bytes.subarray(0, 2 * MiB)), size: 2 * MiB });
+    expect(asked).toBe(0);
   });
 
-  it('reads a blob of two chunks or less on this thread without asking for a second core', async () => {
+  it('switches to reading ahead at the first 8 MiB stretch with a core free once the copies count', async () => {
+    // copyShare 0: any copy counts; without the switch the predicate would be asked at both stretches
     let asked = 0;
-    const r = await hashFile(file, undefined, { start: 0, size: 2 * MiB }, { overlap: () => (asked++, true) });
-    expect(r).toEqual({ digest: sha(bytes.subarray(0, 2 * MiB)), size: 2 * MiB });
-    expect(asked).toBe(0);
+    let seen = 0;
+    expect(await hashFile(file, (n) => (seen += n), { start: 1, size: bytes.length - 1 }, { overlap: () => (asked++, true), copyShare: 0 })).toEqual({ digest: sha(bytes.subarray(1)), size: bytes.length - 1 });
+    // 1, or 0 when reads slower than the hash switched before the stretch
+    expect(asked).toBeLessThanOrEqual(1);
+    expect(seen).toBe(bytes.length - 1);
   });
 
   it('reports the bytes there are when the file is shorter than its range (a truncated blob)', async () => {
