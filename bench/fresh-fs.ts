@@ -94,16 +94,23 @@ export class FreshFsSet {
   /** `backing`: the folder for the backing files; `bytes`: each file system's size. */
   constructor(private readonly backing: string, private readonly bytes: number) {}
 
+  /**
+   * The loop device for `dir`, its backing file written now if new. The harness attaches every
+   * side's before the first sample, so no sample runs right after writing a backing file.
+   */
+  async attach(dir: string): Promise<{ device: string }> {
+    const had = this.loops.get(dir);
+    if (had !== undefined) return had;
+    await mkdir(this.backing, { recursive: true });
+    const l = await attachLoop(join(this.backing, `fresh-${process.pid}-${++files}.img`), this.bytes, { preallocate: true, directIo: true });
+    if ('why' in l) throw new Error(l.why);
+    this.loops.set(dir, l);
+    return l;
+  }
+
   /** A new, empty ext4 mounted at `dir` (created if missing). */
   async fresh(dir: string): Promise<void> {
-    let loop = this.loops.get(dir);
-    if (loop === undefined) {
-      await mkdir(this.backing, { recursive: true });
-      const l = await attachLoop(join(this.backing, `fresh-${process.pid}-${++files}.img`), this.bytes, { preallocate: true, directIo: true });
-      if ('why' in l) throw new Error(l.why);
-      loop = l;
-      this.loops.set(dir, l);
-    }
+    const loop = await this.attach(dir);
     await this.unmount(dir);
     await runChecked('mkfs.ext4', mkfsArgs(loop.device));
     await mkdir(dir, { recursive: true });

@@ -18,7 +18,7 @@ export interface Contender {
   /**
    * The folder this side writes into (its outputs live below it). With fresh file systems on
    * (bench/fresh-fs.ts), a new ext4 is mounted here before every prepare and unmounted after the
-   * sample; otherwise it is a plain folder on the workdir's file system.
+   * sample, and the side runs with TMPDIR in it; otherwise it is a plain folder on the workdir's file system.
    */
   freshFs?: string;
   /** Untimed set-up before every run (clear the output, pre-load a stick, …). */
@@ -103,17 +103,27 @@ async function runSides(c: Comparison, sides: readonly Contender[], runs: number
   const samples: Sample[][] = sides.map(() => []);
   const bytes: number[][] = sides.map(() => []);
   const failed: (string | undefined)[] = sides.map((s) => s.notRun);
+  for (const [i, side] of sides.entries()) {
+    if (fresh === undefined || side.freshFs === undefined || failed[i] !== undefined) continue;
+    await fresh.attach(side.freshFs).catch((e: unknown) => { failed[i] = `failed: ${e instanceof Error ? e.message : String(e)}`.slice(0, 300); });
+  }
   for (let run = 0; run < runs; run++) {
     for (const [i, side] of sides.entries()) {
       if (failed[i] !== undefined) continue;
       const dir = side.freshFs;
       try {
         if (dir !== undefined) await (fresh ? fresh.fresh(dir) : mkdir(dir, { recursive: true }));
+        // its temporary files (skopeo unpacks the oci-archive into TMPDIR) go to its own file system too
+        let env = side.env;
+        if (fresh && dir !== undefined) {
+          await mkdir(join(dir, 'tmp'));
+          env = { ...(side.env ?? process.env), TMPDIR: join(dir, 'tmp') };
+        }
         await side.prepare?.();
         if (settle !== undefined) await runChecked('sync', ['-f', settle]);
         // what the prepare put there (the incremental rows' 1.0.0) is on the disk before the clock starts
         if (fresh && dir !== undefined) await runChecked('sync', ['-f', dir]);
-        const { stdout, ...s } = await measure(side.argv(), side.env ? { env: side.env } : {});
+        const { stdout, ...s } = await measure(side.argv(), env ? { env } : {});
         samples[i]?.push(s); // the output is read here, not kept in the results
         if (side.bytesWritten) bytes[i]?.push(await side.bytesWritten(stdout));
         log(`  ${c.op} ${c.size} run ${run + 1}/${runs}: ${side.name} ${s.wallSec.toFixed(3)} s, ${(s.maxRssKiB / 1024).toFixed(0)} MiB${s.sysSec !== undefined ? `, sys ${s.sysSec.toFixed(2)} s` : ''}`);

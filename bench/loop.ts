@@ -51,7 +51,8 @@ export async function attachLoop(file: string, bytes: number, opts: LoopOptions 
   try {
     if (opts.preallocate) {
       const mib = Math.ceil(bytes / 2 ** 20);
-      await runChecked('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', `count=${mib}`, 'oflag=direct', 'status=none']);
+      // fsync at the end: the zeros are on the disk (past the host's cache) before any sample starts
+      await runChecked('dd', ['if=/dev/zero', `of=${file}`, 'bs=1M', `count=${mib}`, 'oflag=direct', 'conv=fsync', 'status=none']);
     } else {
       await runChecked('truncate', ['-s', String(bytes), file]);
     }

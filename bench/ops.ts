@@ -120,7 +120,8 @@ export function exportComparison(ctx: OpsContext): Comparison {
       },
     ],
     notes: onStick,
-    freshFsBytes: freshFsBytes(Math.max(inputs.image.v1.payloadBytes, inputs.rauc.payloadBytes)),
+    // skopeo unpacks the archive into TMPDIR (on its fresh file system) beside the layout it writes
+    freshFsBytes: freshFsBytes(Math.max(2 * inputs.image.v1.payloadBytes, inputs.rauc.payloadBytes)),
     ...(peers.skopeo === undefined ? { check: () => checkStick(stick, inputs.image.v1.layers, `${BENCH_TARGET}-1.0.0`) } : {}),
   };
 }
@@ -179,7 +180,8 @@ export function incrementalComparison(ctx: OpsContext): Comparison {
       },
     ],
     notes: onStick,
-    freshFsBytes: freshFsBytes(inputs.image.v1.payloadBytes + inputs.image.v2.payloadBytes),
+    // skopeo's layout: 1.0.0, the blobs 1.1.0 adds, and 1.1.0's archive unpacked into TMPDIR
+    freshFsBytes: freshFsBytes(inputs.image.v1.payloadBytes + 2 * inputs.image.v2.payloadBytes),
     ...(peers.skopeo === undefined ? { check: () => checkStick(stick, inputs.image.v2.layers, `${BENCH_TARGET}-1.1.0`) } : {}),
   };
 }

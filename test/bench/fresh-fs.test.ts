@@ -62,14 +62,15 @@ describe.skipIf(!canMount)('a row with fresh file systems (root)', () => {
   beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'ferry-bench-fresh-')); });
   afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
 
-  /** A side that fails unless its folder is a mount holding only lost+found, then writes a file there. */
+  /** A side that fails unless its folder is a fresh mount (only lost+found and the empty tmp its TMPDIR names), then writes a file there. */
   const side = (name: string, folder: string): Contender => ({
     name, freshFs: folder,
     prepare: async () => {
-      const left = (await readdir(folder)).filter((f) => f !== 'lost+found');
+      const left = (await readdir(folder)).filter((f) => f !== 'lost+found' && f !== 'tmp');
+      if (existsSync(join(folder, 'tmp'))) left.push(...(await readdir(join(folder, 'tmp'))));
       if (left.length > 0) throw new Error(`not fresh: ${left.join(', ')}`);
     },
-    argv: () => ['sh', '-c', 'mountpoint -q "$0" && head -c 1048576 /dev/urandom > "$0/out"', folder],
+    argv: () => ['sh', '-c', 'mountpoint -q "$0" && [ "$TMPDIR" = "$0/tmp" ] && head -c 1048576 /dev/urandom > "$0/out" && : > "$TMPDIR/t"', folder],
   });
 
   it('gives every side a new file system per sample, shows the last ones to the check, and leaves no mount or loop device', async () => {
