@@ -8,13 +8,12 @@ import { ERROR_CODES, ExitCode } from '../errors.js';
 import { openMediaLayout } from '../media/source.js';
 import { FILE_INDEX_BLOB_CAP } from '../oci/file-index-blob.js';
 import { type DeviceContext, type DeviceDeps, mediaVerifyRequest } from './context.js';
-import type { FileEntry, FileIndex } from './files/file-index.js';
-import { readIndexStream } from './files/index-store.js';
+import { IndexStream } from './files/index-reader.js';
 import type { DeviceState } from './state.js';
 import type { SlotName } from './types.js';
 
 /** A lookup of the signed index for the image `slot` holds, on the stick at `mediaRoot`; undefined when none pins one. */
-export function mediaIndexFrom(mediaRoot: string, dev: DeviceContext, deps: Pick<DeviceDeps, 'verifyMedia'>, clock: () => Date): (state: DeviceState, slot: SlotName) => Promise<FileIndex | undefined> {
+export function mediaIndexFrom(mediaRoot: string, dev: DeviceContext, deps: Pick<DeviceDeps, 'verifyMedia'>, clock: () => Date): (state: DeviceState, slot: SlotName) => Promise<IndexStream | undefined> {
   return async (state, slot) => {
     const digest = state.slots[slot].imageDigest;
     if (digest === undefined) return undefined;
@@ -25,10 +24,14 @@ export function mediaIndexFrom(mediaRoot: string, dev: DeviceContext, deps: Pick
     if (!update || !pinned || pinned.size > FILE_INDEX_BLOB_CAP) return undefined;
     const layout = await openMediaLayout(mediaRoot);
     const what = `file index of ${update.id} on the media`;
-    const entries: FileEntry[] = [];
-    // Parsed as it streams (bounded by the line and entry caps); a digest mismatch at the end rejects it all.
-    const image = await readIndexStream(layout.openBlob(pinned, what), what, (e) => entries.push(e));
-    if (image !== digest) return undefined;
-    return { image, entries };
+    // Parsed as it is compared (bounded by the line and entry caps); a digest mismatch at its end rejects the whole check.
+    const index = new IndexStream(layout.openBlob(pinned, what), what);
+    const image = await index.image().catch((e: unknown) => {
+      index.close();
+      throw e;
+    });
+    if (image === digest) return index;
+    index.close();
+    return undefined;
   };
 }

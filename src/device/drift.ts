@@ -10,13 +10,13 @@ import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { FerryError } from '../errors.js';
 import { type DeviceDeps, type DeviceOptions, lockDevice, openDevice } from './context.js';
-import { comparePaths, type FileEntry, type FileIndex } from './files/file-index.js';
+import { comparePaths } from './files/file-index.js';
 import { contentCheck, metadataChanges } from './files/compare.js';
 import { compileIgnores, type IgnoreMatcher } from './files/glob.js';
-import { readIndexFile, slotIndexPath } from './files/index-store.js';
+import { type EntrySource, type IndexStream, openIndexFile } from './files/index-reader.js';
+import { slotIndexPath } from './files/index-store.js';
 import { displayPath, walkTree } from './files/tree-walk.js';
 import { fsPath } from './extract/whiteouts.js';
-import { parentOf } from './extract/entry-path.js';
 import { deliverReceipts, type Receipt, type ReceiptDelivery, RECEIPT_SCHEMA, slotSummary, utcStamp } from './receipts.js';
 import { loadState, saveState, type DeviceState } from './state.js';
 import { mediaIndexFrom } from './drift-media.js';
@@ -81,18 +81,22 @@ export async function driftSlot(opts: DriftOptions, deps: Pick<DeviceDeps, 'slot
     const slotName = opts.slot ?? dev.booted;
     const rec = state.slots[slotName];
     const fromMedia = opts.mediaRoot === undefined ? undefined : mediaIndexFrom(opts.mediaRoot, dev, deps, clock);
-    const { index, from } = await indexFor(dev.config.stateDir, state, slotName, fromMedia);
-    const slot = dev.slots[slotName];
-    if (!slot.openTree) throw new FerryError('FILE_INDEX_MISSING', `slot ${slotName} is a ${slot.type} slot, which holds no file tree ferry can walk`);
-    const tree = await slot.openTree();
+    const { image, index, from } = await indexFor(dev.config.stateDir, state, slotName, fromMedia);
     let report: DriftReport;
     try {
-      const ignore = compileIgnores([...dev.config.drift.ignore, ...(opts.ignore ?? [])]);
-      const slotExtras = compileIgnores(tree.ignore);
-      const base = { slot: slotName, image: index.image, ...(rec.version ? { version: rec.version } : {}), ...(rec.updateId ? { updateId: rec.updateId } : {}), indexFrom: from };
-      report = { ...base, ...(await compareTree(tree.root, index, ignore, slotExtras, Boolean(opts.fast))), durationMs: 0 };
+      const slot = dev.slots[slotName];
+      if (!slot.openTree) throw new FerryError('FILE_INDEX_MISSING', `slot ${slotName} is a ${slot.type} slot, which holds no file tree ferry can walk`);
+      const tree = await slot.openTree();
+      try {
+        const ignore = compileIgnores([...dev.config.drift.ignore, ...(opts.ignore ?? [])]);
+        const slotExtras = compileIgnores(tree.ignore);
+        const base = { slot: slotName, image, ...(rec.version ? { version: rec.version } : {}), ...(rec.updateId ? { updateId: rec.updateId } : {}), indexFrom: from };
+        report = { ...base, ...(await compareTree(tree.root, index, ignore, slotExtras, Boolean(opts.fast))), durationMs: 0 };
+      } finally {
+        await tree.release();
+      }
     } finally {
-      await tree.release();
+      index.close();
     }
     report.durationMs = clock().getTime() - started.getTime();
     if (opts.mediaRoot !== undefined) {
@@ -109,26 +113,33 @@ export async function driftSlot(opts: DriftOptions, deps: Pick<DeviceDeps, 'slot
   }
 }
 
-/** The index for a slot: the device's own when it describes the image the slot holds, else the stick's signed one. */
-async function indexFor(stateDir: string, state: DeviceState, slot: SlotName, fromMedia: ReturnType<typeof mediaIndexFrom> | undefined): Promise<{ index: FileIndex; from: 'device' | 'media' }> {
+/** The index for a slot, opened as a stream: the device's own when it describes the image the slot holds, else the stick's signed one. */
+async function indexFor(stateDir: string, state: DeviceState, slot: SlotName, fromMedia: ReturnType<typeof mediaIndexFrom> | undefined): Promise<{ image: string; index: IndexStream; from: 'device' | 'media' }> {
   const rec = state.slots[slot];
   if (rec.status === 'empty' || rec.imageDigest === undefined) throw new FerryError('FILE_INDEX_MISSING', `slot ${slot} holds no recorded image (${rec.status}); nothing to compare it with`);
-  const own = await readIndexFile(slotIndexPath(stateDir, slot), `file index of slot ${slot}`);
-  if (own && own.image === rec.imageDigest) return { index: own, from: 'device' };
+  const own = await openIndexFile(slotIndexPath(stateDir, slot), `file index of slot ${slot}`);
+  let ownImage: string | undefined;
+  try {
+    ownImage = own ? await own.image() : undefined;
+  } catch (e) {
+    own?.close();
+    throw e;
+  }
+  if (own && ownImage === rec.imageDigest) return { image: ownImage, index: own, from: 'device' };
+  own?.close();
   const signed = fromMedia ? await fromMedia(state, slot) : undefined;
-  if (signed) return { index: signed, from: 'media' };
-  const why = own ? `its file index describes ${own.image}, not ${rec.imageDigest}` : 'this device did not record a file index when it wrote it';
+  if (signed) return { image: rec.imageDigest, index: signed, from: 'media' };
+  const why = own ? `its file index describes ${ownImage}, not ${rec.imageDigest}` : 'this device did not record a file index when it wrote it';
   throw new FerryError('FILE_INDEX_MISSING', `slot ${slot} (${rec.version ?? rec.imageDigest}): ${why}; give --media with a stick exported with --file-index, or reinstall the update`);
 }
 
 type Compared = Omit<DriftReport, 'slot' | 'image' | 'version' | 'updateId' | 'indexFrom' | 'durationMs' | 'receipt' | 'delivery'>;
 
-/** Walk `root` and compare it with `index`. */
-export async function compareTree(root: string, index: FileIndex, ignore: IgnoreMatcher, slotExtras: IgnoreMatcher, fast: boolean): Promise<Compared> {
-  const want = new Map<string, FileEntry>(index.entries.map((e) => [e.path, e]));
-  // Directories tar creates for entries whose parents the image does not list: the image
-  // implies them but fixes none of their metadata, so they are not drift.
-  const implied = impliedDirs(index.entries, want);
+/**
+ * Walk `root` and compare it with `index`, both in path order: a merge of two sorted streams,
+ * so memory holds a window of the index, not the index (issue 14). Reads `index` to its end.
+ */
+export async function compareTree(root: string, index: EntrySource, ignore: IgnoreMatcher, slotExtras: IgnoreMatcher, fast: boolean): Promise<Compared> {
   const r: Compared = { clean: true, counts: { added: 0, removed: 0, content: 0, metadata: 0 }, items: [], truncated: false, entriesChecked: 0, filesHashed: 0, bytesHashed: 0 };
   const add = (item: DriftItem): void => {
     r.counts[item.change]++;
@@ -136,17 +147,33 @@ export async function compareTree(root: string, index: FileIndex, ignore: Ignore
     if (r.items.length < MAX_DRIFT_ITEMS) r.items.push(item);
     else r.truncated = true;
   };
+  // Directories found on disk that the index does not list: tar creates them for entries whose
+  // parents the image does not list (implied: not drift), unless no index entry lies below
+  // them (added). Decided once the index's next entry reaches "<dir>/".
+  const undecided = new Implied((d) => add({ path: displayPath(d), change: 'added' }));
+  let want = await index.read();
+  undecided.seen(want?.path);
+  const next = async (): Promise<void> => {
+    want = await index.read();
+    undecided.seen(want?.path);
+  };
   const buf = Buffer.allocUnsafe(1024 * 1024);
   for await (const got of walkTree(root, ignore)) {
     r.entriesChecked++;
-    const w = want.get(got.path);
-    if (w === undefined) {
+    // what the index holds before this path was not found: removed
+    while (want !== undefined && comparePaths(want.path, got.path) < 0) {
+      if (!ignore.ignores(displayPath(want.path))) add({ path: displayPath(want.path), change: 'removed' });
+      await next();
+    }
+    if (want === undefined || want.path !== got.path) {
       // The root's own metadata is compared only when the image set it (a "./" entry).
-      if (got.path !== '' && !(got.type === 'dir' && implied.has(got.path)) && !slotExtras.ignores(displayPath(got.path))) add({ path: displayPath(got.path), change: 'added' });
+      if (got.path === '' || slotExtras.ignores(displayPath(got.path))) continue;
+      if (got.type === 'dir') undecided.add(got.path, want?.path);
+      else add({ path: displayPath(got.path), change: 'added' });
       continue;
     }
-    // what stays in `want` at the end was not found: removed (no second set of every path)
-    want.delete(got.path);
+    const w = want;
+    await next();
     const link = got.type === 'symlink' ? (await fsp.readlink(fsPath(root, got.path), { encoding: 'buffer' })).toString('latin1') : undefined;
     const meta = metadataChanges(w, got, link);
     let check = contentCheck(w, got, fast);
@@ -158,19 +185,39 @@ export async function compareTree(root: string, index: FileIndex, ignore: Ignore
     if (check === 'differs') add({ path: displayPath(got.path), change: 'content', ...(meta.length ? { details: meta } : {}) });
     else if (meta.length) add({ path: displayPath(got.path), change: 'metadata', details: meta });
   }
-  const removed = [...want.keys()].filter((p) => !ignore.ignores(displayPath(p)));
-  for (const p of removed.sort(comparePaths)) add({ path: displayPath(p), change: 'removed' });
+  for (; want !== undefined; await next()) if (!ignore.ignores(displayPath(want.path))) add({ path: displayPath(want.path), change: 'removed' });
   r.items.sort((a, b) => comparePaths(a.path, b.path));
   return r;
 }
 
-/** Ancestors of indexed entries that the index does not list itself. */
-function impliedDirs(entries: FileEntry[], want: Map<string, FileEntry>): Set<string> {
-  const out = new Set<string>();
-  for (const e of entries) {
-    for (let a = parentOf(e.path); a !== '' && !out.has(a); a = parentOf(a)) if (!want.has(a)) out.add(a);
+/**
+ * Walked directories the index does not list, each waiting for the index's cursor (its next
+ * entry, in path order) to reach "<dir>/": an entry there means the directory is implied,
+ * one past it (or the end) that nothing lies below it. Holds only the undecided ones.
+ */
+export class Implied {
+  private open: string[] = [];
+  constructor(private readonly added: (dir: string) => void) {}
+
+  /** A directory found on disk but not in the index, while the index's cursor is at `cursor`. */
+  add(dir: string, cursor: string | undefined): void {
+    this.open.push(dir);
+    this.seen(cursor);
   }
-  return out;
+
+  /** The index's cursor moved to `cursor` (undefined: the end). */
+  seen(cursor: string | undefined): void {
+    if (this.open.length === 0) return;
+    this.open = this.open.filter((d) => {
+      const below = `${d}/`;
+      if (cursor !== undefined && cursor.startsWith(below)) return false; // implied
+      if (cursor === undefined || cursor > below) {
+        this.added(d);
+        return false;
+      }
+      return true;
+    });
+  }
 }
 
 /**

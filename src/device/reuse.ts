@@ -9,16 +9,17 @@
 import { toFerryError } from '../errors.js';
 import { compareTree } from './drift.js';
 import { parentOf } from './extract/entry-path.js';
-import type { FileEntry, FileIndex } from './files/file-index.js';
+import { comparePaths, type FileEntry } from './files/file-index.js';
 import { compileIgnores } from './files/glob.js';
-import { readIndexFile, readIndexStream, readSlotLayers, slotIndexPath } from './files/index-store.js';
+import { type EntrySource, type IndexSource, IndexStream, openIndexFile } from './files/index-reader.js';
+import { readSlotLayers, slotIndexPath } from './files/index-store.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
 import type { Descriptor } from '../oci/types.js';
 import { type DeviceState, loadState } from './state.js';
 import { type DeviceDeps, type DeviceOptions, openDevice } from './context.js';
 import type { InstallPlan } from './plan.js';
 import { openMediaLayout } from '../media/source.js';
-import type { ReuseWrite, Slot, SlotName } from './types.js';
+import { FINAL_DIR, FINAL_UNCHANGED, type ReuseWrite, type Slot, type SlotName } from './types.js';
 
 /** How the slot will be written, and why. */
 export interface WriteMode {
@@ -77,25 +78,51 @@ async function decide(i: ReuseInputs): Promise<{ mode: WriteMode; reuse?: ReuseW
   if (!i.fileIndex) return full('the update pins no file index (export --file-index)');
   const rec = i.state.slots[i.target];
   if (rec.imageDigest === undefined || rec.status === 'empty') return full(`slot ${i.target} holds no recorded image`);
-  const old = await readIndexFile(slotIndexPath(i.stateDir, i.target), `file index of slot ${i.target}`).catch(() => undefined);
-  if (!old || old.image !== rec.imageDigest) return full(`no file index for what slot ${i.target} holds`);
+  const oldFile = slotIndexPath(i.stateDir, i.target);
+  const oldWhat = `file index of slot ${i.target}`;
+  const oldImage = await imageOf(() => openIndexFile(oldFile, oldWhat));
+  if (oldImage !== rec.imageDigest) return full(`no file index for what slot ${i.target} holds`);
   const tree = await i.slot.openTree();
   try {
-    const drift = await compareTree(tree.root, old, compileIgnores([]), compileIgnores(tree.ignore), !i.hashAll);
+    const old = await openIndexFile(oldFile, oldWhat);
+    if (!old) return full(`no file index for what slot ${i.target} holds`);
+    const drift = await compareTree(tree.root, old, compileIgnores([]), compileIgnores(tree.ignore), !i.hashAll).finally(() => old.close());
     const n = drift.items.length;
     if (!drift.clean) return full(`slot ${i.target} has drifted from its image (${n} ${n === 1 ? 'difference' : 'differences'})`);
   } finally {
     await tree.release();
   }
-  // Read after the walk: its batches and the new index are never on the heap together.
-  const entries: FileEntry[] = [];
   const what = `file index of ${i.image.manifestDescriptor.digest}`;
-  const image = await readIndexStream(i.layout.openBlob(i.fileIndex, what), what, (e) => entries.push(e));
-  if (image !== i.image.manifestDescriptor.digest) return full('the signed file index describes another image');
-  const next: FileIndex = { image, entries };
-  const problem = await i.slot.reuseProblem();
-  if (problem !== undefined) return full(problem);
-  return diffPlan(old, next, await sharedLayers(i, old.image));
+  const desc = i.fileIndex;
+  const signed: IndexSource = { image: i.image.manifestDescriptor.digest, open: () => new IndexStream(i.layout.openBlob(desc, what), what) };
+  const next = signed.open();
+  try {
+    if ((await next.image()) !== signed.image) return full('the signed file index describes another image');
+    const problem = await i.slot.reuseProblem();
+    if (problem !== undefined) return full(problem);
+    const old = await openIndexFile(oldFile, oldWhat);
+    if (!old) return full(`no file index for what slot ${i.target} holds`);
+    try {
+      return await diffPlan(old, next, signed, await sharedLayers(i, oldImage));
+    } finally {
+      old.close();
+    }
+  } finally {
+    next.close();
+  }
+}
+
+/** The image a stored index describes; undefined when there is none or it cannot be read. */
+async function imageOf(open: () => Promise<IndexStream | undefined>): Promise<string | undefined> {
+  const s = await open().catch(() => undefined);
+  if (!s) return undefined;
+  try {
+    return await s.image();
+  } catch {
+    return undefined;
+  } finally {
+    s.close();
+  }
 }
 
 /** How many leading layers the new image shares (same diff_ids) with the image in the slot. */
@@ -114,32 +141,52 @@ function hasAncestorIn(p: string, set: Set<string>): boolean {
   return false;
 }
 
-/** The unchanged paths and the removals between the slot's index and the new one. */
-function diffPlan(old: FileIndex, next: FileIndex, skipLayers: number): { mode: WriteMode; reuse?: ReuseWrite } {
-  const before = new Map(old.entries.map((e) => [e.path, e]));
-  const final = new Map(next.entries.map((e) => [e.path, e]));
-  const unchanged = new Set<string>();
+/**
+ * The unchanged paths and the removals between the slot's index and the new one, as a merge
+ * of the two sorted streams: memory holds one entry of each, the flags of each new path and
+ * what is removed or replaced, never either index whole.
+ */
+export async function diffPlan(old: EntrySource, next: EntrySource, index: IndexSource, skipLayers: number): Promise<{ mode: WriteMode; reuse?: ReuseWrite }> {
+  const final = new Map<string, number>();
+  // Directories removed so far: a removed path below one goes with it (sorted: an ancestor comes first).
+  const goneDirs = new Set<string>();
+  const remove: string[] = [];
   // Only paths the old index holds: every ancestor of those is a real directory in the slot (the walk never enters a symlink).
   const replace: string[] = [];
+  let unchanged = 0;
+  let entries = 0;
   let changedBytes = 0;
   let totalBytes = 0;
-  for (const e of next.entries) {
-    const o = before.get(e.path);
-    before.delete(e.path);
+  const gone = (o: FileEntry): void => {
+    if (!hasAncestorIn(o.path, goneDirs)) remove.push(o.path);
+    if (o.type === 'dir') goneDirs.add(o.path);
+  };
+  let o = await old.read();
+  for (let e = await next.read(); e !== undefined; e = await next.read()) {
+    while (o !== undefined && comparePaths(o.path, e.path) < 0) {
+      gone(o);
+      o = await old.read();
+    }
+    const had = o !== undefined && o.path === e.path ? o : undefined;
+    if (had) o = await old.read();
+    entries++;
     totalBytes += e.size;
     // GNU tar adds a directory's new xattrs but never removes old ones: such a change needs a fresh tree.
-    if (o && e.type === 'dir' && o.type === 'dir' && o.xattrs !== e.xattrs) return full(`the extended attributes of directory /${e.path} change`);
-    if (o && e.type !== 'dir' && sameEntry(o, e)) unchanged.add(e.path);
-    else {
+    if (had && e.type === 'dir' && had.type === 'dir' && had.xattrs !== e.xattrs) return full(`the extended attributes of directory /${e.path} change`);
+    let flags = e.type === 'dir' ? FINAL_DIR : 0;
+    if (had && e.type !== 'dir' && sameEntry(had, e)) {
+      flags |= FINAL_UNCHANGED;
+      unchanged++;
+    } else {
       changedBytes += e.size;
-      if (o && o.type !== 'dir' && e.type !== 'dir') replace.push(e.path);
+      if (had && had.type !== 'dir' && e.type !== 'dir') replace.push(e.path);
     }
+    final.set(e.path, flags);
   }
   // What the new image lacks goes first; a removed directory takes its subtree with it.
-  const gone = new Set(before.keys());
-  const remove = [...gone].filter((p) => !hasAncestorIn(p, gone)).sort();
+  for (; o !== undefined; o = await old.read()) gone(o);
   return {
-    mode: { mode: 'incremental', reason: `${unchanged.size} of ${next.entries.length} entries unchanged${skipLayers > 0 ? `; ${skipLayers} shared ${skipLayers === 1 ? 'layer is' : 'layers are'} not read` : ''}`, changedBytes, totalBytes },
-    reuse: { unchanged, remove, final, index: next, skipLayers, replace },
+    mode: { mode: 'incremental', reason: `${unchanged} of ${entries} entries unchanged${skipLayers > 0 ? `; ${skipLayers} shared ${skipLayers === 1 ? 'layer is' : 'layers are'} not read` : ''}`, changedBytes, totalBytes },
+    reuse: { final, remove, index, skipLayers, replace },
   };
 }

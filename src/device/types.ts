@@ -7,7 +7,8 @@ import type { Readable } from 'node:stream';
 import type { ProgressFn } from '../progress.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
 import type { Descriptor } from '../oci/types.js';
-import type { FileEntry, FileIndex } from './files/file-index.js';
+import type { FileIndex } from './files/file-index.js';
+import type { IndexSource } from './files/index-reader.js';
 import type { LayerFeed } from './extract/layer-feed.js';
 
 export type SlotName = 'A' | 'B';
@@ -56,16 +57,23 @@ export interface SlotWriteRequest {
   onExtracted?(result: SlotWriteResult): void;
 }
 
-/** An incremental write: entries left in place, and what is removed before writing. */
+/** ReuseWrite.final flags: the path is a directory in the new image. */
+export const FINAL_DIR = 1;
+/** ReuseWrite.final flags: the path's file, link, device or fifo is identical in the slot (not written again). */
+export const FINAL_UNCHANGED = 2;
+
+/**
+ * An incremental write: entries left in place, and what is removed before writing. Per path
+ * of the new image only its name and two flags are kept; the entries themselves are read
+ * again from the signed index when needed (a whole index in memory grew with the image).
+ */
 export interface ReuseWrite {
-  /** Paths (byte strings) whose file, link, device or fifo is identical in the slot: not written again. */
-  unchanged: Set<string>;
+  /** The new image's final tree: path (byte string) -> FINAL_DIR | FINAL_UNCHANGED bits. Nothing outside it is written. */
+  final: Map<string, number>;
   /** Paths the new image lacks, removed (with their subtrees) before the layer is written. */
   remove: string[];
-  /** The new image's final tree by path (its signed file index): nothing outside it is written. */
-  final: Map<string, FileEntry>;
-  /** The new image's signed file index (recorded for the slot when layers are skipped). */
-  index: FileIndex;
+  /** The new image's signed file index, streamed from the stick (recorded for the slot when layers are skipped). */
+  index: IndexSource;
   /** Leading layers identical (same diff_ids) to those of the image in the slot: not read at all. */
   skipLayers: number;
   /** Non-directories of the slot's image (so below real directories only) written anew: unlinked before the first layer. */
@@ -86,8 +94,8 @@ export interface SlotWriteResult {
   bytesWritten: number;
   /** e.g. the staged digest for bootc. */
   details?: Record<string, unknown>;
-  /** The final tree, recorded while writing (dir and block slots; absent over the entry cap). */
-  fileIndex?: FileIndex;
+  /** The final tree, recorded while writing (dir and block slots; absent over the entry cap), or the signed index an incremental write that skipped layers stands on. */
+  fileIndex?: FileIndex | IndexSource;
 }
 
 /** The sizes an update manifest records for its image (trust/types.ts). */

@@ -20,7 +20,8 @@ import type { OciLayout } from '../../oci/layout.js';
 import { type Descriptor, layerCompression } from '../../oci/types.js';
 import type { LayerOpener, ReuseWrite, SlotWriteRequest, SlotWriteResult } from '../types.js';
 import type { LayerFeed } from './layer-feed.js';
-import { entryLine, type FileEntry, type FileIndex } from '../files/file-index.js';
+import { comparePaths, entryLine, type FileIndex } from '../files/file-index.js';
+import type { IndexSource } from '../files/index-reader.js';
 import { FileIndexBuilder } from '../files/index-builder.js';
 import { ensureGnuTar, TarExtractor } from './gnu-tar.js';
 import { LayerGate } from './layer-gate.js';
@@ -84,9 +85,9 @@ export async function applyImageToDir(req: SlotWriteRequest & { root: string }):
     w.done += layers.slice(0, skip).reduce((s, l) => s + l.size, 0);
     const passed = new Set<string>();
     const upper = await writeLayers(w, skip, passed);
-    const missing = settleSkipped(root, req.reuse, passed);
+    const missing = await settleSkipped(root, req.reuse, passed);
     if (missing.length === 0) {
-      if (upper.index) checkAgainstSigned(upper.index, req.reuse.final);
+      if (upper.index) await checkAgainstSigned(upper.index, req.reuse.index);
       return result(w, upper, req.reuse.index, true);
     }
     // Something of the final tree lives in a shared layer (the slot's old upper layers hid
@@ -145,7 +146,7 @@ async function writeLayers(w: LayerWriter, from: number, passedPaths?: Set<strin
 }
 
 /** An incremental write reports the file content it wrote; a full one the whole layer stream. */
-function result(w: LayerWriter, r: { bytes: number; passed: number }, fileIndex: FileIndex | undefined, incremental: boolean): SlotWriteResult {
+function result(w: LayerWriter, r: { bytes: number; passed: number }, fileIndex: FileIndex | IndexSource | undefined, incremental: boolean): SlotWriteResult {
   return {
     bytesRead: w.done,
     bytesWritten: incremental ? r.passed : r.bytes,
@@ -156,14 +157,23 @@ function result(w: LayerWriter, r: { bytes: number; passed: number }, fileIndex:
 
 /**
  * The layers read above the skipped ones must agree with the signed index that is recorded
- * for the slot in their place: every entry they leave in the final tree, exactly.
+ * for the slot in their place: every entry they leave in the final tree, exactly. Both are
+ * sorted by path: a merge, with the signed index streamed from the stick (to its end, so its
+ * digest is checked again).
  */
-function checkAgainstSigned(seen: FileIndex, final: ReadonlyMap<string, FileEntry>): void {
-  for (const e of seen.entries) {
-    const want = final.get(e.path);
-    if (want === undefined || entryLine(want) !== entryLine(e)) {
-      throw new FerryError('CORRUPT_FILE_INDEX', `the signed file index does not describe the image's layers (${JSON.stringify(e.path.slice(0, 80))} differs); re-export the media with --file-index`);
+async function checkAgainstSigned(seen: FileIndex, signed: IndexSource): Promise<void> {
+  const stream = signed.open();
+  try {
+    let want = await stream.read();
+    for (const e of seen.entries) {
+      while (want !== undefined && comparePaths(want.path, e.path) < 0) want = await stream.read();
+      if (want === undefined || want.path !== e.path || entryLine(want) !== entryLine(e)) {
+        throw new FerryError('CORRUPT_FILE_INDEX', `the signed file index does not describe the image's layers (${JSON.stringify(e.path.slice(0, 80))} differs); re-export the media with --file-index`);
+      }
     }
+    while (want !== undefined) want = await stream.read();
+  } finally {
+    stream.close();
   }
 }
 

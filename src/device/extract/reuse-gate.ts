@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { FerryError } from '../../errors.js';
-import type { ReuseWrite } from '../types.js';
+import { FINAL_DIR, FINAL_UNCHANGED, type ReuseWrite } from '../types.js';
 import { whiteoutOf } from './entry-path.js';
 import type { EntryGate, TarEntry } from './tar-sanitizer.js';
 import { fsPath } from './whiteouts.js';
@@ -32,10 +32,10 @@ export class ReuseGate implements EntryGate {
 
   admit(e: TarEntry): 'pass' | 'drop' | Promise<'pass' | 'drop'> {
     if (whiteoutOf(e.path, this.what) !== undefined) return 'drop';
-    const want = this.reuse.final.get(e.path);
+    const flags = this.reuse.final.get(e.path);
     // Only the final tree, as the kind it has there: a version a later layer replaces or hides is skipped.
-    if (want === undefined || (want.type === 'dir') !== (e.kind === 'dir')) return 'drop';
-    if (e.kind !== 'dir' && e.kind !== 'hardlink' && this.reuse.unchanged.has(e.path)) return 'drop';
+    if (flags === undefined || ((flags & FINAL_DIR) !== 0) !== (e.kind === 'dir')) return 'drop';
+    if (e.kind !== 'dir' && e.kind !== 'hardlink' && (flags & FINAL_UNCHANGED) !== 0) return 'drop';
     if (e.kind === 'file') this.bytesPassed += e.size;
     this.passed?.add(e.path);
     return this.inner.admit(e);
@@ -69,14 +69,15 @@ export async function removeGone(root: string, reuse: ReuseWrite): Promise<void>
  * After only the layers above the shared ones were read: the final-tree entries those layers
  * did not provide must already be in place. Directories get the owner and mode of the index
  * (a directory the slot's old upper layers changed); returns the paths that are missing or
- * differ (they live in a shared layer: the caller then reads every layer).
+ * differ (they live in a shared layer: the caller then reads every layer). The signed index is
+ * streamed from the stick again (read to its end, so its digest is checked once more).
  */
-export function settleSkipped(root: string, reuse: ReuseWrite, passed: ReadonlySet<string>): string[] {
+export async function settleSkipped(root: string, reuse: ReuseWrite, passed: ReadonlySet<string>): Promise<string[]> {
   const missing: string[] = [];
-  for (const e of reuse.index.entries) {
+  for await (const e of reuse.index.open()) {
     if (passed.has(e.path)) continue;
     if (e.type !== 'dir') {
-      if (!reuse.unchanged.has(e.path)) missing.push(e.path);
+      if (((reuse.final.get(e.path) ?? 0) & FINAL_UNCHANGED) === 0) missing.push(e.path);
       continue;
     }
     const p = fsPath(root, e.path);

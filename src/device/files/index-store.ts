@@ -16,6 +16,7 @@ import { FerryError } from '../../errors.js';
 import { fsyncDir, readFileCapped, syncRenamed, tempNameFor, writeFileAtomic } from '../../util/fsx.js';
 import type { SlotName } from '../types.js';
 import { entryLine, type FileEntry, type FileIndex, FILE_INDEX_MAX_LINE, INDEX_END_LINE, indexHeaderLine, IndexLineParser } from './file-index.js';
+import type { IndexSource } from './index-reader.js';
 
 /** Compressed bytes a stored index may have (~40 bytes per entry compressed at the entry cap is far below). */
 export const FILE_INDEX_FILE_CAP = 256 * 1024 * 1024;
@@ -25,11 +26,19 @@ export function slotIndexPath(stateDir: string, slot: SlotName): string {
   return path.join(stateDir, 'files', `${slot}.json.gz`);
 }
 
-/** The serialised lines of an index, produced lazily (never one string of the whole index). */
-export function* indexLines(index: FileIndex): Generator<string> {
+/** An index in memory, or one streamed from its blob (index-reader.ts). */
+export type AnyIndex = FileIndex | IndexSource;
+
+/** The serialised lines of an index, produced lazily (never one string of the whole index; a streamed index is pulled as it is written). */
+export async function* indexLines(index: AnyIndex): AsyncGenerator<string> {
   yield `${indexHeaderLine(index.image)}\n`;
-  const n = index.entries.length;
-  for (let i = 0; i < n; i++) yield `${entryLine(index.entries[i]!)}${i < n - 1 ? ',' : ''}\n`;
+  // each line but the last ends with a comma: a line goes out once the next entry is known
+  let prev: string | undefined;
+  for await (const e of 'entries' in index ? index.entries : index.open()) {
+    if (prev !== undefined) yield `${prev},\n`;
+    prev = entryLine(e);
+  }
+  if (prev !== undefined) yield `${prev}\n`;
   yield `${INDEX_END_LINE}\n`;
 }
 
@@ -37,10 +46,10 @@ export function* indexLines(index: FileIndex): Generator<string> {
 const GZIP_BATCH = 256 * 1024;
 
 /** The lines joined into strings of about GZIP_BATCH characters. */
-function* batched(lines: Iterable<string>): Generator<string> {
+async function* batched(lines: AsyncIterable<string>): AsyncGenerator<string> {
   let parts: string[] = [];
   let n = 0;
-  for (const l of lines) {
+  for await (const l of lines) {
     parts.push(l);
     n += l.length;
     if (n >= GZIP_BATCH) {
@@ -58,12 +67,16 @@ function* batched(lines: Iterable<string>): Generator<string> {
  * the 0.6 s of CPU that writing a slot's index took). The bytes are the same (deflate does
  * not depend on how its input is split).
  */
-export function gzipIndex(index: FileIndex): Readable {
-  return Readable.from(batched(indexLines(index))).pipe(createGzip({ level: 6, chunkSize: 64 * 1024 }));
+export function gzipIndex(index: AnyIndex): Readable {
+  const src = Readable.from(batched(indexLines(index)));
+  const gz = createGzip({ level: 6, chunkSize: 64 * 1024 });
+  // pipe() does not pass errors on: a streamed index that fails its digest must fail the reader of gz
+  src.on('error', (e) => gz.destroy(e));
+  return src.pipe(gz);
 }
 
 /** Write `index` to `file` atomically: temp, fsync, rename, fsync dir. Returns the compressed size. */
-export async function writeIndexFile(file: string, index: FileIndex): Promise<number> {
+export async function writeIndexFile(file: string, index: AnyIndex): Promise<number> {
   await fsp.mkdir(path.dirname(file), { recursive: true });
   const tmp = tempNameFor(file);
   const fh = await fsp.open(tmp, 'wx', 0o644);

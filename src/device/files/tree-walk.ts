@@ -2,8 +2,8 @@
  * Walking a slot's tree for drift: one lstat per entry (never following links, never
  * leaving the slot's file system), and the extended attributes of a batch of entries
  * from one `getfattr` run (Node has no xattr API; see DEPENDENCIES.md). Entries are
- * yielded one at a time with directories entered depth-first, so memory holds only
- * the directories still to visit and one batch.
+ * yielded one at a time in path-byte order (the file index's), so memory holds only the
+ * listings of the directories on the current path and a batch.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -75,48 +75,77 @@ const ASCII = /^[\x00-\x7f]*$/;
 const BATCH = 8192;
 const BATCH_ARG_BYTES = 768 * 1024;
 
+type Listed = { path: string; st: EntryStat; type: Observed['type'] };
+
 /**
- * Walk `root`, yielding every entry not ignored (the root itself first, as ""). The getfattr
- * run of one batch overlaps the lstat walk of the next; memory holds at most two batches.
+ * Walk `root`, yielding every entry not ignored (the root itself first, as ""), in path-byte
+ * order: the order of a file index, so a caller can compare the two as a merge of sorted
+ * streams. The getfattr run of one batch overlaps the lstat walk of the next; memory holds
+ * at most two batches and the listings of the directories on the current path.
  */
 export async function* walkTree(root: string, ignore: IgnoreMatcher): AsyncGenerator<Observed> {
-  const rootSt = await fsp.lstat(root, { bigint: true });
-  const stack: string[] = [''];
-  let batch: Array<{ path: string; st: EntryStat; type: Observed['type'] }> = [];
+  let batch: Listed[] = [];
   let argBytes = 0;
   let pending: Promise<Observed[]> | undefined;
-  let first = true;
-  while (stack.length > 0) {
-    const dir = stack.pop()!;
-    const names = first ? [''] : await fsp.readdir(fsPath(root, dir), { encoding: 'buffer' });
-    for (const name of names) {
-      const p = first ? '' : dir === '' ? (name as Buffer).toString('latin1') : `${dir}/${(name as Buffer).toString('latin1')}`;
-      // synchronous: metadata is cached and a thread-pool round trip per entry costs more than the call
-      const st = first ? rootSt : fs.lstatSync(fsPath(root, p), { bigint: true });
-      const shown = displayPath(p);
-      if (!ignore.ignores(shown)) {
-        const type = typeOfStat(st);
-        batch.push({ path: p, st: compact(st, type), type });
-        argBytes += root.length + p.length + 2;
-      }
-      // Other file systems mounted inside the slot (proc, a data partition) are not part of it.
-      if (st.isDirectory() && st.dev === rootSt.dev && !ignore.prunes(shown)) stack.push(p);
-      if (batch.length >= BATCH || argBytes >= BATCH_ARG_BYTES) {
-        const next = withXattrs(root, batch);
-        next.catch(() => undefined); // awaited below, after the previous batch
-        if (pending) yield* await pending;
-        pending = next;
-        batch = [];
-        argBytes = 0;
-      }
+  for await (const e of listSorted(root, ignore)) {
+    batch.push(e);
+    argBytes += root.length + e.path.length + 2;
+    if (batch.length >= BATCH || argBytes >= BATCH_ARG_BYTES) {
+      const next = withXattrs(root, batch);
+      next.catch(() => undefined); // awaited below, after the previous batch
+      if (pending) yield* await pending;
+      pending = next;
+      batch = [];
+      argBytes = 0;
     }
-    first = false;
   }
   if (pending) yield* await pending;
   yield* await withXattrs(root, batch);
 }
 
-async function withXattrs(root: string, batch: Array<{ path: string; st: EntryStat; type: Observed['type'] }>): Promise<Observed[]> {
+/** A walk step: an entry to yield, or a directory whose subtree is listed when its turn comes. */
+type Step = { key: string; entry: Listed; sub?: undefined } | { key: string; sub: string };
+
+/**
+ * Entries in path-byte order. A directory "d" stands in its parent's listing twice: as "d"
+ * (itself) and as "d/" (its subtree), sorted with its siblings: every path below d sorts
+ * between "d/" and the next sibling key, and "d-x" (before "/" in byte order) comes first.
+ */
+async function* listSorted(root: string, ignore: IgnoreMatcher): AsyncGenerator<Listed> {
+  const rootSt = await fsp.lstat(root, { bigint: true });
+  if (!ignore.ignores(displayPath(''))) {
+    const type = typeOfStat(rootSt);
+    yield { path: '', st: compact(rootSt, type), type };
+  }
+  // a stack, each listing pushed in descending order: the smallest key is on top
+  const work: Step[] = ignore.prunes(displayPath('')) ? [] : [{ key: '/', sub: '' }];
+  while (work.length > 0) {
+    const step = work.pop()!;
+    if (step.sub === undefined) {
+      yield step.entry;
+      continue;
+    }
+    const dir = step.sub;
+    const names = await fsp.readdir(fsPath(root, dir), { encoding: 'buffer' });
+    const steps: Step[] = [];
+    for (const name of names) {
+      const p = dir === '' ? name.toString('latin1') : `${dir}/${name.toString('latin1')}`;
+      // synchronous: metadata is cached and a thread-pool round trip per entry costs more than the call
+      const st = fs.lstatSync(fsPath(root, p), { bigint: true });
+      const shown = displayPath(p);
+      if (!ignore.ignores(shown)) {
+        const type = typeOfStat(st);
+        steps.push({ key: p, entry: { path: p, st: compact(st, type), type } });
+      }
+      // Other file systems mounted inside the slot (proc, a data partition) are not part of it.
+      if (st.isDirectory() && st.dev === rootSt.dev && !ignore.prunes(shown)) steps.push({ key: `${p}/`, sub: p });
+    }
+    steps.sort((a, b) => (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
+    for (const st of steps) work.push(st);
+  }
+}
+
+async function withXattrs(root: string, batch: Listed[]): Promise<Observed[]> {
   if (batch.length === 0) return [];
   const digests = await readXattrs(root, batch.map((b) => b.path));
   return batch.map((b) => ({ path: b.path, st: b.st, type: b.type, xattrs: digests.get(b.path) ?? (isUtf8(b.path) ? undefined : null) }));
