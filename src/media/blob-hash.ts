@@ -6,9 +6,8 @@
  * hash that a free second core (the caller says when there is one) is worth handing them to.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { readSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
-import { openRegular } from '../util/fsx.js';
+import { closeSync, read, readSync } from 'node:fs';
+import { openRegularSync } from '../util/fsx-sync.js';
 
 /**
  * 1 MiB reads: each chunk is hashed while it is still in this core's cache, and the buffers
@@ -103,18 +102,24 @@ async function hashInline(fd: number, hash: Hash, at: Span, buf: Buffer, opts: H
   }
 }
 
+/** One read on the thread pool. */
+function readAt(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buf, 0, length, position, (e, n) => (e ? reject(e) : resolve(n))));
+}
+
 /** Read ahead on the thread pool (the next chunk in flight while this one is hashed): for a slow device, a busy machine or dear copies. */
-async function hashOverlapped(fh: FileHandle, hash: Hash, at: Span, bufs: ReadBuffers, onBytes?: (n: number) => void): Promise<void> {
+async function hashOverlapped(fd: number, hash: Hash, at: Span, bufs: ReadBuffers, onBytes?: (n: number) => void): Promise<void> {
   const want = (pos: number) => Math.min(CHUNK, at.end - pos);
   let i = 0;
-  let pending = want(at.pos) > 0 ? fh.read(bufs.get(0), 0, want(at.pos), at.pos) : undefined;
+  // one read in flight at a time: when it fails, nothing else reads the descriptor the caller closes
+  let pending = want(at.pos) > 0 ? readAt(fd, bufs.get(0), want(at.pos), at.pos) : undefined;
   while (pending) {
-    const { bytesRead } = await pending;
+    const bytesRead = await pending;
     if (bytesRead === 0) break;
     const cur = bufs.get(i);
     i ^= 1;
     at.pos += bytesRead;
-    pending = want(at.pos) > 0 ? fh.read(bufs.get(i), 0, want(at.pos), at.pos) : undefined;
+    pending = want(at.pos) > 0 ? readAt(fd, bufs.get(i), want(at.pos), at.pos) : undefined;
     hash.update(cur.subarray(0, bytesRead));
     onBytes?.(bytesRead);
   }
@@ -136,14 +141,15 @@ export interface HashFileOptions {
 /** sha256 of a file, or of `range` (a blob inside an archive read in place). */
 export async function hashFile(file: string, onBytes?: (n: number) => void, range?: { start: number; size: number; under?: string }, opts: HashFileOptions = {}): Promise<{ digest: string; size: number }> {
   const bufs = opts.bufs ?? new ReadBuffers();
-  const { fh } = await openRegular(file, 'blob', { media: true, ...(range?.under !== undefined ? { under: range.under } : {}) });
+  // opened and checked with synchronous calls (fsx-sync.ts): verify has nothing to overlap with them
+  const { fd } = openRegularSync(file, 'blob', { media: true, ...(range?.under !== undefined ? { under: range.under } : {}) });
   try {
     const hash = createHash('sha256');
     const start = range?.start ?? 0;
     const at: Span = { pos: start, end: range ? range.start + range.size : Infinity };
-    if (!(await hashInline(fh.fd, hash, at, bufs.get(0), opts, onBytes))) await hashOverlapped(fh, hash, at, bufs, onBytes);
+    if (!(await hashInline(fd, hash, at, bufs.get(0), opts, onBytes))) await hashOverlapped(fd, hash, at, bufs, onBytes);
     return { digest: `sha256:${hash.digest('hex')}`, size: at.pos - start };
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }

@@ -9,13 +9,15 @@
  * this interface, so an archive and a folder give the same listing and the same bytes; every
  * read keeps its size cap. An archive is read-only: receipts wait in the device state.
  */
+import { lstatSync, statSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FerryError, toFerryError } from '../errors.js';
-import { OciLayout } from '../oci/layout.js';
+import { directoryBackendSync, OciLayout } from '../oci/layout.js';
 import { layoutPrefix, sideFoldersBase, tarBackend } from '../oci/oci-archive.js';
 import { indexTar, normaliseTarName, type TarIndex } from '../oci/tar.js';
 import { listMediaDir, readFileCapped, unsafeMedia } from '../util/fsx.js';
+import { listMediaDirSync, readFileCappedSync } from '../util/fsx-sync.js';
 import { isRegistryMedia } from './registry-media-name.js';
 
 /** Read access to ferry media, whatever form it has. */
@@ -59,15 +61,32 @@ function notFound(p: string, why: string, cause?: unknown): FerryError {
 /** Most names ferry lists in one folder of FERRY/ (updates/, trust/roots/): more is LIMIT_EXCEEDED before anything is read. */
 export const MAX_LISTED = 10_000;
 
+/**
+ * How a media source reads a folder: `sync` does its checks and small reads with synchronous
+ * calls (util/fsx-sync.ts: the same checks, no thread-pool round trips), for `ferry verify`,
+ * which has nothing to overlap with them; archives and the blob streams stay asynchronous.
+ */
+export interface MediaSourceOptions {
+  sync?: boolean;
+}
+
+/** lstat for realFolder: undefined when absent. */
+async function lstatOrNone(at: string, sync: boolean): Promise<import('node:fs').Stats | undefined> {
+  try {
+    return sync ? lstatSync(at) : await fsp.lstat(at);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw toFerryError(e, `cannot read ${at}`);
+  }
+}
+
 /** FERRY/ and the folders ferry walks in it must be real folders: a link there is refused, never followed. */
-async function realFolder(root: string, rel: string): Promise<boolean> {
+async function realFolder(root: string, rel: string, sync = false): Promise<boolean> {
   let at = root;
   for (const part of rel.split('/')) {
     at = path.join(at, part);
-    const st = await fsp.lstat(at).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
-      throw toFerryError(e, `cannot read ${at}`);
-    });
+    const st = await lstatOrNone(at, sync);
     if (!st) return false;
     if (!st.isDirectory()) throw unsafeMedia(at, st.isSymbolicLink() ? 'is a symbolic link' : 'is not a folder');
   }
@@ -75,7 +94,7 @@ async function realFolder(root: string, rel: string): Promise<boolean> {
 }
 
 /** A mounted stick or folder: FERRY/ under `root`. Every read goes through fsx.openRegular below `root`. */
-function folderSource(root: string): MediaSource {
+function folderSource(root: string, sync = false): MediaSource {
   const ferry = path.join(root, 'FERRY');
   return {
     kind: 'folder',
@@ -83,13 +102,14 @@ function folderSource(root: string): MediaSource {
     receiptsRoot: root,
     describe: () => `folder ${root}`,
     async openLayout() {
-      if (!(await realFolder(root, 'FERRY/oci'))) throw new FerryError('MEDIA_NOT_FOUND', `${root} holds no FERRY/oci: not ferry media (check the --media path)`);
-      return OciLayout.open(path.join(ferry, 'oci'));
+      if (!(await realFolder(root, 'FERRY/oci', sync))) throw new FerryError('MEDIA_NOT_FOUND', `${root} holds no FERRY/oci: not ferry media (check the --media path)`);
+      const oci = path.join(ferry, 'oci');
+      return sync ? OciLayout.open(oci, directoryBackendSync(oci)) : OciLayout.open(oci);
     },
     async readFile(rel, cap, what) {
       const file = path.join(ferry, checkRel(rel));
       try {
-        return await readFileCapped(file, cap, what, { under: root });
+        return sync ? readFileCappedSync(file, cap, what, { under: root }) : await readFileCapped(file, cap, what, { under: root });
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -98,9 +118,12 @@ function folderSource(root: string): MediaSource {
     },
     async list(relDir) {
       const dir = path.join(ferry, checkRel(relDir));
-      const entries = await listMediaDir(root, dir, MAX_LISTED).catch((e: unknown) => {
+      let entries: import('node:fs').Dirent[] | undefined;
+      try {
+        entries = sync ? listMediaDirSync(root, dir, MAX_LISTED) : await listMediaDir(root, dir, MAX_LISTED);
+      } catch (e) {
         throw e instanceof FerryError ? e : toFerryError(e, `cannot list ${dir}`);
-      });
+      }
       for (const e of entries ?? []) {
         if (!e.isFile() && !e.isDirectory()) throw unsafeMedia(path.join(dir, e.name), 'is a link or special file, not a regular file');
       }
@@ -157,18 +180,19 @@ async function indexOnce(file: string, st: import('node:fs').BigIntStats): Promi
  * exists; INVALID_LAYOUT when the file is a tar without an OCI layout; CORRUPT_ARCHIVE when
  * it is no tar at all.
  */
-export async function openMediaSource(pathOrFile: string): Promise<MediaSource> {
+export async function openMediaSource(pathOrFile: string, opts: MediaSourceOptions = {}): Promise<MediaSource> {
   // the registry reader (HTTP client, node:tls) is loaded only for docker:// media
   if (isRegistryMedia(pathOrFile)) return (await import('./registry-media.js')).registryMediaSource(pathOrFile);
+  const sync = opts.sync === true;
   let st: import('node:fs').BigIntStats;
   try {
-    st = await fsp.stat(pathOrFile, { bigint: true });
+    st = sync ? statSync(pathOrFile, { bigint: true }) : await fsp.stat(pathOrFile, { bigint: true });
   } catch (e) {
     throw notFound(pathOrFile, 'does not exist', e);
   }
   if (st.isDirectory()) {
-    if (!(await realFolder(pathOrFile, 'FERRY'))) throw new FerryError('MEDIA_NOT_FOUND', `${pathOrFile} holds no FERRY folder: is this a ferry stick, and is it mounted? (or pass an archive written by ferry archive)`);
-    return folderSource(pathOrFile);
+    if (!(await realFolder(pathOrFile, 'FERRY', sync))) throw new FerryError('MEDIA_NOT_FOUND', `${pathOrFile} holds no FERRY folder: is this a ferry stick, and is it mounted? (or pass an archive written by ferry archive)`);
+    return folderSource(pathOrFile, sync);
   }
   // a FIFO or device given as an archive would hang the first read
   if (!st.isFile()) throw unsafeMedia(pathOrFile, 'is neither a folder nor a regular file');

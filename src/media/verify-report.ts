@@ -6,7 +6,7 @@
 import { Annotation } from '../oci/types.js';
 import type { MediaUpdateResult } from './verify-updates.js';
 import { listMediaUpdates } from './updates.js';
-import { openMediaSource } from './source.js';
+import { type MediaSourceOptions, openMediaSource } from './source.js';
 import { UPDATE_ID_RE } from './updates.js';
 
 /** A finding of verify that is not a blob problem. `error` findings fail the run. */
@@ -18,8 +18,8 @@ export interface VerifyNotice {
 }
 
 /** Orphans (`<id>.json.p7s` without `<id>.json`) and, without --trust, the signed updates whose signatures were not checked. */
-export async function updateFileNotices(mediaRoot: string, trustChecked: boolean): Promise<VerifyNotice[]> {
-  const src = await openMediaSource(mediaRoot);
+export async function updateFileNotices(mediaRoot: string, trustChecked: boolean, opts: MediaSourceOptions = {}): Promise<VerifyNotice[]> {
+  const src = await openMediaSource(mediaRoot, opts);
   const names = await src.list('updates');
   const out: VerifyNotice[] = [];
   for (const n of names.filter((x) => x.endsWith('.json.p7s')).sort()) {

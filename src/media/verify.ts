@@ -6,11 +6,13 @@
  * device or a busy machine) and the others at the same time on a worker (blob-hash-worker.ts)
  * when they add up to enough.
  */
+import { closeSync } from 'node:fs';
 import { FerryError, isFerryError } from '../errors.js';
 import { OciLayout } from '../oci/layout.js';
 import { Annotation, Caps, type Descriptor, MediaType, parseImageIndex, parseImageManifest } from '../oci/types.js';
 import type { ProgressFn } from '../progress.js';
-import { isHostileMedia, openRegular } from '../util/fsx.js';
+import { isHostileMedia } from '../util/fsx.js';
+import { openRegularSync } from '../util/fsx-sync.js';
 import { hashFile, ReadBuffers } from './blob-hash.js';
 import type { BlobHashWorker } from './blob-hash-worker.js';
 import { openMediaSource } from './source.js';
@@ -52,11 +54,11 @@ async function startWorker(): Promise<BlobHashWorker | undefined> {
 /** hashFile on the worker: the file is opened (and checked) here, the worker reads the descriptor. */
 function workerHasher(worker: BlobHashWorker): Hasher {
   return async (file, onBytes, range) => {
-    const { fh } = await openRegular(file, 'blob', { media: true, ...(range.under !== undefined ? { under: range.under } : {}) });
+    const { fd } = openRegularSync(file, 'blob', { media: true, ...(range.under !== undefined ? { under: range.under } : {}) });
     try {
-      return await worker.hash(fh.fd, range.start, range.size, onBytes);
+      return await worker.hash(fd, range.start, range.size, onBytes);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   };
 }
@@ -145,7 +147,8 @@ async function collectBlobs(layout: OciLayout, problems: BlobProblem[]): Promise
  * Never throws for damaged blobs: they are listed.
  */
 export async function verifyMediaBlobs(mediaRoot: string, opts: { progress?: ProgressFn; parallelMinBytes?: number } = {}): Promise<MediaBlobReport> {
-  const layout = await (await openMediaSource(mediaRoot)).openLayout();
+  // a folder's checks and small reads run synchronously (fsx-sync.ts): nothing runs beside them here
+  const layout = await (await openMediaSource(mediaRoot, { sync: true })).openLayout();
   const problems: BlobProblem[] = [];
   const { wanted, images, checked, bytes } = await collectBlobs(layout, problems);
   const total = [...wanted.values()].reduce((n, w) => n + w.desc.size, 0);

@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { mediaFileSize, readFileCapped, streamRegular } from '../util/fsx.js';
+import { mediaFileSizeSync, readFileCappedSync } from '../util/fsx-sync.js';
 import { parseStrictJson } from '../util/json.js';
 import { DigestVerifier, sha256Digest } from './digest.js';
 import type { ChunkSource, FileRange } from './range-copy.js';
@@ -75,6 +76,24 @@ export function directoryBackend(root: string): LayoutBackend {
       const file = path.join(root, rel);
       const size = await mediaFileSize(root, file);
       return size === undefined ? undefined : { file, start: 0, size, under: root };
+    },
+  };
+}
+
+/**
+ * directoryBackend with its checks and small reads made synchronously (util/fsx-sync.ts: the
+ * same checks and errors), for `ferry verify`, which has nothing to overlap with them; `open`'s
+ * stream is directoryBackend's.
+ */
+export function directoryBackendSync(root: string): LayoutBackend {
+  const size = (rel: string) => mediaFileSizeSync(root, path.join(root, rel));
+  return {
+    ...directoryBackend(root),
+    readCapped: async (rel, cap, what) => readFileCappedSync(path.join(root, rel), cap, what, { under: root }),
+    size: async (rel) => size(rel),
+    range: async (rel) => {
+      const bytes = size(rel);
+      return bytes === undefined ? undefined : { file: path.join(root, rel), start: 0, size: bytes, under: root };
     },
   };
 }

@@ -77,7 +77,7 @@ export function registerVerify(program: Command): void {
         const progress = cliProgress(opts);
         const report = await verifyMediaBlobs(opts.media, progress ? { progress } : {});
         const updates = await verifyUpdates(opts, kit, trust, required, report);
-        const notices = [...(await updateFileNotices(opts.media, kit !== undefined)), ...(kit ? await trustNotices(opts.media, updates) : [])];
+        const notices = [...(await updateFileNotices(opts.media, kit !== undefined, { sync: true })), ...(kit ? await trustNotices(opts.media, updates) : [])];
         const err = firstError(report, kit, updates, notices);
         if (opts.json) {
           const trust = opts.trust ? { updates: updates.map((u) => jsonUpdate(u, required)) } : { signaturesChecked: false };
