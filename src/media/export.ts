@@ -233,7 +233,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   // index.json names the image) when the caller will sign, so an unsigned export leaves no orphan.
   const chunkIndex = req.chunkIndex === false ? undefined : await writeChunkIndex(store, layers, small);
   // loaded only when asked for: it pulls in the device's tar and file-index code (start-up of every export)
-  const fileIndex = req.fileIndex ? await (await import('./file-index-writer.js')).writeFileIndex(store, man.descriptor, layers, opts) : undefined;
+  const fileIndex = req.fileIndex ? await (await import('./file-index-writer.js')).writeFileIndex(store, man.descriptor, layers, { ...opts, chunkIndex: req.chunkIndex !== false }) : undefined;
 
   const converted = sourceRecord(input.transport, src, req.compress ?? 'keep', man.descriptor, cfg.descriptor);
   const entry: Descriptor = {
