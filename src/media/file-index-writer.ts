@@ -11,7 +11,7 @@ import { TarSanitizer } from '../device/extract/tar-sanitizer.js';
 import type { FileIndex } from '../device/files/file-index.js';
 import { FileIndexBuilder } from '../device/files/index-builder.js';
 import { gzipIndex } from '../device/files/index-store.js';
-import { LayerFeed } from '../device/extract/layer-feed.js';
+import { LayerFeed, newRing } from '../device/extract/layer-feed.js';
 import { DEFAULT_CHUNK_SIZE } from '../oci/chunk-index.js';
 import { openBlobFile, TAILS } from '../oci/chunk-reader.js';
 import { decompressor } from '../oci/compress.js';
@@ -32,13 +32,15 @@ export type ChunksOf = (desc: Descriptor) => Promise<string[]>;
 /** The file index of the image whose `layers` are in `layout` (digest-checked as they are read). */
 export async function buildImageFileIndex(layout: OciLayout, layers: Descriptor[], image: string, progress?: ProgressFn, chunksOf?: ChunksOf): Promise<FileIndex> {
   const builder = new FileIndexBuilder(image);
+  // one ring for every layer: each feed is closed, and its pieces parsed, before the next starts
+  const ring = chunksOf ? newRing() : undefined;
   for (const [i, d] of layers.entries()) {
     const what = `layer ${i + 1}/${layers.length} (${d.digest.slice(0, 19)})`;
     progress?.({ step: 'file-index', bytesDone: i, bytesTotal: layers.length, detail: d.digest });
     builder.beginLayer();
     // Whiteouts are the builder's to interpret; nothing is extracted here, so bytes go nowhere.
     const sanitizer = new TarSanitizer(what, { admit: (e) => (whiteoutOf(e.path, what) ? 'drop' : 'pass') }, { write: async () => undefined }, builder);
-    const feed = chunksOf ? await openFeed(layout, d, what, await chunksOf(d)) : undefined;
+    const feed = chunksOf && ring ? await openFeed(layout, d, what, await chunksOf(d), ring) : undefined;
     if (feed) await drain(feed, sanitizer);
     else await pipeline(layout.openBlob(d, what), decompressor(layerCompression(d.mediaType), what), async (src: AsyncIterable<Buffer>) => {
       for await (const chunk of src) await sanitizer.push(chunk);
@@ -52,10 +54,10 @@ export async function buildImageFileIndex(layout: OciLayout, layers: Descriptor[
 }
 
 /** The layer decompressed on the inflate worker from chunk-checked bytes; undefined where no worker can run. */
-async function openFeed(layout: OciLayout, d: Descriptor, what: string, chunks: string[]): Promise<LayerFeed | undefined> {
+async function openFeed(layout: OciLayout, d: Descriptor, what: string, chunks: string[], ring: SharedArrayBuffer): Promise<LayerFeed | undefined> {
   const { fh, range } = await openBlobFile(await layout.blobRange(d.digest), d, what);
   const job = { fh, start: range.start, size: d.size, digest: d.digest, chunks, chunkSize: DEFAULT_CHUNK_SIZE, compression: layerCompression(d.mediaType), what, tails: TAILS.stick };
-  const feed = LayerFeed.start(job, () => undefined);
+  const feed = LayerFeed.start(job, () => undefined, ring);
   if (!feed) await fh.close();
   return feed;
 }

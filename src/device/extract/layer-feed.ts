@@ -63,6 +63,11 @@ const inflater = new LazyWorker<WorkerMessage>(
   },
 );
 
+/** A ring for LayerFeed.start to reuse across layers read one after another. */
+export function newRing(): SharedArrayBuffer {
+  return new SharedArrayBuffer(SLOTS * SLOT_SIZE);
+}
+
 /** One piece of decompressed layer: `buf` is valid until `release(slot)`. */
 export interface Piece {
   slot: number;
@@ -85,15 +90,20 @@ export class LayerFeed {
     private readonly w: Worker,
     private readonly id: number,
     private readonly onRead: (n: number) => void,
+    ring: SharedArrayBuffer | undefined,
   ) {
-    this.ring = new SharedArrayBuffer(SLOTS * SLOT_SIZE);
+    this.ring = ring ?? newRing();
   }
 
-  /** Start decompressing `job` on the worker (the feed owns `job.fh` from here); undefined, with `job.fh` untouched, when no worker thread can run here. */
-  static start(job: FeedJob, onRead: (n: number) => void): LayerFeed | undefined {
+  /**
+   * Start decompressing `job` on the worker (the feed owns `job.fh` from here); undefined, with `job.fh` untouched, when no worker thread can run here.
+   * `ring` (newRing()): one the caller reuses for its layers one after another, once the previous feed is closed and none of its pieces is read any more;
+   * a ring per layer is 8 MiB of shared memory that only a full garbage collection frees.
+   */
+  static start(job: FeedJob, onRead: (n: number) => void, ring?: SharedArrayBuffer): LayerFeed | undefined {
     const w = inflater.get();
     if (!w) return undefined;
-    const feed = new LayerFeed(job.fh, w, nextId++, onRead);
+    const feed = new LayerFeed(job.fh, w, nextId++, onRead, ring);
     feeds.set(feed.id, feed);
     w.ref(); // a job in flight keeps the process alive until the worker is done with it
     const { fh, ...rest } = job;

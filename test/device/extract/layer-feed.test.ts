@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync, zstdCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LayerFeed } from '../../../src/device/extract/layer-feed.js';
+import { LayerFeed, newRing } from '../../../src/device/extract/layer-feed.js';
 import { FerryError } from '../../../src/errors.js';
 import { TAILS } from '../../../src/oci/chunk-reader.js';
 import type { Compression } from '../../../src/oci/types.js';
@@ -57,8 +57,8 @@ async function drain(feed: LayerFeed, keep = true): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-function start(s: { fh: fsp.FileHandle; chunks: string[]; digest: string }, size: number, compression: Compression, onRead: (n: number) => void = () => undefined): LayerFeed {
-  const feed = LayerFeed.start({ fh: s.fh, start: 100, size, digest: s.digest, chunks: s.chunks, chunkSize: CHUNK, compression, what: 'layer 1/1', tails: TAILS.stick }, onRead);
+function start(s: { fh: fsp.FileHandle; chunks: string[]; digest: string }, size: number, compression: Compression, onRead: (n: number) => void = () => undefined, ring?: SharedArrayBuffer): LayerFeed {
+  const feed = LayerFeed.start({ fh: s.fh, start: 100, size, digest: s.digest, chunks: s.chunks, chunkSize: CHUNK, compression, what: 'layer 1/1', tails: TAILS.stick }, onRead, ring);
   if (!feed) throw new Error('no worker thread');
   return feed;
 }
@@ -77,6 +77,26 @@ describe('LayerFeed (a layer decompressed on the worker thread)', () => {
       expect(read).toBe(blob.length);
     });
   }
+
+  it('decompresses layers one after another into the one ring given, each exactly', async () => {
+    const ring = newRing();
+    for (const c of ['gzip', 'zstd'] as const) {
+      const raw = content(2 * 1024 * 1024 + 7);
+      const blob = compress(c, raw);
+      const feed = start(await stored(`ring-${c}`, blob), blob.length, c, undefined, ring);
+      const parts: Buffer[] = [];
+      try {
+        for (let p = await feed.next(); p !== undefined; p = await feed.next()) {
+          expect(p.buf.buffer).toBe(ring);
+          parts.push(Buffer.from(p.buf));
+          feed.release(p.slot);
+        }
+      } finally {
+        await feed.close();
+      }
+      expect(Buffer.concat(parts).equals(raw)).toBe(true);
+    }
+  });
 
   it('refuses a chunk that differs from the signed index with DIGEST_MISMATCH at that chunk, before decompressing it', async () => {
     const raw = content(1024 * 1024);
