@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseBenchArgs } from '../../bench/args.js';
-import { freshFsBytes, mkfsArgs, probeFreshFs } from '../../bench/fresh-fs.js';
+import { FreshFsSet, freshFsBytes, mkfsArgs, probeFreshFs } from '../../bench/fresh-fs.js';
 import { runComparisons, type Comparison, type Contender } from '../../bench/harness.js';
 import { runProc } from '../../bench/proc.js';
 
@@ -33,14 +33,14 @@ describe('freshFsBytes', () => {
 });
 
 describe('mkfsArgs', () => {
-  it('keeps the default layout (no -T, -O or -J) but writes the tables now and discards nothing', () => {
+  it('keeps the default layout (no -T, -O or -J) and neither discards nor zeroes the device', () => {
     const a = mkfsArgs('/dev/loop7');
     expect(a.at(-1)).toBe('/dev/loop7');
     expect(a).not.toContain('-T');
     expect(a).not.toContain('-O');
     expect(a).not.toContain('-J');
     const ext = a[a.indexOf('-E') + 1]?.split(',') ?? [];
-    expect(ext).toEqual(expect.arrayContaining(['nodiscard', 'lazy_itable_init=0', 'lazy_journal_init=0']));
+    expect(ext).toEqual(expect.arrayContaining(['nodiscard', 'lazy_itable_init=1', 'lazy_journal_init=1']));
   });
 });
 
@@ -94,6 +94,21 @@ describe.skipIf(!canMount)('a row with fresh file systems (root)', () => {
     const loops = await runProc('losetup', ['-a']);
     expect(loops.stdout).not.toContain(backing);
     expect(await readdir(backing)).toEqual([]);
+  });
+
+  it('leaves the backing file allocated and written: mkfs neither discards nor zeroes it (no extent work on the root fs in the clock)', async () => {
+    const backing = join(dir, 'backing');
+    const set = new FreshFsSet(backing, 256 * MiB);
+    try {
+      await set.fresh(join(dir, 'm'));
+      const [file] = await readdir(backing);
+      const extents = (await runProc('filefrag', ['-v', join(backing, file as string)])).stdout.split('\n');
+      // mke2fs still zaps the device's last 64 KiB; a discard or zeroed tables would show as holes or many unwritten extents
+      expect(extents.filter((l) => l.includes('unwritten')).length).toBeLessThanOrEqual(1);
+      expect((await runProc('findmnt', ['-no', 'OPTIONS', join(dir, 'm')])).stdout).toContain('noinit_itable');
+    } finally {
+      await set.close();
+    }
   });
 
   it('without it, the same sides write into plain folders (and fail the mount test)', async () => {
