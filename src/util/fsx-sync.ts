@@ -1,33 +1,22 @@
 /**
- * Synchronous twins of fsx.ts's reads of media (checkUnder, openRegular, readFileCapped,
- * mediaFileSize, listMediaDir), for `ferry verify --media`, which has nothing to do while they
- * run (its largest blob is read with readSync on the same thread anyway). Each async call costs a
- * round trip through the libuv thread pool, and the first one loads node:fs/promises and starts
- * the pool's threads: a verify of a tiny stick took ~11 ms less CPU and wall without them
- * (chrt -r 50, 16 rounds, load 6). The checks are fsx's, in the same order with the same errors:
- * every folder between `under` and the file lstat'ed and refused unless a real folder, the file
- * itself no link and regular, opened O_NONBLOCK (O_NOFOLLOW below `under`), fstat'ed, and the
- * opened file the one lstat'ed. test/media/hostile-files.test.ts runs verify through them.
+ * Synchronous twins of fsx.ts's reads of media (openRegular, readFileCapped, mediaFileSize,
+ * listMediaDir), for `ferry verify --media`, which has nothing to do while they run (its largest
+ * blob is read with readSync on the same thread anyway), and for thousands of ~1 KiB files
+ * (receipts, device certificates: read-sync.ts). Each async call costs a round trip through the
+ * libuv thread pool, and the first one loads node:fs/promises and starts the pool's threads: a
+ * verify of a tiny stick took ~11 ms less CPU and wall without them (chrt -r 50, 16 rounds,
+ * load 6). Only the system calls differ: every check and refusal is fsx's own function
+ * (stepsBelow, checkStep, regularOpenFlags, openFailure, checkOpened, overCap, tooManyEntries),
+ * so the two cannot drift apart; test/util/fsx-sync.test.ts runs both on hostile files.
  */
-import { closeSync, constants as fsc, type Dirent, fstatSync, lstatSync, opendirSync, openSync, readSync, type Stats } from 'node:fs';
-import * as path from 'node:path';
-import { FerryError } from '../errors.js';
-import { kindOf, type OpenRegularOptions, unsafeMedia } from './fsx.js';
+import { closeSync, type Dirent, fstatSync, lstatSync, opendirSync, openSync, readSync, type Stats } from 'node:fs';
+import { checkOpened, checkStep, foldersBelow, isAbsent, openFailure, type OpenRegularOptions, overCap, regularOpenFlags, stepsBelow, tooManyEntries } from './fsx.js';
 
-/** fsx.checkUnder, synchronously: lstat every folder between `under` and `file` and the file itself. */
+/** fsx's checkUnder, synchronously: lstat every step from `under` down to `file`; the file's own Stats. */
 function checkUnderSync(under: string, file: string): Stats {
-  const rel = path.relative(under, file);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new FerryError('INTERNAL', `${file} is not below ${under}`);
-  let at = under;
-  const parts = rel.split(path.sep);
-  for (let i = 0; i < parts.length; i++) {
-    at = path.join(at, parts[i]!);
-    const st = lstatSync(at);
-    const last = i === parts.length - 1;
-    if (last ? !st.isFile() : !st.isDirectory()) throw unsafeMedia(at, kindOf(st));
-    if (last) return st;
-  }
-  throw new FerryError('INTERNAL', `${file}: empty path`);
+  let st: Stats | undefined;
+  for (const { at, last } of stepsBelow(under, file)) checkStep((st = lstatSync(at)), at, last);
+  return st!;
 }
 
 /** fsx.mediaFileSize, synchronously: the size of a regular file on media below `under`, or undefined when absent. */
@@ -35,8 +24,7 @@ export function mediaFileSizeSync(under: string, file: string): number | undefin
   try {
     return checkUnderSync(under, file).size;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (isAbsent(e)) return undefined;
     throw e;
   }
 }
@@ -47,20 +35,13 @@ export function openRegularSync(file: string, what: string, opts: OpenRegularOpt
   const before = opts.under !== undefined ? checkUnderSync(opts.under, file) : undefined;
   let fd: number;
   try {
-    fd = openSync(file, fsc.O_RDONLY | fsc.O_NONBLOCK | (opts.under !== undefined ? fsc.O_NOFOLLOW : 0));
+    fd = openSync(file, regularOpenFlags(opts));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (media && code === 'ELOOP') throw unsafeMedia(file, 'is a symbolic link');
-    if (media && code === 'ENXIO') throw unsafeMedia(file, 'is a socket or device node');
-    throw e;
+    throw openFailure(e, file, media);
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) {
-      throw media ? unsafeMedia(file, kindOf(st)) : new FerryError('INVALID_LAYOUT', `${what} ${file} is not a regular file`);
-    }
-    // the file checked by lstat must be the one opened (nothing swapped in between)
-    if (before && (before.dev !== st.dev || before.ino !== st.ino)) throw unsafeMedia(file, 'changed while it was opened');
+    checkOpened(st, before, file, what, media);
     return { fd, size: st.size };
   } catch (e) {
     closeSync(fd);
@@ -68,26 +49,26 @@ export function openRegularSync(file: string, what: string, opts: OpenRegularOpt
   }
 }
 
+/**
+ * Read at most `maxBytes` + 1 bytes of an open regular file of `size` bytes (fstat's): done once
+ * the bytes fstat promised are in (no extra read that returns 0: one more system call per receipt),
+ * but a read that comes back short before them (a FUSE or network file system may) is followed by
+ * the next; FILE_TOO_LARGE when the file grew over the cap since fstat.
+ */
+export function readOpenedSync(fd: number, size: number, maxBytes: number, file: string, what: string): Buffer {
+  const buf = Buffer.alloc(Math.min(size, maxBytes) + 1);
+  let off = 0;
+  for (let n = 1; n > 0 && off < buf.length && (off < size || off === 0); off += n) n = readSync(fd, buf, off, buf.length - off, off);
+  if (off > maxBytes) throw overCap(file, what, maxBytes);
+  return buf.subarray(0, off);
+}
+
 /** fsx.readFileCapped, synchronously: a whole small file of untrusted origin, refused over `maxBytes` before a byte past the cap is read. */
 export function readFileCappedSync(file: string, maxBytes: number, what = 'file', opts: OpenRegularOptions = {}): Buffer {
   const { fd, size } = openRegularSync(file, what, opts);
   try {
-    if (size > maxBytes) {
-      throw new FerryError('FILE_TOO_LARGE', `${what} ${file} is ${size} bytes, over the ${maxBytes}-byte cap: the media is damaged or not ferry's`, {
-        details: { file, size, cap: maxBytes },
-      });
-    }
-    // at most cap+1 bytes even if the file grew since fstat
-    const buf = Buffer.alloc(Math.min(size, maxBytes) + 1);
-    let off = 0;
-    for (;;) {
-      const n = readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-      if (off === buf.length) break;
-    }
-    if (off > maxBytes) throw new FerryError('FILE_TOO_LARGE', `${what} ${file} grew over the ${maxBytes}-byte cap while being read`);
-    return buf.subarray(0, off);
+    if (size > maxBytes) throw overCap(file, what, maxBytes, size);
+    return readOpenedSync(fd, size, maxBytes, file, what);
   } finally {
     closeSync(fd);
   }
@@ -95,26 +76,21 @@ export function readFileCappedSync(file: string, maxBytes: number, what = 'file'
 
 /** fsx.listMediaDir, synchronously: the names in a folder on media (links and special folders refused, at most `maxEntries`); undefined when absent. */
 export function listMediaDirSync(under: string, dir: string, maxEntries: number): Dirent[] | undefined {
-  let at = under;
-  for (const part of path.relative(under, dir).split(path.sep).filter(Boolean)) {
-    at = path.join(at, part);
+  for (const at of foldersBelow(under, dir)) {
     let st: Stats;
     try {
       st = lstatSync(at);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      if (isAbsent(e)) return undefined;
       throw e;
     }
-    if (!st.isDirectory()) throw unsafeMedia(at, kindOf(st));
+    checkStep(st, at, false);
   }
   const d = opendirSync(dir, { bufferSize: 256 });
   const out: Dirent[] = [];
   try {
     for (let e = d.readSync(); e !== null; e = d.readSync()) {
-      if (out.length >= maxEntries) {
-        throw new FerryError('LIMIT_EXCEEDED', `${dir} holds more than ${maxEntries} entries: do not use this stick; report it to headquarters`, { details: { dir, cap: maxEntries } });
-      }
+      if (out.length >= maxEntries) throw tooManyEntries(dir, maxEntries);
       out.push(e);
     }
   } finally {

@@ -4,7 +4,7 @@
  * of untrusted files.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsc, renameSync } from 'node:fs';
+import { constants as fsc, type Dirent, renameSync, type Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -129,7 +129,7 @@ export function isHostileMedia(e: unknown): boolean {
 }
 
 /** What a file that is not what was expected is, for UNSAFE_MEDIA messages ("is a symbolic link"). */
-export function kindOf(st: import('node:fs').Stats): string {
+export function kindOf(st: Stats): string {
   if (st.isSymbolicLink()) return 'is a symbolic link';
   if (st.isFIFO()) return 'is a FIFO (named pipe)';
   if (st.isSocket()) return 'is a socket';
@@ -139,23 +139,72 @@ export function kindOf(st: import('node:fs').Stats): string {
 }
 
 /**
- * lstat every folder between `under` and `file` and the file itself, refusing links and
- * special files before anything is opened: opening a device node can have side effects,
- * and a folder link would steer the read to the device's own files.
+ * The paths from `under` down to `file`, each with whether it is the file itself: every one is
+ * lstat'ed before anything is opened (checkStep), because opening a device node can have side
+ * effects and a folder link would steer the read to the device's own files.
  */
-async function checkUnder(under: string, file: string): Promise<import('node:fs').Stats> {
+export function stepsBelow(under: string, file: string): Array<{ at: string; last: boolean }> {
   const rel = path.relative(under, file);
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw new FerryError('INTERNAL', `${file} is not below ${under}`);
-  let at = under;
   const parts = rel.split(path.sep);
-  for (let i = 0; i < parts.length; i++) {
-    at = path.join(at, parts[i]!);
-    const st = await fsp.lstat(at);
-    const last = i === parts.length - 1;
-    if (last ? !st.isFile() : !st.isDirectory()) throw unsafeMedia(at, kindOf(st));
-    if (last) return st;
-  }
-  throw new FerryError('INTERNAL', `${file}: empty path`);
+  let at = under;
+  return parts.map((p, i) => ({ at: (at = path.join(at, p)), last: i === parts.length - 1 }));
+}
+
+/** The folders from below `under` down to `dir` itself (listMediaDir lstats each: all must be real folders). */
+export function foldersBelow(under: string, dir: string): string[] {
+  let at = under;
+  return path.relative(under, dir).split(path.sep).filter(Boolean).map((p) => (at = path.join(at, p)));
+}
+
+/** Refuse (UNSAFE_MEDIA) a step of stepsBelow that is not a real folder, or for the file itself not a regular file. */
+export function checkStep(st: Stats, at: string, last: boolean): void {
+  if (last ? !st.isFile() : !st.isDirectory()) throw unsafeMedia(at, kindOf(st));
+}
+
+/** True for the errno codes that mean "not there" on the way to a file (ENOENT, ENOTDIR). */
+export function isAbsent(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+/** open(2) flags of openRegular: never blocks (O_NONBLOCK), never follows a link below `under` (O_NOFOLLOW). */
+export function regularOpenFlags(opts: OpenRegularOptions): number {
+  return fsc.O_RDONLY | fsc.O_NONBLOCK | (opts.under !== undefined ? fsc.O_NOFOLLOW : 0);
+}
+
+/** What a failed open of media turns into: a link or special file is UNSAFE_MEDIA; other errors keep their errno code. */
+export function openFailure(e: unknown, file: string, media: boolean): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (media && code === 'ELOOP') return unsafeMedia(file, 'is a symbolic link');
+  if (media && code === 'ENXIO') return unsafeMedia(file, 'is a socket or device node');
+  return e;
+}
+
+/** Refuse an opened file that is not regular, or not the one lstat'ed before the open (`before`: nothing swapped in between). */
+export function checkOpened(st: Stats, before: Stats | undefined, file: string, what: string, media: boolean): void {
+  if (!st.isFile()) throw media ? unsafeMedia(file, kindOf(st)) : new FerryError('INVALID_LAYOUT', `${what} ${file} is not a regular file`);
+  if (before && (before.dev !== st.dev || before.ino !== st.ino)) throw unsafeMedia(file, 'changed while it was opened');
+}
+
+/** FILE_TOO_LARGE for a file of untrusted origin over its cap (`size` undefined: it grew over the cap while read). */
+export function overCap(file: string, what: string, maxBytes: number, size?: number): FerryError {
+  if (size === undefined) return new FerryError('FILE_TOO_LARGE', `${what} ${file} grew over the ${maxBytes}-byte cap while being read`);
+  return new FerryError('FILE_TOO_LARGE', `${what} ${file} is ${size} bytes, over the ${maxBytes}-byte cap: the media is damaged or not ferry's`, {
+    details: { file, size, cap: maxBytes },
+  });
+}
+
+/** LIMIT_EXCEEDED for a folder on media with more than `maxEntries` names. */
+export function tooManyEntries(dir: string, maxEntries: number): FerryError {
+  return new FerryError('LIMIT_EXCEEDED', `${dir} holds more than ${maxEntries} entries: do not use this stick; report it to headquarters`, { details: { dir, cap: maxEntries } });
+}
+
+/** lstat every step from `under` down to `file` (stepsBelow, checkStep); the file's own Stats. */
+async function checkUnder(under: string, file: string): Promise<Stats> {
+  let st: Stats | undefined;
+  for (const { at, last } of stepsBelow(under, file)) checkStep((st = await fsp.lstat(at)), at, last);
+  return st!;
 }
 
 /** The size of a regular file on media below `under` (UNSAFE_MEDIA for links and special files on the way), or undefined when absent. */
@@ -163,8 +212,7 @@ export async function mediaFileSize(under: string, file: string): Promise<number
   try {
     return (await checkUnder(under, file)).size;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (isAbsent(e)) return undefined;
     throw e;
   }
 }
@@ -181,20 +229,13 @@ export async function openRegular(file: string, what: string, opts: OpenRegularO
   const before = opts.under !== undefined ? await checkUnder(opts.under, file) : undefined;
   let fh: fsp.FileHandle;
   try {
-    fh = await fsp.open(file, fsc.O_RDONLY | fsc.O_NONBLOCK | (opts.under !== undefined ? fsc.O_NOFOLLOW : 0));
+    fh = await fsp.open(file, regularOpenFlags(opts));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (media && code === 'ELOOP') throw unsafeMedia(file, 'is a symbolic link');
-    if (media && code === 'ENXIO') throw unsafeMedia(file, 'is a socket or device node');
-    throw e;
+    throw openFailure(e, file, media);
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) {
-      throw media ? unsafeMedia(file, kindOf(st)) : new FerryError('INVALID_LAYOUT', `${what} ${file} is not a regular file`);
-    }
-    // the file checked by lstat must be the one opened (nothing swapped in between)
-    if (before && (before.dev !== st.dev || before.ino !== st.ino)) throw unsafeMedia(file, 'changed while it was opened');
+    checkOpened(st, before, file, what, media);
     return { fh, size: st.size };
   } catch (e) {
     await fh.close().catch(() => undefined);
@@ -209,11 +250,7 @@ export async function openRegular(file: string, what: string, opts: OpenRegularO
 export async function readFileCapped(file: string, maxBytes: number, what = 'file', opts: OpenRegularOptions = {}): Promise<Buffer> {
   const { fh, size } = await openRegular(file, what, opts);
   try {
-    if (size > maxBytes) {
-      throw new FerryError('FILE_TOO_LARGE', `${what} ${file} is ${size} bytes, over the ${maxBytes}-byte cap: the media is damaged or not ferry's`, {
-        details: { file, size, cap: maxBytes },
-      });
-    }
+    if (size > maxBytes) throw overCap(file, what, maxBytes, size);
     // Read at most cap+1 bytes even if the file grew since stat.
     const buf = Buffer.alloc(Math.min(size, maxBytes) + 1);
     let off = 0;
@@ -223,7 +260,7 @@ export async function readFileCapped(file: string, maxBytes: number, what = 'fil
       off += bytesRead;
       if (off === buf.length) break;
     }
-    if (off > maxBytes) throw new FerryError('FILE_TOO_LARGE', `${what} ${file} grew over the ${maxBytes}-byte cap while being read`);
+    if (off > maxBytes) throw overCap(file, what, maxBytes);
     return buf.subarray(0, off);
   } finally {
     await fh.close();
@@ -292,24 +329,20 @@ export function streamRegular(file: string, what: string, opts: StreamRegularOpt
  * (UNSAFE_MEDIA) and more than `maxEntries` names (LIMIT_EXCEEDED); undefined when absent.
  * Folders between `under` and `dir` must be real folders too.
  */
-export async function listMediaDir(under: string, dir: string, maxEntries: number): Promise<import('node:fs').Dirent[] | undefined> {
-  let at = under;
-  for (const part of path.relative(under, dir).split(path.sep).filter(Boolean)) {
-    at = path.join(at, part);
-    const st = await fsp.lstat(at).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
+export async function listMediaDir(under: string, dir: string, maxEntries: number): Promise<Dirent[] | undefined> {
+  for (const at of foldersBelow(under, dir)) {
+    const st = await fsp.lstat(at).catch((e: unknown) => {
+      if (isAbsent(e)) return undefined;
       throw e;
     });
     if (!st) return undefined;
-    if (!st.isDirectory()) throw unsafeMedia(at, kindOf(st));
+    checkStep(st, at, false);
   }
   const d = await fsp.opendir(dir, { bufferSize: 256 });
-  const out: import('node:fs').Dirent[] = [];
+  const out: Dirent[] = [];
   // leaving the for-await (also by throwing) closes the Dir
   for await (const e of d) {
-    if (out.length >= maxEntries) {
-      throw new FerryError('LIMIT_EXCEEDED', `${dir} holds more than ${maxEntries} entries: do not use this stick; report it to headquarters`, { details: { dir, cap: maxEntries } });
-    }
+    if (out.length >= maxEntries) throw tooManyEntries(dir, maxEntries);
     out.push(e);
   }
   return out;
