@@ -95,11 +95,12 @@ async function decide(i: ReuseInputs): Promise<{ mode: WriteMode; reuse?: ReuseW
   const what = `file index of ${i.image.manifestDescriptor.digest}`;
   const desc = i.fileIndex;
   const signed: IndexSource = { image: i.image.manifestDescriptor.digest, open: () => new IndexStream(i.layout.openBlob(desc, what), what) };
+  // Asked before the signed index is opened: a stream left unread keeps the blob's file open.
+  const problem = await i.slot.reuseProblem();
+  if (problem !== undefined) return full(problem);
   const next = signed.open();
   try {
     if ((await next.image()) !== signed.image) return full('the signed file index describes another image');
-    const problem = await i.slot.reuseProblem();
-    if (problem !== undefined) return full(problem);
     const old = await openIndexFile(oldFile, oldWhat);
     if (!old) return full(`no file index for what slot ${i.target} holds`);
     try {
