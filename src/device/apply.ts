@@ -17,6 +17,7 @@ import { type DeviceState, loadState, raiseTrustedTime, saveState } from './stat
 import type { LayerOpener, Slot, SlotWriteResult } from './types.js';
 import { blobOpener, layerOpener, openPlannedImage, type PlannedImage } from './apply-image.js';
 import { planReuse } from './reuse.js';
+import type { IndexSource } from './files/index-reader.js';
 import { removeIndexFile, slotIndexPath, writeIndexFile, writeSlotLayers } from './files/index-store.js';
 
 /** What `ferry device apply` asks of the engine. */
@@ -78,11 +79,15 @@ export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise
     }
     const { plan, skipped } = await choosePlan(run, verified);
     const slot = dev.slots[plan.target];
+    let reuseIndex: IndexSource | undefined;
     try {
       const image = await openPlannedImage(run.opts.mediaRoot, run.dev.config.policy.legacyMedia, plan);
       const { mode, reuse } = await planReuse({ stateDir: dev.config.stateDir, state, target: plan.target, slot, layout: image.layout, image: image.image, fileIndex: plan.update.image.fileIndex, hashAll: dev.config.policy.verifySlotBeforeReuse });
       plan.write = mode;
-      if (reuse) image.reuse = reuse;
+      if (reuse) {
+        image.reuse = reuse;
+        reuseIndex = reuse.index;
+      }
       await confirmPlan(run, plan, skipped, image);
       await markTargetBad(run, plan);
       const written = await writeSlot(run, plan, slot, image);
@@ -95,6 +100,8 @@ export async function applyUpdate(opts: ApplyOptions, deps: DeviceDeps): Promise
     } catch (e) {
       await recordFailure(run, plan, e);
       throw e;
+    } finally {
+      await reuseIndex?.dispose?.();
     }
   } finally {
     await lock.release();

@@ -8,7 +8,7 @@ import { ERROR_CODES, ExitCode } from '../errors.js';
 import { openMediaLayout } from '../media/source.js';
 import { FILE_INDEX_BLOB_CAP } from '../oci/file-index-blob.js';
 import { type DeviceContext, type DeviceDeps, mediaVerifyRequest } from './context.js';
-import { IndexStream } from './files/index-reader.js';
+import { type IndexStream, openSignedIndex } from './files/index-reader.js';
 import type { DeviceState } from './state.js';
 import type { SlotName } from './types.js';
 
@@ -24,8 +24,8 @@ export function mediaIndexFrom(mediaRoot: string, dev: DeviceContext, deps: Pick
     if (!update || !pinned || pinned.size > FILE_INDEX_BLOB_CAP) return undefined;
     const layout = await openMediaLayout(mediaRoot);
     const what = `file index of ${update.id} on the media`;
-    // Parsed as it is compared (bounded by the line and entry caps); a digest mismatch at its end rejects the whole check.
-    const index = new IndexStream(layout.openBlob(pinned, what), what);
+    // Checked against its digest before a byte is parsed (a copy in the state directory), then compared as it is read.
+    const index = await openSignedIndex(dev.config.stateDir, () => layout.openBlob(pinned, what), what);
     const image = await index.image().catch((e: unknown) => {
       index.close();
       throw e;

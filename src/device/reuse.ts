@@ -11,7 +11,7 @@ import { compareTree } from './drift.js';
 import { parentOf } from './extract/entry-path.js';
 import { comparePaths, type FileEntry } from './files/file-index.js';
 import { compileIgnores } from './files/glob.js';
-import { type EntrySource, type IndexSource, IndexStream, openIndexFile } from './files/index-reader.js';
+import { copySignedIndex, type EntrySource, type IndexSource, IndexStream, openIndexFile } from './files/index-reader.js';
 import { readSlotLayers, slotIndexPath } from './files/index-store.js';
 import type { OciLayout, ResolvedImage } from '../oci/layout.js';
 import type { Descriptor } from '../oci/types.js';
@@ -53,7 +53,9 @@ export async function writeModeFor(opts: DeviceOptions, deps: Pick<DeviceDeps, '
   const u = plan.update.image;
   const image = await layout.resolveImage(u.manifest, u.platform, u.ref);
   const args = { stateDir: dev.config.stateDir, state, target: plan.target, slot: dev.slots[plan.target], layout, image, fileIndex: u.fileIndex, hashAll: dev.config.policy.verifySlotBeforeReuse };
-  return (await planReuse(args)).mode;
+  const { mode, reuse } = await planReuse(args);
+  await reuse?.index.dispose?.();
+  return mode;
 }
 
 /** Two entries describe the same thing on disk, times included. */
@@ -94,22 +96,26 @@ async function decide(i: ReuseInputs): Promise<{ mode: WriteMode; reuse?: ReuseW
   }
   const what = `file index of ${i.image.manifestDescriptor.digest}`;
   const desc = i.fileIndex;
-  const signed: IndexSource = { image: i.image.manifestDescriptor.digest, open: () => new IndexStream(i.layout.openBlob(desc, what), what) };
-  // Asked before the signed index is opened: a stream left unread keeps the blob's file open.
   const problem = await i.slot.reuseProblem();
   if (problem !== undefined) return full(problem);
+  // Checked whole before it is parsed, then read from the state directory only (never the stick again).
+  const signed = await copySignedIndex(i.stateDir, i.image.manifestDescriptor.digest, () => i.layout.openBlob(desc, what), what);
+  let kept = false;
   const next = signed.open();
   try {
     if ((await next.image()) !== signed.image) return full('the signed file index describes another image');
     const old = await openIndexFile(oldFile, oldWhat);
     if (!old) return full(`no file index for what slot ${i.target} holds`);
     try {
-      return await diffPlan(old, next, signed, await sharedLayers(i, oldImage));
+      const r = await diffPlan(old, next, signed, await sharedLayers(i, oldImage));
+      kept = r.reuse !== undefined;
+      return r;
     } finally {
       old.close();
     }
   } finally {
     next.close();
+    if (!kept) await signed.dispose();
   }
 }
 

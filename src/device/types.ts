@@ -72,7 +72,7 @@ export interface ReuseWrite {
   final: Map<string, number>;
   /** Paths the new image lacks, removed (with their subtrees) before the layer is written. */
   remove: string[];
-  /** The new image's signed file index, streamed from the stick (recorded for the slot when layers are skipped). */
+  /** The new image's signed file index, a checked copy in the state directory (recorded for the slot when layers are skipped); the apply disposes of it. */
   index: IndexSource;
   /** Leading layers identical (same diff_ids) to those of the image in the slot: not read at all. */
   skipLayers: number;

@@ -4,10 +4,13 @@
  * Like the rest of inspect, nothing is checked against a trust root here (`ferry verify
  * --trust` does that); every index blob is digest-checked against its update and capped.
  */
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { FerryError } from '../errors.js';
 import type { FileEntry, FileIndex } from '../device/files/file-index.js';
 import { comparePaths } from '../device/files/file-index.js';
-import { readIndexStream } from '../device/files/index-store.js';
+import { openSignedIndex } from '../device/files/index-reader.js';
 import { displayPath } from '../device/files/tree-walk.js';
 import { FILE_INDEX_BLOB_CAP } from '../oci/file-index-blob.js';
 import { Caps } from '../oci/types.js';
@@ -99,7 +102,16 @@ async function indexOf(mediaRoot: string, id: string): Promise<FileIndex> {
   const layout = await openMediaLayout(mediaRoot);
   const entries: FileEntry[] = [];
   const what = `file index of ${id}`;
-  const image = await readIndexStream(layout.openBlob(pinned, what), what, (e) => entries.push(e));
+  // parsed from a copy checked against its digest, never from the stick as it streams
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'ferry-index-'));
+  let image: string;
+  try {
+    const index = await openSignedIndex(dir, () => layout.openBlob(pinned, what), what);
+    image = await index.image();
+    for await (const e of index) entries.push(e);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
   if (image !== u.image.manifest.digest) throw new FerryError('CORRUPT_FILE_INDEX', `${what} describes ${image}, not the image ${u.image.manifest.digest} of the update; re-export it`);
   return { image, entries };
 }

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyUpdate } from '../../src/device/apply.js';
 import { deviceDeps } from '../../src/device/deps.js';
+import type { InstallPlan } from '../../src/device/plan.js';
 import type { ProgressEvent } from '../../src/progress.js';
 import { makeDevice, type TestDevice } from '../helpers/device.js';
 import { makeStickKit, type StickKit } from '../helpers/device-stick.js';
@@ -111,5 +112,29 @@ describe('incremental apply of layered images', () => {
     // only the two changed files of the upper layer (the 200 kB base file is never read or written)
     expect(r.bytesWritten).toBe('changed in 2.2.0\n'.length + 'added\n'.length);
     expect(snapshotTree(slot)).toEqual(want);
+  });
+
+  it('reads the signed file index from a checked copy only: a stick that answers a later read differently changes nothing, and the copy is removed', async () => {
+    const own = await kit.makeStick([
+      { image: 'v1', version: '1.0.0', counter: 100, fileIndex: true },
+      { image: 'v2', version: '1.1.0', counter: 110, fileIndex: true },
+    ]);
+    const want = await fullWrite('kiosk-1.1.0');
+    const dev = await device();
+    await applyUpdate({ ...dev.opts, mediaRoot: own, updateId: 'kiosk-1.0.0' }, deviceDeps);
+    let swapped = false;
+    // after the plan has read the index, the stick answers with other bytes (a hostile USB device)
+    const confirm = async (plan: InstallPlan): Promise<boolean> => {
+      const f = path.join(own, 'FERRY', 'oci', 'blobs', 'sha256', plan.update.image.fileIndex!.digest.slice('sha256:'.length));
+      await fsp.writeFile(f, Buffer.alloc(fs.statSync(f).size, 0x1f));
+      swapped = true;
+      return true;
+    };
+    const r = await applyUpdate({ ...dev.opts, mediaRoot: own, updateId: 'kiosk-1.1.0', confirm }, deviceDeps);
+    expect(swapped).toBe(true);
+    // the skipped layer's files are settled from the index, and the slot's record is written from it
+    expect(r.plan.write!.reason).toMatch(/1 shared layer is not read/);
+    expect(snapshotTree(path.join(dev.root, 'slots', 'b'))).toEqual(want);
+    expect(fs.readdirSync(dev.stateDir).filter((n) => n.includes('signed-file-index'))).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyUpdate } from '../../src/device/apply.js';
 import { deviceDeps } from '../../src/device/deps.js';
+import type { InstallPlan } from '../../src/device/plan.js';
 import { makeDevice, type TestDevice } from '../helpers/device.js';
 import { makeStickKit, type StickKit } from '../helpers/device-stick.js';
 import { snapshotTree } from './extract/tree-snapshot.js';
@@ -75,6 +76,36 @@ describe('incremental or full', () => {
       const r = await applyUpdate({ ...dev.opts, mediaRoot: stick, updateId: 'kiosk-1.1.0' }, deviceDeps);
       expect(r.plan.write).toMatchObject(verify ? { mode: 'full', reason: 'slot B has drifted from its image (1 difference)' } : { mode: 'incremental' });
     }
+  });
+});
+
+describe('the signed file index is parsed only from a checked copy', () => {
+  const blobOf = (media: string, digest: string) => path.join(media, 'FERRY', 'oci', 'blobs', 'sha256', digest.slice('sha256:'.length));
+
+  it('a tampered index is refused by its digest before a byte of it is parsed (DIGEST_MISMATCH, not a decompression error): the write falls back to full', async () => {
+    const own = await kit.makeStick([
+      { image: 'v1', version: '1.0.0', counter: 100, input: `rootfs:${kit.samples.rootfsV1}`, fileIndex: true },
+      { image: 'v1', version: '1.1.0', counter: 110, input: `rootfs:${kit.samples.rootfsV2}`, fileIndex: true },
+    ]);
+    const dev = await makeDevice();
+    devices.push(dev);
+    await kit.installTrust(dev.trustDir);
+    await applyUpdate({ ...dev.opts, mediaRoot: own, updateId: 'kiosk-1.0.0' }, deviceDeps);
+    // the plan of each try, seen at the confirmation (which cancels: nothing is written)
+    const planOf = async (): Promise<InstallPlan> => {
+      let seen: InstallPlan | undefined;
+      await expect(applyUpdate({ ...dev.opts, mediaRoot: own, updateId: 'kiosk-1.1.0', confirm: async (p) => ((seen = p), false) }, deviceDeps)).rejects.toMatchObject({ code: 'CANCELLED' });
+      return seen!;
+    };
+    const good = await planOf();
+    expect(good.write).toMatchObject({ mode: 'incremental' });
+    // same size, bytes no gzip reader accepts: parsed as they stream, they would fail decompression first
+    const f = blobOf(own, good.update.image.fileIndex!.digest);
+    await fsp.writeFile(f, Buffer.alloc(fs.statSync(f).size, 0x1f));
+    const bad = await planOf();
+    expect(bad.write?.mode).toBe('full');
+    expect(bad.write?.reason).toMatch(/could not be compared \(DIGEST_MISMATCH/);
+    expect(fs.readdirSync(dev.stateDir).filter((n) => n.includes('signed-file-index'))).toEqual([]);
   });
 });
 

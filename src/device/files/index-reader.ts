@@ -7,12 +7,15 @@
  */
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { FerryError } from '../../errors.js';
 import { type FileEntry, FILE_INDEX_MAX_LINE, IndexLineParser } from './file-index.js';
 import { FILE_INDEX_FILE_CAP } from './index-store.js';
+import { tempNameFor } from '../../util/fsx.js';
 
 /** Entries in path order, pulled one at a time. */
 export interface EntrySource {
@@ -26,6 +29,47 @@ export interface EntrySource {
 export interface IndexSource {
   image: string;
   open(): IndexStream;
+  /** Remove the local copy the source reads (copySignedIndex); absent for indexes the device keeps. */
+  dispose?(): Promise<void>;
+}
+
+/**
+ * Copy a blob from the stick (`open`: OciLayout.openBlob, whose stream fails on a size or digest
+ * mismatch) into `dir` under a `.ferry-tmp-` name; the copy's path once every byte matched. A
+ * signed file index is parsed only from such a copy: checked whole before a byte of it is parsed,
+ * and never read from the stick again, so a stick that answers a second read differently gains
+ * nothing. A copy left by a crash is removed with the folder's other temporary files.
+ */
+async function checkedCopy(dir: string, open: () => Readable): Promise<string> {
+  const file = tempNameFor(path.join(dir, 'signed-file-index.gz'));
+  try {
+    await pipeline(open(), fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+  } catch (e) {
+    await fsp.rm(file, { force: true });
+    throw e;
+  }
+  return file;
+}
+
+/** An update's signed file index as a source read as often as needed, from a checked copy in `dir` (the device's state directory); `dispose()` removes the copy. */
+export async function copySignedIndex(dir: string, image: string, open: () => Readable, what: string): Promise<IndexSource & { dispose(): Promise<void> }> {
+  const file = await checkedCopy(dir, open);
+  return {
+    image,
+    open: () => new IndexStream(fs.createReadStream(file, { highWaterMark: 64 * 1024 }), what),
+    dispose: () => fsp.rm(file, { force: true }),
+  };
+}
+
+/** A signed file index read once, from a checked copy in `dir`: the copy is unlinked as soon as it is open (the stream's descriptor keeps it readable until closed). */
+export async function openSignedIndex(dir: string, open: () => Readable, what: string): Promise<IndexStream> {
+  const file = await checkedCopy(dir, open);
+  try {
+    const fh = await fsp.open(file, 'r');
+    return new IndexStream(fh.createReadStream({ highWaterMark: 64 * 1024 }), what);
+  } finally {
+    await fsp.rm(file, { force: true });
+  }
 }
 
 /** A gzip-compressed index stream, parsed as it is pulled. */
