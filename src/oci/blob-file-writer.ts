@@ -16,6 +16,7 @@
  */
 import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { EarlyWriteback } from '../util/writeback.js';
 
 /**
@@ -36,6 +37,18 @@ export async function writePieces(out: fsp.FileHandle, buf: Buffer, len: number,
 }
 
 const isEinval = (e: unknown): boolean => (e as NodeJS.ErrnoException).code === 'EINVAL';
+
+/**
+ * Kernel block file systems whose O_DIRECT writes behave (statfs f_type): ext2/3/4, XFS, Btrfs,
+ * FAT, exFAT, F2FS. Others get buffered writes: a FUSE file system may accept the O_DIRECT open
+ * and then fail the file's reads (fusefat: EPERM on read after direct writes), and tmpfs or
+ * network file systems gain nothing from it.
+ */
+const DIRECT_FS = new Set([0xef53, 0x58465342, 0x9123683e, 0x4d44, 0x2011bab0, 0xf2f52010]);
+/** Whether direct writes into `dir` are worth trying (one statfs per blob: a mount point may hold another stick later in a long run). */
+export async function directOk(dir: string): Promise<boolean> {
+  return fsp.statfs(dir).then((st) => DIRECT_FS.has(Number(st.type)), () => false);
+}
 
 /** A new file written chunk by chunk at explicit positions (direct writes may run side by side). */
 export class BlobFileWriter {
@@ -60,9 +73,9 @@ export class BlobFileWriter {
     return this.isDirect;
   }
 
-  /** Create `path` exclusively; `direct`: try O_DIRECT first. */
+  /** Create `path` exclusively; `direct`: try O_DIRECT first where the file system is one that takes it (directOk). */
   static async create(path: string, direct: boolean): Promise<BlobFileWriter> {
-    if (direct && constants.O_DIRECT !== undefined) {
+    if (direct && constants.O_DIRECT !== undefined && (await directOk(dirname(path)))) {
       try {
         return new BlobFileWriter(path, await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o644), true);
       } catch (e) {

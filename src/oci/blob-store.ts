@@ -271,9 +271,16 @@ export class LayoutWriter {
     return { descriptor: desc, written: true };
   }
 
-  /** Write a blob whose bytes are a byte range of a file (fast path; same checks and crash safety as writeBlob). */
+  /**
+   * Write a blob whose bytes are a byte range of a file (fast path; same checks and crash safety
+   * as writeBlob), with O_DIRECT where the file system allows (blob-file-writer.ts): the source is
+   * in the page cache already, and a buffered write's copy into fresh page-cache pages was most of
+   * an export's system time. 256 MiB oci-archive onto a fresh ext4 with a journal (loop device,
+   * 4 rounds alternating, idle): buffered 1.12-1.29 s (system 0.79-0.87 s), direct 0.55-0.65 s
+   * (system 0.13-0.19 s); skopeo copy ~1.0 s.
+   */
   async writeBlobFromRange(desc: Descriptor, range: FileRange, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
-    return this.writeBlobCopied(desc, opts, { buffers: COPY_BUFFERS, piece: COPY_PIECE, thread: desc.size < HASH_HERE_BELOW ? 'here' : 'worker' }, (tmp, chunker, what) => copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false));
+    return this.writeBlobCopied(desc, opts, { buffers: COPY_BUFFERS, piece: COPY_PIECE, thread: desc.size < HASH_HERE_BELOW ? 'here' : 'worker' }, (tmp, chunker, what) => copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false, true));
   }
 
   /** Write a blob whose bytes a ChunkSource reads into the copy's buffers (a registry download; same checks and crash safety). */

@@ -48,13 +48,13 @@ export async function fileChunkSource(range: FileRange, what: string): Promise<C
 
 /**
  * Copy `range` to the new file `dest` (created exclusively), checking size and sha256
- * against `desc`, and fsync it (unless `fsync` is false): copyVerified over the file's bytes.
+ * against `desc`, and fsync it (unless `fsync` is false): copyVerified over the file's bytes (`direct`: O_DIRECT where allowed).
  */
-export async function copyRangeVerified(range: FileRange, dest: string, desc: Descriptor, what: string, chunks: ChunkDigester, onBytes?: (n: number) => void, fsync = true): Promise<void> {
+export async function copyRangeVerified(range: FileRange, dest: string, desc: Descriptor, what: string, chunks: ChunkDigester, onBytes?: (n: number) => void, fsync = true, direct = false): Promise<void> {
   if (range.size !== desc.size) {
     throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, the source holds ${range.size}: the source was altered or damaged`, { details: { expected: desc.size, actual: range.size } });
   }
-  await copyVerified(await fileChunkSource(range, what), dest, desc, what, chunks, onBytes, fsync);
+  await copyVerified(await fileChunkSource(range, what), dest, desc, what, chunks, onBytes, fsync, direct);
 }
 
 /**

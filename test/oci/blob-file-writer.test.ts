@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobFileWriter } from '../../src/oci/blob-file-writer.js';
+import { BlobFileWriter, directOk } from '../../src/oci/blob-file-writer.js';
 import { ChunkHasher } from '../../src/oci/chunk-index.js';
 import { ChunkDigester } from '../../src/oci/chunk-hasher-parallel.js';
 import { sha256Digest } from '../../src/oci/digest.js';
@@ -25,6 +25,7 @@ beforeAll(async () => {
       if (e.code !== 'EINVAL') throw e;
       fsDirect = false;
     });
+  fsDirect &&= await directOk(dir);
 });
 afterAll(() => fsp.rm(dir, { recursive: true, force: true }));
 
@@ -88,6 +89,21 @@ describe('BlobFileWriter', () => {
     const plain = await BlobFileWriter.create(path.join(dir, 'plain.bin'), false);
     expect(plain.direct).toBe(false);
     await plain.close();
+  });
+
+  it('writes direct only on kernel block file systems: ext4 yes, tmpfs (or a FUSE stick) buffered', async () => {
+    const ext4 = (await fsp.statfs(dir)).type === 0xef53;
+    if (ext4) expect(await directOk(dir)).toBe(true);
+    const shm = await fsp.mkdtemp('/dev/shm/ferry-direct-');
+    try {
+      expect((await fsp.statfs(shm)).type).toBe(0x01021994); // tmpfs
+      expect(await directOk(shm)).toBe(false);
+      const w = await BlobFileWriter.create(path.join(shm, 'b.bin'), true);
+      expect(w.direct).toBe(false);
+      await w.close();
+    } finally {
+      await fsp.rm(shm, { recursive: true, force: true });
+    }
   });
 });
 
