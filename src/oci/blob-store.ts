@@ -34,15 +34,13 @@ const COPY_BUFFERS = 8;
 const COPY_PIECE = CHUNK / 2;
 /**
  * A blob copied from a file is hashed on the copy's own thread below this size, on the hashing
- * worker from it. The worker costs a process ~3,000 page faults and its start-up and teardown
- * (~0.15 s of CPU here), and with buffered writes a 256 MiB export paid more for it than it
- * gained (this threshold was 256 MiB). With direct writes (writeBlobFromRange) the copy's thread
- * only waits for the thread pool's reads and writes, and hashing there (whole digest and chunk
- * digests, 258 of 636 ms of the 256 MiB export's main thread in a profile) became its critical
- * path: onto a fresh journaled ext4, idle, 4 rounds alternating, 0.54-0.64 s here against
- * 0.51-0.56 s on the worker. Small blobs (configs, manifests) stay here.
+ * worker from it. The worker costs every process that starts it ~3,000 page faults and its
+ * start-up and teardown (~0.15 s of CPU here, and its exit is waited for at the end of a run):
+ * a 256 MiB export paid more for it than it gained. This thread only waits for the thread
+ * pool's reads and writes meanwhile, so hashing here overlaps them just as well; a big copy
+ * keeps the worker, which holds up better beside other busy processes (1 GiB export under load).
  */
-const HASH_HERE_BELOW = 16 * 1024 * 1024;
+const HASH_HERE_BELOW = 256 * 1024 * 1024;
 
 /** A byte tally that reports `write-blob` progress at most every 4 MiB (undefined without `progress`). */
 function progressTally(progress: ProgressFn | undefined, total: number, detail: string): ((n: number) => void) | undefined {
