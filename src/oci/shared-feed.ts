@@ -5,10 +5,8 @@
  * writer only writes. It still checks the read's result against the descriptor before it
  * names the blob, and caps what it writes at the descriptor's size.
  */
-import * as fsp from 'node:fs/promises';
 import { FerryError } from '../errors.js';
-import { EarlyWriteback } from '../util/writeback.js';
-import { writePieces } from './blob-file-writer.js';
+import { BlobFileWriter } from './blob-file-writer.js';
 import type { Descriptor } from './types.js';
 
 /** Where a shared feed rides: `stream[SHARED_FEED]` on the stream a shared source's open() returns. */
@@ -35,29 +33,30 @@ export interface SharedFeed {
   hashed: Promise<PreHashed>;
 }
 
-/** Write a shared feed to the new file `dest` (at most `desc.size` bytes), then check the shared hash against `desc`. No fsync. */
+/**
+ * Write a shared feed to the new file `dest` (at most `desc.size` bytes), then check the shared
+ * hash against `desc`. No fsync. Written with O_DIRECT where the stick's file system takes it
+ * (blob-file-writer.ts): the read's buffers are the hasher's page-aligned pool, and each stick's
+ * buffered write was a copy into fresh page-cache pages on the one machine's CPU, once per stick.
+ */
 export async function writeFeed(feed: SharedFeed, dest: string, desc: Descriptor, what: string, onBytes?: (n: number) => void): Promise<PreHashed> {
-  const out = await fsp.open(dest, 'wx', 0o644).catch((e: unknown) => {
+  const out = await BlobFileWriter.create(dest, true).catch((e: unknown) => {
     feed.leave();
     throw e;
   });
-  // the stick's disk writes the blob while it is copied, not all of it in the fsync before its rename
-  const writeback = new EarlyWriteback(out);
   try {
     let pos = 0;
     for (let chunk = await feed.next(); chunk; chunk = await feed.next()) {
       if (pos + chunk.length > desc.size) {
         throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, got more: the source was altered or damaged`, { details: { expected: desc.size, actual: `more than ${desc.size}` } });
       }
-      // in pieces: the page cache copy of one 4 MiB write costs far more than that of 16 smaller ones (range-copy.ts)
-      await writePieces(out, chunk, chunk.length, pos);
+      await out.write(chunk, chunk.length, pos);
       pos += chunk.length;
       feed.written();
-      writeback.wrote(chunk.length);
       onBytes?.(chunk.length);
     }
     feed.leave();
-    await writeback.settle();
+    await out.settle();
     await out.close();
     const got = await feed.hashed;
     if (got.size !== desc.size) throw new FerryError('SIZE_MISMATCH', `${what}: expected ${desc.size} bytes, got ${got.size}: the source was altered or damaged`, { details: { expected: desc.size, actual: got.size } });
@@ -67,7 +66,7 @@ export async function writeFeed(feed: SharedFeed, dest: string, desc: Descriptor
     return got;
   } catch (e) {
     feed.leave();
-    await writeback.settle().catch(() => undefined); // no fdatasync left running on a closed descriptor
+    await out.settle().catch(() => undefined); // no fdatasync left running on a closed descriptor
     await out.close().catch(() => undefined);
     throw e;
   }
