@@ -3,7 +3,7 @@
  * path order and the stream advances only as fast as it pulls (a 64 KiB gzip chunk holds a
  * few hundred entries). Comparing two indexes, or an index with a walk, as a merge of such
  * streams keeps memory at a window of entries instead of the whole index (issue 14: peak
- * memory must not grow with the image). Same format, caps and checks as readIndexStream.
+ * memory must not grow with the image). readIndexStream (index-store.ts) is this stream pulled to its end.
  */
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';

@@ -9,14 +9,12 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { createGzip } from 'node:zlib';
 import { FerryError } from '../../errors.js';
 import { fsyncDir, readFileCapped, syncRenamed, tempNameFor, writeFileAtomic } from '../../util/fsx.js';
 import type { SlotName } from '../types.js';
-import { entryLine, type FileEntry, type FileIndex, FILE_INDEX_MAX_LINE, INDEX_END_LINE, indexHeaderLine, IndexLineParser } from './file-index.js';
-import type { IndexSource } from './index-reader.js';
+import { entryLine, type FileEntry, type FileIndex, INDEX_END_LINE, indexHeaderLine } from './file-index.js';
+import { type IndexSource, IndexStream } from './index-reader.js';
 
 /** Compressed bytes a stored index may have (~40 bytes per entry compressed at the entry cap is far below). */
 export const FILE_INDEX_FILE_CAP = 256 * 1024 * 1024;
@@ -139,31 +137,17 @@ export async function readSlotLayers(indexFile: string): Promise<SlotLayers | un
 /**
  * Read a gzip-compressed index stream, calling `onEntry` for each entry in path order;
  * returns the image digest it describes. CORRUPT_FILE_INDEX on anything malformed.
+ * (index-reader.ts's IndexStream, pulled to its end.)
  */
 export async function readIndexStream(gz: Readable, what: string, onEntry: (e: FileEntry) => void): Promise<string> {
-  const parser = new IndexLineParser(what, onEntry);
-  let rest = '';
-  const decoder = new StringDecoder('utf8');
-  const gunzip = createGunzip();
-  const lines = async function* (src: AsyncIterable<Buffer>): AsyncGenerator<never> {
-    for await (const chunk of src) {
-      rest += decoder.write(chunk);
-      let nl: number;
-      while ((nl = rest.indexOf('\n')) !== -1) {
-        parser.line(rest.slice(0, nl));
-        rest = rest.slice(nl + 1);
-      }
-      if (rest.length > FILE_INDEX_MAX_LINE) parser.line(rest);
-    }
-  };
+  const s = new IndexStream(gz, what);
   try {
-    await pipeline(gz, gunzip, lines);
-  } catch (e) {
-    if (e instanceof FerryError) throw e;
-    throw new FerryError('CORRUPT_FILE_INDEX', `${what}: cannot decompress it (${(e as Error).message}); the file index is damaged: reinstall the slot or re-export the media`, { cause: e });
+    const image = await s.image();
+    for (let e = await s.read(); e !== undefined; e = await s.read()) onEntry(e);
+    return image;
+  } finally {
+    s.close();
   }
-  if (rest !== '') throw new FerryError('CORRUPT_FILE_INDEX', `${what}: it does not end with a newline; the file index is damaged`);
-  return parser.end();
 }
 
 /** Read a stored index file whole into memory (entries are small; capped by FILE_INDEX_MAX_ENTRIES). */
