@@ -126,7 +126,7 @@ function newManifest(src: SourceImage, config: Descriptor, layers: Descriptor[])
 export async function exportImage(req: ExportRequest): Promise<ExportResult> {
   checkTargetAndVersion(req.target, req.version);
   const input = parseInputName(req.image);
-  if (input.transport === 'docker') warmChunkHasher(); // a download's digests are hashed on that thread
+  warmChunkHasher(); // chunk digests (and a download's digests) are hashed on that thread: up before the first chunk
   const epoch = req.sourceDateEpoch ?? 0;
   if (!Number.isSafeInteger(epoch) || epoch < 0) throw new FerryError('USAGE', `source date epoch ${epoch} is not a non-negative integer`);
   if (req.lock) return exportSettled(req, input, epoch, req.lock);

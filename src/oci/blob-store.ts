@@ -33,14 +33,16 @@ const CHUNK = 1024 * 1024;
 const COPY_BUFFERS = 8;
 const COPY_PIECE = CHUNK / 2;
 /**
- * A blob copied from a file is hashed on the copy's own thread below this size, on the hashing
- * worker from it. The worker costs every process that starts it ~3,000 page faults and its
- * start-up and teardown (~0.15 s of CPU here, and its exit is waited for at the end of a run):
- * a 256 MiB export paid more for it than it gained. This thread only waits for the thread
- * pool's reads and writes meanwhile, so hashing here overlaps them just as well; a big copy
- * keeps the worker, which holds up better beside other busy processes (1 GiB export under load).
+ * A blob copied from a file that spans more than one chunk is hashed on two threads: its chunk
+ * digests on the hashing worker, its whole digest here (ChunkDigester `split`). Both digests are
+ * SHA-256 over every byte (issue 9 needs the chunk list, the layout the blob digest), ~140 ms per
+ * 155 MiB each on the bench VM; one thread doing both was the copy's pace, two cores halve it.
+ * Fresh ext4 per run, 256 MiB oci-archive (3 layers), medians of 4 alternating rounds, same hour:
+ * both here 575 ms, split 452 ms; 1 GiB (5 layers): both here 2.05 s, both on the worker 1.66 s,
+ * split 1.44 s. Export starts the worker with the command (warmChunkHasher), so it is up before the
+ * first chunk. A blob of one chunk or less is hashed here: a round trip costs more than its hash.
  */
-const HASH_HERE_BELOW = 256 * 1024 * 1024;
+const SPLIT_ABOVE = DEFAULT_CHUNK_SIZE;
 
 /** A byte tally that reports `write-blob` progress at most every 4 MiB (undefined without `progress`). */
 function progressTally(progress: ProgressFn | undefined, total: number, detail: string): ((n: number) => void) | undefined {
@@ -280,7 +282,7 @@ export class LayoutWriter {
    * (system 0.13-0.19 s); skopeo copy ~1.0 s.
    */
   async writeBlobFromRange(desc: Descriptor, range: FileRange, opts: BlobWriteOptions = {}): Promise<BlobWrite> {
-    return this.writeBlobCopied(desc, opts, { buffers: COPY_BUFFERS, piece: COPY_PIECE, thread: desc.size < HASH_HERE_BELOW ? 'here' : 'worker' }, (tmp, chunker, what) => copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false, true));
+    return this.writeBlobCopied(desc, opts, { buffers: COPY_BUFFERS, piece: COPY_PIECE, thread: desc.size > SPLIT_ABOVE ? 'split' : 'here' }, (tmp, chunker, what) => copyRangeVerified(range, tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false, true));
   }
 
   /** Write a blob whose bytes a ChunkSource reads into the copy's buffers (a registry download; same checks and crash safety). */
@@ -293,7 +295,7 @@ export class LayoutWriter {
     return this.writeBlobCopied(desc, opts, { buffers: 4, piece: DEFAULT_CHUNK_SIZE, thread: 'worker' }, (tmp, chunker, what) => copyVerified(open(), tmp, desc, what, chunker, progressTally(opts.progress, desc.size, what), false, true));
   }
 
-  private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, pool: { buffers: number; piece: number; thread: 'worker' | 'here' }, copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>): Promise<BlobWrite> {
+  private async writeBlobCopied(desc: Descriptor, opts: BlobWriteOptions, pool: { buffers: number; piece: number; thread: 'worker' | 'here' | 'split' }, copy: (tmp: string, chunker: ChunkDigester, what: string) => Promise<void>): Promise<BlobWrite> {
     if (await this.hasGoodBlob(desc, opts.verifyExisting ?? false, opts.needChunks)) return { descriptor: desc, written: false };
     const what = `blob ${desc.digest}`;
     const tmp = this.blobTemp();

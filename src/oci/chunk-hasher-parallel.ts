@@ -1,7 +1,8 @@
 /**
  * Chunk digests, and the whole-blob digest, computed on a worker thread beside the copy:
- * export pays for the chunk index with a second core instead of a second pass, and the main
- * thread only reads and writes (bench: export with the chunk index vs skopeo copy).
+ * export pays for the chunk index with a second core instead of a second pass (bench: export
+ * with the chunk index vs skopeo copy). `split` hashes the chunks there and the whole blob on the
+ * copy's thread at the same time (a copy from a file, whose thread otherwise only waits).
  *
  * The copy reads each chunk straight into a buffer of this digester's pool; once written,
  * the worker hashes it in place and answers with the chunk's digest. The buffers are
@@ -150,6 +151,8 @@ export class ChunkDigester {
   /** Hash state when hashed on this thread: the whole blob's and the open chunk's. */
   private readonly local: Hash | undefined;
   private part: Hash | undefined;
+  /** The worker digests the chunks, this thread the whole blob (`split`): both cores hash. */
+  private readonly split: boolean;
 
   constructor(
     readonly chunkSize: number = DEFAULT_CHUNK_SIZE,
@@ -162,14 +165,18 @@ export class ChunkDigester {
     private readonly chunkDigests = true,
     /** Bytes per buffer: the reads' size; divides `chunkSize` (default: one buffer per chunk). */
     readonly pieceSize: number = chunkSize,
-    /** Where to hash: on the worker (beside a thread busy reading sockets), or `here`, on the calling thread (no worker needed). */
-    thread: 'worker' | 'here' = 'worker',
+    /**
+     * Where to hash: on the worker (beside a thread busy reading sockets), `here`, on the calling
+     * thread (no worker needed), or `split`: the chunks on the worker and the whole blob here.
+     */
+    thread: 'worker' | 'here' | 'split' = 'worker',
   ) {
     if (!(pieceSize > 0 && chunkSize % pieceSize === 0)) throw new Error(`ChunkDigester: piece size ${pieceSize} does not divide chunk size ${chunkSize}`);
     this.stream = nextStream++;
     // the blob's hash state lives on one thread for its whole life: a chunk is never split between two
-    this.worker = thread === 'worker' ? getWorker() : undefined;
-    if (!this.worker && whole) this.local = createHash('sha256');
+    this.worker = thread === 'here' || (thread === 'split' && !chunkDigests) ? undefined : getWorker();
+    this.split = thread === 'split' && this.worker !== undefined;
+    if ((!this.worker || this.split) && whole) this.local = createHash('sha256');
   }
 
   /** A piece-sized buffer to read into; give it back with `submit` or `release`. */
@@ -229,7 +236,9 @@ export class ChunkDigester {
     const w = this.worker;
     if (w) {
       if (getWorker() !== w || slot.known !== w) return Promise.reject(new Error('the chunk hashing thread stopped'));
-      return post(w, { stream: this.stream, slot: slot.id, len, chunk: this.chunkDigests, ends, whole: this.whole, scan: this.scanGzip, first, edge });
+      const job = post(w, { stream: this.stream, slot: slot.id, len, chunk: this.chunkDigests, ends, whole: this.whole && !this.split, scan: this.scanGzip, first, edge });
+      this.local?.update(Buffer.from(slot.sab, 0, len));
+      return job;
     }
     const piece = Buffer.from(slot.sab, 0, len);
     const header = this.scanGzip && chunkHasMemberHeader(piece, edge, first, hasMemberHeader);
@@ -276,6 +285,7 @@ export class ChunkDigester {
   async wholeDigest(): Promise<string> {
     if (!this.whole) throw new Error('ChunkDigester: the whole digest was not asked for');
     this.closeChunk(); // before the worker forgets the blob
+    // hashed here (or split: the worker held only the open chunk's state, closed just above)
     if (this.local) return this.local.digest('hex');
     const w = this.worker!;
     if (getWorker() !== w) throw new Error('the chunk hashing thread stopped');

@@ -50,6 +50,15 @@ describe('copyRangeVerified with a ChunkDigester', () => {
       expect((await fsp.readFile(dest)).equals(data)).toBe(true);
       expect(counted).toBe(data.length);
     }
+    // as the layout writer copies: the whole digest asked of the digester, pieces of half a chunk,
+    // hashed on the worker, here, or split (chunks on the worker, the whole blob here)
+    for (const thread of ['worker', 'here', 'split'] as const) {
+      const dest = path.join(dir, `copy-${thread}`);
+      const chunks = new ChunkDigester(CH, 3, false, true, true, CH / 2, thread);
+      await copyRangeVerified({ file: src, start: 1000, size: data.length }, dest, desc, 'blob', chunks);
+      expect({ thread, chunks: await chunks.finish() }).toEqual({ thread, chunks: want });
+      expect((await fsp.readFile(dest)).equals(data)).toBe(true);
+    }
     const empty = new ChunkDigester(CH);
     await copyRangeVerified({ file: src, start: 0, size: 0 }, path.join(dir, 'copy-empty'), { ...desc, digest: sha256Digest(Buffer.alloc(0)), size: 0 }, 'blob', empty);
     expect(await empty.finish()).toEqual([]);
@@ -60,15 +69,16 @@ describe('copyRangeVerified with a ChunkDigester', () => {
       [{ file: src, start: 999, size: data.length }, 'DIGEST_MISMATCH'],
       [{ file: src, start: 1000 + 300 + 2, size: data.length }, 'CORRUPT_ARCHIVE'],
     ] as const) {
-      const dest = path.join(dir, `bad-${code}`);
-      const chunks = new ChunkDigester(CH, 2);
-      await expect(copyRangeVerified(range, dest, desc, 'blob', chunks)).rejects.toSatisfy((e: unknown) => isFerryError(e, code));
-      await expect(fsp.access(dest)).rejects.toThrow();
-      await chunks.finish();
-      // every buffer came back: two can be taken again at once
-      const a = await chunks.acquire();
-      const b = await chunks.acquire();
-      expect([a.length, b.length]).toEqual([CH, CH]);
+      for (const chunks of [new ChunkDigester(CH, 2), new ChunkDigester(CH, 2, false, true, true, CH / 2, 'split')]) {
+        const dest = path.join(dir, `bad-${code}`);
+        await expect(copyRangeVerified(range, dest, desc, 'blob', chunks)).rejects.toSatisfy((e: unknown) => isFerryError(e, code));
+        await expect(fsp.access(dest)).rejects.toThrow();
+        await chunks.finish();
+        // every buffer came back: two can be taken again at once
+        const a = await chunks.acquire();
+        const b = await chunks.acquire();
+        expect([a.length, b.length]).toEqual([chunks.pieceSize, chunks.pieceSize]);
+      }
     }
   });
 });

@@ -179,7 +179,7 @@ export function registerExport(program: Command): void {
         const registry = registryOptionsOf(opts);
         const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
         if (opts.fileIndex && !opts.signer) throw new FerryError('USAGE', '--file-index needs --signer: only a signed update manifest can pin the file index');
-        if (parseInputName(opts.image).transport === 'docker') warmChunkHasher(); // a download's hashing thread starts while the key is checked
+        warmChunkHasher(); // the copy's hashing thread (chunk digests, a download's digests) starts while the key is checked
         const signing = await checkSigning(opts);
         const progress = cliProgress(opts);
         const epoch = process.env.SOURCE_DATE_EPOCH;
