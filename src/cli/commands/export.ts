@@ -3,6 +3,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { FerryError } from '../../errors.js';
+import { applyRuntimeFlags } from '../../node-flags.js';
 import { exportImage, type ExportResult, refName, undoExport } from '../../media/export.js';
 import type { MediaLock } from '../../media/lock.js';
 import { checkPublishPlan, type PublishPlan, publishUpdate, type PublishResult } from '../../media/publish.js';
@@ -179,6 +180,7 @@ export function registerExport(program: Command): void {
         const registry = registryOptionsOf(opts);
         const platform = opts.platform ? parsePlatform(opts.platform) : undefined;
         if (opts.fileIndex && !opts.signer) throw new FerryError('USAGE', '--file-index needs --signer: only a signed update manifest can pin the file index');
+        if (opts.fileIndex) applyRuntimeFlags(); // the file index's entries: memory that grows with the image (src/node-flags.ts)
         warmChunkHasher(); // the copy's hashing thread (chunk digests, a download's digests) starts while the key is checked
         const signing = await checkSigning(opts);
         const progress = cliProgress(opts);
