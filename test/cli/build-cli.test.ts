@@ -1,7 +1,7 @@
 /**
  * The bundled `ferry` (scripts/build-cli.ts, package.json's bin) behaves as tsc's build of the
  * same code: the same help for every lazily loaded command, the same results and exit codes for a
- * real export and verify (built-ins reached through the bundle's lazy shims, tar run through
+ * real export and verify (each from its own one-file bundle; built-ins reached through the bundle's lazy shims, tar run through
  * node:child_process), with a compile cache that cannot be written.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -74,13 +74,18 @@ describe('the bundled ferry command', () => {
     expect(bad.stderr).toContain('digest-mismatch');
   });
 
-  it('runs verify from a bundle of its own: one file, which refuses any other command by name', async () => {
-    const own = path.join(out, `${OWN_BUNDLES.verify}.js`);
-    // no chunk imported: Node's module loader pays per file
-    expect(await fsp.readFile(own, 'utf8')).not.toMatch(/^import\b[^;]*from\s*"\.\//m);
-    const r = run(own, ['export', '--help']);
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain('./commands/export.js is not in the verify bundle');
+  it('runs verify and export from bundles of their own: one file each, which refuses any other command by name', async () => {
+    expect(Object.keys(OWN_BUNDLES).sort()).toEqual(['export', 'verify']);
+    for (const [name, other] of [['verify', 'export'], ['export', 'verify']] as const) {
+      const own = path.join(out, `${OWN_BUNDLES[name]}.js`);
+      // no chunk imported: Node's module loader pays per file
+      expect(await fsp.readFile(own, 'utf8')).not.toMatch(/^import\b[^;]*from\s*"\.\//m);
+      const r = run(own, [other, '--help']);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain(`./commands/${other}.js is not in the ${name} bundle`);
+      // and its own command is there, as in the tsc build
+      expect(run(own, [name, '--help']).stdout).toBe(run(TSC_CLI, [name, '--help']).stdout);
+    }
     expect(CLI_ENTRY).toContain(JSON.stringify(OWN_BUNDLES));
   });
 
