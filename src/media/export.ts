@@ -102,6 +102,16 @@ export interface ExportResult {
   warnings: string[];
 }
 
+/**
+ * Layers copied from byte ranges of local files (an oci-archive, a layout, a docker-archive) at
+ * once: each copy hashes on both cores (oci/blob-store.ts) but also waits for its reads, writes
+ * and the hashing worker, and a second copy fills those waits. Fresh ext4 per run, alternating:
+ * 256 MiB (3 layers) 0.505 -> 0.485 s (12 rounds, faster in 8); 1 GiB (5 layers) 1.52 -> 1.34 s
+ * (4 rounds, faster in 4). Costs one more pool of copy buffers (4 MiB). Two, not more: both
+ * cores are busy then.
+ */
+const RANGE_COPIES = 2;
+
 /** The ref name of an image on the media (DESIGN.md section 1). */
 export function refName(target: string, version: string): string {
   return `${target}-${version}`;
@@ -197,7 +207,7 @@ async function exportLocked(req: ExportRequest, input: ReturnType<typeof parseIn
   // HQ's chunk cache is written beside the copy, not before the next layer: its fsync would
   // otherwise wait behind the sync of the blob just copied (awaited before index.json below)
   const caching: Promise<void>[] = [];
-  const written = await mapBounded(src.layers, src.concurrency ?? 1, async (layer, i) => {
+  const written = await mapBounded(src.layers, src.concurrency ?? (opts.checkLayers || !src.layers.every((l, i) => l.range && actions[i]!.kind === 'copy') ? 1 : RANGE_COPIES), async (layer, i) => {
     const key = layer.descriptor?.digest;
     const before = key !== undefined ? sameBlob.get(key) : undefined;
     const run = (async () => {
