@@ -64,6 +64,11 @@ export function warmChunkHasher(): void {
   getWorker();
 }
 
+/** The hashing thread, started if it was not (tests end it to see a blob hashed on it fail). */
+export function chunkHasherThread(): Worker | undefined {
+  return getWorker();
+}
+
 /** A pool buffer: the worker knows it by `id` (given to it once, when the buffer was made). */
 interface Slot {
   id: number;
@@ -235,10 +240,11 @@ export class ChunkDigester {
   private hashPiece(slot: Slot, len: number, ends: boolean, first: boolean, edge: Uint8Array): Promise<ChunkResult> {
     const w = this.worker;
     if (w) {
-      if (getWorker() !== w || slot.known !== w) return Promise.reject(new Error('the chunk hashing thread stopped'));
-      const job = post(w, { stream: this.stream, slot: slot.id, len, chunk: this.chunkDigests, ends, whole: this.whole && !this.split, scan: this.scanGzip, first, edge });
+      // split: every byte goes into the whole digest here, also once the worker has stopped (the
+      // chunks then fail, and with them the blob, as what it is: not as a digest mismatch)
       this.local?.update(Buffer.from(slot.sab, 0, len));
-      return job;
+      if (getWorker() !== w || slot.known !== w) return Promise.reject(new Error('the chunk hashing thread stopped'));
+      return post(w, { stream: this.stream, slot: slot.id, len, chunk: this.chunkDigests, ends, whole: this.whole && !this.split, scan: this.scanGzip, first, edge });
     }
     const piece = Buffer.from(slot.sab, 0, len);
     const header = this.scanGzip && chunkHasMemberHeader(piece, edge, first, hasMemberHeader);
