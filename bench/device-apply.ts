@@ -10,7 +10,8 @@ import { BENCH_TARGET, type FerrySteps } from './ferry-steps.js';
 import { ferryArgv, type FerryCli } from './ferry.js';
 import { treeFiles, type Comparison, type Contender } from './harness.js';
 import type { SizeInputs } from './inputs.js';
-import { RSS_TARGET_MIB, sameTree, type PeerStatus } from './ops.js';
+import { RSS_TARGET_MIB, type PeerStatus } from './ops.js';
+import { sameTree } from './ops-apply.js';
 import { freshFsBytes } from './fresh-fs.js';
 import { runChecked } from './proc.js';
 

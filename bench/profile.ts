@@ -8,7 +8,8 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Contender } from './harness.js';
-import { exportComparison, exportStick, verifyComparison, applyDirComparison, type OpsContext } from './ops.js';
+import { exportComparison, exportStick, verifyComparison, type OpsContext } from './ops.js';
+import { applyDirComparison } from './ops-apply.js';
 import { runChecked } from './proc.js';
 
 interface CpuProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }

@@ -3,7 +3,7 @@ import { chmod, link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sameTree } from '../../bench/ops.js';
+import { sameTree } from '../../bench/ops-apply.js';
 
 let dir: string;
 const tree = async (name: string, tweak?: (root: string) => Promise<void>) => {
