@@ -8,7 +8,7 @@
  * write to that device, the kernel's background writeback included, so no byte gets past it.
  */
 import { existsSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { attachLoop, type LoopDevice } from './loop.js';
 import { runChecked } from './proc.js';
@@ -39,8 +39,42 @@ export function parseStickKind(s: string): StickKind {
   throw new Error(`--campaign-sticks takes folders, tmpfs, loop:MBPS or loopram:MBPS (e.g. loop:40), got "${s}"`);
 }
 
+/** Whether process `pid` still runs (EPERM: it does, as another user's). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove the RAM sticks of bench runs that are gone: a run killed before its `stop` leaves
+ * `ferry-bench-campaign-<pid>` in /dev/shm, memory taken until the next reboot (725 MiB found
+ * from one). A loop-stick folder whose files a loop device still holds is left (its mounts and
+ * loops are that run's; removing the files would not free the memory). Returns what it removed.
+ */
+export async function removeStaleRamSticks(shm = '/dev/shm'): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(shm).catch(() => [] as string[])) {
+    const m = /^ferry-bench-campaign-(loops-)?(\d+)$/.exec(name);
+    if (!m || alive(Number(m[2]))) continue;
+    const dir = join(shm, name);
+    if (m[1] !== undefined) {
+      const files = await readdir(dir).catch(() => [] as string[]);
+      const held = await Promise.all(files.map((f) => runChecked('losetup', ['-j', join(dir, f)]).then((r) => r.stdout.trim() !== '', () => true)));
+      if (held.some(Boolean)) continue;
+    }
+    await rm(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
+
 /** Make the stick set `k` for N ≤ 4 sticks of `perStick` bytes each. */
 export async function makeStickSet(k: StickKind, scratch: string, perStick: number): Promise<StickSet> {
+  if (k.kind === 'tmpfs' || (k.kind === 'loop' && k.ram)) await removeStaleRamSticks();
   if (k.kind === 'folders') {
     const dirs = [1, 2, 3, 4].map((i) => join(scratch, 'campaign', `stick-${i}`));
     return { label: '', dirs, where: 'sticks are folders on one local disk', stop: async () => undefined };
