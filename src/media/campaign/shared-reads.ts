@@ -69,7 +69,12 @@ export class SharedReads {
 /**
  * The view of a shared source for stick `id`: every blob it opens comes from `reads`. The
  * fast paths (file range, registry chunks) are the shared read's, so each stick's copy
- * goes through the stream (and its feed) it is given.
+ * goes through the stream (and its feed) it is given. Its layers are copied one at a time
+ * (`concurrency: 1`, where a registry source downloads three at once): `SharedReads` takes a
+ * stick that asks for a blob as past every earlier one, which holds only when each export
+ * asks in order. With three copies at once a stick could ask for layer 2 before layer 1, the
+ * other stick's read of layer 1 then started without it, and it fetched layer 1 a second time
+ * (the registry campaign e2e test saw 7 fetches for 6 blobs under CI load).
  */
 export function sharedSourceFor(src: SourceImage, reads: SharedReads, id: number): SourceImage {
   const n = src.layers.length;
@@ -89,5 +94,5 @@ export function sharedSourceFor(src: SourceImage, reads: SharedReads, id: number
   const config = cfg.kind === 'blob' ? { ...cfg, open: () => reads.open(id, n, { open: cfg.open, size: cfg.descriptor.size, what: 'image config' }) } : cfg;
   const orig = src.original;
   const original = orig ? { ...orig, open: () => reads.open(id, n + 1, { open: orig.open, size: orig.descriptor.size, what: 'image manifest' }) } : undefined;
-  return { ...src, layers, config, ...(original ? { original } : {}) };
+  return { ...src, layers, config, ...(original ? { original } : {}), concurrency: 1 };
 }

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { SharedReads } from '../../../src/media/campaign/shared-reads.js';
+import { SharedReads, sharedSourceFor } from '../../../src/media/campaign/shared-reads.js';
+import type { SourceImage } from '../../../src/oci/source.js';
 import { LayoutWriter } from '../../../src/oci/blob-store.js';
 import { SHARED_FEED, type SharedFeed } from '../../../src/oci/shared-feed.js';
 import { DigestVerifier } from '../../../src/oci/digest.js';
@@ -157,5 +158,21 @@ describe('one hash for all sticks', () => {
     } finally {
       await fsp.rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('needs each stick to ask in order: a stick that asks for a later blob first is taken as past the earlier one, which then costs a second read; the shared view copies one layer at a time', async () => {
+    const stats = { produced: 0, opens: 0 };
+    const origin = countingSource(stats);
+    const reads = new SharedReads([0, 1]);
+    const later = reads.open(0, 1, origin); // stick 0 asks for blob 1 first (out of order)
+    const first = reads.open(1, 0, origin); // stick 1's read of blob 0 starts without stick 0
+    const again = reads.open(0, 0, origin); // stick 0 then asks for blob 0: a read of its own
+    expect(reads.reads).toBe(2);
+    const second = reads.open(1, 1, origin);
+    expect(reads.reads).toBe(3); // blob 0 twice, blob 1 once
+    for (const r of [later, first, again, second]) r.destroy();
+    // which is why the per-stick view of a source copies its layers in order, one at a time
+    const src = { layers: [], config: { kind: 'blob', descriptor: { mediaType: 'x', digest: 'sha256:' + '0'.repeat(64), size: 0 }, open: origin.open }, concurrency: 3 } as unknown as SourceImage;
+    expect(sharedSourceFor(src, reads, 0).concurrency).toBe(1);
   });
 });
