@@ -10,6 +10,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { pidAlive } from '../src/device/lock.js';
 import { attachLoop, type LoopDevice } from './loop.js';
 import { runChecked } from './proc.js';
 
@@ -39,16 +40,6 @@ export function parseStickKind(s: string): StickKind {
   throw new Error(`--campaign-sticks takes folders, tmpfs, loop:MBPS or loopram:MBPS (e.g. loop:40), got "${s}"`);
 }
 
-/** Whether process `pid` still runs (EPERM: it does, as another user's). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Remove the RAM sticks of bench runs that are gone: a run killed before its `stop` leaves
  * `ferry-bench-campaign-<pid>` in /dev/shm, memory taken until the next reboot (725 MiB found
@@ -59,7 +50,7 @@ export async function removeStaleRamSticks(shm = '/dev/shm'): Promise<string[]> 
   const removed: string[] = [];
   for (const name of await readdir(shm).catch(() => [] as string[])) {
     const m = /^ferry-bench-campaign-(loops-)?(\d+)$/.exec(name);
-    if (!m || alive(Number(m[2]))) continue;
+    if (!m || pidAlive(Number(m[2]))) continue;
     const dir = join(shm, name);
     if (m[1] !== undefined) {
       const files = await readdir(dir).catch(() => [] as string[]);
