@@ -59,13 +59,8 @@ function getWorker(): Worker | undefined {
   return hasher.get();
 }
 
-/** Start the hashing thread now (it takes tens of ms), so it is up when the first chunk is read. */
-export function warmChunkHasher(): void {
-  getWorker();
-}
-
-/** The hashing thread, started if it was not (tests end it to see a blob hashed on it fail). */
-export function chunkHasherThread(): Worker | undefined {
+/** Start the hashing thread now (it takes tens of ms), so it is up when the first chunk is read; returns it (undefined where none can run). */
+export function warmChunkHasher(): Worker | undefined {
   return getWorker();
 }
 
@@ -156,8 +151,6 @@ export class ChunkDigester {
   /** Hash state when hashed on this thread: the whole blob's and the open chunk's. */
   private readonly local: Hash | undefined;
   private part: Hash | undefined;
-  /** The worker digests the chunks, this thread the whole blob (`split`): both cores hash. */
-  private readonly split: boolean;
 
   constructor(
     readonly chunkSize: number = DEFAULT_CHUNK_SIZE,
@@ -179,9 +172,9 @@ export class ChunkDigester {
     if (!(pieceSize > 0 && chunkSize % pieceSize === 0)) throw new Error(`ChunkDigester: piece size ${pieceSize} does not divide chunk size ${chunkSize}`);
     this.stream = nextStream++;
     // the blob's hash state lives on one thread for its whole life: a chunk is never split between two
+    // `split` with a worker: the chunks there, the whole blob here (`local`), both cores hashing
     this.worker = thread === 'here' || (thread === 'split' && !chunkDigests) ? undefined : getWorker();
-    this.split = thread === 'split' && this.worker !== undefined;
-    if ((!this.worker || this.split) && whole) this.local = createHash('sha256');
+    if ((!this.worker || thread === 'split') && whole) this.local = createHash('sha256');
   }
 
   /** A piece-sized buffer to read into; give it back with `submit` or `release`. */
@@ -244,7 +237,7 @@ export class ChunkDigester {
       // chunks then fail, and with them the blob, as what it is: not as a digest mismatch)
       this.local?.update(Buffer.from(slot.sab, 0, len));
       if (getWorker() !== w || slot.known !== w) return Promise.reject(new Error('the chunk hashing thread stopped'));
-      return post(w, { stream: this.stream, slot: slot.id, len, chunk: this.chunkDigests, ends, whole: this.whole && !this.split, scan: this.scanGzip, first, edge });
+      return post(w, { stream: this.stream, slot: slot.id, len, chunk: this.chunkDigests, ends, whole: this.whole && !this.local, scan: this.scanGzip, first, edge });
     }
     const piece = Buffer.from(slot.sab, 0, len);
     const header = this.scanGzip && chunkHasMemberHeader(piece, edge, first, hasMemberHeader);

@@ -9,7 +9,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LayoutWriter } from '../../src/oci/blob-store.js';
-import { chunkHasherThread } from '../../src/oci/chunk-hasher-parallel.js';
+import { warmChunkHasher } from '../../src/oci/chunk-hasher-parallel.js';
 import { ChunkHasher, DEFAULT_CHUNK_SIZE } from '../../src/oci/chunk-index.js';
 import { sha256Digest } from '../../src/oci/digest.js';
 import { isFerryError } from '../../src/errors.js';
@@ -29,7 +29,7 @@ describe('a split-hashed blob copy whose hashing worker stops', () => {
     const desc = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256Digest(blob), size: blob.length };
     const root = path.join(dir, 'layout');
     const w = await LayoutWriter.create(root);
-    const worker = chunkHasherThread();
+    const worker = warmChunkHasher();
     expect(worker).toBeDefined();
     let stopped: Promise<number> | undefined;
     // the first progress event comes after 4 MiB of the 32 MiB: the worker ends mid-blob
@@ -42,7 +42,7 @@ describe('a split-hashed blob copy whose hashing worker stops', () => {
     await w.flush();
     expect(await fsp.readdir(path.join(root, 'blobs', 'sha256'))).toEqual([]);
 
-    expect(chunkHasherThread()).toBeUndefined(); // never restarted once it failed
+    expect(warmChunkHasher()).toBeUndefined(); // never restarted once it failed
     const again = await w.writeBlobFromRange(desc, { file: src, start: 0, size: blob.length }, { needChunks: true });
     expect(again.written).toBe(true);
     await w.flush();
